@@ -1,0 +1,407 @@
+"""Checked AST → `loom` IR (func/scf/arith + loom ops), every op carrying its source location.
+
+IR generation reads what the checker recorded for each node (`Instance.info`), so it makes no
+typing decisions of its own: it emits ops, coerces weak literals to the element type the checker
+chose, and builds structured control flow (`scf.if` yielding merged names, `scf.for`/`scf.while`
+carrying the loop-carried names).
+"""
+
+from __future__ import annotations
+
+from xdsl.builder import Builder
+from xdsl.dialects import arith, func, scf
+from xdsl.dialects.builtin import (
+    BoolAttr, FileLineColLoc, FloatAttr, IntAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, f32, f64, i1, i32, i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.rewriter import InsertPoint
+
+from compiler.diagnostics import InternalCompilerError, Span
+from compiler.frontend import ast as A
+from compiler.frontend.typecheck import Checker, Instance
+from compiler.frontend.types import RV, RankVar, TensorT, TupleV
+from dialects import loom
+
+ELEM = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "bool": i1}
+BINARY = {"+": loom.AddOp, "-": loom.SubOp, "*": loom.MulOp, "/": loom.DivOp, "//": loom.FloorDivOp,
+          "%": loom.RemOp, "**": loom.PowOp, "and": loom.AndOp, "or": loom.OrOp}
+CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+
+
+def ir_type(t: TensorT) -> Attribute:
+    shape = None if isinstance(t.shape, RankVar) else [d if isinstance(d, int) else loom.DYNAMIC for d in t.shape]
+    return loom.make_type(ELEM[t.dtype], shape)
+
+
+def location(span: Span | None) -> Attribute:
+    if span is None:
+        from xdsl.dialects.builtin import UNKNOWN_LOC
+
+        return UNKNOWN_LOC
+    return FileLineColLoc(StringAttr(span.file), IntAttr(span.line), IntAttr(span.col))
+
+
+def generate(checker: Checker, roots: list[Instance]) -> ModuleOp:
+    """A module holding `roots` and every instance they call, each a `func.func`."""
+    order: list[Instance] = []
+
+    def visit(inst: Instance) -> None:
+        if inst in order:
+            return
+        order.append(inst)
+        for info in list(inst.info.values()):
+            callee = info.extra.get("instance")
+            if callee is not None:
+                visit(callee)
+
+    for r in roots:
+        visit(r)
+    by_name: dict[str, list[Instance]] = {}
+    for inst in order:
+        by_name.setdefault(inst.fdef.name, []).append(inst)
+    for name, insts in by_name.items():
+        for k, inst in enumerate(insts):
+            inst.symbol = name if k == 0 else f"{name}_{k}"
+    funcs = [FuncGen(inst).build() for inst in order]
+    for inst, fn in zip(order, funcs):
+        if inst not in roots:
+            fn.sym_visibility = StringAttr("private")  # helpers: loom-inline may drop them
+    return ModuleOp(funcs)
+
+
+class FuncGen:
+    def __init__(self, inst: Instance):
+        self.inst = inst
+        self.env: dict[str, SSAValue | list] = {}
+        self.builder: Builder | None = None
+
+    # ------------------------------------------------------------- helpers
+    def info(self, n: A.Node):
+        try:
+            return self.inst.info[id(n)]
+        except KeyError:  # pragma: no cover
+            raise InternalCompilerError(f"no type information for {type(n).__name__} at {n.span}") from None
+
+    def add(self, op: Operation, span: Span | None) -> Operation:
+        op.location = location(span)
+        assert self.builder is not None
+        self.builder.insert(op)
+        return op
+
+    def const(self, value, dtype: str, span: Span | None) -> SSAValue:
+        t = ELEM[dtype]
+        if dtype == "bool":
+            attr = IntegerAttr(1 if value else 0, i1)
+        elif dtype in ("f32", "f64"):
+            attr = FloatAttr(float(value), t)
+        else:
+            attr = IntegerAttr(int(value), t)
+        return self.add(arith.ConstantOp(attr, t), span).results[0]
+
+    def convert(self, v: SSAValue, t: TensorT, span: Span | None) -> SSAValue:
+        want = ir_type(t)
+        if v.type == want:
+            return v
+        return self.add(loom.ConvertOp(v, want), span).results[0]
+
+    def convert_elem(self, v: SSAValue, dtype: str, span: Span | None) -> SSAValue:
+        want = loom.make_type(ELEM[dtype], loom.shape_of(v.type))
+        if v.type == want:
+            return v
+        return self.add(loom.ConvertOp(v, want), span).results[0]
+
+    def expr_as(self, e: A.Expr, dtype: str) -> SSAValue:
+        """Emit `e` with element type `dtype` (weak literals take it; the checker allowed this)."""
+        rv = self.info(e).value
+        assert isinstance(rv, RV)
+        if _concrete(rv.const):
+            return self.const(rv.const, dtype, e.span)
+        return self.convert(self.value(e), rv.type.with_dtype(dtype), e.span)
+
+    def coerce(self, v: SSAValue, rv: RV, dtype: str, span: Span | None) -> SSAValue:
+        return self.convert(v, rv.type.with_dtype(dtype), span)
+
+    def value(self, e: A.Expr) -> SSAValue:
+        v = self.expr(e)
+        if isinstance(v, list):  # pragma: no cover - the checker rejects this
+            raise InternalCompilerError(f"tuple used as a value at {e.span}")
+        return v
+
+    # ------------------------------------------------------------- function
+    def build(self) -> func.FuncOp:
+        inst = self.inst
+        f = inst.fdef
+        arg_types = [ir_type(t) for t in inst.param_types]
+        res_types = [ir_type(t) for t in inst.result_types or []]
+        block = Block(arg_types=arg_types)
+        for p, arg in zip(f.params, block.args):
+            arg.name_hint = p.name
+            self.env[p.name] = arg
+        self.builder = Builder(InsertPoint.at_end(block))
+        returned = self.block(f.body, "func")
+        if not returned:
+            self.add(func.ReturnOp(), f.span)
+        fn = func.FuncOp(inst.symbol, (arg_types, res_types), Region(block))
+        fn.location = location(f.span)
+        return fn
+
+    def block(self, stmts: list[A.Stmt], mode: str) -> bool:
+        """Emit statements; True when they end in a return (emitted as func.return or scf.yield)."""
+        for s in stmts:
+            if self.stmt(s, mode):
+                return True
+        return False
+
+    def returned(self, values: list[SSAValue], span: Span, mode: str) -> None:
+        self.add(func.ReturnOp(*values) if mode == "func" else scf.YieldOp(*values), span)
+
+    # ------------------------------------------------------------- statements
+    def stmt(self, s: A.Stmt, mode: str) -> bool:
+        if isinstance(s, A.Assign):
+            t0 = s.targets[0]
+            if len(s.targets) == 1 and t0.indices is not None:
+                value = self.expr_as(s.value, self.info(t0).extra["part"].dtype)
+            else:
+                value = self.expr(s.value)
+            if len(s.targets) == 1:
+                self.bind(s.targets[0], value, s.value)
+            else:
+                assert isinstance(value, list)
+                for t, v in zip(s.targets, value):
+                    self.bind(t, v, None)
+        elif isinstance(s, A.Return):
+            vals: list[SSAValue] = []
+            for e in s.values:
+                v = self.expr(e)
+                vals.extend(v if isinstance(v, list) else [v])
+            outs = []
+            for v, e_t in zip(vals, self.inst.result_types):
+                outs.append(self.convert(v, e_t, s.span))
+            self.returned(outs, s.span, mode)
+            return True
+        elif isinstance(s, A.ExprStmt):
+            self.expr(s.expr)
+        elif isinstance(s, A.If):
+            return self.if_stmt(s, mode)
+        elif isinstance(s, A.For):
+            self.for_stmt(s)
+        elif isinstance(s, A.While):
+            self.while_stmt(s)
+        else:  # pragma: no cover
+            raise InternalCompilerError(f"cannot generate IR for {type(s).__name__}")
+        return False
+
+    def bind(self, t: A.Target, value, value_expr: A.Expr | None) -> None:
+        info = self.info(t)
+        if t.indices is None:
+            self.env[t.name] = value
+            return
+        part: TensorT = info.extra["part"]
+        v = self.convert_elem(value, part.dtype, t.span)
+        if ir_type(part) != v.type:
+            v = self.add(loom.BroadcastToOp(v, ir_type(part)), t.span).results[0]
+        dyn = [self.expr_as(d, "i64") for d in info.extra["dyn"]]
+        self.env[t.name] = self.add(loom.UpdateOp(self.env[t.name], v, dyn, info.extra["spec"]), t.span).results[0]
+
+    def branch(self, stmts: list[A.Stmt], yields, returns: bool, env) -> Region:
+        block = Block()
+        saved_env, saved_builder = self.env, self.builder
+        self.env, self.builder = dict(env), Builder(InsertPoint.at_end(block))
+        if returns:
+            self.block(stmts, "yield")
+        else:
+            self.block(stmts, "yield")
+            vals = [self.convert(self.env[n], rv.type, None) for n, rv in yields]
+            self.add(scf.YieldOp(*vals), stmts[-1].span if stmts else None)
+        self.env, self.builder = saved_env, saved_builder
+        return Region(block)
+
+    def if_stmt(self, s: A.If, mode: str) -> bool:
+        info = self.info(s)
+        cond = self.value(s.cond)
+        returns = info.extra["returns"]
+        yields = [] if returns else info.extra["yields"]
+        types = [ir_type(t) for t in self.inst.result_types] if returns else [ir_type(rv.type) for _, rv in yields]
+        then_r = self.branch(s.body, yields, returns, self.env)
+        else_r = self.branch(s.orelse, yields, returns, self.env)
+        op = self.add(scf.IfOp(cond, types, then_r, else_r), s.span)
+        if returns:
+            self.returned(list(op.results), s.span, mode)
+            return True
+        for (n, _), r in zip(yields, op.results):
+            r.name_hint = n
+            self.env[n] = r
+        return False
+
+    def loop_inits(self, carried) -> list[SSAValue]:
+        return [self.convert(self.env[n], rv.type, None) for n, rv in carried]
+
+    def loop_body(self, block: Block, carried, stmts: list[A.Stmt], extra: dict | None = None) -> list[SSAValue]:
+        """Emit `stmts` into `block` (whose trailing args are the carried values); returns the
+        carried values at the end, coerced to their loop types."""
+        saved_env, saved_builder = self.env, self.builder
+        self.env, self.builder = dict(saved_env), Builder(InsertPoint.at_end(block))
+        n0 = len(block.args) - len(carried)
+        for (n, _), arg in zip(carried, block.args[n0:]):
+            arg.name_hint = n
+            self.env[n] = arg
+        if extra:
+            self.env.update(extra)
+        self.block(stmts, "loop")
+        outs = [self.convert(self.env[n], rv.type, None) for n, rv in carried]
+        self.env, self.builder = saved_env, saved_builder
+        return outs
+
+    def for_stmt(self, s: A.For) -> None:
+        info = self.info(s)
+        carried = info.extra["carried"]
+        args = [self.expr_as(e, "i64") for e in s.range_args]
+        if len(args) == 1:
+            start, stop, step = self.const(0, "i64", s.span), args[0], self.const(1, "i64", s.span)
+        else:
+            start, stop = args[0], args[1]
+            step = args[2] if len(args) == 3 else self.const(1, "i64", s.span)
+        static_step = info.extra["static_step"]
+        inits = self.loop_inits(carried)
+        block = Block(arg_types=[i64] + [ir_type(rv.type) for _, rv in carried])
+        block.args[0].name_hint = s.var
+        saved_builder = self.builder
+        if isinstance(static_step, int) and static_step > 0:
+            lb, ub, st = start, stop, step
+            outs = self.loop_body(block, carried, s.body, {s.var: block.args[0]})
+        else:
+            # A trip-count loop: k in [0, max(0, ceil((stop - start) / step))), i = start + k*step.
+            if static_step is None:
+                ok = self.add(loom.CmpOp("ne", step, self.const(0, "i64", s.span), i1), s.span).results[0]
+                self.add(loom.AssertOp(ok, "range() step must not be zero"), s.range_args[2].span)
+            diff = self.add(loom.SubOp(start, stop, i64), s.span).results[0]
+            q = self.add(loom.FloorDivOp(diff, step, i64), s.span).results[0]
+            trips = self.add(loom.NegOp(q), s.span).results[0]
+            ub = self.add(loom.MaximumOp(trips, self.const(0, "i64", s.span), i64), s.span).results[0]
+            lb, st = self.const(0, "i64", s.span), self.const(1, "i64", s.span)
+            self.builder = Builder(InsertPoint.at_end(block))
+            scaled = self.add(loom.MulOp(block.args[0], step, i64), s.span).results[0]
+            iv = self.add(loom.AddOp(start, scaled, i64), s.span).results[0]
+            iv.name_hint = s.var
+            self.builder = saved_builder
+            outs = self.loop_body(block, carried, s.body, {s.var: iv})
+        self.builder = Builder(InsertPoint.at_end(block))
+        self.add(scf.YieldOp(*outs), s.span)
+        self.builder = saved_builder
+        op = self.add(scf.ForOp(lb, ub, st, inits, Region(block)), s.span)
+        for (n, _), r in zip(carried, op.results):
+            r.name_hint = n
+            self.env[n] = r
+
+    def while_stmt(self, s: A.While) -> None:
+        info = self.info(s)
+        carried = list(info.extra["carried"])
+        bound = info.extra["bound"]
+        inits = self.loop_inits(carried)
+        types = [ir_type(rv.type) for _, rv in carried]
+        if bound is not None:
+            inits.append(self.const(0, "i64", s.bound.span))
+            types.append(i64)
+        before, after = Block(arg_types=types), Block(arg_types=types)
+        saved_env, saved_builder = self.env, self.builder
+        # before: evaluate the condition on the carried values
+        self.env, self.builder = dict(saved_env), Builder(InsertPoint.at_end(before))
+        for (n, _), a in zip(carried, before.args):
+            a.name_hint = n
+            self.env[n] = a
+        cond = self.value(s.cond)
+        if bound is not None:
+            count = before.args[-1]
+            count.name_hint = "trips"
+            limit = self.const(bound, "i64", s.bound.span)
+            at_limit = self.add(loom.CmpOp("ge", count, limit, i1), s.bound.span).results[0]
+            over = self.add(loom.AndOp(cond, at_limit, i1), s.bound.span).results[0]
+            ok = self.add(loom.NotOp(over), s.bound.span).results[0]
+            self.add(loom.AssertOp(ok, f"the while loop exceeded its bound of {bound} iterations"), s.span)
+        self.add(scf.ConditionOp(cond, *before.args), s.span)
+        self.env, self.builder = saved_env, saved_builder
+        # after: the body
+        self.env, self.builder = dict(saved_env), Builder(InsertPoint.at_end(after))
+        for (n, _), a in zip(carried, after.args):
+            a.name_hint = n
+            self.env[n] = a
+        self.block(s.body, "loop")
+        outs = [self.convert(self.env[n], rv.type, None) for n, rv in carried]
+        if bound is not None:
+            one = self.const(1, "i64", s.span)
+            outs.append(self.add(loom.AddOp(after.args[-1], one, i64), s.span).results[0])
+        self.add(scf.YieldOp(*outs), s.span)
+        self.env, self.builder = saved_env, saved_builder
+        op = self.add(scf.WhileOp(inits, types, Region(before), Region(after)), s.span)
+        for (n, _), r in zip(carried, op.results):
+            r.name_hint = n
+            self.env[n] = r
+
+    # ------------------------------------------------------------- expressions
+    def expr(self, e: A.Expr):
+        info = self.info(e)
+        rv = info.value
+        if isinstance(rv, RV) and _concrete(rv.const):
+            return self.const(rv.const, rv.type.dtype, e.span)
+        if isinstance(e, A.Name):
+            if e.id in self.env:
+                return self.env[e.id]
+            raise InternalCompilerError(f"unbound name '{e.id}' at {e.span}")  # pragma: no cover
+        if isinstance(e, A.BinOp):
+            return self.binop(e, info)
+        if isinstance(e, A.UnaryOp):
+            if e.op == "+":
+                return self.value(e.operand)
+            x = self.value(e.operand)
+            cls = loom.NotOp if e.op == "not" else loom.NegOp
+            return self.add(cls(x), e.span).results[0]
+        if isinstance(e, A.TupleExpr):
+            return [self.expr(x) for x in e.elts]
+        if isinstance(e, A.Attribute):  # x.shape
+            base = self.value(e.value)
+            out = []
+            for axis, d in enumerate(self.info(e.value).value.type.shape):
+                if isinstance(d, int):
+                    out.append(self.const(d, "i64", e.span))
+                else:
+                    out.append(self.add(loom.DimOp(base, axis), e.span).results[0])
+            return out
+        if isinstance(e, A.Subscript):
+            if "tuple_index" in info.extra:
+                return self.expr(e.value)[info.extra["tuple_index"]]
+            base = self.value(e.value)
+            dyn = [self.expr_as(d, "i64") for d in info.extra["dyn"]]
+            return self.add(loom.SliceOp(base, dyn, info.extra["spec"], ir_type(rv.type)), e.span).results[0]
+        if isinstance(e, A.Call):
+            return self.call(e, info)
+        raise InternalCompilerError(f"cannot generate IR for {type(e).__name__}")  # pragma: no cover
+
+    def binop(self, e: A.BinOp, info):
+        rv: RV = info.value
+        dtype = info.extra["dtype"]
+        if e.op == "@":
+            a, b = self.value(e.lhs), self.value(e.rhs)
+            return self.add(loom.MatmulOp(a, b, ir_type(rv.type)), e.span).results[0]
+        a, b = self.expr_as(e.lhs, dtype), self.expr_as(e.rhs, dtype)
+        if e.op in CMP:
+            return self.add(loom.CmpOp(CMP[e.op], a, b, ir_type(rv.type)), e.span).results[0]
+        return self.add(BINARY[e.op](a, b, ir_type(rv.type)), e.span).results[0]
+
+    def call(self, e: A.Call, info):
+        if "instance" in info.extra:
+            callee: Instance = info.extra["instance"]
+            args = [self.expr_as(a, dt) for a, dt in zip(info.extra["args"], info.extra["arg_dtypes"])]
+            res = [ir_type(t) for t in callee.result_types]
+            op = self.add(func.CallOp(callee.symbol, args, res), e.span)
+            return op.results[0] if len(op.results) == 1 else list(op.results)
+        if "dtype" in info.extra and isinstance(e.func, A.Name) and e.func.id in ELEM:
+            x = self.value(e.args[0])
+            return self.convert(x, info.value.type, e.span)
+        from compiler.frontend.builtins import emit_builtin
+
+        return emit_builtin(self, e, info)
+
+
+def _concrete(c) -> bool:
+    return c is not None and not isinstance(c, str)
+

@@ -1,0 +1,507 @@
+"""Source text → AST. Lark (LALR, Python-style indentation) does the parsing; this module turns
+its tree into `compiler.frontend.ast` nodes with spans and turns every lark error into a
+`LoomSyntaxError` at the right `file:line:col`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.indenter import DedentError, Indenter
+
+from compiler.diagnostics import LoomError, LoomSyntaxError, SourceRegistry, Span
+from compiler.frontend import ast as A
+
+KEYWORDS = frozenset(
+    "def struct mesh const return if elif else for in range while bound with and or not true false".split()
+)
+MAX_NESTING = 200
+
+_TOKEN_NAMES = {
+    "_NL": "end of line", "_INDENT": "indentation", "_DEDENT": "end of block", "$END": "end of file",
+    "NAME": "a name", "NUMBER": "a number", "INT": "an integer", "STRING": "a string",
+    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COLON": "':'", "COMMA": "','",
+    "EQUAL": "'='", "DOT": "'.'", "AT": "'@'", "_ARROW": "'->'", "ADD_OP": "'+' or '-'",
+    "MUL_OP": "an operator", "COMP_OP": "a comparison", "AUGOP": "'+='", "_POW": "'**'",
+}
+
+
+class _LoomIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    path = os.path.join(os.path.dirname(__file__), "grammar.lark")
+    with open(path, encoding="utf-8") as f:
+        grammar = f.read()
+    return Lark(grammar, parser="lalr", postlex=_LoomIndenter(), propagate_positions=True,
+                maybe_placeholders=True, cache=False)
+
+
+def _describe(tok_type: str) -> str:
+    if tok_type in _TOKEN_NAMES:
+        return _TOKEN_NAMES[tok_type]
+    return tok_type.lower()
+
+
+class _ToAST(Transformer):
+    """Builds AST nodes bottom-up. `meta` holds the lark positions of each rule."""
+
+    def __init__(self, file: str):
+        super().__init__(visit_tokens=False)
+        self.file = file
+
+    # -- helpers
+    def sp(self, meta) -> Span:
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def tsp(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line or tok.line,
+                    tok.end_column or tok.column + len(tok))
+
+    def ident(self, tok: Token) -> str:
+        if str(tok) in KEYWORDS:
+            raise LoomSyntaxError(f"'{tok}' is a keyword and cannot be used as a name", self.tsp(tok))
+        return str(tok)
+
+    # -- top level
+    @v_args(meta=True)
+    def start(self, meta, items):
+        return [i for i in items if isinstance(i, A.Node)]
+
+    @v_args(meta=True)
+    def const_decl(self, meta, c):
+        return A.ConstDecl(self.sp(meta), self.ident(c[0]), c[1])
+
+    @v_args(meta=True)
+    def mesh_decl(self, meta, c):
+        return A.MeshDecl(self.sp(meta), self.ident(c[0]), [a for a in c[1:] if a is not None])
+
+    @v_args(meta=True)
+    def mesh_axis(self, meta, c):
+        v = c[1]
+        if not (isinstance(v, A.Num) and not v.is_float):
+            raise LoomSyntaxError("a mesh axis size must be an integer literal", v.span)
+        return A.MeshAxis(self.sp(meta), self.ident(c[0]), int(v.text))
+
+    @v_args(meta=True)
+    def struct_decl(self, meta, c):
+        return A.StructDecl(self.sp(meta), self.ident(c[0]), list(c[1:]))
+
+    @v_args(meta=True)
+    def struct_field(self, meta, c):
+        return A.StructField(self.sp(meta), self.ident(c[0]), c[1])
+
+    @v_args(meta=True)
+    def binding(self, meta, c):
+        return A.Binding(self.sp(meta), self.ident(c[0]), c[1])
+
+    @v_args(meta=True)
+    def funcdef(self, meta, c):
+        decos = [d for d in c if isinstance(d, A.Decorator)]
+        rest = c[len(decos):]
+        name_tok, params, ret, body = rest
+        return A.FuncDef(self.sp(meta), self.ident(name_tok), self.tsp(name_tok), params or [],
+                         ret, body, decos)
+
+    @v_args(meta=True)
+    def decorator(self, meta, c):
+        args, kwargs = c[1] if c[1] is not None else ([], [])
+        return A.Decorator(self.sp(meta), self.ident(c[0]), args, kwargs)
+
+    def call_args(self, c):
+        return c[0] if c[0] is not None else ([], [])
+
+    def params(self, c):
+        return [p for p in c if p is not None]
+
+    @v_args(meta=True)
+    def param(self, meta, c):
+        return A.Param(self.sp(meta), self.ident(c[0]), c[1])
+
+    def ret_single(self, c):
+        return [c[0]]
+
+    def ret_tuple(self, c):
+        return [t for t in c if t is not None]
+
+    ret_bare_tuple = ret_tuple
+
+    @v_args(meta=True)
+    def type(self, meta, c):
+        name, dims = str(c[0]), c[1]
+        if name in ("f32", "f64", "i32", "i64", "bool"):
+            return A.TypeExpr(self.sp(meta), name, dims)
+        if dims is not None:
+            raise LoomSyntaxError(f"'{name}' is not an element type (f32, f64, i32, i64, bool)",
+                                  self.tsp(c[0]))
+        return A.TypeExpr(self.sp(meta), None, None, struct=self.ident(c[0]))
+
+    def dims(self, c):
+        return [d for d in c if d is not None]
+
+    @v_args(meta=True)
+    def dim(self, meta, c):
+        d, shard = c
+        d.span = self.sp(meta)
+        d.shard = shard
+        return d
+
+    @v_args(meta=True)
+    def dim_int(self, meta, c):
+        return A.DimExpr(self.sp(meta), "int", int(c[0]))
+
+    @v_args(meta=True)
+    def dim_name(self, meta, c):
+        return A.DimExpr(self.sp(meta), "name", self.ident(c[0]))
+
+    @v_args(meta=True)
+    def dim_ellipsis(self, meta, c):
+        return A.DimExpr(self.sp(meta), "ellipsis", self.ident(c[0]))
+
+    def shard_one(self, c):
+        return [self.ident(c[0])]
+
+    def shard_many(self, c):
+        return [self.ident(t) for t in c if t is not None]
+
+    # -- statements
+    def suite(self, c):
+        return list(c)
+
+    @v_args(meta=True)
+    def return_stmt(self, meta, c):
+        return A.Return(self.sp(meta), c[0] or [])
+
+    def exprlist(self, c):
+        return [e for e in c if e is not None]
+
+    @v_args(meta=True)
+    def expr_stmt(self, meta, c):
+        (exprs,) = c
+        if len(exprs) != 1:
+            raise LoomSyntaxError("a tuple is not a statement", self.sp(meta))
+        return A.ExprStmt(self.sp(meta), exprs[0])
+
+    def _target(self, e: A.Expr) -> A.Target:
+        if isinstance(e, A.Name):
+            if e.id in KEYWORDS:
+                raise LoomSyntaxError(f"'{e.id}' is a keyword and cannot be assigned", e.span)
+            return A.Target(e.span, e.id)
+        if isinstance(e, A.Subscript) and isinstance(e.value, A.Name):
+            return A.Target(e.span, e.value.id, e.indices)
+        raise LoomSyntaxError("cannot assign to this expression (expected a name or name[...])", e.span)
+
+    @v_args(meta=True)
+    def assign(self, meta, c):
+        lhs, rhs = c
+        targets = [self._target(e) for e in lhs]
+        value = rhs[0] if len(rhs) == 1 else A.TupleExpr(_join(rhs[0].span, rhs[-1].span), rhs)
+        return A.Assign(self.sp(meta), targets, value)
+
+    @v_args(meta=True)
+    def augassign(self, meta, c):
+        """`x op= e` is `x = x op e`; `x[i] op= e` is `x[i] = x[i] op e` (a functional update)."""
+        target, op, value = c
+        t = self._target(target)
+        return A.Assign(self.sp(meta), [t], A.BinOp(self.sp(meta), str(op)[0], target, value))
+
+    @v_args(meta=True)
+    def if_stmt(self, meta, c):
+        cond, body, *rest = c
+        orelse = rest[-1] if rest and rest[-1] is not None and not isinstance(rest[-1], A.If) else []
+        elifs = [r for r in rest if isinstance(r, A.If)]
+        for e in reversed(elifs):
+            e.orelse = orelse
+            orelse = [e]
+        return A.If(self.sp(meta), cond, body, orelse)
+
+    @v_args(meta=True)
+    def elif_clause(self, meta, c):
+        return A.If(self.sp(meta), c[0], c[1], [])
+
+    def else_clause(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def for_stmt(self, meta, c):
+        var, args, body = c
+        pos, kw = args if args is not None else ([], [])
+        if kw:
+            raise LoomSyntaxError("range() takes no keyword arguments", kw[0].span)
+        return A.For(self.sp(meta), self.ident(var), self.tsp(var), pos, body)
+
+    @v_args(meta=True)
+    def while_stmt(self, meta, c):
+        return A.While(self.sp(meta), c[0], c[1], c[2])
+
+    @v_args(meta=True)
+    def with_stmt(self, meta, c):
+        return A.With(self.sp(meta), c[0], c[1])
+
+    # -- expressions
+    @v_args(meta=True)
+    def or_op(self, meta, c):
+        return A.BinOp(self.sp(meta), "or", c[0], c[1])
+
+    @v_args(meta=True)
+    def and_op(self, meta, c):
+        return A.BinOp(self.sp(meta), "and", c[0], c[1])
+
+    @v_args(meta=True)
+    def not_op(self, meta, c):
+        return A.UnaryOp(self.sp(meta), "not", c[0])
+
+    @v_args(meta=True)
+    def compare(self, meta, c):
+        if len(c) > 3:
+            raise LoomSyntaxError("chained comparisons are not allowed; combine them with 'and'",
+                                  self.tsp(c[3]))
+        return A.BinOp(self.sp(meta), str(c[1]), c[0], c[2])
+
+    @v_args(meta=True)
+    def binop(self, meta, c):
+        return A.BinOp(self.sp(meta), str(c[1]), c[0], c[2])
+
+    @v_args(meta=True)
+    def unary(self, meta, c):
+        return A.UnaryOp(self.sp(meta), str(c[0]), c[1])
+
+    @v_args(meta=True)
+    def pow_op(self, meta, c):
+        return A.BinOp(self.sp(meta), "**", c[0], c[1])
+
+    @v_args(meta=True)
+    def call(self, meta, c):
+        args, kwargs = c[1] if c[1] is not None else ([], [])
+        return A.Call(self.sp(meta), c[0], args, kwargs)
+
+    def arglist(self, c):
+        args, kwargs = [], []
+        for a in c:
+            if a is None:
+                continue
+            if isinstance(a, A.Keyword):
+                if any(k.name == a.name for k in kwargs):
+                    raise LoomSyntaxError(f"keyword argument '{a.name}' given twice", a.span)
+                kwargs.append(a)
+            elif kwargs:
+                raise LoomSyntaxError("positional argument follows keyword argument", a.span)
+            else:
+                args.append(a)
+        return args, kwargs
+
+    @v_args(meta=True)
+    def kwarg(self, meta, c):
+        return A.Keyword(self.sp(meta), self.ident(c[0]), c[1])
+
+    @v_args(meta=True)
+    def subscript(self, meta, c):
+        return A.Subscript(self.sp(meta), c[0], c[1])
+
+    def subscripts(self, c):
+        return [s for s in c if s is not None]
+
+    @v_args(meta=True)
+    def slice(self, meta, c):
+        return A.Slice(self.sp(meta), c[0], c[1], c[2])
+
+    @v_args(meta=True)
+    def getattr(self, meta, c):
+        return A.Attribute(self.sp(meta), c[0], str(c[1]))
+
+    @v_args(meta=True)
+    def name(self, meta, c):
+        if str(c[0]) in KEYWORDS:
+            raise LoomSyntaxError(f"unexpected keyword '{c[0]}'", self.sp(meta))
+        return A.Name(self.sp(meta), str(c[0]))
+
+    @v_args(meta=True)
+    def number(self, meta, c):
+        text = str(c[0])
+        is_float = any(ch in text for ch in ".eE")
+        return A.Num(self.sp(meta), text, is_float)
+
+    @v_args(meta=True)
+    def true(self, meta, c):
+        return A.Bool(self.sp(meta), True)
+
+    @v_args(meta=True)
+    def false(self, meta, c):
+        return A.Bool(self.sp(meta), False)
+
+    @v_args(meta=True)
+    def string(self, meta, c):
+        raw = str(c[0])[1:-1]
+        try:
+            value = raw.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        except UnicodeDecodeError:
+            raise LoomSyntaxError("invalid escape sequence in string", self.sp(meta)) from None
+        return A.Str(self.sp(meta), value)
+
+    @v_args(meta=True)
+    def empty_tuple(self, meta, c):
+        return A.TupleExpr(self.sp(meta), [])
+
+    @v_args(meta=True)
+    def tuple(self, meta, c):
+        return A.TupleExpr(self.sp(meta), [e for e in c if e is not None])
+
+
+def _join(a: Span, b: Span) -> Span:
+    return Span(a.file, a.line, a.col, b.end_line, b.end_col)
+
+
+def _precheck(text: str, file: str) -> None:
+    """Reject what lark would report badly: tabs, NUL bytes, absurd nesting."""
+    depth = 0
+    line, col = 1, 1
+    in_comment = False
+    quote = None
+    for ch in text:
+        if ch == "\n":
+            line, col, in_comment, quote = line + 1, 1, False, None
+            continue
+        if ch == "\t" and not in_comment:
+            raise LoomSyntaxError("tab character: Loom indents and separates with spaces only",
+                                  Span(file, line, col, line, col + 1))
+        if ch == "\x00":
+            raise LoomSyntaxError("NUL byte in source file (is this a binary file?)",
+                                  Span(file, line, col, line, col + 1))
+        if not in_comment:
+            if quote:
+                if ch == quote:
+                    quote = None
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "#":
+                in_comment = True
+            elif ch in "([":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise LoomSyntaxError(f"brackets nested more than {MAX_NESTING} deep",
+                                          Span(file, line, col, line, col + 1))
+            elif ch in ")]":
+                depth = max(0, depth - 1)
+        col += 1
+
+
+def decode_source(data: bytes, file: str) -> str:
+    """UTF-8 bytes → text, or a syntax error at the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        raise LoomSyntaxError(f"invalid UTF-8 byte 0x{data[e.start]:02x} (Loom source must be UTF-8)",
+                              Span(file, line, col, line, col + 1)) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n")
+
+
+def parse(text: str, file: str = "<string>") -> A.Module:
+    """Parse Loom source text into an AST, raising `LoomSyntaxError` on any malformed input."""
+    SourceRegistry.add(file, text)
+    _precheck(text, file)
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedCharacters as e:
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        raise LoomSyntaxError(f"unexpected character {ch!r}", Span(file, e.line, e.column, e.line, e.column + 1)) from None
+    except UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            raise _eof_error(text, file) from None
+        what = {"_NL": "end of line", "_INDENT": "indentation", "_DEDENT": "end of block"}.get(tok.type, repr(str(tok)))
+        expected = sorted(_describe(t) for t in e.expected if not t.startswith("__"))
+        msg = f"unexpected {what}"
+        if tok.type == "_INDENT":
+            msg = "unexpected indentation"
+        elif 0 < len(expected) <= 6:
+            msg += ", expected " + " or ".join(expected)
+        line = tok.line if tok.line is not None else 1
+        col = tok.column if tok.column is not None else 1
+        if tok.type in ("_NL", "_INDENT", "_DEDENT"):
+            lines = text.splitlines()
+            if tok.type == "_NL" and 1 <= line <= len(lines):
+                col = len(lines[line - 1].split("#")[0].rstrip()) + 1
+        raise LoomSyntaxError(msg, Span(file, line, col, line, col + max(1, len(str(tok)) if tok.type not in ("_NL", "_INDENT", "_DEDENT") else 1))) from None
+    except UnexpectedEOF:
+        raise _eof_error(text, file) from None
+    except DedentError as e:
+        line = _dedent_line(text)
+        raise LoomSyntaxError("unindent does not match any outer indentation level",
+                              Span(file, line, 1, line, 2)) from None
+    except UnexpectedInput as e:  # pragma: no cover - other lark errors
+        raise LoomSyntaxError(f"syntax error: {e}", Span(file, getattr(e, "line", 1), getattr(e, "column", 1), 1, 1)) from None
+    except RecursionError:
+        raise LoomSyntaxError("program nested too deeply", Span(file, 1, 1, 1, 2)) from None
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        items = _ToAST(file).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, LoomError):
+            raise e.orig_exc from None
+        raise
+    except RecursionError:
+        raise LoomSyntaxError("program nested too deeply", Span(file, 1, 1, 1, 2)) from None
+    finally:
+        sys.setrecursionlimit(old)
+    return A.Module(Span(file, 1, 1, 1, 1), file, items)
+
+
+def _eof_error(text: str, file: str) -> LoomSyntaxError:
+    lines = text.rstrip("\n").splitlines() or [""]
+    line = len(lines)
+    col = len(lines[-1]) + 1
+    depth = sum(text.count(c) for c in "([") - sum(text.count(c) for c in ")]")
+    msg = "unexpected end of file" + (" (unclosed bracket)" if depth > 0 else "")
+    return LoomSyntaxError(msg, Span(file, line, col, line, col + 1))
+
+
+def _dedent_line(text: str) -> int:
+    """The first line whose indentation matches no enclosing level."""
+    levels = [0]
+    depth = 0
+    for i, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.lstrip(" ")
+        if depth == 0 and stripped and not stripped.startswith("#"):
+            ind = len(raw) - len(stripped)
+            if ind > levels[-1]:
+                levels.append(ind)
+            else:
+                while ind < levels[-1]:
+                    levels.pop()
+                if ind != levels[-1]:
+                    return i
+        depth += sum(stripped.count(c) for c in "([") - sum(stripped.count(c) for c in ")]")
+        depth = max(depth, 0)
+    return 1
+
+
+def parse_file(path: str) -> A.Module:
+    """Read and parse a `.loom` file; unreadable files are reported as errors, not tracebacks."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise LoomError(f"cannot read '{path}': it is a directory") from None
+    except FileNotFoundError:
+        raise LoomError(f"cannot read '{path}': no such file") from None
+    except OSError as e:
+        raise LoomError(f"cannot read '{path}': {e.strerror}") from None
+    return parse(decode_source(data, path), path)

@@ -1,0 +1,372 @@
+"""The type and shape checker (LANGUAGE.md §2–5, 7).
+
+`Checker(module)` validates the top level (consts, recursion, unsupported features) and checks
+*instances* of functions: a function checked with its parameters' types bound, either generically
+(symbolic dims stay names, `...S` stays a rank variable; what `loom check` does) or specialized to
+concrete argument shapes (what a call from Python does: shapes are static inside a compilation).
+Each instance records, per AST node, what the checker learned (`NodeInfo`), which `irgen` reads.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+from compiler.diagnostics import LoomTypeError, Note, Span
+from compiler.frontend import ast as A
+from compiler.frontend.types import (
+    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, RankVar, Shape, StrV,
+    TensorT, TupleV, Unbound, fmt_shape,
+)
+
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+_LIMITS = {"i32": (-(2**31), 2**31 - 1), "i64": (I64_MIN, I64_MAX)}
+_F32_MAX = 3.4028234663852886e38
+
+UNSUPPORTED_CALLS = {
+    "grad": "automatic differentiation (grad)", "value_and_grad": "automatic differentiation (value_and_grad)",
+    "jvp": "automatic differentiation (jvp)", "vjp": "automatic differentiation (vjp)",
+    "stop_gradient": "stop_gradient (part of automatic differentiation)",
+    "reshard": "sharding (reshard)", "all_reduce": "collectives (all_reduce)", "all_gather": "collectives (all_gather)",
+    "reduce_scatter": "collectives (reduce_scatter)", "all_to_all": "collectives (all_to_all)",
+    "broadcast": "collectives (broadcast)", "shift": "collectives (shift)", "axis_index": "collectives (axis_index)",
+    "axis_size": "collectives (axis_size)", "stage": "pipeline parallelism (stage)",
+}
+
+
+def err(msg: str, span: Span | None, *notes: Note) -> LoomTypeError:
+    return LoomTypeError(msg, span, list(notes))
+
+
+def not_yet(feature: str, span: Span) -> LoomTypeError:
+    return err(f"{feature} is not supported by this version of Loom yet", span)
+
+
+@dataclass(eq=False)
+class Instance:
+    """One checked copy of a function for one set of parameter types."""
+
+    fdef: A.FuncDef
+    param_types: list[TensorT]
+    bindings: dict
+    info: dict[int, NodeInfo] = field(default_factory=dict)
+    result_types: list[TensorT] | None = None
+    symbol: str = ""
+    done: bool = False
+
+    def node(self, n: A.Node) -> NodeInfo:
+        return self.info[id(n)]
+
+
+# ------------------------------------------------------------------ shapes
+def same_expr(a: A.Node | None, b: A.Node | None) -> bool:
+    """Structural equality of two expressions, ignoring spans."""
+    if type(a) is not type(b):
+        return False
+    if a is None:
+        return True
+    for k, v in vars(a).items():
+        if k == "span":
+            continue
+        w = getattr(b, k)
+        if isinstance(v, list):
+            if len(v) != len(w) or not all(same_expr(x, y) if isinstance(x, A.Node) else x == y for x, y in zip(v, w)):
+                return False
+        elif isinstance(v, A.Node):
+            if not same_expr(v, w):
+                return False
+        elif v != w:
+            return False
+    return True
+
+
+def broadcast(a: Shape, b: Shape, span: Span, what: str = "operands") -> Shape:
+    if a == b:
+        return a
+    if a == ():
+        return b
+    if b == ():
+        return a
+    if isinstance(a, RankVar) or isinstance(b, RankVar):
+        raise err(f"{what} have shapes {fmt_shape(a)} and {fmt_shape(b)}: a rank-polymorphic shape only "
+                  "broadcasts with a scalar or with itself", span)
+    out: list[Dim] = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x = a[-i] if i <= len(a) else 1
+        y = b[-i] if i <= len(b) else 1
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            if isinstance(x, str) and isinstance(y, str):
+                why = f"symbolic dimensions {x} and {y} never broadcast against each other"
+            elif isinstance(x, str) or isinstance(y, str):
+                why = f"dimension {x} does not match {y}"
+            else:
+                why = f"dimension {x} does not match {y}"
+            raise err(f"{what} have incompatible shapes {fmt_shape(a)} and {fmt_shape(b)}: {why}", span)
+    return tuple(reversed(out))
+
+
+def dim_add(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    return f"{a}+{b}"
+
+
+# ------------------------------------------------------------------ returns
+def _ends_with_return(stmts: list[A.Stmt]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, A.Return):
+        return True
+    return isinstance(last, A.If) and _ends_with_return(last.body) and _ends_with_return(last.orelse)
+
+
+def _contains_return(s: A.Stmt) -> bool:
+    if isinstance(s, A.Return):
+        return True
+    if isinstance(s, A.If):
+        return any(_contains_return(x) for x in s.body + s.orelse)
+    return False
+
+
+def normalize_returns(stmts: list[A.Stmt]) -> list[A.Stmt]:
+    """Move the statements after an `if` that returns on some path into its other branches, so
+    every `return` ends the function (structured control flow has no early exit)."""
+    out: list[A.Stmt] = []
+    for i, s in enumerate(stmts):
+        if isinstance(s, (A.For, A.While, A.With)):
+            _no_return_in_loop(s.body, "a 'for' loop" if isinstance(s, A.For) else "a 'while' loop" if isinstance(s, A.While) else "a 'with' block")
+        if isinstance(s, A.If) and _contains_return(s):
+            rest = stmts[i + 1:]
+            body_returns = _ends_with_return(s.body)
+            body = s.body if body_returns else s.body + rest
+            if _ends_with_return(s.orelse):
+                orelse = s.orelse
+            else:  # the moved statements may now appear twice: give the second copy its own nodes
+                orelse = s.orelse + (rest if body_returns else copy.deepcopy(rest))
+            out.append(A.If(s.span, s.cond, normalize_returns(body), normalize_returns(orelse)))
+            return out
+        if isinstance(s, A.If):
+            s = A.If(s.span, s.cond, normalize_returns(s.body), normalize_returns(s.orelse))
+        out.append(s)
+        if isinstance(s, A.Return) and i + 1 < len(stmts):
+            raise err("unreachable code after 'return'", stmts[i + 1].span)
+    return out
+
+
+def _no_return_in_loop(stmts: list[A.Stmt], where: str) -> None:
+    for s in stmts:
+        if isinstance(s, A.Return):
+            raise err(f"'return' inside {where} is not allowed: assign to a variable and return after the loop", s.span)
+        for sub in (getattr(s, "body", None), getattr(s, "orelse", None)):
+            if sub:
+                _no_return_in_loop(sub, where)
+
+
+# ------------------------------------------------------------------ the checker
+class Checker:
+    """Checks a parsed module: top-level declarations once, functions per instance."""
+
+    def __init__(self, module: A.Module):
+        self.module = module
+        self.file = module.file
+        self.funcs: dict[str, A.FuncDef] = {}
+        self.consts: dict[str, RV] = {}
+        self.instances: dict[tuple, Instance] = {}
+        self.stack: list[str] = []
+        self._toplevel()
+
+    # -- top level
+    def _toplevel(self) -> None:
+        from compiler.frontend.builtins import BUILTINS
+
+        for item in self.module.items:
+            if isinstance(item, A.StructDecl):
+                raise not_yet("struct types", item.span)
+            if isinstance(item, A.MeshDecl):
+                raise not_yet("device meshes and sharding (mesh)", item.span)
+            if isinstance(item, A.Binding):
+                raise not_yet("derived function bindings (such as `dloss = grad(loss)`)", item.span)
+            name = getattr(item, "name", None)
+            if name in self.funcs or name in self.consts:
+                raise err(f"'{name}' is defined twice", getattr(item, "name_span", item.span))
+            if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in ("print", "range"):
+                raise err(f"'{name}' is a builtin and cannot be redefined", getattr(item, "name_span", item.span))
+            if isinstance(item, A.ConstDecl):
+                self.consts[item.name] = self._const_value(item)
+            elif isinstance(item, A.FuncDef):
+                for d in item.decorators:
+                    feature = {"checkpoint": "@checkpoint (gradient checkpointing)", "spmd": "@spmd (per-device programs)",
+                               "pipeline": "@pipeline (pipeline parallelism)"}.get(d.name)
+                    if feature:
+                        raise not_yet(feature, d.span)
+                    raise err(f"unknown decorator '@{d.name}'", d.span)
+                item.body = normalize_returns(item.body)
+                self.funcs[item.name] = item
+        self._check_recursion()
+
+    def _const_value(self, item: A.ConstDecl) -> RV:
+        inst = Instance(A.FuncDef(item.span, "<const>", item.span, [], None, []), [], {})
+        v = FunctionChecker(self, inst).expr(item.value)
+        if not isinstance(v, RV) or v.const is None or isinstance(v.const, str) or not v.type.is_scalar:
+            raise err("a const must be a number known at compile time", item.value.span)
+        return RV(v.type, weak=True, const=v.const)
+
+    def _check_recursion(self) -> None:
+        calls: dict[str, list[tuple[str, Span]]] = {}
+        for name, f in self.funcs.items():
+            found: list[tuple[str, Span]] = []
+
+            def visit(n):
+                if isinstance(n, A.Call) and isinstance(n.func, A.Name) and n.func.id in self.funcs:
+                    found.append((n.func.id, n.span))
+                if isinstance(n, A.Node):
+                    for v in vars(n).values():
+                        if isinstance(v, list):
+                            for x in v:
+                                visit(x)
+                        elif isinstance(v, A.Node):
+                            visit(v)
+
+            for s in f.body:
+                visit(s)
+            calls[name] = found
+        state: dict[str, int] = {}
+
+        def dfs(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for callee, span in calls[name]:
+                if state.get(callee) == 1:
+                    cycle = path[path.index(callee):] + [callee] if callee in path else [name, callee]
+                    raise err("recursion is not allowed: " + " → ".join(cycle), span)
+                if callee not in state:
+                    dfs(callee, path + [callee])
+            state[name] = 2
+
+        for name in self.funcs:
+            if name not in state:
+                dfs(name, [name])
+
+    # -- instances
+    def check_all(self) -> list[Instance]:
+        """Check every function generically (what `loom check` does)."""
+        return [self.generic(name) for name in self.funcs]
+
+    def generic(self, name: str) -> Instance:
+        f = self.funcs[name]
+        bindings: dict = {}
+        types = [self.resolve_type(p.type, bindings, bind_fresh=True) for p in f.params]
+        return self.instance(name, types, bindings, f.span)
+
+    def specialize(self, name: str, arg_types: list[TensorT], span: Span | None = None) -> Instance:
+        """Check `name` for concrete argument types (binding its symbolic dims)."""
+        f = self.funcs[name]
+        bindings: dict = {}
+        types = [self.bind_param(p, t, bindings, None, f) for p, t in zip(f.params, arg_types)]
+        return self.instance(name, types, bindings, span or f.span)
+
+    def instance(self, name: str, types: list[TensorT], bindings: dict, span: Span) -> Instance:
+        key = (name, tuple(types))
+        inst = self.instances.get(key)
+        if inst is not None:
+            return inst
+        inst = Instance(self.funcs[name], list(types), dict(bindings))
+        self.instances[key] = inst
+        FunctionChecker(self, inst).run()
+        return inst
+
+    # -- declared types
+    def resolve_type(self, t: A.TypeExpr, bindings: dict, bind_fresh: bool) -> TensorT:
+        if t.struct is not None:
+            raise not_yet("struct types", t.span)
+        if t.dims is None:
+            return TensorT(t.dtype)
+        dims: list[Dim] = []
+        for d in t.dims:
+            if d.shard:
+                raise not_yet("sharded dimensions (`d@axis`)", d.span)
+            if d.kind == "ellipsis":
+                if len(t.dims) != 1:
+                    raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
+                if d.value not in bindings:
+                    if not bind_fresh:
+                        raise err(f"rank variable '...{d.value}' is not bound by any parameter", d.span)
+                    bindings[d.value] = RankVar(str(d.value))
+                bound = bindings[d.value]
+                return TensorT(t.dtype, bound if isinstance(bound, RankVar) else tuple(bound))
+            if d.kind == "int":
+                dims.append(int(d.value))
+            elif d.value in self.consts:
+                c = self.consts[d.value].const
+                if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+                    raise err(f"const '{d.value}' is not a non-negative integer and cannot be a dimension", d.span)
+                dims.append(c)
+            else:
+                if d.value not in bindings:
+                    if not bind_fresh:
+                        raise err(f"symbolic dimension '{d.value}' in the result type is not bound by any parameter", d.span)
+                    bindings[d.value] = str(d.value)
+                dims.append(bindings[d.value])
+        return TensorT(t.dtype, tuple(dims))
+
+    def bind_param(self, p: A.Param, actual: TensorT, bindings: dict, call_span: Span | None,
+                   f: A.FuncDef, where: dict | None = None) -> TensorT:
+        """Unify a declared parameter type with an argument's type, binding symbols."""
+        t = p.type
+        if t.struct is not None:
+            raise not_yet("struct types", t.span)
+        where = where if where is not None else {}
+        span = call_span or p.span
+
+        def mismatch(extra: str = "", *notes: Note) -> LoomTypeError:
+            return err(f"argument '{p.name}' of '{f.name}' has type {actual}, expected {_decl_str(t)}{extra}",
+                       span, Note(p.span, f"'{p.name}' is declared here"), *notes)
+
+        if actual.dtype != t.dtype:
+            raise mismatch()
+        if t.dims is None:
+            if actual.shape != ():
+                raise mismatch()
+            return actual
+        if len(t.dims) == 1 and t.dims[0].kind == "ellipsis":
+            name = t.dims[0].value
+            if name in bindings and bindings[name] != actual.shape:
+                raise mismatch(f" (...{name} is {fmt_shape(bindings[name])})", *where.get(name, ()))
+            bindings[name] = actual.shape
+            where[name] = [Note(span, f"...{name} was bound to {fmt_shape(actual.shape)} here")]
+            return actual
+        if isinstance(actual.shape, RankVar) or len(actual.shape) != len(t.dims):
+            raise mismatch()
+        for d, a in zip(t.dims, actual.shape):
+            if d.shard:
+                raise not_yet("sharded dimensions (`d@axis`)", d.span)
+            if d.kind == "ellipsis":
+                raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
+            if d.kind == "int" or d.value in self.consts:
+                want = int(d.value) if d.kind == "int" else self.consts[d.value].const
+                if a != want:
+                    raise mismatch()
+            elif d.value in bindings:
+                if bindings[d.value] != a:
+                    raise mismatch(f" ({d.value} is {bindings[d.value]})", *where.get(d.value, ()))
+            else:
+                bindings[d.value] = a
+                where[d.value] = [Note(span, f"{d.value} was bound to {a} here")]
+        return actual
+
+
+def _decl_str(t: A.TypeExpr) -> str:
+    if t.dims is None:
+        return str(t.dtype)
+    parts = []
+    for d in t.dims:
+        parts.append(f"...{d.value}" if d.kind == "ellipsis" else str(d.value))
+    return f"{t.dtype}[{', '.join(parts)}]"
+
+
+from compiler.frontend.check_function import FunctionChecker  # noqa: E402  (mutual import)

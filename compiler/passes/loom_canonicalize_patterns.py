@@ -1,0 +1,168 @@
+"""Canonicalization patterns of the `loom` dialect, used by xDSL's `canonicalize` pass.
+
+Only rewrites that are obviously right: constant folding of scalar ops (evaluated by the
+reference executor's own implementation of the op, so folding cannot disagree with execution),
+algebraic identities that are exact in IEEE arithmetic (x*1, x/1, x-0, --x), and no-op shape
+ops. Every replacement op takes the location of the op it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects import arith
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
+
+from compiler.diagnostics import LoomRuntimeError
+from dialects import loom
+
+
+def const_value(v: SSAValue):
+    """The Python value of a scalar `arith.constant`, else None."""
+    op = v.owner
+    if isinstance(op, arith.ConstantOp) and isinstance(op.value, (FloatAttr, IntegerAttr)):
+        return op.value.value.data
+    return None
+
+
+def constant(value, t: Attribute) -> arith.ConstantOp:
+    if loom.is_float(t):
+        return arith.ConstantOp(FloatAttr(float(value), t), t)
+    if loom.is_bool(t):
+        return arith.ConstantOp(IntegerAttr(1 if value else 0, t), t)
+    return arith.ConstantOp(IntegerAttr(int(value), t), t)
+
+
+def replace(rewriter: PatternRewriter, op: Operation, new_ops: list[Operation], values=None) -> None:
+    for n in new_ops:
+        n.location = op.location
+    rewriter.replace_op(op, new_ops, values)
+
+
+class FoldScalarConstants(RewritePattern):
+    """An elementwise op on scalar constants becomes a constant."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not loom.is_scalar_type(op.results[0].type):
+            return
+        vals = [const_value(o) for o in op.operands]
+        if any(v is None for v in vals):
+            return
+        from runtime.reference import LoomFunctions, np_dtype  # the executor defines the semantics
+
+        args = tuple(np_dtype(o.type)(v) for o, v in zip(op.operands, vals))
+        impl = LoomFunctions()
+        fn = getattr(impl, f"run_{op.name[5:]}", None)
+        if fn is None:
+            return
+        try:
+            with np.errstate(all="ignore"):
+                (res,) = fn(None, op, args)[0]  # (values, terminator info)
+        except LoomRuntimeError:
+            return  # e.g. integer division by zero: keep the run-time error
+        replace(rewriter, op, [constant(res.item() if hasattr(res, "item") else res, op.results[0].type)])
+
+
+def _is(v: SSAValue, x) -> bool:
+    c = const_value(v)
+    return c is not None and c == x and not (isinstance(c, float) and np.signbit(c) and x == 0)
+
+
+class BinaryIdentity(RewritePattern):
+    """x*1 → x, 1*x → x, x/1 → x, x-0 → x, x+0 → x (integers) — only when no broadcast is lost."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        lhs, rhs = op.operands
+        t = op.results[0].type
+        if isinstance(op, loom.MulOp):
+            if _is(rhs, 1) and lhs.type == t:
+                replace(rewriter, op, [], [lhs])
+            elif _is(lhs, 1) and rhs.type == t:
+                replace(rewriter, op, [], [rhs])
+        elif isinstance(op, loom.DivOp) and _is(rhs, 1) and lhs.type == t:
+            replace(rewriter, op, [], [lhs])
+        elif isinstance(op, loom.SubOp) and _is(rhs, 0) and lhs.type == t:
+            replace(rewriter, op, [], [lhs])
+        elif isinstance(op, loom.AddOp) and not loom.is_float(t):
+            if _is(rhs, 0) and lhs.type == t:
+                replace(rewriter, op, [], [lhs])
+            elif _is(lhs, 0) and rhs.type == t:
+                replace(rewriter, op, [], [rhs])
+
+
+class Involution(RewritePattern):
+    """neg(neg(x)) → x, not(not(x)) → x."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        inner = op.operands[0].owner
+        if type(inner) is type(op) and isinstance(op, (loom.NegOp, loom.NotOp)):
+            replace(rewriter, op, [], [inner.operands[0]])
+
+
+class NoOpShape(RewritePattern):
+    """convert/reshape/broadcast_to to the operand's own type, and identity transposes, vanish."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        x = op.operands[0]
+        if x.type != op.results[0].type or loom.shape_of(x.type) is None or loom.DYNAMIC in loom.shape_of(x.type):
+            return
+        if isinstance(op, loom.TransposeOp) and op.perm() != sorted(op.perm()):
+            return
+        replace(rewriter, op, [], [x])
+
+
+class ComposeShape(RewritePattern):
+    """reshape(reshape(x)) → reshape(x); transpose(transpose(x)) → one transpose."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        inner = op.operands[0].owner
+        if isinstance(op, loom.ReshapeOp) and isinstance(inner, loom.ReshapeOp):
+            replace(rewriter, op, [loom.ReshapeOp(inner.operand, op.result.type)])
+        elif isinstance(op, loom.TransposeOp) and isinstance(inner, loom.TransposeOp):
+            p, q = op.perm(), inner.perm()
+            replace(rewriter, op, [loom.TransposeOp(inner.operand, [q[i] for i in p], op.result.type)])
+
+
+class StaticDim(RewritePattern):
+    """loom.dim of a static dimension is a constant."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        shape = loom.shape_of(op.operand.type)
+        if shape is not None and shape[op.axis_value()] != loom.DYNAMIC:
+            replace(rewriter, op, [constant(shape[op.axis_value()], op.result.type)])
+
+
+class SelectConstant(RewritePattern):
+    """select(true, a, b) → a and select(false, a, b) → b, when the type is unchanged."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        c = const_value(op.cond)
+        if c is None:
+            return
+        pick = op.true_value if c else op.false_value
+        if pick.type == op.result.type:
+            replace(rewriter, op, [], [pick])
+
+
+_FOLD = (FoldScalarConstants(),)
+PATTERNS: dict[type, tuple[RewritePattern, ...]] = {
+    **{cls: _FOLD for cls in loom.BINARY_OPS},
+    **{cls: _FOLD for cls in loom.UNARY_OPS},
+    loom.MulOp: (FoldScalarConstants(), BinaryIdentity()),
+    loom.DivOp: (FoldScalarConstants(), BinaryIdentity()),
+    loom.SubOp: (FoldScalarConstants(), BinaryIdentity()),
+    loom.AddOp: (FoldScalarConstants(), BinaryIdentity()),
+    loom.NegOp: (FoldScalarConstants(), Involution()),
+    loom.NotOp: (FoldScalarConstants(), Involution()),
+    loom.ConvertOp: (FoldScalarConstants(), NoOpShape()),
+    loom.ReshapeOp: (NoOpShape(), ComposeShape()),
+    loom.TransposeOp: (NoOpShape(), ComposeShape()),
+    loom.BroadcastToOp: (NoOpShape(),),
+    loom.DimOp: (StaticDim(),),
+    loom.SelectOp: (SelectConstant(),),
+}
+
+
+def patterns_for(cls: type) -> tuple[RewritePattern, ...]:
+    return PATTERNS.get(cls, ())

@@ -1,0 +1,138 @@
+"""Named pipelines and the pass manager: run passes over a module, verifying after each one,
+printing or dumping the IR between passes and timing them (`--print-ir-after-all`, `--dump-dir`,
+`--timing`). Pipelines are strings in MLIR's syntax, e.g. `loom-inline,canonicalize,cse`."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from xdsl.context import Context
+from xdsl.dialects import arith, builtin, cf, func, linalg, math, memref, scf, tensor
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.printer import Printer
+from xdsl.utils.arg_spec import parse_pipeline
+from xdsl.utils.exceptions import VerifyException
+
+from compiler.diagnostics import LoomError
+from compiler.passes import PASSES, get_pass
+from dialects.loom import Loom
+
+NAMED_PIPELINES = {
+    "loom-opt": "loom-inline,canonicalize,cse,dce",
+    "none": "",
+}
+
+
+def make_context() -> Context:
+    ctx = Context(allow_unregistered=False)
+    for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
+              memref.MemRef, math.Math, Loom):
+        ctx.load_dialect(d)
+    return ctx
+
+
+def parse_passes(spec: str) -> list[ModulePass]:
+    """`a,b{x=1}` (or a named pipeline) → pass instances; unknown names are a clear error."""
+    spec = NAMED_PIPELINES.get(spec.strip(), spec).strip()
+    if not spec:
+        return []
+    passes = []
+    try:
+        specs = list(parse_pipeline(spec))
+    except Exception as e:  # xDSL raises its own parse errors
+        raise LoomError(f"invalid pass pipeline '{spec}': {e}") from None
+    for s in specs:
+        if s.name in NAMED_PIPELINES:
+            passes.extend(parse_passes(NAMED_PIPELINES[s.name]))
+            continue
+        if s.name not in PASSES:
+            raise LoomError(f"unknown pass '{s.name}' (known: {', '.join(sorted(PASSES))})")
+        try:
+            passes.append(get_pass(s.name).from_pass_spec(s))
+        except Exception as e:
+            raise LoomError(f"bad options for pass '{s.name}': {e}") from None
+    return passes
+
+
+def print_module(module: ModuleOp, locations: bool = False) -> str:
+    out = io.StringIO()
+    Printer(stream=out, print_debuginfo=locations).print_op(module)
+    return out.getvalue() + "\n"
+
+
+def verify(module: ModuleOp, after: str | None = None) -> None:
+    """Verify; on failure name the first failing op's source location (not just the message)."""
+    try:
+        module.verify()
+        return
+    except VerifyException as e:
+        message = str(e).splitlines()[0] if str(e) else "verification failed"
+    from runtime.reference import span_of
+
+    culprit = None
+    for op in module.walk():
+        try:
+            op.verify(verify_nested_ops=False)
+        except VerifyException as e:
+            culprit, message = op, str(e).splitlines()[0]
+            break
+    where = f" after pass '{after}' (a bug in that pass)" if after else ""
+    raise LoomError(f"invalid IR{where}: {message}", span_of(culprit) if culprit is not None else None)
+
+
+@dataclass
+class PassManager:
+    passes: list[ModulePass]
+    verify_each: bool = True
+    print_after_all: bool = False
+    print_before: set[str] = field(default_factory=set)
+    print_after: set[str] = field(default_factory=set)
+    dump_dir: str | None = None
+    timing: bool = False
+    locations: bool = False
+    stream: TextIO = field(default_factory=lambda: sys.stdout)
+    times: list[tuple[str, float]] = field(default_factory=list)
+
+    def _show(self, module: ModuleOp, header: str) -> None:
+        self.stream.write(f"// -----// IR Dump {header} //----- //\n")
+        self.stream.write(print_module(module, self.locations))
+
+    def _dump(self, module: ModuleOp, index: int, name: str) -> None:
+        if self.dump_dir:
+            os.makedirs(self.dump_dir, exist_ok=True)
+            with open(os.path.join(self.dump_dir, f"{index:02d}-{name}.mlir"), "w") as f:
+                f.write(print_module(module, locations=True))
+
+    def run(self, module: ModuleOp, ctx: Context | None = None, initial: str = "input") -> ModuleOp:
+        ctx = ctx or make_context()
+        self._dump(module, 0, initial)
+        for i, p in enumerate(self.passes, 1):
+            if p.name in self.print_before:
+                self._show(module, f"Before {p.name}")
+            t0 = time.perf_counter()
+            p.apply(ctx, module)
+            self.times.append((p.name, time.perf_counter() - t0))
+            if self.verify_each:
+                verify(module, p.name)
+            if self.print_after_all or p.name in self.print_after:
+                self._show(module, f"After {p.name}")
+            self._dump(module, i, p.name)
+        return module
+
+    def timing_report(self, extra: list[tuple[str, float]] = ()) -> str:
+        rows = list(extra) + self.times
+        total = sum(t for _, t in rows) or 1e-12
+        lines = ["===-------------------------------------------------------------------------===",
+                 "                         ... Execution time report ...",
+                 "===-------------------------------------------------------------------------===",
+                 "  Wall Time (s)   (%)   Name"]
+        for name, t in rows:
+            lines.append(f"  {t:12.4f}  {100 * t / total:5.1f}%  {name}")
+        lines.append(f"  {total:12.4f}  100.0%  Total")
+        return "\n".join(lines) + "\n"

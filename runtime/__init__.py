@@ -1,0 +1,1 @@
+"""Loom's runtime: the eager reference executor, random numbers and value formatting."""
