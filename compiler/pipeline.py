@@ -125,8 +125,8 @@ class PassManager:
             self._dump(module, i, p.name)
         return module
 
-    def timing_report(self, extra: list[tuple[str, float]] = ()) -> str:
-        rows = list(extra) + self.times
+    def timing_report(self, before: list[tuple[str, float]] = (), after: list[tuple[str, float]] = ()) -> str:
+        rows = list(before) + self.times + list(after)
         total = sum(t for _, t in rows) or 1e-12
         lines = ["===-------------------------------------------------------------------------===",
                  "                         ... Execution time report ...",

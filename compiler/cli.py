@@ -1,0 +1,264 @@
+"""The `loom` command: check, run, compile and optimize Loom programs.
+
+    loom check FILE
+    loom run FILE [--entry F] [--inputs in.npz] [--out out.npz] [--eager]
+    loom compile FILE --emit=ast|loom [--entry F] [-o OUT]
+    loom opt FILE.mlir -p PIPELINE [-o OUT]
+
+`run`, `compile` and `opt` take the pass-manager flags `-p/--pipeline`, `--print-ir-after-all`,
+`--print-ir-before=PASS`, `--print-ir-after=PASS`, `--dump-dir DIR`, `--timing`,
+`--no-verify-each`, `--locations`. Errors in programs are printed as diagnostics with exit status
+1; a Python traceback means a bug in Loom (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+from compiler.diagnostics import LoomError
+
+
+def _passes_flags(p: argparse.ArgumentParser, default_pipeline: str) -> None:
+    g = p.add_argument_group("pass manager")
+    g.add_argument("-p", "--pipeline", default=default_pipeline,
+                   help=f"passes to run, e.g. 'loom-inline,canonicalize,cse' or a named pipeline (default: {default_pipeline})")
+    g.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass")
+    g.add_argument("--print-ir-before", action="append", default=[], metavar="PASS", help="print the IR before PASS")
+    g.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS")
+    g.add_argument("--dump-dir", metavar="DIR", help="write the IR after each pass to DIR/NN-pass.mlir")
+    g.add_argument("--timing", action="store_true", help="print a table of per-pass wall time on stderr")
+    g.add_argument("--no-verify-each", dest="verify_each", action="store_false", help="verify only at the end")
+    g.add_argument("--locations", action="store_true", help="print source locations (loc(...)) in IR dumps")
+
+
+def _split(names: list[str]) -> set[str]:
+    return {n.strip() for x in names for n in x.split(",") if n.strip()}
+
+
+def _manager(args):
+    from compiler.pipeline import PassManager, parse_passes
+
+    return PassManager(parse_passes(args.pipeline), verify_each=args.verify_each,
+                       print_after_all=args.print_ir_after_all, print_before=_split(args.print_ir_before),
+                       print_after=_split(args.print_ir_after), dump_dir=args.dump_dir, timing=args.timing,
+                       locations=args.locations, stream=sys.stdout)
+
+
+def _program(path: str):
+    from compiler.frontend.parser import parse_file
+    from compiler.frontend.typecheck import Checker
+
+    t0 = time.perf_counter()
+    module = parse_file(path)
+    t1 = time.perf_counter()
+    checker = Checker(module)
+    checker.check_all()
+    t2 = time.perf_counter()
+    return module, checker, [("parse", t1 - t0), ("typecheck", t2 - t1)]
+
+
+def cmd_check(args) -> int:
+    _, checker, _ = _program(args.file)
+    print(f"{args.file}: ok ({len(checker.funcs)} function(s))")
+    return 0
+
+
+def _load_inputs(path: str | None, fdef) -> list:
+    from compiler.api import to_numpy
+
+    if not fdef.params:
+        if path:
+            raise LoomError(f"'{fdef.name}' takes no parameters, but --inputs was given")
+        return []
+    if not path:
+        names = ", ".join(p.name for p in fdef.params)
+        raise LoomError(f"'{fdef.name}' takes parameters ({names}): give them with --inputs FILE.npz "
+                        "(one array per parameter name)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise LoomError(f"cannot read inputs '{path}': {e}") from None
+    missing = [p.name for p in fdef.params if p.name not in arrays]
+    if missing:
+        raise LoomError(f"'{path}' has no array for parameter(s) {', '.join(missing)} of '{fdef.name}' "
+                        f"(it has: {', '.join(arrays) or 'nothing'})")
+    extra = [k for k in arrays if k not in {p.name for p in fdef.params}]
+    if extra:
+        raise LoomError(f"'{path}' has arrays that are not parameters of '{fdef.name}': {', '.join(extra)}")
+    return [to_numpy(arrays[p.name], p, fdef.name) for p in fdef.params]
+
+
+def cmd_run(args) -> int:
+    from compiler.api import DTYPE_NAMES
+    from compiler.frontend.irgen import generate
+    from compiler.frontend.types import TensorT
+    from compiler.pipeline import verify
+    from runtime.format import format_value
+    from runtime.reference import run_function
+
+    _, checker, times = _program(args.file)
+    fdef = checker.funcs.get(args.entry)
+    if fdef is None:
+        raise LoomError(f"'{args.file}' has no function '{args.entry}' "
+                        f"(it has: {', '.join(checker.funcs) or 'none'})")
+    inputs = _load_inputs(args.inputs, fdef)
+    types = [TensorT(DTYPE_NAMES[np.asarray(a).dtype], tuple(np.shape(a))) for a in inputs]
+    t0 = time.perf_counter()
+    inst = checker.specialize(args.entry, types)
+    module = generate(checker, [inst])
+    verify(module)
+    times.append(("irgen", time.perf_counter() - t0))
+    pm = _manager(args)
+    pm.run(module, initial="irgen")
+    t0 = time.perf_counter()
+    results = run_function(module, inst.symbol, inputs)
+    after = [("execute (eager)", time.perf_counter() - t0)]
+    if args.out:
+        names = ["result"] if len(results) == 1 else [f"result{i}" for i in range(len(results))]
+        np.savez(args.out, **{n: np.asarray(r) for n, r in zip(names, results)})
+    elif results:
+        print(format_value(results[0] if len(results) == 1 else tuple(results)))
+    if args.timing:
+        sys.stderr.write(pm.timing_report(times, after))
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from compiler.frontend import ast as A
+    from compiler.frontend.irgen import generate
+    from compiler.pipeline import print_module, verify
+
+    module, checker, times = _program(args.file)
+    if args.emit == "ast":
+        text = A.dump(module.items) + "\n"
+    else:
+        if args.entry:
+            if args.entry not in checker.funcs:
+                raise LoomError(f"'{args.file}' has no function '{args.entry}'")
+            roots = [checker.generic(args.entry)]
+        else:
+            roots = [checker.generic(n) for n in checker.funcs]
+        t0 = time.perf_counter()
+        ir = generate(checker, roots)
+        verify(ir)
+        times.append(("irgen", time.perf_counter() - t0))
+        pm = _manager(args)
+        pm.run(ir, initial="irgen")
+        text = print_module(ir, args.locations)
+        if args.timing:
+            sys.stderr.write(pm.timing_report(times))
+    _write(text, args.output)
+    return 0
+
+
+def cmd_opt(args) -> int:
+    from xdsl.parser import Parser
+    from xdsl.utils.exceptions import ParseError
+
+    from compiler.diagnostics import SourceRegistry, Span
+    from compiler.frontend.parser import decode_source
+    from compiler.pipeline import make_context, print_module, verify
+
+    path = args.file
+    try:
+        with open(path, "rb") as f:
+            text = decode_source(f.read(), path)
+    except IsADirectoryError:
+        raise LoomError(f"cannot read '{path}': it is a directory") from None
+    except OSError as e:
+        raise LoomError(f"cannot read '{path}': {e.strerror}") from None
+    SourceRegistry.add(path, text)
+    ctx = make_context()
+    try:
+        module = Parser(ctx, text, path).parse_module()
+    except ParseError as e:
+        line, col = _parse_error_position(e, text)
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else "parse error"
+        raise LoomError(f"invalid MLIR: {msg}", Span(path, line, col, line, col + 1)) from None
+    except Exception as e:  # xDSL raises various exception types for unknown ops/types
+        raise LoomError(f"invalid MLIR: {e}", Span(path, 1, 1, 1, 2)) from None
+    verify(module)
+    pm = _manager(args)
+    pm.run(module)
+    _write(print_module(module, args.locations), args.output)
+    if args.timing:
+        sys.stderr.write(pm.timing_report())
+    return 0
+
+
+def _parse_error_position(e, text: str) -> tuple[int, int]:
+    span = getattr(e, "span", None)
+    if span is not None and hasattr(span, "start"):
+        before = text[: span.start]
+        return before.count("\n") + 1, span.start - (before.rfind("\n") + 1) + 1
+    return 1, 1
+
+
+def _write(text: str, output: str | None) -> None:
+    if output and output != "-":
+        with open(output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="loom", description="The Loom tensor-language compiler.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="parse and type-check a program")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_check)
+    p = sub.add_parser("run", help="run a function of a program (default: main)")
+    p.add_argument("file")
+    p.add_argument("--entry", default="main", help="the function to run (default: main)")
+    p.add_argument("--inputs", help=".npz file with one array per parameter name")
+    p.add_argument("--out", help="save the results to this .npz file instead of printing them")
+    p.add_argument("--eager", action="store_true", help="run with the reference executor (the only mode in this version)")
+    _passes_flags(p, "loom-opt")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("compile", help="compile a program and emit a stage")
+    p.add_argument("file")
+    p.add_argument("--emit", choices=["ast", "loom"], default="loom", help="what to emit (default: loom)")
+    p.add_argument("--entry", help="only this function (and what it calls)")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    _passes_flags(p, "none")
+    p.set_defaults(fn=cmd_compile)
+    p = sub.add_parser("opt", help="run passes on MLIR text")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    _passes_flags(p, "none")
+    p.set_defaults(fn=cmd_opt)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except LoomError as e:
+        sys.stdout.flush()
+        sys.stderr.write(e.render() + "\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except RecursionError:
+        sys.stderr.write("error: the program is nested too deeply for Loom to process\n")
+        return 1
+    except Exception:
+        sys.stderr.write("internal compiler error: this is a bug in Loom, not in your program. "
+                         "Please report it with the traceback below.\n")
+        traceback.print_exc()
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
