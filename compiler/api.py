@@ -168,6 +168,10 @@ def to_numpy(value, p: A.Param, fname: str):
             raise LoomInputError(f"{where} got a NumPy value of dtype {a.dtype} and shape {list(a.shape)}; "
                                  f"expected element type {t.dtype} ({np.dtype(want).name})", p.span)
     else:
+        if isinstance(value, int) and not isinstance(value, bool) and t.dtype in ("i32", "i64"):
+            info = np.iinfo(want)
+            if not info.min <= value <= info.max:
+                raise LoomInputError(f"{where}: {value} is out of range for {t.dtype}", p.span)
         try:
             a = np.asarray(value)
         except Exception:

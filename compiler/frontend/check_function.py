@@ -302,6 +302,9 @@ class FunctionChecker:
             return v
         if name in self.c.consts:
             return self.c.consts[name]
+        bound = self.inst.bindings.get(name)
+        if isinstance(bound, (int, str)):  # a symbolic dimension used as a value: its size, as i64
+            return RV(TensorT("i64"), const=bound)
         if name in self.c.funcs:
             return FuncV(name)
         if name in DTYPES:

@@ -346,6 +346,8 @@ class FuncGen:
         if isinstance(e, A.Name):
             if e.id in self.env:
                 return self.env[e.id]
+            if isinstance(rv, RV) and isinstance(rv.const, str):
+                return self.symbolic_size(rv.const, e.span)
             raise InternalCompilerError(f"unbound name '{e.id}' at {e.span}")  # pragma: no cover
         if isinstance(e, A.BinOp):
             return self.binop(e, info)
@@ -375,6 +377,13 @@ class FuncGen:
         if isinstance(e, A.Call):
             return self.call(e, info)
         raise InternalCompilerError(f"cannot generate IR for {type(e).__name__}")  # pragma: no cover
+
+    def symbolic_size(self, dim: str, span: Span) -> SSAValue:
+        """The run-time size of a symbolic dimension: `loom.dim` of a parameter that has it."""
+        for p, t in zip(self.inst.fdef.params, self.inst.param_types):
+            if not isinstance(t.shape, RankVar) and dim in t.shape:
+                return self.add(loom.DimOp(self.env[p.name], list(t.shape).index(dim)), span).results[0]
+        raise InternalCompilerError(f"no parameter has the dimension {dim}")  # pragma: no cover
 
     def binop(self, e: A.BinOp, info):
         rv: RV = info.value
