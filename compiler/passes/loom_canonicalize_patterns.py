@@ -37,7 +37,7 @@ def constant(value, t: Attribute) -> arith.ConstantOp:
 def replace(rewriter: PatternRewriter, op: Operation, new_ops: list[Operation], values=None) -> None:
     for n in new_ops:
         n.location = op.location
-    rewriter.replace_op(op, new_ops, values)
+    rewriter.replace(op, new_ops, values)
 
 
 class FoldScalarConstants(RewritePattern):

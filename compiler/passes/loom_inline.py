@@ -32,7 +32,7 @@ class InlineCall(RewritePattern):
         ops = list(body.ops)
         for o in ops:
             o.detach()
-        rewriter.replace_op(op, ops, results)
+        rewriter.replace(op, ops, results)
 
 
 @dataclass(frozen=True)
