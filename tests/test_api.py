@@ -95,8 +95,8 @@ def test_errors_carry_location():
     with pytest.raises(compiler.LoomTypeError) as ei:
         compiler.loads("def f(x: f32) -> f64:\n    return x\n", name="e.loom")
     e = ei.value
-    assert (e.file, e.line, e.column) == ("e.loom", 2, 5)
-    assert e.diagnostic.startswith("e.loom:2:5: error:") and "^" in e.diagnostic
+    assert (e.file, e.line, e.column) == ("e.loom", 2, 12)
+    assert e.diagnostic.startswith("e.loom:2:12: error:") and "^" in e.diagnostic
 
 
 def test_load_file_and_modes(tmp_path):

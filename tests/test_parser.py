@@ -138,7 +138,7 @@ def test_missing_trailing_newline_and_crlf():
 @pytest.mark.parametrize("src,line,col,frag", [
     ("def f(x: f32) -> f32:\n    return x +\n", 2, 15, "unexpected end of line"),
     ("def f(x: f32) -> f32:\n\treturn x\n", 2, 1, "tab character"),
-    ("x = ((((1\n", 1, 10, "unexpected end of file"),
+    ("x = ((((1\n", 1, 5, "was never closed"),
     ("def f(x: f32) -> f32:\n        y = 1\n    return y\n", 3, 1, "unindent does not match"),
     ("def f(x: f32) -> f32:\n    return a < b < c\n", 2, 18, "chained comparisons"),
     ("def if(x: f32):\n  return 1\n", 1, 5, "keyword"),

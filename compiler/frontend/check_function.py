@@ -72,17 +72,20 @@ class FunctionChecker:
         else:
             if len(returned) != len(declared):
                 raise err(f"'{f.name}' returns {len(returned)} value(s) but its type declares {len(declared)}",
-                          self._return_span(f.body))
-            for v, t in zip(returned, declared):
-                self.expect(v, t, self._return_span(f.body), f"result of '{f.name}'")
+                          self._return_span(f.body).span)
+            ret = self._return_span(f.body)
+            spans = [e.span for e in ret.values] if len(ret.values) == len(declared) else [ret.span] * len(declared)
+            for v, t, sp in zip(returned, declared, spans):
+                self.expect(v, t, sp, f"result of '{f.name}'")
             inst.result_types = declared
         inst.done = True
 
-    def _return_span(self, body: list[A.Stmt]) -> Span:
+    def _return_span(self, body: list[A.Stmt]) -> A.Return:
+        """The first `return` reached along the last statements (what the error points at)."""
         last = body[-1]
         while isinstance(last, A.If):
             last = last.body[-1]
-        return last.span
+        return last
 
     def strong(self, v: RV) -> TensorT:
         return v.type
@@ -330,30 +333,28 @@ class FunctionChecker:
     # ------------------------------------------------------------- element types
     def coerce_dtype(self, v: RV, dtype: str, span: Span) -> str:
         """The element type a weak value takes next to a `dtype` value (or an error)."""
-        if not v.weak or v.type.dtype == dtype:
-            return dtype if v.weak else v.type.dtype
-        if dtype == "bool":
-            raise err(f"a number cannot be combined with a bool value", span)
+        if not v.weak:
+            return v.type.dtype
+        if dtype == "bool" and v.type.dtype != "bool":
+            raise err("a number cannot be combined with a bool value", span)
         if v.type.dtype in FLOATS and dtype in INTS:
             raise err(f"a float literal cannot meet an integer ({dtype}) value; convert with f32(...) or use an integer", span)
         c = v.const
         if isinstance(c, (int, float)) and not isinstance(c, bool):
-            if dtype in INTS:
-                lo, hi = _LIMITS[dtype]
-                if not lo <= c <= hi:
-                    raise err(f"the literal {c} does not fit in {dtype}", span)
+            if dtype in INTS and not _LIMITS[dtype][0] <= c <= _LIMITS[dtype][1]:
+                raise err(f"the literal {c} does not fit in {dtype}", span)
             if dtype == "f32" and abs(float(c)) > _F32_MAX:
-                raise err(f"the literal {c} is out of range for f32", span)
+                raise err(f"the literal {c} does not fit in f32 (use f64)", span)
         return dtype
 
-    def unify(self, a: RV, b: RV, span: Span) -> tuple[str, bool]:
+    def unify(self, a: RV, b: RV, span: Span, a_span: Span | None = None, b_span: Span | None = None) -> tuple[str, bool]:
         if a.weak and b.weak:
             dt = a.type.dtype if a.type.dtype in FLOATS else b.type.dtype
             return dt, True
         if a.weak:
-            return self.coerce_dtype(a, b.type.dtype, span), False
+            return self.coerce_dtype(a, b.type.dtype, a_span or span), False
         if b.weak:
-            return self.coerce_dtype(b, a.type.dtype, span), False
+            return self.coerce_dtype(b, a.type.dtype, b_span or span), False
         if a.type.dtype != b.type.dtype:
             raise err(f"mismatched element types {a.type.dtype} and {b.type.dtype}: convert one explicitly, "
                       f"e.g. {b.type.dtype}(x)", span)
@@ -423,7 +424,7 @@ class FunctionChecker:
             v = RV(TensorT("bool", shape), const=const)
             self.rec(e, v, dtype="bool")
             return v
-        dtype, weak = self.unify(a, b, e.span)
+        dtype, weak = self.unify(a, b, e.span, e.lhs.span, e.rhs.span)
         if e.op in ARITH_OPS and dtype == "bool":
             raise err(f"arithmetic '{e.op}' on bool values; convert with i64(x) first", e.span)
         if e.op == "/" and dtype in INTS:
@@ -596,18 +597,16 @@ class FunctionChecker:
         lo, hi, step = parts
         if step == 0:
             raise err("a slice step cannot be zero", s.step.span)
-        if isinstance(lo, str) or isinstance(hi, str) or isinstance(step, str):
-            # symbolic bounds: only the full dimension `0:B` is allowed
-            full = lo in (None, 0) and hi in (None, d) and step in (None, 1)
+        full = lo in (None, 0) and hi in (None, d) and step in (None, 1)
+        if isinstance(lo, str) or isinstance(hi, str) or isinstance(step, str) or (isinstance(d, str) and not full):
             if not full:
-                raise err("slice bounds that are symbolic sizes are only allowed as the full range", s.span)
+                raise err(f"only the full range of a symbolic dimension ({d}) can be sliced; shapes must stay "
+                          "static or symbolic", s.span)
             lo, hi, step = None, None, None
         if isinstance(d, int):
             n = len(range(*slice(lo, hi, step).indices(d)))
-        elif lo is None and hi is None and step in (None, 1):
-            n = d
         else:
-            n = f"{d}[{'' if lo is None else lo}:{'' if hi is None else hi}{'' if step is None else ':' + str(step)}]"
+            n = d
         spec.append((KIND_RANGE, NONE if lo is None else lo, NONE if hi is None else hi, NONE if step is None else step))
         shape.append(n)
 

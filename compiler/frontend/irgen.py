@@ -16,7 +16,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
-from compiler.diagnostics import InternalCompilerError, Span
+from compiler.diagnostics import InternalCompilerError, LoomTypeError, Span
 from compiler.frontend import ast as A
 from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import RV, RankVar, TensorT, TupleV
@@ -93,6 +93,8 @@ class FuncGen:
         if dtype == "bool":
             attr = IntegerAttr(1 if value else 0, i1)
         elif dtype in ("f32", "f64"):
+            if dtype == "f32" and abs(float(value)) > 3.4028234663852886e38 and float(value) != float("inf"):
+                raise LoomTypeError(f"the literal {value} does not fit in f32 (use f64)", span)
             attr = FloatAttr(float(value), t)
         else:
             attr = IntegerAttr(int(value), t)

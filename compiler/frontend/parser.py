@@ -420,28 +420,13 @@ def parse(text: str, file: str = "<string>") -> A.Module:
         tree = _lark().parse(text)
     except UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
-        raise LoomSyntaxError(f"unexpected character {ch!r}", Span(file, e.line, e.column, e.line, e.column + 1)) from None
+        msg = "unterminated string" if ch in "\"'" else f"unexpected character {ch!r}"
+        raise LoomSyntaxError(msg, Span(file, e.line, e.column, e.line, e.column + 1)) from None
     except UnexpectedToken as e:
-        tok = e.token
-        if tok.type == "$END":
-            raise _eof_error(text, file) from None
-        what = {"_NL": "end of line", "_INDENT": "indentation", "_DEDENT": "end of block"}.get(tok.type, repr(str(tok)))
-        expected = sorted(_describe(t) for t in e.expected if not t.startswith("__"))
-        msg = f"unexpected {what}"
-        if tok.type == "_INDENT":
-            msg = "unexpected indentation"
-        elif 0 < len(expected) <= 6:
-            msg += ", expected " + " or ".join(expected)
-        line = tok.line if tok.line is not None else 1
-        col = tok.column if tok.column is not None else 1
-        if tok.type in ("_NL", "_INDENT", "_DEDENT"):
-            lines = text.splitlines()
-            if tok.type == "_NL" and 1 <= line <= len(lines):
-                col = len(lines[line - 1].split("#")[0].rstrip()) + 1
-        raise LoomSyntaxError(msg, Span(file, line, col, line, col + max(1, len(str(tok)) if tok.type not in ("_NL", "_INDENT", "_DEDENT") else 1))) from None
+        raise _token_error(e, text, file) from None
     except UnexpectedEOF:
-        raise _eof_error(text, file) from None
-    except DedentError as e:
+        raise _unclosed(text, file, len(text)) or _eof_error(text, file) from None
+    except DedentError:
         line = _dedent_line(text)
         raise LoomSyntaxError("unindent does not match any outer indentation level",
                               Span(file, line, 1, line, 2)) from None
@@ -462,6 +447,83 @@ def parse(text: str, file: str = "<string>") -> A.Module:
     finally:
         sys.setrecursionlimit(old)
     return A.Module(Span(file, 1, 1, 1, 1), file, items)
+
+
+def _offset(text: str, line: int, col: int) -> int:
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
+
+
+def _unclosed(text: str, file: str, before: int) -> LoomSyntaxError | None:
+    """'(' was never closed: the first bracket still open at the end of the file, if it opens
+    before offset `before` (so the error lark saw is a consequence of it)."""
+    stack: list[tuple[int, str]] = []
+    quote, comment = None, False
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            quote, comment = None, False
+        elif comment:
+            continue
+        elif quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "([":
+            stack.append((i, ch))
+        elif ch in ")]" and stack:
+            stack.pop()
+    if not stack or stack[0][0] >= before:
+        return None
+    i, ch = stack[0]
+    line = text.count("\n", 0, i) + 1
+    col = i - (text.rfind("\n", 0, i) + 1) + 1
+    return LoomSyntaxError(f"'{ch}' was never closed", Span(file, line, col, line, col + 1))
+
+
+_TOPLEVEL_ONLY = ("def", "struct", "mesh", "const")
+
+
+def _token_error(e: UnexpectedToken, text: str, file: str) -> LoomSyntaxError:
+    tok = e.token
+    if tok.type == "$END":
+        return _unclosed(text, file, len(text)) or _eof_error(text, file)
+    lines = text.splitlines()
+    line = tok.line if tok.line is not None else 1
+    col = tok.column if tok.column is not None else 1
+    unclosed = _unclosed(text, file, _offset(text, line, col))
+    if unclosed is not None:
+        return unclosed
+    if tok.type == "_INDENT":  # reported at the newline before it: point at the indented line
+        for n in range(line + 1, len(lines) + 1):
+            stripped = lines[n - 1].lstrip(" ")
+            if stripped and not stripped.startswith("#"):
+                c = len(lines[n - 1]) - len(stripped) + 1
+                return LoomSyntaxError("unexpected indent", Span(file, n, c, n, c + 1))
+    prev = [x.split("#")[0].rstrip() for x in lines[: line - 1]]
+    prev = [x for x in prev if x.strip()]
+    here = lines[line - 1] if 1 <= line <= len(lines) else ""
+    at_line_start = col == len(here) - len(here.lstrip(" ")) + 1
+    if prev and prev[-1].endswith(":") and tok.type not in ("_INDENT", "_NL", "_DEDENT") and at_line_start:
+        return LoomSyntaxError("expected an indented block after ':'", Span(file, line, col, line, col + 1))
+    src = lines[line - 1] if 1 <= line <= len(lines) else ""
+    first = src.split()[0] if src.split() else ""
+    indent = len(src) - len(src.lstrip(" "))
+    if first in _TOPLEVEL_ONLY and indent > 0 and col > indent + 1:
+        c = len(src) - len(src.lstrip(" ")) + 1
+        return LoomSyntaxError(f"'{first}' is only allowed at the top level of a file (it cannot be nested)",
+                               Span(file, line, c, line, c + len(first)))
+    what = {"_NL": "end of line", "_DEDENT": "end of block"}.get(tok.type, repr(str(tok)))
+    expected = sorted(_describe(t) for t in e.expected if not t.startswith("__"))
+    msg = f"unexpected {what}"
+    if 0 < len(expected) <= 6:
+        msg += ", expected " + " or ".join(expected)
+    if tok.type in ("_NL", "_DEDENT") and 1 <= line <= len(lines):
+        col = len(lines[line - 1].split("#")[0].rstrip()) + 1
+    width = 1 if tok.type in ("_NL", "_DEDENT") else max(1, len(str(tok)))
+    return LoomSyntaxError(msg, Span(file, line, col, line, col + width))
 
 
 def _eof_error(text: str, file: str) -> LoomSyntaxError:

@@ -40,7 +40,7 @@ def err(msg: str, span: Span | None, *notes: Note) -> LoomTypeError:
 
 
 def not_yet(feature: str, span: Span) -> LoomTypeError:
-    return err(f"{feature} is not supported by this version of Loom yet", span)
+    return err(f"{feature}: not supported by this version of Loom yet", span)
 
 
 @dataclass(eq=False)
@@ -191,7 +191,11 @@ class Checker:
             if isinstance(item, A.MeshDecl):
                 raise not_yet("device meshes and sharding (mesh)", item.span)
             if isinstance(item, A.Binding):
-                raise not_yet("derived function bindings (such as `dloss = grad(loss)`)", item.span)
+                if isinstance(item.value, A.Call) and isinstance(item.value.func, A.Name) \
+                        and item.value.func.id in UNSUPPORTED_CALLS:
+                    raise not_yet("derived function bindings (such as `dloss = grad(loss)`)", item.span)
+                raise err("a top-level assignment must be `const NAME = value` or bind a derived function "
+                          "(such as `dloss = grad(loss)`)", item.span)
             name = getattr(item, "name", None)
             if name in self.funcs or name in self.consts:
                 raise err(f"'{name}' is defined twice", getattr(item, "name_span", item.span))

@@ -1,0 +1,158 @@
+"""Run-time errors: raised as `compiler.LoomRuntimeError` at the right `line:col` through the API,
+and reported by `loom run` as `file:line:col: error: ...` with exit status 1 (never a traceback)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler.cli import main
+
+F32 = np.float32
+
+# name: (source, entry, positional args, (line, col), message fragment)
+CASES = {
+    "dynamic_index_too_large": (
+        "def f(x: f32[4], i: i64) -> f32:\n"
+        "    y = x * 2.0\n"
+        "    return y[i]\n",
+        "f", (np.arange(4, dtype=F32), 4), (3, 12), "index 4 is out of range for axis 0 of size 4"),
+    "dynamic_index_too_negative": (
+        "def f(x: f32[4], i: i64) -> f32:\n"
+        "    return x[i]\n",
+        "f", (np.arange(4, dtype=F32), -5), (2, 12), "index -5 is out of range"),
+    "dynamic_index_second_axis": (
+        "def f(x: f32[2, 3], j: i64) -> f32:\n"
+        "    return x[1, j] + 1.0\n",
+        "f", (np.ones((2, 3), F32), 3), (2, 12), "out of range for axis 1 of size 3"),
+    "dynamic_index_in_update": (
+        "def f(x: f32[4], i: i64) -> f32[4]:\n"
+        "    x[i] = 0.0\n"
+        "    return x\n",
+        "f", (np.ones(4, F32), 7), (2, 5), "index 7 is out of range"),
+    "dynamic_window_past_end": (
+        "def f(x: f32[8], i: i64) -> f32[3]:\n"
+        "    return x[i:i+3]\n",
+        "f", (np.arange(8, dtype=F32), 6), (2, 12), "out of range for axis 0 of size 8"),
+    "dynamic_window_negative_start": (
+        "def f(x: f32[8], i: i64) -> f32:\n"
+        "    w = x[i:i+3]\n"
+        "    return sum(w)\n",
+        "f", (np.arange(8, dtype=F32), -1), (2, 9), "out of range for axis 0 of size 8"),
+    "while_bound_exceeded": (
+        "def f(x: f32) -> f32:\n"
+        "    n = 0\n"
+        "    while x > 1.0 bound 3:\n"
+        "        x = x / 2.0\n"
+        "        n += 1\n"
+        "    return x\n",
+        "f", (100.0,), (3, 5), "exceeded its bound of 3"),
+    "while_bound_zero": (
+        "def f(x: f32) -> f32:\n"
+        "    while x > 1.0 bound 0:\n"
+        "        x = x / 2.0\n"
+        "    return x\n",
+        "f", (2.0,), (2, 5), "bound of 0"),
+    "int_floordiv_by_zero": (
+        "def f(a: i64, b: i64) -> i64:\n"
+        "    return a // b\n",
+        "f", (7, 0), (2, 12), "division by zero"),
+    "int_mod_by_zero": (
+        "def f(a: i32, b: i32) -> i32:\n"
+        "    c = a + 1\n"
+        "    return c % b\n",
+        "f", (7, 0), (3, 12), "division by zero"),
+    "int_tensor_floordiv_by_zero": (
+        "def f(a: i64[3], b: i64[3]) -> i64[3]:\n"
+        "    return a // b\n",
+        "f", (np.array([1, 2, 3]), np.array([1, 0, 2])), (2, 12), "division by zero"),
+    "error_inside_callee": (
+        "def g(x: f32[4], i: i64) -> f32:\n"
+        "    return x[i]\n"
+        "\n"
+        "def f(x: f32[4], i: i64) -> f32:\n"
+        "    return g(x, i + 1)\n",
+        "f", (np.ones(4, F32), 3), (2, 12), "index 4 is out of range"),
+    "error_inside_loop": (
+        "def f(x: f32[4], k: i64) -> f32:\n"
+        "    s = 0.0\n"
+        "    for i in range(k):\n"
+        "        s += x[i]\n"
+        "    return s\n",
+        "f", (np.ones(4, F32), 6), (4, 14), "index 4 is out of range"),
+}
+
+
+@pytest.mark.parametrize("pipeline", ["none", "loom-opt"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_api_raises_runtime_error(name, pipeline):
+    src, entry, args, (line, col), frag = CASES[name]
+    prog = compiler.loads(src, name=f"{name}.loom", pipeline=pipeline)
+    with pytest.raises(compiler.LoomRuntimeError) as ei:
+        getattr(prog, entry)(*args)
+    e = ei.value
+    assert (e.file, e.line, e.column) == (f"{name}.loom", line, col), e.render()
+    assert frag in e.message, e.render()
+    text = e.render()
+    assert text.startswith(f"{name}.loom:{line}:{col}: error:") and "^" in text
+
+
+def test_within_bounds_runs():
+    """The boundaries themselves are fine: index -n, window ending at n, exactly K iterations."""
+    p = compiler.loads(CASES["dynamic_index_too_negative"][0])
+    assert p.f(np.arange(4, dtype=F32), -4) == F32(0)
+    p = compiler.loads(CASES["dynamic_window_past_end"][0])
+    np.testing.assert_array_equal(p.f(np.arange(8, dtype=F32), 5), np.array([5, 6, 7], F32))
+    p = compiler.loads(CASES["while_bound_exceeded"][0])
+    assert p.f(8.0) == F32(1.0)  # 8 -> 4 -> 2 -> 1: three iterations, the bound
+    p = compiler.loads(CASES["int_floordiv_by_zero"][0])
+    assert p.f(-7, 2) == -4
+
+
+def _npz(tmp_path, names, args):
+    path = tmp_path / "in.npz"
+    np.savez(path, **{n: np.asarray(a) for n, a in zip(names, args)})
+    return str(path)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_loom_run_reports_runtime_error(name, tmp_path, capsys):
+    src, entry, args, (line, col), frag = CASES[name]
+    f = tmp_path / f"{name}.loom"
+    f.write_text(src)
+    # Python scalars become arrays of the parameter's type (int -> i64 / i32, float -> f32)
+    fdef = compiler.loads(src).functions[entry].fdef
+    arrays = []
+    for p, a in zip(fdef.params, args):
+        dt = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}[p.type.dtype]
+        arrays.append(np.asarray(a, dtype=dt))
+    inputs = _npz(tmp_path, [p.name for p in fdef.params], arrays)
+    code = main(["run", str(f), "--entry", entry, "--inputs", inputs])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    assert code == 1, (out, err)
+    assert err.startswith(f"{f}:{line}:{col}: error:"), err
+    assert frag in err.splitlines()[0] and "^" in err
+
+
+MAIN_WHILE = """def main() -> f32:
+    x = 100.0
+    while x > 1.0 bound 3:
+        x = x / 2.0
+    return x
+"""
+
+
+def test_loom_run_main_while_bound_subprocess(tmp_path):
+    f = tmp_path / "w.loom"
+    f.write_text(MAIN_WHILE)
+    r = subprocess.run([sys.executable, "-c", "import sys; from compiler.cli import main; sys.exit(main(sys.argv[1:]))",
+                        "run", str(f)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"{f}:3:5: error:") and "exceeded its bound of 3" in r.stderr
+    assert r.stdout == ""
