@@ -617,7 +617,15 @@ class PrintOp(IRDLOperation):
         super().__init__(operands=[list(values)], attributes={"format": StringAttr(fmt)})
 
     def verify_(self) -> None:
-        if self.format.data.count("{}") != len(self.values):
+        import string
+
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(self.format.data) if f is not None]
+        except ValueError as e:
+            raise VerifyException(f"loom.print: bad format string: {e}") from None
+        if any(f != "" for f in fields):
+            raise VerifyException("loom.print: only '{}' fields are allowed ('{{' and '}}' are literal braces)")
+        if len(fields) != len(self.values):
             raise VerifyException("loom.print: number of '{}' differs from the number of values")
 
 

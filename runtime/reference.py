@@ -10,6 +10,7 @@ exceeded, integer division by zero) raise `LoomRuntimeError` at the op's source 
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -162,8 +163,13 @@ class LoomFunctions(InterpreterFunctions):
         dt = np_dtype(op.result.type)
         if dt == np.bool_:
             return (out(op, x != 0),)
-        if np.issubdtype(dt, np.integer) and x.dtype.kind == "f" and not np.all(np.isfinite(x)):
-            raise fail(op, "cannot convert a NaN or infinite value to an integer")
+        if np.issubdtype(dt, np.integer) and x.dtype.kind == "f":
+            if not np.all(np.isfinite(x)):
+                raise fail(op, "cannot convert a NaN or infinite value to an integer")
+            info = np.iinfo(dt)
+            t = np.trunc(x.astype(np.float64))
+            if np.any((t < info.min) | (t >= -float(info.min))):
+                raise fail(op, f"a value is out of range for {np.dtype(dt).name}")
         return (out(op, x.astype(dt)),)
 
     @impl(loom.MatmulOp)
@@ -273,7 +279,8 @@ def run_function(module: ModuleOp, name: str, args: list[Any]) -> tuple:
     interp.register_implementations(LoomFunctions())
     interp.register_implementations(ScfFunctions())
     interp.register_implementations(FuncFunctions())
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         try:
             return tuple(interp.call_op(name, tuple(args)))
         except LoomRuntimeError:

@@ -168,7 +168,7 @@ def check_unary(fc, e, a):
     name = e.func.id
     x = tensor_arg(fc, a["x"], name)
     dt = float_dtype(fc, x, a["x"], name) if name in UNARY_FLOAT else numeric_dtype(fc, x, a["x"], name)
-    return fc.rec(e, RV(x.type.with_dtype(dt)), dtype=dt)
+    return fc.rec(e, RV(x.type.with_dtype(dt), weak=x.weak), dtype=dt)
 
 
 def emit_unary(g, e, info, a):
@@ -521,6 +521,8 @@ def check_nn(fc, e, a):
     ranked(fc, x, a["x"], name)
     if x.type.rank == 0:
         raise err(f"{name}() needs a tensor of rank >= 1", a["x"].span)
+    if a["axis"] is not None and isinstance(fc.expr(a["axis"]), TupleV):
+        raise err(f"{name}() takes a single axis", a["axis"].span)
     ax = axes_arg(fc, a["axis"], x.type.rank)[0] if a["axis"] is not None else x.type.rank - 1
     shape = x.type.shape
     if name == "logsumexp":

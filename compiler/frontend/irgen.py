@@ -74,6 +74,7 @@ class FuncGen:
         self.inst = inst
         self.env: dict[str, SSAValue | list] = {}
         self.builder: Builder | None = None
+        self.literals: dict[SSAValue, object] = {}
 
     # ------------------------------------------------------------- helpers
     def info(self, n: A.Node):
@@ -98,12 +99,18 @@ class FuncGen:
             attr = FloatAttr(float(value), t)
         else:
             attr = IntegerAttr(int(value), t)
-        return self.add(arith.ConstantOp(attr, t), span).results[0]
+        v = self.add(arith.ConstantOp(attr, t), span).results[0]
+        self.literals[v] = value  # the exact value, for re-emission in another type
+        return v
 
     def convert(self, v: SSAValue, t: TensorT, span: Span | None) -> SSAValue:
+        """An implicit coercion (only weak values are ever coerced): a literal is re-emitted
+        exactly in the new type (0.1 stays 0.1 in f64), anything else gets a loom.convert."""
         want = ir_type(t)
         if v.type == want:
             return v
+        if v in self.literals and loom.is_scalar_type(want):
+            return self.const(self.literals[v], t.dtype, span)
         return self.add(loom.ConvertOp(v, want), span).results[0]
 
     def convert_elem(self, v: SSAValue, dtype: str, span: Span | None) -> SSAValue:
@@ -372,7 +379,10 @@ class FuncGen:
             return out
         if isinstance(e, A.Subscript):
             if "tuple_index" in info.extra:
-                return self.expr(e.value)[info.extra["tuple_index"]]
+                k = info.extra["tuple_index"]
+                if isinstance(e.value, A.Attribute):  # x.shape[k]: only that dimension
+                    return self.add(loom.DimOp(self.value(e.value.value), k), e.span).results[0]
+                return self.expr(e.value)[k]
             base = self.value(e.value)
             dyn = [self.expr_as(d, "i64") for d in info.extra["dyn"]]
             return self.add(loom.SliceOp(base, dyn, info.extra["spec"], ir_type(rv.type)), e.span).results[0]
@@ -406,8 +416,9 @@ class FuncGen:
             op = self.add(func.CallOp(callee.symbol, args, res), e.span)
             return op.results[0] if len(op.results) == 1 else list(op.results)
         if "dtype" in info.extra and isinstance(e.func, A.Name) and e.func.id in ELEM:
-            x = self.value(e.args[0])
-            return self.convert(x, info.value.type, e.span)
+            x = self.value(e.args[0])  # an explicit conversion: always a loom.convert
+            want = ir_type(info.value.type)
+            return x if x.type == want else self.add(loom.ConvertOp(x, want), e.span).results[0]
         from compiler.frontend.builtins import emit_builtin
 
         return emit_builtin(self, e, info)

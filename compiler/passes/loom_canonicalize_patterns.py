@@ -105,7 +105,11 @@ class NoOpShape(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         x = op.operands[0]
-        if x.type != op.results[0].type or loom.shape_of(x.type) is None or loom.DYNAMIC in loom.shape_of(x.type):
+        if x.type != op.results[0].type:
+            return
+        shape = loom.shape_of(x.type)
+        exact = isinstance(op, (loom.ConvertOp, loom.TransposeOp))  # the same type means a no-op
+        if not exact and (shape is None or loom.DYNAMIC in shape):
             return
         if isinstance(op, loom.TransposeOp) and op.perm() != sorted(op.perm()):
             return
