@@ -8,16 +8,15 @@ Neural-network helpers (softmax, layer_norm, …) are emitted as compositions of
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import i1, i64
+from xdsl.dialects.builtin import i64
 
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import broadcast, err
-from compiler.frontend.types import FLOATS, INTS, RV, DTypeV, RankVar, StrV, TensorT, TupleV, fmt_shape
+from compiler.frontend.typecheck import broadcast, dim_add, err
+from compiler.frontend.types import FLOATS, INTS, RV, DTypeV, StrV, TensorT, TupleV, fmt_shape
 from dialects import loom
 
 _MISSING = object()
@@ -365,13 +364,9 @@ def check_concat(fc, e, a):
         for i in range(r):
             if i != ax and x.type.shape[i] != xs[0].type.shape[i]:
                 raise err(f"concat() along axis {ax}: {xs[0].type} and {x.type} differ in axis {i}", a["xs"].span)
-        total = _dim_add(total, x.type.shape[ax])
+        total = dim_add(total, x.type.shape[ax])
     shape = tuple(total if i == ax else d for i, d in enumerate(xs[0].type.shape))
     return fc.rec(e, RV(TensorT(xs[0].type.dtype, shape)), axis=ax)
-
-
-def _dim_add(a, b):
-    return a + b if isinstance(a, int) and isinstance(b, int) else f"{a}+{b}"
 
 
 def emit_concat(g, e, info, a):

@@ -10,7 +10,7 @@ from compiler.frontend.typecheck import (
     _F32_MAX, _LIMITS, UNSUPPORTED_CALLS, Checker, Instance, broadcast, err, not_yet, same_expr,
 )
 from compiler.frontend.types import (
-    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, RankVar, StrV, TensorT,
+    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, StrV, TensorT,
     TupleV, Unbound, fmt_shape,
 )
 from dialects.loom import KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE

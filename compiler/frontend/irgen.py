@@ -11,7 +11,7 @@ from __future__ import annotations
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, scf
 from xdsl.dialects.builtin import (
-    BoolAttr, FileLineColLoc, FloatAttr, IntAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, f32, f64, i1, i32, i64,
+    FileLineColLoc, FloatAttr, IntAttr, IntegerAttr, ModuleOp, StringAttr, f32, f64, i1, i32, i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
@@ -19,7 +19,7 @@ from xdsl.rewriter import InsertPoint
 from compiler.diagnostics import InternalCompilerError, LoomTypeError, Span
 from compiler.frontend import ast as A
 from compiler.frontend.typecheck import Checker, Instance
-from compiler.frontend.types import RV, RankVar, TensorT, TupleV
+from compiler.frontend.types import RV, RankVar, TensorT
 from dialects import loom
 
 ELEM = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "bool": i1}

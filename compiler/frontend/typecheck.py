@@ -10,14 +10,12 @@ Each instance records, per AST node, what the checker learned (`NodeInfo`), whic
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
 from compiler.frontend.types import (
-    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, RankVar, Shape, StrV,
-    TensorT, TupleV, Unbound, fmt_shape,
+    DTYPES, RV, Dim, NodeInfo, RankVar, Shape, TensorT, fmt_shape,
 )
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
@@ -54,9 +52,6 @@ class Instance:
     result_types: list[TensorT] | None = None
     symbol: str = ""
     done: bool = False
-
-    def node(self, n: A.Node) -> NodeInfo:
-        return self.info[id(n)]
 
 
 # ------------------------------------------------------------------ shapes
@@ -178,7 +173,6 @@ class Checker:
         self.funcs: dict[str, A.FuncDef] = {}
         self.consts: dict[str, RV] = {}
         self.instances: dict[tuple, Instance] = {}
-        self.stack: list[str] = []
         self._toplevel()
 
     # -- top level
