@@ -2,7 +2,9 @@
 functions are attributes; calling one takes NumPy arrays or Python scalars and returns NumPy values.
 
 Each call specializes the function to its arguments' shapes (symbolic dimensions bound, as
-`jax.jit` does), generates IR once per shape signature, and runs it.
+`jax.jit` does) and compiles it once per shape signature to native code (`mode="jit"`, the
+default), or runs the IR with the reference executor (`mode="eager"`). With `cache=True` (or
+`LOOM_CACHE_DIR` set) compiled object code is kept on disk, so another process skips compilation.
 """
 
 from __future__ import annotations
@@ -12,39 +14,47 @@ import sys
 
 import numpy as np
 
-from compiler.diagnostics import LoomError, LoomInputError, LoomTypeError
+from xdsl.dialects.builtin import ModuleOp
+
+from compiler import native
+from compiler.diagnostics import LoomError, LoomInputError, LoomTypeError, SourceRegistry
 from compiler.frontend import ast as A
 from compiler.frontend.irgen import generate
 from compiler.frontend.parser import parse, parse_file
 from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import TensorT
-from compiler.pipeline import PassManager, parse_passes, print_module, verify
+from compiler.pipeline import NAMED_PIPELINES, PassManager, parse_passes, print_module, verify
 from runtime.reference import run_function
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 DTYPE_NAMES = {np.dtype(v): k for k, v in NP_DTYPES.items()}
-MODES = ("eager",)
-STAGES = ("loom", "loom-opt")
+MODES = ("jit", "eager")
+STAGES = native.STAGES
 
 
-def load(path: str, mode: str = "eager", pipeline: str = "none") -> Program:
-    """Load a `.loom` file. `mode="eager"` runs the reference executor; `pipeline` names the
-    loom-level passes run before execution (`"none"`: the IR exactly as generated; `"loom-opt"`)."""
-    return Program(parse_file(path), mode, pipeline)
+def load(path: str, mode: str = "jit", pipeline: str = "none", cache: bool | None = None) -> Program:
+    """Load a `.loom` file. `mode="jit"` compiles to native code; `mode="eager"` runs the reference
+    executor, after the loom-level passes `pipeline` (`"none"`: the IR exactly as generated, or
+    `"loom-opt"`). `cache=True` keeps compiled code on disk (default: when LOOM_CACHE_DIR is set)."""
+    module = parse_file(path)
+    return Program(module, mode, pipeline, SourceRegistry.text(path), cache)
 
 
-def loads(source: str, name: str = "<string>", mode: str = "eager", pipeline: str = "none") -> Program:
+def loads(source: str, name: str = "<string>", mode: str = "jit", pipeline: str = "none",
+          cache: bool | None = None) -> Program:
     """Load a program from source text; `name` is the file name used in diagnostics."""
-    return Program(parse(source, name), mode, pipeline)
+    return Program(parse(source, name), mode, pipeline, source, cache)
 
 
 class Program:
-    def __init__(self, module: A.Module, mode: str = "eager", pipeline: str = "none"):
+    def __init__(self, module: A.Module, mode: str = "jit", pipeline: str = "none", source: str = "",
+                 cache: bool | None = None):
         if mode not in MODES:
-            raise LoomError(f"unknown mode '{mode}': this version of Loom runs programs eagerly "
-                            f"(mode='eager'); the native JIT backend is not part of it yet")
+            raise LoomError(f"unknown mode '{mode}' (modes: {', '.join(MODES)})")
         self.mode = mode
         self.pipeline = pipeline
+        self.source = source
+        self.cache = bool(os.environ.get("LOOM_CACHE_DIR")) if cache is None else cache
         parse_passes(pipeline)  # validate early
         self.ast = module
         self.checker = Checker(module)
@@ -114,7 +124,10 @@ class Function:
     def __call__(self, *args, **kwargs):
         arrays = self._arguments(args, kwargs)
         lowered = self._lower(arrays)
-        results = run_function(lowered.module(self.program.pipeline), lowered.inst.symbol, arrays)
+        if self.program.mode == "jit":
+            results = lowered.compiled()(arrays)
+        else:
+            results = run_function(lowered.module(self.program.pipeline), lowered.inst.symbol, arrays)
         if len(results) == 0:
             return None
         return results[0] if len(results) == 1 else tuple(results)
@@ -127,6 +140,9 @@ class Lowered:
         self.program = program
         self.inst = inst
         self._modules: dict[str, object] = {}
+        self._stages: dict[str, ModuleOp] = {}
+        self._artifact: native.Artifact | None = None
+        self._compiled = None
 
     def module(self, pipeline: str = "none", **pm_options):
         key = pipeline if not pm_options else None
@@ -141,10 +157,52 @@ class Lowered:
             self._modules[key] = m
         return m
 
+    def stage(self, stage: str) -> ModuleOp:
+        """The IR of this specialization at an IR stage (cached; see compiler/native.py)."""
+        if stage not in self._stages:
+            m = generate(self.program.checker, [self.inst])
+            verify(m)
+            native.lower(m, stage)
+            self._stages[stage] = m
+        return self._stages[stage]
+
+    def artifact(self) -> native.Artifact:
+        if self._artifact is None:
+            self._artifact = native.Artifact(self.stage("llvm-dialect"), self.inst.symbol, self.signature())
+        return self._artifact
+
+    def signature(self):
+        return native.signature(self.module("none"), self.inst.symbol)
+
+    def cache_key(self) -> str:
+        from runtime import jit
+
+        return jit.cache_key(self.program.source, self.inst.symbol, repr(self.signature()),
+                             NAMED_PIPELINES["jit"])
+
+    def compiled(self):
+        """The native function (compiled once; from the on-disk cache when enabled)."""
+        if self._compiled is None:
+            from runtime import jit
+
+            cache = jit.ObjectCache() if self.program.cache else None
+            key = self.cache_key() if cache else None
+            fn = cache.load(key) if cache else None
+            if fn is None:
+                fn, obj = self.artifact().compiled()
+                if cache:
+                    cache.store(key, obj, fn)
+            self._compiled = fn
+        return self._compiled
+
     def as_text(self, stage: str = "loom", locations: bool = False) -> str:
         if stage not in STAGES:
             raise LoomError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
-        return print_module(self.module("none" if stage == "loom" else "loom-opt"), locations)
+        if stage in native.TEXT_STAGES:
+            return self.artifact().text(stage)
+        if stage in ("loom", "loom-opt"):
+            return print_module(self.module("none" if stage == "loom" else "loom-opt"), locations)
+        return print_module(self.stage(stage), locations)
 
 
 def _decl(t: A.TypeExpr) -> str:

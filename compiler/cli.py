@@ -1,8 +1,9 @@
 """The `loom` command: check, run, compile and optimize Loom programs.
 
     loom check FILE
-    loom run FILE [--entry F] [--inputs in.npz] [--out out.npz] [--eager]
-    loom compile FILE --emit=ast|loom [--entry F] [-o OUT]
+    loom run FILE [--entry F] [--inputs in.npz] [--out out.npz] [--eager] [--cache]
+    loom compile FILE --emit=STAGE [--entry F] [--shape B=256 ...] [-o OUT]
+        STAGE: ast | loom | linalg | bufferized | loops | llvm-dialect | llvm | llvm-opt | asm | obj
     loom opt FILE.mlir -p PIPELINE [-o OUT]
 
 `run`, `compile` and `opt` take the pass-manager flags `-p/--pipeline`, `--print-ir-after-all`,
@@ -40,10 +41,10 @@ def _split(names: list[str]) -> set[str]:
     return {n.strip() for x in names for n in x.split(",") if n.strip()}
 
 
-def _manager(args):
+def _manager(args, pipeline: str | None = None):
     from compiler.pipeline import PassManager, parse_passes
 
-    return PassManager(parse_passes(args.pipeline), verify_each=args.verify_each,
+    return PassManager(parse_passes(pipeline or args.pipeline), verify_each=args.verify_each,
                        print_after_all=args.print_ir_after_all, print_before=_split(args.print_ir_before),
                        print_after=_split(args.print_ir_after), dump_dir=args.dump_dir, timing=args.timing,
                        locations=args.locations, stream=sys.stdout)
@@ -114,11 +115,14 @@ def cmd_run(args) -> int:
     module = generate(checker, [inst])
     verify(module)
     times.append(("irgen", time.perf_counter() - t0))
-    pm = _manager(args)
-    pm.run(module, initial="irgen")
-    t0 = time.perf_counter()
-    results = run_function(module, inst.symbol, inputs)
-    after = [("execute (eager)", time.perf_counter() - t0)]
+    if args.eager:
+        pm = _manager(args)
+        pm.run(module, initial="irgen")
+        t0 = time.perf_counter()
+        results = run_function(module, inst.symbol, inputs)
+        after = [("execute (eager)", time.perf_counter() - t0)]
+    else:
+        results, pm, after = _run_native(args, module, inst.symbol, inputs)
     if args.out:
         names = ["result"] if len(results) == 1 else [f"result{i}" for i in range(len(results))]
         np.savez(args.out, **{n: np.asarray(r) for n, r in zip(names, results)})
@@ -129,6 +133,54 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _run_native(args, module, symbol: str, inputs: list):
+    """Compile `module` through every stage (pass-manager flags apply to the whole pipeline)."""
+    from compiler import native
+
+    sig = native.signature(module, symbol)
+    pm = _manager(args, native.full_pipeline())
+    pm.run(module, initial="irgen")
+    after: list = []
+    art = native.Artifact(module, symbol, sig, after)
+    fn, _ = art.compiled(after)
+    t0 = time.perf_counter()
+    results = fn(inputs)
+    after.append(("execute (native)", time.perf_counter() - t0))
+    return results, pm, after
+
+
+def _specialize_all(args, checker):
+    """Instances of the entry (or every function) with --shape bindings for symbolic dims."""
+    from compiler.frontend.types import TensorT
+
+    bindings: dict = {}
+    for item in args.shape:
+        name, _, value = item.partition("=")
+        try:
+            dims = tuple(int(v) for v in value.replace("x", ",").split(",") if v)
+        except ValueError:
+            dims = None
+        if not name or dims is None or not dims or any(d < 0 for d in dims):
+            raise LoomError(f"bad --shape '{item}': expected NAME=SIZE (e.g. B=256) or S=4x5 for '...S'")
+        bindings[name.strip()] = dims[0] if len(dims) == 1 and "x" not in value and "," not in value else dims
+    names = [args.entry] if args.entry else list(checker.funcs)
+    insts = []
+    for name in names:
+        f = checker.funcs[name]
+        types = []
+        for p in f.params:
+            missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
+                       and d.value not in checker.consts]
+            if missing:
+                raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
+                                f"{', '.join(map(str, missing))}: give sizes with --shape {missing[0]}=N", p.span)
+            b = {k: (tuple(v) if isinstance(v, tuple) else v) for k, v in bindings.items()}
+            t = checker.resolve_type(p.type, b, bind_fresh=False)
+            types.append(TensorT(t.dtype, t.shape))
+        insts.append(checker.specialize(name, types))
+    return insts
+
+
 def cmd_compile(args) -> int:
     from compiler.frontend import ast as A
     from compiler.frontend.irgen import generate
@@ -137,6 +189,8 @@ def cmd_compile(args) -> int:
     module, checker, times = _program(args.file)
     if args.emit == "ast":
         text = A.dump(module.items) + "\n"
+    elif args.emit not in ("loom", "opt"):
+        return _compile_native(args, checker, times)
     else:
         if args.entry:
             if args.entry not in checker.funcs:
@@ -154,6 +208,44 @@ def cmd_compile(args) -> int:
         if args.timing:
             sys.stderr.write(pm.timing_report(times))
     _write(text, args.output)
+    return 0
+
+
+def _compile_native(args, checker, times) -> int:
+    from compiler import native
+    from compiler.frontend.irgen import generate
+    from compiler.pipeline import print_module, verify
+
+    insts = _specialize_all(args, checker)
+    t0 = time.perf_counter()
+    ir = generate(checker, insts)
+    verify(ir)
+    times.append(("irgen", time.perf_counter() - t0))
+    stage = args.emit if args.emit in native.IR_STAGES else "llvm-dialect"
+    sigs = {i.symbol: native.signature(ir, i.symbol) for i in insts}
+    pm = _manager(args, native.pipeline_to(stage))
+    pm.run(ir, initial="irgen")
+    after: list = []
+    if args.emit in native.IR_STAGES:
+        text = print_module(ir, args.locations)
+    else:
+        art = native.Artifact(ir, insts[0].symbol, sigs[insts[0].symbol], after)
+        if args.emit == "obj":
+            if not args.output or args.output == "-":
+                raise LoomError("--emit=obj needs an output file: -o OUT.o")
+            with open(args.output, "wb") as f:
+                f.write(art.object_code())
+            header = native.c_header(args.file, {i.symbol: (sigs[i.symbol], [p.name for p in i.fdef.params]) for i in insts})
+            hpath = args.output.rsplit(".", 1)[0] + ".h"
+            with open(hpath, "w") as f:
+                f.write(header)
+            text = None
+        else:
+            text = art.text(args.emit)
+    if text is not None:
+        _write(text, args.output)
+    if args.timing:
+        sys.stderr.write(pm.timing_report(times, after))
     return 0
 
 
@@ -219,13 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entry", default="main", help="the function to run (default: main)")
     p.add_argument("--inputs", help=".npz file with one array per parameter name")
     p.add_argument("--out", help="save the results to this .npz file instead of printing them")
-    p.add_argument("--eager", action="store_true", help="run with the reference executor (the only mode in this version)")
+    p.add_argument("--eager", action="store_true",
+                   help="run with the reference executor (default: compile to native code; -p then applies)")
     _passes_flags(p, "loom-opt")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("compile", help="compile a program and emit a stage")
     p.add_argument("file")
-    p.add_argument("--emit", choices=["ast", "loom"], default="loom", help="what to emit (default: loom)")
+    p.add_argument("--emit", choices=["ast", "loom", "linalg", "bufferized", "loops", "llvm-dialect", "llvm",
+                                      "llvm-opt", "asm", "obj"], default="loom",
+                   help="what to emit (default: loom); stages after loom are specialized (see --shape); "
+                        "obj also writes a C header next to the object")
     p.add_argument("--entry", help="only this function (and what it calls)")
+    p.add_argument("--shape", action="append", default=[], metavar="NAME=SIZE",
+                   help="size of a symbolic dimension (B=256) or of a rank variable (S=4x5)")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     _passes_flags(p, "none")
     p.set_defaults(fn=cmd_compile)

@@ -33,6 +33,10 @@ class SourceRegistry:
         cls._texts[name] = text
 
     @classmethod
+    def text(cls, name: str) -> str:
+        return cls._texts.get(name, "")
+
+    @classmethod
     def line(cls, name: str, line: int) -> str | None:
         text = cls._texts.get(name)
         if text is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, cf, func, linalg, math, memref, scf, tensor
+from xdsl.dialects import arith, builtin, cf, func, linalg, llvm, math, memref, scf, tensor
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.printer import Printer
@@ -24,15 +24,23 @@ from compiler.passes import PASSES, get_pass
 from dialects.loom import Loom
 
 NAMED_PIPELINES = {
-    "loom-opt": "loom-inline,canonicalize,cse,dce",
     "none": "",
+    # the loom-level optimizer
+    "loom-opt": "loom-inline,canonicalize,cse,dce",
+    # the native backend, one stage each (see compiler/native.py)
+    "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
+    "linalg-to-buffers": "loom-bufferize,loom-buffer-dealloc",
+    "buffers-to-loops": "loom-linalg-to-loops,cse",
+    "loops-to-llvm": "math-approximation,loom-scf-to-cf,convert-print-to-llvm,"
+                     "convert-to-llvm,reconcile-unrealized-casts",
+    "jit": "loom-opt,loom-to-linalg,linalg-to-buffers,buffers-to-loops,loops-to-llvm",
 }
 
 
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, Loom):
+              memref.MemRef, math.Math, llvm.LLVM, Loom):
         ctx.load_dialect(d)
     return ctx
 
@@ -53,8 +61,9 @@ def parse_passes(spec: str) -> list[ModulePass]:
             continue
         if s.name not in PASSES:
             raise LoomError(f"unknown pass '{s.name}' (known: {', '.join(sorted(PASSES))})")
+        cls = get_pass(s.name)  # an import error here is a bug in Loom, not a bad option
         try:
-            passes.append(get_pass(s.name).from_pass_spec(s))
+            passes.append(cls.from_pass_spec(s))
         except Exception as e:
             raise LoomError(f"bad options for pass '{s.name}': {e}") from None
     return passes

@@ -4,3 +4,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# How a program is executed in the shared suites: the reference executor on the IR as generated
+# ("none") and after the loom-level optimizer ("loom-opt"), and natively compiled ("jit"). Each
+# case runs under all three and is compared with NumPy, so compiled results match the reference.
+EXECUTIONS = ("none", "loom-opt", "jit")
+
+
+def how(execution: str) -> dict:
+    """`compiler.load(s)` keyword arguments for an execution name."""
+    return {"mode": "jit"} if execution == "jit" else {"mode": "eager", "pipeline": execution}

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 import compiler
+from tests.conftest import EXECUTIONS, how
 from runtime import random as loom_random
 
-PIPELINES = ["none", "loom-opt"]
+PIPELINES = list(EXECUTIONS)
 NP = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 FLOATS = ("f32", "f64")
 INTS = ("i32", "i64")
@@ -38,7 +39,7 @@ def ty(dt: str, shape) -> str:
 
 
 def load(src: str, pipeline: str):
-    return compiler.loads(textwrap.dedent(src), name="t.loom", pipeline=pipeline)
+    return compiler.loads(textwrap.dedent(src), name="t.loom", **how(pipeline))
 
 
 def run(src: str, *args, pipeline: str = "none", fn: str = "f"):

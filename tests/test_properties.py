@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import compiler
+from tests.conftest import EXECUTIONS, how
 
-PIPELINES = ["none", "loom-opt"]
+PIPELINES = list(EXECUTIONS)
 NP = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 FLOATS = ("f32", "f64")
 TOL = {"f32": dict(rtol=1e-5, atol=1e-6), "f64": dict(rtol=1e-12, atol=1e-13)}
@@ -50,7 +51,7 @@ def values(rng, dt: str, shape, lo=-5, hi=5):
 
 
 def call(src: str, pipeline: str, *args):
-    return compiler.loads(src, name="prop.loom", pipeline=pipeline).f(*args)
+    return compiler.loads(src, name="prop.loom", **how(pipeline)).f(*args)
 
 
 def check(got, want, dt: str):

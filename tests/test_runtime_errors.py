@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import compiler
+from tests.conftest import EXECUTIONS, how
 from compiler.cli import main
 
 F32 = np.float32
@@ -87,11 +88,11 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("pipeline", ["none", "loom-opt"])
+@pytest.mark.parametrize("pipeline", EXECUTIONS)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_api_raises_runtime_error(name, pipeline):
     src, entry, args, (line, col), frag = CASES[name]
-    prog = compiler.loads(src, name=f"{name}.loom", pipeline=pipeline)
+    prog = compiler.loads(src, name=f"{name}.loom", **how(pipeline))
     with pytest.raises(compiler.LoomRuntimeError) as ei:
         getattr(prog, entry)(*args)
     e = ei.value

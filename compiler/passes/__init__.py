@@ -1,44 +1,49 @@
 """The pass registry: every pass Loom can run, by name (`loom opt -p a,b{x=1}`), also exported to
-xDSL's `xdsl-opt` through the `xdsl.universe` entry point."""
+xDSL's `xdsl-opt` through the `xdsl.universe` entry point. Passes are imported lazily."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from xdsl.passes import ModulePass
 from xdsl.universe import Universe
 
-
-def _canonicalize():
-    from xdsl.transforms.canonicalize import CanonicalizePass
-
-    return CanonicalizePass
-
-
-def _cse():
-    from xdsl.transforms.common_subexpression_elimination import CommonSubexpressionElimination
-
-    return CommonSubexpressionElimination
-
-
-def _dce():
-    from xdsl.transforms.dead_code_elimination import DeadCodeElimination
-
-    return DeadCodeElimination
-
-
-def _loom_inline():
-    from compiler.passes.loom_inline import LoomInline
-
-    return LoomInline
-
-
-PASSES: dict[str, Callable[[], type[ModulePass]]] = {
-    "loom-inline": _loom_inline,
-    "canonicalize": _canonicalize,
-    "cse": _cse,
-    "dce": _dce,
+# pass name → (module, class); one file per pass, named after the pass
+_TABLE = {
+    # loom level
+    "loom-inline": ("compiler.passes.loom_inline", "LoomInline"),
+    "canonicalize": ("xdsl.transforms.canonicalize", "CanonicalizePass"),
+    "cse": ("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
+    "dce": ("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    # loom → linalg on tensors (the interchange level) and its optimizations
+    "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
+    "linalg-fuse-elementwise": ("compiler.passes.linalg_fuse_elementwise", "LinalgFuseElementwise"),
+    # buffers and loops
+    "loom-bufferize": ("compiler.passes.loom_bufferize", "LoomBufferize"),
+    "loom-buffer-dealloc": ("compiler.passes.loom_buffer_dealloc", "LoomBufferDealloc"),
+    "loom-linalg-to-loops": ("compiler.passes.loom_linalg_to_loops", "LoomLinalgToLoops"),
+    "convert-scf-to-cf": ("xdsl.transforms.convert_scf_to_cf", "ConvertScfToCf"),
+    "convert-scf-while-to-cf": ("compiler.passes.convert_scf_while_to_cf", "ConvertScfWhileToCf"),
+    "loom-scf-to-cf": ("compiler.passes.loom_scf_to_cf", "LoomScfToCf"),
+    # to the llvm dialect
+    "math-approximation": ("compiler.passes.math_approximation", "MathApproximation"),
+    "convert-math-to-llvm": ("compiler.passes.convert_math_to_llvm", "ConvertMathToLlvm"),
+    "convert-arith-to-llvm": ("compiler.passes.convert_arith_to_llvm", "ConvertArithToLlvm"),
+    "convert-memref-to-llvm": ("compiler.passes.convert_memref_to_llvm", "ConvertMemrefToLlvm"),
+    "convert-func-to-llvm": ("compiler.passes.convert_func_to_llvm", "ConvertFuncToLlvm"),
+    "convert-cf-to-llvm": ("compiler.passes.convert_cf_to_llvm", "ConvertCfToLlvm"),
+    "convert-print-to-llvm": ("compiler.passes.convert_print_to_llvm", "ConvertPrintToLlvm"),
+    "convert-to-llvm": ("compiler.passes.convert_to_llvm", "ConvertToLlvm"),
+    "reconcile-unrealized-casts": ("xdsl.transforms.reconcile_unrealized_casts", "ReconcileUnrealizedCastsPass"),
 }
+
+
+def _loader(module: str, cls: str) -> Callable[[], type[ModulePass]]:
+    return lambda: getattr(importlib.import_module(module), cls)
+
+
+PASSES: dict[str, Callable[[], type[ModulePass]]] = {name: _loader(*where) for name, where in _TABLE.items()}
 
 
 def get_pass(name: str) -> type[ModulePass]:
@@ -52,4 +57,4 @@ def _loom_dialect():
 
 
 LOOM_UNIVERSE = Universe(all_dialects={"loom": _loom_dialect},
-                         all_passes={k: v for k, v in PASSES.items() if k.startswith("loom-")})
+                         all_passes={k: v for k, v in PASSES.items() if _TABLE[k][0].startswith("compiler.")})

@@ -1,0 +1,279 @@
+"""`convert-arith-to-llvm`: scalar `arith` ops → `llvm` dialect ops (`index` becomes `i64`).
+
+- constants → `llvm.mlir.constant`; integer arithmetic, shifts and bitwise ops one to one (the
+  `nsw`/`nuw` flags are kept); `floordivsi`/`ceildivsi`/`ceildivui` expand to div/rem/select
+  sequences; `maxsi`/`minsi`/`maxui`/`minui` to `icmp` + `select`.
+- float arithmetic gets fast-math flags: always `contract` (so LLVM forms FMAs) plus the op's own
+  `fastmath` flags (e.g. `reassoc` on reduction combiners, which lets reductions vectorize). No
+  `nnan`/`ninf` unless the op says so: NaN and infinity semantics are preserved.
+- `maximumf`/`minimumf` (NaN-propagating, like NumPy's maximum) → `llvm.intr.maximum/minimum`;
+  `maxnumf`/`minnumf` → `llvm.intr.maxnum/minnum`. All vectorize.
+- `cmpi`/`cmpf` (all predicates; `cmpf false/true` become constants), `select`, and all casts:
+  extf/truncf/extsi/extui/trunci/sitofp/uitofp/fptosi/fptoui/bitcast/index_cast.
+
+Ops missing from xDSL's llvm dialect come from `dialects/llvm_ext.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, llvm
+from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, IntegerType, ModuleOp, i1, i64
+from xdsl.dialects.utils.fast_math import FastMathFlag
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from compiler.passes.llvm_types import convert_type, with_location
+from dialects import llvm_ext
+
+
+def _scalar(t: Attribute) -> bool:
+    from xdsl.dialects.builtin import Float32Type, Float64Type, Float16Type
+
+    return isinstance(t, IntegerType | IndexType | Float16Type | Float32Type | Float64Type)
+
+
+def _make(cls: type[Operation], operands: list[SSAValue], result: Attribute, **props) -> Operation:
+    """An llvm op with an explicit (converted) result type."""
+    return cls.create(operands=operands, result_types=[convert_type(result)], properties=props)
+
+
+def fastmath_of(op: Operation) -> llvm.FastMathAttr:
+    """`contract` + the op's own fast-math flags."""
+    fm = getattr(op, "fastmath", None)
+    flags = set(fm.data) if fm is not None else set()
+    return llvm.FastMathAttr(flags | {FastMathFlag.ALLOW_CONTRACT})
+
+
+def _replace(rewriter: PatternRewriter, op: Operation, new: list[Operation], result: SSAValue | None = None):
+    rewriter.replace_matched_op(with_location(new, op), [result if result is not None else new[-1].results[0]])
+
+
+class LowerConstant(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.ConstantOp, rewriter: PatternRewriter, /):
+        t, v = op.result.type, op.value
+        if not _scalar(t):
+            return
+        if isinstance(v, IntegerAttr):
+            v = IntegerAttr(v.value.data, convert_type(t))
+        elif not isinstance(v, FloatAttr):
+            return
+        _replace(rewriter, op, [llvm.ConstantOp(v, convert_type(t))])
+
+
+_INT_BINARY: dict[type[Operation], type[Operation]] = {
+    arith.AddiOp: llvm.AddOp, arith.SubiOp: llvm.SubOp, arith.MuliOp: llvm.MulOp,
+    arith.DivSIOp: llvm.SDivOp, arith.DivUIOp: llvm.UDivOp, arith.RemSIOp: llvm.SRemOp,
+    arith.RemUIOp: llvm.URemOp, arith.AndIOp: llvm.AndOp, arith.OrIOp: llvm.OrOp,
+    arith.XOrIOp: llvm.XOrOp, arith.ShLIOp: llvm.ShlOp, arith.ShRSIOp: llvm.AShrOp,
+    arith.ShRUIOp: llvm.LShrOp,
+}
+
+
+class LowerIntBinary(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        cls = _INT_BINARY.get(type(op))
+        if cls is None or not _scalar(op.results[0].type):
+            return
+        props = {}
+        of = getattr(op, "overflow_flags", None)
+        if of is not None and issubclass(cls, llvm.ArithmeticBinOpOverflow):
+            bits = (1 if arith.IntegerOverflowFlag.NSW in of.data else 0) | \
+                   (2 if arith.IntegerOverflowFlag.NUW in of.data else 0)
+            props["overflowFlags"] = IntegerAttr(bits, 32)
+        _replace(rewriter, op, [_make(cls, list(op.operands), op.results[0].type, **props)])
+
+
+_FLOAT_BINARY: dict[type[Operation], type[Operation]] = {
+    arith.AddfOp: llvm.FAddOp, arith.SubfOp: llvm.FSubOp, arith.MulfOp: llvm.FMulOp,
+    arith.DivfOp: llvm.FDivOp, arith.MaximumfOp: llvm_ext.MaximumOp,
+    arith.MinimumfOp: llvm_ext.MinimumOp, arith.MaxnumfOp: llvm.VectorFMaxOp,
+    arith.MinnumfOp: llvm.VectorFMinOp,
+}
+
+
+class LowerFloatBinary(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        cls = _FLOAT_BINARY.get(type(op))
+        if cls is None or not _scalar(op.results[0].type):
+            return
+        _replace(rewriter, op, [cls(op.operands[0], op.operands[1], fastmath_of(op))])
+
+
+class LowerNegf(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.NegfOp, rewriter: PatternRewriter, /):
+        if _scalar(op.result.type):
+            _replace(rewriter, op, [llvm.FNegOp(op.operand, fastmath_of(op))])
+
+
+_MINMAX = {arith.MaxSIOp: "sgt", arith.MinSIOp: "slt", arith.MaxUIOp: "ugt", arith.MinUIOp: "ult"}
+
+
+def _icmp(a: SSAValue, b: SSAValue, pred: str) -> llvm.ICmpOp:
+    return llvm.ICmpOp(a, b, IntegerAttr(llvm.ICmpPredicateFlag(pred).to_int(), i64))
+
+
+def _select(cond: SSAValue, a: SSAValue, b: SSAValue, t: Attribute) -> Operation:
+    return _make(llvm.SelectOp, [cond, a, b], t, fastmathFlags=llvm.FastMathAttr(None))
+
+
+class LowerIntMinMax(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        pred = _MINMAX.get(type(op))
+        if pred is None or not _scalar(op.results[0].type):
+            return
+        a, b = op.operands
+        cmp = _icmp(a, b, pred)
+        _replace(rewriter, op, [cmp, _select(cmp.res, a, b, op.results[0].type)])
+
+
+class LowerCmpi(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.CmpiOp, rewriter: PatternRewriter, /):
+        if _scalar(op.lhs.type):
+            pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
+            _replace(rewriter, op, [_icmp(op.lhs, op.rhs, pred)])
+
+
+class LowerCmpf(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.CmpfOp, rewriter: PatternRewriter, /):
+        if not _scalar(op.lhs.type):
+            return
+        pred = arith.CMPF_COMPARISON_OPERATIONS[op.predicate.value.data]
+        if pred in ("false", "true"):
+            new = llvm.ConstantOp(IntegerAttr(int(pred == "true"), i1), i1)
+        else:
+            new = llvm.FCmpOp(op.lhs, op.rhs, pred)
+            new.properties["fastmathFlags"] = fastmath_of(op)
+        _replace(rewriter, op, [new])
+
+
+class LowerSelect(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.SelectOp, rewriter: PatternRewriter, /):
+        if _scalar(op.result.type):
+            _replace(rewriter, op, [_select(op.cond, op.lhs, op.rhs, op.result.type)])
+
+
+_CASTS: dict[type[Operation], type[Operation]] = {
+    arith.ExtFOp: llvm.FPExtOp, arith.TruncFOp: llvm.FPTruncOp, arith.ExtSIOp: llvm.SExtOp,
+    arith.ExtUIOp: llvm.ZExtOp, arith.TruncIOp: llvm.TruncOp, arith.SIToFPOp: llvm.SIToFPOp,
+    arith.UIToFPOp: llvm_ext.UIToFPOp, arith.FPToSIOp: llvm_ext.FPToSIOp,
+    arith.FPToUIOp: llvm_ext.FPToUIOp, arith.BitcastOp: llvm.BitcastOp,
+}
+
+
+def _width(t: Attribute) -> int:
+    return convert_type(t).width.data
+
+
+class LowerCast(RewritePattern):
+    """One-to-one casts, and index_cast (sext / trunc / nothing once index is i64)."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not isinstance(op, arith.IndexCastOp) and type(op) not in _CASTS:
+            return
+        src, dst = op.operands[0].type, op.results[0].type
+        if not (_scalar(src) and _scalar(dst)):
+            return
+        if isinstance(op, arith.IndexCastOp):
+            ws, wd = _width(src), _width(dst)
+            cls = llvm.SExtOp if ws < wd else llvm.TruncOp if ws > wd else None
+        else:
+            cls = _CASTS[type(op)]
+            if cls is llvm.BitcastOp and convert_type(src) == convert_type(dst):
+                cls = None
+        if cls is None:  # same type after conversion: the cast disappears
+            rewriter.replace_matched_op([], [op.operands[0]])
+            return
+        _replace(rewriter, op, [_make(cls, [op.operands[0]], dst)])
+
+
+def _const(value: int, t: Attribute) -> llvm.ConstantOp:
+    return llvm.ConstantOp(IntegerAttr(value, convert_type(t)), convert_type(t))
+
+
+class LowerFloorDivSI(RewritePattern):
+    """q = a/b; r = a%b; q - (r != 0 && (r < 0) != (b < 0))."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.FloorDivSIOp, rewriter: PatternRewriter, /):
+        if not _scalar(op.result.type):
+            return
+        t, a, b = op.result.type, op.lhs, op.rhs
+        zero, one = _const(0, t), _const(1, t)
+        q = _make(llvm.SDivOp, [a, b], t)
+        r = _make(llvm.SRemOp, [a, b], t)
+        nz = _icmp(r.results[0], zero.result, "ne")
+        rneg = _icmp(r.results[0], zero.result, "slt")
+        bneg = _icmp(b, zero.result, "slt")
+        diff = llvm.XOrOp(rneg.res, bneg.res)
+        fix = llvm.AndOp(nz.res, diff.res)
+        qm1 = _make(llvm.SubOp, [q.results[0], one.result], t)
+        res = _select(fix.res, qm1.results[0], q.results[0], t)
+        _replace(rewriter, op, [zero, one, q, r, nz, rneg, bneg, diff, fix, qm1, res])
+
+
+class LowerCeilDivSI(RewritePattern):
+    """q = a/b; r = a%b; q + (r != 0 && (r < 0) == (b < 0))."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.CeilDivSIOp, rewriter: PatternRewriter, /):
+        if not _scalar(op.result.type):
+            return
+        t, a, b = op.result.type, op.lhs, op.rhs
+        zero, one = _const(0, t), _const(1, t)
+        q = _make(llvm.SDivOp, [a, b], t)
+        r = _make(llvm.SRemOp, [a, b], t)
+        nz = _icmp(r.results[0], zero.result, "ne")
+        rneg = _icmp(r.results[0], zero.result, "slt")
+        bneg = _icmp(b, zero.result, "slt")
+        same = _icmp(rneg.res, bneg.res, "eq")
+        fix = llvm.AndOp(nz.res, same.res)
+        qp1 = _make(llvm.AddOp, [q.results[0], one.result], t)
+        res = _select(fix.res, qp1.results[0], q.results[0], t)
+        _replace(rewriter, op, [zero, one, q, r, nz, rneg, bneg, same, fix, qp1, res])
+
+
+class LowerCeilDivUI(RewritePattern):
+    """a == 0 ? 0 : (a - 1)/b + 1."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: arith.CeilDivUIOp, rewriter: PatternRewriter, /):
+        if not _scalar(op.result.type):
+            return
+        t, a, b = op.result.type, op.lhs, op.rhs
+        zero, one = _const(0, t), _const(1, t)
+        am1 = _make(llvm.SubOp, [a, one.result], t)
+        q = _make(llvm.UDivOp, [am1.results[0], b], t)
+        qp1 = _make(llvm.AddOp, [q.results[0], one.result], t)
+        isz = _icmp(a, zero.result, "eq")
+        res = _select(isz.res, zero.result, qp1.results[0], t)
+        _replace(rewriter, op, [zero, one, am1, q, qp1, isz, res])
+
+
+def patterns() -> list[RewritePattern]:
+    return [LowerConstant(), LowerIntBinary(), LowerFloatBinary(), LowerNegf(), LowerIntMinMax(),
+            LowerCmpi(), LowerCmpf(), LowerSelect(), LowerCast(), LowerFloorDivSI(), LowerCeilDivSI(),
+            LowerCeilDivUI()]
+
+
+@dataclass(frozen=True)
+class ConvertArithToLlvm(ModulePass):
+    name = "convert-arith-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        llvm_ext.install()
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns()), apply_recursively=False).rewrite_module(op)

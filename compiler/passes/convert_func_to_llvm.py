@@ -1,0 +1,82 @@
+"""`convert-func-to-llvm`: `func` → `llvm` with Loom's native calling convention.
+
+After bufferization a function takes its inputs (buffers as pointers, scalars by value) followed by
+its results' out-buffers, and returns nothing; here it returns an `i32` status instead: 0 on
+success, or the number of the run-time check that failed (`cf.assert`, see `convert-cf-to-llvm`),
+which callers propagate. Public functions get external linkage (entry points: the JIT looks them
+up, an object file exports them); pointer arguments are `noalias` — inputs are never written and
+outputs are fresh arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func, llvm
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, UnitAttr, i32
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl.ir import Block
+from xdsl.rewriter import InsertPoint
+
+from compiler.passes.llvm_types import convert_type, retype_block_args, with_location
+
+STATUS = i32
+
+
+class LowerFunc(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: func.FuncOp, rewriter: PatternRewriter, /):
+        inputs = [convert_type(t) for t in op.function_type.inputs]
+        public = op.sym_visibility is None or op.sym_visibility.data == "public"
+        attrs = ArrayAttr([DictionaryAttr({"llvm.noalias": UnitAttr()} if isinstance(t, llvm.LLVMPointerType) else {})
+                           for t in inputs])
+        new = llvm.FuncOp(op.sym_name.data, llvm.LLVMFunctionType(inputs, STATUS),
+                          linkage=llvm.LinkageAttr("external" if public else "internal"),
+                          body=op.detach_region(op.body), other_props={"arg_attrs": attrs})
+        rewriter.replace_matched_op(with_location(new, op))
+
+
+class LowerReturn(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: func.ReturnOp, rewriter: PatternRewriter, /):
+        zero = llvm.ConstantOp(IntegerAttr(0, STATUS), STATUS)
+        rewriter.replace_matched_op(with_location([zero, llvm.ReturnOp(zero.result)], op))
+
+
+class LowerCall(RewritePattern):
+    """A call returns a status; a failure returns it from the caller at once."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: func.CallOp, rewriter: PatternRewriter, /):
+        call = llvm.CallOp(op.callee.string_value(), *op.arguments, return_type=STATUS)
+        zero = llvm.ConstantOp(IntegerAttr(0, STATUS), STATUS)
+        ok = llvm.ICmpOp(call.returned, zero.result, IntegerAttr(0, 64))  # eq
+        block = op.parent_block()
+        cont = block.split_before(op)
+        fail = Block()
+        fail.add_op(llvm.ReturnOp(call.returned))
+        block.parent_region().insert_block_after(fail, block)
+        br = llvm.CondBrOp(ok.res, cont, [], fail, [])
+        rewriter.insert_op(with_location([call, zero, ok, br], op), InsertPoint.at_end(block))
+        rewriter.erase_op(op)
+
+
+def patterns() -> list[RewritePattern]:
+    return [LowerFunc(), LowerReturn(), LowerCall()]
+
+
+@dataclass(frozen=True)
+class ConvertFuncToLlvm(ModulePass):
+    name = "convert-func-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        retype_block_args(op)
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)

@@ -1,0 +1,516 @@
+"""`convert-loom-to-linalg`: the `loom` dialect → `linalg` + `tensor` + `arith`/`math` on tensors.
+
+This is the interchange level: after it, the IR is upstream MLIR (control flow stays `scf`,
+functions `func`; only `loom.print` remains of our dialect). Every tensor op becomes a
+`linalg.generic` whose indexing maps say how it reads its operands:
+
+- elementwise ops, `where`, casts: identity maps, with broadcasting as maps that drop or pin
+  (`0`) dimensions, so a broadcast is never materialized; scalar operands are used in the body;
+- reductions: `reduction` iterators with a `linalg.fill` of the identity as the init;
+  `argmax`/`argmin` carry (value, index) pairs;
+- matmul (1-D, 2-D, batched with broadcasting): a contraction generic, `(b…, m, n, k)`;
+- transpose, broadcast_to, static slices: pure index maps; slices with run-time indices read
+  the source with `tensor.extract` inside the body after a `cf.assert` bounds check;
+- functional updates and concat: `tensor.insert_slice`/`tensor.insert`; reshape:
+  `tensor.collapse_shape` + `tensor.expand_shape`; full: `linalg.fill`; random: the counter-based
+  hash of `runtime/random.py` computed per element from `linalg.index`.
+
+Run-time checks (`loom.assert`, dynamic indices, integer division by zero, float→int range)
+become `cf.assert` with the op's source location. Shapes must be static (functions are
+specialized before compilation); a `?` dimension is reported as a compiler error.
+"""
+
+from __future__ import annotations
+
+import math as pymath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, linalg, math, tensor
+from xdsl.dialects.builtin import (
+    AffineMapAttr,
+    ArrayAttr,
+    Float64Type,
+    IndexType,
+    IntegerAttr,
+    ModuleOp,
+    TensorType,
+    f64,
+    i1,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+)
+
+from compiler.diagnostics import LoomError
+from compiler.passes import loom_scalar as S
+from compiler.passes.loom_scalar import REASSOC, Emitter, is_bool_t, is_float_t
+from dialects import loom
+from runtime import random as rng
+
+PAR, RED = linalg.IteratorTypeAttr.parallel(), linalg.IteratorTypeAttr.reduction()
+
+
+def static_shape(op: Operation, t: Attribute) -> tuple[int, ...]:
+    shape = loom.shape_of(t)
+    if shape is None or loom.DYNAMIC in shape:
+        from runtime.reference import span_of
+
+        raise LoomError(f"{op.name}: shape {t} is not static; functions are specialized to their "
+                        f"argument shapes before compilation (a bug if you see this)", span_of(op))
+    return shape
+
+
+def amap(n_dims: int, exprs: Sequence[AffineExpr | int]) -> AffineMapAttr:
+    """An affine map from `n_dims` loop dims; ints in `exprs` are dim positions."""
+    res = tuple(AffineExpr.dimension(x) if isinstance(x, int) else x for x in exprs)
+    return AffineMapAttr(AffineMap(n_dims, 0, res))
+
+
+def broadcast_map(out_shape: Sequence[int], shape: Sequence[int]) -> AffineMapAttr:
+    """Read an operand of `shape` broadcast (NumPy rules) to `out_shape`."""
+    r, R = len(shape), len(out_shape)
+    exprs = [AffineExpr.constant(0) if shape[j] == 1 and out_shape[R - r + j] != 1 else R - r + j
+             for j in range(r)]
+    return amap(R, exprs)
+
+
+def empty(e: Emitter, shape: Sequence[int], elem: Attribute) -> SSAValue:
+    return e.add(tensor.EmptyOp([], TensorType(elem, list(shape))))
+
+
+def fill(e: Emitter, value: SSAValue, shape: Sequence[int]) -> SSAValue:
+    t = TensorType(value.type, list(shape))
+    return e.add(linalg.FillOp([value], [empty(e, shape, value.type)], [t]))
+
+
+def generic(e: Emitter, inputs: Sequence[tuple[SSAValue, AffineMapAttr]],
+            outputs: Sequence[tuple[SSAValue, AffineMapAttr]], iterators: Sequence[Attribute],
+            body: Callable[[Emitter, list[SSAValue], list[SSAValue]], list[SSAValue]]) -> list[SSAValue]:
+    """Build a `linalg.generic`; `body(emitter, input_elems, output_elems)` returns the yields."""
+    ins = [v for v, _ in inputs]
+    outs = [v for v, _ in outputs]
+    block = Block(arg_types=[loom.element_type(v.type) for v in ins + outs])
+    be = Emitter(e.loc)
+    ys = body(be, list(block.args[:len(ins)]), list(block.args[len(ins):]))
+    be.add(linalg.YieldOp(*ys))
+    block.add_ops(be.ops)
+    op = linalg.GenericOp(ins, outs, Region(block), [m for _, m in list(inputs) + list(outputs)],
+                          list(iterators), [v.type for v in outs])
+    e.add(op)
+    return list(op.results)
+
+
+def extract_scalar(e: Emitter, t: SSAValue) -> SSAValue:
+    """The element of a rank-0 tensor."""
+    return e.add(tensor.ExtractOp(t, [], loom.element_type(t.type)))
+
+
+def elementwise(e: Emitter, op: Operation, fn: Callable, operands: Sequence[SSAValue]) -> SSAValue:
+    out_t = op.results[0].type
+    if loom.is_scalar_type(out_t):
+        return fn(e, *operands)
+    shape = static_shape(op, out_t)
+    tensors = [v for v in operands if not loom.is_scalar_type(v.type)]
+
+    def body(be, elems, _):
+        it = iter(elems)
+        return [fn(be, *(v if loom.is_scalar_type(v.type) else next(it) for v in operands))]
+
+    init = empty(e, shape, loom.element_type(out_t))
+    return generic(e, [(v, broadcast_map(shape, static_shape(op, v.type))) for v in tensors],
+                   [(init, amap(len(shape), range(len(shape))))], [PAR] * len(shape), body)[0]
+
+
+# ---------------------------------------------------------------- reductions
+def reduce_identity(cls, t: Attribute):
+    if cls in (loom.SumOp, loom.MeanOp):
+        return 0
+    if cls is loom.ProdOp:
+        return 1
+    if cls is loom.AnyOp:
+        return False
+    if cls is loom.AllOp:
+        return True
+    low = cls in (loom.MaxOp, loom.ArgmaxOp)
+    if is_float_t(t):
+        return -pymath.inf if low else pymath.inf
+    if is_bool_t(t):
+        return not low
+    bits = t.width.data
+    return -(2 ** (bits - 1)) if low else 2 ** (bits - 1) - 1
+
+
+def _combine(cls, be: Emitter, acc: SSAValue, x: SSAValue) -> SSAValue:
+    if cls in (loom.SumOp, loom.MeanOp):
+        return be.add(arith.AddfOp(acc, x, REASSOC) if is_float_t(x.type) else arith.AddiOp(acc, x))
+    if cls is loom.ProdOp:
+        return be.add(arith.MulfOp(acc, x, REASSOC) if is_float_t(x.type) else arith.MuliOp(acc, x))
+    if cls is loom.AnyOp:
+        return be.add(arith.OrIOp(acc, x))
+    if cls is loom.AllOp:
+        return be.add(arith.AndIOp(acc, x))
+    return (S._maximum if cls is loom.MaxOp else S._minimum)(be, acc, x)
+
+
+def reduction(e: Emitter, op: loom.ReductionOp) -> SSAValue:
+    cls = type(op)
+    shape = static_shape(op, op.operand.type)
+    x = op.operand
+    if not shape:  # reducing a scalar over no axes
+        return S.convert(e, x, loom.element_type(op.result.type))
+    axes, keep = op.axes_list(), op.keepdims is not None
+    if cls in (loom.ArgmaxOp, loom.ArgminOp):
+        return arg_reduction(e, op, shape, axes, keep)
+    n = len(shape)
+    if any(shape[a] == 0 for a in axes) and cls in (loom.MaxOp, loom.MinOp):
+        e.check(e.const(False, i1), f"{op.name} of an empty tensor")
+    out_elem = loom.element_type(op.result.type)
+    out_shape = [1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes]
+    out_exprs = [AffineExpr.constant(0) if i in axes else i for i in range(n) if keep or i not in axes]
+    acc_t = out_elem  # e.g. sum of bools counts in the result's integer type
+    init = fill(e, e.const(reduce_identity(cls, acc_t), acc_t), out_shape)
+
+    def body(be, ins, outs):
+        v = S.convert(be, ins[0], acc_t)
+        return [_combine(cls, be, outs[0], v)]
+
+    r = generic(e, [(x, amap(n, range(n)))], [(init, amap(n, out_exprs))],
+                [RED if i in axes else PAR for i in range(n)], body)[0]
+    if cls is loom.MeanOp:
+        count = pymath.prod(shape[a] for a in axes)
+        r = elementwise(e, op, lambda be, a: be.add(arith.DivfOp(a, be.const(count, out_elem))), [r]) \
+            if out_shape else e.add(arith.DivfOp(extract_scalar(e, r), e.const(count, out_elem)))
+        return r
+    return r if out_shape else extract_scalar(e, r)
+
+
+def arg_reduction(e: Emitter, op, shape, axes, keep) -> SSAValue:
+    """Index of the first max/min: (value, index) accumulators; NaN counts as the extreme."""
+    cls, n = type(op), len(shape)
+    if pymath.prod(shape) == 0:
+        e.check(e.const(False, i1), f"{op.name} of an empty tensor")
+    flat = len(axes) != 1 or n == 1
+    red = list(range(n)) if flat else axes
+    keep = keep and not flat
+    out_shape = [1 if i in red else d for i, d in enumerate(shape) if keep or i not in red]
+    out_exprs = [AffineExpr.constant(0) if i in red else i for i in range(n) if keep or i not in red]
+    elem = loom.element_type(op.operand.type)
+    vinit = fill(e, e.const(reduce_identity(cls, elem), elem), out_shape)
+    iinit = fill(e, e.const(0, i64), out_shape)
+    pred = "gt" if cls is loom.ArgmaxOp else "lt"
+
+    def body(be: Emitter, ins, outs):
+        x, (best, idx) = ins[0], outs
+        k = None
+        for d in red:  # row-major position within the reduced dimensions
+            i = be.add(linalg.IndexOp(d))
+            k = i if k is None else be.add(arith.AddiOp(be.add(arith.MuliOp(k, be.index(shape[d]))), i))
+        take = be.cmp(pred, x, best)
+        if is_float_t(elem):
+            x_nan, best_nan = be.cmp("ne", x, x), be.cmp("ne", best, best)
+            take = be.add(arith.OrIOp(take, be.add(arith.AndIOp(x_nan, be.add(arith.XOrIOp(best_nan, be.const(True, i1)))))))
+        return [be.select(take, x, best), be.select(take, S.from_index(be, k), idx)]
+
+    outs = generic(e, [(op.operand, amap(n, range(n)))], [(vinit, amap(n, out_exprs)), (iinit, amap(n, out_exprs))],
+                   [RED if i in red else PAR for i in range(n)], body)
+    return outs[1] if out_shape else extract_scalar(e, outs[1])
+
+
+# ---------------------------------------------------------------- contraction and shapes
+def matmul(e: Emitter, op: loom.MatmulOp) -> SSAValue:
+    a, b = static_shape(op, op.lhs.type), static_shape(op, op.rhs.type)
+    out = static_shape(op, op.result.type) if not loom.is_scalar_type(op.result.type) else ()
+    has_m, has_n = len(a) >= 2, len(b) >= 2
+    nb = len(out) - has_m - has_n
+    dims = nb + has_m + has_n + 1
+    k = dims - 1
+    batch_out = out[:nb]
+
+    def side(shape, own):  # batch dims broadcast, then the operand's own dims
+        bshape = shape[:-2] if len(shape) >= 2 else ()
+        bm = broadcast_map(batch_out, bshape).data.results
+        return list(bm) + own
+
+    m_dim, n_dim = nb, nb + has_m
+    lhs_map = amap(dims, side(a, ([m_dim] if has_m else []) + [k]))
+    rhs_map = amap(dims, side(b, [k] + ([n_dim] if has_n else [])))
+    out_map = amap(dims, list(range(nb + has_m + has_n)))
+    elem = loom.element_type(op.result.type)
+    init = fill(e, e.const(0, elem), out)
+
+    def body(be, ins, outs):
+        x, y = ins
+        if is_float_t(elem):
+            return [be.add(arith.AddfOp(outs[0], be.add(arith.MulfOp(x, y, REASSOC)), REASSOC))]
+        if is_bool_t(elem):
+            return [be.add(arith.OrIOp(outs[0], be.add(arith.AndIOp(x, y))))]
+        return [be.add(arith.AddiOp(outs[0], be.add(arith.MuliOp(x, y))))]
+
+    r = generic(e, [(op.lhs, lhs_map), (op.rhs, rhs_map)], [(init, out_map)], [PAR] * (dims - 1) + [RED], body)[0]
+    return r if out else extract_scalar(e, r)
+
+
+def transpose(e: Emitter, op: loom.TransposeOp) -> SSAValue:
+    shape = static_shape(op, op.result.type)
+    perm = op.perm()
+    inv = [perm.index(j) for j in range(len(perm))]
+    init = empty(e, shape, loom.element_type(op.result.type))
+    n = len(shape)
+    return generic(e, [(op.operand, amap(n, inv))], [(init, amap(n, range(n)))], [PAR] * n,
+                   lambda be, ins, outs: [ins[0]])[0]
+
+
+def broadcast_to(e: Emitter, op) -> SSAValue:
+    shape = static_shape(op, op.result.type)
+    if loom.is_scalar_type(op.operand.type):
+        return fill(e, op.operand, shape)
+    return elementwise(e, op, lambda be, x: x, [op.operand])
+
+
+def reassociation(rank: int) -> ArrayAttr:
+    return ArrayAttr([ArrayAttr([IntegerAttr(i, i64) for i in range(rank)])])
+
+
+def reshape(e: Emitter, op: loom.ReshapeOp) -> SSAValue:
+    src, t = op.operand, op.result.type
+    if loom.is_scalar_type(src.type):
+        return fill(e, src, static_shape(op, t))
+    shape = static_shape(op, src.type)
+    if loom.is_scalar_type(t):
+        return e.add(tensor.ExtractOp(src, [e.index(0)] * len(shape), t))
+    out = static_shape(op, t)
+    size = pymath.prod(shape)
+    elem = loom.element_type(t)
+    flat = src
+    if len(shape) != 1:
+        flat = e.add(tensor.CollapseShapeOp(operands=[src], result_types=[TensorType(elem, [size])],
+                                            properties={"reassociation": reassociation(len(shape))}))
+    if len(out) == 1:
+        return flat
+    return e.add(tensor.ExpandShapeOp(flat, [], reassociation(len(out)), list(out), TensorType(elem, list(out))))
+
+
+def concat(e: Emitter, op: loom.ConcatOp) -> SSAValue:
+    shape = static_shape(op, op.result.type)
+    axis = op.axis_value()
+    acc = empty(e, shape, loom.element_type(op.result.type))
+    offset = 0
+    for v in op.inputs:
+        s = static_shape(op, v.type)
+        offsets = [offset if i == axis else 0 for i in range(len(shape))]
+        acc = e.add(tensor.InsertSliceOp.get(v, acc, list(s), offsets, [1] * len(shape)))
+        offset += s[axis]
+    return acc
+
+
+# ---------------------------------------------------------------- indexing
+def _dynamic_index(e: Emitter, op, i: SSAValue, n: int, axis: int, window: int | None) -> SSAValue:
+    """Check a run-time index (or window start) against the dimension; the index as `index`."""
+    i = S.convert(e, i, i64)
+    if window is not None:
+        ok = e.add(arith.AndIOp(e.cmp("ge", i, e.const(0, i64)), e.cmp("le", i, e.const(n - window, i64))))
+        e.check(ok, f"slice of size {window} is out of range for axis {axis} of size {n}")
+        return S.to_index(e, i)
+    ok = e.add(arith.AndIOp(e.cmp("ge", i, e.const(-n, i64)), e.cmp("lt", i, e.const(n, i64))))
+    e.check(ok, f"index is out of range for axis {axis} of size {n}")
+    wrapped = e.select(e.cmp("lt", i, e.const(0, i64)), e.add(arith.AddiOp(i, e.const(n, i64))), i)
+    return S.to_index(e, wrapped)
+
+
+def index_plan(e: Emitter, op, shape, dyn: Sequence[SSAValue]):
+    """Per source dim: ('range', start, step, count) | ('window', idx, size) | ('index', k | idx)."""
+    plan, dyn = [], list(dyn)
+    for axis, (kind, start, stop, step) in enumerate(op.spec()):
+        n = shape[axis]
+        if kind == loom.KIND_RANGE:
+            sl = slice(*(None if v == loom.NONE else int(v) for v in (start, stop, step)))
+            r = range(*sl.indices(n))
+            plan.append(("range", r.start, r.step, len(r)))
+        elif kind == loom.KIND_WINDOW:
+            plan.append(("window", _dynamic_index(e, op, dyn.pop(0), n, axis, int(stop)), int(stop)))
+        elif kind == loom.KIND_INDEX:
+            k = int(start) + (n if start < 0 else 0)
+            if not 0 <= k < n:
+                e.check(e.const(False, i1), f"index {start} is out of range for axis {axis} of size {n}")
+                k = 0
+            plan.append(("index", k))
+        else:
+            plan.append(("index", _dynamic_index(e, op, dyn.pop(0), n, axis, None)))
+    return plan
+
+
+def slice_(e: Emitter, op: loom.SliceOp) -> SSAValue:
+    shape = static_shape(op, op.source.type)
+    plan = index_plan(e, op, shape, op.indices)
+    elem = loom.element_type(op.result.type)
+    if loom.is_scalar_type(op.result.type):
+        idx = [p[1] if isinstance(p[1], SSAValue) else e.index(p[1]) for p in plan]
+        return e.add(tensor.ExtractOp(op.source, idx, elem))
+    out = static_shape(op, op.result.type)
+    n = len(out)
+    init = empty(e, out, elem)
+    # static slices are a pure index map, unless a dim would read a strict prefix with the map `d`
+    # (linalg requires an operand dim indexed by a bare loop dim to match the loop's range)
+    prefix = any(p[0] == "range" and p[1] == 0 and p[2] == 1 and p[3] != n_src
+                 for p, n_src in zip(plan, shape))
+    if all(not isinstance(p[1], SSAValue) for p in plan) and not prefix:
+        exprs, d = [], 0
+        for p in plan:
+            if p[0] == "range":
+                exprs.append(AffineExpr.dimension(d) * p[2] + p[1])
+                d += 1
+            else:
+                exprs.append(AffineExpr.constant(p[1]))
+        return generic(e, [(op.source, amap(n, exprs))], [(init, amap(n, range(n)))], [PAR] * n,
+                       lambda be, ins, outs: [ins[0]])[0]
+
+    def body(be: Emitter, ins, outs):  # a gather: compute the source position of each element
+        idx, d = [], 0
+        for p in plan:
+            if p[0] == "index":
+                idx.append(p[1] if isinstance(p[1], SSAValue) else be.index(p[1]))
+                continue
+            i = be.add(linalg.IndexOp(d))
+            d += 1
+            if p[0] == "window":
+                idx.append(be.add(arith.AddiOp(p[1], i)))
+            else:
+                idx.append(be.add(arith.AddiOp(be.index(p[1]), be.add(arith.MuliOp(i, be.index(p[2]))))))
+        return [be.add(tensor.ExtractOp(op.source, idx, elem))]
+
+    return generic(e, [], [(init, amap(n, range(n)))], [PAR] * n, body)[0]
+
+
+def update(e: Emitter, op: loom.UpdateOp) -> SSAValue:
+    shape = static_shape(op, op.source.type)
+    plan = index_plan(e, op, shape, op.indices)
+    if loom.is_scalar_type(op.value.type) and all(p[0] == "index" for p in plan):
+        idx = [p[1] if isinstance(p[1], SSAValue) else e.index(p[1]) for p in plan]
+        return e.add(tensor.InsertOp(op.value, op.source, idx))
+    value = op.value
+    part = [p[3] if p[0] == "range" else p[2] for p in plan if p[0] != "index"]
+    if loom.is_scalar_type(value.type):
+        value = fill(e, value, part)
+    offsets, dyn_offsets, sizes, strides = [], [], [], []
+    for p in plan:
+        off = p[1]
+        if isinstance(off, SSAValue):
+            offsets.append(loom.DYNAMIC)
+            dyn_offsets.append(off)
+        else:
+            offsets.append(off)
+        sizes.append(p[3] if p[0] == "range" else p[2] if p[0] == "window" else 1)
+        strides.append(p[2] if p[0] == "range" else 1)
+    return e.add(tensor.InsertSliceOp.get(value, op.source, sizes, offsets, strides, offsets=dyn_offsets,
+                                          result_type=op.source.type))
+
+
+# ---------------------------------------------------------------- creation
+def arange(e: Emitter, op) -> SSAValue:
+    shape = static_shape(op, op.result.type)
+    init = empty(e, shape, i64)
+    return generic(e, [], [(init, amap(1, [0]))], [PAR],
+                   lambda be, ins, outs: [S.from_index(be, be.add(linalg.IndexOp(0)))])[0]
+
+
+def _mix(e: Emitter, z: SSAValue) -> SSAValue:
+    """SplitMix64's finalizer on i64 bit patterns (runtime/random.py `_mix`)."""
+    for shift, mult in ((30, int(rng.M1)), (27, int(rng.M2))):
+        z = e.add(arith.MuliOp(e.add(arith.XOrIOp(z, e.add(arith.ShRUIOp(z, e.const(shift, i64))))),
+                               e.const(mult, i64)))
+    return e.add(arith.XOrIOp(z, e.add(arith.ShRUIOp(z, e.const(31, i64)))))
+
+
+def random(e: Emitter, op: loom.RandomOp) -> SSAValue:
+    shape = static_shape(op, op.result.type)
+    elem = loom.element_type(op.result.type)
+    gamma = int(rng.GAMMA)
+    key = _mix(e, e.add(arith.AddiOp(op.seed, e.const(gamma, i64))))
+    n = len(shape)
+
+    def bits(be: Emitter, counter: SSAValue) -> SSAValue:
+        return _mix(be, be.add(arith.AddiOp(key, be.add(arith.MuliOp(counter, be.const(gamma, i64))))))
+
+    def unit(be: Emitter, b: SSAValue, t: Attribute, keep: int) -> SSAValue:
+        return be.add(arith.SIToFPOp(be.add(arith.ShRUIOp(b, be.const(64 - keep, i64))), t))
+
+    def body(be: Emitter, ins, outs):
+        k = None
+        for d in range(n):
+            i = be.add(linalg.IndexOp(d))
+            k = i if k is None else be.add(arith.AddiOp(be.add(arith.MuliOp(k, be.index(shape[d]))), i))
+        k = S.from_index(be, k)
+        if op.distribution.data == "uniform":
+            keep = 53 if isinstance(elem, Float64Type) else 24
+            return [be.add(arith.MulfOp(unit(be, bits(be, k), elem, keep), be.const(2.0 ** -keep, elem)))]
+        two_k = be.add(arith.MuliOp(k, be.const(2, i64)))
+        scale = be.const(2.0 ** -53, f64)
+        u1 = be.add(arith.MulfOp(be.add(arith.AddfOp(unit(be, bits(be, two_k), f64, 53), be.const(1.0, f64))), scale))
+        u2 = be.add(arith.MulfOp(unit(be, bits(be, be.add(arith.AddiOp(two_k, be.const(1, i64)))), f64, 53), scale))
+        r = be.add(math.SqrtOp(be.add(arith.MulfOp(be.const(-2.0, f64), be.add(math.LogOp(u1))))))
+        z = be.add(arith.MulfOp(r, be.add(math.CosOp(be.add(arith.MulfOp(be.const(2.0 * pymath.pi, f64), u2))))))
+        return [S.convert(be, z, elem)]
+
+    init = empty(e, shape, elem)
+    return generic(e, [], [(init, amap(n, range(n)))], [PAR] * n, body)[0]
+
+
+# ---------------------------------------------------------------- patterns
+def lower_op(e: Emitter, op: Operation) -> list[SSAValue] | None:
+    """The lowering of one loom op (None: not a loom op this pass handles)."""
+    t = type(op)
+    if t in S.BINARY:
+        return [elementwise(e, op, S.BINARY[t], op.operands)]
+    if t is loom.CmpOp:
+        pred = op.predicate.data
+        return [elementwise(e, op, lambda be, a, b: be.cmp(pred, a, b), op.operands)]
+    if t in S.UNARY:
+        return [elementwise(e, op, S.UNARY[t], op.operands)]
+    if t is loom.SelectOp:
+        return [elementwise(e, op, lambda be, c, a, b: be.select(c, a, b), op.operands)]
+    if t is loom.ConvertOp:
+        to = loom.element_type(op.result.type)
+        return [elementwise(e, op, lambda be, a: S.convert(be, a, to), op.operands)]
+    if t in loom.REDUCTION_OPS:
+        return [reduction(e, op)]
+    simple = {loom.MatmulOp: matmul, loom.TransposeOp: transpose, loom.BroadcastToOp: broadcast_to,
+              loom.ReshapeOp: reshape, loom.ConcatOp: concat, loom.SliceOp: slice_, loom.UpdateOp: update,
+              loom.ArangeOp: arange, loom.RandomOp: random}
+    if t in simple:
+        return [simple[t](e, op)]
+    if t is loom.DimOp:
+        return [e.const(static_shape(op, op.operand.type)[op.axis_value()], i64)]
+    if t is loom.FullOp:
+        return [fill(e, op.value, static_shape(op, op.result.type))]
+    if t is loom.AssertOp:
+        e.check(op.cond, op.message.data)
+        return []
+    return None
+
+
+class LowerLoomOp(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not op.name.startswith("loom.") or isinstance(op, loom.PrintOp):
+            return
+        e = Emitter(op.location)
+        results = lower_op(e, op)
+        if results is None:  # pragma: no cover - every loom op is listed above
+            raise LoomError(f"convert-loom-to-linalg: no lowering for {op.name} (a compiler bug)")
+        rewriter.replace_matched_op(e.ops, results)
+
+
+@dataclass(frozen=True)
+class ConvertLoomToLinalg(ModulePass):
+    name = "convert-loom-to-linalg"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier([LowerLoomOp()]), apply_recursively=False).rewrite_module(op)

@@ -1,0 +1,153 @@
+"""`convert-memref-to-llvm`: memrefs → bare `!llvm.ptr`s (shapes are static, layouts row-major).
+
+- `memref.load`/`store` → `llvm.getelementptr inbounds` on the linearized index + `llvm.load`/
+  `llvm.store` (GEP, not ptrtoint arithmetic, so LLVM's vectorizer sees the access pattern);
+- `memref.alloc` → `aligned_alloc(64, size rounded up to 64)`, `memref.dealloc` → `free`;
+- `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`;
+- `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views).
+Sizes and strides are compile-time constants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, llvm, memref
+from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i64
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from compiler.passes.llvm_types import declare, with_location
+
+PTR = llvm.LLVMPointerType()
+
+
+def byte_size(t: Attribute) -> int:
+    from xdsl.dialects.builtin import Float32Type, Float64Type, IntegerType
+
+    if isinstance(t, Float64Type):
+        return 8
+    if isinstance(t, Float32Type):
+        return 4
+    assert isinstance(t, IntegerType)
+    return max(1, t.width.data // 8)
+
+
+def const(ops: list[Operation], value: int) -> SSAValue:
+    c = llvm.ConstantOp(IntegerAttr(value, i64), i64)
+    ops.append(c)
+    return c.result
+
+
+def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices) -> SSAValue:
+    shape = list(t.get_shape())
+    if not shape:
+        return ptr
+    strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    lin = None
+    for idx, stride in zip(indices, strides):
+        if isinstance(idx.type, IndexType):  # index → i64 (a no-op once arith is converted)
+            cast = arith.IndexCastOp(idx, i64)
+            ops.append(cast)
+            idx = cast.result
+        term = idx
+        if stride != 1:
+            m = llvm.MulOp(idx, const(ops, stride))
+            ops.append(m)
+            term = m.res
+        if lin is None:
+            lin = term
+        else:
+            a = llvm.AddOp(lin, term)
+            ops.append(a)
+            lin = a.res
+    gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], t.element_type, ssa_indices=[lin], inbounds=True)
+    ops.append(gep)
+    return gep.result
+
+
+class LowerLoad(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.LoadOp, rewriter: PatternRewriter, /):
+        ops: list[Operation] = []
+        addr = element_address(ops, op.memref, op.memref.type, op.indices)
+        ops.append(llvm.LoadOp(addr, op.res.type))
+        rewriter.replace_matched_op(with_location(ops, op), [ops[-1].results[0]])
+
+
+class LowerStore(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.StoreOp, rewriter: PatternRewriter, /):
+        ops: list[Operation] = []
+        addr = element_address(ops, op.memref, op.memref.type, op.indices)
+        ops.append(llvm.StoreOp(op.value, addr))
+        rewriter.replace_matched_op(with_location(ops, op), [])
+
+
+class LowerAlloc(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.AllocOp, rewriter: PatternRewriter, /):
+        t = op.memref.type
+        size = math.prod(t.get_shape()) * byte_size(t.element_type)
+        size = max(64, (size + 63) // 64 * 64)
+        declare(op, "aligned_alloc", [i64, i64], PTR)
+        ops: list[Operation] = []
+        call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
+        ops.append(call)
+        rewriter.replace_matched_op(with_location(ops, op), [call.returned])
+
+
+class LowerAlloca(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.AllocaOp, rewriter: PatternRewriter, /):
+        t = op.memref.type
+        ops: list[Operation] = []
+        a = llvm.AllocaOp(const(ops, max(1, math.prod(t.get_shape()))), t.element_type, alignment=64)
+        ops.append(a)
+        rewriter.replace_matched_op(with_location(ops, op), [a.res])
+
+
+class LowerDealloc(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.DeallocOp, rewriter: PatternRewriter, /):
+        declare(op, "free", [PTR], None)
+        rewriter.replace_matched_op(with_location([llvm.CallOp("free", op.memref)], op), [])
+
+
+class LowerCopy(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.CopyOp, rewriter: PatternRewriter, /):
+        t = op.source.type
+        declare(op, "memcpy", [PTR, PTR, i64], PTR)
+        ops: list[Operation] = []
+        n = const(ops, math.prod(t.get_shape()) * byte_size(t.element_type))
+        ops.append(llvm.CallOp("memcpy", op.destination, op.source, n, return_type=PTR))
+        rewriter.replace_matched_op(with_location(ops, op), [])
+
+
+class LowerView(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
+            rewriter.replace_matched_op([], [op.operands[0]])
+
+
+@dataclass(frozen=True)
+class ConvertMemrefToLlvm(ModulePass):
+    """Accesses first (they read their buffer's memref type for the strides), then the ops that
+    define buffers (after which the buffers are pointers)."""
+
+    name = "convert-memref-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for group in ([LowerLoad(), LowerStore(), LowerCopy()],
+                      [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerView()]):
+            PatternRewriteWalker(GreedyRewritePatternApplier(group)).rewrite_module(op)

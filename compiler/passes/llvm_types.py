@@ -1,0 +1,63 @@
+"""Type conventions shared by the `convert-*-to-llvm` passes.
+
+Shapes are static inside a compilation (the JIT specializes per shape signature), so a memref is
+lowered to a bare `!llvm.ptr` to its first element (row-major, contiguous, 64-byte aligned when we
+allocate it) and addresses are computed with `llvm.getelementptr inbounds`. `index` is `i64`.
+Scalar integer and float types are unchanged.
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import IndexType, MemRefType, i64
+from xdsl.ir import Attribute, Operation
+
+
+def convert_type(t: Attribute) -> Attribute:
+    if isinstance(t, IndexType):
+        return i64
+    if isinstance(t, MemRefType):
+        return llvm.LLVMPointerType()
+    return t
+
+
+def with_location(new: Operation | list[Operation], old: Operation):
+    """Copy `old`'s source location onto the op(s) that replace it; returns `new`."""
+    for o in new if isinstance(new, list) else [new]:
+        o.location = old.location
+    return new
+
+
+def module_of(op: Operation):
+    from xdsl.dialects.builtin import ModuleOp
+
+    while not isinstance(op, ModuleOp):
+        op = op.parent_op()
+    return op
+
+
+def declare(at: Operation, name: str, inputs: list[Attribute], output: Attribute | None,
+            variadic: bool = False) -> None:
+    """Declare the external function `name` in `at`'s module (once)."""
+    from xdsl.dialects.builtin import StringAttr
+
+    module = module_of(at)
+    for o in module.ops:
+        if isinstance(o, llvm.FuncOp) and o.sym_name == StringAttr(name):
+            return
+    ftype = llvm.LLVMFunctionType(inputs, output, is_variadic=variadic)
+    f = llvm.FuncOp(name, ftype, linkage=llvm.LinkageAttr("external"))
+    module.body.block.add_op(f)
+
+
+def retype_block_args(module) -> None:
+    """memref → ptr and index → i64 on every block argument (function bodies, loop headers)."""
+    from xdsl.rewriter import Rewriter
+
+    for op in module.walk():
+        for region in op.regions:
+            for block in region.blocks:
+                for a in list(block.args):
+                    t = convert_type(a.type)
+                    if t != a.type:
+                        Rewriter.replace_value_with_new_type(a, t)

@@ -1,0 +1,270 @@
+"""`loom-buffer-dealloc`: ownership, in-place updates, buffer reuse and frees at last use.
+
+Runs on the output of `loom-bufferize`, where every buffer is written once. Ownership is static:
+a block owns the buffers it allocates, the memref results of its `scf` ops, and the iteration
+arguments of a loop body (or `scf.while` region). Per block, in this order:
+
+1. region results are owned: a value an `scf.yield`/`scf.condition` passes on that the block does
+   not own (defined outside, a view, yielded twice) is copied first; a loop's initial value must
+   be an owned buffer dead after the loop (the loop takes it over), else it is copied;
+2. in place: an elementwise `linalg.generic` writes into an input of the same type that dies there
+   instead of a fresh buffer; a copy made to update a value (`x[i] = v`) is dropped when the
+   value dies there; a function's result buffer is the caller's output array (no final copy);
+3. reuse and frees: walking the block, a buffer dead before a `memref.alloc` of the same type is
+   reused for it; every other owned buffer gets a `memref.dealloc` right after its last use
+   (uses inside nested regions count at the op that holds them; views extend their source).
+A loop-carried tensor therefore lives in one buffer updated in place when the body allows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func, linalg, memref, scf
+from xdsl.dialects.builtin import MemRefType, ModuleOp
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from compiler.passes.loom_bufferize import alloc
+from compiler.passes.loom_scalar import Emitter
+
+VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp)
+
+
+def root(v: SSAValue) -> SSAValue:
+    while isinstance(v.owner, VIEWS):
+        v = v.owner.operands[0]
+    return v
+
+
+def is_buffer(v: SSAValue) -> bool:
+    return isinstance(v.type, MemRefType)
+
+
+def owned(v: SSAValue, block: Block) -> bool:
+    """Does `block` own buffer `v` (and may hence free it or hand it on)?"""
+    if not is_buffer(v) or root(v) is not v:
+        return False
+    owner = v.owner
+    if isinstance(owner, Block):
+        if owner is not block:
+            return False
+        parent = block.parent_op()
+        if isinstance(parent, scf.ForOp):
+            return v.index > 0
+        return isinstance(parent, scf.WhileOp)
+    return owner.parent_block() is block and isinstance(owner, (memref.AllocOp, scf.ForOp, scf.IfOp, scf.WhileOp))
+
+
+def ancestor_in(op: Operation, block: Block) -> Operation | None:
+    while op is not None and op.parent_block() is not block:
+        op = op.parent_op()
+    return op
+
+
+def last_uses(block: Block) -> tuple[list[Operation], dict[SSAValue, int]]:
+    """Index of the last op of `block` using each buffer root (directly, nested, or via a view)."""
+    ops = list(block.ops)
+    pos = {o: i for i, o in enumerate(ops)}
+    last: dict[SSAValue, int] = {}
+    for i, o in enumerate(ops):
+        for inner in o.walk():
+            for v in inner.operands:
+                if is_buffer(v):
+                    r = root(v)
+                    last[r] = max(last.get(r, -1), i)
+    for a in block.args:
+        last.setdefault(a, -1)
+    for o in ops:
+        for r in o.results:
+            if is_buffer(r):
+                last.setdefault(r, pos[o])
+    return ops, last
+
+
+def copy_before(op: Operation, v: SSAValue) -> SSAValue:
+    e = Emitter(op.location)
+    buf = alloc(e, v.type)
+    e.add(memref.CopyOp(v, buf))
+    Rewriter.insert_op(e.ops, InsertPoint.before(op))
+    return buf
+
+
+def set_operand(op: Operation, k: int, v: SSAValue) -> None:
+    ops = list(op.operands)
+    ops[k] = v
+    op.operands = ops
+
+
+def escaping(block: Block) -> set[SSAValue]:
+    """Buffers this block hands on: yielded, or given to a loop as its initial value."""
+    out: set[SSAValue] = set()
+    t = block.last_op
+    if isinstance(t, (scf.YieldOp, scf.ConditionOp)):
+        out |= {root(v) for v in t.operands if is_buffer(v)}
+    for o in block.ops:
+        if isinstance(o, (scf.ForOp, scf.WhileOp)):
+            out |= {root(v) for v in o.operands if is_buffer(v)}
+    return out
+
+
+class Dealloc:
+    def function(self, f: func.FuncOp) -> None:
+        if f.is_declaration:
+            return
+        self.block(f.body.block, top=True)
+
+    def block(self, block: Block, top: bool = False) -> None:
+        for o in list(block.ops):
+            for r in o.regions:
+                for b in r.blocks:
+                    self.block(b)
+        self.own_results(block)
+        self.own_loop_inits(block)
+        self.in_place(block)
+        if top:
+            self.results_in_place(block)
+        self.free_and_reuse(block)
+
+    # 1 ------------------------------------------------------------------
+    def own_results(self, block: Block) -> None:
+        t = block.last_op
+        if not isinstance(t, (scf.YieldOp, scf.ConditionOp)):
+            return
+        seen: set[SSAValue] = set()
+        for k, v in enumerate(t.operands):
+            if is_buffer(v) and (not owned(v, block) or v in seen):
+                set_operand(t, k, copy_before(t, v))
+            seen.add(t.operands[k])
+
+    def own_loop_inits(self, block: Block) -> None:
+        ops, last = last_uses(block)
+        t = block.last_op
+        esc_out = {root(v) for v in t.operands if is_buffer(v)} if isinstance(t, (scf.YieldOp, scf.ConditionOp)) else set()
+        for i, o in enumerate(ops):
+            if not isinstance(o, (scf.ForOp, scf.WhileOp)):
+                continue
+            first = 3 if isinstance(o, scf.ForOp) else 0
+            seen: set[SSAValue] = set()
+            for k in range(first, len(o.operands)):
+                v = o.operands[k]
+                if not is_buffer(v):
+                    continue
+                if not owned(v, block) or last.get(v, -1) > i or v in esc_out or v in seen or self.has_views(v):
+                    set_operand(o, k, copy_before(o, v))
+                seen.add(o.operands[k])
+
+    @staticmethod
+    def has_views(v: SSAValue) -> bool:
+        return any(isinstance(u.operation, VIEWS) for u in v.uses)
+
+    # 2 ------------------------------------------------------------------
+    def dies_at(self, v: SSAValue, op: Operation, block: Block) -> bool:
+        if not owned(v, block) or self.has_views(v) or v in escaping(block):
+            return False
+        ops, last = last_uses(block)
+        return last.get(v, -1) == ops.index(op)
+
+    def in_place(self, block: Block) -> None:
+        for o in list(block.ops):
+            if isinstance(o, linalg.GenericOp) and not o.res:
+                self.generic_in_place(o, block)
+            elif isinstance(o, memref.CopyOp):
+                dst = o.destination
+                if isinstance(dst.owner, memref.AllocOp) and dst.owner.parent_block() is block \
+                        and o.source.type == dst.type and self.dies_at(o.source, o, block):
+                    src = o.source
+                    Rewriter.erase_op(o)
+                    a = dst.owner
+                    dst.replace_all_uses_with(src)
+                    Rewriter.erase_op(a)
+
+    def generic_in_place(self, g: linalg.GenericOp, block: Block) -> None:
+        if any(it.data != linalg.IteratorType.PARALLEL for it in g.iterator_types):
+            return
+        maps = [m.data for m in g.indexing_maps.data]
+        n_in = len(g.inputs)
+        ident = maps[0].identity(maps[0].num_dims)
+        for k, out in enumerate(g.outputs):
+            a = out.owner
+            if not (isinstance(a, memref.AllocOp) and a.parent_block() is block) or maps[n_in + k] != ident:
+                continue
+            for j, v in enumerate(g.inputs):
+                if v.type == out.type and maps[j] == ident and v not in g.outputs and self.dies_at(v, g, block):
+                    out.replace_all_uses_with(v)
+                    Rewriter.erase_op(a)
+                    break
+
+    def results_in_place(self, block: Block) -> None:
+        """`memref.copy %buf, %out` before the return: compute into the output array directly."""
+        params = set(block.args)
+        done: set[SSAValue] = set()
+        for o in list(block.ops):
+            if isinstance(o, memref.CopyOp) and o.destination in params:
+                src = o.source
+                a = src.owner
+                if isinstance(a, memref.AllocOp) and a.parent_block() is block and src not in done \
+                        and src.type == o.destination.type and not self.has_views(src) \
+                        and self.dies_at(src, o, block):
+                    done.add(o.destination)
+                    dst = o.destination
+                    Rewriter.erase_op(o)
+                    src.replace_all_uses_with(dst)
+                    Rewriter.erase_op(a)
+
+    # 3 ------------------------------------------------------------------
+    def free_and_reuse(self, block: Block) -> None:
+        ops, last = last_uses(block)
+        esc = escaping(block)
+        free: dict[object, list[SSAValue]] = {}
+        deaths: dict[int, list[SSAValue]] = {}
+        death_of: dict[SSAValue, int] = {}
+        for v, i in last.items():
+            if owned(v, block) and v not in esc:
+                death_of[v] = i
+                deaths.setdefault(i, []).append(v)
+        dead_at: dict[SSAValue, int] = {}
+
+        def retire(i: int) -> None:
+            for v in deaths.get(i, []):
+                free.setdefault(v.type, []).append(v)
+                dead_at[v] = i
+
+        retire(-1)
+        for i, o in enumerate(ops):
+            if isinstance(o, memref.AllocOp) and free.get(o.memref.type):
+                b = free[o.memref.type].pop()
+                v = o.memref
+                if v in death_of:  # b lives on as v: it dies where v dies
+                    deaths[death_of[v]].remove(v)
+                    deaths[death_of[v]].append(b)
+                    death_of[b] = death_of.pop(v)
+                del dead_at[b]
+                v.replace_all_uses_with(b)
+                Rewriter.erase_op(o)
+                if b in esc or v in esc:
+                    esc.add(b)
+            retire(i)
+        for b, i in dead_at.items():
+            d = memref.DeallocOp.get(b)
+            d.location = ops[i].location if i >= 0 else (block.first_op.location if block.first_op else d.location)
+            if i < 0:
+                if block.first_op is not None:
+                    Rewriter.insert_op(d, InsertPoint.before(block.first_op))
+                else:
+                    block.add_op(d)
+            else:
+                Rewriter.insert_op(d, InsertPoint.after(ops[i]))
+
+
+@dataclass(frozen=True)
+class LoomBufferDealloc(ModulePass):
+    name = "loom-buffer-dealloc"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        d = Dealloc()
+        for f in list(op.ops):
+            if isinstance(f, func.FuncOp):
+                d.function(f)

@@ -1,0 +1,147 @@
+"""`loom-linalg-to-loops`: `linalg.generic`/`linalg.fill` on memrefs → `scf.for` nests of
+`memref.load`/`memref.store` and the op's scalar body.
+
+xDSL's `convert-linalg-to-loops` keeps the iteration-domain order (matmul i, j, k: the inner loop
+strides through B's columns and does not vectorize) and needs `affine.apply`; this pass picks the
+loop order for the memory layout instead: the innermost loop is the dimension that is the last
+(contiguous) index of the most operands, so a matmul runs i-k-j (the inner loop is a vectorizable
+axpy over a row of B and C), a row reduction runs along the row, and a column reduction
+vectorizes across columns. Indexing maps are evaluated with `arith` on `index` values; a
+reduction's accumulator is loaded and stored in the loop (LLVM keeps it in a register).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, linalg, memref, scf
+from xdsl.dialects.builtin import IndexType, MemRefType, ModuleOp
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir.affine import AffineBinaryOpExpr, AffineBinaryOpKind, AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+
+from compiler.passes.loom_scalar import Emitter
+
+
+def eval_expr(e: Emitter, x: AffineExpr, ivs: list[SSAValue]) -> SSAValue:
+    if isinstance(x, AffineDimExpr):
+        return ivs[x.position]
+    if isinstance(x, AffineConstantExpr):
+        return e.index(x.value)
+    assert isinstance(x, AffineBinaryOpExpr), x
+    a, b = eval_expr(e, x.lhs, ivs), eval_expr(e, x.rhs, ivs)
+    ops = {AffineBinaryOpKind.Add: arith.AddiOp, AffineBinaryOpKind.Mul: arith.MuliOp,
+           AffineBinaryOpKind.FloorDiv: arith.FloorDivSIOp, AffineBinaryOpKind.Mod: arith.RemSIOp,
+           AffineBinaryOpKind.CeilDiv: arith.CeilDivSIOp}
+    return e.add(ops[x.kind](a, b))
+
+
+def loop_order(maps: list[AffineMap], n_inputs: int, n_dims: int) -> list[int]:
+    """Dims outer → inner: the dim that is most often an operand's last index goes innermost."""
+    votes = [0] * n_dims
+    in_votes = [0] * n_dims
+    for k, m in enumerate(maps):
+        if m.results and isinstance(m.results[-1], AffineDimExpr):
+            votes[m.results[-1].position] += 1
+            if k < n_inputs:
+                in_votes[m.results[-1].position] += 1
+    if n_dims == 0 or max(votes) == 0:
+        return list(range(n_dims))
+    inner = max(range(n_dims), key=lambda d: (votes[d], in_votes[d], d))
+    return [d for d in range(n_dims) if d != inner] + [inner]
+
+
+def loop_nest(e: Emitter, bounds: list[int], order: list[int], body) -> None:
+    """scf.for nest over `bounds` in `order`; `body(emitter, ivs_by_dim)` fills the innermost."""
+    zero, one = e.index(0), e.index(1)
+    ivs: list[SSAValue | None] = [None] * len(bounds)
+
+    def level(outer: Emitter, k: int) -> None:
+        if k == len(order):
+            body(outer, ivs)
+            return
+        blk = Block(arg_types=[IndexType()])
+        ivs[order[k]] = blk.args[0]
+        inner = Emitter(outer.loc)
+        level(inner, k + 1)
+        inner.add(scf.YieldOp())
+        blk.add_ops(inner.ops)
+        outer.add(scf.ForOp(zero, outer.index(bounds[order[k]]), one, [], blk))
+
+    level(e, 0)
+
+
+class LowerGeneric(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
+        if op.res:
+            return
+        maps = [m.data for m in op.indexing_maps.data]
+        operands = list(op.inputs) + list(op.outputs)
+        n_dims = maps[0].num_dims
+        bounds = [None] * n_dims
+        for v, m in zip(operands, maps):
+            shape = v.type.get_shape() if isinstance(v.type, MemRefType) else ()
+            for r, size in zip(m.results, shape):
+                if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
+                    bounds[r.position] = size
+        assert None not in bounds, "every loop dim must index some operand"
+        n_in = len(op.inputs)
+        block = op.body.block
+        e = Emitter(op.location)
+
+        def body(be: Emitter, ivs):
+            vals: dict[SSAValue, SSAValue] = {}
+            for arg, v, m in zip(block.args, operands, maps):
+                if arg.uses:
+                    if isinstance(v.type, MemRefType):
+                        idx = [eval_expr(be, r, ivs) for r in m.results]
+                        vals[arg] = be.add(memref.LoadOp.get(v, idx))
+                    else:
+                        vals[arg] = v
+            for o in block.ops:
+                if isinstance(o, linalg.IndexOp):
+                    vals[o.result] = ivs[o.dim.value.data]
+                    continue
+                if isinstance(o, linalg.YieldOp):
+                    for y, out, m in zip(o.operands, op.outputs, maps[n_in:]):
+                        idx = [eval_expr(be, r, ivs) for r in m.results]
+                        be.add(memref.StoreOp.get(vals.get(y, y), out, idx))
+                    continue
+                c = o.clone(value_mapper=vals)
+                be.ops.append(c)
+                for old, new in zip(o.results, c.results):
+                    vals[old] = new
+
+        loop_nest(e, bounds, loop_order(maps, n_in, n_dims), body)
+        rewriter.replace_matched_op(e.ops, [])
+
+
+class LowerFill(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: linalg.FillOp, rewriter: PatternRewriter, /):
+        if op.res:
+            return
+        out = op.outputs[0]
+        shape = list(out.type.get_shape())
+        e = Emitter(op.location)
+        loop_nest(e, shape, list(range(len(shape))),
+                  lambda be, ivs: be.add(memref.StoreOp.get(op.inputs[0], out, list(ivs))))
+        rewriter.replace_matched_op(e.ops, [])
+
+
+@dataclass(frozen=True)
+class LoomLinalgToLoops(ModulePass):
+    name = "loom-linalg-to-loops"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier([LowerGeneric(), LowerFill()]),
+                             apply_recursively=False).rewrite_module(op)

@@ -1,0 +1,261 @@
+"""Scalar semantics of the `loom` elementwise ops, as `arith`/`math`/`scf` ops.
+
+`convert-loom-to-linalg` uses these twice: for ops on scalar values, and inside the body of the
+`linalg.generic` it builds for ops on tensors. Each entry takes an `Emitter` and the operand
+scalars and returns the result scalar; the Python/NumPy meaning (floor division, modulo with the
+sign of the divisor, NaN-propagating maximum, …) is written out here, one small function per op.
+"""
+
+from __future__ import annotations
+
+import math as pymath
+from collections.abc import Callable
+
+from xdsl.dialects import arith, cf, math, scf
+from xdsl.dialects.builtin import (
+    Float32Type,
+    Float64Type,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    i1,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+from dialects import loom
+
+# reductions and contractions may be reassociated (docs/language.md §11); everything may contract
+CONTRACT = arith.FastMathFlagsAttr([arith.FastMathFlag.ALLOW_CONTRACT])
+REASSOC = arith.FastMathFlagsAttr([arith.FastMathFlag.REASSOC, arith.FastMathFlag.ALLOW_CONTRACT])
+
+
+def is_float_t(t: Attribute) -> bool:
+    return isinstance(t, (Float32Type, Float64Type))
+
+
+def is_bool_t(t: Attribute) -> bool:
+    return isinstance(t, IntegerType) and t.width.data == 1
+
+
+class Emitter:
+    """Collects new ops (each given the source location of the op being lowered)."""
+
+    def __init__(self, location):
+        self.loc = location
+        self.ops: list[Operation] = []
+
+    def add(self, op: Operation) -> SSAValue | None:
+        op.location = self.loc
+        self.ops.append(op)
+        return op.results[0] if op.results else None
+
+    def const(self, value, t: Attribute) -> SSAValue:
+        if is_float_t(t):
+            return self.add(arith.ConstantOp(FloatAttr(float(value), t)))
+        if isinstance(t, IntegerType) and t.width.data == 1:
+            return self.add(arith.ConstantOp(IntegerAttr(-1 if value else 0, t)))
+        if isinstance(t, IntegerType) and value >= 2 ** (t.width.data - 1):
+            value -= 2 ** t.width.data  # unsigned bit patterns (hash constants) as signed
+        return self.add(arith.ConstantOp(IntegerAttr(int(value), t)))
+
+    def index(self, value: int) -> SSAValue:
+        return self.const(value, IndexType())
+
+    def check(self, ok: SSAValue, message: str) -> None:
+        """A run-time check at this location: `cf.assert` (lowered to an error return)."""
+        self.add(cf.AssertOp(ok, message))
+
+    def cmp(self, pred: str, a: SSAValue, b: SSAValue) -> SSAValue:
+        t = a.type
+        if is_float_t(t):
+            fp = {"lt": "olt", "le": "ole", "gt": "ogt", "ge": "oge", "eq": "oeq", "ne": "une"}[pred]
+            return self.add(arith.CmpfOp(a, b, fp))
+        if is_bool_t(t):
+            ip = {"lt": "ult", "le": "ule", "gt": "ugt", "ge": "uge", "eq": "eq", "ne": "ne"}[pred]
+        else:
+            ip = {"lt": "slt", "le": "sle", "gt": "sgt", "ge": "sge", "eq": "eq", "ne": "ne"}[pred]
+        return self.add(arith.CmpiOp(a, b, ip))
+
+    def select(self, c, a, b) -> SSAValue:
+        return self.add(arith.SelectOp(c, a, b))
+
+
+# ---------------------------------------------------------------- binary ops
+def _add(e: Emitter, a, b):
+    return e.add(arith.AddfOp(a, b, CONTRACT) if is_float_t(a.type) else arith.AddiOp(a, b))
+
+
+def _sub(e, a, b):
+    return e.add(arith.SubfOp(a, b, CONTRACT) if is_float_t(a.type) else arith.SubiOp(a, b))
+
+
+def _mul(e, a, b):
+    return e.add(arith.MulfOp(a, b, CONTRACT) if is_float_t(a.type) else arith.MuliOp(a, b))
+
+
+def _div(e, a, b):
+    return e.add(arith.DivfOp(a, b, CONTRACT))
+
+
+def _nonzero_divisor(e: Emitter, b):
+    e.check(e.cmp("ne", b, e.const(0, b.type)), "integer division by zero")
+
+
+def _floordiv(e, a, b):
+    if is_float_t(a.type):
+        return e.add(math.FloorOp(e.add(arith.DivfOp(a, b))))
+    _nonzero_divisor(e, b)
+    return e.add(arith.FloorDivSIOp(a, b))
+
+
+def _rem(e, a, b):
+    """Python's modulo: the result has the sign of the divisor."""
+    zero = e.const(0, a.type)
+    if is_float_t(a.type):
+        r = e.add(arith.SubfOp(a, e.add(arith.MulfOp(b, e.add(math.FloorOp(e.add(arith.DivfOp(a, b))))))))
+        return r
+    _nonzero_divisor(e, b)
+    r = e.add(arith.RemSIOp(a, b))
+    fix = e.add(arith.AndIOp(e.cmp("ne", r, zero),
+                             e.cmp("ne", e.cmp("lt", r, zero), e.cmp("lt", b, zero))))
+    return e.select(fix, e.add(arith.AddiOp(r, b)), r)
+
+
+def _ipow(e: Emitter, a, b):
+    """Integer power by repeated squaring (an `scf.while`); negative exponents are an error."""
+    t = a.type
+    e.check(e.cmp("ge", b, e.const(0, t)), "integers cannot be raised to negative integer powers")
+    before = Block(arg_types=[t, t, t])
+    r, base, n = before.args
+    bef = Emitter(e.loc)
+    go = bef.cmp("gt", n, bef.const(0, t))
+    bef.add(scf.ConditionOp(go, r, base, n))
+    before.add_ops(bef.ops)
+    after = Block(arg_types=[t, t, t])
+    r, base, n = after.args
+    aft = Emitter(e.loc)
+    one = aft.const(1, t)
+    odd = aft.cmp("ne", aft.add(arith.AndIOp(n, one)), aft.const(0, t))
+    r2 = aft.select(odd, aft.add(arith.MuliOp(r, base)), r)
+    aft.add(scf.YieldOp(r2, aft.add(arith.MuliOp(base, base)), aft.add(arith.ShRSIOp(n, one))))
+    after.add_ops(aft.ops)
+    loop = scf.WhileOp([e.const(1, t), a, b], [t, t, t], Region(before), Region(after))
+    e.add(loop)
+    return loop.results[0]
+
+
+def _pow(e, a, b):
+    if is_float_t(a.type):
+        return e.add(math.PowFOp(a, b))
+    return _ipow(e, a, b)
+
+
+def _maximum(e, a, b):
+    if is_float_t(a.type):
+        return e.add(arith.MaximumfOp(a, b))
+    return e.add(arith.MaxUIOp(a, b) if is_bool_t(a.type) else arith.MaxSIOp(a, b))
+
+
+def _minimum(e, a, b):
+    if is_float_t(a.type):
+        return e.add(arith.MinimumfOp(a, b))
+    return e.add(arith.MinUIOp(a, b) if is_bool_t(a.type) else arith.MinSIOp(a, b))
+
+
+BINARY: dict[type[Operation], Callable] = {
+    loom.AddOp: _add, loom.SubOp: _sub, loom.MulOp: _mul, loom.DivOp: _div,
+    loom.FloorDivOp: _floordiv, loom.RemOp: _rem, loom.PowOp: _pow,
+    loom.MaximumOp: _maximum, loom.MinimumOp: _minimum,
+    loom.AndOp: lambda e, a, b: e.add(arith.AndIOp(a, b)),
+    loom.OrOp: lambda e, a, b: e.add(arith.OrIOp(a, b)),
+}
+
+
+# ---------------------------------------------------------------- unary ops
+def _neg(e, a):
+    return e.add(arith.NegfOp(a)) if is_float_t(a.type) else e.add(arith.SubiOp(e.const(0, a.type), a))
+
+
+def _sigmoid(e, a):
+    one = e.const(1.0, a.type)
+    return e.add(arith.DivfOp(one, e.add(arith.AddfOp(one, e.add(math.ExpOp(e.add(arith.NegfOp(a))))))))
+
+
+def _relu(e, a):
+    return _maximum(e, a, e.const(0, a.type))
+
+
+def _gelu(e, a):
+    t = a.type
+    c = e.const(pymath.sqrt(2.0 / pymath.pi), t)
+    x3 = e.add(arith.MulfOp(e.add(arith.MulfOp(a, a, CONTRACT)), a, CONTRACT))
+    inner = e.add(arith.MulfOp(c, e.add(arith.AddfOp(a, e.add(arith.MulfOp(e.const(0.044715, t), x3, CONTRACT)), CONTRACT)), CONTRACT))
+    th = e.add(math.TanhOp(inner))
+    half_x = e.add(arith.MulfOp(e.const(0.5, t), a, CONTRACT))
+    return e.add(arith.MulfOp(half_x, e.add(arith.AddfOp(e.const(1.0, t), th, CONTRACT)), CONTRACT))
+
+
+def _abs(e, a):
+    return e.add(math.AbsFOp(a)) if is_float_t(a.type) else e.add(math.AbsIOp(a))
+
+
+def _sign(e, a):
+    t = a.type
+    zero, one, minus = e.const(0, t), e.const(1, t), e.const(-1, t)
+    neg = e.select(e.cmp("lt", a, zero), minus, a if is_float_t(t) else zero)  # keeps NaN, ±0
+    return e.select(e.cmp("gt", a, zero), one, neg)
+
+
+UNARY: dict[type[Operation], Callable] = {
+    loom.NegOp: _neg,
+    loom.NotOp: lambda e, a: e.add(arith.XOrIOp(a, e.const(1, i1))),
+    loom.ExpOp: lambda e, a: e.add(math.ExpOp(a)),
+    loom.LogOp: lambda e, a: e.add(math.LogOp(a)),
+    loom.SqrtOp: lambda e, a: e.add(math.SqrtOp(a)),
+    loom.RsqrtOp: lambda e, a: e.add(arith.DivfOp(e.const(1.0, a.type), e.add(math.SqrtOp(a)))),
+    loom.TanhOp: lambda e, a: e.add(math.TanhOp(a)),
+    loom.SigmoidOp: _sigmoid,
+    loom.ReluOp: _relu,
+    loom.GeluOp: _gelu,
+    loom.AbsOp: _abs,
+    loom.SinOp: lambda e, a: e.add(math.SinOp(a)),
+    loom.CosOp: lambda e, a: e.add(math.CosOp(a)),
+    loom.SignOp: _sign,
+}
+
+
+def convert(e: Emitter, a: SSAValue, to: Attribute) -> SSAValue:
+    """Element-type conversion with loom.convert's meaning (checked float→int)."""
+    src = a.type
+    if src == to:
+        return a
+    if is_bool_t(to):
+        return e.cmp("ne", a, e.const(0, src))
+    if is_float_t(src) and is_float_t(to):
+        return e.add(arith.ExtFOp(a, to) if isinstance(to, Float64Type) else arith.TruncFOp(a, to))
+    if is_float_t(src):  # → integer: NaN, inf and out-of-range values are run-time errors
+        bits = to.width.data
+        finite = e.cmp("lt", e.add(math.AbsFOp(a)), e.const(float("inf"), src))  # false for NaN
+        e.check(finite, "cannot convert a NaN or infinite value to an integer")
+        lo, hi = e.const(-(2.0 ** (bits - 1)), src), e.const(2.0 ** (bits - 1), src)
+        t = e.add(math.TruncOp(a))
+        ok = e.add(arith.AndIOp(e.cmp("ge", t, lo), e.cmp("lt", t, hi)))
+        e.check(ok, f"a value is out of range for int{bits}")
+        return e.add(arith.FPToSIOp(a, to))
+    if is_float_t(to):
+        return e.add(arith.UIToFPOp(a, to) if is_bool_t(src) else arith.SIToFPOp(a, to))
+    if is_bool_t(src):
+        return e.add(arith.ExtUIOp(a, to))
+    if to.width.data > src.width.data:
+        return e.add(arith.ExtSIOp(a, to))
+    return e.add(arith.TruncIOp(a, to))
+
+
+def to_index(e: Emitter, a: SSAValue) -> SSAValue:
+    return e.add(arith.IndexCastOp(a, IndexType()))
+
+
+def from_index(e: Emitter, a: SSAValue, t: Attribute = i64) -> SSAValue:
+    return e.add(arith.IndexCastOp(a, t))

@@ -1,0 +1,248 @@
+"""llvm-dialect ops that xDSL 0.74 lacks, under their upstream MLIR names (so printed IR stays valid
+MLIR), and their translation to LLVM IR.
+
+`xdsl.backend.llvm.convert.convert_module` translates each op with the function `convert_op`, looked
+up as a global of `xdsl.backend.llvm.convert`. `install()` wraps it (once): ops defined here are
+translated here, everything else goes to xDSL's own translation. It also translates
+`llvm.intr.fma` with fast-math flags, which xDSL refuses.
+
+Ops: `llvm.fptosi`, `llvm.fptoui`, `llvm.uitofp`, `llvm.freeze`, `llvm.intr.maximum`,
+`llvm.intr.minimum` (NaN-propagating, −0 < +0: `arith.maximumf/minimumf`), `llvm.intr.round`,
+`llvm.intr.roundeven`, `llvm.intr.trunc`, `llvm.intr.log10`, `llvm.intr.powi`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from typing import ClassVar
+
+from llvmlite import ir
+from llvmlite.ir import instructions
+
+from xdsl.backend.llvm.convert_type import convert_type as _ll_type
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import AnyFloatConstr, IntegerType, SignlessIntegerConstraint, VectorType
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import (
+    AnyAttr,
+    IRDLOperation,
+    ParsePropInAttrDict,
+    VarConstraint,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import NoMemoryEffect, Pure
+
+_FLOAT = AnyFloatConstr | VectorType.constr(AnyFloatConstr)
+_INT = SignlessIntegerConstraint | VectorType.constr(SignlessIntegerConstraint)
+
+
+def _fm(fast_math) -> llvm.FastMathAttr:
+    return fast_math if isinstance(fast_math, llvm.FastMathAttr) else llvm.FastMathAttr(fast_math)
+
+
+# --- casts -------------------------------------------------------------------------------------
+
+class _Cast(IRDLOperation, ABC):
+    arg = operand_def(Attribute)
+    res = result_def(Attribute)
+    traits = traits_def(NoMemoryEffect())
+    assembly_format = "$arg attr-dict `:` type($arg) `to` type($res)"
+
+    def __init__(self, arg: SSAValue | Operation, res_type: Attribute):
+        super().__init__(operands=[arg], result_types=[res_type])
+
+
+@irdl_op_definition
+class FPToSIOp(_Cast):
+    name = "llvm.fptosi"
+    arg = operand_def(_FLOAT)
+    res = result_def(_INT)
+
+
+@irdl_op_definition
+class FPToUIOp(_Cast):
+    name = "llvm.fptoui"
+    arg = operand_def(_FLOAT)
+    res = result_def(_INT)
+
+
+@irdl_op_definition
+class UIToFPOp(_Cast):
+    name = "llvm.uitofp"
+    arg = operand_def(_INT)
+    res = result_def(_FLOAT)
+
+
+@irdl_op_definition
+class FreezeOp(IRDLOperation):
+    name = "llvm.freeze"
+    T: ClassVar = VarConstraint("T", AnyAttr())
+    val = operand_def(T)
+    res = result_def(T)
+    traits = traits_def(NoMemoryEffect())
+    assembly_format = "$val attr-dict `:` type($val)"
+
+    def __init__(self, val: SSAValue | Operation):
+        super().__init__(operands=[val], result_types=[SSAValue.get(val).type])
+
+
+# --- float intrinsics --------------------------------------------------------------------------
+
+class _UnaryIntr(IRDLOperation, ABC):
+    T: ClassVar = VarConstraint("T", _FLOAT)
+    arg = operand_def(T)
+    res = result_def(T)
+    fastmathFlags = prop_def(llvm.FastMathAttr, default_value=llvm.FastMathAttr(None))
+    traits = traits_def(Pure())
+    assembly_format = "`(` operands `)` attr-dict `:` functional-type(operands, results)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, arg: SSAValue | Operation, fast_math=None):
+        super().__init__(operands=[arg], result_types=[SSAValue.get(arg).type],
+                         properties={"fastmathFlags": _fm(fast_math)})
+
+
+class _BinaryIntr(IRDLOperation, ABC):
+    T: ClassVar = VarConstraint("T", _FLOAT)
+    lhs = operand_def(T)
+    rhs = operand_def(T)
+    res = result_def(T)
+    fastmathFlags = prop_def(llvm.FastMathAttr, default_value=llvm.FastMathAttr(None))
+    traits = traits_def(Pure())
+    assembly_format = "`(` operands `)` attr-dict `:` functional-type(operands, results)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation, fast_math=None):
+        super().__init__(operands=[lhs, rhs], result_types=[SSAValue.get(lhs).type],
+                         properties={"fastmathFlags": _fm(fast_math)})
+
+
+@irdl_op_definition
+class MaximumOp(_BinaryIntr):
+    name = "llvm.intr.maximum"
+
+
+@irdl_op_definition
+class MinimumOp(_BinaryIntr):
+    name = "llvm.intr.minimum"
+
+
+@irdl_op_definition
+class RoundOp(_UnaryIntr):
+    name = "llvm.intr.round"
+
+
+@irdl_op_definition
+class RoundEvenOp(_UnaryIntr):
+    name = "llvm.intr.roundeven"
+
+
+@irdl_op_definition
+class FTruncOp(_UnaryIntr):
+    name = "llvm.intr.trunc"
+
+
+@irdl_op_definition
+class Log10Op(_UnaryIntr):
+    name = "llvm.intr.log10"
+
+
+@irdl_op_definition
+class PowIOp(IRDLOperation):
+    name = "llvm.intr.powi"
+    T: ClassVar = VarConstraint("T", _FLOAT)
+    val = operand_def(T)
+    power = operand_def(IntegerType)
+    res = result_def(T)
+    fastmathFlags = prop_def(llvm.FastMathAttr, default_value=llvm.FastMathAttr(None))
+    traits = traits_def(Pure())
+    assembly_format = "`(` operands `)` attr-dict `:` functional-type(operands, results)"
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def __init__(self, val: SSAValue | Operation, power: SSAValue | Operation, fast_math=None):
+        super().__init__(operands=[val, power], result_types=[SSAValue.get(val).type],
+                         properties={"fastmathFlags": _fm(fast_math)})
+
+
+_INTRINSIC = {MaximumOp: "llvm.maximum", MinimumOp: "llvm.minimum", RoundOp: "llvm.round", RoundEvenOp: "llvm.roundeven", FTruncOp: "llvm.trunc", Log10Op: "llvm.log10"}
+
+LlvmExt = Dialect("llvm_ext", [FPToSIOp, FPToUIOp, UIToFPOp, FreezeOp, MaximumOp, MinimumOp, RoundOp,
+                               RoundEvenOp, FTruncOp, Log10Op, PowIOp], [])
+
+
+# --- translation to LLVM IR --------------------------------------------------------------------
+
+class _FreezeInstr(instructions.Instruction):
+    def __init__(self, parent, val, name=""):
+        super().__init__(parent, val.type, "freeze", [val], name=name)
+
+    def descr(self, buf):
+        op = self.operands[0]
+        buf.append(f"freeze {op.type} {op.get_reference()}{self._stringify_metadata(leading_comma=True)}\n")
+
+
+def _flags(op: Operation) -> list[str]:
+    return [f.value for f in op.fastmathFlags.data]
+
+
+def _suffix(t: ir.Type) -> str:
+    if isinstance(t, ir.VectorType):
+        return f"v{t.count}{_suffix(t.element)}"
+    return t.intrinsic_name
+
+
+def _intrinsic(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Function:
+    full = ".".join([name] + [_suffix(a.type) for a in args[:1]] +
+                    ([_suffix(args[1].type)] if name == "llvm.powi" else []))
+    if full in builder.module.globals:
+        return builder.module.globals[full]
+    return ir.Function(builder.module, ir.FunctionType(ret, [a.type for a in args]), name=full)
+
+
+def _convert_ext(op: Operation, builder: ir.IRBuilder, val_map: dict) -> None:
+    args = [val_map[v] for v in op.operands]
+    match op:
+        case FPToSIOp():
+            val_map[op.res] = builder.fptosi(args[0], _ll_type(op.res.type))
+        case FPToUIOp():
+            val_map[op.res] = builder.fptoui(args[0], _ll_type(op.res.type))
+        case UIToFPOp():
+            val_map[op.res] = builder.uitofp(args[0], _ll_type(op.res.type))
+        case FreezeOp():
+            instr = _FreezeInstr(builder.block, args[0])
+            builder._insert(instr)
+            val_map[op.res] = instr
+        case PowIOp():
+            fn = _intrinsic(builder, "llvm.powi", args[0].type, args)
+            val_map[op.res] = builder.call(fn, args, fastmath=_flags(op))
+        case llvm.FMAOp():
+            fn = _intrinsic(builder, "llvm.fma", args[0].type, args)
+            val_map[op.res] = builder.call(fn, args, fastmath=_flags(op))
+        case _:
+            fn = _intrinsic(builder, _INTRINSIC[type(op)], args[0].type, args)
+            val_map[op.results[0]] = builder.call(fn, args, fastmath=_flags(op))
+
+
+_OURS = (FPToSIOp, FPToUIOp, UIToFPOp, FreezeOp, MaximumOp, MinimumOp, RoundOp, RoundEvenOp, FTruncOp,
+         Log10Op, PowIOp, llvm.FMAOp)
+
+
+def install() -> None:
+    """Make `convert_module` translate the ops above (idempotent)."""
+    import xdsl.backend.llvm.convert as convert
+
+    if getattr(convert.convert_op, "_loom_llvm_ext", False):
+        return
+    original = convert.convert_op
+
+    def convert_op(op, builder, val_map, block_map=None):
+        if isinstance(op, _OURS):
+            return _convert_ext(op, builder, val_map)
+        return original(op, builder, val_map, block_map)
+
+    convert_op._loom_llvm_ext = True
+    convert.convert_op = convert_op

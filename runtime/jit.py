@@ -1,0 +1,215 @@
+"""The native engine: llvm-dialect IR → llvmlite → LLVM O3 for the host CPU → machine code.
+
+- `translate(module)`: xDSL's `convert_module` (plus our llvm-dialect extensions) to LLVM IR text;
+- `optimize(ir)`: parse, verify and run LLVM's O3 pipeline (loop and SLP vectorization on) with the
+  host's CPU name and features;
+- `NativeModule`: an MCJIT engine holding the machine code, built from an optimized module or from
+  a cached object file, kept alive as long as the compiled function that uses it;
+- `ObjectCache`: compiled object code on disk, keyed by everything that determines it (source,
+  entry, argument signature, pipeline, Loom/LLVM versions, CPU), so a second process skips
+  compilation.
+Native code reports run-time errors through its status; `loom_rt_print` calls back into Python.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from runtime import abi
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+LOOM_VERSION = "0.3"
+
+
+def new_target_machine() -> llvm.TargetMachine:
+    """A target machine for the host CPU (an MCJIT engine takes ownership of the one it gets)."""
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(),
+                                        opt=3, codemodel="jitdefault")
+
+
+def _init() -> llvm.TargetMachine:
+    with _lock:
+        tm = _state.get("tm")
+        if tm is None:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            tm = new_target_machine()
+            _state["tm"] = tm
+            _state["print_cb"] = _PRINT_CB
+            llvm.add_symbol("loom_rt_print", ctypes.cast(_PRINT_CB, ctypes.c_void_p).value)
+        return tm
+
+
+def target_machine() -> llvm.TargetMachine:
+    return _state.get("tm") or _init()
+
+
+def cpu_key() -> str:
+    return f"{llvm.get_default_triple()}|{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}"
+
+
+# ---------------------------------------------------------------- print callback
+_print_tables = threading.local()
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_void_p)
+def _PRINT_CB(index, values):  # pragma: no cover - exercised through compiled programs
+    from runtime.format import format_value
+
+    fmt, types = _print_tables.current[index]
+    ptrs = (ctypes.c_void_p * max(len(types), 1)).from_address(values)
+    vals = [format_value(abi.read_value(ptrs[k], t)) for k, t in enumerate(types)]
+    print(fmt.format(*vals), file=sys.stdout, flush=True)
+
+
+# ---------------------------------------------------------------- LLVM
+def translate(module) -> str:
+    """llvm-dialect module → LLVM IR text."""
+    from xdsl.backend.llvm.convert import convert_module
+
+    from dialects import llvm_ext
+
+    llvm_ext.install()
+    _init()
+    return str(convert_module(module, fallback_target_triple=llvm.get_default_triple()))
+
+
+def optimize(ir: str) -> llvm.ModuleRef:
+    tm = target_machine()
+    mod = llvm.parse_assembly(ir)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    pto = llvm.PipelineTuningOptions(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def assembly(mod: llvm.ModuleRef) -> str:
+    return target_machine().emit_assembly(mod)
+
+
+def object_code(mod: llvm.ModuleRef) -> bytes:
+    return target_machine().emit_object(mod)
+
+
+class NativeModule:
+    """Machine code in memory (one MCJIT engine)."""
+
+    def __init__(self, mod: llvm.ModuleRef | None = None, obj: bytes | None = None):
+        target_machine()  # initializes LLVM
+        tm = new_target_machine()
+        if mod is None:
+            mod = llvm.parse_assembly("")
+            mod.triple = tm.triple
+        self.engine = llvm.create_mcjit_compiler(mod, tm)
+        if obj is not None:
+            self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self.engine.finalize_object()
+
+    def address(self, name: str) -> int:
+        addr = self.engine.get_function_address(name)
+        if not addr:
+            raise RuntimeError(f"compiled code has no function '{name}' (a compiler bug)")
+        return addr
+
+
+@dataclass
+class CompiledFunction:
+    """A native entry point with its signature, error sites and print table."""
+
+    native: NativeModule
+    symbol: str
+    signature: abi.Signature
+    sites: list  # [message, file, line, col] per run-time check
+    prints: list  # [format, [ValueType...]] per print
+    fn: object = field(init=False)
+
+    def __post_init__(self):
+        self.fn = self.signature.ctypes_function(self.native.address(self.symbol))
+
+    def __call__(self, args: list):
+        _print_tables.current = self.prints
+        status, outs = abi.call(self.fn, self.signature, args)
+        if status != 0:
+            raise self.error(status)
+        return abi.results(self.signature, outs)
+
+    def error(self, status: int):
+        from compiler.diagnostics import LoomRuntimeError, Span
+
+        if not 0 < status <= len(self.sites):
+            return LoomRuntimeError(f"compiled code returned an unknown status {status} (a compiler bug)")
+        message, file, line, col = self.sites[status - 1]
+        span = Span(file, int(line), int(col), int(line), int(col) + 1) if file else None
+        return LoomRuntimeError(message, span)
+
+    def metadata(self) -> dict:
+        return {"symbol": self.symbol, "signature": self.signature.to_json(), "sites": self.sites,
+                "prints": [[f, [t.to_json() for t in ts]] for f, ts in self.prints]}
+
+    @staticmethod
+    def from_metadata(native: NativeModule, meta: dict) -> CompiledFunction:
+        prints = [(f, [abi.ValueType.from_json(t) for t in ts]) for f, ts in meta["prints"]]
+        return CompiledFunction(native, meta["symbol"], abi.Signature.from_json(meta["signature"]),
+                                meta["sites"], prints)
+
+
+# ---------------------------------------------------------------- on-disk cache
+def cache_dir() -> str:
+    return os.environ.get("LOOM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "loom")
+
+
+def cache_key(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in (LOOM_VERSION, llvmlite.__version__, cpu_key(), *parts):
+        h.update(p.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+class ObjectCache:
+    def __init__(self, directory: str | None = None):
+        self.dir = directory or cache_dir()
+
+    def _paths(self, key: str) -> tuple[str, str]:
+        return os.path.join(self.dir, key + ".o"), os.path.join(self.dir, key + ".json")
+
+    def load(self, key: str) -> CompiledFunction | None:
+        obj_path, meta_path = self._paths(key)
+        try:
+            with open(meta_path) as f:
+                meta = json.load(f)
+            with open(obj_path, "rb") as f:
+                obj = f.read()
+        except (OSError, ValueError):
+            return None
+        return CompiledFunction.from_metadata(NativeModule(obj=obj), meta)
+
+    def store(self, key: str, obj: bytes, fn: CompiledFunction) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        obj_path, meta_path = self._paths(key)
+        tmp = f".{os.getpid()}.{time.monotonic_ns()}"
+        with open(obj_path + tmp, "wb") as f:
+            f.write(obj)
+        with open(meta_path + tmp, "w") as f:
+            json.dump(fn.metadata(), f)
+        os.replace(obj_path + tmp, obj_path)  # atomic: concurrent processes never see half a file
+        os.replace(meta_path + tmp, meta_path)

@@ -1,0 +1,210 @@
+"""The native backend as a user sees it: stages, the JIT and its caches, run-time errors and
+`print` in compiled code, vectorization, and ahead-of-time object files linked into C.
+
+(Compiled *results* are checked against the reference executor and NumPy by the shared suites:
+test_builtins.py, test_properties.py, test_runtime_errors.py and e2e/test_examples.py run every
+case in both modes.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler.cli import main as cli
+from compiler.diagnostics import LoomError, LoomRuntimeError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AXPY = """
+def f(x: f32[N], a: f32, b: f32) -> f32[N]:
+    return tanh(x * a + b) * 2.0 + x
+"""
+
+
+def load(src: str, **kw):
+    return compiler.loads(textwrap.dedent(src), name="t.loom", **kw)
+
+
+def test_default_mode_is_jit_and_matches_eager():
+    x = np.linspace(-3, 3, 1001, dtype=np.float32)
+    jit, eager = load(AXPY), load(AXPY, mode="eager")
+    assert jit.mode == "jit"
+    np.testing.assert_allclose(jit.f(x, 0.5, 0.25), eager.f(x, 0.5, 0.25), rtol=2e-6, atol=1e-6)
+
+
+def test_specializations_are_cached_per_shape():
+    p = load(AXPY)
+    x = np.ones(8, np.float32)
+    p.f(x, 1.0, 0.0)
+    low = p.f.lower(x, 1.0, 0.0)
+    assert low.compiled() is p.f.lower(x, 1.0, 0.0).compiled()
+    assert p.f.lower(np.ones(9, np.float32), 1.0, 0.0) is not low
+
+
+@pytest.mark.parametrize("stage", compiler.api.STAGES)
+def test_every_stage_prints(stage):
+    text = load(AXPY).f.lower(np.ones(64, np.float32), 1.0, 0.0).as_text(stage)
+    marker = {"loom": "loom.tanh", "loom-opt": "loom.tanh", "linalg": "linalg.generic",
+              "bufferized": "memref.alloc" if False else "memref<64xf32>", "loops": "scf.for",
+              "llvm-dialect": "llvm.func", "llvm": "define", "llvm-opt": "define", "asm": "f:"}[stage]
+    assert marker in text
+
+
+def test_linalg_stage_is_fused_into_one_generic():
+    text = load(AXPY).f.lower(np.ones(64, np.float32), 1.0, 0.0).as_text("linalg")
+    assert text.count("linalg.generic") == 1
+    assert "math.tanh" in text and "loom." not in text
+
+
+def test_fused_elementwise_loop_is_vectorized():
+    text = load(AXPY).f.lower(np.ones(4096, np.float32), 1.0, 0.0).as_text("llvm-opt")
+    assert re.search(r"<\d+ x float>", text), "the fused tanh loop was not vectorized"
+    assert "@tanhf" not in text, "tanh must not be a scalar libm call"
+
+
+def test_results_written_into_output_arrays_without_final_copy():
+    text = load(AXPY).f.lower(np.ones(64, np.float32), 1.0, 0.0).as_text("bufferized")
+    assert "memref.copy" not in text and "memref.alloc" not in text
+
+
+def test_inputs_are_not_modified():
+    p = load("""
+        def f(x: f32[5]) -> f32[5]:
+            y = x
+            y[0] = 7.0
+            return y * 2.0
+        """)
+    x = np.arange(5, dtype=np.float32)
+    keep = x.copy()
+    np.testing.assert_array_equal(p.f(x), np.array([14, 2, 4, 6, 8], np.float32))
+    np.testing.assert_array_equal(x, keep)
+
+
+# ------------------------------------------------------------------ run-time errors
+def test_index_out_of_range_raises_with_location():
+    p = load("""
+        def f(x: f32[4], i: i64) -> f32:
+            return x[i]
+        """)
+    x = np.arange(4, dtype=np.float32)
+    assert p.f(x, -1) == 3.0
+    with pytest.raises(LoomRuntimeError) as e:
+        p.f(x, 4)
+    assert "out of range" in e.value.message and e.value.span.line == 3
+    assert "t.loom:3:" in e.value.render()
+
+
+def test_while_bound_exceeded_raises():
+    p = load("""
+        def f(n: i64) -> i64:
+            k = 0
+            while k < n bound 10:
+                k = k + 1
+            return k
+        """)
+    assert p.f(10) == 10
+    with pytest.raises(LoomRuntimeError, match="exceeded its bound of 10") as e:
+        p.f(11)
+    assert e.value.span.line == 4
+
+
+def test_error_inside_loop_body_of_fused_kernel():
+    p = load("""
+        def f(a: i32[6], b: i32[6]) -> i32[6]:
+            return a // b + 1
+        """)
+    with pytest.raises(LoomRuntimeError, match="integer division by zero"):
+        p.f(np.ones(6, np.int32), np.array([1, 2, 3, 0, 5, 6], np.int32))
+
+
+def test_print_in_compiled_code(capfd):
+    p = load("""
+        def f(x: f32[3]) -> f32:
+            print("x = {}, n = {}", x, 3)
+            return sum(x)
+        """)
+    assert p.f(np.array([1, 2, 3], np.float32)) == 6.0
+    out = capfd.readouterr().out
+    eager = load("""
+        def f(x: f32[3]) -> f32:
+            print("x = {}, n = {}", x, 3)
+            return sum(x)
+        """, mode="eager")
+    eager.f(np.array([1, 2, 3], np.float32))
+    assert out == capfd.readouterr().out and out.startswith("x = ")
+
+
+# ------------------------------------------------------------------ on-disk cache
+def test_disk_cache_second_process_skips_compilation(tmp_path):
+    src = tmp_path / "axpy.loom"
+    src.write_text(textwrap.dedent(AXPY))
+    script = textwrap.dedent(f"""
+        import sys, time, numpy as np
+        sys.path.insert(0, {str(ROOT)!r})
+        import compiler
+        t = time.perf_counter()
+        p = compiler.load({str(src)!r}, cache=True)
+        y = p.f(np.ones(16, np.float32), 1.0, 0.0)
+        print(float(y.sum()), "artifact" if p.f.lower(np.ones(16, np.float32), 1.0, 0.0)._artifact else "cached")
+        """)
+    env = dict(os.environ, LOOM_CACHE_DIR=str(tmp_path / "cache"))
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.split()[1] == "artifact" and second.stdout.split()[1] == "cached"
+    assert first.stdout.split()[0] == second.stdout.split()[0]
+    assert len(list((tmp_path / "cache").glob("*.o"))) == 1
+
+
+# ------------------------------------------------------------------ AOT
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_object_file_links_into_a_c_program(tmp_path):
+    src = tmp_path / "k.loom"
+    src.write_text(textwrap.dedent("""
+        def scale(x: f32[N], s: f32) -> (f32[N], f32):
+            y = x * s
+            return y, sum(y)
+        """))
+    obj = tmp_path / "k.o"
+    assert cli(["compile", str(src), "--emit=obj", "--entry", "scale", "--shape", "N=4", "-o", str(obj)]) == 0
+    header = (tmp_path / "k.h").read_text()
+    assert "int32_t scale(const float *x" in header
+    (tmp_path / "main.c").write_text(textwrap.dedent("""
+        #include <stdio.h>
+        #include "k.h"
+        int main(void) {
+            float x[4] = {1, 2, 3, 4}, y[4], total;
+            int32_t status = scale(x, 2.0f, y, &total);
+            printf("%d %g %g %g %g %g\\n", status, y[0], y[1], y[2], y[3], total);
+            return status;
+        }
+        """))
+    exe = tmp_path / "main"
+    subprocess.run(["cc", "-o", str(exe), str(tmp_path / "main.c"), str(obj), "-lm"], check=True, cwd=tmp_path)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "2", "4", "6", "8", "20"]
+
+
+def test_compile_emit_needs_shapes_for_symbolic_dims(capsys):
+    path = ROOT / "examples" / "mlp_forward.loom"
+    assert cli(["compile", str(path), "--emit=linalg", "--entry", "dense"]) == 1
+    assert "--shape" in capsys.readouterr().err
+
+
+def test_compile_emit_stage_and_timing(capsys):
+    path = ROOT / "examples" / "mlp_forward.loom"
+    assert cli(["compile", str(path), "--emit=llvm", "--entry", "dense", "--shape", "B=8", "--timing"]) == 0
+    cap = capsys.readouterr()
+    assert "define" in cap.out
+    for name in ("convert-loom-to-linalg", "loom-bufferize", "convert-to-llvm", "LLVM O3"):
+        assert name in cap.err
