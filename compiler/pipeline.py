@@ -21,6 +21,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from compiler.diagnostics import LoomError
 from compiler.passes import PASSES, get_pass
+from dialects.llvm_ext import LlvmExt
 from dialects.loom import Loom
 
 NAMED_PIPELINES = {
@@ -40,7 +41,7 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, llvm.LLVM, Loom):
+              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, Loom):
         ctx.load_dialect(d)
     return ctx
 

@@ -3,12 +3,14 @@ MLIR), and their translation to LLVM IR.
 
 `xdsl.backend.llvm.convert.convert_module` translates each op with the function `convert_op`, looked
 up as a global of `xdsl.backend.llvm.convert`. `install()` wraps it (once): ops defined here are
-translated here, everything else goes to xDSL's own translation. It also translates
-`llvm.intr.fma` with fast-math flags, which xDSL refuses.
+translated here, everything else goes to xDSL's own translation. It also translates xDSL's float
+intrinsic ops (`llvm.intr.fabs`, `llvm.intr.fma`, …) itself: xDSL does not mangle their names by
+type (an f32 and an f64 `llvm.fabs` in one module clash) and drops or refuses fast-math flags.
 
 Ops: `llvm.fptosi`, `llvm.fptoui`, `llvm.uitofp`, `llvm.freeze`, `llvm.intr.maximum`,
 `llvm.intr.minimum` (NaN-propagating, −0 < +0: `arith.maximumf/minimumf`), `llvm.intr.round`,
-`llvm.intr.roundeven`, `llvm.intr.trunc`, `llvm.intr.log10`, `llvm.intr.powi`.
+`llvm.intr.roundeven`, `llvm.intr.trunc`, `llvm.intr.log10`, `llvm.intr.powi` (LLVM calls
+`__powisf2`/`__powidf2` for a variable exponent: the JIT'd process must provide them).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import ClassVar
 
 from llvmlite import ir
 from llvmlite.ir import instructions
-
 from xdsl.backend.llvm.convert_type import convert_type as _ll_type
 from xdsl.dialects import llvm
-from xdsl.dialects.builtin import AnyFloatConstr, IntegerType, SignlessIntegerConstraint, VectorType
+from xdsl.dialects.builtin import (
+    AnyFloatConstr,
+    IntegerType,
+    SignlessIntegerConstraint,
+    VectorType,
+)
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
     AnyAttr,
@@ -168,7 +174,8 @@ class PowIOp(IRDLOperation):
                          properties={"fastmathFlags": _fm(fast_math)})
 
 
-_INTRINSIC = {MaximumOp: "llvm.maximum", MinimumOp: "llvm.minimum", RoundOp: "llvm.round", RoundEvenOp: "llvm.roundeven", FTruncOp: "llvm.trunc", Log10Op: "llvm.log10"}
+_INTRINSIC = {MaximumOp: "llvm.maximum", MinimumOp: "llvm.minimum", RoundOp: "llvm.round",
+              RoundEvenOp: "llvm.roundeven", FTruncOp: "llvm.trunc", Log10Op: "llvm.log10"}
 
 LlvmExt = Dialect("llvm_ext", [FPToSIOp, FPToUIOp, UIToFPOp, FreezeOp, MaximumOp, MinimumOp, RoundOp,
                                RoundEvenOp, FTruncOp, Log10Op, PowIOp], [])
@@ -186,7 +193,7 @@ class _FreezeInstr(instructions.Instruction):
 
 
 def _flags(op: Operation) -> list[str]:
-    return [f.value for f in op.fastmathFlags.data]
+    return sorted(str(f) for f in op.fastmathFlags.data)
 
 
 def _suffix(t: ir.Type) -> str:
@@ -201,6 +208,17 @@ def _intrinsic(builder: ir.IRBuilder, name: str, ret: ir.Type, args: list[ir.Val
     if full in builder.module.globals:
         return builder.module.globals[full]
     return ir.Function(builder.module, ir.FunctionType(ret, [a.type for a in args]), name=full)
+
+
+# xDSL's own translation declares overloaded intrinsics without the type suffix (`llvm.fabs`), so
+# an f32 and an f64 use of one intrinsic in the same module clash; it also drops fast-math flags
+# on them. These are translated here instead.
+_XDSL_INTRINSIC = {
+    llvm.FAbsOp: "llvm.fabs", llvm.FExpOp: "llvm.exp", llvm.FCeilOp: "llvm.ceil", llvm.FSinOp: "llvm.sin",
+    llvm.FFloorOp: "llvm.floor", llvm.FExp2Op: "llvm.exp2", llvm.FSqrtOp: "llvm.sqrt", llvm.FLogOp: "llvm.log",
+    llvm.FCosOp: "llvm.cos", llvm.FLog2Op: "llvm.log2", llvm.FPowOp: "llvm.pow", llvm.VectorFMaxOp: "llvm.maxnum",
+    llvm.VectorFMinOp: "llvm.minnum", llvm.FCopySignOp: "llvm.copysign", llvm.FMAOp: "llvm.fma",
+}
 
 
 def _convert_ext(op: Operation, builder: ir.IRBuilder, val_map: dict) -> None:
@@ -219,21 +237,18 @@ def _convert_ext(op: Operation, builder: ir.IRBuilder, val_map: dict) -> None:
         case PowIOp():
             fn = _intrinsic(builder, "llvm.powi", args[0].type, args)
             val_map[op.res] = builder.call(fn, args, fastmath=_flags(op))
-        case llvm.FMAOp():
-            fn = _intrinsic(builder, "llvm.fma", args[0].type, args)
-            val_map[op.res] = builder.call(fn, args, fastmath=_flags(op))
         case _:
-            fn = _intrinsic(builder, _INTRINSIC[type(op)], args[0].type, args)
+            name = _INTRINSIC.get(type(op)) or _XDSL_INTRINSIC[type(op)]
+            fn = _intrinsic(builder, name, args[0].type, args)
             val_map[op.results[0]] = builder.call(fn, args, fastmath=_flags(op))
 
 
-_OURS = (FPToSIOp, FPToUIOp, UIToFPOp, FreezeOp, MaximumOp, MinimumOp, RoundOp, RoundEvenOp, FTruncOp,
-         Log10Op, PowIOp, llvm.FMAOp)
+_OURS = (FPToSIOp, FPToUIOp, UIToFPOp, FreezeOp, PowIOp, *_INTRINSIC, *_XDSL_INTRINSIC)
 
 
 def install() -> None:
     """Make `convert_module` translate the ops above (idempotent)."""
-    import xdsl.backend.llvm.convert as convert
+    from xdsl.backend.llvm import convert
 
     if getattr(convert.convert_op, "_loom_llvm_ext", False):
         return

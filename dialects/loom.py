@@ -632,19 +632,28 @@ class PrintOp(IRDLOperation):
 @irdl_op_definition
 class AssertOp(IRDLOperation):
     """A run-time check: raises a Loom run-time error with `message` at this op's location when
-    `cond` (an i1) is false."""
+    `cond` (an i1) is false. The message may show run-time integers: each `{}` is replaced by the
+    next of `values` (e.g. the index that was out of range)."""
 
     name = "loom.assert"
     cond = operand_def(i1)
+    values = var_operand_def(AnyAttr())
     message = attr_def(StringAttr)
-    assembly_format = "$cond `,` $message attr-dict"
+    assembly_format = "$cond (`[` $values^ `:` type($values) `]`)? `,` $message attr-dict"
 
-    def __init__(self, cond: SSAValue, message: str):
-        super().__init__(operands=[cond], attributes={"message": StringAttr(message)})
+    def __init__(self, cond: SSAValue, message: str, values: Sequence[SSAValue] = ()):
+        super().__init__(operands=[cond, list(values)], attributes={"message": StringAttr(message)})
+
+    def text(self, values: Sequence[int]) -> str:
+        return self.message.data.format(*values) if self.values else self.message.data
 
     def verify_(self) -> None:
         if not is_bool(self.cond.type) or not is_scalar_type(self.cond.type):
             raise VerifyException("loom.assert: condition must be a scalar i1")
+        if any(not isinstance(v.type, IntegerType) for v in self.values):
+            raise VerifyException("loom.assert: values must be scalar integers")
+        if self.values and self.message.data.count("{}") != len(self.values):
+            raise VerifyException("loom.assert: the message needs one '{}' per value")
 
 
 BINARY_OPS = (AddOp, SubOp, MulOp, DivOp, FloorDivOp, RemOp, PowOp, MaximumOp, MinimumOp, AndOp, OrOp, CmpOp)

@@ -2,8 +2,9 @@
 
 The native convention (see `compiler/passes/convert_func_to_llvm.py`): a function takes its
 inputs — a C-contiguous buffer's data pointer for a tensor, the value itself for a scalar — then
-one pointer per result (a buffer, or a one-element slot for a scalar), and returns an `i32`
-status (0 = success, k = run-time check number k failed). Inputs are passed without copying
+one pointer per result (a buffer, or a one-element slot for a scalar), then a pointer to four
+`int64_t` where a failing check stores the values its message shows; it returns an `i32` status
+(0 = success, k = run-time check number k failed). Inputs are passed without copying
 (they are already C-contiguous arrays of the right dtype); outputs are allocated here with NumPy
 and written in place by the native code.
 """
@@ -59,7 +60,7 @@ class Signature:
 
     def ctypes_function(self, address: int):
         args = [ctypes.c_void_p if not t.is_scalar else CTYPES[t.dtype] for t in self.inputs]
-        args += [ctypes.c_void_p] * len(self.outputs)
+        args += [ctypes.c_void_p] * (len(self.outputs) + 1)  # outputs, error values
         return ctypes.CFUNCTYPE(ctypes.c_int32, *args)(address)
 
     def to_json(self):
@@ -78,11 +79,12 @@ class Signature:
         for i, t in enumerate(self.outputs):
             dims = "x".join(map(str, t.shape)) or "scalar"
             parts.append(f"{C_NAMES[t.dtype]} *out{i} /* {dims} */")
+        parts.append("int64_t error_values[4]")
         return f"int32_t {name}({', '.join(parts) or 'void'});"
 
 
 def call(fn, sig: Signature, args: list) -> tuple[int, list[np.ndarray]]:
-    """Call a native function on NumPy arguments; returns (status, outputs)."""
+    """Call a native function on NumPy arguments; returns (status, outputs, error values)."""
     cargs = []
     for a, t in zip(args, sig.inputs):
         if t.is_scalar:
@@ -91,9 +93,10 @@ def call(fn, sig: Signature, args: list) -> tuple[int, list[np.ndarray]]:
             assert a.flags.c_contiguous and a.dtype == DTYPES[t.dtype] and a.shape == t.shape
             cargs.append(a.ctypes.data)
     outs = [np.empty(t.shape, DTYPES[t.dtype]) for t in sig.outputs]
-    cargs += [o.ctypes.data for o in outs]
+    error_values = np.zeros(4, np.int64)
+    cargs += [o.ctypes.data for o in outs] + [error_values.ctypes.data]
     status = fn(*cargs)
-    return status, outs
+    return status, outs, error_values
 
 
 def results(sig: Signature, outs: list[np.ndarray]):

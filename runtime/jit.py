@@ -147,17 +147,19 @@ class CompiledFunction:
 
     def __call__(self, args: list):
         _print_tables.current = self.prints
-        status, outs = abi.call(self.fn, self.signature, args)
+        status, outs, values = abi.call(self.fn, self.signature, args)
         if status != 0:
-            raise self.error(status)
+            raise self.error(status, [int(v) for v in values])
         return abi.results(self.signature, outs)
 
-    def error(self, status: int):
+    def error(self, status: int, values: list[int] = ()):
         from compiler.diagnostics import LoomRuntimeError, Span
 
         if not 0 < status <= len(self.sites):
             return LoomRuntimeError(f"compiled code returned an unknown status {status} (a compiler bug)")
         message, file, line, col = self.sites[status - 1]
+        if "{}" in message:
+            message = message.format(*values[: message.count("{}")])
         span = Span(file, int(line), int(col), int(line), int(col) + 1) if file else None
         return LoomRuntimeError(message, span)
 

@@ -229,7 +229,7 @@ class LoomFunctions(InterpreterFunctions):
     @impl(loom.AssertOp)
     def run_assert(self, interp, op, args):
         if not bool(args[0]):
-            raise fail(op, op.message.data)
+            raise fail(op, op.text([int(v) for v in args[1:]]))
         return ()
 
 

@@ -184,7 +184,8 @@ def test_object_file_links_into_a_c_program(tmp_path):
         #include "k.h"
         int main(void) {
             float x[4] = {1, 2, 3, 4}, y[4], total;
-            int32_t status = scale(x, 2.0f, y, &total);
+            int64_t error_values[4];
+            int32_t status = scale(x, 2.0f, y, &total, error_values);
             printf("%d %g %g %g %g %g\\n", status, y[0], y[1], y[2], y[3], total);
             return status;
         }
@@ -203,7 +204,7 @@ def test_compile_emit_needs_shapes_for_symbolic_dims(capsys):
 
 def test_compile_emit_stage_and_timing(capsys):
     path = ROOT / "examples" / "mlp_forward.loom"
-    assert cli(["compile", str(path), "--emit=llvm", "--entry", "dense", "--shape", "B=8", "--timing"]) == 0
+    assert cli(["compile", str(path), "--emit=llvm", "--entry", "dense", "--shape", "B=8", "--shape", "I=16", "--shape", "O=4", "--timing"]) == 0
     cap = capsys.readouterr()
     assert "define" in cap.out
     for name in ("convert-loom-to-linalg", "loom-bufferize", "convert-to-llvm", "LLVM O3"):

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, llvm
-from xdsl.dialects.builtin import FloatAttr, IndexType, IntegerAttr, IntegerType, ModuleOp, i1, i64
+from xdsl.dialects.builtin import (
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    i1,
+    i64,
+)
 from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -37,7 +45,7 @@ from dialects import llvm_ext
 
 
 def _scalar(t: Attribute) -> bool:
-    from xdsl.dialects.builtin import Float32Type, Float64Type, Float16Type
+    from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
 
     return isinstance(t, IntegerType | IndexType | Float16Type | Float32Type | Float64Type)
 
@@ -50,12 +58,12 @@ def _make(cls: type[Operation], operands: list[SSAValue], result: Attribute, **p
 def fastmath_of(op: Operation) -> llvm.FastMathAttr:
     """`contract` + the op's own fast-math flags."""
     fm = getattr(op, "fastmath", None)
-    flags = set(fm.data) if fm is not None else set()
+    flags = {FastMathFlag(f) for f in fm.data} if fm is not None else set()
     return llvm.FastMathAttr(flags | {FastMathFlag.ALLOW_CONTRACT})
 
 
 def _replace(rewriter: PatternRewriter, op: Operation, new: list[Operation], result: SSAValue | None = None):
-    rewriter.replace_matched_op(with_location(new, op), [result if result is not None else new[-1].results[0]])
+    rewriter.replace(op, with_location(new, op), [result if result is not None else new[-1].results[0]])
 
 
 class LowerConstant(RewritePattern):
@@ -196,7 +204,7 @@ class LowerCast(RewritePattern):
             if cls is llvm.BitcastOp and convert_type(src) == convert_type(dst):
                 cls = None
         if cls is None:  # same type after conversion: the cast disappears
-            rewriter.replace_matched_op([], [op.operands[0]])
+            rewriter.replace(op, [], [op.operands[0]])
             return
         _replace(rewriter, op, [_make(cls, [op.operands[0]], dst)])
 

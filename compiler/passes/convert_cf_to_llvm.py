@@ -1,5 +1,7 @@
-"""`convert-cf-to-llvm`: `cf.br`/`cf.cond_br` → `llvm.br`/`llvm.cond_br`, and `cf.assert` → a
-branch to a block that returns the check's number as the function's status.
+"""`convert-cf-to-llvm`: `cf.br`/`cf.cond_br` → `llvm.br`/`llvm.cond_br`, and `cf.assert` (or a
+`loom.assert` whose message shows run-time values, stored through the function's error-values
+pointer — run after `convert-func-to-llvm`) → a branch to a block that returns the check's number
+as the function's status.
 
 Each `cf.assert` becomes an entry of the module attribute `loom.error_sites` (its message and
 source location); its number is its position + 1. The runtime turns a nonzero status into a
@@ -13,8 +15,8 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import cf, llvm
-from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntegerAttr, ModuleOp, StringAttr, i32
-from xdsl.ir import Block
+from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntegerAttr, ModuleOp, StringAttr, i32, i64
+from xdsl.ir import Block, Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -25,18 +27,21 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
+from compiler.passes.convert_func_to_llvm import error_values_arg
 from compiler.passes.llvm_types import module_of, retype_block_args, with_location
+from dialects import loom
 
 SITES = "loom.error_sites"
 
 
-def register_site(op: cf.AssertOp) -> int:
+def register_site(op: cf.AssertOp | loom.AssertOp) -> int:
     module = module_of(op)
     sites = list(module.attributes[SITES].data) if SITES in module.attributes else []
     loc = op.location
     where = [loc.filename, StringAttr(str(loc.line.data)), StringAttr(str(loc.column.data))] \
         if isinstance(loc, FileLineColLoc) else [StringAttr(""), StringAttr("0"), StringAttr("0")]
-    sites.append(ArrayAttr([op.msg, *where]))
+    msg = op.msg if isinstance(op, cf.AssertOp) else op.message
+    sites.append(ArrayAttr([msg, *where]))
     module.attributes[SITES] = ArrayAttr(sites)
     return len(sites)
 
@@ -55,16 +60,32 @@ class LowerCondBr(RewritePattern):
 
 
 class LowerAssert(RewritePattern):
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: cf.AssertOp, rewriter: PatternRewriter, /):
+    """`cf.assert` / `loom.assert`: branch to a block that stores the message's values (if any)
+    through the function's error-values pointer and returns the check's number."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not isinstance(op, (cf.AssertOp, loom.AssertOp)):
+            return
+        values = list(op.values) if isinstance(op, loom.AssertOp) else []
+        cond = op.arg if isinstance(op, cf.AssertOp) else op.cond
         code = register_site(op)
         block = op.parent_block()
         cont = block.split_before(op)
         fail = Block()
+        ops: list[Operation] = []
+        if values:
+            err = error_values_arg(op)
+            for k, v in enumerate(values):
+                if v.type != i64:
+                    ext = llvm.ZExtOp(v, i64) if v.type.width.data == 1 else llvm.SExtOp(v, i64)
+                    ops.append(ext)
+                    v = ext.res
+                gep = llvm.GEPOp(err, [k], i64, inbounds=True)
+                ops += [gep, llvm.StoreOp(v, gep.result)]
         status = llvm.ConstantOp(IntegerAttr(code, i32), i32)
-        fail.add_ops(with_location([status, llvm.ReturnOp(status.result)], op))
+        fail.add_ops(with_location(ops + [status, llvm.ReturnOp(status.result)], op))
         block.parent_region().insert_block_after(fail, block)
-        rewriter.insert_op(with_location(llvm.CondBrOp(op.arg, cont, [], fail, []), op), InsertPoint.at_end(block))
+        rewriter.insert_op(with_location(llvm.CondBrOp(cond, cont, [], fail, []), op), InsertPoint.at_end(block))
         rewriter.erase_op(op)
 
 

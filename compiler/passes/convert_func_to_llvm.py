@@ -1,9 +1,10 @@
 """`convert-func-to-llvm`: `func` → `llvm` with Loom's native calling convention.
 
 After bufferization a function takes its inputs (buffers as pointers, scalars by value) followed by
-its results' out-buffers, and returns nothing; here it returns an `i32` status instead: 0 on
-success, or the number of the run-time check that failed (`cf.assert`, see `convert-cf-to-llvm`),
-which callers propagate. Public functions get external linkage (entry points: the JIT looks them
+its results' out-buffers, and returns nothing; here it gains a last argument, a pointer to an
+`int64_t[4]` where a failing check stores the run-time values its message shows, and returns an
+`i32` status: 0 on success, or the number of the run-time check that failed (see
+`convert-cf-to-llvm`), which callers propagate. Public functions get external linkage (entry points: the JIT looks them
 up, an object file exports them); pointer arguments are `noalias` — inputs are never written and
 outputs are fresh arrays.
 """
@@ -23,18 +24,33 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
-from xdsl.ir import Block
+from xdsl.ir import Block, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.llvm_types import convert_type, retype_block_args, with_location
 
 STATUS = i32
+PTR = llvm.LLVMPointerType()
+
+
+def error_values_arg(op) -> SSAValue:
+    """The enclosing function's last argument: where a failing check stores the values its
+    message shows (an `int64_t[4]`)."""
+    while not isinstance(op, (func.FuncOp, llvm.FuncOp)):
+        op = op.parent_op()
+    return op.body.blocks[0].args[-1]
+
+
+def add_error_values_arg(module: ModuleOp) -> None:
+    for f in module.ops:
+        if isinstance(f, func.FuncOp) and not f.is_declaration:
+            f.body.blocks[0].insert_arg(PTR, len(f.body.blocks[0].args))
 
 
 class LowerFunc(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.FuncOp, rewriter: PatternRewriter, /):
-        inputs = [convert_type(t) for t in op.function_type.inputs]
+        inputs = [convert_type(t) for t in op.function_type.inputs] + [PTR]
         public = op.sym_visibility is None or op.sym_visibility.data == "public"
         attrs = ArrayAttr([DictionaryAttr({"llvm.noalias": UnitAttr()} if isinstance(t, llvm.LLVMPointerType) else {})
                            for t in inputs])
@@ -56,7 +72,7 @@ class LowerCall(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.CallOp, rewriter: PatternRewriter, /):
-        call = llvm.CallOp(op.callee.string_value(), *op.arguments, return_type=STATUS)
+        call = llvm.CallOp(op.callee.string_value(), *op.arguments, error_values_arg(op), return_type=STATUS)
         zero = llvm.ConstantOp(IntegerAttr(0, STATUS), STATUS)
         ok = llvm.ICmpOp(call.returned, zero.result, IntegerAttr(0, 64))  # eq
         block = op.parent_block()
@@ -79,4 +95,5 @@ class ConvertFuncToLlvm(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         retype_block_args(op)
+        add_error_values_arg(op)
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)

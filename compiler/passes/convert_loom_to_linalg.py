@@ -166,6 +166,8 @@ def reduction(e: Emitter, op: loom.ReductionOp) -> SSAValue:
     shape = static_shape(op, op.operand.type)
     x = op.operand
     if not shape:  # reducing a scalar over no axes
+        if cls in (loom.ArgmaxOp, loom.ArgminOp):
+            return e.const(0, i64)
         return S.convert(e, x, loom.element_type(op.result.type))
     axes, keep = op.axes_list(), op.keepdims is not None
     if cls in (loom.ArgmaxOp, loom.ArgminOp):
@@ -200,7 +202,6 @@ def arg_reduction(e: Emitter, op, shape, axes, keep) -> SSAValue:
         e.check(e.const(False, i1), f"{op.name} of an empty tensor")
     flat = len(axes) != 1 or n == 1
     red = list(range(n)) if flat else axes
-    keep = keep and not flat
     out_shape = [1 if i in red else d for i, d in enumerate(shape) if keep or i not in red]
     out_exprs = [AffineExpr.constant(0) if i in red else i for i in range(n) if keep or i not in red]
     elem = loom.element_type(op.operand.type)
@@ -318,10 +319,11 @@ def _dynamic_index(e: Emitter, op, i: SSAValue, n: int, axis: int, window: int |
     i = S.convert(e, i, i64)
     if window is not None:
         ok = e.add(arith.AndIOp(e.cmp("ge", i, e.const(0, i64)), e.cmp("le", i, e.const(n - window, i64))))
-        e.check(ok, f"slice of size {window} is out of range for axis {axis} of size {n}")
+        end = e.add(arith.AddiOp(i, e.const(window, i64)))
+        e.check(ok, f"slice [{{}}:{{}}] is out of range for axis {axis} of size {n}", [i, end])
         return S.to_index(e, i)
     ok = e.add(arith.AndIOp(e.cmp("ge", i, e.const(-n, i64)), e.cmp("lt", i, e.const(n, i64))))
-    e.check(ok, f"index is out of range for axis {axis} of size {n}")
+    e.check(ok, f"index {{}} is out of range for axis {axis} of size {n}", [i])
     wrapped = e.select(e.cmp("lt", i, e.const(0, i64)), e.add(arith.AddiOp(i, e.const(n, i64))), i)
     return S.to_index(e, wrapped)
 
@@ -358,6 +360,8 @@ def slice_(e: Emitter, op: loom.SliceOp) -> SSAValue:
     out = static_shape(op, op.result.type)
     n = len(out)
     init = empty(e, out, elem)
+    if 0 in out:
+        return init  # nothing to read
     # static slices are a pure index map, unless a dim would read a strict prefix with the map `d`
     # (linalg requires an operand dim indexed by a bare loop dim to match the loop's range)
     prefix = any(p[0] == "range" and p[1] == 0 and p[2] == 1 and p[3] != n_src
@@ -431,7 +435,7 @@ def _mix(e: Emitter, z: SSAValue) -> SSAValue:
 
 
 def random(e: Emitter, op: loom.RandomOp) -> SSAValue:
-    shape = static_shape(op, op.result.type)
+    shape = static_shape(op, op.result.type) if not loom.is_scalar_type(op.result.type) else ()
     elem = loom.element_type(op.result.type)
     gamma = int(rng.GAMMA)
     key = _mix(e, e.add(arith.AddiOp(op.seed, e.const(gamma, i64))))
@@ -448,7 +452,7 @@ def random(e: Emitter, op: loom.RandomOp) -> SSAValue:
         for d in range(n):
             i = be.add(linalg.IndexOp(d))
             k = i if k is None else be.add(arith.AddiOp(be.add(arith.MuliOp(k, be.index(shape[d]))), i))
-        k = S.from_index(be, k)
+        k = S.from_index(be, k) if k is not None else be.const(0, i64)
         if op.distribution.data == "uniform":
             keep = 53 if isinstance(elem, Float64Type) else 24
             return [be.add(arith.MulfOp(unit(be, bits(be, k), elem, keep), be.const(2.0 ** -keep, elem)))]
@@ -460,6 +464,8 @@ def random(e: Emitter, op: loom.RandomOp) -> SSAValue:
         z = be.add(arith.MulfOp(r, be.add(math.CosOp(be.add(arith.MulfOp(be.const(2.0 * pymath.pi, f64), u2))))))
         return [S.convert(be, z, elem)]
 
+    if not shape:
+        return body(e, [], [])[0]
     init = empty(e, shape, elem)
     return generic(e, [], [(init, amap(n, range(n)))], [PAR] * n, body)[0]
 
@@ -492,15 +498,16 @@ def lower_op(e: Emitter, op: Operation) -> list[SSAValue] | None:
     if t is loom.FullOp:
         return [fill(e, op.value, static_shape(op, op.result.type))]
     if t is loom.AssertOp:
-        e.check(op.cond, op.message.data)
+        e.check(op.cond, op.message.data, list(op.values))
         return []
     return None
 
 
 class LowerLoomOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if not op.name.startswith("loom.") or isinstance(op, loom.PrintOp):
-            return
+        if not op.name.startswith("loom.") or isinstance(op, loom.PrintOp) or \
+                isinstance(op, loom.AssertOp) and op.values:
+            return  # print, and checks showing run-time values, stay until the llvm conversion
         e = Emitter(op.location)
         results = lower_op(e, op)
         if results is None:  # pragma: no cover - every loom op is listed above

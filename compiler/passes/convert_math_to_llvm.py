@@ -7,7 +7,7 @@ declared as an external `llvm.func`). Either way a scalar libm call blocks vecto
 
 - sqrt, absf, floor, ceil, exp, exp2, log, log2, log10, sin, cos, round, roundeven, trunc →
   unary intrinsics; copysign, powf → binary intrinsics; fma → `llvm.intr.fma`;
-  fpowi → `llvm.intr.powi`.
+  fpowi → `llvm.intr.pow` of the converted exponent.
 - rsqrt → 1/sqrt(x); absi → select(x < 0, 0 - x, x).
 - tan, tanh, sinh, cosh, asin, acos, atan, asinh, acosh, atanh, erf, cbrt, expm1, log1p, atan2
   → libm calls.
@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, math
-from xdsl.dialects.builtin import Float32Type, Float64Type, FloatAttr, IntegerAttr, IntegerType, ModuleOp, i64
+from xdsl.dialects.builtin import (
+    Float32Type,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    i64,
+)
 from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
@@ -38,7 +46,7 @@ from dialects import llvm_ext
 
 
 def _fm(op: Operation, contract: bool = False) -> llvm.FastMathAttr:
-    flags = set(op.fastmath.data) if getattr(op, "fastmath", None) is not None else set()
+    flags = {FastMathFlag(f) for f in op.fastmath.data} if getattr(op, "fastmath", None) is not None else set()
     return llvm.FastMathAttr(flags | ({FastMathFlag.ALLOW_CONTRACT} if contract else set()))
 
 
@@ -70,35 +78,39 @@ class LowerUnary(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         cls = _UNARY.get(type(op))
         if cls is not None and _is_float(op.results[0].type):
-            rewriter.replace_matched_op(with_location(cls(op.operands[0], _fm(op)), op))
+            rewriter.replace(op, with_location(cls(op.operands[0], _fm(op)), op))
 
 
 class LowerAbsF(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: math.AbsFOp, rewriter: PatternRewriter, /):
         if _is_float(op.result.type):
-            rewriter.replace_matched_op(with_location(llvm.FAbsOp(op.operand, op.result.type, _fm(op)), op))
+            rewriter.replace(op, with_location(llvm.FAbsOp(op.operand, op.result.type, _fm(op)), op))
 
 
 class LowerBinary(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         cls = _BINARY.get(type(op))
         if cls is not None and _is_float(op.results[0].type):
-            rewriter.replace_matched_op(with_location(cls(op.operands[0], op.operands[1], _fm(op)), op))
+            rewriter.replace(op, with_location(cls(op.operands[0], op.operands[1], _fm(op)), op))
 
 
 class LowerFma(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: math.FmaOp, rewriter: PatternRewriter, /):
         if _is_float(op.result.type):
-            rewriter.replace_matched_op(with_location(llvm.FMAOp(op.a, op.b, op.c, _fm(op)), op))
+            rewriter.replace(op, with_location(llvm.FMAOp(op.a, op.b, op.c, _fm(op)), op))
 
 
 class LowerFPowI(RewritePattern):
+    """pow(x, sitofp(n)): `llvm.powi` would need `__powisf2` from compiler-rt/libgcc at run time."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: math.FPowIOp, rewriter: PatternRewriter, /):
-        if _is_float(op.result.type) and isinstance(op.rhs.type, IntegerType):
-            rewriter.replace_matched_op(with_location(llvm_ext.PowIOp(op.lhs, op.rhs, _fm(op)), op))
+        t = op.result.type
+        if _is_float(t) and isinstance(op.rhs.type, IntegerType):
+            n = llvm.SIToFPOp(op.rhs, t)
+            rewriter.replace(op, with_location([n, llvm.FPowOp(op.lhs, n.result, _fm(op))], op))
 
 
 class LowerRsqrt(RewritePattern):
@@ -110,7 +122,7 @@ class LowerRsqrt(RewritePattern):
         one = llvm.ConstantOp(FloatAttr(1.0, t), t)
         sqrt = llvm.FSqrtOp(op.operand, _fm(op))
         div = llvm.FDivOp(one.result, sqrt.res, _fm(op, contract=True))
-        rewriter.replace_matched_op(with_location([one, sqrt, div], op))
+        rewriter.replace(op, with_location([one, sqrt, div], op))
 
 
 class LowerAbsI(RewritePattern):
@@ -123,7 +135,7 @@ class LowerAbsI(RewritePattern):
         neg = llvm.SubOp(zero.result, op.operand)
         isneg = llvm.ICmpOp(op.operand, zero.result, IntegerAttr(llvm.ICmpPredicateFlag("slt").to_int(), i64))
         sel = llvm.SelectOp(isneg.res, neg.res, op.operand)
-        rewriter.replace_matched_op(with_location([zero, neg, isneg, sel], op))
+        rewriter.replace(op, with_location([zero, neg, isneg, sel], op))
 
 
 class LowerToLibm(RewritePattern):
@@ -136,7 +148,7 @@ class LowerToLibm(RewritePattern):
         name = base + ("f" if isinstance(t, Float32Type) else "")
         declare(op, name, [t] * len(op.operands), t)
         call = llvm.CallOp(name, *op.operands, return_type=t, fastmath=_fm(op))
-        rewriter.replace_matched_op(with_location(call, op))
+        rewriter.replace(op, with_location(call, op))
 
 
 def patterns() -> list[RewritePattern]:

@@ -1,6 +1,6 @@
 """`convert-to-llvm`: the whole lowering to the `llvm` dialect in one pass — block arguments are
 retyped (memref → `!llvm.ptr`, index → `i64`) after `convert-memref-to-llvm` (which needs the memref
-shapes), then `convert-{math,arith,cf,func}-to-llvm` run in turn. The single passes leave the IR type-inconsistent until all of them have run (MLIR
+shapes), then `convert-{math,arith,func,cf}-to-llvm` run in turn. The single passes leave the IR type-inconsistent until all of them have run (MLIR
 would insert `unrealized_conversion_cast`s); run together, the result verifies.
 """
 
@@ -15,7 +15,7 @@ from xdsl.passes import ModulePass
 from compiler.passes import get_pass
 from compiler.passes.llvm_types import retype_block_args
 
-PARTS = ("convert-math-to-llvm", "convert-arith-to-llvm", "convert-cf-to-llvm", "convert-func-to-llvm")
+PARTS = ("convert-math-to-llvm", "convert-arith-to-llvm", "convert-func-to-llvm", "convert-cf-to-llvm")
 
 
 @dataclass(frozen=True)

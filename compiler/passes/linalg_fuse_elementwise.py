@@ -1,9 +1,11 @@
 """`linalg-fuse-elementwise`: producer → consumer fusion of `linalg.generic` ops on tensors.
 
 A producer is fused into a consumer when it is elementwise (all iterators parallel, identity
-output map, no `linalg.index`, its output only a shape carrier from `tensor.empty`) and either all
-its uses are in that consumer, or its body is a mere copy (a broadcast, transpose or static slice),
-which is free to duplicate. The consumer then reads the producer's inputs directly, through the
+output map, no `linalg.index`, its output only a shape carrier from `tensor.empty`) and either its
+body is a mere copy (a broadcast, transpose or static slice), which is free to duplicate, or all
+its uses are in that consumer and the consumer reads each of its elements exactly once (the
+operand's map is a permutation of all loop dims — fusing a bias add into the next matmul, which
+reads it once per output column, would repeat the add n times). The consumer then reads the producer's inputs directly, through the
 composed indexing maps (`producer_map ∘ consumer_map`), and computes the producer's body inline:
 `tanh(x*a + b)*c + x` becomes one loop, a broadcast or a cast costs nothing, and a reduction reads
 the elementwise expression it reduces (`sum(x*x)` in one pass). Dead tensor-level linalg ops and
@@ -18,6 +20,7 @@ from xdsl.context import Context
 from xdsl.dialects import linalg, tensor
 from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
 from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineDimExpr
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
@@ -45,7 +48,17 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
     block = p.body.block
     if block.args[-1].uses or any(isinstance(o, linalg.IndexOp) for o in p.walk()):
         return False
-    return _is_copy(p) or all(u.operation is consumer for u in p.res[0].uses)
+    if _is_copy(p):
+        return True  # free to duplicate
+    # fusing computes the producer once per consumer iteration: only when that is once per element
+    n_dims = len(consumer.iterator_types)
+    for v, m in zip(consumer.inputs, consumer.indexing_maps.data):
+        if v is p.res[0]:
+            m = m.data
+            dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
+            if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
+                return False
+    return all(u.operation is consumer for u in p.res[0].uses)
 
 
 class FuseProducerIntoConsumer(RewritePattern):

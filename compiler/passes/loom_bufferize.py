@@ -122,7 +122,18 @@ class Bufferizer:
         op.erase()
 
     def op_tensor_empty(self, op, e):
-        pass  # a shape carrier: its users allocate (see `destination`); erased when unused
+        """A shape carrier: an op writing into it allocates (see `destination`); any other use
+        (an empty result returned or yielded as is) gets a buffer now."""
+        users = [u.operation for u in op.tensor.uses]
+        def as_destination(u: Operation) -> bool:
+            if isinstance(u, (linalg.GenericOp, linalg.FillOp)):
+                return op.tensor in u.outputs and op.tensor not in u.inputs
+            return isinstance(u, (tensor.InsertSliceOp, tensor.InsertOp)) and u.dest is op.tensor \
+                and u.operands[0] is not op.tensor
+
+        if all(as_destination(u) for u in users):
+            return
+        self._replace(op, e, [alloc(e, buffer_type(op.tensor.type))])
 
     def op_linalg_fill(self, op: linalg.FillOp, e: Emitter):
         buf = self.destination(e, op.outputs[0], op)

@@ -63,9 +63,10 @@ class Emitter:
     def index(self, value: int) -> SSAValue:
         return self.const(value, IndexType())
 
-    def check(self, ok: SSAValue, message: str) -> None:
-        """A run-time check at this location: `cf.assert` (lowered to an error return)."""
-        self.add(cf.AssertOp(ok, message))
+    def check(self, ok: SSAValue, message: str, values: list[SSAValue] = ()) -> None:
+        """A run-time check at this location (lowered to an error return): `cf.assert`, or
+        `loom.assert` when the message shows run-time integers (`{}` per value)."""
+        self.add(loom.AssertOp(ok, message, values) if values else cf.AssertOp(ok, message))
 
     def cmp(self, pred: str, a: SSAValue, b: SSAValue) -> SSAValue:
         t = a.type
@@ -103,11 +104,19 @@ def _nonzero_divisor(e: Emitter, b):
     e.check(e.cmp("ne", b, e.const(0, b.type)), "integer division by zero")
 
 
+def _safe_divisor(e: Emitter, b):
+    """Hardware division traps on MIN / -1 (and on 0, checked before): divide by 1 instead."""
+    minus_one = e.cmp("eq", b, e.const(-1, b.type))
+    return minus_one, e.select(minus_one, e.const(1, b.type), b)
+
+
 def _floordiv(e, a, b):
     if is_float_t(a.type):
         return e.add(math.FloorOp(e.add(arith.DivfOp(a, b))))
     _nonzero_divisor(e, b)
-    return e.add(arith.FloorDivSIOp(a, b))
+    minus_one, safe = _safe_divisor(e, b)
+    q = e.add(arith.FloorDivSIOp(a, safe))
+    return e.select(minus_one, _neg(e, a), q)  # MIN // -1 wraps to MIN, as in NumPy
 
 
 def _rem(e, a, b):
@@ -117,7 +126,8 @@ def _rem(e, a, b):
         r = e.add(arith.SubfOp(a, e.add(arith.MulfOp(b, e.add(math.FloorOp(e.add(arith.DivfOp(a, b))))))))
         return r
     _nonzero_divisor(e, b)
-    r = e.add(arith.RemSIOp(a, b))
+    minus_one, safe = _safe_divisor(e, b)
+    r = e.select(minus_one, zero, e.add(arith.RemSIOp(a, safe)))
     fix = e.add(arith.AndIOp(e.cmp("ne", r, zero),
                              e.cmp("ne", e.cmp("lt", r, zero), e.cmp("lt", b, zero))))
     return e.select(fix, e.add(arith.AddiOp(r, b)), r)

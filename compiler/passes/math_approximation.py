@@ -18,7 +18,9 @@ Methods (Cephes/FreeBSD-msun style; coefficients are the published minimax ones)
   selects, products x·chunk are exact in f64, and the quadrant is taken mod 4 with the magic
   trick; then FreeBSD's `__kernel_sindf`/`__kernel_cosdf` polynomials.
 - sin/cos f64: four-part Cody–Waite reduction (27-bit parts of π/2, exact products), accurate for
-  |x| < 2^26·π/2 ≈ 1e8 (beyond that the reduction loses accuracy); fdlibm kernels.
+  |x| < 2^26·π/2 ≈ 1e8; beyond, the error grows (≈6e-8 absolute at 1e9, 1e-6 at 1e10, 6e-5 at
+  1e12), and |x| ≥ 2^50 gives NaN rather than noise (full Payne–Hanek for f64 is not done).
+  fdlibm kernels.
 - expm1/log1p: Kahan's tricks on top of exp/log ((u−1)·x/log u and log(u)·x/(u−1)).
 
 The op's `fastmath` flags are put on every new float op, except `reassoc` (it would let LLVM
@@ -148,9 +150,12 @@ def rint(E: Emitter, x):
     return E.sub(t, _magic(E)), E.isub(E.bits(t), magic_bits)
 
 
-def ldexp(E: Emitter, y, n):
-    """y·2^n for integer n in [-2·(bias-1), 2·bias] as two exact power-of-two factors."""
+def ldexp(E: Emitter, y, n, split: bool = True):
+    """y·2^n for integer n in [-2·(bias-1), 2·bias] as two exact power-of-two factors (one factor
+    when `split` is off: n in [1-bias, bias])."""
     mant, bias = (52, 1023) if E.is64 else (23, 127)
+    if not split:
+        return E.mul(y, E.flt(E.shl(E.iadd(n, bias), mant)))
     n1 = E.ashr(n, 1)
     n2 = E.isub(n, n1)
     s1 = E.flt(E.shl(E.iadd(n1, bias), mant))
@@ -158,8 +163,9 @@ def ldexp(E: Emitter, y, n):
     return E.mul(E.mul(y, s1), s2)
 
 
-def _exp_reduced(E: Emitter, x):
-    """e^x for finite x within the clamping range (no NaN, no clamping)."""
+def _exp_reduced(E: Emitter, x, split: bool = True):
+    """e^x for finite x within the clamping range (no NaN, no clamping); without `split`, only for
+    x in [0, 88] (f32) / [0, 709] (f64)."""
     n, ni = rint(E, E.mul(x, 1.4426950408889634))
     if E.is64:
         r = E.sub(E.sub(x, E.mul(n, 6.93145751953125e-1)), E.mul(n, 1.42860682030941723212e-6))
@@ -174,7 +180,7 @@ def _exp_reduced(E: Emitter, x):
         p = E.poly(r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
                        1.6666665459e-1, 5.0000001201e-1])
         y = E.add(E.add(E.mul(p, E.mul(r, r)), r), 1.0)
-    return ldexp(E, y, ni)
+    return ldexp(E, y, ni, split)
 
 
 def _clamp(E: Emitter, x, lo: float, hi: float):
@@ -237,9 +243,9 @@ def tanh(E: Emitter, x):
         small = E.add(E.mul(E.mul(p, s), x), x)
     z = E.abs(x)
     zc = E.sel(E.cmp("olt", z, 20.0 if E.is64 else 10.0), z, 20.0 if E.is64 else 10.0)
-    big = E.sub(1.0, E.div(2.0, E.add(_exp_reduced(E, E.add(zc, zc)), 1.0)))
-    big = E.copysign(big, x)
-    return E.sel(E.cmp("ult", z, 0.625), small, big)    # NaN takes the polynomial: NaN
+    big = E.sub(1.0, E.div(2.0, E.add(_exp_reduced(E, E.add(zc, zc), split=False), 1.0)))
+    y = E.sel(E.cmp("ult", z, 0.625), small, big)       # NaN takes the polynomial: NaN
+    return E.copysign(y, x)                             # tanh(-0) = -0
 
 
 def expm1(E: Emitter, x):
@@ -336,7 +342,8 @@ def _reduce_f64(E: Emitter, x):
     r = xa
     for p in _PIO2_PARTS:
         r = E.sub(r, E.mul(n, p))
-    return E, r, qi
+    # exact for |x| < 2^26·π/2; the error then grows (~1e-6 at 1e10); from 2^50 on: NaN, not noise
+    return E, E.sel(E.cmp("olt", xa, 2.0 ** 50), r, float("nan")), qi
 
 
 def _sincos(E: Emitter, x, want_cos: bool):
@@ -371,7 +378,7 @@ def cos(E: Emitter, x):
 
 def _flags(op: Operation) -> arith.FastMathFlagsAttr:
     fm = getattr(op, "fastmath", None)
-    flags = set(fm.data) if fm is not None else set()
+    flags = {FastMathFlag(f) for f in fm.data} if fm is not None else set()
     flags.discard(FastMathFlag.REASSOC)
     return arith.FastMathFlagsAttr(flags)
 
@@ -391,7 +398,7 @@ class _Approximate(RewritePattern):
             return
         E = Emitter(ft, _flags(op))
         y = self.expand(E, op.operands[0])
-        rewriter.replace_matched_op(with_location(E.ops, op), [y])
+        rewriter.replace(op, with_location(E.ops, op), [y])
 
 
 class ApproximateExp(_Approximate):

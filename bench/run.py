@@ -1,0 +1,368 @@
+"""The benchmark driver: `python -m bench` or `python bench/run.py`.
+
+    --only NAME[,NAME]   workload groups or names: elementwise sumsq softmax layernorm matmul mlp
+                         compile (or single names such as matmul1024, softmax_manual)
+    --repeats N          timed runs per implementation (default 9, at least 7)
+    --quick              small sizes, for a smoke run (the targets are meant for the full sizes)
+    --json OUT           also write all results to OUT
+
+How the comparison is kept fair (read this before trusting a number):
+  1. One process, side by side: every implementation runs on the same machine state, the same
+     input arrays and in the same process, so nothing differs but the code under test.
+  2. Single-threaded: the thread-count variables are set below BEFORE NumPy, JAX or PyTorch is
+     imported (BLAS libraries read them once, at load time) and torch.set_num_threads(1) is called.
+     Loom's code is single-threaded, so a multi-threaded BLAS would measure core count, not code.
+  3. Warm-up: the first calls compile (Loom, jax.jit) or fill caches; they are timed separately
+     ("1st call") and never mixed into the measurement.
+  4. Many runs, the median: timings are noisy and skewed upwards (interrupts, other processes), so
+     we report the median of >= 7 runs (and the minimum, the best case). Runs of the implementations
+     are interleaved round by round, so slow drift (CPU clock, other load) hits all of them alike.
+     The garbage collector is off during timed runs, as timeit does.
+  5. Correctness: every result is compared with NumPy's. A fast wrong answer is reported as
+     MISMATCH and never counts as meeting a target.
+"""
+
+import os
+
+# ---- (2) single thread: must happen before numpy / jax / torch are imported anywhere ----------
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "JAX_PLATFORMS": "cpu",  # compare CPU with CPU even where JAX could use a GPU
+}
+os.environ.update(THREAD_ENV)
+
+# The imports come after the environment is set, on purpose.
+import argparse
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # `python bench/run.py` puts bench/ (not the repository) on sys.path
+    sys.path.insert(0, ROOT)
+
+import numpy as np
+
+import compiler
+from bench import compile_time
+from bench import workloads as W
+
+WARMUP = 2
+
+
+def optional_libraries() -> dict:
+    """JAX and PyTorch, when installed (they are optional)."""
+    libs = {}
+    try:
+        import jax
+        import jax.numpy as jnp
+
+        libs["jax"] = (jax, jnp)
+        print(f"jax: {jax.__version__} ({jax.devices()[0].platform})")
+    except ImportError:
+        print("jax: not installed")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        libs["torch"] = torch
+        print(f"torch: {torch.__version__} (threads: {torch.get_num_threads()})")
+    except ImportError:
+        print("torch: not installed")
+    return libs
+
+
+# ---------------------------------------------------------------------------------------------
+# Implementations: each is a zero-argument `call` (inputs already bound and converted, so the
+# conversion is not timed) and a `to_numpy` that turns its result into a NumPy value for the check.
+# ---------------------------------------------------------------------------------------------
+
+def implementations(w: W.Workload, inputs: list, libs: dict) -> dict:
+    impls = {}
+    try:
+        prog = compiler.loads(w.loom_src, name=f"{w.name}.loom", cache=False)  # mode="jit": native
+        loom_fn = getattr(prog, w.loom_fn)
+        impls["loom"] = (lambda: loom_fn(*inputs), np.asarray)
+    except Exception as e:  # noqa: BLE001  (a program Loom rejects: report it, time the others)
+        impls["loom"] = (e, None)
+    impls["numpy"] = (lambda: w.numpy_fn(*inputs), np.asarray)
+    if "jax" in libs and w.jax_fn is not None:
+        jax, jnp = libs["jax"]
+        jf = jax.jit(w.jax_fn(jnp))
+        jargs = [jax.device_put(a) for a in inputs]
+        impls["jax"] = (lambda: jf(*jargs).block_until_ready(), np.asarray)
+    if "torch" in libs and w.torch_fn is not None:
+        torch = libs["torch"]
+        tf = w.torch_fn(torch)
+        targs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else float(a) for a in inputs]
+
+        def torch_call():
+            with torch.no_grad():
+                return tf(*targs)
+        impls["torch"] = (torch_call, lambda t: t.numpy())
+    return impls
+
+
+def check(out, ref, w: W.Workload) -> tuple[bool, str]:
+    """Compare a result with NumPy's (rtol, plus an absolute tolerance scaled to the result)."""
+    out, ref = np.asarray(out), np.asarray(ref)
+    if out.shape != ref.shape:
+        return False, f"shape {out.shape}, NumPy {ref.shape}"
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    err = float(np.max(np.abs(out.astype(np.float64) - ref))) / (scale or 1.0) if ref.size else 0.0
+    ok = bool(np.allclose(out, ref, rtol=w.rtol, atol=w.atol_rel * scale))
+    return ok, f"max err {err:.1e}"
+
+
+def time_workload(w: W.Workload, libs: dict, repeats: int) -> dict:
+    inputs = w.make_inputs(np.random.default_rng(0))
+    res = {"title": w.title, "flops": w.flops, "impls": {}}
+    impls = implementations(w, inputs, libs)
+
+    # Warm-up: the first call compiles (Loom, jax.jit); it is timed on its own, for information.
+    calls, outs = {}, {}
+    for name, (call, to_np) in impls.items():
+        try:
+            if isinstance(call, Exception):
+                raise call
+            t = time.perf_counter()
+            out = call()
+            first = time.perf_counter() - t
+            for _ in range(WARMUP - 1):
+                out = call()
+        except Exception as e:  # noqa: BLE001  (report any failure, go on)
+            res["impls"][name] = {"error": error_text(e)}
+            continue
+        calls[name] = call
+        outs[name] = to_np(out)
+        res["impls"][name] = {"first_s": first}
+
+    # Timed runs, interleaved: round r times every implementation once.
+    times = {name: [] for name in calls}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for name, call in calls.items():
+                t = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - t)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+    ref = outs.get("numpy")
+    for name in calls:
+        r = res["impls"][name]
+        r["median_ms"] = statistics.median(times[name]) * 1e3
+        r["min_ms"] = min(times[name]) * 1e3
+        r["times_ms"] = [t * 1e3 for t in times[name]]
+        if w.flops:
+            r["gflops"] = w.flops / (r["median_ms"] * 1e-3) / 1e9
+        if name == "numpy":
+            r["ok"], r["check"] = True, "reference"
+        else:
+            r["ok"], r["check"] = check(outs[name], ref, w)
+    return res
+
+
+def error_text(e: BaseException) -> str:
+    """The error message, plus where it came from when it is not a Loom diagnostic."""
+    text = f"{type(e).__name__}: {e}".strip()
+    if not isinstance(e, compiler.LoomError):
+        frames = traceback.extract_tb(e.__traceback__)
+        if frames:
+            f = frames[-1]
+            text += f"\n      (raised at {os.path.relpath(f.filename, ROOT)}:{f.lineno} in {f.name})"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------------------
+
+def loom_ratio(res: dict, other: str) -> float | None:
+    """Loom's median time / other's median time (< 1: Loom is faster)."""
+    lo, ot = res["impls"].get("loom", {}), res["impls"].get(other, {})
+    if "median_ms" in lo and "median_ms" in ot:
+        return lo["median_ms"] / ot["median_ms"]
+    return None
+
+
+def print_workload(res: dict) -> None:
+    print(f"\n== {res['title']} ==")
+    has_flops = bool(res["flops"])
+    header = f"  {'impl':<8}{'median ms':>12}{'min ms':>12}{'1st call s':>12}{'loom/impl':>11}"
+    print(header + (f"{'GFLOP/s':>10}" if has_flops else "") + "  check")
+    for name, r in res["impls"].items():
+        if "error" in r:
+            who = "LOOM FAILED" if name == "loom" else "FAILED"
+            print(f"  {name:<8}*** {who}: {r['error']}")
+            continue
+        ratio = loom_ratio(res, name) if name != "loom" else None
+        line = (f"  {name:<8}{r['median_ms']:>12.3f}{r['min_ms']:>12.3f}{r['first_s']:>12.3f}"
+                + (f"{ratio:>10.2f}x" if ratio is not None else f"{'-':>11}"))
+        if has_flops:
+            line += f"{r['gflops']:>10.2f}"
+        line += "  " + ("ok (" + r["check"] + ")" if r["ok"] else f"*** MISMATCH *** ({r['check']})")
+        print(line)
+    if has_flops and "gflops" in res["impls"].get("loom", {}) and "gflops" in res["impls"].get("numpy", {}):
+        g = res["impls"]["loom"]["gflops"] / res["impls"]["numpy"]["gflops"]
+        print(f"  loom GFLOP/s / numpy GFLOP/s = {g:.3f}")
+
+
+def summary_rows(results: dict, compile_res, quick: bool) -> list[dict]:
+    """The headline numbers of the issue, each against its target."""
+    rows = []
+
+    def add(label, value, fmt, target, passed, ok=True):
+        if value is None:
+            verdict = "ERROR"
+        elif not ok:
+            verdict = "MISMATCH"
+        elif passed is None:
+            verdict = "-"
+        else:
+            verdict = "PASS" if passed else "MISS"
+        rows.append({"label": label, "value": value, "shown": "n/a" if value is None else fmt.format(value),
+                     "target": target, "verdict": verdict})
+
+    def loom_ok(name):
+        return results.get(name, {}).get("impls", {}).get("loom", {}).get("ok", False)
+
+    def time_row(label, name, target=None):
+        if name not in results:
+            return
+        ratio = loom_ratio(results[name], "numpy")
+        add(label, ratio, "{:.3f}x", f"<= {target}x" if target else "(none)",
+            None if target is None or ratio is None else ratio <= target, loom_ok(name))
+
+    time_row("(1) elementwise: loom/numpy time", "elementwise", 0.5)
+    time_row("(2) sum of squares: loom/numpy time", "sumsq")
+    time_row("(3) softmax: loom/numpy time", "softmax", 0.5)
+    time_row("    softmax written out: loom/numpy", "softmax_manual")
+    time_row("(4) layer norm: loom/numpy time", "layernorm", 0.5)
+    time_row("    layer norm written out: loom/numpy", "layernorm_manual")
+    mm = sorted((n for n in results if n.startswith("matmul")), key=lambda n: int(n[6:]))
+    for name in mm:
+        imp = results[name].get("impls", {})
+        g = None
+        if "gflops" in imp.get("loom", {}) and "gflops" in imp.get("numpy", {}):
+            g = imp["loom"]["gflops"] / imp["numpy"]["gflops"]
+        headline = name == mm[-1]
+        add(f"(5) {name}: loom/numpy GFLOP/s", g, "{:.3f}x", ">= 0.3x" if headline else "(none)",
+            (g >= 0.3 if g is not None else None) if headline else None, loom_ok(name))
+    time_row("(6) MLP forward: loom/numpy time", "mlp")
+    if compile_res is not None:
+        if "error" in compile_res:
+            add("(7a) cold compile, load->1st result", None, "", "<= 1 s", None)
+            add("(7b) cache hit, load->1st result", None, "", "<= 0.1 s", None)
+        else:
+            c, h = compile_res["cold"], compile_res["hit"]
+            add("(7a) cold compile, load->1st result", c["load_to_first_result_s"], "{:.3f} s", "<= 1 s",
+                c["load_to_first_result_s"] <= 1.0, c["ok"])
+            add("(7b) cache hit, load->1st result", h["load_to_first_result_s"], "{:.3f} s", "<= 0.1 s",
+                h["load_to_first_result_s"] <= 0.1, h["ok"])
+    return rows
+
+
+def print_summary(rows: list[dict], quick: bool) -> None:
+    print("\n== summary (ratios: loom/numpy time < 1 means Loom is faster; GFLOP/s ratio > 1 means "
+          "Loom is faster) ==")
+    if quick:
+        print("   (--quick sizes: the targets are meant for the full sizes)")
+    print(f"  {'headline':<40}{'value':>12}  {'target':<10}  result")
+    for r in rows:
+        print(f"  {r['label']:<40}{r['shown']:>12}  {r['target']:<10}  {r['verdict']}")
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    import llvmlite
+    return {"python": platform.python_version(), "numpy": np.__version__, "llvmlite": llvmlite.__version__,
+            "cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description="Loom benchmark suite")
+    p.add_argument("--only", help="comma-separated workload groups or names "
+                   f"({', '.join(W.GROUPS)}; or e.g. matmul1024)")
+    p.add_argument("--repeats", type=int, default=9, help="timed runs per implementation (>= 7)")
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    args = p.parse_args(argv)
+    if args.repeats < 7:
+        p.error("--repeats must be at least 7 (a median of fewer runs is too noisy)")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    suite = W.suite(quick=args.quick)
+    names = {w.name for w in suite} | set(W.GROUPS)
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= names:
+        print(f"unknown workload(s): {', '.join(sorted(only - names))} (known: {', '.join(sorted(names))})")
+        return 2
+    selected = [w for w in suite if only is None or w.name in only or w.group in only]
+
+    info = machine_info()
+    print("Loom benchmark suite" + (" (--quick sizes)" if args.quick else ""))
+    print(f"{info['time']}  cpu: {info['cpu']} ({info['cpus_available']} available, 1 used)  "
+          f"python {info['python']}  numpy {info['numpy']}  llvmlite {info['llvmlite']}")
+    print(f"load average (1 min) before the run: {info['load_avg_1min']}  (other load makes timings noisy)")
+    print(f"single-threaded: {', '.join(f'{k}={v}' for k, v in THREAD_ENV.items())}")
+    print(f"warm-up {WARMUP} calls, then {args.repeats} timed runs each, interleaved; median reported")
+    libs = optional_libraries()
+
+    results = {}
+    for w in selected:
+        results[w.name] = time_workload(w, libs, args.repeats)
+        print_workload(results[w.name])
+        sys.stdout.flush()
+
+    compile_res = None
+    if only is None or "compile" in only:
+        batch = W.QUICK["batch"] if args.quick else W.FULL["batch"]
+        try:
+            compile_res = compile_time.measure(batch)
+            compile_time.report(compile_res)
+        except Exception as e:  # noqa: BLE001
+            compile_res = {"error": error_text(e)}
+            print(f"\n== (7) compile time ==\n  *** FAILED: {compile_res['error']}")
+
+    rows = summary_rows(results, compile_res, args.quick)
+    print_summary(rows, args.quick)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"meta": {**info, "quick": args.quick, "repeats": args.repeats, "warmup": WARMUP,
+                                "thread_env": THREAD_ENV, "libraries": sorted(libs)},
+                       "workloads": results, "compile": compile_res, "summary": rows}, f, indent=1)
+        print(f"\nresults written to {args.json}")
+
+    # Exit status 1 when Loom failed or computed a wrong result (missing a target is not an error).
+    bad = [r for r in rows if r["verdict"] in ("ERROR", "MISMATCH")]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
