@@ -23,7 +23,7 @@ from compiler.frontend.irgen import generate
 from compiler.frontend.parser import parse, parse_file
 from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import TensorT
-from compiler.pipeline import NAMED_PIPELINES, PassManager, parse_passes, print_module, verify
+from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify
 from runtime.reference import run_function
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
@@ -150,9 +150,7 @@ class Lowered:
             return self._modules[key]
         m = generate(self.program.checker, [self.inst])
         verify(m)
-        dump = os.environ.get("LOOM_DUMP_IR")
-        PassManager(parse_passes(pipeline), print_after_all=bool(dump), stream=sys.stderr,
-                    dump_dir=os.environ.get("LOOM_DUMP_DIR") or None, **pm_options).run(m)
+        PassManager(parse_passes(pipeline), **{**env_options(), **pm_options}).run(m)
         if key is not None:
             self._modules[key] = m
         return m
@@ -162,7 +160,7 @@ class Lowered:
         if stage not in self._stages:
             m = generate(self.program.checker, [self.inst])
             verify(m)
-            native.lower(m, stage)
+            native.lower(m, stage, env_options())
             self._stages[stage] = m
         return self._stages[stage]
 

@@ -70,6 +70,12 @@ def parse_passes(spec: str) -> list[ModulePass]:
     return passes
 
 
+def env_options() -> dict:
+    """PassManager options from LOOM_DUMP_IR / LOOM_DUMP_DIR (IR dumps while Loom is embedded)."""
+    return {"print_after_all": bool(os.environ.get("LOOM_DUMP_IR")), "stream": sys.stderr,
+            "dump_dir": os.environ.get("LOOM_DUMP_DIR") or None}
+
+
 def print_module(module: ModuleOp, locations: bool = False) -> str:
     out = io.StringIO()
     Printer(stream=out, print_debuginfo=locations).print_op(module)

@@ -76,8 +76,15 @@ def test_print_ir_flags_timing_and_dumps(prog, tmp_path, capsys):
     assert "loom-inline" in err and "Total" in err
     assert sorted(p.name for p in dump.iterdir()) == ["00-irgen.mlir", "01-loom-inline.mlir", "02-canonicalize.mlir",
                                                       "03-cse.mlir", "04-dce.mlir"]
-    code, out, _ = run(capsys, "run", prog, "--print-ir-after-all")
+    code, out, _ = run(capsys, "run", prog, "--eager", "--print-ir-after-all")
     assert out.count("// -----// IR Dump After") == 4 and out.endswith("6.0\n")
+    # compiled (the default): every pass of the whole pipeline, down to the llvm dialect
+    from compiler.native import full_pipeline
+    from compiler.pipeline import parse_passes
+
+    code, out, _ = run(capsys, "run", prog, "--print-ir-after-all")
+    assert out.count("// -----// IR Dump After") == len(parse_passes(full_pipeline())) and out.endswith("6.0\n")
+    assert "IR Dump After loom-bufferize" in out and "llvm.func" in out
 
 
 def test_opt_roundtrip_and_errors(prog, tmp_path, capsys):

@@ -1,8 +1,8 @@
 """End-to-end tests of the bundled example programs (`examples/*.loom`).
 
 Every example is found by globbing, so a new example is tested without editing this file:
-- its `main` runs through the Python API on the IR as generated and after `loom-opt`, and the two
-  agree;
+- its `main` runs through the Python API eagerly on the IR as generated and after `loom-opt`, and
+  compiled to native code, and all three agree (compiled within rounding);
 - the result matches an independent NumPy implementation written here (REFERENCES; a new
   example must add one, or `test_matches_numpy` fails and says so);
 - the CLI: `loom check` and `loom run` exit 0 and `run` prints what `main` prints and returns;
@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import compiler
+from tests.conftest import EXECUTIONS, how
 from compiler.cli import main as cli
 from runtime.format import format_value
 from runtime.random import normal, uniform
@@ -50,9 +51,9 @@ def assert_same(got, want, rtol=1e-6, atol=0.0, what="result") -> None:
             np.testing.assert_array_equal(g, w, err_msg=f"{what}[{i}]")
 
 
-def run_main(path: Path, pipeline: str = "none"):
-    """Run `main` through the API; returns (result, what it printed)."""
-    prog = compiler.load(str(path), pipeline=pipeline)
+def run_main(path: Path, execution: str = "none"):
+    """Run `main` through the API (eager on the raw IR by default); returns (result, printout)."""
+    prog = compiler.load(str(path), **how(execution))
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         result = prog.main()
@@ -62,10 +63,24 @@ def run_main(path: Path, pipeline: str = "none"):
 _CACHE: dict[Path, tuple] = {}
 
 
-def raw_result(path: Path):
-    if path not in _CACHE:
-        _CACHE[path] = run_main(path)
-    return _CACHE[path]
+def raw_result(path: Path, execution: str = "none"):
+    if (path, execution) not in _CACHE:
+        _CACHE[path, execution] = run_main(path, execution)
+    return _CACHE[path, execution]
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|inf")
+
+
+def assert_same_printout(got: str, want: str, rtol=1e-5, atol=1e-6) -> None:
+    """The same text, numbers equal within tolerance (compiled code may round differently)."""
+    def shape(text: str) -> str:  # NumPy pads numbers to a common width: ignore spacing
+        return re.sub(r"\s+", "", NUMBER.sub("#", text))
+
+    assert shape(got) == shape(want), f"printouts differ:\n{got}\nvs\n{want}"
+    a = [float(x) for x in NUMBER.findall(got)]
+    b = [float(x) for x in NUMBER.findall(want)]
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg="printed numbers differ")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,21 +240,28 @@ def test_example_shape(path):
     assert "main" in prog.functions and prog.functions["main"].fdef.params == []
 
 
+@pytest.mark.parametrize("execution", ["loom-opt", "jit"])
 @pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
-def test_raw_and_optimized_agree(path):
+def test_agrees_with_reference_executor(path, execution):
+    """Optimized (eager) and compiled (native) runs give the raw reference's results and printout."""
     raw, raw_out = raw_result(path)
-    opt, opt_out = run_main(path, pipeline="loom-opt")
+    got, out = raw_result(path, execution)
     assert raw is not None, "main should return what it computes"
-    assert_same(opt, raw, what="loom-opt vs raw IR")
-    assert opt_out == raw_out
+    if execution == "jit":
+        assert_same(got, raw, rtol=1e-5, atol=1e-6, what="compiled vs reference executor")
+        assert_same_printout(out, raw_out)
+    else:
+        assert_same(got, raw, what="loom-opt vs raw IR")
+        assert out == raw_out
 
 
+@pytest.mark.parametrize("execution", EXECUTIONS)
 @pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
-def test_matches_numpy(path):
+def test_matches_numpy(path, execution):
     ref = REFERENCES.get(path.stem)
     if ref is None:
         pytest.fail(f"examples/{path.name} has no NumPy reference: add `ref_{path.stem}` to {Path(__file__).name}")
-    result, printed = raw_result(path)
+    result, printed = raw_result(path, execution)
     want, rtol, atol = ref(printed)
     assert_same(result, want, rtol=rtol, atol=atol, what=path.stem)
 
@@ -253,7 +275,7 @@ def test_cli_check(path, capsys):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
 def test_cli_run(path, capsys):
-    result, printed = raw_result(path)
+    result, printed = raw_result(path, "jit")  # `loom run` compiles, like the API's default
     assert cli(["run", str(path)]) == 0
     out, err = capsys.readouterr()
     assert not err
@@ -314,10 +336,10 @@ def mlp_weights(batch: int, seed: int = 10):
                 b2=rng.standard_normal(10).astype(f32))
 
 
-@pytest.mark.parametrize("pipeline", ["none", "loom-opt"])
+@pytest.mark.parametrize("pipeline", EXECUTIONS)
 @pytest.mark.parametrize("batch", [1, 5, 8])
 def test_mlp_functions_with_symbolic_batch(pipeline, batch):
-    prog = compiler.load(str(HEADLINE), pipeline=pipeline)
+    prog = compiler.load(str(HEADLINE), **how(pipeline))
     p = mlp_weights(batch)
     logits = prog.mlp(**p)
     want = mlp_numpy(**p)
@@ -392,5 +414,6 @@ def test_weak_literal_through_builtin_in_loop_becomes_f64():
 ], ids=["index", "floordiv"])
 def test_optimized_keeps_runtime_errors(src, arg):
     with pytest.raises(compiler.LoomRuntimeError):
-        compiler.loads(src, name="dead.loom").f(arg)
-    assert compiler.loads(src, name="dead.loom", pipeline="loom-opt").f(arg) == 1
+        compiler.loads(src, name="dead.loom", mode="eager").f(arg)
+    assert compiler.loads(src, name="dead.loom", mode="eager", pipeline="loom-opt").f(arg) == 1
+    assert compiler.loads(src, name="dead.loom").f(arg) == 1  # compiled code is optimized too
