@@ -10,7 +10,6 @@ default), or runs the IR with the reference executor (`mode="eager"`). With `cac
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
@@ -170,7 +169,14 @@ class Lowered:
         return self._artifact
 
     def signature(self):
-        return native.signature(self.module("none"), self.inst.symbol)
+        """The native boundary types, from the checked instance (no IR needed: a cache hit skips
+        IR generation altogether)."""
+        from runtime.abi import Signature, ValueType
+
+        def vt(t: TensorT) -> ValueType:
+            return ValueType("i1" if t.dtype == "bool" else t.dtype, tuple(t.shape))
+
+        return Signature(tuple(map(vt, self.inst.param_types)), tuple(map(vt, self.inst.result_types)))
 
     def cache_key(self) -> str:
         from runtime import jit

@@ -56,7 +56,7 @@ def lower(module: ModuleOp, stage: str, pm_options: dict | None = None,
           times: list | None = None) -> ModuleOp:
     """Run the stages up to `stage` on `module` (in place)."""
     pm = PassManager(parse_passes(pipeline_to(stage)), **(pm_options or {}))
-    pm.run(module, initial="loom")
+    pm.run(module, initial="input")
     if times is not None:
         times.extend(pm.times)
     return module

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import pytest
 
 import compiler
 from compiler.cli import main as cli
-from compiler.diagnostics import LoomError, LoomRuntimeError
+from compiler.diagnostics import LoomRuntimeError
 
 ROOT = Path(__file__).resolve().parent.parent
 

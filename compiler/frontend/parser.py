@@ -38,13 +38,26 @@ class _LoomIndenter(Indenter):
     tab_len = 8
 
 
+def _grammar_cache() -> str | bool:
+    """Where lark keeps its analysis of the grammar between processes (~10x faster start-up): a
+    file next to the compile cache, named by lark after the grammar's hash; off if unwritable."""
+    d = os.environ.get("LOOM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "loom")
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError:
+        return False
+    from lark import __version__
+
+    return os.path.join(d, f"lark-{__version__}-grammar.cache")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     path = os.path.join(os.path.dirname(__file__), "grammar.lark")
     with open(path, encoding="utf-8") as f:
         grammar = f.read()
     return Lark(grammar, parser="lalr", postlex=_LoomIndenter(), propagate_positions=True,
-                maybe_placeholders=True, cache=False)
+                maybe_placeholders=True, cache=_grammar_cache())
 
 
 def _describe(tok_type: str) -> str:

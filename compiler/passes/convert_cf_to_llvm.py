@@ -49,14 +49,14 @@ def register_site(op: cf.AssertOp | loom.AssertOp) -> int:
 class LowerBr(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cf.BranchOp, rewriter: PatternRewriter, /):
-        rewriter.replace_matched_op(with_location(llvm.BrOp(op.successor, *op.arguments), op))
+        rewriter.replace(op, with_location(llvm.BrOp(op.successor, *op.arguments), op))
 
 
 class LowerCondBr(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cf.ConditionalBranchOp, rewriter: PatternRewriter, /):
         new = llvm.CondBrOp(op.cond, op.then_block, op.then_arguments, op.else_block, op.else_arguments)
-        rewriter.replace_matched_op(with_location(new, op))
+        rewriter.replace(op, with_location(new, op))
 
 
 class LowerAssert(RewritePattern):
@@ -85,8 +85,8 @@ class LowerAssert(RewritePattern):
         status = llvm.ConstantOp(IntegerAttr(code, i32), i32)
         fail.add_ops(with_location(ops + [status, llvm.ReturnOp(status.result)], op))
         block.parent_region().insert_block_after(fail, block)
-        rewriter.insert_op(with_location(llvm.CondBrOp(cond, cont, [], fail, []), op), InsertPoint.at_end(block))
-        rewriter.erase_op(op)
+        rewriter.insert(with_location(llvm.CondBrOp(cond, cont, [], fail, []), op), InsertPoint.at_end(block))
+        rewriter.erase(op)
 
 
 def patterns() -> list[RewritePattern]:

@@ -57,14 +57,14 @@ class LowerFunc(RewritePattern):
         new = llvm.FuncOp(op.sym_name.data, llvm.LLVMFunctionType(inputs, STATUS),
                           linkage=llvm.LinkageAttr("external" if public else "internal"),
                           body=op.detach_region(op.body), other_props={"arg_attrs": attrs})
-        rewriter.replace_matched_op(with_location(new, op))
+        rewriter.replace(op, with_location(new, op))
 
 
 class LowerReturn(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.ReturnOp, rewriter: PatternRewriter, /):
         zero = llvm.ConstantOp(IntegerAttr(0, STATUS), STATUS)
-        rewriter.replace_matched_op(with_location([zero, llvm.ReturnOp(zero.result)], op))
+        rewriter.replace(op, with_location([zero, llvm.ReturnOp(zero.result)], op))
 
 
 class LowerCall(RewritePattern):
@@ -81,8 +81,8 @@ class LowerCall(RewritePattern):
         fail.add_op(llvm.ReturnOp(call.returned))
         block.parent_region().insert_block_after(fail, block)
         br = llvm.CondBrOp(ok.res, cont, [], fail, [])
-        rewriter.insert_op(with_location([call, zero, ok, br], op), InsertPoint.at_end(block))
-        rewriter.erase_op(op)
+        rewriter.insert(with_location([call, zero, ok, br], op), InsertPoint.at_end(block))
+        rewriter.erase(op)
 
 
 def patterns() -> list[RewritePattern]:

@@ -27,12 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, linalg, math, tensor
+from xdsl.dialects import arith, math, tensor
+from xdsl.dialects.linalg import attrs as linalg_attrs
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     ArrayAttr,
     Float64Type,
-    IndexType,
     IntegerAttr,
     ModuleOp,
     TensorType,
@@ -56,7 +57,7 @@ from compiler.passes.loom_scalar import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import loom
 from runtime import random as rng
 
-PAR, RED = linalg.IteratorTypeAttr.parallel(), linalg.IteratorTypeAttr.reduction()
+PAR, RED = linalg_attrs.IteratorTypeAttr.parallel(), linalg_attrs.IteratorTypeAttr.reduction()
 
 
 def static_shape(op: Operation, t: Attribute) -> tuple[int, ...]:
@@ -512,7 +513,7 @@ class LowerLoomOp(RewritePattern):
         results = lower_op(e, op)
         if results is None:  # pragma: no cover - every loom op is listed above
             raise LoomError(f"convert-loom-to-linalg: no lowering for {op.name} (a compiler bug)")
-        rewriter.replace_matched_op(e.ops, results)
+        rewriter.replace(op, e.ops, results)
 
 
 @dataclass(frozen=True)

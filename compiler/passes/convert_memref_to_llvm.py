@@ -81,7 +81,7 @@ class LowerLoad(RewritePattern):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
         ops.append(llvm.LoadOp(addr, op.res.type))
-        rewriter.replace_matched_op(with_location(ops, op), [ops[-1].results[0]])
+        rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
 
 
 class LowerStore(RewritePattern):
@@ -90,7 +90,7 @@ class LowerStore(RewritePattern):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
         ops.append(llvm.StoreOp(op.value, addr))
-        rewriter.replace_matched_op(with_location(ops, op), [])
+        rewriter.replace(op, with_location(ops, op), [])
 
 
 class LowerAlloc(RewritePattern):
@@ -103,7 +103,7 @@ class LowerAlloc(RewritePattern):
         ops: list[Operation] = []
         call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
         ops.append(call)
-        rewriter.replace_matched_op(with_location(ops, op), [call.returned])
+        rewriter.replace(op, with_location(ops, op), [call.returned])
 
 
 class LowerAlloca(RewritePattern):
@@ -113,14 +113,14 @@ class LowerAlloca(RewritePattern):
         ops: list[Operation] = []
         a = llvm.AllocaOp(const(ops, max(1, math.prod(t.get_shape()))), t.element_type, alignment=64)
         ops.append(a)
-        rewriter.replace_matched_op(with_location(ops, op), [a.res])
+        rewriter.replace(op, with_location(ops, op), [a.res])
 
 
 class LowerDealloc(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: memref.DeallocOp, rewriter: PatternRewriter, /):
         declare(op, "free", [PTR], None)
-        rewriter.replace_matched_op(with_location([llvm.CallOp("free", op.memref)], op), [])
+        rewriter.replace(op, with_location([llvm.CallOp("free", op.memref)], op), [])
 
 
 class LowerCopy(RewritePattern):
@@ -131,13 +131,13 @@ class LowerCopy(RewritePattern):
         ops: list[Operation] = []
         n = const(ops, math.prod(t.get_shape()) * byte_size(t.element_type))
         ops.append(llvm.CallOp("memcpy", op.destination, op.source, n, return_type=PTR))
-        rewriter.replace_matched_op(with_location(ops, op), [])
+        rewriter.replace(op, with_location(ops, op), [])
 
 
 class LowerView(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
-            rewriter.replace_matched_op([], [op.operands[0]])
+            rewriter.replace(op, [], [op.operands[0]])
 
 
 @dataclass(frozen=True)

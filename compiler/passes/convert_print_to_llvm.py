@@ -55,7 +55,7 @@ class LowerPrint(RewritePattern):
             gep = llvm.GEPOp(arr.res, [k], PTR, inbounds=True)
             ops += [gep, llvm.StoreOp(p, gep.result)]
         ops.append(llvm.CallOp("loom_rt_print", const(len(table) - 1), arr.res))
-        rewriter.replace_matched_op(with_location(ops, op), [])
+        rewriter.replace(op, with_location(ops, op), [])
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import cf, scf
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Block
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import BlockInsertPoint, InsertPoint
@@ -40,19 +39,19 @@ class WhileLowering(RewritePattern):
             if isinstance(t, scf.ConditionOp):
                 br = cf.ConditionalBranchOp(t.condition, after, t.args, exit_block, t.args)
                 br.location = loc
-                rewriter.replace_op(t, br)
+                rewriter.replace(t, br)
         for b in after_blocks:
             t = b.last_op
             if isinstance(t, scf.YieldOp):
                 br = cf.BranchOp(before, *t.operands)
                 br.location = loc
-                rewriter.replace_op(t, br)
+                rewriter.replace(t, br)
         rewriter.inline_region(op.before_region, BlockInsertPoint.before(exit_block))
         rewriter.inline_region(op.after_region, BlockInsertPoint.before(exit_block))
         entry = cf.BranchOp(before, *op.arguments)
         entry.location = loc
-        rewriter.insert_op(entry, InsertPoint.at_end(pre))
-        rewriter.replace_op(op, [], list(exit_block.args))
+        rewriter.insert(entry, InsertPoint.at_end(pre))
+        rewriter.replace(op, [], list(exit_block.args))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import linalg, tensor
+from xdsl.dialects import tensor
+from xdsl.dialects.linalg import attrs as linalg_attrs
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr
@@ -40,7 +42,7 @@ def _is_copy(p: linalg.GenericOp) -> bool:
 def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
     if not isinstance(p, linalg.GenericOp) or len(p.outputs) != 1 or len(p.res) != 1:
         return False
-    if any(it.data != linalg.IteratorType.PARALLEL for it in p.iterator_types):
+    if any(it.data != linalg_attrs.IteratorType.PARALLEL for it in p.iterator_types):
         return False
     out_map = p.indexing_maps.data[-1].data
     if out_map != out_map.identity(out_map.num_dims):
@@ -130,9 +132,9 @@ class FuseProducerIntoConsumer(RewritePattern):
                                [AffineMapAttr(m) for _, m in uniq] + [AffineMapAttr(m) for m in maps[n_in:]],
                                op.iterator_types, [r.type for r in op.res])
         new.location = op.location
-        rewriter.replace_matched_op(new)
+        rewriter.replace(op, new)
         if not p.res[0].uses:
-            rewriter.erase_op(p)
+            rewriter.erase(p)
 
 
 class EraseDeadTensorOp(RewritePattern):
@@ -140,7 +142,7 @@ class EraseDeadTensorOp(RewritePattern):
         dead = isinstance(op, (linalg.GenericOp, linalg.FillOp, tensor.EmptyOp)) and op.results \
             and all(not r.uses for r in op.results)
         if dead:
-            rewriter.erase_op(op)
+            rewriter.erase(op)
 
 
 @dataclass(frozen=True)

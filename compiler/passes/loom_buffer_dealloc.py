@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import func, linalg, memref, scf
+from xdsl.dialects import func, memref, scf
+from xdsl.dialects.linalg import attrs as linalg_attrs
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import MemRefType, ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -182,7 +184,7 @@ class Dealloc:
                     Rewriter.erase_op(a)
 
     def generic_in_place(self, g: linalg.GenericOp, block: Block) -> None:
-        if any(it.data != linalg.IteratorType.PARALLEL for it in g.iterator_types):
+        if any(it.data != linalg_attrs.IteratorType.PARALLEL for it in g.iterator_types):
             return
         maps = [m.data for m in g.indexing_maps.data]
         n_in = len(g.inputs)

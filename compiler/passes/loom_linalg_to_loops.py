@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, linalg, memref, scf
+from xdsl.dialects import arith, memref, scf
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import IndexType, MemRefType, ModuleOp
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.ir import Block, SSAValue
 from xdsl.ir.affine import AffineBinaryOpExpr, AffineBinaryOpKind, AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -122,7 +123,7 @@ class LowerGeneric(RewritePattern):
                     vals[old] = new
 
         loop_nest(e, bounds, loop_order(maps, n_in, n_dims), body)
-        rewriter.replace_matched_op(e.ops, [])
+        rewriter.replace(op, e.ops, [])
 
 
 class LowerFill(RewritePattern):
@@ -135,7 +136,7 @@ class LowerFill(RewritePattern):
         e = Emitter(op.location)
         loop_nest(e, shape, list(range(len(shape))),
                   lambda be, ivs: be.add(memref.StoreOp.get(op.inputs[0], out, list(ivs))))
-        rewriter.replace_matched_op(e.ops, [])
+        rewriter.replace(op, e.ops, [])
 
 
 @dataclass(frozen=True)
