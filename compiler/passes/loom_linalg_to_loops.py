@@ -6,7 +6,7 @@ strides through B's columns and does not vectorize) and needs `affine.apply`; th
 loop order for the memory layout instead: the innermost loop is the dimension that is the last
 (contiguous) index of the most operands, so a matmul runs i-k-j (the inner loop is a vectorizable
 axpy over a row of B and C), a row reduction runs along the row, and a column reduction
-vectorizes across columns. Indexing maps are evaluated with `arith` on `index` values; a
+vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles). Indexing maps are evaluated with `arith` on `index` values; a
 reduction's accumulator is loaded and stored in the loop (LLVM keeps it in a register).
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, memref, scf
+from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import IndexType, MemRefType, ModuleOp
 from xdsl.ir import Block, SSAValue
@@ -60,22 +61,55 @@ def loop_order(maps: list[AffineMap], n_inputs: int, n_dims: int) -> list[int]:
     return [d for d in range(n_dims) if d != inner] + [inner]
 
 
-def loop_nest(e: Emitter, bounds: list[int], order: list[int], body) -> None:
-    """scf.for nest over `bounds` in `order`; `body(emitter, ivs_by_dim)` fills the innermost."""
+# cache blocking of contractions: a TILE_K x TILE_N block of the right operand stays in L2 while
+# every row of the left operand streams past it (the innermost loop stays a contiguous axpy)
+TILE_N, TILE_K = 256, 128
+
+
+def tiles_for(op_iters: list[bool], bounds: list[int], order: list[int]) -> dict[int, int]:
+    """Tile sizes per dim: the innermost (parallel) dim and the last reduction dim of a
+    contraction, when they divide evenly and are big enough to matter; else none."""
+    inner = order[-1] if order else None
+    reds = [d for d in order if op_iters[d]]
+    if inner is None or op_iters[inner] or not reds:
+        return {}
+    red = reds[-1]
+    if bounds[inner] >= 2 * TILE_N and bounds[inner] % TILE_N == 0 and \
+            bounds[red] >= 2 * TILE_K and bounds[red] % TILE_K == 0:
+        return {red: TILE_K, inner: TILE_N}
+    return {}
+
+
+def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict[int, int] | None = None) -> None:
+    """scf.for nest over `bounds` in `order`; `body(emitter, ivs_by_dim)` fills the innermost.
+    `tiles` (dim → size) adds outer loops over blocks of those dims, in the same order."""
+    tiles = tiles or {}
     zero, one = e.index(0), e.index(1)
     ivs: list[SSAValue | None] = [None] * len(bounds)
+    starts: dict[int, SSAValue] = {}
+    levels = [("tile", d) for d in order if d in tiles] + [("point", d) for d in order]
 
     def level(outer: Emitter, k: int) -> None:
-        if k == len(order):
+        if k == len(levels):
             body(outer, ivs)
             return
+        kind, d = levels[k]
         blk = Block(arg_types=[IndexType()])
-        ivs[order[k]] = blk.args[0]
         inner = Emitter(outer.loc)
+        if kind == "tile":
+            starts[d] = blk.args[0]
+            lb, ub, step = zero, outer.index(bounds[d]), outer.index(tiles[d])
+        elif d in tiles:
+            lb, step = starts[d], one
+            ub = outer.add(arith.AddiOp(starts[d], outer.index(tiles[d])))
+        else:
+            lb, ub, step = zero, outer.index(bounds[d]), one
+        if kind == "point":
+            ivs[d] = blk.args[0]
         level(inner, k + 1)
         inner.add(scf.YieldOp())
         blk.add_ops(inner.ops)
-        outer.add(scf.ForOp(zero, outer.index(bounds[order[k]]), one, [], blk))
+        outer.add(scf.ForOp(lb, ub, step, [], blk))
 
     level(e, 0)
 
@@ -122,7 +156,9 @@ class LowerGeneric(RewritePattern):
                 for old, new in zip(o.results, c.results):
                     vals[old] = new
 
-        loop_nest(e, bounds, loop_order(maps, n_in, n_dims), body)
+        order = loop_order(maps, n_in, n_dims)
+        reduction = [it.data == linalg_attrs.IteratorType.REDUCTION for it in op.iterator_types]
+        loop_nest(e, bounds, order, body, tiles_for(reduction, bounds, order))
         rewriter.replace(op, e.ops, [])
 
 
