@@ -5,7 +5,8 @@ functional — each buffer is written only right after it is allocated — so it
 construction; `loom-buffer-dealloc` then decides ownership, frees at last use, reuses dead buffers
 and turns copies into in-place updates.
 
-- a `linalg` op's `tensor.empty` output becomes a fresh 64-byte-aligned `memref.alloc`; an output
+- a `linalg` op's `tensor.empty` output becomes a fresh 64-byte-aligned `memref.alloc` (a rank-0
+  accumulator: a `memref.alloca` in the entry block, which LLVM promotes to a register); an output
   that holds data (a `linalg.fill` init) is written in place when this op is its only user, else
   copied first;
 - `tensor.extract` → `memref.load`; `tensor.insert`/`tensor.insert_slice` write into a copy of the
@@ -62,12 +63,26 @@ class Bufferizer:
         """The buffer an op writes its result into, given its `outs` operand."""
         owner = init.owner
         if isinstance(owner, tensor.EmptyOp):
-            return alloc(e, buffer_type(owner.tensor.type))
+            t = buffer_type(owner.tensor.type)
+            if not t.get_shape():  # a scalar accumulator: a stack slot at function entry
+                return self.entry_slot(t, owner)
+            return alloc(e, t)
         if self.single_user.get(init) is user:
             return init  # written by an op of this pass whose tensor had this op as only user
         buf = alloc(e, init.type)
         e.add(memref.CopyOp(init, buf))
         return buf
+
+    def entry_slot(self, t: MemRefType, at: Operation) -> SSAValue:
+        """`memref.alloca` in the function's entry block (LLVM keeps it in a register)."""
+        f = at
+        while not isinstance(f, func.FuncOp):
+            f = f.parent_op()
+        slot = memref.AllocaOp.get(t.element_type, None, [])
+        slot.location = at.location
+        block = f.body.blocks[0]
+        Rewriter.insert_op(slot, InsertPoint.at_start(block))
+        return slot.memref
 
     # ------------------------------------------------------------ ops
     def run(self) -> None:
