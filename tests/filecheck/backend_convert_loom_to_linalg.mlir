@@ -116,14 +116,20 @@ func.func @idx(%x: tensor<5xf32>, %i: i64) -> f32 {
 }
 
 // A slice with a run-time index (x[i, :]): checked once, outside; the generic has no inputs and
-// reads the source with tensor.extract at (wrapped i, linalg.index 0).
+// reads the source with tensor.extract at (wrapped i, start + d0 * step) -- here start 0, step 1,
+// left for canonicalize to fold.
 // CHECK-LABEL: func.func @row(%x: tensor<4x3xf32>, %i: i64) -> tensor<3xf32>
 // CHECK:         loom.assert {{%.*}}[%i : i64], "index {} is out of range for axis 0 of size 4"
 // CHECK:         [[JI:%.*]] = arith.index_cast {{%.*}} : i64 to index
 // CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<3xf32>
 // CHECK-NEXT:    {{%.*}} = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} outs([[E]] : tensor<3xf32>)
-// CHECK:           [[D0:%.*]] = linalg.index 0 : index
-// CHECK:           [[V:%.*]] = tensor.extract %x{{\[}}[[JI]], [[D0]]{{\]}} : tensor<4x3xf32>
+// CHECK-NEXT:    ^bb0({{%.*}}: f32):
+// CHECK-NEXT:      [[D0:%.*]] = linalg.index 0 : index
+// CHECK-NEXT:      [[START:%.*]] = arith.constant 0 : index
+// CHECK-NEXT:      [[STEP:%.*]] = arith.constant 1 : index
+// CHECK-NEXT:      [[OFF:%.*]] = arith.muli [[D0]], [[STEP]] : index
+// CHECK-NEXT:      [[COL:%.*]] = arith.addi [[START]], [[OFF]] : index
+// CHECK-NEXT:      [[V:%.*]] = tensor.extract %x{{\[}}[[JI]], [[COL]]{{\]}} : tensor<4x3xf32>
 // CHECK-NEXT:      linalg.yield [[V]] : f32
 func.func @row(%x: tensor<4x3xf32>, %i: i64) -> tensor<3xf32> {
   %0 = loom.slice %x[%i] {kinds = array<i64: 3, 0>, starts = array<i64: 0, -9223372036854775808>, stops = array<i64: 0, -9223372036854775808>, steps = array<i64: 1, -9223372036854775808>} : (tensor<4x3xf32>, i64) -> tensor<3xf32>

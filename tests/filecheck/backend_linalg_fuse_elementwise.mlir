@@ -1,0 +1,181 @@
+// linalg-fuse-elementwise: producer -> consumer fusion of linalg.generic ops on tensors. A fused
+// consumer reads the producer's inputs directly (through the composed indexing maps) and computes
+// the producer's body inline, so the intermediate tensor -- and, later, its buffer and its loop --
+// disappears. The rule: the producer must be elementwise (all parallel, identity output map, no
+// linalg.index); a pure copy (broadcast, transpose, static slice) is always fused, since it costs
+// nothing to redo; otherwise all of its uses must be in the consumer and the consumer must read each
+// element exactly once (a permutation map over all loop dims). The inputs are what
+// `convert-loom-to-linalg,canonicalize,cse` makes of small Loom functions (named after them).
+// RUN: loom opt %s -p linalg-fuse-elementwise | filecheck %s
+
+// tanh(x*a + b)*c + x: five elementwise generics become ONE, reading x once (the two reads of x,
+// from the first and the last op, are merged into one operand) with the scalars captured.
+// CHECK-LABEL: func.func @chain(%x: tensor<8xf32>, %a: f32, %b: f32, %c: f32) -> tensor<8xf32>
+// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<8xf32>
+// CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+// CHECK-SAME:      ins(%x : tensor<8xf32>) outs([[E]] : tensor<8xf32>)
+// CHECK-NEXT:    ^bb0([[X:%.*]]: f32, {{%.*}}: f32):
+// CHECK-NEXT:      [[M:%.*]] = arith.mulf [[X]], %a fastmath<contract> : f32
+// CHECK-NEXT:      [[AB:%.*]] = arith.addf [[M]], %b fastmath<contract> : f32
+// CHECK-NEXT:      [[T:%.*]] = math.tanh [[AB]] : f32
+// CHECK-NEXT:      [[TC:%.*]] = arith.mulf [[T]], %c fastmath<contract> : f32
+// CHECK-NEXT:      [[O:%.*]] = arith.addf [[TC]], [[X]] fastmath<contract> : f32
+// CHECK-NEXT:      linalg.yield [[O]] : f32
+// CHECK-NEXT:    } -> tensor<8xf32>
+// CHECK-NEXT:    func.return [[R]] : tensor<8xf32>
+// CHECK-NEXT:  }
+func.func @chain(%x: tensor<8xf32>, %a: f32, %b: f32, %c: f32) -> tensor<8xf32> {
+  %0 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    %4 = arith.mulf %2, %a fastmath<contract> : f32
+    linalg.yield %4 : f32
+  } -> tensor<8xf32>
+  %5 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%1 : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%6: f32, %7: f32):
+    %8 = arith.addf %6, %b fastmath<contract> : f32
+    linalg.yield %8 : f32
+  } -> tensor<8xf32>
+  %9 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%5 : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%10: f32, %11: f32):
+    %12 = math.tanh %10 : f32
+    linalg.yield %12 : f32
+  } -> tensor<8xf32>
+  %13 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%9 : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%14: f32, %15: f32):
+    %16 = arith.mulf %14, %c fastmath<contract> : f32
+    linalg.yield %16 : f32
+  } -> tensor<8xf32>
+  %17 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%13, %x : tensor<8xf32>, tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%18: f32, %19: f32, %20: f32):
+    %21 = arith.addf %18, %19 fastmath<contract> : f32
+    linalg.yield %21 : f32
+  } -> tensor<8xf32>
+  func.return %17 : tensor<8xf32>
+}
+
+// sum(x*x): the square is computed inside the reduction's body; no 8-element temporary is left.
+// CHECK-LABEL: func.func @sumsq(%x: tensor<8xf32>) -> f32
+// CHECK-NOT:     tensor<8xf32>
+// CHECK:         [[INIT:%.*]] = linalg.fill ins({{%.*}} : f32) outs({{%.*}} : tensor<f32>) -> tensor<f32>
+// CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]}
+// CHECK-SAME:      ins(%x : tensor<8xf32>) outs([[INIT]] : tensor<f32>)
+// CHECK-NEXT:    ^bb0([[X:%.*]]: f32, [[ACC:%.*]]: f32):
+// CHECK-NEXT:      [[SQ:%.*]] = arith.mulf [[X]], [[X]] fastmath<contract> : f32
+// CHECK-NEXT:      [[S:%.*]] = arith.addf [[ACC]], [[SQ]] fastmath<reassoc,contract> : f32
+// CHECK-NEXT:      linalg.yield [[S]] : f32
+// CHECK-NEXT:    } -> tensor<f32>
+// CHECK-NEXT:    [[V:%.*]] = tensor.extract [[R]][] : tensor<f32>
+// CHECK-NEXT:    func.return [[V]] : f32
+func.func @sumsq(%x: tensor<8xf32>) -> f32 {
+  %0 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x, %x : tensor<8xf32>, tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%2: f32, %3: f32, %4: f32):
+    %5 = arith.mulf %2, %3 fastmath<contract> : f32
+    linalg.yield %5 : f32
+  } -> tensor<8xf32>
+  %6 = arith.constant 0.000000e+00 : f32
+  %7 = tensor.empty() : tensor<f32>
+  %8 = linalg.fill ins(%6 : f32) outs(%7 : tensor<f32>) -> tensor<f32>
+  %9 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%1 : tensor<8xf32>) outs(%8 : tensor<f32>) {
+  ^bb0(%10: f32, %11: f32):
+    %12 = arith.addf %11, %10 fastmath<reassoc,contract> : f32
+    linalg.yield %12 : f32
+  } -> tensor<f32>
+  %13 = tensor.extract %9[] : tensor<f32>
+  func.return %13 : f32
+}
+
+// (x + bias) @ w: the matmul reads each element of x + bias once per output column (its map
+// (d0, d2) does not mention d1), so fusing would redo the add 5 times per element. Not fused: the
+// bias add stays a generic of its own and the matmul still reads its result.
+// CHECK-LABEL: func.func @biasmm(%x: tensor<4x3xf32>, %bias: tensor<3xf32>, %w: tensor<3x5xf32>) -> tensor<4x5xf32>
+// CHECK:         [[XB:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%x, %bias : tensor<4x3xf32>, tensor<3xf32>)
+// CHECK:           arith.addf
+// CHECK:         [[MM:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins([[XB]], %w : tensor<4x3xf32>, tensor<3x5xf32>)
+// CHECK-NEXT:    ^bb0({{.*}}):
+// CHECK-NEXT:      arith.mulf
+// CHECK-NEXT:      arith.addf
+// CHECK-NEXT:      linalg.yield
+// CHECK:         func.return [[MM]] : tensor<4x5xf32>
+func.func @biasmm(%x: tensor<4x3xf32>, %bias: tensor<3xf32>, %w: tensor<3x5xf32>) -> tensor<4x5xf32> {
+  %0 = tensor.empty() : tensor<4x3xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %bias : tensor<4x3xf32>, tensor<3xf32>) outs(%0 : tensor<4x3xf32>) {
+  ^bb0(%2: f32, %3: f32, %4: f32):
+    %5 = arith.addf %2, %3 fastmath<contract> : f32
+    linalg.yield %5 : f32
+  } -> tensor<4x3xf32>
+  %6 = arith.constant 0.000000e+00 : f32
+  %7 = tensor.empty() : tensor<4x5xf32>
+  %8 = linalg.fill ins(%6 : f32) outs(%7 : tensor<4x5xf32>) -> tensor<4x5xf32>
+  %9 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%1, %w : tensor<4x3xf32>, tensor<3x5xf32>) outs(%8 : tensor<4x5xf32>) {
+  ^bb0(%10: f32, %11: f32, %12: f32):
+    %13 = arith.mulf %10, %11 fastmath<reassoc,contract> : f32
+    %14 = arith.addf %12, %13 fastmath<reassoc,contract> : f32
+    linalg.yield %14 : f32
+  } -> tensor<4x5xf32>
+  func.return %9 : tensor<4x5xf32>
+}
+
+// x + broadcast_to(r, (4, 3)): the broadcast is a pure copy, fused whatever its consumer: the add
+// reads r through the composed map (d0, d1) -> (d1), and the 4x3 broadcast tensor is never built.
+// CHECK-LABEL: func.func @bcast(%x: tensor<4x3xf32>, %r: tensor<3xf32>) -> tensor<4x3xf32>
+// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<4x3xf32>
+// CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%x, %r : tensor<4x3xf32>, tensor<3xf32>) outs([[E]] : tensor<4x3xf32>)
+// CHECK-NEXT:    ^bb0([[XV:%.*]]: f32, [[RV:%.*]]: f32, {{%.*}}: f32):
+// CHECK-NEXT:      [[S:%.*]] = arith.addf [[XV]], [[RV]] fastmath<contract> : f32
+// CHECK-NEXT:      linalg.yield [[S]] : f32
+// CHECK-NEXT:    } -> tensor<4x3xf32>
+// CHECK-NEXT:    func.return [[R]] : tensor<4x3xf32>
+func.func @bcast(%x: tensor<4x3xf32>, %r: tensor<3xf32>) -> tensor<4x3xf32> {
+  %0 = tensor.empty() : tensor<4x3xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%r : tensor<3xf32>) outs(%0 : tensor<4x3xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    linalg.yield %2 : f32
+  } -> tensor<4x3xf32>
+  %4 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x, %1 : tensor<4x3xf32>, tensor<4x3xf32>) outs(%0 : tensor<4x3xf32>) {
+  ^bb0(%5: f32, %6: f32, %7: f32):
+    %8 = arith.addf %5, %6 fastmath<contract> : f32
+    linalg.yield %8 : f32
+  } -> tensor<4x3xf32>
+  func.return %4 : tensor<4x3xf32>
+}
+
+// y = x*a used by two reductions (sum(y) + max(y)): fusing into one would leave the other reading
+// y anyway, so y is computed once, into its own tensor, and both reductions read it.
+// CHECK-LABEL: func.func @twocons(%x: tensor<8xf32>, %a: f32) -> f32
+// CHECK:         [[Y:%.*]] = linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%x : tensor<8xf32>)
+// CHECK:         linalg.generic {{.*}} iterator_types = ["reduction"]} ins([[Y]] : tensor<8xf32>)
+// CHECK:           arith.addf
+// CHECK:         linalg.generic {{.*}} iterator_types = ["reduction"]} ins([[Y]] : tensor<8xf32>)
+// CHECK:           arith.maximumf
+func.func @twocons(%x: tensor<8xf32>, %a: f32) -> f32 {
+  %0 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    %4 = arith.mulf %2, %a fastmath<contract> : f32
+    linalg.yield %4 : f32
+  } -> tensor<8xf32>
+  %5 = arith.constant 0.000000e+00 : f32
+  %6 = tensor.empty() : tensor<f32>
+  %7 = linalg.fill ins(%5 : f32) outs(%6 : tensor<f32>) -> tensor<f32>
+  %8 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%1 : tensor<8xf32>) outs(%7 : tensor<f32>) {
+  ^bb0(%9: f32, %10: f32):
+    %11 = arith.addf %10, %9 fastmath<reassoc,contract> : f32
+    linalg.yield %11 : f32
+  } -> tensor<f32>
+  %12 = tensor.extract %8[] : tensor<f32>
+  %13 = arith.constant 0xff800000 : f32
+  %14 = linalg.fill ins(%13 : f32) outs(%6 : tensor<f32>) -> tensor<f32>
+  %15 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%1 : tensor<8xf32>) outs(%14 : tensor<f32>) {
+  ^bb0(%16: f32, %17: f32):
+    %18 = arith.maximumf %17, %16 : f32
+    linalg.yield %18 : f32
+  } -> tensor<f32>
+  %19 = tensor.extract %15[] : tensor<f32>
+  %20 = arith.addf %12, %19 fastmath<contract> : f32
+  func.return %20 : f32
+}
