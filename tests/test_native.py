@@ -208,3 +208,15 @@ def test_compile_emit_stage_and_timing(capsys):
     assert "define" in cap.out
     for name in ("convert-loom-to-linalg", "loom-bufferize", "convert-to-llvm", "LLVM O3"):
         assert name in cap.err
+
+
+def test_out_of_memory_is_a_runtime_error_not_a_crash():
+    p = load("""
+        def f(x: f32[N]) -> f32:
+            y = zeros((N, N, N))
+            return sum(y) + x[0]
+        """)
+    assert p.f(np.ones(4, np.float32)) == 1.0
+    with pytest.raises(LoomRuntimeError, match="out of memory") as e:
+        p.f(np.ones(300000, np.float32))  # 1e17 bytes
+    assert e.value.span.line == 3

@@ -2,7 +2,8 @@
 
 - `memref.load`/`store` → `llvm.getelementptr inbounds` on the linearized index + `llvm.load`/
   `llvm.store` (GEP, not ptrtoint arithmetic, so LLVM's vectorizer sees the access pattern);
-- `memref.alloc` → `aligned_alloc(64, size rounded up to 64)`, `memref.dealloc` → `free`;
+- `memref.alloc` → `aligned_alloc(64, size rounded up to 64)` and a `cf.assert` that it succeeded
+  (running out of memory is a run-time error, not a crash), `memref.dealloc` → `free`;
 - `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`;
 - `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views).
 Sizes and strides are compile-time constants.
@@ -14,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, llvm, memref
+from xdsl.dialects import arith, cf, llvm, memref
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -102,7 +103,9 @@ class LowerAlloc(RewritePattern):
         declare(op, "aligned_alloc", [i64, i64], PTR)
         ops: list[Operation] = []
         call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
-        ops.append(call)
+        address = llvm.PtrToIntOp(call.returned, i64)
+        ok = llvm.ICmpOp(address.results[0], const(ops, 0), IntegerAttr(1, i64))  # ne: not NULL
+        ops += [call, address, ok, cf.AssertOp(ok.res, f"out of memory (allocating {size} bytes)")]
         rewriter.replace(op, with_location(ops, op), [call.returned])
 
 
