@@ -220,3 +220,52 @@ def test_out_of_memory_is_a_runtime_error_not_a_crash():
     with pytest.raises(LoomRuntimeError, match="out of memory") as e:
         p.f(np.ones(300000, np.float32))  # 1e17 bytes
     assert e.value.span.line == 3
+
+
+# Buffer decisions that would be wrong if a buffer were written while still read elsewhere.
+HAZARDS = {
+    "read_through_two_maps": ("def f(a: f32[4, 4]) -> f32[4, 4]:\n"
+                              "    x = a * 2.0\n"
+                              "    return x + transpose(x)\n"),
+    "reverse_in_loop": ("def f(a: f32[4, 4]) -> f32[4, 4]:\n"
+                        "    y = a * 1.0\n"
+                        "    for i in range(3):\n"
+                        "        y = y[::-1] + transpose(y)\n"
+                        "    return y\n"),
+    "shift_update": ("def f(a: f32[4, 4]) -> f32[4, 4]:\n"
+                     "    y = a + 1.0\n"
+                     "    y[1:] = y[:-1]\n"
+                     "    y[:, 0] = y[:, 3] * 2.0\n"
+                     "    return y\n"),
+    "value_kept_after_update": ("def f(a: f32[4, 4]) -> (f32[4, 4], f32[4, 4]):\n"
+                                "    y = a + 1.0\n"
+                                "    z = y\n"
+                                "    z[0, 0] = 100.0\n"
+                                "    return y, z\n"),
+    "loop_carried_swap": ("def f(a: f32[4, 4]) -> (f32[4, 4], f32[4, 4]):\n"
+                          "    u = a\n"
+                          "    v = a * 2.0\n"
+                          "    for i in range(5):\n"
+                          "        t = u\n"
+                          "        u = v + 1.0\n"
+                          "        v = t * 0.5\n"
+                          "    return u, v\n"),
+    "if_yields_outer_value": ("def f(a: f32[4, 4], c: bool) -> f32[4, 4]:\n"
+                              "    x = a * 3.0\n"
+                              "    y = x\n"
+                              "    if c:\n"
+                              "        y = x + 1.0\n"
+                              "    return y + x\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAZARDS))
+def test_buffer_hazards_match_reference(name):
+    a = np.arange(16, dtype=np.float32).reshape(4, 4)
+    args = (a, True) if "c: bool" in HAZARDS[name] else (a,)
+    got = load(HAZARDS[name]).f(*args)
+    want = load(HAZARDS[name], mode="eager").f(*args)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_array_equal(g, w)
+    if "c: bool" in HAZARDS[name]:
+        np.testing.assert_array_equal(load(HAZARDS[name]).f(a, False), load(HAZARDS[name], mode="eager").f(a, False))

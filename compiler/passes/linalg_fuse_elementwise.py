@@ -53,13 +53,15 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
     if _is_copy(p):
         return True  # free to duplicate
     # fusing computes the producer once per consumer iteration: only when that is once per element
+    # (read through one map, a permutation of all the consumer's loop dims)
     n_dims = len(consumer.iterator_types)
-    for v, m in zip(consumer.inputs, consumer.indexing_maps.data):
-        if v is p.res[0]:
-            m = m.data
-            dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
-            if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
-                return False
+    reads = {m.data for v, m in zip(consumer.inputs, consumer.indexing_maps.data) if v is p.res[0]}
+    if len(reads) != 1:
+        return False
+    m = reads.pop()
+    dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
+    if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
+        return False
     return all(u.operation is consumer for u in p.res[0].uses)
 
 
@@ -80,17 +82,20 @@ class FuseProducerIntoConsumer(RewritePattern):
     def fuse(op: linalg.GenericOp, i: int, p: linalg.GenericOp, maps, n_in, rewriter: PatternRewriter):
         pmaps = [m.data for m in p.indexing_maps.data]
         fused_value = op.inputs[i]
-        # new inputs: the consumer's others (minus every use of the fused value), then the producer's
+        # each distinct map the consumer reads the producer through gets its own copy of the
+        # producer's body (only copies are read through several maps: see fusable_producer)
+        reads = list(dict.fromkeys(maps[j] for j, v in enumerate(op.inputs) if v is fused_value))
+        # new inputs: the consumer's others, then the producer's per read map
         ins: list[tuple[SSAValue, object]] = []
-        sources: list[tuple[str, int]] = []  # where each new block arg comes from
+        sources: list[tuple[str, int, int]] = []  # (consumer | producer, operand, read)
         for j, v in enumerate(op.inputs):
             if v is not fused_value:
                 ins.append((v, maps[j]))
-                sources.append(("c", j))
-        cmap = maps[i]
-        for j, v in enumerate(p.inputs):
-            ins.append((v, pmaps[j].compose(cmap)))
-            sources.append(("p", j))
+                sources.append(("c", j, -1))
+        for r, cmap in enumerate(reads):
+            for j, v in enumerate(p.inputs):
+                ins.append((v, pmaps[j].compose(cmap)))
+                sources.append(("p", j, r))
         # merge duplicate (value, map) pairs
         uniq: list[tuple[SSAValue, object]] = []
         slot: list[int] = []
@@ -104,26 +109,27 @@ class FuseProducerIntoConsumer(RewritePattern):
         block = Block(arg_types=[loom.element_type(v.type) for v, _ in uniq] +
                       [loom.element_type(v.type) for v in outs])
         new_args = block.args
-        # clone the producer's body, its inputs mapped to the new block args
+        # clone the producer's body once per read map, its inputs mapped to the new block args
         pblock = p.body.block
-        pvals: dict[SSAValue, SSAValue] = {}
-        for (kind, j), k in zip(sources, slot):
-            if kind == "p":
-                pvals[pblock.args[j]] = new_args[k]
-        for o in pblock.ops:
-            if isinstance(o, linalg.YieldOp):
-                produced = pvals.get(o.operands[0], o.operands[0])
-                break
-            c = o.clone(value_mapper=pvals)
-            block.add_op(c)
+        produced: dict[object, SSAValue] = {}
+        for r, cmap in enumerate(reads):
+            pvals: dict[SSAValue, SSAValue] = {}
+            for (kind, j, rr), k in zip(sources, slot):
+                if kind == "p" and rr == r:
+                    pvals[pblock.args[j]] = new_args[k]
+            for o in pblock.ops:
+                if isinstance(o, linalg.YieldOp):
+                    produced[cmap] = pvals.get(o.operands[0], o.operands[0])
+                    break
+                block.add_op(o.clone(value_mapper=pvals))
         cblock = op.body.block
         cvals: dict[SSAValue, SSAValue] = {}
-        for (kind, j), k in zip(sources, slot):
+        for (kind, j, _), k in zip(sources, slot):
             if kind == "c":
                 cvals[cblock.args[j]] = new_args[k]
         for j, v in enumerate(op.inputs):
             if v is fused_value:
-                cvals[cblock.args[j]] = produced
+                cvals[cblock.args[j]] = produced[maps[j]]
         for j in range(len(outs)):
             cvals[cblock.args[n_in + j]] = new_args[len(uniq) + j]
         for o in cblock.ops:

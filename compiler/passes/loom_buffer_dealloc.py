@@ -194,7 +194,10 @@ class Dealloc:
             if not (isinstance(a, memref.AllocOp) and a.parent_block() is block) or maps[n_in + k] != ident:
                 continue
             for j, v in enumerate(g.inputs):
-                if v.type == out.type and maps[j] == ident and v not in g.outputs and self.dies_at(v, g, block):
+                # each element is read only at the position written: every read of v identity-mapped
+                same_place = all(maps[i] == ident for i, w in enumerate(g.inputs) if w is v) and \
+                    not any(v in inner.operands for inner in g.body.walk())
+                if v.type == out.type and same_place and v not in g.outputs and self.dies_at(v, g, block):
                     out.replace_all_uses_with(v)
                     Rewriter.erase_op(a)
                     break
