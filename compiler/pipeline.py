@@ -21,6 +21,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from compiler.diagnostics import LoomError
 from compiler.passes import PASSES, get_pass
+from dialects.ad import AD
 from dialects.llvm_ext import LlvmExt
 from dialects.loom import Loom
 
@@ -28,6 +29,8 @@ NAMED_PIPELINES = {
     "none": "",
     # the loom-level optimizer
     "loom-opt": "loom-inline,canonicalize,cse,dce",
+    # differentiation: each round differentiates the innermost derivative ops (grad of grad: 2)
+    "autodiff": ",".join(["ad-jvp,ad-linearize,ad-transpose"] * 3),
     # the native backend, one stage each (see compiler/native.py)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
     "linalg-to-buffers": "loom-bufferize,loom-buffer-dealloc",
@@ -41,7 +44,7 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, Loom):
+              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, Loom, AD):
         ctx.load_dialect(d)
     return ctx
 

@@ -22,7 +22,7 @@ from xdsl.interpreters.scf import ScfFunctions
 from xdsl.ir import Attribute, Operation
 
 from compiler.diagnostics import LoomRuntimeError, Span
-from dialects import loom
+from dialects import ad, loom
 from runtime import random as rng
 from runtime.format import format_value
 
@@ -225,6 +225,26 @@ class LoomFunctions(InterpreterFunctions):
         text = op.format.data.format(*(format_value(a) for a in args))
         print(text, file=sys.stdout, flush=True)
         return ()
+
+    @impl(ad.StopGradientOp)
+    def run_stop_gradient(self, interp, op, args):
+        return (args[0],)
+
+    # a tape is an immutable linked list (value, rest): push and pop are O(1) and functional
+    @impl(ad.TapeNewOp)
+    def run_tape_new(self, interp, op, args):
+        return (None,)
+
+    @impl(ad.PushOp)
+    def run_push(self, interp, op, args):
+        return ((args[1], args[0]),)
+
+    @impl(ad.PopOp)
+    def run_pop(self, interp, op, args):
+        if args[0] is None:
+            raise fail(op, "pop from an empty tape (a compiler bug)")
+        value, rest = args[0]
+        return (rest, value)
 
     @impl(loom.AssertOp)
     def run_assert(self, interp, op, args):

@@ -16,6 +16,10 @@ _TABLE = {
     "canonicalize": ("xdsl.transforms.canonicalize", "CanonicalizePass"),
     "cse": ("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": ("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    # automatic differentiation (reverse mode = ad-jvp, then ad-linearize, then ad-transpose)
+    "ad-jvp": ("compiler.passes.ad_jvp", "AdJvp"),
+    "ad-linearize": ("compiler.passes.ad_linearize", "AdLinearize"),
+    "ad-transpose": ("compiler.passes.ad_transpose", "AdTranspose"),
     # loom → linalg on tensors (the interchange level) and its optimizations
     "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
     "linalg-fuse-elementwise": ("compiler.passes.linalg_fuse_elementwise", "LinalgFuseElementwise"),

@@ -1,0 +1,275 @@
+"""`ad-jvp`: forward-mode differentiation — build the JVP function of each differentiated callee.
+
+For `ad.jvp @f {wrt}` the pass builds `@f_jvp_<wrt>(primals…, tangents…) -> (results…, result
+tangents…)` and replaces the op with a call. The JVP function is `f`'s body (its calls inlined)
+where every op is followed by its tangent code from the rule table (autodiff/jvp_rules.py);
+values that are not active (autodiff/activity.py) have no tangent code at all (symbolic zeros).
+Control flow is differentiated structurally: `scf.for`/`scf.while` carry a tangent next to each
+active carried value, `scf.if` yields one next to each active result.
+
+For `ad.vjp @f` it builds the same JVP function (the wrt parameters' tangents as inputs) and
+retargets the op at it (`form = "jvp"`); `ad-linearize` and `ad-transpose` take it from there.
+A derivative op is only processed once its callee contains no derivative ops itself (nested
+`grad(grad(f))` is done inside out: the `autodiff` pipeline repeats the three passes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func, scf
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import PatternRewriteWalker
+from xdsl.traits import IsTerminator, SymbolTable
+
+from compiler.diagnostics import LoomError
+from compiler.passes.autodiff.activity import active_values
+from compiler.passes.autodiff.build import B, differentiable
+from compiler.passes.autodiff.jvp_rules import JVP, ZERO
+from compiler.passes.loom_inline import InlineCall
+from dialects import ad
+
+
+def lookup(module: ModuleOp, name: str) -> func.FuncOp:
+    f = SymbolTable.lookup_symbol(module, name)
+    if not isinstance(f, func.FuncOp):  # pragma: no cover - irgen only names functions
+        raise LoomError(f"cannot differentiate '{name}': no such function")
+    return f
+
+
+def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None) -> bool:
+    """Does `f` (or a function it calls) still contain derivative ops?"""
+    seen = set() if seen is None else seen
+    for o in f.walk():
+        if isinstance(o, (ad.JvpOp, ad.VjpOp)):
+            return True
+        if isinstance(o, func.CallOp) and o.callee.string_value() not in seen:
+            seen.add(o.callee.string_value())
+            if has_derivative_ops(module, lookup(module, o.callee.string_value()), seen):
+                return True
+    return False
+
+
+def fresh_name(module: ModuleOp, base: str) -> str:
+    name, k = base, 1
+    while SymbolTable.lookup_symbol(module, name) is not None:
+        name, k = f"{base}_{k}", k + 1
+    return name
+
+
+def inlined_copy(module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
+    """A private copy of `f` with every call inlined (differentiation sees one body)."""
+    g = f.clone()
+    g.sym_name = StringAttr(fresh_name(module, f.sym_name.data + "_inlined"))
+    g.sym_visibility = StringAttr("private")
+    module.body.block.add_op(g)
+    PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_region(g.body)
+    g.detach()
+    return g
+
+
+def new_function(module: ModuleOp, name: str, inputs, outputs, loc) -> tuple[func.FuncOp, Block]:
+    block = Block(arg_types=list(inputs))
+    f = func.FuncOp(fresh_name(module, name), (list(inputs), list(outputs)), Region(block), "private")
+    f.location = loc
+    module.body.block.add_op(f)
+    return f, block
+
+
+class JvpBuilder:
+    """Clones a function body into a new block, adding tangent code after every active op."""
+
+    def __init__(self, active: set[SSAValue]):
+        self.active = active
+        self.vmap: dict[SSAValue, SSAValue] = {}
+        self.tmap: dict[SSAValue, SSAValue | None] = {}
+
+    def t(self, v: SSAValue) -> SSAValue | None:
+        return self.tmap.get(v)
+
+    def tangent_or_zero(self, b: B, v: SSAValue) -> SSAValue:
+        return b.materialize(self.t(v), self.vmap.get(v, v).type)
+
+    def block(self, src: Block, dst: Block) -> Operation:
+        """Copy `src`'s ops (not its terminator, which is returned) into `dst` with tangents."""
+        for op in src.ops:
+            if op is src.last_op and op.has_trait(IsTerminator):
+                return op
+            if isinstance(op, scf.ForOp):
+                self.for_(op, dst)
+            elif isinstance(op, scf.IfOp):
+                self.if_(op, dst)
+            elif isinstance(op, scf.WhileOp):
+                self.while_(op, dst)
+            else:
+                self.simple(op, dst)
+        return None  # pragma: no cover - blocks end with a terminator
+
+    def simple(self, op: Operation, dst: Block) -> None:
+        new = op.clone(value_mapper=self.vmap)
+        dst.add_op(new)
+        for old, nv in zip(op.results, new.results):
+            self.vmap[old] = nv
+        tangents = [self.t(o) for o in op.operands]
+        if all(t is None for t in tangents) or not any(r in self.active for r in op.results):
+            return
+        rule = JVP.get(type(op))
+        if rule is None:
+            if isinstance(op, ZERO):
+                return
+            raise LoomError(f"ad-jvp: no JVP rule for {op.name} (a compiler bug)")
+        b = B(op.location)
+        outs = rule(b, new, tangents)
+        dst.add_ops(b.ops)
+        for r, t in zip(op.results, outs):
+            if t is not None and r in self.active:
+                self.tmap[r] = t
+
+    # ------------------------------------------------------------ control flow
+    def _carried(self, values) -> list[int]:
+        return [k for k, v in enumerate(values) if v in self.active]
+
+    def for_(self, op: scf.ForOp, dst: Block) -> None:
+        body = op.body.block
+        act = self._carried(body.args[1:])
+        b = B(op.location)
+        inits = [self.vmap.get(v, v) for v in op.iter_args] + [self.tangent_or_zero(b, op.iter_args[k]) for k in act]
+        dst.add_ops(b.ops)
+        nb = Block(arg_types=[a.type for a in body.args] + [body.args[1 + k].type for k in act])
+        for a, na in zip(body.args, nb.args):
+            self.vmap[a] = na
+        for j, k in enumerate(act):
+            self.tmap[body.args[1 + k]] = nb.args[len(body.args) + j]
+        term = self.block(body, nb)
+        b = B(term.location)
+        ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
+        nb.add_ops(b.ops)
+        y = scf.YieldOp(*ys)
+        y.location = term.location
+        nb.add_op(y)
+        lb, ub, st = (self.vmap.get(v, v) for v in (op.lb, op.ub, op.step))
+        new = scf.ForOp(lb, ub, st, inits, Region(nb))
+        new.location = op.location
+        dst.add_op(new)
+        n = len(op.results)
+        for k, r in enumerate(op.results):
+            self.vmap[r] = new.results[k]
+        for j, k in enumerate(act):
+            self.tmap[op.results[k]] = new.results[n + j]
+
+    def if_(self, op: scf.IfOp, dst: Block) -> None:
+        act = self._carried(op.results)
+        regions = []
+        for region in (op.true_region, op.false_region):
+            nb = Block()
+            if region.blocks:
+                term = self.block(region.block, nb)
+                b = B(term.location)
+                ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
+                nb.add_ops(b.ops)
+                y = scf.YieldOp(*ys)
+                y.location = term.location
+                nb.add_op(y)
+            regions.append(Region(nb) if region.blocks else Region())
+        types = [r.type for r in op.results] + [op.results[k].type for k in act]
+        new = scf.IfOp(self.vmap.get(op.cond, op.cond), types, regions[0], regions[1])
+        new.location = op.location
+        dst.add_op(new)
+        n = len(op.results)
+        for k, r in enumerate(op.results):
+            self.vmap[r] = new.results[k]
+        for j, k in enumerate(act):
+            self.tmap[op.results[k]] = new.results[n + j]
+
+    def while_(self, op: scf.WhileOp, dst: Block) -> None:
+        before, after = op.before_region.block, op.after_region.block
+        act = self._carried(before.args)
+        b = B(op.location)
+        inits = [self.vmap.get(v, v) for v in op.arguments] + [self.tangent_or_zero(b, op.arguments[k]) for k in act]
+        dst.add_ops(b.ops)
+        ttypes = [before.args[k].type for k in act]
+        nbefore = Block(arg_types=[a.type for a in before.args] + ttypes)
+        for a, na in zip(before.args, nbefore.args):
+            self.vmap[a] = na
+        for j, k in enumerate(act):
+            self.tmap[before.args[k]] = nbefore.args[len(before.args) + j]
+        cond = self.block(before, nbefore)
+        if [self.vmap.get(a, a) for a in cond.args] != list(nbefore.args[:len(before.args)]):
+            raise LoomError("ad-jvp: a while loop's condition region must pass its arguments on unchanged "
+                            "(a compiler bug)")
+        c = scf.ConditionOp(self.vmap.get(cond.condition, cond.condition), *nbefore.args)
+        c.location = cond.location
+        nbefore.add_op(c)
+        nafter = Block(arg_types=[a.type for a in after.args] + ttypes)
+        for a, na in zip(after.args, nafter.args):
+            self.vmap[a] = na
+        for j, k in enumerate(act):
+            self.tmap[after.args[k]] = nafter.args[len(after.args) + j]
+        term = self.block(after, nafter)
+        b = B(term.location)
+        ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
+        nafter.add_ops(b.ops)
+        y = scf.YieldOp(*ys)
+        y.location = term.location
+        nafter.add_op(y)
+        new = scf.WhileOp(inits, [a.type for a in nbefore.args], Region(nbefore), Region(nafter))
+        new.location = op.location
+        dst.add_op(new)
+        n = len(op.results)
+        for k, r in enumerate(op.results):
+            self.vmap[r] = new.results[k]
+        for j, k in enumerate(act):
+            self.tmap[op.results[k]] = new.results[n + j]
+
+
+def build_jvp(module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
+    """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`."""
+    g = inlined_copy(module, f)
+    body = g.body.block
+    ins = list(g.function_type.inputs)
+    outs = list(g.function_type.outputs)
+    for k in wrt:
+        if not differentiable(ins[k]):
+            raise LoomError(f"cannot differentiate with respect to parameter {k} of '{f.sym_name.data}': "
+                            f"it is not a float value", None)
+    jf, nb = new_function(module, f"{f.sym_name.data}_jvp", ins + [ins[k] for k in wrt], outs + outs, loc)
+    builder = JvpBuilder(active_values(g, [body.args[k] for k in wrt]))
+    for a, na in zip(body.args, nb.args):
+        builder.vmap[a] = na
+    for j, k in enumerate(wrt):
+        builder.tmap[body.args[k]] = nb.args[len(ins) + j]
+    term = builder.block(body, nb)
+    b = B(term.location)
+    tangents = [builder.tangent_or_zero(b, v) for v in term.operands]
+    nb.add_ops(b.ops)
+    ret = func.ReturnOp(*([builder.vmap.get(v, v) for v in term.operands] + tangents))
+    ret.location = term.location
+    nb.add_op(ret)
+    return jf
+
+
+@dataclass(frozen=True)
+class AdJvp(ModulePass):
+    name = "ad-jvp"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for d in [o for o in op.walk() if isinstance(o, (ad.JvpOp, ad.VjpOp))]:
+            if isinstance(d, ad.VjpOp) and d.form_name() != "primal":
+                continue
+            f = lookup(op, d.callee.string_value())
+            if has_derivative_ops(op, f):
+                continue  # nested derivative: its inner ops go first (the pipeline repeats)
+            jf = build_jvp(op, f, d.wrt_list(), d.location)
+            if isinstance(d, ad.JvpOp):
+                call = func.CallOp(jf.sym_name.data, list(d.args), [r.type for r in d.outs])
+            else:
+                call = ad.VjpOp(jf.sym_name.data, d.wrt_list(), list(d.args), [r.type for r in d.outs], form="jvp")
+            call.location = d.location
+            d.parent_block().insert_op_before(call, d)
+            for old, new in zip(d.results, call.results):
+                old.replace_all_uses_with(new)
+            d.detach()
+            d.erase()

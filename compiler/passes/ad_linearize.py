@@ -1,0 +1,303 @@
+"""`ad-linearize`: partial evaluation of a JVP function into a primal and a linear program.
+
+For `ad.vjp @g {form = "jvp"}` (g from `ad-jvp`: primals and tangents in, results and result
+tangents out) the ops of `g` are split by whether they depend on the tangent inputs:
+
+- `@g_fwd(primals…) -> (results…, tape)`: the primal ops. The primal values the linear ops need
+  (*residuals*) are pushed on a tape: at the end of the block that defines them (the function
+  body, a loop body per iteration, a branch), so nested blocks push first;
+- `@g_lin(tape, tangents…) -> (result tangents…)`: the linear ops (every one has a transpose rule);
+  each block starts by popping its residuals (constants are recomputed instead). It is linear in
+  the tangents — and only ever run transposed, so its pops are in reverse order already.
+
+Control flow splits in two: a loop becomes a primal loop (carrying the tape) and a linear loop
+over the same iterations; a `while` loop counts its iterations (the count is pushed after the
+loop, the linear loop is an `scf.for` over it — so loops without a bound work, the tape grows as
+needed); an `if` becomes a primal and a linear `if` on the same condition. The derivative op
+becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, func, scf
+from xdsl.dialects.builtin import IndexType, ModuleOp, UnitAttr, i64
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.traits import IsTerminator
+
+from compiler.passes.ad_jvp import lookup, new_function
+from compiler.passes.autodiff.activity import active_values
+from compiler.passes.autodiff.build import B
+from dialects import ad, loom
+
+COUNT = "ad.trip_count"  # marks the pop of a while loop's trip count (see ad-transpose)
+
+
+def defined_in(v: SSAValue, block: Block) -> bool:
+    owner = v.owner
+    return owner is block if isinstance(owner, Block) else owner.parent_block() is block
+
+
+def remat(v: SSAValue) -> bool:
+    """Constants are recomputed in the linear program rather than taped."""
+    o = v.owner
+    if isinstance(o, arith.ConstantOp):
+        return True
+    return isinstance(o, loom.FullOp) and isinstance(o.value.owner, arith.ConstantOp)
+
+
+class Splitter:
+    def __init__(self, linear: set[SSAValue]):
+        self.linear = linear
+        self.fmap: dict[SSAValue, SSAValue] = {}
+        self.lmap: dict[SSAValue, SSAValue] = {}
+
+    def is_linear(self, op: Operation) -> bool:
+        return any(v in self.linear for v in op.operands) or any(r in self.linear for r in op.results) or \
+            any(self.is_linear(o) for r in op.regions for b in r.blocks for o in b.ops)
+
+    def linear_uses(self, op: Operation) -> list[SSAValue]:
+        """Primal values the linear part of `op` reads (at any depth; nested blocks' own values
+        are filtered out by the caller)."""
+        if not op.regions:
+            return [v for v in op.operands if v not in self.linear]
+        out: list[SSAValue] = []
+        if isinstance(op, scf.ForOp):
+            out += [op.lb, op.ub, op.step] + [v for v, a in zip(op.iter_args, op.body.block.args[1:]) if a in self.linear]
+        elif isinstance(op, scf.IfOp):
+            out.append(op.cond)
+        elif isinstance(op, scf.WhileOp):
+            out += [v for v, a in zip(op.arguments, op.before_region.block.args) if a in self.linear]
+        out = [v for v in out if v not in self.linear]
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block.ops:
+                    if self.is_linear(inner):
+                        out += self.linear_uses(inner)
+        return out
+
+    def residuals(self, src: Block, lin_k: list[int]) -> list[SSAValue]:
+        """Primal values defined in `src` that its linear part reads (incl. its terminator's
+        operands at the linear positions `lin_k`), in definition order."""
+        seen: dict[SSAValue, None] = {}
+        uses = []
+        for op in src.ops:
+            if op.has_trait(IsTerminator):
+                uses += [op.operands[k] for k in lin_k if op.operands[k] not in self.linear]
+            elif self.is_linear(op):
+                uses += self.linear_uses(op)
+        for v in uses:
+            if defined_in(v, src) and not isinstance(v.type, ad.TapeType):
+                seen[v] = None
+        order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
+        return sorted(seen, key=lambda v: order[v])
+
+    def clone(self, op: Operation, dst: Block, vmap: dict) -> None:
+        new = op.clone(value_mapper=vmap)
+        dst.add_op(new)
+        for a, b in zip(op.results, new.results):
+            vmap[a] = b
+
+    def split(self, src: Block, fdst: Block, ldst: Block, ftape: SSAValue, ltape: SSAValue, lin_k: list[int]):
+        """Split `src` (without its terminator, whose operands at `lin_k` are linear results)
+        into `fdst`/`ldst`; returns the tapes after it."""
+        res = self.residuals(src, lin_k)
+        for v in reversed(res):
+            if remat(v):
+                if isinstance(v.owner, loom.FullOp):
+                    self.clone(v.owner.value.owner, ldst, self.lmap)
+                self.clone(v.owner, ldst, self.lmap)
+            else:
+                pop = ad.PopOp(ltape, v.type)
+                ldst.add_op(pop)
+                ltape, self.lmap[v] = pop.result_tape, pop.value
+        for op in src.ops:
+            if op.has_trait(IsTerminator):
+                break
+            if not self.is_linear(op):
+                self.clone(op, fdst, self.fmap)
+            elif isinstance(op, scf.ForOp):
+                ftape, ltape = self.for_(op, fdst, ldst, ftape, ltape)
+            elif isinstance(op, scf.IfOp):
+                ftape, ltape = self.if_(op, fdst, ldst, ftape, ltape)
+            elif isinstance(op, scf.WhileOp):
+                ftape, ltape = self.while_(op, fdst, ldst, ftape, ltape)
+            else:
+                self.clone(op, ldst, self.lmap)
+        for v in res:
+            if not remat(v):
+                push = ad.PushOp(ftape, self.fmap.get(v, v))
+                fdst.add_op(push)
+                ftape = push.result
+        return ftape, ltape
+
+    def _terminate(self, src: Block, fdst: Block, ldst: Block, ftape, ltape, lin_k, pri_k, extra_f=()):
+        t = src.last_op
+        fy = scf.YieldOp(*([self.fmap.get(t.operands[k], t.operands[k]) for k in pri_k] + list(extra_f) + [ftape]))
+        ly = scf.YieldOp(*([self.lmap.get(t.operands[k], t.operands[k]) for k in lin_k] + [ltape]))
+        fy.location = ly.location = t.location
+        fdst.add_op(fy)
+        ldst.add_op(ly)
+
+    def for_(self, op: scf.ForOp, fdst: Block, ldst: Block, ftape, ltape):
+        body = op.body.block
+        lin_k = [k for k, a in enumerate(body.args[1:]) if a in self.linear]
+        pri_k = [k for k in range(len(op.iter_args)) if k not in lin_k]
+        fb = Block(arg_types=[body.args[0].type] + [body.args[1 + k].type for k in pri_k] + [ad.TapeType()])
+        lb = Block(arg_types=[body.args[0].type] + [body.args[1 + k].type for k in lin_k] + [ad.TapeType()])
+        self.fmap[body.args[0]] = fb.args[0]
+        for j, k in enumerate(pri_k):
+            self.fmap[body.args[1 + k]] = fb.args[1 + j]
+        for j, k in enumerate(lin_k):
+            self.lmap[body.args[1 + k]] = lb.args[1 + j]
+        ft, lt = self.split(body, fb, lb, fb.args[-1], lb.args[-1], lin_k)
+        self._terminate(body, fb, lb, ft, lt, lin_k, pri_k)
+        f = self.fmap
+        fop = scf.ForOp(f.get(op.lb, op.lb), f.get(op.ub, op.ub), f.get(op.step, op.step),
+                        [f.get(op.iter_args[k], op.iter_args[k]) for k in pri_k] + [ftape], Region(fb))
+        m = self.lmap
+        lop = scf.ForOp(m[op.lb], m[op.ub], m[op.step],
+                        [m.get(op.iter_args[k], op.iter_args[k]) for k in lin_k] + [ltape], Region(lb))
+        fop.location = lop.location = op.location
+        fdst.add_op(fop)
+        ldst.add_op(lop)
+        for j, k in enumerate(pri_k):
+            self.fmap[op.results[k]] = fop.results[j]
+        for j, k in enumerate(lin_k):
+            self.lmap[op.results[k]] = lop.results[j]
+        return fop.results[-1], lop.results[-1]
+
+    def if_(self, op: scf.IfOp, fdst: Block, ldst: Block, ftape, ltape):
+        lin_k = [k for k, r in enumerate(op.results) if r in self.linear]
+        pri_k = [k for k in range(len(op.results)) if k not in lin_k]
+        fregions, lregions = [], []
+        for region in (op.true_region, op.false_region):
+            fb, lb = Block(), Block()
+            if region.blocks:
+                ft, lt = self.split(region.block, fb, lb, ftape, ltape, lin_k)
+                self._terminate(region.block, fb, lb, ft, lt, lin_k, pri_k)
+            else:
+                fb.add_op(scf.YieldOp(ftape))
+                lb.add_op(scf.YieldOp(ltape))
+            fregions.append(Region(fb))
+            lregions.append(Region(lb))
+        fop = scf.IfOp(self.fmap.get(op.cond, op.cond), [op.results[k].type for k in pri_k] + [ad.TapeType()], *fregions)
+        lop = scf.IfOp(self.lmap[op.cond], [op.results[k].type for k in lin_k] + [ad.TapeType()], *lregions)
+        fop.location = lop.location = op.location
+        fdst.add_op(fop)
+        ldst.add_op(lop)
+        for j, k in enumerate(pri_k):
+            self.fmap[op.results[k]] = fop.results[j]
+        for j, k in enumerate(lin_k):
+            self.lmap[op.results[k]] = lop.results[j]
+        return fop.results[-1], lop.results[-1]
+
+    def while_(self, op: scf.WhileOp, fdst: Block, ldst: Block, ftape, ltape):
+        """Primal: the while loop, carrying the tape and counting its trips. Linear: a for loop over
+        the trip count (pushed after the primal loop, popped before the linear one)."""
+        before, after = op.before_region.block, op.after_region.block
+        lin_k = [k for k, a in enumerate(after.args) if a in self.linear]
+        pri_k = [k for k in range(len(op.arguments)) if k not in lin_k]
+        types = [before.args[k].type for k in pri_k] + [i64, ad.TapeType()]
+        fbefore = Block(arg_types=types)
+        for j, k in enumerate(pri_k):
+            self.fmap[before.args[k]] = fbefore.args[j]
+        for o in before.ops:
+            if o.has_trait(IsTerminator):
+                c = scf.ConditionOp(self.fmap.get(o.condition, o.condition), *fbefore.args)
+                c.location = o.location
+                fbefore.add_op(c)
+            else:
+                self.clone(o, fbefore, self.fmap)
+        fafter = Block(arg_types=types)
+        for j, k in enumerate(pri_k):
+            self.fmap[after.args[k]] = fafter.args[j]
+        iv = Block(arg_types=[i64] + [after.args[k].type for k in lin_k] + [ad.TapeType()])
+        for j, k in enumerate(lin_k):
+            self.lmap[after.args[k]] = iv.args[1 + j]
+        ft, lt = self.split(after, fafter, iv, fafter.args[-1], iv.args[-1], lin_k)
+        b = B(op.location)
+        one = b.const(1, i64)
+        fafter.add_ops(b.ops)
+        count = loom.AddOp(fafter.args[-2], one, i64)
+        fafter.add_op(count)
+        self._terminate(after, fafter, iv, ft, lt, lin_k, pri_k, extra_f=[count.result])
+        b = B(op.location)
+        zero = b.const(0, i64)
+        fdst.add_ops(b.ops)
+        fop = scf.WhileOp([self.fmap.get(op.arguments[k], op.arguments[k]) for k in pri_k] + [zero, ftape], types,
+                          Region(fbefore), Region(fafter))
+        fop.location = op.location
+        fdst.add_op(fop)
+        push = ad.PushOp(fop.results[-1], fop.results[-2])
+        fdst.add_op(push)
+        pop = ad.PopOp(ltape, i64)
+        pop.attributes[COUNT] = UnitAttr()
+        ldst.add_op(pop)
+        b = B(op.location)
+        lo, step = b.const(0, i64), b.const(1, i64)
+        ldst.add_ops(b.ops)
+        lop = scf.ForOp(lo, pop.value, step, [self.lmap.get(op.arguments[k], op.arguments[k]) for k in lin_k] +
+                        [pop.result_tape], Region(iv))
+        lop.location = op.location
+        ldst.add_op(lop)
+        for j, k in enumerate(pri_k):
+            self.fmap[op.results[k]] = fop.results[j]
+        for j, k in enumerate(lin_k):
+            self.lmap[op.results[k]] = lop.results[j]
+        return push.result, lop.results[-1]
+
+
+def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc) -> tuple[func.FuncOp, func.FuncOp]:
+    body = g.body.block
+    ins = list(g.function_type.inputs)
+    outs = list(g.function_type.outputs)
+    n_res = len(outs) // 2
+    tangent_params = list(body.args[n_primal:])
+    sp = Splitter(active_values(g, tangent_params))
+    fwd, fb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_fwd", ins[:n_primal],
+                           outs[:n_res] + [ad.TapeType()], loc)
+    lin, lb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_lin", [ad.TapeType()] + ins[n_primal:],
+                           outs[n_res:], loc)
+    for a, na in zip(body.args[:n_primal], fb.args):
+        sp.fmap[a] = na
+    for a, na in zip(tangent_params, lb.args[1:]):
+        sp.lmap[a] = na
+    tape = ad.TapeNewOp()
+    tape.location = loc
+    fb.add_op(tape)
+    ft, lt = sp.split(body, fb, lb, tape.tape, lb.args[0], list(range(n_res, 2 * n_res)))
+    ret = body.last_op
+    r1 = func.ReturnOp(*([sp.fmap.get(v, v) for v in ret.operands[:n_res]] + [ft]))
+    b = B(ret.location)
+    lin_out = [sp.lmap[v] if v in sp.lmap else b.materialize(None, v.type) for v in ret.operands[n_res:]]
+    lb.add_ops(b.ops)
+    r2 = func.ReturnOp(*lin_out)
+    r1.location = r2.location = ret.location
+    fb.add_op(r1)
+    lb.add_op(r2)
+    return fwd, lin
+
+
+@dataclass(frozen=True)
+class AdLinearize(ModulePass):
+    name = "ad-linearize"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "jvp"]:
+            g = lookup(op, d.callee.string_value())
+            n_primal = len(g.function_type.inputs) - len(d.wrt_list())
+            n_res = len(g.function_type.outputs) // 2
+            fwd, lin = linearize(op, g, n_primal, d.location)
+            call = func.CallOp(fwd.sym_name.data, list(d.args[:n_primal]), list(fwd.function_type.outputs))
+            vjp = ad.VjpOp(lin.sym_name.data, d.wrt_list(), [call.results[-1]] + list(d.args[n_primal:]),
+                           [r.type for r in d.outs[n_res:]], form="linear")
+            call.location = vjp.location = d.location
+            d.parent_block().insert_ops_before([call, vjp], d)
+            for old, new in zip(d.results, list(call.results[:-1]) + list(vjp.results)):
+                old.replace_all_uses_with(new)
+            d.detach()
+            d.erase()

@@ -1,0 +1,222 @@
+"""`ad-transpose`: reverse a linear program — reverse mode is linearize + transpose (JAX, Dex).
+
+For `ad.vjp @h {form = "linear"}` (h from `ad-linearize`: tape and tangents in, result tangents
+out) the pass builds `@h_t(tape, result cotangents…) -> (cotangents of the tangent inputs…)` and
+replaces the op with a call. Each block of `h` is transposed into a block that first pops its
+residuals (as `h` does), then visits the linear ops in reverse order, turning the cotangent of
+each result into cotangents of its linear operands with the op's transpose rule
+(autodiff/transpose_rules.py) and adding up the contributions to each value.
+
+- a linear `scf.for` becomes a loop over the same number of iterations carrying the cotangents of
+  the loop's carried values (and accumulating those of linear values from outside the loop); its
+  iterations run in reverse because each pops the residuals of the matching primal iteration;
+- a linear `scf.if` becomes an `if` on the same (taped) condition whose branches yield the
+  cotangents of the outside values they use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func, scf
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.traits import IsTerminator
+
+from compiler.diagnostics import LoomError
+from compiler.passes.ad_jvp import lookup, new_function
+from compiler.passes.ad_linearize import COUNT
+from compiler.passes.autodiff.activity import active_values
+from compiler.passes.autodiff.build import B
+from compiler.passes.autodiff.transpose_rules import TRANSPOSE
+from dialects import ad
+
+
+def outside_linear_uses(op: Operation, linear: set[SSAValue]) -> list[SSAValue]:
+    """Linear values defined outside `op` that its regions read."""
+    inside = {r for o in op.walk() for r in o.results} | \
+             {a for o in op.walk() for reg in o.regions for blk in reg.blocks for a in blk.args}
+    seen: dict[SSAValue, None] = {}
+    for o in op.walk():
+        if o is op:
+            continue
+        for v in o.operands:
+            if v in linear and v not in inside:
+                seen[v] = None
+    return list(seen)
+
+
+class Transposer:
+    def __init__(self, linear: set[SSAValue]):
+        self.linear = linear
+        self.pmap: dict[SSAValue, SSAValue] = {}  # primal values (pops, constants) → transposed copies
+        self.ct: dict[SSAValue, SSAValue] = {}
+
+    def accumulate(self, b: B, v: SSAValue, c: SSAValue | None) -> None:
+        if c is None or v not in self.linear:
+            return
+        self.ct[v] = b.add_(self.ct.get(v), c)
+
+    def block(self, src: Block, dst: Block, tape: SSAValue) -> SSAValue:
+        """Transpose `src`'s ops (cotangents of its terminator's operands already in self.ct)."""
+        ops = [o for o in src.ops if not o.has_trait(IsTerminator)]
+        rest = []
+        for o in ops:  # the residual pops and constants that open the block
+            if isinstance(o, ad.PopOp) and COUNT not in o.attributes or not self.is_linear(o) and not isinstance(o, ad.PopOp):
+                tape = self.primal(o, dst, tape)
+            else:
+                rest.append(o)
+        for o in reversed(rest):
+            if isinstance(o, ad.PopOp):
+                continue  # a trip-count pop: emitted with its loop
+            if isinstance(o, scf.ForOp):
+                tape = self.for_(o, dst, tape)
+            elif isinstance(o, scf.IfOp):
+                tape = self.if_(o, dst, tape)
+            else:
+                self.simple(o, dst)
+        return tape
+
+    def is_linear(self, op: Operation) -> bool:
+        return any(v in self.linear for v in op.operands) or any(r in self.linear for r in op.results)
+
+    def primal(self, o: Operation, dst: Block, tape: SSAValue) -> SSAValue:
+        if isinstance(o, ad.PopOp):
+            new = ad.PopOp(tape, o.value.type)
+            new.attributes.update(o.attributes)
+            new.location = o.location
+            dst.add_op(new)
+            self.pmap[o.value] = new.value
+            return new.result_tape
+        new = o.clone(value_mapper=self.pmap)
+        dst.add_op(new)
+        for a, b in zip(o.results, new.results):
+            self.pmap[a] = b
+        return tape
+
+    def simple(self, o: Operation, dst: Block) -> None:
+        cts = [self.ct.get(r) for r in o.results]
+        if all(c is None for c in cts):
+            return
+        rule = TRANSPOSE.get(type(o))
+        if rule is None:
+            raise LoomError(f"ad-transpose: no transpose rule for {o.name} (a compiler bug)")
+        b = B(o.location)
+        shadow = o.clone(value_mapper=self.pmap)  # the op with primal operands mapped (not inserted)
+        lin = [v in self.linear for v in o.operands]
+        outs = rule(b, shadow, cts[0], lin)
+        dst.add_ops(b.ops)
+        for v, c in zip(o.operands, outs):
+            if c is not None and v in self.linear:
+                bb = B(o.location)
+                self.ct[v] = bb.add_(self.ct.get(v), c)
+                dst.add_ops(bb.ops)
+        shadow.erase(safe_erase=False)
+
+    def for_(self, o: scf.ForOp, dst: Block, tape: SSAValue) -> SSAValue:
+        body = o.body.block
+        n = len(o.iter_args) - 1  # the last carried value is the tape
+        b = B(o.location)
+        if isinstance(o.ub.owner, ad.PopOp) and COUNT in o.ub.owner.attributes:
+            tape = self.primal(o.ub.owner, dst, tape)  # a while loop's trip count, taped after it
+        outside = outside_linear_uses(o, self.linear)
+        inits = [b.materialize(self.ct.get(r), r.type) for r in o.results[:n]] + [tape] + \
+                [b.zeros(v.type) for v in outside]
+        dst.add_ops(b.ops)
+        nb = Block(arg_types=[body.args[0].type] + [v.type for v in inits])
+        saved = self.ct
+        self.ct = {}
+        term = body.last_op
+        bb = B(o.location)
+        for k in range(n):
+            self.accumulate(bb, term.operands[k], nb.args[1 + k])
+        nb.add_ops(bb.ops)
+        t = self.block(body, nb, nb.args[1 + n])
+        bb = B(o.location)
+        ys = [bb.materialize(self.ct.get(a), a.type) for a in body.args[1:1 + n]] + [t] + \
+             [bb.add_(acc, self.ct.get(v)) if self.ct.get(v) is not None else acc
+              for acc, v in zip(nb.args[2 + n:], outside)]
+        nb.add_ops(bb.ops)
+        nb.add_op(scf.YieldOp(*ys))
+        self.ct = saved
+        new = scf.ForOp(self.pmap[o.lb], self.pmap[o.ub], self.pmap[o.step], inits, Region(nb))
+        new.location = o.location
+        dst.add_op(new)
+        bb = B(o.location)
+        for k in range(n):
+            self.accumulate(bb, o.iter_args[k], new.results[k])
+        for v, r in zip(outside, new.results[n + 1:]):
+            self.accumulate(bb, v, r)
+        dst.add_ops(bb.ops)
+        return new.results[n]
+
+    def if_(self, o: scf.IfOp, dst: Block, tape: SSAValue) -> SSAValue:
+        n = len(o.results) - 1
+        outside = outside_linear_uses(o, self.linear)
+        regions = []
+        for region in (o.true_region, o.false_region):
+            nb = Block()
+            saved = self.ct
+            self.ct = {}
+            t = tape
+            if region.blocks:
+                term = region.block.last_op
+                bb = B(o.location)
+                for k in range(n):
+                    self.accumulate(bb, term.operands[k], saved.get(o.results[k]))
+                nb.add_ops(bb.ops)
+                t = self.block(region.block, nb, tape)
+            bb = B(o.location)
+            ys = [bb.materialize(self.ct.get(v), v.type) for v in outside] + [t]
+            nb.add_ops(bb.ops)
+            nb.add_op(scf.YieldOp(*ys))
+            self.ct = saved
+            regions.append(Region(nb))
+        new = scf.IfOp(self.pmap[o.cond], [v.type for v in outside] + [tape.type], regions[0], regions[1])
+        new.location = o.location
+        dst.add_op(new)
+        bb = B(o.location)
+        for v, r in zip(outside, new.results):
+            self.accumulate(bb, v, r)
+        dst.add_ops(bb.ops)
+        return new.results[-1]
+
+
+def transpose(module: ModuleOp, h: func.FuncOp, loc) -> func.FuncOp:
+    body = h.body.block
+    ins = list(h.function_type.inputs)
+    outs = list(h.function_type.outputs)
+    tangents = list(body.args[1:])
+    tr = Transposer(active_values(h, tangents))
+    ht, nb = new_function(module, h.sym_name.data + "_t", [ins[0]] + outs, ins[1:], loc)
+    ret = body.last_op
+    b = B(ret.location)
+    for v, c in zip(ret.operands, nb.args[1:]):
+        tr.accumulate(b, v, c)
+    nb.add_ops(b.ops)
+    tr.block(body, nb, nb.args[0])
+    b = B(ret.location)
+    grads = [b.materialize(tr.ct.get(a), a.type) for a in tangents]
+    nb.add_ops(b.ops)
+    r = func.ReturnOp(*grads)
+    r.location = ret.location
+    nb.add_op(r)
+    return ht
+
+
+@dataclass(frozen=True)
+class AdTranspose(ModulePass):
+    name = "ad-transpose"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "linear"]:
+            ht = transpose(op, lookup(op, d.callee.string_value()), d.location)
+            call = func.CallOp(ht.sym_name.data, list(d.args), [r.type for r in d.outs])
+            call.location = d.location
+            d.parent_block().insert_op_before(call, d)
+            for old, new in zip(d.results, call.results):
+                old.replace_all_uses_with(new)
+            d.detach()
+            d.erase()
