@@ -8,7 +8,7 @@
 - Tapes, for reverse mode through control flow (`ad-linearize` pushes the primal values the
   linear program needs, in the order they are produced; the transposed program pops them in
   reverse): `ad.tape_new` → `!ad.tape`; `ad.push %tape, %v` → the tape with `v` on top;
-  `ad.pop %tape` → (the tape without its top, the top value, of the stated type). Tapes are values
+  `ad.pop %tape` → (the tape without its top, the top value, of the stated type); `ad.tape_free`. Tapes are values
   threaded through loops and branches like any other, so the IR stays functional; they grow at run
   time, so a `while` loop without a bound can be differentiated in reverse mode too.
 
@@ -131,6 +131,18 @@ class PopOp(IRDLOperation):
         super().__init__(operands=[tape], result_types=[TapeType(), value_type])
 
 
-AD = Dialect("ad", [JvpOp, VjpOp, StopGradientOp, TapeNewOp, PushOp, PopOp], [TapeType])
+@irdl_op_definition
+class TapeFreeOp(IRDLOperation):
+    """The end of a tape's life (after the reverse sweep has popped everything)."""
 
-__all__ = ["AD", "JvpOp", "VjpOp", "StopGradientOp", "TapeNewOp", "PushOp", "PopOp", "TapeType", "StringAttr"]
+    name = "ad.tape_free"
+    tape = operand_def(TapeType)
+    assembly_format = "$tape attr-dict"
+
+    def __init__(self, tape: SSAValue):
+        super().__init__(operands=[tape])
+
+
+AD = Dialect("ad", [JvpOp, VjpOp, StopGradientOp, TapeNewOp, PushOp, PopOp, TapeFreeOp], [TapeType])
+
+__all__ = ["AD", "JvpOp", "VjpOp", "StopGradientOp", "TapeNewOp", "PushOp", "PopOp", "TapeFreeOp", "TapeType"]

@@ -92,6 +92,11 @@ def optimize(ir: str) -> llvm.ModuleRef:
     mod = llvm.parse_assembly(ir)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
+    if "loom_tape_" in ir:  # reverse-mode tapes: link the tape runtime in (then inlined)
+        with open(os.path.join(os.path.dirname(__file__), "tape.ll")) as f:
+            tape = llvm.parse_assembly(f.read())
+        tape.triple, tape.data_layout = mod.triple, mod.data_layout
+        mod.link_in(tape)
     mod.verify()
     pto = llvm.PipelineTuningOptions(speed_level=3)
     pto.loop_vectorization = True

@@ -38,6 +38,7 @@ _TABLE = {
     "convert-func-to-llvm": ("compiler.passes.convert_func_to_llvm", "ConvertFuncToLlvm"),
     "convert-cf-to-llvm": ("compiler.passes.convert_cf_to_llvm", "ConvertCfToLlvm"),
     "convert-print-to-llvm": ("compiler.passes.convert_print_to_llvm", "ConvertPrintToLlvm"),
+    "convert-ad-to-llvm": ("compiler.passes.convert_ad_to_llvm", "ConvertAdToLlvm"),
     "convert-to-llvm": ("compiler.passes.convert_to_llvm", "ConvertToLlvm"),
     "reconcile-unrealized-casts": ("xdsl.transforms.reconcile_unrealized_casts", "ReconcileUnrealizedCastsPass"),
 }

@@ -196,7 +196,10 @@ def transpose(module: ModuleOp, h: func.FuncOp, loc) -> func.FuncOp:
     for v, c in zip(ret.operands, nb.args[1:]):
         tr.accumulate(b, v, c)
     nb.add_ops(b.ops)
-    tr.block(body, nb, nb.args[0])
+    tape = tr.block(body, nb, nb.args[0])
+    free = ad.TapeFreeOp(tape)
+    free.location = ret.location
+    nb.add_op(free)
     b = B(ret.location)
     grads = [b.materialize(tr.ct.get(a), a.type) for a in tangents]
     nb.add_ops(b.ops)

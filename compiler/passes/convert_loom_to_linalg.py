@@ -54,7 +54,7 @@ from xdsl.pattern_rewriter import (
 from compiler.diagnostics import LoomError
 from compiler.passes import loom_scalar as S
 from compiler.passes.loom_scalar import REASSOC, Emitter, is_bool_t, is_float_t
-from dialects import loom
+from dialects import ad, loom
 from runtime import random as rng
 
 PAR, RED = linalg_attrs.IteratorTypeAttr.parallel(), linalg_attrs.IteratorTypeAttr.reduction()
@@ -506,6 +506,9 @@ def lower_op(e: Emitter, op: Operation) -> list[SSAValue] | None:
 
 class LowerLoomOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if isinstance(op, ad.StopGradientOp):  # only differentiation cares: here it is x itself
+            rewriter.replace(op, [], [op.operand])
+            return
         if not op.name.startswith("loom.") or isinstance(op, loom.PrintOp) or \
                 isinstance(op, loom.AssertOp) and op.values:
             return  # print, and checks showing run-time values, stay until the llvm conversion

@@ -1,6 +1,6 @@
 """`convert-to-llvm`: the whole lowering to the `llvm` dialect in one pass — block arguments are
-retyped (memref → `!llvm.ptr`, index → `i64`) after `convert-memref-to-llvm` (which needs the memref
-shapes), then `convert-{math,arith,func,cf}-to-llvm` run in turn. The single passes leave the IR type-inconsistent until all of them have run (MLIR
+retyped (memref and tape → `!llvm.ptr`, index → `i64`) after `convert-ad-to-llvm` and
+`convert-memref-to-llvm` (which need the memref shapes), then `convert-{math,arith,func,cf}-to-llvm` run in turn. The single passes leave the IR type-inconsistent until all of them have run (MLIR
 would insert `unrealized_conversion_cast`s); run together, the result verifies.
 """
 
@@ -23,7 +23,8 @@ class ConvertToLlvm(ModulePass):
     name = "convert-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        get_pass("convert-memref-to-llvm")().apply(ctx, op)  # first: it reads the memref types
+        get_pass("convert-ad-to-llvm")().apply(ctx, op)  # first: these read the memref types
+        get_pass("convert-memref-to-llvm")().apply(ctx, op)
         retype_block_args(op)
         for name in PARTS:
             get_pass(name)().apply(ctx, op)

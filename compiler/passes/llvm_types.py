@@ -14,6 +14,10 @@ from xdsl.ir import Attribute, Operation
 
 
 def convert_type(t: Attribute) -> Attribute:
+    from dialects.ad import TapeType
+
+    if isinstance(t, TapeType):
+        return llvm.LLVMPointerType()  # see convert-ad-to-llvm and runtime/tape.ll
     if isinstance(t, IndexType):
         return i64
     if isinstance(t, MemRefType):

@@ -31,6 +31,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.passes.loom_bufferize import alloc
 from compiler.passes.loom_scalar import Emitter
+from dialects import ad
 
 VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp)
 
@@ -57,7 +58,8 @@ def owned(v: SSAValue, block: Block) -> bool:
         if isinstance(parent, scf.ForOp):
             return v.index > 0
         return isinstance(parent, scf.WhileOp)
-    return owner.parent_block() is block and isinstance(owner, (memref.AllocOp, scf.ForOp, scf.IfOp, scf.WhileOp))
+    return owner.parent_block() is block and isinstance(owner, (memref.AllocOp, scf.ForOp, scf.IfOp, scf.WhileOp,
+                                                                ad.PopOp))
 
 
 def ancestor_in(op: Operation, block: Block) -> Operation | None:

@@ -1,0 +1,91 @@
+"""`convert-ad-to-llvm`: tapes → calls into the tape runtime (`runtime/tape.ll`, linked into the
+module by the JIT and inlined by LLVM).
+
+`ad.tape_new` → `loom_tape_new()`; `ad.push %t, %v` → `loom_tape_push(t, &v, bytes)` (a buffer's
+data pointer, or a stack slot holding a scalar); `ad.pop` → `loom_tape_pop(t, dst, bytes)` into a
+fresh `memref.alloc` (freed where `loom-buffer-dealloc` decided) or a stack slot; `ad.tape_free` → `loom_tape_free(t)`. A tape is a pointer to a growable byte stack, mutated in
+place: the tape results of push/pop are the same pointer. Run before `convert-memref-to-llvm`
+(buffer sizes are read from the memref types).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import llvm, memref
+from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, i64
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
+
+from compiler.passes.convert_memref_to_llvm import byte_size
+from compiler.passes.llvm_types import declare, with_location
+from dialects import ad
+
+PTR = llvm.LLVMPointerType()
+
+
+def nbytes(t) -> int:
+    if isinstance(t, MemRefType):
+        return math.prod(t.get_shape()) * byte_size(t.element_type)
+    return byte_size(t)
+
+
+class LowerTapes(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        ops: list[Operation] = []
+
+        def const(v: int) -> SSAValue:
+            c = llvm.ConstantOp(IntegerAttr(v, i64), i64)
+            ops.append(c)
+            return c.result
+
+        def slot(t) -> SSAValue:
+            a = llvm.AllocaOp(const(1), t, alignment=8)
+            ops.append(a)
+            return a.res
+
+        if isinstance(op, ad.TapeNewOp):
+            declare(op, "loom_tape_new", [], PTR)
+            ops.append(llvm.CallOp("loom_tape_new", return_type=PTR))
+            rewriter.replace(op, with_location(ops, op), [ops[-1].returned])
+        elif isinstance(op, ad.PushOp):
+            declare(op, "loom_tape_push", [PTR, PTR, i64], PTR)
+            v = op.value
+            if isinstance(v.type, MemRefType):
+                src = v
+            else:
+                src = slot(v.type)
+                ops.append(llvm.StoreOp(v, src))
+            ops.append(llvm.CallOp("loom_tape_push", op.tape, src, const(nbytes(v.type)), return_type=PTR))
+            rewriter.replace(op, with_location(ops, op), [ops[-1].returned])
+        elif isinstance(op, ad.PopOp):
+            declare(op, "loom_tape_pop", [PTR, PTR, i64], PTR)
+            t = op.value.type
+            n = nbytes(t)
+            if isinstance(t, MemRefType):  # a fresh buffer (lowered with the other allocations)
+                ops.append(memref.AllocOp.get(t.element_type, 64, list(t.get_shape())))
+                dst = ops[-1].memref
+            else:
+                dst = slot(t)
+            call = llvm.CallOp("loom_tape_pop", op.tape, dst, const(n), return_type=PTR)
+            ops.append(call)
+            value = dst
+            if not isinstance(t, MemRefType):
+                load = llvm.LoadOp(dst, t)
+                ops.append(load)
+                value = load.dereferenced_value
+            rewriter.replace(op, with_location(ops, op), [call.returned, value])
+        elif isinstance(op, ad.TapeFreeOp):
+            declare(op, "loom_tape_free", [PTR], None)
+            rewriter.replace(op, with_location([llvm.CallOp("loom_tape_free", op.tape)], op), [])
+
+
+@dataclass(frozen=True)
+class ConvertAdToLlvm(ModulePass):
+    name = "convert-ad-to-llvm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(GreedyRewritePatternApplier([LowerTapes()])).rewrite_module(op)
