@@ -250,6 +250,14 @@ HAZARDS = {
                           "        u = v + 1.0\n"
                           "        v = t * 0.5\n"
                           "    return u, v\n"),
+    "update_inside_loop_of_outer_value": ("def f(a: f32[4, 4]) -> f32:\n"
+                                          "    y = a * 2.0\n"
+                                          "    s = 0.0\n"
+                                          "    for i in range(4):\n"
+                                          "        z = y\n"
+                                          "        z[i] = 0.0\n"
+                                          "        s = s + sum(z)\n"
+                                          "    return s\n"),
     "if_yields_outer_value": ("def f(a: f32[4, 4], c: bool) -> f32[4, 4]:\n"
                               "    x = a * 3.0\n"
                               "    y = x\n"

@@ -67,8 +67,9 @@ class Bufferizer:
             if not t.get_shape():  # a scalar accumulator: a stack slot at function entry
                 return self.entry_slot(t, owner)
             return alloc(e, t)
-        if self.single_user.get(init) is user:
-            return init  # written by an op of this pass whose tensor had this op as only user
+        if self.single_user.get(init) is user and isinstance(owner, Operation) and \
+                owner.parent_block() is user.parent_block():
+            return init  # its tensor's only user, in the same block (not a loop running it again)
         buf = alloc(e, init.type)
         e.add(memref.CopyOp(init, buf))
         return buf
