@@ -142,6 +142,8 @@ class PassManager:
             if self.print_after_all or p.name in self.print_after:
                 self._show(module, f"After {p.name}")
             self._dump(module, i, p.name)
+        if not self.verify_each and self.passes:
+            verify(module, self.passes[-1].name)  # --no-verify-each: verify once, at the end
         return module
 
     def timing_report(self, before: list[tuple[str, float]] = (), after: list[tuple[str, float]] = ()) -> str:

@@ -258,6 +258,12 @@ HAZARDS = {
                                           "        z[i] = 0.0\n"
                                           "        s = s + sum(z)\n"
                                           "    return s\n"),
+    "loop_init_read_in_body": ("def f(a: f32[4, 4]) -> f32[4, 4]:\n"
+                               "    z = a * 0.5\n"
+                               "    acc = z\n"
+                               "    for i in range(3):\n"
+                               "        acc = acc + a + z\n"
+                               "    return acc\n"),
     "if_yields_outer_value": ("def f(a: f32[4, 4], c: bool) -> f32[4, 4]:\n"
                               "    x = a * 3.0\n"
                               "    y = x\n"

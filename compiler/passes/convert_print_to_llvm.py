@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import llvm
+from xdsl.dialects import func, llvm
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i64
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
+from xdsl.rewriter import InsertPoint
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
@@ -40,21 +41,32 @@ class LowerPrint(RewritePattern):
             ops.append(c)
             return c.result
 
+        # stack slots live in the entry block: a print inside a loop must not grow the stack
+        entry: list[Operation] = []
+
+        def slot(t, count: int) -> SSAValue:
+            c = llvm.ConstantOp(IntegerAttr(count, i64), i64)
+            a = llvm.AllocaOp(c.result, t, alignment=8)
+            entry.extend([c, a])
+            return a.res
+
         n = len(op.values)
-        arr = llvm.AllocaOp(const(max(n, 1)), PTR, alignment=8)
-        ops.append(arr)
+        arr = slot(PTR, max(n, 1))
         for k, v in enumerate(op.values):
             if isinstance(v.type, MemRefType):
                 cast = UnrealizedConversionCastOp.get([v], [PTR])
                 ops.append(cast)
                 p = cast.results[0]
             else:
-                slot = llvm.AllocaOp(const(1), v.type, alignment=8)
-                ops += [slot, llvm.StoreOp(v, slot.res)]
-                p = slot.res
-            gep = llvm.GEPOp(arr.res, [k], PTR, inbounds=True)
+                p = slot(v.type, 1)
+                ops.append(llvm.StoreOp(v, p))
+            gep = llvm.GEPOp(arr, [k], PTR, inbounds=True)
             ops += [gep, llvm.StoreOp(p, gep.result)]
-        ops.append(llvm.CallOp("loom_rt_print", const(len(table) - 1), arr.res))
+        ops.append(llvm.CallOp("loom_rt_print", const(len(table) - 1), arr))
+        f = op
+        while not isinstance(f, func.FuncOp):
+            f = f.parent_op()
+        rewriter.insert(with_location(entry, op), InsertPoint.at_start(f.body.blocks[0]))
         rewriter.replace(op, with_location(ops, op), [])
 
 

@@ -6,7 +6,8 @@ arguments of a loop body (or `scf.while` region). Per block, in this order:
 
 1. region results are owned: a value an `scf.yield`/`scf.condition` passes on that the block does
    not own (defined outside, a view, yielded twice) is copied first; a loop's initial value must
-   be an owned buffer dead after the loop (the loop takes it over), else it is copied;
+   be an owned buffer dead after the loop and not read inside it (the loop takes it over and may
+   update it), else it is copied;
 2. in place: an elementwise `linalg.generic` writes into an input of the same type that dies there
    instead of a fresh buffer; a copy made to update a value (`x[i] = v`) is dropped when the
    value dies there; a function's result buffer is the caller's output array (no final copy);
@@ -156,7 +157,9 @@ class Dealloc:
                 v = o.operands[k]
                 if not is_buffer(v):
                     continue
-                if not owned(v, block) or last.get(v, -1) > i or v in esc_out or v in seen or self.has_views(v):
+                captured = any(v in inner.operands for r in o.regions for b in r.blocks for inner in b.walk())
+                if not owned(v, block) or last.get(v, -1) > i or v in esc_out or v in seen or self.has_views(v) \
+                        or captured:  # the loop would update it while its body still reads it
                     set_operand(o, k, copy_before(o, v))
                 seen.add(o.operands[k])
 

@@ -56,7 +56,8 @@ class Bufferizer:
     def __init__(self, module: ModuleOp):
         self.module = module
         self.signatures: dict[str, tuple[list[Attribute], list[Attribute]]] = {}
-        self.single_user: dict[SSAValue, Operation] = {}  # fresh buffer → the one op reading its tensor
+        # fresh buffer → (the one op reading its tensor, the block where the tensor was made)
+        self.single_user: dict[SSAValue, tuple[Operation, Block]] = {}
 
     # ------------------------------------------------------------ destinations
     def destination(self, e: Emitter, init: SSAValue, user: Operation) -> SSAValue:
@@ -67,8 +68,7 @@ class Bufferizer:
             if not t.get_shape():  # a scalar accumulator: a stack slot at function entry
                 return self.entry_slot(t, owner)
             return alloc(e, t)
-        if self.single_user.get(init) is user and isinstance(owner, Operation) and \
-                owner.parent_block() is user.parent_block():
+        if self.single_user.get(init) == (user, user.parent_block()):
             return init  # its tensor's only user, in the same block (not a loop running it again)
         buf = alloc(e, init.type)
         e.add(memref.CopyOp(init, buf))
@@ -133,7 +133,7 @@ class Bufferizer:
         for old, new in zip(op.results, results):
             users = {u.operation for u in old.uses}
             if len(users) == 1 and isinstance(new.type, MemRefType):
-                self.single_user[new] = users.pop()
+                self.single_user[new] = (users.pop(), op.parent_block())  # (user, where it was made)
             old.replace_all_uses_with(new)
         op.detach()
         op.erase()

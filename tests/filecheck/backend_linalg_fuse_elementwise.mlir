@@ -179,3 +179,62 @@ func.func @twocons(%x: tensor<8xf32>, %a: f32) -> f32 {
   %20 = arith.addf %12, %19 fastmath<contract> : f32
   func.return %20 : f32
 }
+
+// y + transpose(y), y = x*2: the transpose (a copy) is fused into the add, which then reads y
+// through TWO maps, (d0, d1) and (d1, d0). y's body is not a copy, so it is not fused (one clone
+// would serve only one of the maps; the element read through the other map is a different one):
+// the add reads y twice, with both maps. (Fusing it with a single map computed 2*(x + x), which
+// is wrong off the diagonal.)
+// CHECK-LABEL: func.func @twomaps(%x: tensor<3x3xf32>) -> tensor<3x3xf32>
+// CHECK:         [[Y:%.*]] = linalg.generic {{.*}} ins(%x : tensor<3x3xf32>)
+// CHECK:           arith.mulf
+// CHECK:         [[S:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins([[Y]], [[Y]] : tensor<3x3xf32>, tensor<3x3xf32>)
+// CHECK-NEXT:    ^bb0([[A:%.*]]: f32, [[B:%.*]]: f32, {{%.*}}: f32):
+// CHECK-NEXT:      [[R:%.*]] = arith.addf [[A]], [[B]] fastmath<contract> : f32
+// CHECK-NEXT:      linalg.yield [[R]] : f32
+// CHECK:         func.return [[S]]
+func.func @twomaps(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
+  %c2 = arith.constant 2.000000e+00 : f32
+  %e = tensor.empty() : tensor<3x3xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<3x3xf32>) outs(%e : tensor<3x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %c2 fastmath<contract> : f32
+    linalg.yield %m : f32
+  } -> tensor<3x3xf32>
+  %t = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%y : tensor<3x3xf32>) outs(%e : tensor<3x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<3x3xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%y, %t : tensor<3x3xf32>, tensor<3x3xf32>) outs(%e : tensor<3x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.addf %a, %b fastmath<contract> : f32
+    linalg.yield %r : f32
+  } -> tensor<3x3xf32>
+  func.return %s : tensor<3x3xf32>
+}
+
+// t - transpose(t), t = transpose(x): a copy read through two maps IS fused, once per map, each
+// with its own composed map: t[d0, d1] = x[d1, d0] and t[d1, d0] = x[d0, d1]. So x^T - x.
+// CHECK-LABEL: func.func @copytwice(%x: tensor<3x3xf32>) -> tensor<3x3xf32>
+// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<3x3xf32>
+// CHECK-NEXT:    [[S:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      ins(%x, %x : tensor<3x3xf32>, tensor<3x3xf32>) outs([[E]] : tensor<3x3xf32>)
+// CHECK-NEXT:    ^bb0([[XT:%.*]]: f32, [[XV:%.*]]: f32, {{%.*}}: f32):
+// CHECK-NEXT:      [[R:%.*]] = arith.subf [[XT]], [[XV]] fastmath<contract> : f32
+// CHECK-NEXT:      linalg.yield [[R]] : f32
+// CHECK-NEXT:    } -> tensor<3x3xf32>
+// CHECK-NEXT:    func.return [[S]] : tensor<3x3xf32>
+func.func @copytwice(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
+  %e = tensor.empty() : tensor<3x3xf32>
+  %t = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<3x3xf32>) outs(%e : tensor<3x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  } -> tensor<3x3xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%t, %t : tensor<3x3xf32>, tensor<3x3xf32>) outs(%e : tensor<3x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.subf %a, %b fastmath<contract> : f32
+    linalg.yield %r : f32
+  } -> tensor<3x3xf32>
+  func.return %s : tensor<3x3xf32>
+}
