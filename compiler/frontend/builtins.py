@@ -621,6 +621,17 @@ def g_type(t: TensorT):
     return ir_type(t)
 
 
+def check_stop_gradient(fc, e, a):
+    x = tensor_arg(fc, a["x"], "x")
+    return fc.rec(e, RV(x.type, weak=x.weak), dtype=x.type.dtype)
+
+
+def emit_stop_gradient(g, e, info, a):
+    from dialects import ad
+
+    return g.add(ad.StopGradientOp(g.expr_as(a["x"], info.extra["dtype"])), e.span).results[0]
+
+
 BUILTINS: dict[str, Builtin] = {
     **{n: Builtin(("x",), check_unary, emit_unary) for n in list(UNARY_FLOAT) + list(UNARY_NUMERIC)},
     "maximum": Builtin(("a", "b"), check_minmax2, emit_minmax2),
@@ -644,4 +655,5 @@ BUILTINS: dict[str, Builtin] = {
     **{n: Builtin(("x", "axis?"), check_nn, emit_nn) for n in ("softmax", "log_softmax", "logsumexp", "layer_norm")},
     "cross_entropy": Builtin(("logits", "labels"), check_cross_entropy, emit_cross_entropy),
     "print": Builtin((), check_print, emit_print, varargs=True),
+    "stop_gradient": Builtin(("x",), check_stop_gradient, emit_stop_gradient),
 }

@@ -31,6 +31,7 @@ from xdsl.traits import IsTerminator
 from compiler.passes.ad_jvp import lookup, new_function
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
+from compiler.passes.loom_inline import CHECKPOINT  # tags the ops inlined from @checkpoint functions
 from dialects import ad, loom
 
 COUNT = "ad.trip_count"  # marks the pop of a while loop's trip count (see ad-transpose)
@@ -101,19 +102,47 @@ class Splitter:
         for a, b in zip(op.results, new.results):
             vmap[a] = b
 
+    def recompute(self, res: list[SSAValue], src: Block) -> tuple[list[SSAValue], list[Operation]]:
+        """`@checkpoint`: a residual made by an op from a checkpointed function (tagged by the
+        inliner) is recomputed in the linear program from that op's own inputs instead of being
+        taped. Returns the residuals still taped and the ops to recompute, in order."""
+        taped: dict[SSAValue, None] = {}
+        again: dict[Operation, None] = {}
+
+        def need(v: SSAValue) -> None:
+            o = v.owner
+            if isinstance(o, Operation) and CHECKPOINT in o.attributes and not o.regions \
+                    and o.parent_block() is src and not remat(v):
+                for x in o.operands:
+                    if x not in self.linear:
+                        need(x)
+                again[o] = None
+            elif not remat(v):
+                taped[v] = None
+
+        for v in res:
+            need(v)
+        order = {o: i for i, o in enumerate(src.ops)}
+        return list(taped), sorted(again, key=lambda o: order[o])
+
     def split(self, src: Block, fdst: Block, ldst: Block, ftape: SSAValue, ltape: SSAValue, lin_k: list[int]):
         """Split `src` (without its terminator, whose operands at `lin_k` are linear results)
         into `fdst`/`ldst`; returns the tapes after it."""
         res = self.residuals(src, lin_k)
+        remats = [v for v in res if remat(v)]
+        res, again = self.recompute(res, src)
+        order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
+        res = sorted(set(res), key=lambda v: order[v])
+        for v in remats:
+            if isinstance(v.owner, loom.FullOp):
+                self.clone(v.owner.value.owner, ldst, self.lmap)
+            self.clone(v.owner, ldst, self.lmap)
         for v in reversed(res):
-            if remat(v):
-                if isinstance(v.owner, loom.FullOp):
-                    self.clone(v.owner.value.owner, ldst, self.lmap)
-                self.clone(v.owner, ldst, self.lmap)
-            else:
-                pop = ad.PopOp(ltape, v.type)
-                ldst.add_op(pop)
-                ltape, self.lmap[v] = pop.result_tape, pop.value
+            pop = ad.PopOp(ltape, v.type)
+            ldst.add_op(pop)
+            ltape, self.lmap[v] = pop.result_tape, pop.value
+        for o in again:  # @checkpoint: recomputed, not taped
+            self.clone(o, ldst, self.lmap)
         for op in src.ops:
             if op.has_trait(IsTerminator):
                 break
@@ -128,10 +157,9 @@ class Splitter:
             else:
                 self.clone(op, ldst, self.lmap)
         for v in res:
-            if not remat(v):
-                push = ad.PushOp(ftape, self.fmap.get(v, v))
-                fdst.add_op(push)
-                ftape = push.result
+            push = ad.PushOp(ftape, self.fmap.get(v, v))
+            fdst.add_op(push)
+            ftape = push.result
         return ftape, ltape
 
     def _terminate(self, src: Block, fdst: Block, ldst: Block, ftape, ltape, lin_k, pri_k, extra_f=()):
