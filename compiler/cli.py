@@ -151,8 +151,6 @@ def _run_native(args, module, symbol: str, inputs: list):
 
 def _specialize_all(args, checker):
     """Instances of the entry (or every function) with --shape bindings for symbolic dims."""
-    from compiler.frontend.types import TensorT
-
     bindings: dict = {}
     for item in args.shape:
         name, _, value = item.partition("=")
@@ -169,14 +167,17 @@ def _specialize_all(args, checker):
         f = checker.funcs[name]
         types = []
         for p in f.params:
-            missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
-                       and d.value not in checker.consts]
-            if missing:
-                raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
-                                f"{', '.join(map(str, missing))}: give sizes with --shape {missing[0]}=N", p.span)
             b = {k: (tuple(v) if isinstance(v, tuple) else v) for k, v in bindings.items()}
-            t = checker.resolve_type(p.type, b, bind_fresh=False)
-            types.append(TensorT(t.dtype, t.shape))
+            try:
+                t = checker.resolve_type(p.type, b, bind_fresh=False)
+            except LoomError as e:
+                missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
+                           and d.value not in checker.consts]
+                hint = f"--shape {missing[0]}=N" if missing else "--shape NAME=N for its symbolic dimensions"
+                raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
+                                f"{', '.join(map(str, missing)) or '(in its struct type)'}: give sizes with {hint}",
+                                p.span) from None
+            types.append(t)
         insts.append(checker.specialize(name, types))
     return insts
 

@@ -118,10 +118,12 @@ class Stmt(Node):
 
 @dataclass(eq=False)
 class Target(Node):
-    """An assignment target: `x` or `x[i, :]` (a functional update)."""
+    """An assignment target: `x` or `x[i, :]` (a functional update), or a struct field `p.w`,
+    `p.layer.w`, `p.w[i]` (`fields` is the path; the update rebinds `p` to a new struct)."""
 
     name: str
     indices: list[Expr | Slice] | None = None
+    fields: list[str] | None = None
 
 
 @dataclass(eq=False)

@@ -10,8 +10,8 @@ from compiler.frontend.typecheck import (
     _F32_MAX, _LIMITS, UNSUPPORTED_CALLS, Checker, Instance, broadcast, err, not_yet, same_expr,
 )
 from compiler.frontend.types import (
-    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, StrV, TensorT,
-    TupleV, Unbound, fmt_shape,
+    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, StrV, StructT, StructTypeV,
+    StructV, TensorT, TupleV, Unbound, fmt_shape,
 )
 from dialects.loom import KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE
 
@@ -58,10 +58,12 @@ class FunctionChecker:
             if p.name in seen:
                 raise err(f"duplicate parameter '{p.name}'", p.span)
             seen.add(p.name)
-            self.env[p.name] = RV(t)
+            self.env[p.name] = StructV(t) if isinstance(t, StructT) else RV(t)
         declared = None
-        if f.returns is not None:
-            declared = [self.c.resolve_type(t, dict(inst.bindings), bind_fresh=False) for t in f.returns]
+        if f.returns is not None:  # a struct result is unified with the returned value below: its
+            # symbolic dims not bound by the parameters are those of the value (`-> Layer`)
+            declared = [None if t.struct is not None else self.c.resolve_type(t, dict(inst.bindings), bind_fresh=False)
+                        for t in f.returns]
         returned = self.block(f.body)
         if returned is None:
             if declared:
@@ -75,8 +77,12 @@ class FunctionChecker:
                           self._return_span(f.body).span)
             ret = self._return_span(f.body)
             spans = [e.span for e in ret.values] if len(ret.values) == len(declared) else [ret.span] * len(declared)
-            for v, t, sp in zip(returned, declared, spans):
-                self.expect(v, t, sp, f"result of '{f.name}'")
+            for i, (v, t, sp) in enumerate(zip(returned, declared, spans)):
+                if t is None:
+                    declared[i] = self.c.bind_type(f.returns[i], v.type, dict(inst.bindings), sp, {}, "result", f.name,
+                                                   Note(f.returns[i].span, "the result type is declared here"), ())
+                else:
+                    self.expect(v, t, sp, f"result of '{f.name}'")
             inst.result_types = declared
         inst.done = True
 
@@ -90,8 +96,13 @@ class FunctionChecker:
     def strong(self, v: RV) -> TensorT:
         return v.type
 
-    def expect(self, v: RV, t: TensorT, span: Span, what: str) -> None:
+    def expect(self, v: RV | StructV, t: TensorT | StructT, span: Span, what: str) -> None:
         """`v` must have type `t` (a weak literal may take t's element type)."""
+        if isinstance(v, StructV) or isinstance(t, StructT):
+            if v.type != t:
+                ta, tb = two_types(v.type, t)
+                raise err(f"{what} has type {ta}, expected {tb}", span)
+            return
         dtype = self.coerce_dtype(v, t.dtype, span) if v.weak else v.type.dtype
         if dtype != t.dtype or v.type.shape != t.shape:
             raise err(f"{what} has type {v.type}, expected {t}", span)
@@ -112,9 +123,9 @@ class FunctionChecker:
             for e in s.values:
                 v = self.expr(e)
                 if isinstance(v, TupleV):
-                    vals.extend(self.rv(x, e.span) for x in v.elts)
+                    vals.extend(self.rvs(x, e.span) for x in v.elts)
                 else:
-                    vals.append(self.rv(v, e.span))
+                    vals.append(self.rvs(v, e.span))
             self.rec(s, None)
             return vals
         elif isinstance(s, A.ExprStmt):
@@ -148,9 +159,13 @@ class FunctionChecker:
         self.rec(s, None)
 
     def bind(self, t: A.Target, v: CValue) -> None:
+        if t.fields is not None:
+            bind_field(self, t, v)
+            return
         if t.indices is None:
-            if not isinstance(v, (RV, TupleV)) or (isinstance(v, TupleV) and not v.elts):
-                what = {FuncV: "a function", BuiltinV: "a builtin", DTypeV: "a type", StrV: "a string"}.get(type(v), "nothing")
+            if not isinstance(v, (RV, TupleV, StructV)) or (isinstance(v, TupleV) and not v.elts):
+                what = {FuncV: "a function", BuiltinV: "a builtin", DTypeV: "a type", StrV: "a string",
+                        StructTypeV: "a struct type"}.get(type(v), "nothing")
                 raise err(f"cannot assign {what} to a variable", t.span)
             self.env[t.name] = v
             self.rec(t, v)
@@ -158,17 +173,22 @@ class FunctionChecker:
         base = self.lookup(t.name, t.span)
         if not isinstance(base, RV) or base.type.is_scalar:
             raise err(f"'{t.name}' is not a tensor and cannot be updated by index", t.span)
+        extra = self.indexed_update(base, t.name, t, v)
+        new = RV(base.type)
+        self.env[t.name] = new
+        self.rec(t, new, **extra)
+
+    def indexed_update(self, base: RV, label: str, t: A.Target, v: CValue) -> dict:
+        """Check `label[indices] = v` for a tensor `base`; what irgen needs to emit the update."""
         val = self.rv(v, t.span)
         spec, dyn, shape = self.index_spec(base, t.indices, t.span)
         dtype = self.coerce_dtype(val, base.type.dtype, t.span) if val.weak else val.type.dtype
         if dtype != base.type.dtype:
-            raise err(f"cannot store a {dtype} value into '{t.name}' of type {base.type}", t.span)
+            raise err(f"cannot store a {dtype} value into '{label}' of type {base.type}", t.span)
         if broadcast(val.type.shape, shape, t.span, "the value and the indexed part") != shape:
             raise err(f"a value of shape {fmt_shape(val.type.shape)} does not fit the indexed part of shape "
                       f"{fmt_shape(shape)}", t.span)
-        new = RV(base.type)
-        self.env[t.name] = new
-        self.rec(t, new, spec=spec, dyn=dyn, part=TensorT(base.type.dtype, shape))
+        return dict(spec=spec, dyn=dyn, part=TensorT(base.type.dtype, shape))
 
     def cond_value(self, e: A.Expr, what: str) -> RV:
         v = self.rv(self.expr(e), e.span)
@@ -207,7 +227,9 @@ class FunctionChecker:
         self.rec(s, None, yields=yields, returns=False)
         return None
 
-    def merge(self, a: RV, b: RV, span: Span, what: str, wa: str, wb: str) -> RV:
+    def merge(self, a: RV | StructV, b: RV | StructV, span: Span, what: str, wa: str, wb: str) -> RV | StructV:
+        if isinstance(a, StructV) or isinstance(b, StructV):
+            return merge_structs(a, b, span, what, wa, wb)
         if a.weak and b.weak and a.type.dtype == b.type.dtype and a.type.shape == b.type.shape:
             return RV(a.type, weak=True)
         da = self.coerce_dtype(a, b.type.dtype, span) if a.weak and not b.weak else a.type.dtype
@@ -228,7 +250,8 @@ class FunctionChecker:
         assigned = assigned_names(s.body)
         if isinstance(s, A.For):
             assigned = [n for n in assigned if n != s.var]
-        carried = {n: RV(env0[n].type, weak=env0[n].weak) for n in assigned if isinstance(env0.get(n), RV)}
+        carried = {n: StructV(env0[n].type) if isinstance(env0[n], StructV) else RV(env0[n].type, weak=env0[n].weak)
+                   for n in assigned if isinstance(env0.get(n), (RV, StructV))}
         for n in assigned:
             if isinstance(env0.get(n), TupleV):
                 raise err(f"'{n}' holds a tuple and cannot be reassigned in a loop; unpack it first", s.span)
@@ -239,7 +262,7 @@ class FunctionChecker:
             changed = False
             for n, cur in list(carried.items()):
                 end = self.env.get(n)
-                if not isinstance(end, RV):
+                if not isinstance(end, (RV, StructV)):
                     raise err(f"loop-carried '{n}' is not bound at the end of the loop body", s.span)
                 if end.type == cur.type and end.weak == cur.weak:
                     continue
@@ -310,13 +333,15 @@ class FunctionChecker:
             return RV(TensorT("i64"), const=bound)
         if name in self.c.funcs:
             return FuncV(name)
+        if name in self.c.structs:
+            return StructTypeV(name)
         if name in DTYPES:
             return DTypeV(name)
         from compiler.frontend.builtins import BUILTINS
 
         if name in BUILTINS or name in UNSUPPORTED_CALLS or name == "print":
             return BuiltinV(name)
-        known = list(self.env) + list(self.c.consts) + list(self.c.funcs) + list(BUILTINS)
+        known = list(self.env) + list(self.c.consts) + list(self.c.funcs) + list(self.c.structs) + list(BUILTINS)
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise err(f"undefined name '{name}'{hint}", span)
@@ -325,10 +350,16 @@ class FunctionChecker:
         if isinstance(v, RV):
             return v
         what = {TupleV: "a tuple", FuncV: "a function", BuiltinV: "a builtin function", DTypeV: "a type",
-                StrV: "a string"}.get(type(v), "nothing")
+                StrV: "a string", StructTypeV: "a struct type"}.get(type(v), "nothing")
         if isinstance(v, TupleV) and not v.elts:
             what = "nothing (this call returns no value)"
+        if isinstance(v, StructV):
+            what = f"a struct ({v.type.name}); use one of its fields"
         raise err(f"expected a tensor or scalar value here, got {what}", span)
+
+    def rvs(self, v: CValue, span: Span) -> RV | StructV:
+        """A run-time value: a tensor, a scalar or a struct."""
+        return v if isinstance(v, StructV) else self.rv(v, span)
 
     # ------------------------------------------------------------- element types
     def coerce_dtype(self, v: RV, dtype: str, span: Span) -> str:
@@ -395,6 +426,8 @@ class FunctionChecker:
             return TupleV([self.expr(x) for x in e.elts])
         if isinstance(e, A.Attribute):
             base = self.expr(e.value)
+            if isinstance(base, StructV):
+                return field_access(self, e, base)
             if isinstance(base, RV) and e.attr == "shape":
                 if not base.type.ranked:
                     raise err("the shape of a rank-polymorphic value is not known here", e.span)
@@ -408,9 +441,11 @@ class FunctionChecker:
             return self.call(e)
         raise err(f"unsupported expression {type(e).__name__}", e.span)  # pragma: no cover
 
-    def binop(self, e: A.BinOp) -> RV:
-        a = self.rv(self.expr(e.lhs), e.lhs.span)
-        b = self.rv(self.expr(e.rhs), e.rhs.span)
+    def binop(self, e: A.BinOp) -> RV | StructV:
+        a, b = self.expr(e.lhs), self.expr(e.rhs)
+        if isinstance(a, StructV) or isinstance(b, StructV):
+            return leafwise_binop(self, e, a, b)
+        a, b = self.rv(a, e.lhs.span), self.rv(b, e.rhs.span)
         if e.op == "@":
             return self.matmul(e, a, b)
         if e.op in ("and", "or"):
@@ -479,8 +514,11 @@ class FunctionChecker:
             return None
         return r
 
-    def unary(self, e: A.UnaryOp) -> RV:
-        a = self.rv(self.expr(e.operand), e.operand.span)
+    def unary(self, e: A.UnaryOp) -> RV | StructV:
+        a = self.expr(e.operand)
+        if isinstance(a, StructV):
+            return leafwise_unary(self, e, a)
+        a = self.rv(a, e.operand.span)
         if e.op == "not":
             if a.type.dtype != "bool":
                 raise err(f"'not' needs a bool operand, got {a.type}", e.span)
@@ -650,6 +688,8 @@ class FunctionChecker:
             return self.convert(e, callee.dtype)
         if isinstance(callee, FuncV):
             return self.call_user(e, callee.name)
+        if isinstance(callee, StructTypeV):
+            return construct(self, e, callee.name)
         raise err(f"'{e.func.id}' is not a function", e.func.span)
 
     def convert(self, e: A.Call, dtype: str) -> RV:
@@ -685,11 +725,12 @@ class FunctionChecker:
         types, arg_dtypes = [], []
         for p in f.params:
             a_expr = by_param[p.name]
-            a = self.rv(self.expr(a_expr), a_expr.span)
-            if p.type.struct is not None:
-                raise not_yet("struct types", p.type.span)
-            dt = self.coerce_dtype(a, p.type.dtype, a_expr.span) if a.weak else a.type.dtype
-            t = TensorT(dt, a.type.shape)
+            a = self.rvs(self.expr(a_expr), a_expr.span)
+            if isinstance(a, StructV):
+                t, dt = a.type, None  # a struct argument is passed as its leaves
+            else:
+                dt = self.coerce_dtype(a, p.type.dtype, a_expr.span) if a.weak and p.type.dtype else a.type.dtype
+                t = TensorT(dt, a.type.shape)
             types.append(self.c.bind_param(p, t, bindings, a_expr.span, f, where))
             arg_dtypes.append(dt)
         try:
@@ -700,7 +741,12 @@ class FunctionChecker:
             raise
         if not inst.done:  # pragma: no cover - recursion is rejected earlier
             raise err(f"recursive call of '{name}'", e.span)
-        res = [RV(t) for t in inst.result_types]
+        res = [StructV(t) if isinstance(t, StructT) else RV(t) for t in inst.result_types]
         v: CValue = res[0] if len(res) == 1 else TupleV(res)
         self.rec(e, v, instance=inst, args=[by_param[p.name] for p in f.params], arg_dtypes=arg_dtypes)
         return v
+
+
+from compiler.frontend.structs import (  # noqa: E402
+    bind_field, construct, field_access, leafwise_binop, leafwise_unary, merge_structs, two_types,
+)

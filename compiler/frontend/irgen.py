@@ -4,6 +4,11 @@ IR generation reads what the checker recorded for each node (`Instance.info`), s
 typing decisions of its own: it emits ops, coerces weak literals to the element type the checker
 chose, and builds structured control flow (`scf.if` yielding merged names, `scf.for`/`scf.while`
 carrying the loop-carried names).
+
+Structs are flattened (`structs.py`): a struct value is the list of its leaves in field order,
+nested structs depth-first. A struct parameter `p` becomes consecutive arguments `%p.w1`, `%p.b1`,
+…; a struct result, a struct yielded by an `scf.if` and a loop-carried struct become consecutive
+results / yielded values / iter args. The IR never holds a struct type.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from xdsl.rewriter import InsertPoint
 from compiler.diagnostics import InternalCompilerError, LoomTypeError, Span
 from compiler.frontend import ast as A
 from compiler.frontend.typecheck import Checker, Instance
-from compiler.frontend.types import RV, RankVar, TensorT
+from compiler.frontend.types import RV, RankVar, StructV, TensorT
 from dialects import loom
 
 ELEM = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "bool": i1}
@@ -140,12 +145,12 @@ class FuncGen:
     def build(self) -> func.FuncOp:
         inst = self.inst
         f = inst.fdef
-        arg_types = [ir_type(t) for t in inst.param_types]
-        res_types = [ir_type(t) for t in inst.result_types or []]
+        arg_types = flat_ir_types(inst.param_types)
+        res_types = flat_ir_types(inst.result_types or [])
         block = Block(arg_types=arg_types)
-        for p, arg in zip(f.params, block.args):
-            arg.name_hint = p.name
-            self.env[p.name] = arg
+        for p, v in zip(f.params, regroup(block.args, inst.param_types, [p.name for p in f.params])):
+            self.env[p.name] = v
+        self.params = list(zip(block.args, flat_types(inst.param_types)))  # for symbolic sizes
         self.builder = Builder(InsertPoint.at_end(block))
         returned = self.block(f.body, "func")
         if not returned:
@@ -185,7 +190,7 @@ class FuncGen:
                 vals.extend(v if isinstance(v, list) else [v])
             outs = []
             for v, e_t in zip(vals, self.inst.result_types):
-                outs.append(self.convert(v, e_t, s.span))
+                outs.extend(flatten(self, v, e_t, s.span))
             self.returned(outs, s.span, mode)
             return True
         elif isinstance(s, A.ExprStmt):
@@ -202,15 +207,22 @@ class FuncGen:
 
     def bind(self, t: A.Target, value, value_expr: A.Expr | None) -> None:
         info = self.info(t)
+        if t.fields is not None:
+            emit_field_update(self, t, value)
+            return
         if t.indices is None:
             self.env[t.name] = value
             return
+        self.env[t.name] = self.update_part(self.env[t.name], value, info, t.span)
+
+    def update_part(self, base: SSAValue, value: SSAValue, info, span: Span) -> SSAValue:
+        """`base` with the part the checker described (`spec`, `dyn`, `part`) replaced by `value`."""
         part: TensorT = info.extra["part"]
-        v = self.convert_elem(value, part.dtype, t.span)
+        v = self.convert_elem(value, part.dtype, span)
         if ir_type(part) != v.type:
-            v = self.add(loom.BroadcastToOp(v, ir_type(part)), t.span).results[0]
+            v = self.add(loom.BroadcastToOp(v, ir_type(part)), span).results[0]
         dyn = [self.expr_as(d, "i64") for d in info.extra["dyn"]]
-        self.env[t.name] = self.add(loom.UpdateOp(self.env[t.name], v, dyn, info.extra["spec"]), t.span).results[0]
+        return self.add(loom.UpdateOp(base, v, dyn, info.extra["spec"]), span).results[0]
 
     def branch(self, stmts: list[A.Stmt], yields, returns: bool, env) -> Region:
         block = Block()
@@ -220,7 +232,7 @@ class FuncGen:
             self.block(stmts, "yield")
         else:
             self.block(stmts, "yield")
-            vals = [self.convert(self.env[n], rv.type, None) for n, rv in yields]
+            vals = [x for n, rv in yields for x in flatten(self, self.env[n], rv.type, None)]
             self.add(scf.YieldOp(*vals), stmts[-1].span if stmts else None)
         self.env, self.builder = saved_env, saved_builder
         return Region(block)
@@ -230,34 +242,36 @@ class FuncGen:
         cond = self.value(s.cond)
         returns = info.extra["returns"]
         yields = [] if returns else info.extra["yields"]
-        types = [ir_type(t) for t in self.inst.result_types] if returns else [ir_type(rv.type) for _, rv in yields]
+        types = flat_ir_types(self.inst.result_types if returns else [rv.type for _, rv in yields])
         then_r = self.branch(s.body, yields, returns, self.env)
         else_r = self.branch(s.orelse, yields, returns, self.env)
         op = self.add(scf.IfOp(cond, types, then_r, else_r), s.span)
         if returns:
             self.returned(list(op.results), s.span, mode)
             return True
-        for (n, _), r in zip(yields, op.results):
-            r.name_hint = n
+        for (n, _), r in zip(yields, regroup(op.results, [rv.type for _, rv in yields], [n for n, _ in yields])):
             self.env[n] = r
         return False
 
     def loop_inits(self, carried) -> list[SSAValue]:
-        return [self.convert(self.env[n], rv.type, None) for n, rv in carried]
+        return [x for n, rv in carried for x in flatten(self, self.env[n], rv.type, None)]
+
+    def carry(self, values, carried) -> None:
+        """Bind the carried names to `values` (block arguments or loop results), flat, in order."""
+        for (n, _), v in zip(carried, regroup(values, [rv.type for _, rv in carried], [n for n, _ in carried])):
+            self.env[n] = v
 
     def loop_body(self, block: Block, carried, stmts: list[A.Stmt], extra: dict | None = None) -> list[SSAValue]:
         """Emit `stmts` into `block` (whose trailing args are the carried values); returns the
         carried values at the end, coerced to their loop types."""
         saved_env, saved_builder = self.env, self.builder
         self.env, self.builder = dict(saved_env), Builder(InsertPoint.at_end(block))
-        n0 = len(block.args) - len(carried)
-        for (n, _), arg in zip(carried, block.args[n0:]):
-            arg.name_hint = n
-            self.env[n] = arg
+        n0 = len(block.args) - len(flat_types([rv.type for _, rv in carried]))
+        self.carry(block.args[n0:], carried)
         if extra:
             self.env.update(extra)
         self.block(stmts, "loop")
-        outs = [self.convert(self.env[n], rv.type, None) for n, rv in carried]
+        outs = self.loop_inits(carried)
         self.env, self.builder = saved_env, saved_builder
         return outs
 
@@ -272,7 +286,7 @@ class FuncGen:
             step = args[2] if len(args) == 3 else self.const(1, "i64", s.span)
         static_step = info.extra["static_step"]
         inits = self.loop_inits(carried)
-        block = Block(arg_types=[i64] + [ir_type(rv.type) for _, rv in carried])
+        block = Block(arg_types=[i64] + flat_ir_types([rv.type for _, rv in carried]))
         block.args[0].name_hint = s.var
         saved_builder = self.builder
         if isinstance(static_step, int) and static_step > 0:
@@ -298,16 +312,14 @@ class FuncGen:
         self.add(scf.YieldOp(*outs), s.span)
         self.builder = saved_builder
         op = self.add(scf.ForOp(lb, ub, st, inits, Region(block)), s.span)
-        for (n, _), r in zip(carried, op.results):
-            r.name_hint = n
-            self.env[n] = r
+        self.carry(op.results, carried)
 
     def while_stmt(self, s: A.While) -> None:
         info = self.info(s)
         carried = list(info.extra["carried"])
         bound = info.extra["bound"]
         inits = self.loop_inits(carried)
-        types = [ir_type(rv.type) for _, rv in carried]
+        types = flat_ir_types([rv.type for _, rv in carried])
         if bound is not None:
             inits.append(self.const(0, "i64", s.bound.span))
             types.append(i64)
@@ -315,9 +327,7 @@ class FuncGen:
         saved_env, saved_builder = self.env, self.builder
         # before: evaluate the condition on the carried values
         self.env, self.builder = dict(saved_env), Builder(InsertPoint.at_end(before))
-        for (n, _), a in zip(carried, before.args):
-            a.name_hint = n
-            self.env[n] = a
+        self.carry(before.args, carried)
         cond = self.value(s.cond)
         if bound is not None:
             count = before.args[-1]
@@ -331,20 +341,16 @@ class FuncGen:
         self.env, self.builder = saved_env, saved_builder
         # after: the body
         self.env, self.builder = dict(saved_env), Builder(InsertPoint.at_end(after))
-        for (n, _), a in zip(carried, after.args):
-            a.name_hint = n
-            self.env[n] = a
+        self.carry(after.args, carried)
         self.block(s.body, "loop")
-        outs = [self.convert(self.env[n], rv.type, None) for n, rv in carried]
+        outs = self.loop_inits(carried)
         if bound is not None:
             one = self.const(1, "i64", s.span)
             outs.append(self.add(loom.AddOp(after.args[-1], one, i64), s.span).results[0])
         self.add(scf.YieldOp(*outs), s.span)
         self.env, self.builder = saved_env, saved_builder
         op = self.add(scf.WhileOp(inits, types, Region(before), Region(after)), s.span)
-        for (n, _), r in zip(carried, op.results):
-            r.name_hint = n
-            self.env[n] = r
+        self.carry(op.results, carried)
 
     # ------------------------------------------------------------- expressions
     def expr(self, e: A.Expr):
@@ -359,8 +365,12 @@ class FuncGen:
                 return self.symbolic_size(rv.const, e.span)
             raise InternalCompilerError(f"unbound name '{e.id}' at {e.span}")  # pragma: no cover
         if isinstance(e, A.BinOp):
+            if info.extra.get("leafwise"):
+                return emit_leafwise_binop(self, e, info)
             return self.binop(e, info)
         if isinstance(e, A.UnaryOp):
+            if info.extra.get("leafwise"):
+                return emit_leafwise_unary(self, e)
             if e.op == "+":
                 return self.value(e.operand)
             x = self.value(e.operand)
@@ -368,6 +378,8 @@ class FuncGen:
             return self.add(cls(x), e.span).results[0]
         if isinstance(e, A.TupleExpr):
             return [self.expr(x) for x in e.elts]
+        if isinstance(e, A.Attribute) and isinstance(self.info(e.value).value, StructV):
+            return emit_field(self, e)
         if isinstance(e, A.Attribute):  # x.shape
             base = self.value(e.value)
             out = []
@@ -391,10 +403,10 @@ class FuncGen:
         raise InternalCompilerError(f"cannot generate IR for {type(e).__name__}")  # pragma: no cover
 
     def symbolic_size(self, dim: str, span: Span) -> SSAValue:
-        """The run-time size of a symbolic dimension: `loom.dim` of a parameter that has it."""
-        for p, t in zip(self.inst.fdef.params, self.inst.param_types):
+        """The run-time size of a symbolic dimension: `loom.dim` of a parameter (leaf) that has it."""
+        for arg, t in self.params:
             if not isinstance(t.shape, RankVar) and dim in t.shape:
-                return self.add(loom.DimOp(self.env[p.name], list(t.shape).index(dim)), span).results[0]
+                return self.add(loom.DimOp(arg, list(t.shape).index(dim)), span).results[0]
         raise InternalCompilerError(f"no parameter has the dimension {dim}")  # pragma: no cover
 
     def binop(self, e: A.BinOp, info):
@@ -411,10 +423,15 @@ class FuncGen:
     def call(self, e: A.Call, info):
         if "instance" in info.extra:
             callee: Instance = info.extra["instance"]
-            args = [self.expr_as(a, dt) for a, dt in zip(info.extra["args"], info.extra["arg_dtypes"])]
-            res = [ir_type(t) for t in callee.result_types]
+            args = []
+            for a, dt in zip(info.extra["args"], info.extra["arg_dtypes"]):
+                args.extend(self.expr(a).leaves if dt is None else [self.expr_as(a, dt)])  # None: a struct
+            res = flat_ir_types(callee.result_types)
             op = self.add(func.CallOp(callee.symbol, args, res), e.span)
-            return op.results[0] if len(op.results) == 1 else list(op.results)
+            out = regroup(op.results, callee.result_types)
+            return out[0] if len(out) == 1 else out
+        if "struct_ctor" in info.extra:
+            return emit_construct(self, e, info)
         if "dtype" in info.extra and isinstance(e.func, A.Name) and e.func.id in ELEM:
             x = self.value(e.args[0])  # an explicit conversion: always a loom.convert
             want = ir_type(info.value.type)
@@ -427,3 +444,9 @@ class FuncGen:
 def _concrete(c) -> bool:
     return c is not None and not isinstance(c, str)
 
+
+from compiler.frontend.structs import (  # noqa: E402
+    emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flat_ir_types,
+    flatten, regroup,
+)
+from compiler.frontend.types import flat_types  # noqa: E402

@@ -212,7 +212,16 @@ class _ToAST(Transformer):
             return A.Target(e.span, e.id)
         if isinstance(e, A.Subscript) and isinstance(e.value, A.Name):
             return A.Target(e.span, e.value.id, e.indices)
-        raise LoomSyntaxError("cannot assign to this expression (expected a name or name[...])", e.span)
+        indices = e.indices if isinstance(e, A.Subscript) else None
+        path, base = [], e.value if isinstance(e, A.Subscript) else e
+        while isinstance(base, A.Attribute):  # a struct field: p.w, p.layer.w, p.w[i]
+            path.insert(0, base.attr)
+            base = base.value
+        if path and isinstance(base, A.Name):
+            if base.id in KEYWORDS:
+                raise LoomSyntaxError(f"'{base.id}' is a keyword and cannot be assigned", base.span)
+            return A.Target(e.span, base.id, indices, path)
+        raise LoomSyntaxError("cannot assign to this expression (expected a name, name[...] or name.field)", e.span)
 
     @v_args(meta=True)
     def assign(self, meta, c):

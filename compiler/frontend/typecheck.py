@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
 from compiler.frontend.types import (
-    DTYPES, RV, Dim, NodeInfo, RankVar, Shape, TensorT, fmt_shape,
+    DTYPES, RV, Dim, NodeInfo, RankVar, Shape, StructT, TensorT, fmt_shape, type_str,
 )
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
@@ -46,10 +46,10 @@ class Instance:
     """One checked copy of a function for one set of parameter types."""
 
     fdef: A.FuncDef
-    param_types: list[TensorT]
+    param_types: list[TensorT | StructT]
     bindings: dict
     info: dict[int, NodeInfo] = field(default_factory=dict)
-    result_types: list[TensorT] | None = None
+    result_types: list[TensorT | StructT] | None = None
     symbol: str = ""
     done: bool = False
 
@@ -172,6 +172,7 @@ class Checker:
         self.file = module.file
         self.funcs: dict[str, A.FuncDef] = {}
         self.consts: dict[str, RV] = {}
+        self.structs: dict[str, A.StructDecl] = {}
         self.instances: dict[tuple, Instance] = {}
         self._toplevel()
 
@@ -180,8 +181,6 @@ class Checker:
         from compiler.frontend.builtins import BUILTINS
 
         for item in self.module.items:
-            if isinstance(item, A.StructDecl):
-                raise not_yet("struct types", item.span)
             if isinstance(item, A.MeshDecl):
                 raise not_yet("device meshes and sharding (mesh)", item.span)
             if isinstance(item, A.Binding):
@@ -191,11 +190,13 @@ class Checker:
                 raise err("a top-level assignment must be `const NAME = value` or bind a derived function "
                           "(such as `dloss = grad(loss)`)", item.span)
             name = getattr(item, "name", None)
-            if name in self.funcs or name in self.consts:
+            if name in self.funcs or name in self.consts or name in self.structs:
                 raise err(f"'{name}' is defined twice", getattr(item, "name_span", item.span))
             if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in ("print", "range"):
                 raise err(f"'{name}' is a builtin and cannot be redefined", getattr(item, "name_span", item.span))
-            if isinstance(item, A.ConstDecl):
+            if isinstance(item, A.StructDecl):
+                self.structs[item.name] = item
+            elif isinstance(item, A.ConstDecl):
                 self.consts[item.name] = self._const_value(item)
             elif isinstance(item, A.FuncDef):
                 for d in item.decorators:
@@ -206,6 +207,7 @@ class Checker:
                     raise err(f"unknown decorator '@{d.name}'", d.span)
                 item.body = normalize_returns(item.body)
                 self.funcs[item.name] = item
+        validate_structs(self)
         self._check_recursion()
 
     def _const_value(self, item: A.ConstDecl) -> RV:
@@ -279,9 +281,9 @@ class Checker:
         return inst
 
     # -- declared types
-    def resolve_type(self, t: A.TypeExpr, bindings: dict, bind_fresh: bool) -> TensorT:
+    def resolve_type(self, t: A.TypeExpr, bindings: dict, bind_fresh: bool) -> TensorT | StructT:
         if t.struct is not None:
-            raise not_yet("struct types", t.span)
+            return resolve_struct(self, t, bindings, bind_fresh)
         if t.dims is None:
             return TensorT(t.dtype)
         dims: list[Dim] = []
@@ -312,20 +314,27 @@ class Checker:
                 dims.append(bindings[d.value])
         return TensorT(t.dtype, tuple(dims))
 
-    def bind_param(self, p: A.Param, actual: TensorT, bindings: dict, call_span: Span | None,
-                   f: A.FuncDef, where: dict | None = None) -> TensorT:
+    def bind_param(self, p: A.Param, actual: TensorT | StructT, bindings: dict, call_span: Span | None,
+                   f: A.FuncDef, where: dict | None = None) -> TensorT | StructT:
         """Unify a declared parameter type with an argument's type, binding symbols."""
-        t = p.type
-        if t.struct is not None:
-            raise not_yet("struct types", t.span)
         where = where if where is not None else {}
-        span = call_span or p.span
+        return self.bind_type(p.type, actual, bindings, call_span or p.span, where, f"argument '{p.name}'",
+                              f.name, Note(p.span, f"'{p.name}' is declared here"), ())
+
+    def bind_type(self, t: A.TypeExpr, actual: TensorT | StructT, bindings: dict, span: Span, where: dict,
+                  who: str, fname: str, note: Note, path: tuple) -> TensorT | StructT:
+        """Unify declared type `t` (of `who`, e.g. "argument 'x'", at field `path` of a struct) with
+        an actual type, binding symbols in `bindings` (`where`: notes on where each was bound)."""
+        what = " ".join(x for x in (who, f"field '{'.'.join(path)}'" if path else "") if x)
 
         def mismatch(extra: str = "", *notes: Note) -> LoomTypeError:
-            return err(f"argument '{p.name}' of '{f.name}' has type {actual}, expected {_decl_str(t)}{extra}",
-                       span, Note(p.span, f"'{p.name}' is declared here"), *notes)
+            got = type_str(actual) if isinstance(actual, StructT) and actual.name == t.struct else str(actual)
+            return err(f"{what} of '{fname}' has type {got}, expected {_decl_str(t)}{extra}",
+                       span, note, *notes)
 
-        if actual.dtype != t.dtype:
+        if t.struct is not None:
+            return bind_struct(self, t, actual, bindings, span, where, who, fname, note, path, mismatch)
+        if not isinstance(actual, TensorT) or actual.dtype != t.dtype:
             raise mismatch()
         if t.dims is None:
             if actual.shape != ():
@@ -359,6 +368,8 @@ class Checker:
 
 
 def _decl_str(t: A.TypeExpr) -> str:
+    if t.struct is not None:
+        return t.struct
     if t.dims is None:
         return str(t.dtype)
     parts = []
@@ -368,3 +379,4 @@ def _decl_str(t: A.TypeExpr) -> str:
 
 
 from compiler.frontend.check_function import FunctionChecker  # noqa: E402  (mutual import)
+from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs  # noqa: E402

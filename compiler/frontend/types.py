@@ -62,6 +62,61 @@ class TensorT:
         return self.dtype + fmt_shape(self.shape)
 
 
+@dataclass(frozen=True)
+class StructT:
+    """The type of a struct value: its name and its fields' types (tensors or structs), in
+    declaration order, with the struct's symbolic dims bound (ints, or names in a generic check)."""
+
+    name: str
+    fields: tuple[tuple[str, TensorT | StructT], ...]
+
+    def field(self, name: str) -> TensorT | StructT | None:
+        return dict(self.fields).get(name)
+
+    def leaves(self, prefix: str = "") -> list[tuple[str, TensorT]]:
+        """The tensor leaves, depth-first in field order, with their dotted paths (`layer.w`)."""
+        out: list[tuple[str, TensorT]] = []
+        for n, t in self.fields:
+            path = f"{prefix}{n}"
+            out.extend(t.leaves(path + ".") if isinstance(t, StructT) else [(path, t)])
+        return out
+
+    def span_of(self, path: list[str]) -> tuple[int, int, TensorT | StructT]:
+        """Where the field at `path` lies among the leaves: (first leaf, leaf count, its type)."""
+        start, t = 0, self
+        for name in path:
+            assert isinstance(t, StructT)
+            for n, ft in t.fields:
+                if n == name:
+                    t = ft
+                    break
+                start += n_leaves(ft)
+        return start, n_leaves(t), t
+
+    def __str__(self) -> str:
+        return self.name
+
+    def detail(self) -> str:
+        return self.name + "(" + ", ".join(f"{n}: {t}" for n, t in self.fields) + ")"
+
+
+def n_leaves(t: TensorT | StructT) -> int:
+    return len(t.leaves()) if isinstance(t, StructT) else 1
+
+
+def flat_types(types) -> list[TensorT]:
+    """Types with every struct replaced by its leaves (the IR's and the native boundary's view)."""
+    out: list[TensorT] = []
+    for t in types:
+        out.extend(lt for _, lt in t.leaves()) if isinstance(t, StructT) else out.append(t)
+    return out
+
+
+def type_str(t: TensorT | StructT) -> str:
+    """A type in a message: a struct with its field types when a bare name could be ambiguous."""
+    return t.detail() if isinstance(t, StructT) else str(t)
+
+
 # ------------------------------------------------------------------ checker values
 class CValue:
     """What an expression evaluates to during checking."""
@@ -81,6 +136,22 @@ class RV(CValue):
 @dataclass(eq=False)
 class TupleV(CValue):
     elts: list[CValue]
+
+
+@dataclass(eq=False)
+class StructV(CValue):
+    """A struct value (its leaves are strong run-time values; `weak` is always False)."""
+
+    type: StructT
+    weak: bool = False
+    const: None = None
+
+
+@dataclass(eq=False)
+class StructTypeV(CValue):
+    """A struct's name used as a value: calling it constructs a struct."""
+
+    name: str
 
 
 @dataclass(eq=False)

@@ -1,0 +1,390 @@
+"""Structs (LANGUAGE.md §6): declarations, construction, field access and update, leafwise
+arithmetic — the checking rules and the IR emitters side by side, as in `builtins.py`.
+
+Types. `struct L:` declares a record; its field types may use symbolic dims (`w: f32[I, O]`).
+A struct *value* has a `StructT`: the name and the fields' types with those dims bound (ints, or
+names in a generic check). The dims of a struct used as a parameter type join the function's
+signature, like the dims of its other parameters (`def f(x: f32[B, I], p: L) -> f32[B, O]`);
+a construction `L(w=…, b=…)` binds them from its fields, consistently, like a call.
+
+Flattening. The IR has no struct types: a struct value is the list of its leaves (tensors and
+scalars) in field order, nested structs depth-first (`SVal` during IR generation). A struct
+parameter becomes consecutive function arguments named `%p.w1`, `%p.layer.w`, …; a struct
+result consecutive results; a struct in an `scf.if` consecutive yielded values; a loop-carried
+struct consecutive iter args. Field access picks leaves, a field update replaces them, leafwise
+arithmetic emits one `loom` op per leaf. The passes and the native backend never see a struct.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from xdsl.ir import Attribute, SSAValue
+
+from compiler.diagnostics import LoomTypeError, Note, Span
+from compiler.frontend import ast as A
+from compiler.frontend.typecheck import err, not_yet
+from compiler.frontend.types import (
+    DTYPES,
+    INTS,
+    RV,
+    StructT,
+    StructV,
+    TensorT,
+    flat_types,
+    n_leaves,
+    type_str,
+)
+
+ARITH = ("+", "-", "*", "/", "//", "%", "**")
+
+
+def _hint(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def two_types(a, b) -> tuple[str, str]:
+    """Two types for a message, spelled out in full when their short names are the same."""
+    if str(a) == str(b):
+        return type_str(a), type_str(b)
+    return str(a), str(b)
+
+
+# ------------------------------------------------------------------ declarations (Checker)
+def validate_structs(c) -> None:
+    """Fields: no duplicates, known types, well-formed dims; no struct contains itself."""
+    for decl in c.structs.values():
+        seen: set[str] = set()
+        for f in decl.fields:
+            if f.name in seen:
+                raise err(f"duplicate field '{f.name}' in struct '{decl.name}'", f.span)
+            seen.add(f.name)
+            t = f.type
+            if t.struct is not None:
+                if t.struct not in c.structs:
+                    raise unknown_type(c, t)
+                continue
+            for d in t.dims or []:
+                if d.shard:
+                    raise not_yet("sharded dimensions (`d@axis`)", d.span)
+                if d.kind == "ellipsis" and len(t.dims) != 1:
+                    raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for f in c.structs[name].fields:
+            sub = f.type.struct
+            if sub is None:
+                continue
+            if state.get(sub) == 1:
+                cycle = path[path.index(sub):] + [sub]
+                raise err("a struct cannot contain itself: " + " → ".join(cycle), f.type.span)
+            if sub not in state:
+                visit(sub, path + [sub])
+        state[name] = 2
+
+    for name in c.structs:
+        if name not in state:
+            visit(name, [name])
+
+
+def unknown_type(c, t: A.TypeExpr) -> LoomTypeError:
+    known = list(c.structs) + list(DTYPES)
+    return err(f"unknown type '{t.struct}' (not an element type or a struct){_hint(t.struct, known)}", t.span)
+
+
+def resolve_struct(c, t: A.TypeExpr, bindings: dict, bind_fresh: bool) -> StructT:
+    decl = c.structs.get(t.struct)
+    if decl is None:
+        raise unknown_type(c, t)
+    fields = []
+    for f in decl.fields:
+        try:
+            fields.append((f.name, c.resolve_type(f.type, bindings, bind_fresh)))
+        except LoomTypeError as ex:
+            if ex.span is None or ex.span == t.span or f.type.struct is not None:
+                raise
+            raise err(f"{ex.message} (field '{f.name}' of struct '{decl.name}')", t.span,
+                      Note(f.span, f"'{f.name}' is declared here")) from None
+    return StructT(decl.name, tuple(fields))
+
+
+def bind_struct(c, t: A.TypeExpr, actual, bindings: dict, span: Span, where: dict, who: str, fname: str,
+                note: Note, path: tuple, mismatch) -> StructT:
+    """Unify a declared struct type with an actual one, field by field (binding symbols)."""
+    decl = c.structs.get(t.struct)
+    if decl is None:
+        raise unknown_type(c, t)
+    if not isinstance(actual, StructT) or actual.name != t.struct \
+            or [n for n, _ in actual.fields] != [f.name for f in decl.fields]:
+        raise mismatch()
+    fields = []
+    for f, (n, at) in zip(decl.fields, actual.fields):
+        fields.append((n, c.bind_type(f.type, at, bindings, span, where, who, fname,
+                                      Note(f.span, f"field '{n}' of '{decl.name}' is declared here"), path + (n,))))
+    return StructT(actual.name, tuple(fields))
+
+
+# ------------------------------------------------------------------ expressions (FunctionChecker)
+def construct(fc, e: A.Call, name: str) -> StructV:
+    """`L(w=…, b=…)` or `L(w, b)`: every field once; weak literals take the field's element type;
+    the struct's symbolic dims are bound consistently across its fields."""
+    decl = fc.c.structs[name]
+    names = [f.name for f in decl.fields]
+    if len(e.args) > len(names):
+        raise err(f"struct '{name}' has {len(names)} field(s), got {len(e.args)} positional argument(s)", e.span)
+    order: list[tuple[str, A.Expr]] = list(zip(names, e.args))
+    for k in e.kwargs:
+        if k.name not in names:
+            raise err(f"struct '{name}' has no field '{k.name}'{_hint(k.name, names)} (fields: {', '.join(names)})",
+                      k.span)
+        if k.name in dict(order):
+            raise err(f"field '{k.name}' of '{name}' is given twice", k.span)
+        order.append((k.name, k.value))
+    given = dict(order)
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise err(f"'{name}(…)' is missing field(s): {', '.join(missing)}", e.span)
+    values = {n: fc.expr(x) for n, x in order}  # source order
+    bindings: dict = {}
+    where: dict = {}
+    fields = []
+    for f in decl.fields:
+        x, v = given[f.name], values[f.name]
+        if isinstance(v, StructV):
+            t = v.type
+        else:
+            a = fc.rv(v, x.span)
+            dt = fc.coerce_dtype(a, f.type.dtype, x.span) if a.weak and f.type.dtype else a.type.dtype
+            t = TensorT(dt, a.type.shape)
+        t = fc.c.bind_type(f.type, t, bindings, x.span, where, "", name,
+                           Note(f.span, f"'{f.name}' is declared here"), (f.name,))
+        fields.append((f.name, t))
+    v = StructV(StructT(name, tuple(fields)))
+    fc.rec(e, v, struct_ctor=order)
+    return v
+
+
+def field_access(fc, e: A.Attribute, base: StructV):
+    t = base.type.field(e.attr)
+    if t is None:
+        names = [n for n, _ in base.type.fields]
+        raise err(f"struct '{base.type.name}' has no field '{e.attr}'{_hint(e.attr, names)} "
+                  f"(fields: {', '.join(names)})", e.span)
+    v = StructV(t) if isinstance(t, StructT) else RV(t)
+    fc.rec(e, v, field=e.attr)
+    return v
+
+
+def _leaf_rules(op: str, s: StructT, span: Span) -> None:
+    for path, lt in s.leaves():
+        if lt.dtype == "bool":
+            raise err(f"arithmetic '{op}' on struct '{s.name}': its field '{path}' is bool", span)
+        if op == "/" and lt.dtype in INTS:
+            raise err(f"'/' is true division and needs floats, but field '{path}' of '{s.name}' is {lt}: "
+                      "use '//' for integer division", span)
+
+
+def leafwise_binop(fc, e: A.BinOp, a, b) -> StructV:
+    """`p - lr * g`: two structs of one type, or a struct and a scalar (either side), leaf by leaf."""
+    if e.op not in ARITH:
+        raise err(f"'{e.op}' does not apply to structs: only arithmetic (+ - * / // % **) and unary '-' "
+                  "work on structs, leaf by leaf", e.span)
+    s = a if isinstance(a, StructV) else b
+    if isinstance(a, StructV) and isinstance(b, StructV):
+        if a.type != b.type:
+            ta, tb = two_types(a.type, b.type)
+            raise err(f"leafwise '{e.op}' needs two structs of the same type, got {ta} and {tb}", e.span)
+    else:
+        o_expr = e.rhs if s is a else e.lhs
+        o = fc.rv(b if s is a else a, o_expr.span)
+        if not o.type.is_scalar:
+            raise err(f"a struct combines leaf by leaf with a scalar or a struct of the same type, "
+                      f"not with a {o.type} value", o_expr.span)
+        for path, lt in s.type.leaves():
+            if o.weak:
+                try:
+                    fc.coerce_dtype(o, lt.dtype, o_expr.span)
+                except LoomTypeError as ex:
+                    raise err(f"{ex.message} (field '{path}' of '{s.type.name}' is {lt})", o_expr.span) from None
+            elif o.type.dtype != lt.dtype:
+                raise err(f"mismatched element types: field '{path}' of '{s.type.name}' is {lt}, but the scalar "
+                          f"is {o.type}; convert it explicitly", o_expr.span)
+    _leaf_rules(e.op, s.type, e.span)
+    v = StructV(s.type)
+    fc.rec(e, v, leafwise=True)
+    return v
+
+
+def leafwise_unary(fc, e: A.UnaryOp, a: StructV) -> StructV:
+    if e.op == "not":
+        raise err(f"'not' needs a bool operand, got the struct {a.type.name}", e.span)
+    _leaf_rules(e.op, a.type, e.span)
+    v = StructV(a.type)
+    fc.rec(e, v, leafwise=True)
+    return v
+
+
+def bind_field(fc, t: A.Target, v) -> None:
+    """`p.w = x` / `p.layer.w = x` / `p.w[i] = x`: rebind `p` to a copy with that field replaced."""
+    base = fc.lookup(t.name, t.span)
+    if not isinstance(base, StructV):
+        raise err(f"'{t.name}' is not a struct, so '{t.name}.{t.fields[0]}' cannot be assigned", t.span)
+    ft = base.type
+    for i, n in enumerate(t.fields):
+        if not isinstance(ft, StructT):
+            raise err(f"'{'.'.join([t.name] + t.fields[:i])}' is not a struct and has no field '{n}'", t.span)
+        sub = ft.field(n)
+        if sub is None:
+            names = [x for x, _ in ft.fields]
+            raise err(f"struct '{ft.name}' has no field '{n}'{_hint(n, names)}", t.span)
+        ft = sub
+    label = ".".join([t.name] + t.fields)
+    extra: dict = {}
+    if t.indices is not None:
+        if not isinstance(ft, TensorT) or ft.is_scalar:
+            raise err(f"'{label}' is not a tensor and cannot be updated by index", t.span)
+        extra = fc.indexed_update(RV(ft), label, t, v)
+    elif isinstance(ft, StructT):
+        if not isinstance(v, StructV) or v.type != ft:
+            got = type_str(v.type) if isinstance(v, (RV, StructV)) else "a non-value"
+            raise err(f"cannot assign a value of type {got} to '{label}' of type {type_str(ft)}", t.span)
+    else:
+        val = fc.rv(v, t.span)
+        dt = fc.coerce_dtype(val, ft.dtype, t.span) if val.weak else val.type.dtype
+        if dt != ft.dtype or val.type.shape != ft.shape:
+            raise err(f"cannot assign a value of type {val.type} to '{label}' of type {ft} (a field keeps its type)",
+                      t.span)
+    new = StructV(base.type)
+    fc.env[t.name] = new
+    fc.rec(t, new, **extra)
+
+
+def merge_structs(a, b, span: Span, what: str, wa: str, wb: str) -> StructV:
+    if not (isinstance(a, StructV) and isinstance(b, StructV)) or a.type != b.type:
+        ta, tb = two_types(a.type, b.type)
+        raise err(f"{what} has type {ta} {wa} and {tb} {wb}", span)
+    return StructV(a.type)
+
+
+# ------------------------------------------------------------------ IR generation (FuncGen)
+class SVal:
+    """A struct value during IR generation: its type and its leaves, depth-first in field order."""
+
+    def __init__(self, type: StructT, leaves: list[SSAValue]):
+        assert len(leaves) == n_leaves(type)
+        self.type = type
+        self.leaves = list(leaves)
+
+
+def flat_ir_types(types) -> list[Attribute]:
+    from compiler.frontend.irgen import ir_type
+
+    return [ir_type(t) for t in flat_types(types)]
+
+
+def flatten(g, v, t, span: Span | None) -> list[SSAValue]:
+    """The IR values of `v` of checker type `t` (a weak scalar is converted to `t`)."""
+    if isinstance(t, StructT):
+        assert isinstance(v, SVal)
+        return list(v.leaves)
+    return [g.convert(v, t, span)]
+
+
+def regroup(values, types, names=None) -> list:
+    """Flat IR values back into one value per type (an `SVal` for each struct), naming them
+    (`p`, or `p.w1`, `p.layer.w` for the leaves of a struct `p`)."""
+    out, k = [], 0
+    values = list(values)
+    for i, t in enumerate(types):
+        n = n_leaves(t)
+        chunk, k = values[k:k + n], k + n
+        name = names[i] if names else None
+        if isinstance(t, StructT):
+            if name:
+                for (path, _), x in zip(t.leaves(), chunk):
+                    x.name_hint = f"{name}.{path}"
+            out.append(SVal(t, chunk))
+        else:
+            if name:
+                chunk[0].name_hint = name
+            out.append(chunk[0])
+    return out
+
+
+def emit_construct(g, e: A.Call, info) -> SVal:
+    t: StructT = info.value.type
+    got = {n: (g.expr(x), x) for n, x in info.extra["struct_ctor"]}  # emitted in source order
+    leaves: list[SSAValue] = []
+    for n, ft in t.fields:
+        v, x = got[n]
+        if isinstance(ft, StructT):
+            leaves.extend(v.leaves)
+        else:
+            rv = g.info(x).value
+            leaves.append(g.convert(v, rv.type.with_dtype(ft.dtype), x.span))
+    return SVal(t, leaves)
+
+
+def emit_field(g, e: A.Attribute):
+    sv = g.expr(e.value)
+    start, n, ft = sv.type.span_of([e.attr])
+    return SVal(ft, sv.leaves[start:start + n]) if isinstance(ft, StructT) else sv.leaves[start]
+
+
+def _operand(g, x: A.Expr):
+    """One side of a leafwise op: a function (leaf index, element type) → IR value. A scalar side
+    is emitted once (a literal once per element type)."""
+    v = g.info(x).value
+    if isinstance(v, StructV):
+        sv = g.expr(x)
+        return lambda i, dt: sv.leaves[i]
+    from compiler.frontend.irgen import _concrete
+
+    if _concrete(v.const):
+        cache: dict = {}
+
+        def lit(i, dt):
+            if dt not in cache:
+                cache[dt] = g.const(v.const, dt, x.span)
+            return cache[dt]
+
+        return lit
+    s = g.value(x)
+    return lambda i, dt: g.convert(s, v.type.with_dtype(dt), x.span)
+
+
+def emit_leafwise_binop(g, e: A.BinOp, info) -> SVal:
+    from compiler.frontend.irgen import BINARY, ir_type
+
+    t: StructT = info.value.type
+    lhs, rhs = _operand(g, e.lhs), _operand(g, e.rhs)
+    leaves = []
+    for i, (_, lt) in enumerate(t.leaves()):
+        a, b = lhs(i, lt.dtype), rhs(i, lt.dtype)
+        leaves.append(g.add(BINARY[e.op](a, b, ir_type(lt)), e.span).results[0])
+    return SVal(t, leaves)
+
+
+def emit_leafwise_unary(g, e: A.UnaryOp) -> SVal:
+    from dialects import loom
+
+    sv = g.expr(e.operand)
+    if e.op == "+":
+        return sv
+    return SVal(sv.type, [g.add(loom.NegOp(x), e.span).results[0] for x in sv.leaves])
+
+
+def emit_field_update(g, t: A.Target, value) -> None:
+    sv: SVal = g.env[t.name]
+    start, n, ft = sv.type.span_of(t.fields)
+    leaves = list(sv.leaves)
+    if t.indices is not None:
+        leaves[start] = g.update_part(leaves[start], value, g.info(t), t.span)
+    elif isinstance(ft, StructT):
+        leaves[start:start + n] = value.leaves
+    else:
+        leaves[start] = g.convert(value, ft, t.span)
+    g.env[t.name] = SVal(sv.type, leaves)
