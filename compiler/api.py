@@ -27,7 +27,7 @@ from compiler.frontend.irgen import generate
 from compiler.frontend.parser import parse, parse_file
 from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import StructT, TensorT, flat_types, n_leaves
-from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify
+from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify, with_autodiff
 from runtime.reference import run_function
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
@@ -169,7 +169,7 @@ class Lowered:
             return self._modules[key]
         m = generate(self.program.checker, [self.inst])
         verify(m)
-        PassManager(parse_passes(pipeline), **{**env_options(), **pm_options}).run(m)
+        PassManager(parse_passes(with_autodiff(m, pipeline)), **{**env_options(), **pm_options}).run(m)
         if key is not None:
             self._modules[key] = m
         return m

@@ -116,7 +116,9 @@ def cmd_run(args) -> int:
     verify(module)
     times.append(("irgen", time.perf_counter() - t0))
     if args.eager:
-        pm = _manager(args)
+        from compiler.pipeline import with_autodiff
+
+        pm = _manager(args, with_autodiff(module, args.pipeline))
         pm.run(module, initial="irgen")
         t0 = time.perf_counter()
         results = run_function(module, inst.symbol, inputs)
@@ -137,8 +139,10 @@ def _run_native(args, module, symbol: str, inputs: list):
     """Compile `module` through every stage (pass-manager flags apply to the whole pipeline)."""
     from compiler import native
 
+    from compiler.pipeline import with_autodiff
+
     sig = native.signature(module, symbol)
-    pm = _manager(args, native.full_pipeline())
+    pm = _manager(args, with_autodiff(module, native.full_pipeline()))
     pm.run(module, initial="irgen")
     after: list = []
     art = native.Artifact(module, symbol, sig, after)
@@ -203,7 +207,9 @@ def cmd_compile(args) -> int:
         ir = generate(checker, roots)
         verify(ir)
         times.append(("irgen", time.perf_counter() - t0))
-        pm = _manager(args)
+        from compiler.pipeline import with_autodiff
+
+        pm = _manager(args, with_autodiff(ir, args.pipeline) if args.pipeline != "none" else args.pipeline)
         pm.run(ir, initial="irgen")
         text = print_module(ir, args.locations)
         if args.timing:
@@ -224,7 +230,9 @@ def _compile_native(args, checker, times) -> int:
     times.append(("irgen", time.perf_counter() - t0))
     stage = args.emit if args.emit in native.IR_STAGES else "llvm-dialect"
     sigs = {i.symbol: native.signature(ir, i.symbol) for i in insts}
-    pm = _manager(args, native.pipeline_to(stage))
+    from compiler.pipeline import with_autodiff
+
+    pm = _manager(args, with_autodiff(ir, native.pipeline_to(stage)))
     pm.run(ir, initial="irgen")
     after: list = []
     if args.emit in native.IR_STAGES:

@@ -15,7 +15,7 @@ import time
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 
-from compiler.pipeline import PassManager, parse_passes, print_module
+from compiler.pipeline import PassManager, parse_passes, print_module, with_autodiff
 
 # stage → the passes that produce it from the previous stage
 STAGE_PASSES = {
@@ -55,7 +55,7 @@ def c_header(source: str, entries: dict) -> str:
 def lower(module: ModuleOp, stage: str, pm_options: dict | None = None,
           times: list | None = None) -> ModuleOp:
     """Run the stages up to `stage` on `module` (in place)."""
-    pm = PassManager(parse_passes(pipeline_to(stage)), **(pm_options or {}))
+    pm = PassManager(parse_passes(with_autodiff(module, pipeline_to(stage))), **(pm_options or {}))
     pm.run(module, initial="input")
     if times is not None:
         times.extend(pm.times)

@@ -73,6 +73,18 @@ def parse_passes(spec: str) -> list[ModulePass]:
     return passes
 
 
+AUTODIFF_PREFIX = "autodiff,loom-inline,ad-tape-forwarding"
+
+
+def with_autodiff(module: ModuleOp, spec: str) -> str:
+    """`spec`, preceded by the differentiation passes when the module has derivative ops
+    (derivatives are the program's meaning, not an optimization: every pipeline builds them)."""
+    if not any(o.name in ("ad.jvp", "ad.vjp") for o in module.walk()):
+        return spec
+    spec = NAMED_PIPELINES.get(spec.strip(), spec).strip()
+    return AUTODIFF_PREFIX + ("," + spec if spec else "")
+
+
 def env_options() -> dict:
     """PassManager options from LOOM_DUMP_IR / LOOM_DUMP_DIR (IR dumps while Loom is embedded)."""
     return {"print_after_all": bool(os.environ.get("LOOM_DUMP_IR")), "stream": sys.stderr,

@@ -673,6 +673,10 @@ class FunctionChecker:
 
     # ------------------------------------------------------------- calls
     def call(self, e: A.Call) -> CValue:
+        from compiler.frontend.derivatives import check_derivative, is_derivative
+
+        if is_derivative(e.func):
+            return check_derivative(self, e)
         if isinstance(e.func, A.Call) and isinstance(e.func.func, A.Name) and e.func.func.id in UNSUPPORTED_CALLS:
             raise not_yet(UNSUPPORTED_CALLS[e.func.func.id], e.func.span)
         if not isinstance(e.func, A.Name):

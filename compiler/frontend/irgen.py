@@ -16,7 +16,7 @@ from __future__ import annotations
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, scf
 from xdsl.dialects.builtin import (
-    FileLineColLoc, FloatAttr, IntAttr, IntegerAttr, ModuleOp, StringAttr, f32, f64, i1, i32, i64,
+    FileLineColLoc, FloatAttr, IntAttr, IntegerAttr, ModuleOp, StringAttr, UnitAttr, f32, f64, i1, i32, i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
@@ -157,6 +157,8 @@ class FuncGen:
             self.add(func.ReturnOp(), f.span)
         fn = func.FuncOp(inst.symbol, (arg_types, res_types), Region(block))
         fn.location = location(f.span)
+        if any(d.name == "checkpoint" for d in f.decorators):
+            fn.attributes["ad.checkpoint"] = UnitAttr()  # see loom-inline and ad-linearize
         return fn
 
     def block(self, stmts: list[A.Stmt], mode: str) -> bool:
@@ -421,6 +423,10 @@ class FuncGen:
         return self.add(BINARY[e.op](a, b, ir_type(rv.type)), e.span).results[0]
 
     def call(self, e: A.Call, info):
+        if "derivative" in info.extra:
+            from compiler.frontend.derivatives import emit_derivative
+
+            return emit_derivative(self, e, info)
         if "instance" in info.extra:
             callee: Instance = info.extra["instance"]
             args = []

@@ -23,9 +23,6 @@ _LIMITS = {"i32": (-(2**31), 2**31 - 1), "i64": (I64_MIN, I64_MAX)}
 _F32_MAX = 3.4028234663852886e38
 
 UNSUPPORTED_CALLS = {
-    "grad": "automatic differentiation (grad)", "value_and_grad": "automatic differentiation (value_and_grad)",
-    "jvp": "automatic differentiation (jvp)", "vjp": "automatic differentiation (vjp)",
-    "stop_gradient": "stop_gradient (part of automatic differentiation)",
     "reshard": "sharding (reshard)", "all_reduce": "collectives (all_reduce)", "all_gather": "collectives (all_gather)",
     "reduce_scatter": "collectives (reduce_scatter)", "all_to_all": "collectives (all_to_all)",
     "broadcast": "collectives (broadcast)", "shift": "collectives (shift)", "axis_index": "collectives (axis_index)",
@@ -180,19 +177,20 @@ class Checker:
     def _toplevel(self) -> None:
         from compiler.frontend.builtins import BUILTINS
 
+        from compiler.frontend.derivatives import DERIVATIVES, lift_derived_functions
+
+        self.module.items = lift_derived_functions(self.module.items, {})  # dloss = grad(loss) → a def
         for item in self.module.items:
             if isinstance(item, A.MeshDecl):
                 raise not_yet("device meshes and sharding (mesh)", item.span)
             if isinstance(item, A.Binding):
-                if isinstance(item.value, A.Call) and isinstance(item.value.func, A.Name) \
-                        and item.value.func.id in UNSUPPORTED_CALLS:
-                    raise not_yet("derived function bindings (such as `dloss = grad(loss)`)", item.span)
                 raise err("a top-level assignment must be `const NAME = value` or bind a derived function "
                           "(such as `dloss = grad(loss)`)", item.span)
             name = getattr(item, "name", None)
             if name in self.funcs or name in self.consts or name in self.structs:
                 raise err(f"'{name}' is defined twice", getattr(item, "name_span", item.span))
-            if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in ("print", "range"):
+            if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in DERIVATIVES \
+                    or name in ("print", "range"):
                 raise err(f"'{name}' is a builtin and cannot be redefined", getattr(item, "name_span", item.span))
             if isinstance(item, A.StructDecl):
                 self.structs[item.name] = item
@@ -200,7 +198,11 @@ class Checker:
                 self.consts[item.name] = self._const_value(item)
             elif isinstance(item, A.FuncDef):
                 for d in item.decorators:
-                    feature = {"checkpoint": "@checkpoint (gradient checkpointing)", "spmd": "@spmd (per-device programs)",
+                    if d.name == "checkpoint":
+                        if d.args or d.kwargs:
+                            raise err("@checkpoint takes no arguments", d.span)
+                        continue
+                    feature = {"spmd": "@spmd (per-device programs)",
                                "pipeline": "@pipeline (pipeline parallelism)"}.get(d.name)
                     if feature:
                         raise not_yet(feature, d.span)
@@ -218,6 +220,8 @@ class Checker:
         return RV(v.type, weak=True, const=v.const)
 
     def _check_recursion(self) -> None:
+        from compiler.frontend.derivatives import is_derivative
+
         calls: dict[str, list[tuple[str, Span]]] = {}
         for name, f in self.funcs.items():
             found: list[tuple[str, Span]] = []
@@ -225,6 +229,8 @@ class Checker:
             def visit(n):
                 if isinstance(n, A.Call) and isinstance(n.func, A.Name) and n.func.id in self.funcs:
                     found.append((n.func.id, n.span))
+                if is_derivative(n) and n.args and isinstance(n.args[0], A.Name) and n.args[0].id in self.funcs:
+                    found.append((n.args[0].id, n.span))  # differentiating f runs f
                 if isinstance(n, A.Node):
                     for v in vars(n).values():
                         if isinstance(v, list):

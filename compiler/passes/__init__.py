@@ -20,6 +20,7 @@ _TABLE = {
     "ad-jvp": ("compiler.passes.ad_jvp", "AdJvp"),
     "ad-linearize": ("compiler.passes.ad_linearize", "AdLinearize"),
     "ad-transpose": ("compiler.passes.ad_transpose", "AdTranspose"),
+    "ad-tape-forwarding": ("compiler.passes.ad_tape_forwarding", "AdTapeForwarding"),
     # loom → linalg on tensors (the interchange level) and its optimizations
     "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
     "linalg-fuse-elementwise": ("compiler.passes.linalg_fuse_elementwise", "LinalgFuseElementwise"),

@@ -29,6 +29,7 @@ from compiler.diagnostics import LoomError
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B, differentiable
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
+from compiler.passes.ad_tape_forwarding import forward_tapes
 from compiler.passes.loom_inline import InlineCall
 from dialects import ad
 
@@ -67,6 +68,7 @@ def inlined_copy(module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
     g.sym_visibility = StringAttr("private")
     module.body.block.add_op(g)
     PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_region(g.body)
+    forward_tapes(g)  # an inner derivative's tape, where it is plain dataflow
     g.detach()
     return g
 
