@@ -110,11 +110,36 @@ class JvpBuilder:
                 self.simple(op, dst)
         return None  # pragma: no cover - blocks end with a terminator
 
+    def tape(self, op: Operation, new: Operation, dst: Block) -> None:
+        """Tapes (from an inner reverse-mode derivative): the tangent of a tape is a tape of the
+        tangents of its values, pushed and popped in step with it (forward over reverse)."""
+        b = B(op.location)
+        if isinstance(op, ad.TapeNewOp):
+            self.tmap[op.tape] = b.add(ad.TapeNewOp())
+        elif isinstance(op, ad.PushOp):
+            tt = b.materialize(self.t(op.tape), op.tape.type)
+            tv = b.materialize(self.t(op.value), new.value.type)
+            self.tmap[op.result] = b.add(ad.PushOp(tt, tv))
+        elif isinstance(op, ad.PopOp):
+            tt = b.materialize(self.t(op.tape), op.tape.type)
+            pop = ad.PopOp(tt, new.value.type)
+            b.add(pop)
+            self.tmap[op.result_tape] = pop.result_tape
+            if op.value in self.active:
+                self.tmap[op.value] = pop.value
+        elif isinstance(op, ad.TapeFreeOp) and self.t(op.tape) is not None:
+            b.add(ad.TapeFreeOp(self.t(op.tape)))
+        dst.add_ops(b.ops)
+
     def simple(self, op: Operation, dst: Block) -> None:
         new = op.clone(value_mapper=self.vmap)
         dst.add_op(new)
         for old, nv in zip(op.results, new.results):
             self.vmap[old] = nv
+        if isinstance(op, (ad.TapeNewOp, ad.PushOp, ad.PopOp, ad.TapeFreeOp)):
+            if any(v in self.active for v in list(op.operands) + list(op.results)):
+                self.tape(op, new, dst)
+            return
         tangents = [self.t(o) for o in op.operands]
         if all(t is None for t in tangents) or not any(r in self.active for r in op.results):
             return

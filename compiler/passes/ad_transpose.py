@@ -26,6 +26,7 @@ from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
 from compiler.diagnostics import LoomError
+from runtime.reference import span_of
 from compiler.passes.ad_jvp import lookup, new_function
 from compiler.passes.ad_linearize import COUNT
 from compiler.passes.autodiff.activity import active_values
@@ -101,6 +102,10 @@ class Transposer:
         if all(c is None for c in cts):
             return
         rule = TRANSPOSE.get(type(o))
+        if isinstance(o, (ad.PushOp, ad.PopOp, ad.TapeNewOp)):
+            raise LoomError("reverse mode over a derivative that needs a tape (reverse over reverse through a "
+                            "loop) is not supported; use forward over reverse (jvp of grad) for second "
+                            "derivatives of loops", span_of(o))
         if rule is None:
             raise LoomError(f"ad-transpose: no transpose rule for {o.name} (a compiler bug)")
         b = B(o.location)

@@ -15,16 +15,29 @@ from xdsl.ir import Operation, SSAValue
 
 from compiler.passes.autodiff.build import differentiable
 from compiler.passes.autodiff.jvp_rules import ZERO
+from dialects import ad
 
 
 def active_values(root: Operation, seeds: Iterable[SSAValue]) -> set[SSAValue]:
     active: set[SSAValue] = {s for s in seeds if differentiable(s.type)}
 
     def mark(v: SSAValue) -> bool:
-        if v in active or not differentiable(v.type):
+        if v in active or not (differentiable(v.type) or isinstance(v.type, ad.TapeType)):
             return False
         active.add(v)
         return True
+
+    def tapes_active() -> bool:
+        """A tape with an active value pushed on it is active everywhere (its tangent is a tape
+        mirroring it, so that pops stay matched with pushes): every tape value is marked."""
+        if not any(isinstance(o, ad.PushOp) and o.value in active for o in root.walk()):
+            return False
+        changed = False
+        for o in root.walk():
+            for v in list(o.results) + [a for r in o.regions for b in r.blocks for a in b.args]:
+                if isinstance(v.type, ad.TapeType):
+                    changed |= mark(v)
+        return changed
 
     changed = True
     while changed:
@@ -57,4 +70,5 @@ def active_values(root: Operation, seeds: Iterable[SSAValue]) -> set[SSAValue]:
             elif any(o in active for o in op.operands):
                 for r in op.results:
                     changed |= mark(r)
+        changed |= tapes_active()
     return active

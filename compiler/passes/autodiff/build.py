@@ -48,6 +48,10 @@ class B:
         return self.full(0, t)
 
     def materialize(self, v: SSAValue | None, t: Attribute) -> SSAValue:
+        from dialects import ad
+
+        if v is None and isinstance(t, ad.TapeType):
+            return self.add(ad.TapeNewOp())  # the tangent of a tape: a tape of tangents
         return self.zeros(t) if v is None else v
 
     # ---------------------------------------------------------------- ops
