@@ -225,8 +225,12 @@ class Lowered:
             raise LoomError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
         if stage in native.TEXT_STAGES:
             return self.artifact().text(stage)
-        if stage in ("loom", "loom-opt"):
-            return print_module(self.module("none" if stage == "loom" else "loom-opt"), locations)
+        if stage == "loom":  # exactly as generated (derivative ops not yet expanded)
+            m = generate(self.program.checker, [self.inst])
+            verify(m)
+            return print_module(m, locations)
+        if stage == "loom-opt":
+            return print_module(self.module("loom-opt"), locations)
         return print_module(self.stage(stage), locations)
 
 

@@ -28,6 +28,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
+from compiler.diagnostics import LoomError
 from compiler.passes.ad_jvp import lookup, new_function
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
@@ -132,7 +133,7 @@ class Splitter:
         remats = [v for v in res if remat(v)]
         res, again = self.recompute(res, src)
         order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
-        res = sorted(set(res), key=lambda v: order[v])
+        res = sorted(set(res), key=lambda v: order.get(v, -1))  # values from outside the block first
         for v in remats:
             if isinstance(v.owner, loom.FullOp):
                 self.clone(v.owner.value.owner, ldst, self.lmap)
@@ -286,6 +287,12 @@ def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc) -> tuple[fun
     n_res = len(outs) // 2
     tangent_params = list(body.args[n_primal:])
     sp = Splitter(active_values(g, tangent_params))
+    if any(isinstance(v.type, ad.TapeType) for v in sp.linear):
+        from runtime.reference import span_of
+
+        raise LoomError("reverse mode over a derivative that needs a tape (reverse over reverse through a loop) "
+                        "is not supported; use forward over reverse (jvp of grad) for second derivatives of loops",
+                        span_of(g))
     fwd, fb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_fwd", ins[:n_primal],
                            outs[:n_res] + [ad.TapeType()], loc)
     lin, lb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_lin", [ad.TapeType()] + ins[n_primal:],
