@@ -285,7 +285,10 @@ def cmd_opt(args) -> int:
     except Exception as e:  # xDSL raises various exception types for unknown ops/types
         raise LoomError(f"invalid MLIR: {e}", Span(path, 1, 1, 1, 2)) from None
     verify(module)
-    pm = _manager(args)
+    from compiler.pipeline import NAMED_PIPELINES, with_autodiff
+
+    named = args.pipeline.strip() in NAMED_PIPELINES and args.pipeline.strip() != "none"
+    pm = _manager(args, with_autodiff(module, args.pipeline) if named else args.pipeline)
     pm.run(module)
     _write(print_module(module, args.locations), args.output)
     if args.timing:

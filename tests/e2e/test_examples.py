@@ -219,6 +219,56 @@ def ref_monte_carlo_pi(printed: str):
     return (est[-1], est), 1e-6, 0.0
 
 
+def ref_hvp(printed: str):
+    x = normal((8, 3), 3, np.float64)
+    y = x @ np.full(3, 0.5) + 0.1
+    n = len(y)
+    g = -2 / n * x.T @ y                     # the gradient of mean((x w - y)^2) at w = 0
+    h = 2 / n * x.T @ x                      # its (constant) Hessian
+    w1 = -np.linalg.solve(h, g)              # one Newton step from 0: the least-squares solution
+    return (g, h @ np.ones(3), w1), 1e-9, 1e-12
+
+
+def _flight(speed, angle):
+    dt, x, y = 0.01, 0.0, 0.0
+    vx, vy = speed * math.cos(angle), speed * math.sin(angle)
+    while y >= 0.0:
+        x, y = x + vx * dt, y + vy * dt
+        vx, vy = vx - 0.1 * vx * dt, vy - 9.81 * dt - 0.1 * vy * dt
+    return x - y * vx / vy
+
+
+def ref_while_grad(printed: str):
+    e = 1e-6
+    d = _flight(20.0, 0.6)
+    ds = (_flight(20.0 + e, 0.6) - _flight(20.0 - e, 0.6)) / (2 * e)
+    da = (_flight(20.0, 0.6 + e) - _flight(20.0, 0.6 - e)) / (2 * e)
+    return (np.float64(d), np.float64(ds), np.float64(da)), 1e-6, 1e-9
+
+
+def ref_train_mlp(printed: str):
+    x = normal((16, 8), 7, f32).astype(np.float64)
+    labels = np.arange(16) % 10
+    w1 = normal((8, 32), 1, f32).astype(np.float64) * np.sqrt(2.0 / 8)
+    w2 = normal((32, 10), 2, f32).astype(np.float64) * np.sqrt(2.0 / 32)
+    b1, b2 = np.zeros(32), np.zeros(10)
+
+    def loss_and_grads(w1, b1, w2, b2):  # backpropagation by hand
+        h_pre = x @ w1 + b1
+        h = np.maximum(h_pre, 0)
+        z = h @ w2 + b2
+        p = softmax_numpy(z)
+        loss = -np.log(p[np.arange(16), labels]).mean()
+        dz = (p - np.eye(10)[labels]) / 16
+        dh = dz @ w2.T * (h_pre > 0)
+        return loss, (x.T @ dh, dh.sum(0), h.T @ dz, dz.sum(0))
+
+    before, grads = loss_and_grads(w1, b1, w2, b2)
+    w1, b1, w2, b2 = (p - 0.5 * g for p, g in zip((w1, b1, w2, b2), grads))
+    after, _ = loss_and_grads(w1, b1, w2, b2)
+    return (f32(before), f32(after), b2.astype(f32)), 2e-5, 2e-6
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 
@@ -305,6 +355,9 @@ def test_cli_compile_reparses_with_opt(path, pipeline, tmp_path, capsys):
     assert opt.read_text() == capsys.readouterr().out
     # and the re-parsed IR still computes the example's result
     module = Parser(make_context(), text, str(emitted)).parse_module()
+    from compiler.pipeline import PassManager, parse_passes, with_autodiff
+
+    PassManager(parse_passes(with_autodiff(module, "none"))).run(module)  # grad etc. are built first
     with contextlib.redirect_stdout(io.StringIO()):
         results = run_function(module, "main", [])
     assert_same(tuple(results), as_tuple(raw_result(path)[0]), what="re-parsed IR")
