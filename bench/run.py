@@ -1,7 +1,7 @@
 """The benchmark driver: `python -m bench` or `python bench/run.py`.
 
     --only NAME[,NAME]   workload groups or names: elementwise sumsq softmax layernorm matmul mlp
-                         compile (or single names such as matmul1024, softmax_manual)
+                         autodiff compile (or single names such as matmul1024, train_step)
     --repeats N          timed runs per implementation (default 9, at least 7)
     --quick              small sizes, for a smoke run (the targets are meant for the full sizes)
     --json OUT           also write all results to OUT
@@ -91,15 +91,15 @@ def implementations(w: W.Workload, inputs: list, libs: dict) -> dict:
     try:
         prog = compiler.loads(w.loom_src, name=f"{w.name}.loom", cache=False)  # mode="jit": native
         loom_fn = getattr(prog, w.loom_fn)
-        impls["loom"] = (lambda: loom_fn(*inputs), np.asarray)
+        impls["loom"] = (lambda: loom_fn(*inputs), w.flatten or np.asarray)
     except Exception as e:  # noqa: BLE001  (a program Loom rejects: report it, time the others)
         impls["loom"] = (e, None)
-    impls["numpy"] = (lambda: w.numpy_fn(*inputs), np.asarray)
+    impls["numpy"] = (lambda: w.numpy_fn(*inputs), w.flatten or np.asarray)
     if "jax" in libs and w.jax_fn is not None:
         jax, jnp = libs["jax"]
         jf = jax.jit(w.jax_fn(jnp))
         jargs = [jax.device_put(a) for a in inputs]
-        impls["jax"] = (lambda: jf(*jargs).block_until_ready(), np.asarray)
+        impls["jax"] = (lambda: jax.block_until_ready(jf(*jargs)), w.flatten or np.asarray)
     if "torch" in libs and w.torch_fn is not None:
         torch = libs["torch"]
         tf = w.torch_fn(torch)
@@ -262,6 +262,21 @@ def summary_rows(results: dict, compile_res, quick: bool) -> list[dict]:
         add(f"(5) {name}: loom/numpy GFLOP/s", g, "{:.3f}x", ">= 0.3x" if headline else "(none)",
             (g >= 0.3 if g is not None else None) if headline else None, loom_ok(name))
     time_row("(6) MLP forward: loom/numpy time", "mlp")
+
+    def own_ratio(label, num, den, target):
+        a = results.get(num, {}).get("impls", {}).get("loom", {}).get("median_ms")
+        b = results.get(den, {}).get("impls", {}).get("loom", {}).get("median_ms")
+        r = a / b if a and b else None
+        add(label, r, "{:.2f}x", f"<= {target}x", None if r is None else r <= target, loom_ok(num))
+
+    if "train_step" in results:
+        own_ratio("(8) MLP value_and_grad / forward", "train_step", "mlp_loss", 3)
+        own_ratio("(8) loop value_and_grad / forward", "loop_grad", "loop_fwd", 3)
+        time_row("(8) train step: loom/numpy by hand", "train_step")
+        if "jax" in results["train_step"]["impls"]:
+            jr = loom_ratio(results["train_step"], "jax")
+            add("(8) train step: loom/jax time", jr, "{:.3f}x", "<= 1.5x", None if jr is None else jr <= 1.5,
+                loom_ok("train_step"))
     if compile_res is not None:
         if "error" in compile_res:
             add("(7a) cold compile, load->1st result", None, "", "<= 1 s", None)

@@ -37,6 +37,7 @@ class Workload:
     flops: float | None = None     # floating-point operations per call (for GFLOP/s), if meaningful
     rtol: float = 1e-3             # tolerance of the result check against NumPy
     atol_rel: float = 1e-4         # absolute tolerance, as a fraction of max |NumPy result|
+    flatten: Callable | None = None  # several results: how to turn them into one array to compare
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def mlp(batch: int) -> Workload:
 
 FULL = {"n": 10_000_000, "rows": (4096, 1024), "matmul": (256, 512, 1024), "batch": 256}
 QUICK = {"n": 1_000_000, "rows": (512, 256), "matmul": (64, 128, 256), "batch": 32}
-GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "compile")
+GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "autodiff", "compile")
 
 
 def suite(quick: bool = False) -> list[Workload]:
@@ -265,4 +266,11 @@ def suite(quick: bool = False) -> list[Workload]:
         rows("layernorm", r, c), rows("layernorm", r, c, manual=True),
         *(matmul(n) for n in s["matmul"]),
         mlp(s["batch"]),
+        *ad_suite(quick),
     ]
+
+
+def ad_suite(quick: bool) -> list[Workload]:
+    from bench.ad_workloads import suite as ad
+
+    return ad(quick)
