@@ -174,7 +174,7 @@ def _specialize_all(args, checker):
             b = {k: (tuple(v) if isinstance(v, tuple) else v) for k, v in bindings.items()}
             try:
                 t = checker.resolve_type(p.type, b, bind_fresh=False)
-            except LoomError as e:
+            except LoomError:
                 missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
                            and d.value not in checker.consts]
                 hint = f"--shape {missing[0]}=N" if missing else "--shape NAME=N for its symbolic dimensions"

@@ -135,7 +135,7 @@ def check_derivative(fc, e: A.Call):
     if len(e.args) < n:
         raise _err(f"{kind}({f.name}) takes {f.name}'s {n} argument(s) first, got {len(e.args)}", e.span)
     synth = A.Call(e.span, A.Name(base.span, f.name), list(e.args[:n]), [])
-    primal = fc.call_user(synth, f.name)
+    fc.call_user(synth, f.name)  # checks the primal arguments, specializes f
     sinfo = fc.inst.info[id(synth)]
     inst = sinfo.extra["instance"]
     results = list(inst.result_types)

@@ -160,7 +160,7 @@ def _sum_like(b: B, op, t):
 def _prod(b: B, op, t):  # prod(x) * sum(t / x)  (the derivative at zeros is not defined here)
     if t[0] is None:
         return [None]
-    x, r = op.operand, op.result
+    x = op.operand
     keep = b.reduce(loom.ProdOp, x, op.axes_list(), True)
     s = b.add(loom.SumOp(b.mul(t[0], b.div(keep, x)), op.axes_list(), op.keepdims is not None, op.result.type))
     return [s]
