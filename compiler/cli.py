@@ -209,7 +209,10 @@ def cmd_compile(args) -> int:
         times.append(("irgen", time.perf_counter() - t0))
         from compiler.pipeline import with_autodiff
 
-        pm = _manager(args, with_autodiff(ir, args.pipeline) if args.pipeline != "none" else args.pipeline)
+        from compiler.pipeline import NAMED_PIPELINES
+
+        named = args.pipeline.strip() in NAMED_PIPELINES and args.pipeline.strip() != "none"
+        pm = _manager(args, with_autodiff(ir, args.pipeline) if named else args.pipeline)
         pm.run(ir, initial="irgen")
         text = print_module(ir, args.locations)
         if args.timing:
