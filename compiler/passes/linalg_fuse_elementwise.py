@@ -2,10 +2,12 @@
 
 A producer is fused into a consumer when it is elementwise (all iterators parallel, identity
 output map, no `linalg.index`, its output only a shape carrier from `tensor.empty`) and either its
-body is a mere copy (a broadcast, transpose or static slice), which is free to duplicate, or all
-its uses are in that consumer and the consumer reads each of its elements exactly once (the
-operand's map is a permutation of all loop dims — fusing a bias add into the next matmul, which
-reads it once per output column, would repeat the add n times). The consumer then reads the producer's inputs directly, through the
+body is a mere copy (a broadcast, transpose or static slice), which is free to duplicate, or the
+consumer reads each of its elements exactly once (the operand's map is a permutation of all loop
+dims — fusing a bias add into the next matmul, which reads it once per output column, would
+repeat the add n times) and either all its uses are in that consumer or it is cheap (one or two
+arithmetic ops, like `x - mean` in a layer norm: recomputing it in each consumer beats a round
+trip through memory). The consumer then reads the producer's inputs directly, through the
 composed indexing maps (`producer_map ∘ consumer_map`), and computes the producer's body inline:
 `tanh(x*a + b)*c + x` becomes one loop, a broadcast or a cast costs nothing, and a reduction reads
 the elementwise expression it reduces (`sum(x*x)` in one pass). Dead tensor-level linalg ops and
@@ -62,7 +64,14 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
     dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
     if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
         return False
-    return all(u.operation is consumer for u in p.res[0].uses)
+    return all(u.operation is consumer for u in p.res[0].uses) or _cheap(p)
+
+
+def _cheap(p: linalg.GenericOp) -> bool:
+    """One or two plain arithmetic ops (`x - mean`): cheaper to recompute in every consumer than
+    to write to memory and read back."""
+    body = [o for o in p.body.block.ops if not isinstance(o, linalg.YieldOp)]
+    return len(body) <= 2 and all(o.name.startswith("arith.") for o in body)
 
 
 class FuseProducerIntoConsumer(RewritePattern):

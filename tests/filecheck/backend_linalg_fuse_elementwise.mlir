@@ -144,8 +144,10 @@ func.func @bcast(%x: tensor<4x3xf32>, %r: tensor<3xf32>) -> tensor<4x3xf32> {
   func.return %4 : tensor<4x3xf32>
 }
 
-// y = x*a used by two reductions (sum(y) + max(y)): fusing into one would leave the other reading
-// y anyway, so y is computed once, into its own tensor, and both reductions read it.
+// y = tanh(x*a) used by two reductions (sum(y) + max(y)): fusing into one would leave the other
+// reading y anyway, and y is not cheap (a tanh), so it is computed once, into its own tensor, and
+// both reductions read it. (A cheap producer — one or two arithmetic ops, like `x - mean` — is
+// instead recomputed in each consumer: see @cheap_twice below.)
 // CHECK-LABEL: func.func @twocons(%x: tensor<8xf32>, %a: f32) -> f32
 // CHECK:         [[Y:%.*]] = linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%x : tensor<8xf32>)
 // CHECK:         linalg.generic {{.*}} iterator_types = ["reduction"]} ins([[Y]] : tensor<8xf32>)
@@ -156,7 +158,8 @@ func.func @twocons(%x: tensor<8xf32>, %a: f32) -> f32 {
   %0 = tensor.empty() : tensor<8xf32>
   %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
   ^bb0(%2: f32, %3: f32):
-    %4 = arith.mulf %2, %a fastmath<contract> : f32
+    %t = arith.mulf %2, %a fastmath<contract> : f32
+    %4 = math.tanh %t : f32
     linalg.yield %4 : f32
   } -> tensor<8xf32>
   %5 = arith.constant 0.000000e+00 : f32
@@ -180,18 +183,17 @@ func.func @twocons(%x: tensor<8xf32>, %a: f32) -> f32 {
   func.return %20 : f32
 }
 
-// y + transpose(y), y = x*2: the transpose (a copy) is fused into the add, which then reads y
-// through TWO maps, (d0, d1) and (d1, d0). y's body is not a copy, so it is not fused (one clone
-// would serve only one of the maps; the element read through the other map is a different one):
-// the add reads y twice, with both maps. (Fusing it with a single map computed 2*(x + x), which
-// is wrong off the diagonal.)
+// y + transpose(y), y = x*2: y is cheap, so it is recomputed in each consumer — first in the
+// transpose (a copy, reading y once), which is then fused into the add. The add ends up reading x
+// through TWO maps, (d0, d1) and (d1, d0), with one copy of y's body per map: 2·x[i,j] + 2·x[j,i].
+// (Fusing with a single map once computed 2*(x + x), which is wrong off the diagonal.)
 // CHECK-LABEL: func.func @twomaps(%x: tensor<3x3xf32>) -> tensor<3x3xf32>
-// CHECK:         [[Y:%.*]] = linalg.generic {{.*}} ins(%x : tensor<3x3xf32>)
-// CHECK:           arith.mulf
 // CHECK:         [[S:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
-// CHECK-SAME:      ins([[Y]], [[Y]] : tensor<3x3xf32>, tensor<3x3xf32>)
+// CHECK-SAME:      ins(%x, %x : tensor<3x3xf32>, tensor<3x3xf32>)
 // CHECK-NEXT:    ^bb0([[A:%.*]]: f32, [[B:%.*]]: f32, {{%.*}}: f32):
-// CHECK-NEXT:      [[R:%.*]] = arith.addf [[A]], [[B]] fastmath<contract> : f32
+// CHECK-NEXT:      [[MB:%.*]] = arith.mulf [[B]], {{%.*}}
+// CHECK-NEXT:      [[MA:%.*]] = arith.mulf [[A]], {{%.*}}
+// CHECK-NEXT:      [[R:%.*]] = arith.addf [[MA]], [[MB]] fastmath<contract> : f32
 // CHECK-NEXT:      linalg.yield [[R]] : f32
 // CHECK:         func.return [[S]]
 func.func @twomaps(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
@@ -237,4 +239,39 @@ func.func @copytwice(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
     linalg.yield %r : f32
   } -> tensor<3x3xf32>
   func.return %s : tensor<3x3xf32>
+}
+
+// x - m (cheap) read by two consumers, a reduction and an elementwise op: recomputed in both,
+// so the centered values are never written to memory (the layer-norm pattern).
+// CHECK-LABEL: func.func @cheap_twice(%x: tensor<8xf32>, %m: f32) -> (f32, tensor<8xf32>)
+// CHECK-NOT:     iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs
+// CHECK:         linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%x : tensor<8xf32>)
+// CHECK:           arith.subf
+// CHECK:           arith.mulf
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel"]} ins(%x : tensor<8xf32>)
+// CHECK:           arith.subf
+// CHECK:           arith.mulf
+func.func @cheap_twice(%x: tensor<8xf32>, %m: f32) -> (f32, tensor<8xf32>) {
+  %0 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%x : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    %4 = arith.subf %2, %m fastmath<contract> : f32
+    linalg.yield %4 : f32
+  } -> tensor<8xf32>
+  %5 = arith.constant 0.000000e+00 : f32
+  %6 = tensor.empty() : tensor<f32>
+  %7 = linalg.fill ins(%5 : f32) outs(%6 : tensor<f32>) -> tensor<f32>
+  %8 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%1 : tensor<8xf32>) outs(%7 : tensor<f32>) {
+  ^bb0(%9: f32, %10: f32):
+    %11 = arith.mulf %9, %9 fastmath<contract> : f32
+    %12 = arith.addf %10, %11 fastmath<reassoc,contract> : f32
+    linalg.yield %12 : f32
+  } -> tensor<f32>
+  %13 = tensor.extract %8[] : tensor<f32>
+  %14 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%1 : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%15: f32, %16: f32):
+    %17 = arith.mulf %15, %13 fastmath<contract> : f32
+    linalg.yield %17 : f32
+  } -> tensor<8xf32>
+  func.return %13, %14 : f32, tensor<8xf32>
 }
