@@ -243,16 +243,60 @@ def test_derivative_ir_is_printable_at_every_stage():
     assert "define" in low.as_text("llvm")
 
 
-def test_reverse_over_reverse_through_a_taped_loop_is_a_clear_error():
-    src = """
+SECOND = """
 def f(s: f64, n: i64) -> f64:
     y = s
     for i in range(n):
         y = sin(y) * s
+    k = 0
+    while k < n:
+        y = y * y * 0.5 + s
+        k = k + 1
     return y
+
+def g(w: f64[3]) -> f64:
+    h = w
+    for i in range(3):
+        h = tanh(h * w) + w
+    return sum(h * h)
 
 def second(s: f64, n: i64) -> f64:
     return grad(grad(f, wrt=s), wrt=s)(s, n)
+
+dg = grad(g, wrt=w)
+
+def gsum(w: f64[3]) -> f64:
+    return sum(dg(w) * dg(w))
+
+def grad_of_gsum(w: f64[3]) -> f64[3]:
+    return grad(gsum, wrt=w)(w)
 """
-    with pytest.raises(compiler.LoomError, match="reverse over reverse through a loop"):
-        load(src, "eager").second(0.5, 3)
+
+
+def np_f(s, n=3):
+    y = s
+    for _ in range(n):
+        y = np.sin(y) * s
+    for _ in range(n):
+        y = y * y * 0.5 + s
+    return y
+
+
+def np_g(w):
+    h = w
+    for _ in range(3):
+        h = np.tanh(h * w) + w
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reverse_over_reverse_through_loops(mode):
+    """grad of grad where the inner gradient keeps a tape: the tangent tape transposes to a
+    cotangent tape (push and pop swap roles)."""
+    p = load(SECOND, mode)
+    e = 1e-4
+    want = (np_f(0.5 + e) - 2 * np_f(0.5) + np_f(0.5 - e)) / e**2
+    np.testing.assert_allclose(p.second(0.5, 3), want, rtol=1e-5)
+    w = np.array([0.3, -0.4, 0.6])
+    gs = lambda w_: np.sum(fd_grad(np_g, w_, 1e-5) ** 2)  # noqa: E731
+    np.testing.assert_allclose(p.grad_of_gsum(w), fd_grad(gs, w, 1e-4), rtol=1e-4, atol=1e-6)

@@ -212,3 +212,29 @@ def test_inactive_values_get_no_derivative_code():
     names = [o.name for o in main.walk()]
     # one exp (the primal), one mul for the primal x*z and one for the tangent tx*z; no exp' code
     assert names.count("loom.exp") == 1 and names.count("loom.mul") == 3
+
+
+def second_order_source(src: str, wrt: int) -> tuple[str, str]:
+    """`f`'s reverse-mode derivative as a function of the primal inputs (and a fixed cotangent v):
+    checking *its* derivatives checks every rule to second order (forward over reverse against
+    finite differences, reverse over reverse by the dot-product test), like JAX's check_grads."""
+    import re
+
+    header = re.match(r"def f\((.*)\) -> (.*):", src.splitlines()[0])
+    params, result = header.group(1), header.group(2)
+    names = [p.split(":")[0].strip() for p in re.split(r",\s*(?![^\[]*\])", params)]
+    wrt_type = re.split(r",\s*(?![^\[]*\])", params)[wrt].split(":")[1].strip()
+    body = src.replace("def f(", "def f0(", 1)
+    call = ", ".join(names)
+    return body + (f"\ndef f({params}, v: {result}) -> {wrt_type}:\n"
+                   f"    r, g = vjp(f0, wrt={names[wrt]})({call}, v)\n"
+                   f"    return g\n"), names[wrt]
+
+
+@pytest.mark.parametrize("name", sorted(set(OPS) - {"convert", "full", "stop_gradient_free"}))
+def test_op_derivatives_second_order(name):
+    src, args, wrt = OPS[name]
+    src2, _ = second_order_source(src, wrt[0])
+    out_shape = np.shape(compiler.loads(src, name="t.loom", mode="eager").f(*args))
+    v = as_arg(np.random.default_rng(1).standard_normal(out_shape))
+    check_grads(src2, list(args) + [v], [wrt[0]], eps=1e-5, fd_rtol=1e-4)

@@ -28,7 +28,6 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
-from compiler.diagnostics import LoomError
 from compiler.passes.ad_jvp import lookup, new_function
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
@@ -46,7 +45,7 @@ def defined_in(v: SSAValue, block: Block) -> bool:
 def remat(v: SSAValue) -> bool:
     """Constants are recomputed in the linear program rather than taped."""
     o = v.owner
-    if isinstance(o, arith.ConstantOp):
+    if isinstance(o, (arith.ConstantOp, ad.TapeNewOp)):  # (a fresh tangent tape, in reverse over reverse)
         return True
     return isinstance(o, loom.FullOp) and isinstance(o.value.owner, arith.ConstantOp)
 
@@ -92,7 +91,7 @@ class Splitter:
             elif self.is_linear(op):
                 uses += self.linear_uses(op)
         for v in uses:
-            if defined_in(v, src) and not isinstance(v.type, ad.TapeType):
+            if defined_in(v, src) and (not isinstance(v.type, ad.TapeType) or remat(v)):
                 seen[v] = None
         order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
         return sorted(seen, key=lambda v: order[v])
@@ -286,13 +285,7 @@ def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc) -> tuple[fun
     outs = list(g.function_type.outputs)
     n_res = len(outs) // 2
     tangent_params = list(body.args[n_primal:])
-    sp = Splitter(active_values(g, tangent_params))
-    if any(isinstance(v.type, ad.TapeType) for v in sp.linear):
-        from runtime.reference import span_of
-
-        raise LoomError("reverse mode over a derivative that needs a tape (reverse over reverse through a loop) "
-                        "is not supported; use forward over reverse (jvp of grad) for second derivatives of loops",
-                        span_of(g))
+    sp = Splitter(active_values(g, tangent_params, mirror_tapes=False))
     fwd, fb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_fwd", ins[:n_primal],
                            outs[:n_res] + [ad.TapeType()], loc)
     lin, lb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_lin", [ad.TapeType()] + ins[n_primal:],

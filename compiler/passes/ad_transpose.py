@@ -26,7 +26,6 @@ from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
 from compiler.diagnostics import LoomError
-from runtime.reference import span_of
 from compiler.passes.ad_jvp import lookup, new_function
 from compiler.passes.ad_linearize import COUNT
 from compiler.passes.autodiff.activity import active_values
@@ -58,6 +57,9 @@ class Transposer:
     def accumulate(self, b: B, v: SSAValue, c: SSAValue | None) -> None:
         if c is None or v not in self.linear:
             return
+        if isinstance(v.type, ad.TapeType):  # a tape's cotangent is a tape (used once, never summed)
+            self.ct[v] = c
+            return
         self.ct[v] = b.add_(self.ct.get(v), c)
 
     def block(self, src: Block, dst: Block, tape: SSAValue) -> SSAValue:
@@ -65,12 +67,13 @@ class Transposer:
         ops = [o for o in src.ops if not o.has_trait(IsTerminator)]
         rest = []
         for o in ops:  # the residual pops and constants that open the block
-            if isinstance(o, ad.PopOp) and COUNT not in o.attributes or not self.is_linear(o) and not isinstance(o, ad.PopOp):
+            residual_pop = isinstance(o, ad.PopOp) and COUNT not in o.attributes and o.tape not in self.linear
+            if residual_pop or not self.is_linear(o) and not isinstance(o, ad.PopOp):
                 tape = self.primal(o, dst, tape)
             else:
                 rest.append(o)
         for o in reversed(rest):
-            if isinstance(o, ad.PopOp):
+            if isinstance(o, ad.PopOp) and o.tape not in self.linear:
                 continue  # a trip-count pop: emitted with its loop
             if isinstance(o, scf.ForOp):
                 tape = self.for_(o, dst, tape)
@@ -97,15 +100,37 @@ class Transposer:
             self.pmap[a] = b
         return tape
 
+    def tape_op(self, o: Operation, dst: Block) -> None:
+        """Tangent tapes (reverse over reverse): a linear program that pushes and pops tangents on
+        a tape transposes to one that pops and pushes their cotangents on a cotangent tape, in
+        reverse order — push and pop swap roles, and freeing a tape becomes making one."""
+        b = B(o.location)
+        if isinstance(o, ad.TapeFreeOp):
+            self.ct[o.tape] = b.add(ad.TapeNewOp())
+        elif isinstance(o, ad.PopOp):
+            ct_tape = b.materialize(self.ct.get(o.result_tape), o.result_tape.type)
+            ct_val = b.materialize(self.ct.get(o.value), o.value.type)
+            self.ct[o.tape] = b.add(ad.PushOp(ct_tape, ct_val))
+        else:  # push
+            ct_tape = b.materialize(self.ct.get(o.result), o.result.type)
+            pop = ad.PopOp(ct_tape, o.value.type)
+            b.add(pop)
+            if o.tape in self.linear:
+                self.ct[o.tape] = pop.result_tape
+            else:
+                b.add(ad.TapeFreeOp(pop.result_tape))  # back at the fresh tangent tape: empty
+            if o.value in self.linear:
+                self.accumulate(b, o.value, pop.value)
+        dst.add_ops(b.ops)
+
     def simple(self, o: Operation, dst: Block) -> None:
+        if isinstance(o, (ad.PushOp, ad.PopOp, ad.TapeFreeOp)):
+            self.tape_op(o, dst)
+            return
         cts = [self.ct.get(r) for r in o.results]
         if all(c is None for c in cts):
             return
         rule = TRANSPOSE.get(type(o))
-        if isinstance(o, (ad.PushOp, ad.PopOp, ad.TapeNewOp)):
-            raise LoomError("reverse mode over a derivative that needs a tape (reverse over reverse through a "
-                            "loop) is not supported; use forward over reverse (jvp of grad) for second "
-                            "derivatives of loops", span_of(o))
         if rule is None:
             raise LoomError(f"ad-transpose: no transpose rule for {o.name} (a compiler bug)")
         b = B(o.location)
@@ -194,7 +219,7 @@ def transpose(module: ModuleOp, h: func.FuncOp, loc) -> func.FuncOp:
     ins = list(h.function_type.inputs)
     outs = list(h.function_type.outputs)
     tangents = list(body.args[1:])
-    tr = Transposer(active_values(h, tangents))
+    tr = Transposer(active_values(h, tangents, mirror_tapes=False))
     ht, nb = new_function(module, h.sym_name.data + "_t", [ins[0]] + outs, ins[1:], loc)
     ret = body.last_op
     b = B(ret.location)

@@ -18,7 +18,10 @@ from compiler.passes.autodiff.jvp_rules import ZERO
 from dialects import ad
 
 
-def active_values(root: Operation, seeds: Iterable[SSAValue]) -> set[SSAValue]:
+def active_values(root: Operation, seeds: Iterable[SSAValue], mirror_tapes: bool = True) -> set[SSAValue]:
+    """`mirror_tapes` (forward mode): every tape is active once any active value is pushed on
+    one (its tangent tape mirrors it). Otherwise (linear programs) a tape is active only if it
+    came from pushing an active value — the tangent tapes, not the primal ones."""
     active: set[SSAValue] = {s for s in seeds if differentiable(s.type)}
 
     def mark(v: SSAValue) -> bool:
@@ -70,5 +73,6 @@ def active_values(root: Operation, seeds: Iterable[SSAValue]) -> set[SSAValue]:
             elif any(o in active for o in op.operands):
                 for r in op.results:
                     changed |= mark(r)
-        changed |= tapes_active()
+        if mirror_tapes:
+            changed |= tapes_active()
     return active
