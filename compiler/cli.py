@@ -100,7 +100,6 @@ def cmd_run(args) -> int:
     from compiler.frontend.irgen import generate
     from compiler.frontend.types import TensorT
     from compiler.pipeline import verify
-    from runtime.format import format_value
     from runtime.reference import run_function
 
     _, checker, times = _program(args.file)
@@ -129,10 +128,34 @@ def cmd_run(args) -> int:
         names = ["result"] if len(results) == 1 else [f"result{i}" for i in range(len(results))]
         np.savez(args.out, **{n: np.asarray(r) for n, r in zip(names, results)})
     elif results:
-        print(format_value(results[0] if len(results) == 1 else tuple(results)))
+        print(_format_results(list(results), inst.result_types))
     if args.timing:
         sys.stderr.write(pm.timing_report(times, after))
     return 0
+
+
+def _format_results(leaves: list, types) -> str:
+    """What `main` returned, printed like the eager executor's values; a struct as `S(f=…, …)`."""
+    from compiler.frontend.structs import n_leaves
+    from compiler.frontend.types import StructT
+    from runtime.format import format_value
+
+    def one(chunk: list, t) -> str:
+        if not isinstance(t, StructT):
+            return format_value(chunk[0])
+        parts, k = [], 0
+        for name, ft in t.fields:
+            n = n_leaves(ft)
+            parts.append(f"{name}={one(chunk[k:k + n], ft)}")
+            k += n
+        return f"{t.name}(" + ", ".join(parts) + ")"
+
+    shown, k = [], 0
+    for t in types:
+        n = n_leaves(t)
+        shown.append(one(leaves[k:k + n], t))
+        k += n
+    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
 def _run_native(args, module, symbol: str, inputs: list):
