@@ -8,7 +8,8 @@
 - Tapes, for reverse mode through control flow (`ad-linearize` pushes the primal values the
   linear program needs, in the order they are produced; the transposed program pops them in
   reverse): `ad.tape_new` → `!ad.tape`; `ad.push %tape, %v` → the tape with `v` on top;
-  `ad.pop %tape` → (the tape without its top, the top value, of the stated type); `ad.tape_free`. Tapes are values
+  `ad.pop %tape` → (the tape without its top, the top value, of the stated type); `ad.tape_free`;
+  `ad.tape_reserve %tape, %bytes` preallocates a loop's pushes from its trip count. Tapes are values
   threaded through loops and branches like any other, so the IR stays functional; they grow at run
   time, so a `while` loop without a bound can be differentiated in reverse mode too.
 
@@ -132,6 +133,21 @@ class PopOp(IRDLOperation):
 
 
 @irdl_op_definition
+class TapeReserveOp(IRDLOperation):
+    """Room for `bytes` more bytes on the tape (a hint: a loop's pushes, preallocated from its trip
+    count; pushes beyond it still grow the tape)."""
+
+    name = "ad.tape_reserve"
+    tape = operand_def(TapeType)
+    bytes = operand_def(i64)
+    result = result_def(TapeType)
+    assembly_format = "$tape `,` $bytes attr-dict"
+
+    def __init__(self, tape: SSAValue, nbytes: SSAValue):
+        super().__init__(operands=[tape, nbytes], result_types=[TapeType()])
+
+
+@irdl_op_definition
 class TapeFreeOp(IRDLOperation):
     """The end of a tape's life (after the reverse sweep has popped everything)."""
 
@@ -143,6 +159,6 @@ class TapeFreeOp(IRDLOperation):
         super().__init__(operands=[tape])
 
 
-AD = Dialect("ad", [JvpOp, VjpOp, StopGradientOp, TapeNewOp, PushOp, PopOp, TapeFreeOp], [TapeType])
+AD = Dialect("ad", [JvpOp, VjpOp, StopGradientOp, TapeNewOp, PushOp, PopOp, TapeReserveOp, TapeFreeOp], [TapeType])
 
-__all__ = ["AD", "JvpOp", "VjpOp", "StopGradientOp", "TapeNewOp", "PushOp", "PopOp", "TapeFreeOp", "TapeType"]
+__all__ = ["AD", "JvpOp", "VjpOp", "StopGradientOp", "TapeNewOp", "PushOp", "PopOp", "TapeReserveOp", "TapeFreeOp", "TapeType"]

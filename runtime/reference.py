@@ -246,6 +246,10 @@ class LoomFunctions(InterpreterFunctions):
         value, rest = args[0]
         return (rest, value)
 
+    @impl(ad.TapeReserveOp)
+    def run_tape_reserve(self, interp, op, args):
+        return (args[0],)
+
     @impl(ad.TapeFreeOp)
     def run_tape_free(self, interp, op, args):
         return ()

@@ -46,6 +46,25 @@ copy:
   ret ptr %t
 }
 
+define ptr @loom_tape_reserve(ptr %t, i64 %n) {
+entry:
+  %sizep = getelementptr inbounds i64, ptr %t, i64 1
+  %capp = getelementptr inbounds i64, ptr %t, i64 2
+  %size = load i64, ptr %sizep
+  %cap = load i64, ptr %capp
+  %need = add i64 %size, %n
+  %full = icmp ugt i64 %need, %cap
+  br i1 %full, label %grow, label %done
+grow:
+  %old = load ptr, ptr %t
+  %new = call ptr @realloc(ptr %old, i64 %need)
+  store ptr %new, ptr %t
+  store i64 %need, ptr %capp
+  br label %done
+done:
+  ret ptr %t
+}
+
 define ptr @loom_tape_pop(ptr %t, ptr %dst, i64 %n) {
   %sizep = getelementptr inbounds i64, ptr %t, i64 1
   %size = load i64, ptr %sizep

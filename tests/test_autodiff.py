@@ -300,3 +300,21 @@ def test_reverse_over_reverse_through_loops(mode):
     w = np.array([0.3, -0.4, 0.6])
     gs = lambda w_: np.sum(fd_grad(np_g, w_, 1e-5) ** 2)  # noqa: E731
     np.testing.assert_allclose(p.grad_of_gsum(w), fd_grad(gs, w, 1e-4), rtol=1e-4, atol=1e-6)
+
+
+def test_loop_tape_is_preallocated_from_the_trip_count():
+    src = """
+def f(w: f64[3], n: i64) -> f64:
+    y = w
+    for i in range(n):
+        y = sin(y) * w
+    return sum(y)
+
+def main(w: f64[3], n: i64) -> f64[3]:
+    return grad(f, wrt=w)(w, n)
+"""
+    p = load(src, "jit")
+    text = p.main.lower(np.ones(3), 5).as_text("loom-opt")
+    assert "ad.tape_reserve" in text  # n iterations × the bytes each pushes, before the loop
+    w = np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(p.main(w, 5), load(src, "eager").main(w, 5))

@@ -127,6 +127,8 @@ class JvpBuilder:
             self.tmap[op.result_tape] = pop.result_tape
             if op.value in self.active:
                 self.tmap[op.value] = pop.value
+        elif isinstance(op, ad.TapeReserveOp):
+            self.tmap[op.result] = b.add(ad.TapeReserveOp(b.materialize(self.t(op.tape), op.tape.type), new.bytes))
         elif isinstance(op, ad.TapeFreeOp) and self.t(op.tape) is not None:
             b.add(ad.TapeFreeOp(self.t(op.tape)))
         dst.add_ops(b.ops)
@@ -136,7 +138,7 @@ class JvpBuilder:
         dst.add_op(new)
         for old, nv in zip(op.results, new.results):
             self.vmap[old] = nv
-        if isinstance(op, (ad.TapeNewOp, ad.PushOp, ad.PopOp, ad.TapeFreeOp)):
+        if isinstance(op, (ad.TapeNewOp, ad.PushOp, ad.PopOp, ad.TapeReserveOp, ad.TapeFreeOp)):
             if any(v in self.active for v in list(op.operands) + list(op.results)):
                 self.tape(op, new, dst)
             return

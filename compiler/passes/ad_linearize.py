@@ -19,6 +19,7 @@ becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -47,6 +48,8 @@ def remat(v: SSAValue) -> bool:
     o = v.owner
     if isinstance(o, (arith.ConstantOp, ad.TapeNewOp)):  # (a fresh tangent tape, in reverse over reverse)
         return True
+    if isinstance(o, ad.TapeReserveOp):  # a hint on a fresh tape: the fresh tape will do
+        return remat(o.tape)
     return isinstance(o, loom.FullOp) and isinstance(o.value.owner, arith.ConstantOp)
 
 
@@ -96,6 +99,19 @@ class Splitter:
         order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
         return sorted(seen, key=lambda v: order[v])
 
+    def rematerialize(self, v: SSAValue, ldst: Block) -> None:
+        """Recompute a constant (or a fresh tape) in the linear program instead of taping it."""
+        if v in self.lmap:
+            return
+        o = v.owner
+        if isinstance(o, ad.TapeReserveOp):
+            self.rematerialize(o.tape, ldst)
+            self.lmap[v] = self.lmap[o.tape]
+            return
+        if isinstance(o, loom.FullOp):
+            self.clone(o.value.owner, ldst, self.lmap)
+        self.clone(o, ldst, self.lmap)
+
     def clone(self, op: Operation, dst: Block, vmap: dict) -> None:
         new = op.clone(value_mapper=vmap)
         dst.add_op(new)
@@ -134,9 +150,7 @@ class Splitter:
         order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
         res = sorted(set(res), key=lambda v: order.get(v, -1))  # values from outside the block first
         for v in remats:
-            if isinstance(v.owner, loom.FullOp):
-                self.clone(v.owner.value.owner, ldst, self.lmap)
-            self.clone(v.owner, ldst, self.lmap)
+            self.rematerialize(v, ldst)
         for v in reversed(res):
             pop = ad.PopOp(ltape, v.type)
             ldst.add_op(pop)
@@ -184,8 +198,10 @@ class Splitter:
         ft, lt = self.split(body, fb, lb, fb.args[-1], lb.args[-1], lin_k)
         self._terminate(body, fb, lb, ft, lt, lin_k, pri_k)
         f = self.fmap
-        fop = scf.ForOp(f.get(op.lb, op.lb), f.get(op.ub, op.ub), f.get(op.step, op.step),
-                        [f.get(op.iter_args[k], op.iter_args[k]) for k in pri_k] + [ftape], Region(fb))
+        lb_, ub_, step_ = f.get(op.lb, op.lb), f.get(op.ub, op.ub), f.get(op.step, op.step)
+        ftape = self.reserve(fdst, fb, lb_, ub_, step_, ftape, op)
+        fop = scf.ForOp(lb_, ub_, step_, [f.get(op.iter_args[k], op.iter_args[k]) for k in pri_k] + [ftape],
+                        Region(fb))
         m = self.lmap
         lop = scf.ForOp(m[op.lb], m[op.ub], m[op.step],
                         [m.get(op.iter_args[k], op.iter_args[k]) for k in lin_k] + [ltape], Region(lb))
@@ -197,6 +213,32 @@ class Splitter:
         for j, k in enumerate(lin_k):
             self.lmap[op.results[k]] = lop.results[j]
         return fop.results[-1], lop.results[-1]
+
+    @staticmethod
+    def reserve(fdst: Block, body: Block, lb, ub, step, ftape, op) -> SSAValue:
+        """Preallocate the tape for the values a loop body pushes per iteration, times its trip
+        count (pushes of nested loops still grow the tape as they go)."""
+        per_iter = 0
+        for o in body.ops:
+            if isinstance(o, ad.PushOp):
+                t = o.value.type
+                shape = loom.shape_of(t) or ()
+                if any(d < 0 for d in shape):
+                    return ftape  # sizes unknown here (generic IR): let the tape grow
+                e = loom.element_type(t)
+                per_iter += math.prod(shape) * max(1, e.width.data // 8 if hasattr(e, "width") else 8)
+        if not per_iter or lb.type != i64:
+            return ftape
+        b = B(op.location)
+        one, zero = b.const(1, i64), b.const(0, i64)
+        span = b.add(loom.SubOp(b.add(loom.AddOp(b.add(loom.SubOp(ub, lb, i64)), step, i64)), one, i64))
+        trips = b.add(loom.MaximumOp(b.add(loom.FloorDivOp(span, step, i64)), zero, i64))
+        nbytes = b.add(loom.MulOp(trips, b.const(per_iter, i64), i64))
+        fdst.add_ops(b.ops)
+        res = ad.TapeReserveOp(ftape, nbytes)
+        res.location = op.location
+        fdst.add_op(res)
+        return res.result
 
     def if_(self, op: scf.IfOp, fdst: Block, ldst: Block, ftape, ltape):
         lin_k = [k for k, r in enumerate(op.results) if r in self.linear]

@@ -34,6 +34,8 @@ def forward_block(block: Block) -> None:
             known[op.tape] = []
         elif isinstance(op, ad.PushOp):
             known[op.result] = known.get(op.tape, []) + [(op, op.value)]
+        elif isinstance(op, ad.TapeReserveOp):
+            known[op.result] = known.get(op.tape, [])
         elif isinstance(op, ad.PopOp):
             stack = known.get(op.tape, [])
             if stack:

@@ -107,6 +107,8 @@ class Transposer:
         b = B(o.location)
         if isinstance(o, ad.TapeFreeOp):
             self.ct[o.tape] = b.add(ad.TapeNewOp())
+        elif isinstance(o, ad.TapeReserveOp):  # only a hint: the cotangent passes through
+            self.ct[o.tape] = b.materialize(self.ct.get(o.result), o.result.type)
         elif isinstance(o, ad.PopOp):
             ct_tape = b.materialize(self.ct.get(o.result_tape), o.result_tape.type)
             ct_val = b.materialize(self.ct.get(o.value), o.value.type)
@@ -124,7 +126,7 @@ class Transposer:
         dst.add_ops(b.ops)
 
     def simple(self, o: Operation, dst: Block) -> None:
-        if isinstance(o, (ad.PushOp, ad.PopOp, ad.TapeFreeOp)):
+        if isinstance(o, (ad.PushOp, ad.PopOp, ad.TapeReserveOp, ad.TapeFreeOp)):
             self.tape_op(o, dst)
             return
         cts = [self.ct.get(r) for r in o.results]

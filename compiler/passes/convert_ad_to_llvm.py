@@ -3,7 +3,7 @@ module by the JIT and inlined by LLVM).
 
 `ad.tape_new` → `loom_tape_new()`; `ad.push %t, %v` → `loom_tape_push(t, &v, bytes)` (a buffer's
 data pointer, or a stack slot holding a scalar); `ad.pop` → `loom_tape_pop(t, dst, bytes)` into a
-fresh `memref.alloc` (freed where `loom-buffer-dealloc` decided) or a stack slot; `ad.tape_free` → `loom_tape_free(t)`. A tape is a pointer to a growable byte stack, mutated in
+fresh `memref.alloc` (freed where `loom-buffer-dealloc` decided) or a stack slot; `ad.tape_reserve` → `loom_tape_reserve(t, bytes)`; `ad.tape_free` → `loom_tape_free(t)`. A tape is a pointer to a growable byte stack, mutated in
 place: the tape results of push/pop are the same pointer. Run before `convert-memref-to-llvm`
 (buffer sizes are read from the memref types).
 """
@@ -78,6 +78,10 @@ class LowerTapes(RewritePattern):
                 ops.append(load)
                 value = load.dereferenced_value
             rewriter.replace(op, with_location(ops, op), [call.returned, value])
+        elif isinstance(op, ad.TapeReserveOp):
+            declare(op, "loom_tape_reserve", [PTR, i64], PTR)
+            ops.append(llvm.CallOp("loom_tape_reserve", op.tape, op.bytes, return_type=PTR))
+            rewriter.replace(op, with_location(ops, op), [ops[-1].returned])
         elif isinstance(op, ad.TapeFreeOp):
             declare(op, "loom_tape_free", [PTR], None)
             rewriter.replace(op, with_location([llvm.CallOp("loom_tape_free", op.tape)], op), [])
