@@ -316,5 +316,9 @@ def main(w: f64[3], n: i64) -> f64[3]:
     p = load(src, "jit")
     text = p.main.lower(np.ones(3), 5).as_text("loom-opt")
     assert "ad.tape_reserve" in text  # n iterations × the bytes each pushes, before the loop
+    bounded = src.replace("for i in range(n):", "k = 0\n    while k < n bound 20:").replace(
+        "y = sin(y) * w", "y = sin(y) * w\n        k = k + 1")
+    text = load(bounded, "jit").main.lower(np.ones(3), 5).as_text("loom-opt")
+    assert "ad.tape_reserve" in text  # a `while … bound K`: K iterations
     w = np.array([0.1, 0.2, 0.3])
     np.testing.assert_allclose(p.main(w, 5), load(src, "eager").main(w, 5))

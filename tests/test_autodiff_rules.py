@@ -157,6 +157,10 @@ CONTROL = {
     "while_bounded_data_dependent": ("def f(x: f64) -> f64:\n"
                                      "    y = x\n    while y < 10.0 bound 50:\n        y = y * 1.5 + 0.1\n    return y * y\n",
                                      [0.7], [0]),
+    "while_condition_on_a_reduction": ("def f(x: f64[3]) -> f64:\n"
+                                       "    y = x\n    while sum(y) < 10.0 bound 50:\n"
+                                       "        y = sin(y) * x + y * 1.5 + 0.1\n    return sum(y * y)\n",
+                                       [np.array([0.5, 0.6, 0.7])], [0]),
     "nested_loops": ("def f(x: f64[3]) -> f64:\n"
                      "    s = 0.0\n    for i in range(3):\n        t = x * 1.0\n"
                      "        for j in range(2):\n            t = tanh(t) + x[i]\n        s = s + sum(t) * x[i]\n"

@@ -352,6 +352,8 @@ class FuncGen:
         self.add(scf.YieldOp(*outs), s.span)
         self.env, self.builder = saved_env, saved_builder
         op = self.add(scf.WhileOp(inits, types, Region(before), Region(after)), s.span)
+        if bound is not None:  # a hint for reverse mode: the tape of K iterations is preallocated
+            op.attributes["loom.bound"] = IntegerAttr(bound, i64)
         self.carry(op.results, carried)
 
     # ------------------------------------------------------------- expressions

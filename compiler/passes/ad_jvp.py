@@ -246,6 +246,7 @@ class JvpBuilder:
         nafter.add_op(y)
         new = scf.WhileOp(inits, [a.type for a in nbefore.args], Region(nbefore), Region(nafter))
         new.location = op.location
+        new.attributes.update(op.attributes)  # e.g. loom.bound
         dst.add_op(new)
         n = len(op.results)
         for k, r in enumerate(op.results):

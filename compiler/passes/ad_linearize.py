@@ -215,9 +215,10 @@ class Splitter:
         return fop.results[-1], lop.results[-1]
 
     @staticmethod
-    def reserve(fdst: Block, body: Block, lb, ub, step, ftape, op) -> SSAValue:
+    def reserve(fdst: Block, body: Block, lb, ub, step, ftape, op, trips: int | None = None) -> SSAValue:
         """Preallocate the tape for the values a loop body pushes per iteration, times its trip
-        count (pushes of nested loops still grow the tape as they go)."""
+        count — of a `for`, from its bounds; of a `while … bound K`, K (pushes of nested loops
+        still grow the tape as they go)."""
         per_iter = 0
         for o in body.ops:
             if isinstance(o, ad.PushOp):
@@ -227,13 +228,16 @@ class Splitter:
                     return ftape  # sizes unknown here (generic IR): let the tape grow
                 e = loom.element_type(t)
                 per_iter += math.prod(shape) * max(1, e.width.data // 8 if hasattr(e, "width") else 8)
-        if not per_iter or lb.type != i64:
+        if not per_iter or (trips is None and lb.type != i64):
             return ftape
         b = B(op.location)
-        one, zero = b.const(1, i64), b.const(0, i64)
-        span = b.add(loom.SubOp(b.add(loom.AddOp(b.add(loom.SubOp(ub, lb, i64)), step, i64)), one, i64))
-        trips = b.add(loom.MaximumOp(b.add(loom.FloorDivOp(span, step, i64)), zero, i64))
-        nbytes = b.add(loom.MulOp(trips, b.const(per_iter, i64), i64))
+        if trips is not None:
+            nbytes = b.const(trips * per_iter, i64)
+        else:
+            one, zero = b.const(1, i64), b.const(0, i64)
+            span = b.add(loom.SubOp(b.add(loom.AddOp(b.add(loom.SubOp(ub, lb, i64)), step, i64)), one, i64))
+            count = b.add(loom.MaximumOp(b.add(loom.FloorDivOp(span, step, i64)), zero, i64))
+            nbytes = b.add(loom.MulOp(count, b.const(per_iter, i64), i64))
         fdst.add_ops(b.ops)
         res = ad.TapeReserveOp(ftape, nbytes)
         res.location = op.location
@@ -280,7 +284,7 @@ class Splitter:
                 c = scf.ConditionOp(self.fmap.get(o.condition, o.condition), *fbefore.args)
                 c.location = o.location
                 fbefore.add_op(c)
-            else:
+            elif not self.is_linear(o):  # tangents computed here are not passed on (dead)
                 self.clone(o, fbefore, self.fmap)
         fafter = Block(arg_types=types)
         for j, k in enumerate(pri_k):
@@ -295,6 +299,9 @@ class Splitter:
         count = loom.AddOp(fafter.args[-2], one, i64)
         fafter.add_op(count)
         self._terminate(after, fafter, iv, ft, lt, lin_k, pri_k, extra_f=[count.result])
+        bound = op.attributes.get("loom.bound")
+        if bound is not None:
+            ftape = self.reserve(fdst, fafter, None, None, None, ftape, op, trips=bound.value.data)
         b = B(op.location)
         zero = b.const(0, i64)
         fdst.add_ops(b.ops)
