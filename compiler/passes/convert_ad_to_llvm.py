@@ -92,4 +92,8 @@ class ConvertAdToLlvm(ModulePass):
     name = "convert-ad-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(GreedyRewritePatternApplier([LowerTapes()])).rewrite_module(op)
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)
+
+
+def patterns() -> list[RewritePattern]:
+    return [LowerTapes()]

@@ -151,6 +151,15 @@ class ConvertMemrefToLlvm(ModulePass):
     name = "convert-memref-to-llvm"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for group in ([LowerLoad(), LowerStore(), LowerCopy()],
-                      [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerView()]):
+        for group in (access_patterns(), definition_patterns()):
             PatternRewriteWalker(GreedyRewritePatternApplier(group)).rewrite_module(op)
+
+
+def access_patterns() -> list[RewritePattern]:
+    """Loads, stores and copies: they read their buffers' memref types (run these first)."""
+    return [LowerLoad(), LowerStore(), LowerCopy()]
+
+
+def definition_patterns() -> list[RewritePattern]:
+    """The ops that define buffers (after them, buffers are pointers)."""
+    return [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerView()]
