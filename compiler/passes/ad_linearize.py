@@ -19,7 +19,6 @@ becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -32,6 +31,7 @@ from xdsl.traits import IsTerminator
 from compiler.passes.ad_jvp import lookup, new_function
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
+from compiler.passes.llvm_types import nbytes
 from compiler.passes.loom_inline import CHECKPOINT  # tags the ops inlined from @checkpoint functions
 from dialects import ad, loom
 
@@ -219,27 +219,22 @@ class Splitter:
         """Preallocate the tape for the values a loop body pushes per iteration, times its trip
         count — of a `for`, from its bounds; of a `while … bound K`, K (pushes of nested loops
         still grow the tape as they go)."""
-        per_iter = 0
-        for o in body.ops:
-            if isinstance(o, ad.PushOp):
-                t = o.value.type
-                shape = loom.shape_of(t) or ()
-                if any(d < 0 for d in shape):
-                    return ftape  # sizes unknown here (generic IR): let the tape grow
-                e = loom.element_type(t)
-                per_iter += math.prod(shape) * max(1, e.width.data // 8 if hasattr(e, "width") else 8)
+        pushed = [o.value.type for o in body.ops if isinstance(o, ad.PushOp)]
+        if any(d < 0 for t in pushed for d in loom.shape_of(t) or ()):
+            return ftape  # sizes unknown here (generic IR): let the tape grow
+        per_iter = sum(nbytes(t) for t in pushed)
         if not per_iter or (trips is None and lb.type != i64):
             return ftape
         b = B(op.location)
         if trips is not None:
-            nbytes = b.const(trips * per_iter, i64)
+            size = b.const(trips * per_iter, i64)
         else:
             one, zero = b.const(1, i64), b.const(0, i64)
             span = b.add(loom.SubOp(b.add(loom.AddOp(b.add(loom.SubOp(ub, lb, i64)), step, i64)), one, i64))
             count = b.add(loom.MaximumOp(b.add(loom.FloorDivOp(span, step, i64)), zero, i64))
-            nbytes = b.add(loom.MulOp(count, b.const(per_iter, i64), i64))
+            size = b.add(loom.MulOp(count, b.const(per_iter, i64), i64))
         fdst.add_ops(b.ops)
-        res = ad.TapeReserveOp(ftape, nbytes)
+        res = ad.TapeReserveOp(ftape, size)
         res.location = op.location
         fdst.add_op(res)
         return res.result

@@ -10,7 +10,6 @@ place: the tape results of push/pop are the same pointer. Run before `convert-me
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -20,17 +19,10 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
 
-from compiler.passes.convert_memref_to_llvm import byte_size
-from compiler.passes.llvm_types import declare, with_location
+from compiler.passes.llvm_types import declare, nbytes, with_location
 from dialects import ad
 
 PTR = llvm.LLVMPointerType()
-
-
-def nbytes(t) -> int:
-    if isinstance(t, MemRefType):
-        return math.prod(t.get_shape()) * byte_size(t.element_type)
-    return byte_size(t)
 
 
 class LowerTapes(RewritePattern):

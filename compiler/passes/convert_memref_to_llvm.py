@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, llvm, memref
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i64
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -27,20 +27,9 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import declare, with_location
+from compiler.passes.llvm_types import declare, nbytes, with_location
 
 PTR = llvm.LLVMPointerType()
-
-
-def byte_size(t: Attribute) -> int:
-    from xdsl.dialects.builtin import Float32Type, Float64Type, IntegerType
-
-    if isinstance(t, Float64Type):
-        return 8
-    if isinstance(t, Float32Type):
-        return 4
-    assert isinstance(t, IntegerType)
-    return max(1, t.width.data // 8)
 
 
 def const(ops: list[Operation], value: int) -> SSAValue:
@@ -98,7 +87,7 @@ class LowerAlloc(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: memref.AllocOp, rewriter: PatternRewriter, /):
         t = op.memref.type
-        size = math.prod(t.get_shape()) * byte_size(t.element_type)
+        size = nbytes(t)
         size = max(64, (size + 63) // 64 * 64)
         declare(op, "aligned_alloc", [i64, i64], PTR)
         ops: list[Operation] = []
@@ -132,7 +121,7 @@ class LowerCopy(RewritePattern):
         t = op.source.type
         declare(op, "memcpy", [PTR, PTR, i64], PTR)
         ops: list[Operation] = []
-        n = const(ops, math.prod(t.get_shape()) * byte_size(t.element_type))
+        n = const(ops, nbytes(t))
         ops.append(llvm.CallOp("memcpy", op.destination, op.source, n, return_type=PTR))
         rewriter.replace(op, with_location(ops, op), [])
 

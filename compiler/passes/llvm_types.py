@@ -25,6 +25,29 @@ def convert_type(t: Attribute) -> Attribute:
     return t
 
 
+def byte_size(t: Attribute) -> int:
+    """Bytes of one element (`i1` is a byte, as NumPy's bool)."""
+    from xdsl.dialects.builtin import Float32Type, Float64Type, IntegerType
+
+    if isinstance(t, Float64Type):
+        return 8
+    if isinstance(t, Float32Type):
+        return 4
+    assert isinstance(t, IntegerType), t
+    return max(1, t.width.data // 8)
+
+
+def nbytes(t: Attribute) -> int:
+    """Bytes of a whole value: a static-shaped buffer or tensor, or a scalar."""
+    import math
+
+    from xdsl.dialects.builtin import TensorType
+
+    if isinstance(t, (MemRefType, TensorType)):
+        return math.prod(t.get_shape()) * byte_size(t.element_type)
+    return byte_size(t)
+
+
 def with_location(new: Operation | list[Operation], old: Operation):
     """Copy `old`'s source location onto the op(s) that replace it; returns `new`."""
     for o in new if isinstance(new, list) else [new]:

@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref, scf, tensor
+from xdsl.dialects import arith, func, memref, tensor
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.dialects.builtin import FunctionType, IndexType, MemRefType, ModuleOp, TensorType
+from xdsl.dialects.builtin import FunctionType, MemRefType, ModuleOp, TensorType
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -229,26 +229,13 @@ class Bufferizer:
 
 def copy_nest(e: Emitter, src: SSAValue, dst: SSAValue, shape: list[int], dst_index) -> None:
     """`for ivs in shape: dst[dst_index(ivs)] = src[ivs]` as an scf.for nest."""
-    if not shape:
-        e.add(memref.StoreOp.get(e.add(memref.LoadOp.get(src, [])), dst, dst_index(e, [])))
-        return
-    zero, one = e.index(0), e.index(1)
+    from compiler.passes.loom_linalg_to_loops import loop_nest
 
-    def level(outer: Emitter, ivs: list[SSAValue]) -> None:
-        d = len(ivs)
-        body = Block(arg_types=[IndexType()])
-        be = Emitter(outer.loc)
-        iv = body.args[0]
-        if d + 1 == len(shape):
-            v = be.add(memref.LoadOp.get(src, ivs + [iv]))
-            be.add(memref.StoreOp.get(v, dst, dst_index(be, ivs + [iv])))
-        else:
-            level(be, ivs + [iv])
-        be.add(scf.YieldOp())
-        body.add_ops(be.ops)
-        outer.add(scf.ForOp(zero, outer.index(shape[d]), one, [], body))
+    def body(be: Emitter, ivs: list[SSAValue]) -> None:
+        v = be.add(memref.LoadOp.get(src, list(ivs)))
+        be.add(memref.StoreOp.get(v, dst, dst_index(be, list(ivs))))
 
-    level(e, [])
+    loop_nest(e, shape, list(range(len(shape))), body)
 
 
 def erase_unused_empties(module: ModuleOp) -> None:

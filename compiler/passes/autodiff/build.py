@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects import arith
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr, IntegerType, i1
-from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.dialects.builtin import i1
+from xdsl.ir import Attribute, SSAValue
 
+from compiler.passes.loom_scalar import Emitter
 from dialects import loom
-
-
-def is_float(t: Attribute) -> bool:
-    return loom.is_float(t)
 
 
 def differentiable(t: Attribute) -> bool:
@@ -21,23 +17,12 @@ def differentiable(t: Attribute) -> bool:
     return loom.is_float(t)
 
 
-class B:
-    def __init__(self, location, ops: list[Operation] | None = None):
-        self.loc = location
-        self.ops: list[Operation] = [] if ops is None else ops
+class B(Emitter):
+    """The rules' builder: `loom.*` ops on tensors, on top of the scalar `Emitter`."""
 
-    def add(self, op: Operation) -> SSAValue | None:
-        op.location = self.loc
-        self.ops.append(op)
-        return op.results[0] if op.results else None
-
-    # ---------------------------------------------------------------- values
     def const(self, value, t: Attribute) -> SSAValue:
-        """A scalar constant of element type `t` (scalar types only)."""
-        e = loom.element_type(t)
-        if isinstance(e, IntegerType):
-            return self.add(arith.ConstantOp(IntegerAttr(int(value) if e.width.data > 1 else (-1 if value else 0), e), e))
-        return self.add(arith.ConstantOp(FloatAttr(float(value), e), e))
+        """A scalar constant of `t`'s element type."""
+        return super().const(value, loom.element_type(t))
 
     def full(self, value, t: Attribute) -> SSAValue:
         """A value of type `t` filled with `value`."""
