@@ -54,6 +54,17 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
     return False
 
 
+def replace_derivative(d: Operation, ops: list[Operation], results: list[SSAValue]) -> None:
+    """Put `ops` (with `d`'s location) where the derivative op `d` is; its results become `results`."""
+    for o in ops:
+        o.location = d.location
+    d.parent_block().insert_ops_before(ops, d)
+    for old, new in zip(d.results, results):
+        old.replace_all_uses_with(new)
+    d.detach()
+    d.erase()
+
+
 def fresh_name(module: ModuleOp, base: str) -> str:
     name, k = base, 1
     while SymbolTable.lookup_symbol(module, name) is not None:
@@ -161,6 +172,31 @@ class JvpBuilder:
     def _carried(self, values) -> list[int]:
         return [k for k, v in enumerate(values) if v in self.active]
 
+    def yield_(self, term: Operation, dst: Block, act: list[int]) -> None:
+        """A region's `scf.yield`, with the tangents of its active values (positions `act`) after."""
+        b = B(term.location)
+        ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
+        dst.add_ops(b.ops)
+        y = scf.YieldOp(*ys)
+        y.location = term.location
+        dst.add_op(y)
+
+    def bind_args(self, args, new_args, act: list[int], first: int = 0) -> None:
+        """A region's arguments are the new block's first ones; the tangents of the active ones
+        (positions `act`, counted from `first`: a for body's induction variable has none) follow."""
+        for a, na in zip(args, new_args):
+            self.vmap[a] = na
+        for j, k in enumerate(act):
+            self.tmap[args[first + k]] = new_args[len(args) + j]
+
+    def bind_results(self, op: Operation, new: Operation, act: list[int]) -> None:
+        """`op`'s results are `new`'s first results; the tangents of the active ones follow."""
+        n = len(op.results)
+        for k, r in enumerate(op.results):
+            self.vmap[r] = new.results[k]
+        for j, k in enumerate(act):
+            self.tmap[op.results[k]] = new.results[n + j]
+
     def for_(self, op: scf.ForOp, dst: Block) -> None:
         body = op.body.block
         act = self._carried(body.args[1:])
@@ -168,26 +204,14 @@ class JvpBuilder:
         inits = [self.vmap.get(v, v) for v in op.iter_args] + [self.tangent_or_zero(b, op.iter_args[k]) for k in act]
         dst.add_ops(b.ops)
         nb = Block(arg_types=[a.type for a in body.args] + [body.args[1 + k].type for k in act])
-        for a, na in zip(body.args, nb.args):
-            self.vmap[a] = na
-        for j, k in enumerate(act):
-            self.tmap[body.args[1 + k]] = nb.args[len(body.args) + j]
+        self.bind_args(body.args, nb.args, act, first=1)
         term = self.block(body, nb)
-        b = B(term.location)
-        ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
-        nb.add_ops(b.ops)
-        y = scf.YieldOp(*ys)
-        y.location = term.location
-        nb.add_op(y)
+        self.yield_(term, nb, act)
         lb, ub, st = (self.vmap.get(v, v) for v in (op.lb, op.ub, op.step))
         new = scf.ForOp(lb, ub, st, inits, Region(nb))
         new.location = op.location
         dst.add_op(new)
-        n = len(op.results)
-        for k, r in enumerate(op.results):
-            self.vmap[r] = new.results[k]
-        for j, k in enumerate(act):
-            self.tmap[op.results[k]] = new.results[n + j]
+        self.bind_results(op, new, act)
 
     def if_(self, op: scf.IfOp, dst: Block) -> None:
         act = self._carried(op.results)
@@ -195,23 +219,13 @@ class JvpBuilder:
         for region in (op.true_region, op.false_region):
             nb = Block()
             if region.blocks:
-                term = self.block(region.block, nb)
-                b = B(term.location)
-                ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
-                nb.add_ops(b.ops)
-                y = scf.YieldOp(*ys)
-                y.location = term.location
-                nb.add_op(y)
+                self.yield_(self.block(region.block, nb), nb, act)
             regions.append(Region(nb) if region.blocks else Region())
         types = [r.type for r in op.results] + [op.results[k].type for k in act]
         new = scf.IfOp(self.vmap.get(op.cond, op.cond), types, regions[0], regions[1])
         new.location = op.location
         dst.add_op(new)
-        n = len(op.results)
-        for k, r in enumerate(op.results):
-            self.vmap[r] = new.results[k]
-        for j, k in enumerate(act):
-            self.tmap[op.results[k]] = new.results[n + j]
+        self.bind_results(op, new, act)
 
     def while_(self, op: scf.WhileOp, dst: Block) -> None:
         before, after = op.before_region.block, op.after_region.block
@@ -221,10 +235,7 @@ class JvpBuilder:
         dst.add_ops(b.ops)
         ttypes = [before.args[k].type for k in act]
         nbefore = Block(arg_types=[a.type for a in before.args] + ttypes)
-        for a, na in zip(before.args, nbefore.args):
-            self.vmap[a] = na
-        for j, k in enumerate(act):
-            self.tmap[before.args[k]] = nbefore.args[len(before.args) + j]
+        self.bind_args(before.args, nbefore.args, act)
         cond = self.block(before, nbefore)
         if [self.vmap.get(a, a) for a in cond.args] != list(nbefore.args[:len(before.args)]):
             raise LoomError("ad-jvp: a while loop's condition region must pass its arguments on unchanged "
@@ -233,26 +244,13 @@ class JvpBuilder:
         c.location = cond.location
         nbefore.add_op(c)
         nafter = Block(arg_types=[a.type for a in after.args] + ttypes)
-        for a, na in zip(after.args, nafter.args):
-            self.vmap[a] = na
-        for j, k in enumerate(act):
-            self.tmap[after.args[k]] = nafter.args[len(after.args) + j]
-        term = self.block(after, nafter)
-        b = B(term.location)
-        ys = [self.vmap.get(y, y) for y in term.operands] + [self.tangent_or_zero(b, term.operands[k]) for k in act]
-        nafter.add_ops(b.ops)
-        y = scf.YieldOp(*ys)
-        y.location = term.location
-        nafter.add_op(y)
+        self.bind_args(after.args, nafter.args, act)
+        self.yield_(self.block(after, nafter), nafter, act)
         new = scf.WhileOp(inits, [a.type for a in nbefore.args], Region(nbefore), Region(nafter))
         new.location = op.location
         new.attributes.update(op.attributes)  # e.g. loom.bound
         dst.add_op(new)
-        n = len(op.results)
-        for k, r in enumerate(op.results):
-            self.vmap[r] = new.results[k]
-        for j, k in enumerate(act):
-            self.tmap[op.results[k]] = new.results[n + j]
+        self.bind_results(op, new, act)
 
 
 def build_jvp(module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
@@ -297,9 +295,4 @@ class AdJvp(ModulePass):
                 call = func.CallOp(jf.sym_name.data, list(d.args), [r.type for r in d.outs])
             else:
                 call = ad.VjpOp(jf.sym_name.data, d.wrt_list(), list(d.args), [r.type for r in d.outs], form="jvp")
-            call.location = d.location
-            d.parent_block().insert_op_before(call, d)
-            for old, new in zip(d.results, call.results):
-                old.replace_all_uses_with(new)
-            d.detach()
-            d.erase()
+            replace_derivative(d, [call], list(call.results))

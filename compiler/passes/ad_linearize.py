@@ -28,7 +28,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
-from compiler.passes.ad_jvp import lookup, new_function
+from compiler.passes.ad_jvp import lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
 from compiler.passes.llvm_types import nbytes
@@ -205,14 +205,7 @@ class Splitter:
         m = self.lmap
         lop = scf.ForOp(m[op.lb], m[op.ub], m[op.step],
                         [m.get(op.iter_args[k], op.iter_args[k]) for k in lin_k] + [ltape], Region(lb))
-        fop.location = lop.location = op.location
-        fdst.add_op(fop)
-        ldst.add_op(lop)
-        for j, k in enumerate(pri_k):
-            self.fmap[op.results[k]] = fop.results[j]
-        for j, k in enumerate(lin_k):
-            self.lmap[op.results[k]] = lop.results[j]
-        return fop.results[-1], lop.results[-1]
+        return self.place(op, fop, lop, fdst, ldst, pri_k, lin_k)
 
     @staticmethod
     def reserve(fdst: Block, body: Block, lb, ub, step, ftape, op, trips: int | None = None) -> SSAValue:
@@ -239,6 +232,18 @@ class Splitter:
         fdst.add_op(res)
         return res.result
 
+    def place(self, op, fop, lop, fdst: Block, ldst: Block, pri_k: list[int], lin_k: list[int]):
+        """Add the primal and linear halves of `op`; its results at `pri_k`/`lin_k` come from them
+        (each half carries the tape last). Returns the two tapes after it."""
+        fop.location = lop.location = op.location
+        fdst.add_op(fop)
+        ldst.add_op(lop)
+        for j, k in enumerate(pri_k):
+            self.fmap[op.results[k]] = fop.results[j]
+        for j, k in enumerate(lin_k):
+            self.lmap[op.results[k]] = lop.results[j]
+        return fop.results[-1], lop.results[-1]
+
     def if_(self, op: scf.IfOp, fdst: Block, ldst: Block, ftape, ltape):
         lin_k = [k for k, r in enumerate(op.results) if r in self.linear]
         pri_k = [k for k in range(len(op.results)) if k not in lin_k]
@@ -255,14 +260,7 @@ class Splitter:
             lregions.append(Region(lb))
         fop = scf.IfOp(self.fmap.get(op.cond, op.cond), [op.results[k].type for k in pri_k] + [ad.TapeType()], *fregions)
         lop = scf.IfOp(self.lmap[op.cond], [op.results[k].type for k in lin_k] + [ad.TapeType()], *lregions)
-        fop.location = lop.location = op.location
-        fdst.add_op(fop)
-        ldst.add_op(lop)
-        for j, k in enumerate(pri_k):
-            self.fmap[op.results[k]] = fop.results[j]
-        for j, k in enumerate(lin_k):
-            self.lmap[op.results[k]] = lop.results[j]
-        return fop.results[-1], lop.results[-1]
+        return self.place(op, fop, lop, fdst, ldst, pri_k, lin_k)
 
     def while_(self, op: scf.WhileOp, fdst: Block, ldst: Block, ftape, ltape):
         """Primal: the while loop, carrying the tape and counting its trips. Linear: a for loop over
@@ -367,9 +365,4 @@ class AdLinearize(ModulePass):
             call = func.CallOp(fwd.sym_name.data, list(d.args[:n_primal]), list(fwd.function_type.outputs))
             vjp = ad.VjpOp(lin.sym_name.data, d.wrt_list(), [call.results[-1]] + list(d.args[n_primal:]),
                            [r.type for r in d.outs[n_res:]], form="linear")
-            call.location = vjp.location = d.location
-            d.parent_block().insert_ops_before([call, vjp], d)
-            for old, new in zip(d.results, list(call.results[:-1]) + list(vjp.results)):
-                old.replace_all_uses_with(new)
-            d.detach()
-            d.erase()
+            replace_derivative(d, [call, vjp], list(call.results[:-1]) + list(vjp.results))

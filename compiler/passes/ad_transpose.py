@@ -26,7 +26,7 @@ from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
 from compiler.diagnostics import LoomError
-from compiler.passes.ad_jvp import lookup, new_function
+from compiler.passes.ad_jvp import lookup, new_function, replace_derivative
 from compiler.passes.ad_linearize import COUNT
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
@@ -249,9 +249,4 @@ class AdTranspose(ModulePass):
         for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "linear"]:
             ht = transpose(op, lookup(op, d.callee.string_value()), d.location)
             call = func.CallOp(ht.sym_name.data, list(d.args), [r.type for r in d.outs])
-            call.location = d.location
-            d.parent_block().insert_op_before(call, d)
-            for old, new in zip(d.results, call.results):
-                old.replace_all_uses_with(new)
-            d.detach()
-            d.erase()
+            replace_derivative(d, [call], list(call.results))

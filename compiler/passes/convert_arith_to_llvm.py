@@ -213,46 +213,36 @@ def _const(value: int, t: Attribute) -> llvm.ConstantOp:
     return llvm.ConstantOp(IntegerAttr(value, convert_type(t)), convert_type(t))
 
 
-class LowerFloorDivSI(RewritePattern):
-    """q = a/b; r = a%b; q - (r != 0 && (r < 0) != (b < 0))."""
+def _rounded_division(op: Operation, rewriter: PatternRewriter, ceil: bool) -> None:
+    """Signed division rounded toward -inf (floor) or +inf (ceil) from truncating `sdiv`:
+    q = a/b, r = a%b; when r != 0 and the exact quotient lies below q (floor: r and b have
+    different signs) or above it (ceil: the same sign), step q by one toward the rounding."""
+    if not _scalar(op.result.type):
+        return
+    t, a, b = op.result.type, op.lhs, op.rhs
+    zero, one = _const(0, t), _const(1, t)
+    q = _make(llvm.SDivOp, [a, b], t)
+    r = _make(llvm.SRemOp, [a, b], t)
+    nz = _icmp(r.results[0], zero.result, "ne")
+    rneg = _icmp(r.results[0], zero.result, "slt")
+    bneg = _icmp(b, zero.result, "slt")
+    signs = _icmp(rneg.res, bneg.res, "eq" if ceil else "ne")
+    fix = llvm.AndOp(nz.res, signs.res)
+    stepped = _make(llvm.AddOp if ceil else llvm.SubOp, [q.results[0], one.result], t)
+    res = _select(fix.res, stepped.results[0], q.results[0], t)
+    _replace(rewriter, op, [zero, one, q, r, nz, rneg, bneg, signs, fix, stepped, res])
 
+
+class LowerFloorDivSI(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: arith.FloorDivSIOp, rewriter: PatternRewriter, /):
-        if not _scalar(op.result.type):
-            return
-        t, a, b = op.result.type, op.lhs, op.rhs
-        zero, one = _const(0, t), _const(1, t)
-        q = _make(llvm.SDivOp, [a, b], t)
-        r = _make(llvm.SRemOp, [a, b], t)
-        nz = _icmp(r.results[0], zero.result, "ne")
-        rneg = _icmp(r.results[0], zero.result, "slt")
-        bneg = _icmp(b, zero.result, "slt")
-        diff = llvm.XOrOp(rneg.res, bneg.res)
-        fix = llvm.AndOp(nz.res, diff.res)
-        qm1 = _make(llvm.SubOp, [q.results[0], one.result], t)
-        res = _select(fix.res, qm1.results[0], q.results[0], t)
-        _replace(rewriter, op, [zero, one, q, r, nz, rneg, bneg, diff, fix, qm1, res])
+        _rounded_division(op, rewriter, ceil=False)
 
 
 class LowerCeilDivSI(RewritePattern):
-    """q = a/b; r = a%b; q + (r != 0 && (r < 0) == (b < 0))."""
-
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: arith.CeilDivSIOp, rewriter: PatternRewriter, /):
-        if not _scalar(op.result.type):
-            return
-        t, a, b = op.result.type, op.lhs, op.rhs
-        zero, one = _const(0, t), _const(1, t)
-        q = _make(llvm.SDivOp, [a, b], t)
-        r = _make(llvm.SRemOp, [a, b], t)
-        nz = _icmp(r.results[0], zero.result, "ne")
-        rneg = _icmp(r.results[0], zero.result, "slt")
-        bneg = _icmp(b, zero.result, "slt")
-        same = _icmp(rneg.res, bneg.res, "eq")
-        fix = llvm.AndOp(nz.res, same.res)
-        qp1 = _make(llvm.AddOp, [q.results[0], one.result], t)
-        res = _select(fix.res, qp1.results[0], q.results[0], t)
-        _replace(rewriter, op, [zero, one, q, r, nz, rneg, bneg, same, fix, qp1, res])
+        _rounded_division(op, rewriter, ceil=True)
 
 
 class LowerCeilDivUI(RewritePattern):
