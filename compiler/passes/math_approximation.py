@@ -383,62 +383,26 @@ def _flags(op: Operation) -> arith.FastMathFlagsAttr:
     return arith.FastMathFlagsAttr(flags)
 
 
-class _Approximate(RewritePattern):
-    op_type: type[Operation]
+# op → its expansion into arith (the functions above)
+APPROXIMATIONS = {math.ExpOp: exp, math.LogOp: log, math.TanhOp: tanh, math.SinOp: sin, math.CosOp: cos,
+                  math.ExpM1Op: expm1, math.Log1pOp: log1p}
 
-    @staticmethod
-    def expand(E: Emitter, x: SSAValue) -> SSAValue:
-        raise NotImplementedError
+
+class Approximate(RewritePattern):
+    """A `math` op on a scalar f32/f64 → its polynomial/rational expansion."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if not isinstance(op, self.op_type):
-            return
-        ft = op.results[0].type
-        if not isinstance(ft, Float32Type | Float64Type):
+        expand = APPROXIMATIONS.get(type(op))
+        ft = op.results[0].type if op.results else None
+        if expand is None or not isinstance(ft, Float32Type | Float64Type):
             return
         E = Emitter(ft, _flags(op))
-        y = self.expand(E, op.operands[0])
+        y = expand(E, op.operands[0])
         rewriter.replace(op, with_location(E.ops, op), [y])
 
 
-class ApproximateExp(_Approximate):
-    op_type = math.ExpOp
-    expand = staticmethod(exp)
-
-
-class ApproximateLog(_Approximate):
-    op_type = math.LogOp
-    expand = staticmethod(log)
-
-
-class ApproximateTanh(_Approximate):
-    op_type = math.TanhOp
-    expand = staticmethod(tanh)
-
-
-class ApproximateSin(_Approximate):
-    op_type = math.SinOp
-    expand = staticmethod(sin)
-
-
-class ApproximateCos(_Approximate):
-    op_type = math.CosOp
-    expand = staticmethod(cos)
-
-
-class ApproximateExpm1(_Approximate):
-    op_type = math.ExpM1Op
-    expand = staticmethod(expm1)
-
-
-class ApproximateLog1p(_Approximate):
-    op_type = math.Log1pOp
-    expand = staticmethod(log1p)
-
-
 def patterns() -> list[RewritePattern]:
-    return [ApproximateExp(), ApproximateLog(), ApproximateTanh(), ApproximateSin(), ApproximateCos(),
-            ApproximateExpm1(), ApproximateLog1p()]
+    return [Approximate()]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@
 // ARITH-NEXT:    [[NZ:%.*]] = llvm.icmp "ne" [[REM]], [[ZERO]] : i64
 // ARITH-NEXT:    [[RNEG:%.*]] = llvm.icmp "slt" [[REM]], [[ZERO]] : i64
 // ARITH-NEXT:    [[JNEG:%.*]] = llvm.icmp "slt" %j, [[ZERO]] : i64
-// ARITH-NEXT:    [[DIFF:%.*]] = llvm.xor [[RNEG]], [[JNEG]] : i1
+// ARITH-NEXT:    [[DIFF:%.*]] = llvm.icmp "ne" [[RNEG]], [[JNEG]] : i1
 // ARITH-NEXT:    [[FIX:%.*]] = llvm.and [[NZ]], [[DIFF]] : i1
 // ARITH-NEXT:    [[QM1:%.*]] = llvm.sub [[Q]], [[ONE]] : i64
 // ARITH-NEXT:    [[FQ:%.*]] = llvm.select [[FIX]], [[QM1]], [[Q]] : i1, i64
