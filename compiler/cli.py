@@ -230,12 +230,9 @@ def cmd_compile(args) -> int:
         ir = generate(checker, roots)
         verify(ir)
         times.append(("irgen", time.perf_counter() - t0))
-        from compiler.pipeline import with_autodiff
+        from compiler.pipeline import user_pipeline
 
-        from compiler.pipeline import NAMED_PIPELINES
-
-        named = args.pipeline.strip() in NAMED_PIPELINES and args.pipeline.strip() != "none"
-        pm = _manager(args, with_autodiff(ir, args.pipeline) if named else args.pipeline)
+        pm = _manager(args, user_pipeline(ir, args.pipeline))
         pm.run(ir, initial="irgen")
         text = print_module(ir, args.locations)
         if args.timing:
@@ -311,10 +308,9 @@ def cmd_opt(args) -> int:
     except Exception as e:  # xDSL raises various exception types for unknown ops/types
         raise LoomError(f"invalid MLIR: {e}", Span(path, 1, 1, 1, 2)) from None
     verify(module)
-    from compiler.pipeline import NAMED_PIPELINES, with_autodiff
+    from compiler.pipeline import user_pipeline
 
-    named = args.pipeline.strip() in NAMED_PIPELINES and args.pipeline.strip() != "none"
-    pm = _manager(args, with_autodiff(module, args.pipeline) if named else args.pipeline)
+    pm = _manager(args, user_pipeline(module, args.pipeline))
     pm.run(module)
     _write(print_module(module, args.locations), args.output)
     if args.timing:

@@ -85,6 +85,14 @@ def with_autodiff(module: ModuleOp, spec: str) -> str:
     return AUTODIFF_PREFIX + ("," + spec if spec else "")
 
 
+def user_pipeline(module: ModuleOp, spec: str) -> str:
+    """A `-p` given by a user (`loom compile --emit=loom`, `loom opt`): a named pipeline other than
+    `none` builds the derivatives first; an explicit list of passes runs exactly as written (so
+    `-p ad-jvp` shows that one pass, and `-p none` the derivative ops as generated)."""
+    named = spec.strip() in NAMED_PIPELINES and spec.strip() != "none"
+    return with_autodiff(module, spec) if named else spec
+
+
 def env_options() -> dict:
     """PassManager options from LOOM_DUMP_IR / LOOM_DUMP_DIR (IR dumps while Loom is embedded)."""
     return {"print_after_all": bool(os.environ.get("LOOM_DUMP_IR")), "stream": sys.stderr,

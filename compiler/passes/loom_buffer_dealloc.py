@@ -116,6 +116,9 @@ def escaping(block: Block) -> set[SSAValue]:
 
 
 class Dealloc:
+    def __init__(self):
+        self._live: dict[Block, tuple[dict, dict, set]] = {}
+
     def function(self, f: func.FuncOp) -> None:
         if f.is_declaration:
             return
@@ -168,11 +171,24 @@ class Dealloc:
         return any(isinstance(u.operation, VIEWS) for u in v.uses)
 
     # 2 ------------------------------------------------------------------
+    def liveness(self, block: Block) -> tuple[dict, dict, set]:
+        """(position of each op, last use of each buffer, buffers handed on) of `block`: computed
+        once and kept until the in-place rewrites change the block (`changed`)."""
+        cached = self._live.get(block)
+        if cached is None:
+            ops, last = last_uses(block)
+            cached = ({o: i for i, o in enumerate(ops)}, last, escaping(block))
+            self._live[block] = cached
+        return cached
+
+    def changed(self, block: Block) -> None:
+        self._live.pop(block, None)
+
     def dies_at(self, v: SSAValue, op: Operation, block: Block) -> bool:
-        if not owned(v, block) or self.has_views(v) or v in escaping(block):
+        if not owned(v, block) or self.has_views(v):
             return False
-        ops, last = last_uses(block)
-        return last.get(v, -1) == ops.index(op)
+        pos, last, esc = self.liveness(block)
+        return v not in esc and last.get(v, -1) == pos[op]
 
     def in_place(self, block: Block) -> None:
         for o in list(block.ops):
@@ -187,6 +203,7 @@ class Dealloc:
                     a = dst.owner
                     dst.replace_all_uses_with(src)
                     Rewriter.erase_op(a)
+                    self.changed(block)
 
     def generic_in_place(self, g: linalg.GenericOp, block: Block) -> None:
         if any(it.data != linalg_attrs.IteratorType.PARALLEL for it in g.iterator_types):
@@ -205,24 +222,25 @@ class Dealloc:
                 if v.type == out.type and same_place and v not in g.outputs and self.dies_at(v, g, block):
                     out.replace_all_uses_with(v)
                     Rewriter.erase_op(a)
+                    self.changed(block)
                     break
 
     def results_in_place(self, block: Block) -> None:
         """`memref.copy %buf, %out` before the return: compute into the output array directly."""
         params = set(block.args)
-        done: set[SSAValue] = set()
         for o in list(block.ops):
             if isinstance(o, memref.CopyOp) and o.destination in params:
                 src = o.source
                 a = src.owner
-                if isinstance(a, memref.AllocOp) and a.parent_block() is block and src not in done \
+                # (a buffer returned twice does not die at its first copy: only the last one goes)
+                if isinstance(a, memref.AllocOp) and a.parent_block() is block \
                         and src.type == o.destination.type and not self.has_views(src) \
                         and self.dies_at(src, o, block):
-                    done.add(o.destination)
                     dst = o.destination
                     Rewriter.erase_op(o)
                     src.replace_all_uses_with(dst)
                     Rewriter.erase_op(a)
+                    self.changed(block)
 
     # 3 ------------------------------------------------------------------
     def free_and_reuse(self, block: Block) -> None:
