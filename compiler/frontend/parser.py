@@ -383,38 +383,49 @@ def _join(a: Span, b: Span) -> Span:
     return Span(a.file, a.line, a.col, b.end_line, b.end_col)
 
 
+def _scan(text: str):
+    """Each character as (offset, line, column, char, kind): kind is "code", "string" (inside a
+    string literal, quotes included) or "comment". Strings and comments end at a newline."""
+    line, col, quote, comment = 1, 1, None, False
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            quote, comment = None, False
+            yield i, line, col, ch, "code"
+            line, col = line + 1, 1
+            continue
+        if comment:
+            kind = "comment"
+        elif quote:
+            kind = "string"
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote, kind = ch, "string"
+        elif ch == "#":
+            comment, kind = True, "comment"
+        else:
+            kind = "code"
+        yield i, line, col, ch, kind
+        col += 1
+
+
 def _precheck(text: str, file: str) -> None:
     """Reject what lark would report badly: tabs, NUL bytes, absurd nesting."""
     depth = 0
-    line, col = 1, 1
-    in_comment = False
-    quote = None
-    for ch in text:
-        if ch == "\n":
-            line, col, in_comment, quote = line + 1, 1, False, None
-            continue
-        if ch == "\t" and not in_comment:
+    for _, line, col, ch, kind in _scan(text):
+        if ch == "\t" and kind != "comment":
             raise LoomSyntaxError("tab character: Loom indents and separates with spaces only",
                                   Span(file, line, col, line, col + 1))
         if ch == "\x00":
             raise LoomSyntaxError("NUL byte in source file (is this a binary file?)",
                                   Span(file, line, col, line, col + 1))
-        if not in_comment:
-            if quote:
-                if ch == quote:
-                    quote = None
-            elif ch in "\"'":
-                quote = ch
-            elif ch == "#":
-                in_comment = True
-            elif ch in "([":
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise LoomSyntaxError(f"brackets nested more than {MAX_NESTING} deep",
-                                          Span(file, line, col, line, col + 1))
-            elif ch in ")]":
-                depth = max(0, depth - 1)
-        col += 1
+        if kind == "code" and ch in "([":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise LoomSyntaxError(f"brackets nested more than {MAX_NESTING} deep",
+                                      Span(file, line, col, line, col + 1))
+        elif kind == "code" and ch in ")]":
+            depth = max(0, depth - 1)
 
 
 def decode_source(data: bytes, file: str) -> str:
@@ -479,29 +490,15 @@ def _offset(text: str, line: int, col: int) -> int:
 def _unclosed(text: str, file: str, before: int) -> LoomSyntaxError | None:
     """'(' was never closed: the first bracket still open at the end of the file, if it opens
     before offset `before` (so the error lark saw is a consequence of it)."""
-    stack: list[tuple[int, str]] = []
-    quote, comment = None, False
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            quote, comment = None, False
-        elif comment:
-            continue
-        elif quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            comment = True
-        elif ch in "([":
-            stack.append((i, ch))
-        elif ch in ")]" and stack:
+    stack: list[tuple[int, int, int, str]] = []
+    for i, line, col, ch, kind in _scan(text):
+        if kind == "code" and ch in "([":
+            stack.append((i, line, col, ch))
+        elif kind == "code" and ch in ")]" and stack:
             stack.pop()
     if not stack or stack[0][0] >= before:
         return None
-    i, ch = stack[0]
-    line = text.count("\n", 0, i) + 1
-    col = i - (text.rfind("\n", 0, i) + 1) + 1
+    _, line, col, ch = stack[0]
     return LoomSyntaxError(f"'{ch}' was never closed", Span(file, line, col, line, col + 1))
 
 
