@@ -208,11 +208,11 @@ class Lowered:
     def compiled(self):
         """The native function (compiled once; from the on-disk cache when enabled)."""
         if self._compiled is None:
-            from runtime import jit
+            from runtime.cache import ObjectCache
 
-            cache = jit.ObjectCache() if self.program.cache else None
+            cache = ObjectCache() if self.program.cache else None
             key = self.cache_key() if cache else None
-            fn = cache.load(key) if cache else None
+            fn = cache.load(key, self.signature()) if cache else None
             if fn is None:
                 fn, obj = self.artifact().compiled()
                 if cache:

@@ -4,16 +4,21 @@ its tree into `compiler.frontend.ast` nodes with spans and turns every lark erro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
+from lark import __version__ as lark_version
+from lark.grammar import Rule
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
+from lark.lexer import TerminalDef
 
 from compiler.diagnostics import LoomError, LoomSyntaxError, SourceRegistry, Span
 from compiler.frontend import ast as A
+from runtime import cache
 
 KEYWORDS = frozenset(
     "def struct mesh const return if elif else for in range while bound with and or not true false".split()
@@ -38,26 +43,35 @@ class _LoomIndenter(Indenter):
     tab_len = 8
 
 
-def _grammar_cache() -> str | bool:
-    """Where lark keeps its analysis of the grammar between processes (~10x faster start-up): a
-    file next to the compile cache, named by lark after the grammar's hash; off if unwritable."""
-    d = os.environ.get("LOOM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "loom")
-    try:
-        os.makedirs(d, exist_ok=True)
-    except OSError:
-        return False
-    from lark import __version__
-
-    return os.path.join(d, f"lark-{__version__}-grammar.cache")
+_LARK_OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    path = os.path.join(os.path.dirname(__file__), "grammar.lark")
-    with open(path, encoding="utf-8") as f:
+    """The parser. Building its LALR tables from the grammar takes ~0.3-0.6 s, so they are kept
+    between processes in the private cache directory (runtime/cache.py), as JSON data that lark
+    rebuilds a parser from (`memo_serialize` / `_load_from_dict`: whitelisted classes, no code).
+    Never lark's own `cache=` option: that unpickles a file found in a directory, which runs code
+    from whoever could write it (F05). The entry is named after the grammar, lark's version and
+    the options, and used only if its digest matches; anything else rebuilds it."""
+    with open(os.path.join(os.path.dirname(__file__), "grammar.lark"), encoding="utf-8") as f:
         grammar = f.read()
-    return Lark(grammar, parser="lalr", postlex=_LoomIndenter(), propagate_positions=True,
-                maybe_placeholders=True, cache=_grammar_cache())
+    d = cache.private_dir()
+    name = hashlib.sha256(f"{grammar}\0{lark_version}\0{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
+    path = os.path.join(d, f"parser-{name[:32]}.tables") if d else None
+    payload = cache.read_entry(path) if path else None
+    if payload is not None:
+        try:
+            data, memo = cache.loads(payload)
+            return Lark._load_from_dict(data, memo, postlex=_LoomIndenter())
+        except Exception:  # tables of another shape: whatever fails, build them again below
+            cache.discard(path)
+    parser = Lark(grammar, postlex=_LoomIndenter(), **_LARK_OPTIONS)
+    if path:
+        data, memo = parser.memo_serialize([TerminalDef, Rule])
+        data["options"] = {k: v for k, v in data["options"].items() if k != "postlex"}  # code: given on load
+        cache.write_entry(path, cache.dumps([data, memo]))
+    return parser
 
 
 def _describe(tok_type: str) -> str:
