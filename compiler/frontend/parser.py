@@ -450,6 +450,7 @@ def decode_source(data: bytes, file: str) -> str:
         before = data[: e.start]
         line = before.count(b"\n") + 1
         col = e.start - (before.rfind(b"\n") + 1) + 1
+        SourceRegistry.add(file, data.decode("utf-8", errors="replace"))  # so the error can quote it
         raise LoomSyntaxError(f"invalid UTF-8 byte 0x{data[e.start]:02x} (Loom source must be UTF-8)",
                               Span(file, line, col, line, col + 1)) from None
     if text.startswith("\ufeff"):
