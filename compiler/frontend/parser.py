@@ -48,30 +48,44 @@ _LARK_OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placehold
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    """The parser. Building its LALR tables from the grammar takes ~0.3-0.6 s, so they are kept
-    between processes in the private cache directory (runtime/cache.py), as JSON data that lark
-    rebuilds a parser from (`memo_serialize` / `_load_from_dict`: whitelisted classes, no code).
-    Never lark's own `cache=` option: that unpickles a file found in a directory, which runs code
-    from whoever could write it (F05). The entry is named after the grammar, lark's version and
-    the options, and used only if its digest matches; anything else rebuilds it."""
+    """The parser. Building its LALR tables from the grammar takes ~0.5 s, so they are kept between
+    processes in the private cache directory (runtime/cache.py) as JSON data that lark rebuilds a
+    parser from (`memo_serialize` / `_load_from_dict`: a fixed list of classes, no code). Never
+    lark's own `cache=` option: it unpickles a file found by name in a directory, which runs code
+    from whoever could write that file (F05)."""
     with open(os.path.join(os.path.dirname(__file__), "grammar.lark"), encoding="utf-8") as f:
         grammar = f.read()
     d = cache.private_dir()
-    name = hashlib.sha256(f"{grammar}\0{lark_version}\0{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
-    path = os.path.join(d, f"parser-{name[:32]}.tables") if d else None
-    payload = cache.read_entry(path) if path else None
-    if payload is not None:
-        try:
-            data, memo = cache.loads(payload)
-            return Lark._load_from_dict(data, memo, postlex=_LoomIndenter())
-        except Exception:  # tables of another shape: whatever fails, build them again below
-            cache.discard(path)
-    parser = Lark(grammar, postlex=_LoomIndenter(), **_LARK_OPTIONS)
-    if path:
-        data, memo = parser.memo_serialize([TerminalDef, Rule])
-        data["options"] = {k: v for k, v in data["options"].items() if k != "postlex"}  # code: given on load
-        cache.write_entry(path, cache.dumps([data, memo]))
+    key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
+    path = os.path.join(d, f"parser-{key[:32]}.tables") if d else None
+    parser = _load_tables(path) if path else None
+    if parser is None:
+        parser = Lark(grammar, postlex=_LoomIndenter(), **_LARK_OPTIONS)
+        if path:
+            _save_tables(path, parser)
     return parser
+
+
+def _load_tables(path: str) -> Lark | None:
+    """The parser from a cache entry whose digest matches; None (the entry removed) otherwise."""
+    payload = cache.read_entry(path)
+    if payload is None:
+        return None
+    try:
+        data, memo = cache.loads(payload)
+        return Lark._load_from_dict(data, memo, postlex=_LoomIndenter())
+    except Exception:  # not tables this lark can load, however it fails: they are built again
+        cache.discard(path)
+        return None
+
+
+def _save_tables(path: str, parser: Lark) -> None:
+    data, memo = parser.memo_serialize([TerminalDef, Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k != "postlex"}  # code: given on load
+    try:
+        cache.write_entry(path, cache.dumps([data, memo]))
+    except TypeError:  # a lark whose tables are not plain data: nothing cached
+        pass
 
 
 def _describe(tok_type: str) -> str:
