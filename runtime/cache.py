@@ -126,10 +126,11 @@ def _tagged(x):
 
 
 def _untag(obj: dict):
-    if set(obj) == {"t"} and isinstance(obj["t"], list):
-        return tuple(obj["t"])
-    if set(obj) == {"d"} and isinstance(obj["d"], list):
-        return {k: v for k, v in obj["d"]}
+    if len(obj) == 1:
+        if isinstance(obj.get("t"), list):
+            return tuple(obj["t"])
+        if isinstance(obj.get("d"), list):
+            return dict(obj["d"])
     raise ValueError("not tagged plain data")
 
 
