@@ -136,8 +136,7 @@ def cmd_run(args) -> int:
 
 def _format_results(leaves: list, types) -> str:
     """What `main` returned, printed like the eager executor's values; a struct as `S(f=…, …)`."""
-    from compiler.frontend.structs import n_leaves
-    from compiler.frontend.types import StructT
+    from compiler.frontend.types import StructT, n_leaves
     from runtime.format import format_value
 
     def one(chunk: list, t) -> str:
