@@ -1,6 +1,6 @@
 """The benchmark driver: `python -m bench` or `python bench/run.py`.
 
-    --only NAME[,NAME]   workload groups or names: elementwise sumsq softmax layernorm matmul mlp autodiff
+    --only NAME[,NAME]   workload groups or names: elementwise sumsq softmax layernorm matmul mlp
                          autodiff compile (or single names such as matmul1024, train_step)
     --repeats N          timed runs per implementation (default 9, at least 7)
     --quick              small sizes, for a smoke run (the targets are meant for the full sizes)
