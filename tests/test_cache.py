@@ -269,11 +269,15 @@ def test_parser_tables_are_not_written_where_others_can_write(tmp_path, monkeypa
 
 
 names = st.text(max_size=4)
-plain = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | names,
-    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
-    | st.dictionaries(names | st.integers() | st.tuples(st.integers(), names), inner, max_size=3),
-    max_leaves=10)
+
+
+def containers(inner):
+    keys = names | st.integers() | st.tuples(st.integers(), names)
+    return st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(keys, inner, max_size=3)
+
+
+plain = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | names,
+                     containers, max_leaves=10)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
