@@ -48,7 +48,7 @@ class NativeExecutor:
         return ("native", self.cache, self.pipeline, id(self.pm_options) if self.pm_options else None)
 
     def prepare(self, lowered) -> Callable[[list], tuple]:
-        from runtime.cache import ObjectCache
+        from runtime.object_cache import ObjectCache
 
         if not self.cache or self.pm_options:  # IR dumps and timings need the passes to run
             fn, _ = lowered.artifact(self.pm_options, self.pipeline).compiled()

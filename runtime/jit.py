@@ -7,7 +7,7 @@
   a cached object file, kept alive as long as the compiled function that uses it;
 - `cache_key`: a hash of everything that determines compiled code (the caller's parts: source,
   function, argument signature, pipeline; and `compiler_identity()`: Loom/llvmlite versions, CPU)
-  naming its entry in the on-disk cache (`runtime/cache.py`).
+  naming its entry in the on-disk cache (`runtime/object_cache.py`).
 Native code reports run-time errors through its status; `loom_rt_print` calls back into Python.
 """
 

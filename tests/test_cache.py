@@ -1,4 +1,4 @@
-"""The on-disk caches (runtime/cache.py): an entry is used only when it verifies, a bad one is
+"""The on-disk caches (runtime/cache.py, runtime/object_cache.py): an entry is used only when it verifies, a bad one is
 removed and rebuilt, nothing from the cache directory is unpickled, and processes sharing the
 directory are safe. Reproducers F05, F06 and F07 in /work/shared/repro."""
 
@@ -22,6 +22,7 @@ import compiler
 from compiler.frontend import parser
 from runtime import cache
 from runtime.abi import Signature, ValueType
+from runtime.object_cache import ObjectCache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIG = "def big(x: f32[4]) -> f32[1000]:\n    return zeros((1000,)) + sum(x)\n"
@@ -68,7 +69,7 @@ def big_entry(cache_dir, big_compiled):
     key, payload = big_compiled
     path = os.path.join(cache_dir, key + ".entry")
     assert cache.unsafe(str(cache_dir)) is None and cache.write_entry(path, payload)
-    assert cache.ObjectCache(str(cache_dir)).load(key, BIG_SIG) is not None
+    assert ObjectCache(str(cache_dir)).load(key, BIG_SIG) is not None
     return cache_dir, key, path, payload
 
 
@@ -96,7 +97,7 @@ def test_corrupt_file_is_a_miss_and_is_removed(big_entry, case):
     d, key, path, payload = big_entry
     with open(path, "wb") as f:
         f.write(_corrupt_bytes(payload)[case])
-    assert cache.ObjectCache(str(d)).load(key, BIG_SIG) is None
+    assert ObjectCache(str(d)).load(key, BIG_SIG) is None
     assert not os.path.exists(path)
 
 
@@ -145,7 +146,7 @@ def test_metadata_that_does_not_match_is_a_miss(big_entry, edit):
     meta = json.loads(head)
     _metadata_edits()[edit](meta)
     cache.write_entry(path, json.dumps(meta).encode() + b"\n" + obj)
-    assert cache.ObjectCache(str(d)).load(key, BIG_SIG) is None
+    assert ObjectCache(str(d)).load(key, BIG_SIG) is None
     assert not os.path.exists(path)
 
 
@@ -153,14 +154,14 @@ def test_metadata_that_does_not_match_is_a_miss(big_entry, edit):
 def test_metadata_that_is_not_an_object_is_a_miss(big_entry, head):
     d, key, path, payload = big_entry
     cache.write_entry(path, head + b"\n" + payload.partition(b"\n")[2])
-    assert cache.ObjectCache(str(d)).load(key, BIG_SIG) is None
+    assert ObjectCache(str(d)).load(key, BIG_SIG) is None
     assert not os.path.exists(path)
 
 
 def test_an_entry_is_only_loaded_for_the_signature_it_was_compiled_for(big_entry):
     d, key, path, _ = big_entry
     other = Signature((ValueType("f32", (4,)),), (ValueType("f32", (1,)),))
-    assert cache.ObjectCache(str(d)).load(key, other) is None
+    assert ObjectCache(str(d)).load(key, other) is None
     assert not os.path.exists(path)
 
 
@@ -169,7 +170,7 @@ def test_a_bad_entry_is_rebuilt_and_the_rebuilt_entry_hits(big_entry):
     with open(path, "wb") as f:
         f.write(os.urandom(len(payload)))
     np.testing.assert_array_equal(run_big(), expected_big())  # recompiled, not crashed
-    assert cache.ObjectCache(str(d)).load(key, BIG_SIG) is not None  # the entry was rewritten
+    assert ObjectCache(str(d)).load(key, BIG_SIG) is not None  # the entry was rewritten
     np.testing.assert_array_equal(run_big(), expected_big())
 
 
@@ -184,7 +185,7 @@ def test_a_directory_other_users_control_is_not_used(big_entry, tmp_path, how):
         target = str(tmp_path / "link")
         os.symlink(d, target)
     with pytest.warns(RuntimeWarning, match="not using the compile cache"):
-        c = cache.ObjectCache(target)
+        c = ObjectCache(target)
     assert c.load(key, BIG_SIG) is None
     assert cache.unsafe(target) is not None
 
@@ -323,6 +324,6 @@ def test_processes_compiling_into_one_fresh_directory(tmp_path):
         results = pool.map(_compile_big, [d] * 3)
     assert all(np.array_equal(r, expected_big()) for r in results)
     key, _ = entry(d)
-    assert cache.ObjectCache(d).load(key, BIG_SIG) is not None
+    assert ObjectCache(d).load(key, BIG_SIG) is not None
     assert [f for f in os.listdir(d) if f.endswith(".tmp")] == []
 
