@@ -1,12 +1,11 @@
 """The on-disk caches' store: compiled object code (`runtime/object_cache.py`) and the parser's
-tables (`compiler/frontend/parser.py`), kept in one private directory. What is guaranteed (docs/backend.md,
-"On-disk cache"):
+tables (`compiler/frontend/parser.py`), kept in one private directory. No LLVM here (the front end
+imports it). What is guaranteed (docs/backend.md, "On-disk cache"):
 
 - Where: `LOOM_CACHE_DIR`, else `~/.cache/loom`, created with mode 0700. It is used only while it is
   a real directory (not a symlink) owned by this user that no other user can write: object code is
   executed, so a directory someone else can write to is never read (the object cache says so in a
   warning; the parser builds its tables from the grammar).
-  This module imports no LLVM (the front end uses it).
 - An entry is one file: a header line `LOOM-CACHE 1 <sha256 of the rest>`, then the payload. Nothing
   in a file is parsed before its digest matches, and nothing reaches LLVM before the entry's
   metadata matches what the caller expects (key, compiler version, CPU, signature); an entry that

@@ -1,6 +1,6 @@
-"""The on-disk caches (runtime/cache.py, runtime/object_cache.py): an entry is used only when it verifies, a bad one is
-removed and rebuilt, nothing from the cache directory is unpickled, and processes sharing the
-directory are safe. Reproducers F05, F06 and F07 in /work/shared/repro."""
+"""The on-disk caches (runtime/cache.py, runtime/object_cache.py): an entry is used only when it
+verifies, a bad one is removed and rebuilt, nothing from the cache directory is unpickled, and
+processes sharing the directory are safe. Reproducers F05, F06 and F07 in /work/shared/repro."""
 
 from __future__ import annotations
 
