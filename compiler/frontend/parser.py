@@ -5,12 +5,12 @@ its tree into `compiler.frontend.ast` nodes with spans and turns every lark erro
 from __future__ import annotations
 
 import os
-import sys
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
+from lark.visitors import Transformer_NonRecursive
 
 from compiler.diagnostics import LoomError, LoomSyntaxError, SourceRegistry, Span
 from compiler.frontend import ast as A
@@ -50,8 +50,9 @@ def _lark() -> Lark:
                 maybe_placeholders=True, cache=_grammar_cache())
 
 
-class _ToAST(Transformer):
-    """Builds AST nodes bottom-up. `meta` holds the lark positions of each rule."""
+class _ToAST(Transformer_NonRecursive):
+    """Builds AST nodes bottom-up, without recursion (a 10,000-term `a + b + …` is a tree that
+    deep). `meta` holds the lark positions of each rule."""
 
     def __init__(self, file: str):
         super().__init__(visit_tokens=False)
@@ -404,20 +405,12 @@ def parse(text: str, file: str = "<string>") -> A.Module:
                               Span(file, line, 1, line, 2)) from None
     except UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise LoomSyntaxError(f"syntax error: {e}", Span(file, getattr(e, "line", 1), getattr(e, "column", 1), 1, 1)) from None
-    except RecursionError:
-        raise LoomSyntaxError("program nested too deeply", Span(file, 1, 1, 1, 2)) from None
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 20000))
     try:
         items = _ToAST(file).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, LoomError):
             raise e.orig_exc from None
         raise
-    except RecursionError:
-        raise LoomSyntaxError("program nested too deeply", Span(file, 1, 1, 1, 2)) from None
-    finally:
-        sys.setrecursionlimit(old)
     return A.Module(Span(file, 1, 1, 1, 1), file, items)
 
 
