@@ -85,16 +85,12 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
         out.append(fd)
         return fd
 
-    def visit(n):
+    def visit(s: A.Stmt) -> None:
         """Lift derived functions nested inside a derived call's function position."""
-        if isinstance(n, A.Call) and is_derivative(n.func) and n.func.args and is_derivative(n.func.args[0]):
-            inner = make_hidden(n.func.args[0])
-            n.func.args[0] = A.Name(n.func.args[0].span, inner.name)
-        if isinstance(n, A.Node):
-            for v in list(vars(n).values()):
-                for x in (v if isinstance(v, list) else [v]):
-                    if isinstance(x, A.Node):
-                        visit(x)
+        for n in A.walk(s):
+            if isinstance(n, A.Call) and is_derivative(n.func) and n.func.args and is_derivative(n.func.args[0]):
+                inner = make_hidden(n.func.args[0])
+                n.func.args[0] = A.Name(n.func.args[0].span, inner.name)
 
     for item in items:
         if isinstance(item, A.Binding) and is_derivative(item.value):

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark import __version__ as lark_version
-from lark.grammar import Rule
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.grammar import Rule
 from lark.indenter import DedentError, Indenter
 from lark.lexer import TerminalDef
+from lark.visitors import Transformer_NonRecursive
 
 from compiler.diagnostics import LoomError, LoomSyntaxError, SourceRegistry, Span
 from compiler.frontend import ast as A
@@ -78,8 +78,9 @@ def _save_tables(path: str, parser: Lark) -> None:
         pass
 
 
-class _ToAST(Transformer):
-    """Builds AST nodes bottom-up. `meta` holds the lark positions of each rule."""
+class _ToAST(Transformer_NonRecursive):
+    """Builds AST nodes bottom-up, without recursion (a 10,000-term `a + b + …` is a tree that
+    deep). `meta` holds the lark positions of each rule."""
 
     def __init__(self, file: str):
         super().__init__(visit_tokens=False)
@@ -433,20 +434,12 @@ def parse(text: str, file: str = "<string>") -> A.Module:
                               Span(file, line, 1, line, 2)) from None
     except UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise LoomSyntaxError(f"syntax error: {e}", Span(file, getattr(e, "line", 1), getattr(e, "column", 1), 1, 1)) from None
-    except RecursionError:
-        raise LoomSyntaxError("program nested too deeply", Span(file, 1, 1, 1, 2)) from None
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 20000))
     try:
         items = _ToAST(file).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, LoomError):
             raise e.orig_exc from None
         raise
-    except RecursionError:
-        raise LoomSyntaxError("program nested too deeply", Span(file, 1, 1, 1, 2)) from None
-    finally:
-        sys.setrecursionlimit(old)
     return A.Module(Span(file, 1, 1, 1, 1), file, items)
 
 
