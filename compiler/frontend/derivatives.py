@@ -58,21 +58,47 @@ def _wrt_names(d: A.Call, f: A.FuncDef) -> list[str]:
 
 
 # ---------------------------------------------------------------- lifting
-def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
-    """Turn bindings and nested derived functions into FuncDefs (see the module docstring)."""
-    out, counter = [], [0]
+HIDDEN = "__"  # the prefix of the functions lifted from nested derivatives
 
-    def make(name: str, d: A.Call, span: Span, name_span: Span) -> A.FuncDef:
+
+def is_hidden(name: str) -> bool:
+    """A function the compiler made for a nested derivative (`grad(grad(f))`): not the user's."""
+    return name.startswith(HIDDEN)
+
+
+def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
+    """Turn bindings and nested derived functions into FuncDefs (see the module docstring).
+
+    A nested derivative becomes a hidden function named after its nesting (`grad(grad(f))` lifts
+    `__grad_f`, then `__grad_grad_f`), unique in the program; the same derivative (kind, function
+    and `wrt`) written in several places is lifted once."""
+    out = []
+    taken = {getattr(item, "name", None) for item in items}
+    lifted: dict[tuple, str] = {}  # (kind, function, wrt) → the function computing it
+
+    def fresh(base: str) -> str:
+        name, k = base, 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        return name
+
+    def lift(d: A.Call, name: str | None, span: Span) -> str:
+        """The function computing the derived function `d`: a new one named `name` (a binding),
+        or a hidden one (`name` None)."""
         base = d.args[0] if d.args else None
         if is_derivative(base):
-            inner = make_hidden(base)
-            d = A.Call(d.span, d.func, [A.Name(base.span, inner.name)], d.kwargs)
-            base = d.args[0]
+            d.args[0] = base = A.Name(base.span, lift(base, None, base.span))
         if not isinstance(base, A.Name) or base.id not in funcs:
             raise _err(f"{d.func.id}() differentiates a function: give the name of one defined above",
                        (base or d).span)
         f = funcs[base.id]
         wrt = _wrt_names(d, f)
+        key = (d.func.id, f.name, tuple(wrt))
+        if name is None:
+            if key in lifted:
+                return lifted[key]
+            name = fresh(f"{HIDDEN}{d.func.id}_{f.name.removeprefix(HIDDEN)}")
         params = list(f.params)
         by_name = {p.name: p for p in f.params}
         if d.func.id == "jvp":
@@ -82,21 +108,17 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
                 raise _err(f"vjp({f.name}) needs '{f.name}' to declare its result types (its cotangents' types)", d.span)
             params += [A.Param(t.span, f"ct{i}", t) for i, t in enumerate(f.returns)]
         call = A.Call(span, d, [A.Name(span, p.name) for p in params], [])
-        return A.FuncDef(span, name, name_span, params, None, [A.Return(span, [call])])
-
-    def make_hidden(d: A.Call) -> A.FuncDef:
-        counter[0] += 1
-        fd = make(f"{d.func.id}_{counter[0]}", d, d.span, d.span)
-        fd.name = f"__{d.func.id}_{getattr(d.args[0], 'id', 'f')}_{counter[0]}"
-        funcs[fd.name] = fd
+        fd = A.FuncDef(span, name, span, params, None, [A.Return(span, [call])])
+        funcs[name] = fd
         out.append(fd)
-        return fd
+        lifted.setdefault(key, name)
+        return name
 
     def visit(n):
         """Lift derived functions nested inside a derived call's function position."""
         if isinstance(n, A.Call) and is_derivative(n.func) and n.func.args and is_derivative(n.func.args[0]):
-            inner = make_hidden(n.func.args[0])
-            n.func.args[0] = A.Name(n.func.args[0].span, inner.name)
+            inner = n.func.args[0]
+            n.func.args[0] = A.Name(inner.span, lift(inner, None, inner.span))
         if isinstance(n, A.Node):
             for v in list(vars(n).values()):
                 for x in (v if isinstance(v, list) else [v]):
@@ -105,9 +127,7 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
 
     for item in items:
         if isinstance(item, A.Binding) and is_derivative(item.value):
-            fd = make(item.name, item.value, item.span, item.span)
-            out.append(fd)
-            funcs[item.name] = fd
+            lift(item.value, item.name, item.span)
             continue
         if isinstance(item, A.FuncDef):
             funcs[item.name] = item
@@ -198,27 +218,34 @@ def emit_derivative(g, e: A.Call, info):
     args = []
     for a, dt in zip(x["args"], x["arg_dtypes"]):
         args.extend(g.expr(a).leaves if dt is None else [g.expr_as(a, dt)])
-    extra = []
-    for a, t in zip(x["extra_args"], x["extra_types"]):
-        extra.extend(flatten(g, g.expr(a), t, a.span))
+    extra = [flatten(g, g.expr(a), t, a.span) for a, t in zip(x["extra_args"], x["extra_types"])]
+    # the op lists the `wrt` parameters in their order (`wrt=(b, a)` is a permutation of it)
+    order = sorted(range(len(x["wrt"])), key=lambda j: x["wrt"][j])
+    wrt = [x["wrt"][j] for j in order]
     # parameter k's leaves in the flat parameter list
     starts, pos = [], 0
     for t in inst.param_types:
         starts.append(pos)
         pos += n_leaves(t)
-    wrt_flat = [starts[k] + j for k in x["wrt"] for j in range(n_leaves(inst.param_types[k]))]
+    wrt_flat = [starts[k] + j for k in wrt for j in range(n_leaves(inst.param_types[k]))]
     res_types = flat_ir_types(inst.result_types)
-    grad_types = [inst.param_types[k] for k in x["wrt"]]
+    grad_types = [inst.param_types[k] for k in wrt]
     if kind in ("grad", "value_and_grad"):
         dt = inst.result_types[0].dtype
-        one = g.add(arith.ConstantOp(FloatAttr(1.0, ELEM[dt]), ELEM[dt]), e.span).results[0]
-        extra = [one]
+        extra = [g.add(arith.ConstantOp(FloatAttr(1.0, ELEM[dt]), ELEM[dt]), e.span).results[0]]
+    elif kind == "jvp":  # tangents: one per `wrt` parameter, as given
+        extra = [leaf for j in order for leaf in extra[j]]
+    else:  # cotangents: one per result
+        extra = [leaf for leaves in extra for leaf in leaves]
     if kind == "jvp":
         op = g.add(ad.JvpOp(inst.symbol, wrt_flat, args + extra, res_types + res_types), e.span)
         outs = regroup(op.results, list(inst.result_types) * 2)
     else:
         op = g.add(ad.VjpOp(inst.symbol, wrt_flat, args + extra, res_types + flat_ir_types(grad_types)), e.span)
         outs = regroup(op.results, list(inst.result_types) + grad_types)
-    if kind == "grad":
-        outs = outs[len(inst.result_types):]
+        n = len(inst.result_types)
+        grads = [None] * len(order)
+        for j, gv in zip(order, outs[n:]):
+            grads[j] = gv  # back in the order `wrt` gives
+        outs = (outs[:n] if kind != "grad" else []) + grads
     return outs[0] if len(outs) == 1 else outs

@@ -10,7 +10,8 @@ active carried value, `scf.if` yields one next to each active result.
 For `ad.vjp @f` it builds the same JVP function (the wrt parameters' tangents as inputs) and
 retargets the op at it (`form = "jvp"`); `ad-linearize` and `ad-transpose` take it from there.
 A derivative op is only processed once its callee contains no derivative ops itself (nested
-`grad(grad(f))` is done inside out: the `autodiff` pipeline repeats the three passes).
+`grad(grad(f))` is done inside out: `ad-differentiate` repeats the three passes). Derivative ops
+of the same function and `wrt` share one JVP function (however many places differentiate it).
 """
 
 from __future__ import annotations
@@ -284,13 +285,17 @@ class AdJvp(ModulePass):
     name = "ad-jvp"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        built: dict[tuple[str, tuple[int, ...]], func.FuncOp] = {}  # one JVP function per (callee, wrt)
         for d in [o for o in op.walk() if isinstance(o, (ad.JvpOp, ad.VjpOp))]:
             if isinstance(d, ad.VjpOp) and d.form_name() != "primal":
                 continue
             f = lookup(op, d.callee.string_value())
             if has_derivative_ops(op, f):
-                continue  # nested derivative: its inner ops go first (the pipeline repeats)
-            jf = build_jvp(op, f, d.wrt_list(), d.location)
+                continue  # nested derivative: its inner ops go first (ad-differentiate repeats)
+            key = (f.sym_name.data, tuple(d.wrt_list()))
+            if key not in built:
+                built[key] = build_jvp(op, f, d.wrt_list(), d.location)
+            jf = built[key]
             if isinstance(d, ad.JvpOp):
                 call = func.CallOp(jf.sym_name.data, list(d.args), [r.type for r in d.outs])
             else:
