@@ -75,6 +75,7 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
     out = []
     taken = {getattr(item, "name", None) for item in items}
     lifted: dict[tuple, str] = {}  # (kind, function, wrt) → the function computing it
+    nesting: dict[str, str] = {}  # hidden function → what it computes ("grad_grad_f")
 
     def fresh(base: str) -> str:
         name, k = base, 1
@@ -98,7 +99,9 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
         if name is None:
             if key in lifted:
                 return lifted[key]
-            name = fresh(f"{HIDDEN}{d.func.id}_{f.name.removeprefix(HIDDEN)}")
+            path = f"{d.func.id}_{nesting.get(f.name, f.name)}"
+            name = fresh(HIDDEN + path)
+            nesting[name] = path
         params = list(f.params)
         by_name = {p.name: p for p in f.params}
         if d.func.id == "jvp":

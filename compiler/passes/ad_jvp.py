@@ -23,8 +23,11 @@ from xdsl.dialects import func, scf
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriteWalker
+from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
 from xdsl.traits import IsTerminator, SymbolTable
+from xdsl.transforms.canonicalize import CanonicalizationRewritePattern
+from xdsl.transforms.common_subexpression_elimination import cse
+from xdsl.transforms.dead_code_elimination import region_dce
 
 from compiler.diagnostics import LoomError
 from compiler.passes.autodiff.activity import active_values
@@ -73,14 +76,19 @@ def fresh_name(module: ModuleOp, base: str) -> str:
     return name
 
 
-def inlined_copy(module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
-    """A private copy of `f` with every call inlined (differentiation sees one body)."""
+def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
+    """A private copy of `f` with every call inlined, then canonicalized and CSE'd: differentiation
+    sees one body, as small as it gets (an inner derivative's code is simplified before it is
+    differentiated again, instead of each order re-expanding the last one's redundancy)."""
     g = f.clone()
     g.sym_name = StringAttr(fresh_name(module, f.sym_name.data + "_inlined"))
     g.sym_visibility = StringAttr("private")
     module.body.block.add_op(g)
     PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_region(g.body)
     forward_tapes(g)  # an inner derivative's tape, where it is plain dataflow
+    canonicalize = GreedyRewritePatternApplier([CanonicalizationRewritePattern()], ctx=ctx, folding_enabled=True)
+    PatternRewriteWalker(canonicalize, post_walk_func=region_dce).rewrite_region(g.body)
+    cse(g)
     g.detach()
     return g
 
@@ -254,9 +262,9 @@ class JvpBuilder:
         self.bind_results(op, new, act)
 
 
-def build_jvp(module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
+def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
     """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`."""
-    g = inlined_copy(module, f)
+    g = simplified_copy(ctx, module, f)
     body = g.body.block
     ins = list(g.function_type.inputs)
     outs = list(g.function_type.outputs)
@@ -294,7 +302,7 @@ class AdJvp(ModulePass):
                 continue  # nested derivative: its inner ops go first (ad-differentiate repeats)
             key = (f.sym_name.data, tuple(d.wrt_list()))
             if key not in built:
-                built[key] = build_jvp(op, f, d.wrt_list(), d.location)
+                built[key] = build_jvp(ctx, op, f, d.wrt_list(), d.location)
             jf = built[key]
             if isinstance(d, ad.JvpOp):
                 call = func.CallOp(jf.sym_name.data, list(d.args), [r.type for r in d.outs])
