@@ -11,33 +11,36 @@ A pass manager that prints, dumps or times each pass can run the rounds' passes 
 time, from `steps(module)` (the next pass is chosen after the previous one has run); `apply` runs
 them all.
 
-Before (`d2 = grad(d1, wrt=x)`, `d1 = grad(f, wrt=x)`):
+Before (`d1 = grad(f, wrt=x)`, `d2 = grad(d1, wrt=x)`):
 
 ```mlir
-func.func @d1(%x: f64) -> f64 {
-  %one = arith.constant 1.0 : f64
-  %r:2 = ad.vjp @f(%x, %one) {wrt = array<i64: 0>} : (f64, f64) -> (f64, f64)
-  func.return %r#1 : f64
-}
 func.func @d2(%x: f64) -> f64 {
-  %one = arith.constant 1.0 : f64
-  %r:2 = ad.vjp @d1(%x, %one) {wrt = array<i64: 0>} : (f64, f64) -> (f64, f64)
-  func.return %r#1 : f64
+  %0 = arith.constant 1.000000e+00 : f64
+  %1, %2 = ad.vjp @d1(%x, %0) {wrt = array<i64: 0>} : (f64, f64) -> (f64, f64)
+  func.return %2 : f64
+}
+func.func private @d1(%x: f64) -> f64 {
+  %0 = arith.constant 1.000000e+00 : f64
+  %1, %2 = ad.vjp @f(%x, %0) {wrt = array<i64: 0>} : (f64, f64) -> (f64, f64)
+  func.return %2 : f64
 }
 ```
 
-After (round 1 builds `@d1` from `@f`'s derivative functions, round 2 `@d2` from `@d1`'s):
+After (round 1 differentiates `@f`: `@f_jvp`, `@f_fwd`, `@f_lin`, `@f_lin_t`; then `@d1` has no
+derivative op left and round 2 differentiates it: `@d1_jvp`, …):
 
 ```mlir
-func.func @d1(%x: f64) -> f64 {
-  %y, %tape = func.call @f_inlined_jvp_fwd(%x) : (f64) -> (f64, !ad.tape)
-  %dx = func.call @f_inlined_jvp_lin_t(%tape, %one) : (!ad.tape, f64) -> f64
-  func.return %dx : f64
-}
 func.func @d2(%x: f64) -> f64 {
-  %y, %tape = func.call @d1_inlined_jvp_fwd(%x) : (f64) -> (f64, !ad.tape)
-  %dx = func.call @d1_inlined_jvp_lin_t(%tape, %one) : (!ad.tape, f64) -> f64
-  func.return %dx : f64
+  %0 = arith.constant 1.000000e+00 : f64
+  %1, %2 = func.call @d1_fwd(%x) : (f64) -> (f64, !ad.tape)
+  %3 = func.call @d1_lin_t(%2, %0) : (!ad.tape, f64) -> f64
+  func.return %3 : f64
+}
+func.func private @d1(%x: f64) -> f64 {
+  %0 = arith.constant 1.000000e+00 : f64
+  %1, %2 = func.call @f_fwd(%x) : (f64) -> (f64, !ad.tape)
+  %3 = func.call @f_lin_t(%2, %0) : (!ad.tape, f64) -> f64
+  func.return %3 : f64
 }
 ```
 """
@@ -76,7 +79,7 @@ class AdDifferentiate(ModulePass):
         left, rounds = derivative_ops(module), 0
         while left:
             if rounds == self.max_rounds:
-                raise LoomError(f"ad-differentiate: {left} derivative op(s) left after {rounds} rounds "
+                raise LoomError(f"ad-differentiate: {left} derivative op(s) left after {rounds} round(s) "
                                 f"(derivatives nested deeper than max-rounds={self.max_rounds}?)")
             yield from ROUND
             rounds += 1
