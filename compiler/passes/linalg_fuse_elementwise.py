@@ -186,9 +186,9 @@ class FuseProducerIntoConsumer(RewritePattern):
                                   [AffineMapAttr(m) for _, m in plan.inputs] + list(op.indexing_maps.data[n_in:]),
                                   op.iterator_types, [r.type for r in op.res])
         new_op.location = op.location
-        rewriter.replace_op(op, new_op)
+        rewriter.replace(op, new_op)
         if not p.res[0].uses:
-            rewriter.erase_op(p)
+            rewriter.erase(p)
 
 
 class EraseDeadTensorOp(RewritePattern):
