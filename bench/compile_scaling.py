@@ -21,7 +21,7 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
 from __future__ import annotations
 
 import argparse
-import math
+import functools
 import os
 import sys
 import time
@@ -84,3 +84,69 @@ def call_dag(depth: int) -> str:
                 f"    return f{k - 1}(x) + f{k - 1}(x * 0.5)"]
     src += [f"def f(x: f32[{WIDTH}]) -> f32[{WIDTH}]:", f"    return f{depth}(x)"]
     return "\n".join(src) + "\n"
+
+
+def time_first_call(src: str, args: tuple, mode: str) -> tuple[float, float]:
+    """(wall s, CPU s) from loading the source to the first result, in this process (every
+    `loads` is a new program: nothing is cached between sizes)."""
+    w, c = time.perf_counter(), time.process_time()
+    compiler.loads(src, name="scaling.loom", mode=mode, cache=False).f(*args)
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def fit_exponent(sizes, seconds) -> float:
+    """k in t = a * size^k, least squares on the logs."""
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(seconds, float))
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def measure(sizes=SIZES, depths=DEPTHS, eager: bool = True, out=functools.partial(print, flush=True)) -> dict:
+    """Times every program; returns {family: {mode: {"sizes", "wall_s", "cpu_s", "exponent"}}}."""
+    rng = np.random.default_rng(0)
+    families = {"straight": (sizes, straight_line, straight_line_inputs(rng)),
+                "dag": (depths, call_dag, (rng.standard_normal(WIDTH).astype(np.float32),))}
+    modes = ("jit", "eager") if eager else ("jit",)
+    res: dict = {}
+    for family, (ns, make, args) in families.items():
+        out(f"\n== compile scaling: {family} ({'lines' if family == 'straight' else 'call depth'}) ==")
+        out(f"  {'size':>6}" + "".join(f"{m + ' wall s':>14}{m + ' cpu s':>13}" for m in modes))
+        res[family] = {m: {"sizes": [], "wall_s": [], "cpu_s": []} for m in modes}
+        for n in ns:
+            src = make(n)
+            row = f"  {n:>6}"
+            for m in modes:
+                w, c = time_first_call(src, args, m)
+                r = res[family][m]
+                r["sizes"].append(n), r["wall_s"].append(w), r["cpu_s"].append(c)
+                row += f"{w:>14.2f}{c:>13.2f}"
+            out(row)
+        for m in modes:
+            r = res[family][m]
+            r["exponent"] = fit_exponent(r["sizes"], r["cpu_s"])
+            r["exponent_wall"] = fit_exponent(r["sizes"], r["wall_s"])
+            if family == "dag":
+                r["s_per_level"] = float(np.polyfit(r["sizes"], r["cpu_s"], 1)[0])
+                out(f"  {m}: fitted exponent in depth {r['exponent']:.2f} (CPU; wall {r['exponent_wall']:.2f}), "
+                    f"{r['s_per_level']:.3f} CPU s per level (doubling per level would be exponential)")
+            else:
+                verdict = "PASS" if r["exponent"] <= TARGET_EXPONENT else "MISS"
+                out(f"  {m}: fitted exponent {r['exponent']:.2f} (CPU time; wall {r['exponent_wall']:.2f}), "
+                    f"target <= {TARGET_EXPONENT}: {verdict}")
+    return res
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help=f"sizes up to {QUICK_SIZES[-1]} lines")
+    p.add_argument("--sizes", help="comma-separated line counts (overrides the defaults)")
+    p.add_argument("--depths", help="comma-separated call depths (overrides the defaults)")
+    p.add_argument("--no-eager", action="store_true", help="time native compilation only")
+    a = p.parse_args(argv)
+    sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
+    depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
+    measure(sizes, depths, eager=not a.no_eager)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
