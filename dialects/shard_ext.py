@@ -33,10 +33,15 @@ Defined here:
 - `shard.process_linear_index on @M : index` — this device's rank (row-major over the mesh).
 - `shard.grid_shape @M axes = [k] : index` — the size of mesh axis `k`.
 
+Loom's own (dialect `spmd`, `SPMD`): `spmd.enter %x on @M` and `spmd.exit %x on @M`, identities on
+values that mark where global-view values enter and leave an `@spmd` program (see their ops).
+
 How Loom's IR uses them: `mesh M = (dp=2, tp=4)` is `shard.grid @M(shape = 2x4)` (axis names in a
 `loom.axes` attribute). Every function runs on every device; an `@spmd(M)` function's parameters and
-results are its per-device blocks. A global-view caller splits a global (replicated) argument with
-`shard.all_slice` and assembles a split result with `shard.all_gather`. A collective of a scalar
+results are its per-device blocks. A global-view caller's call is a wrapper `@f` (global types): each
+argument goes through `spmd.enter` (then `shard.all_slice` per split dimension), the per-device body
+`@f.spmd` is called, and each result is assembled with `shard.all_gather` per split dimension, then
+`spmd.exit`. A collective of a scalar
 works on a `tensor<1xT>` (`loom.reshape` before and after); `axis_index(ax)` is
 `shard.process_multi_index` then `arith.index_cast` to i64.
 """
@@ -44,6 +49,7 @@ works on a `tensor<1xT>` (`loom.reshape` before and after); `axis_index(ax)` is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from xdsl.dialects import shard as xshard
 from xdsl.dialects.builtin import (
@@ -58,6 +64,8 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
+    AnyAttr,
+    VarConstraint,
     IRDLOperation,
     irdl_op_definition,
     operand_def,
@@ -288,8 +296,49 @@ class GridShapeOp(IRDLOperation):
                          properties={"grid": FlatSymbolRefAttr(grid), "axes": axes_attr(axes)})
 
 
+@irdl_op_definition
+class EnterOp(IRDLOperation):
+    """`spmd.enter %x on @M`: where a global-view value (the same on every device) enters an
+    `@spmd` program as every device's own copy. The value is unchanged; only the meaning of its
+    derivative changes (the cotangents a device program gives back are summed over the devices)."""
+
+    name = "spmd.enter"
+    grid = prop_def(FlatSymbolRefAttr)
+    T: ClassVar = VarConstraint("T", AnyAttr())
+    input = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$input `on` $grid attr-dict `:` type($result)"
+
+    def __init__(self, input: SSAValue, grid: str):
+        super().__init__(operands=[input], result_types=[input.type], properties={"grid": FlatSymbolRefAttr(grid)})
+
+
+@irdl_op_definition
+class ExitOp(IRDLOperation):
+    """`spmd.exit %x on @M`: where a value every device holds identically (an assembled or
+    provably replicated `@spmd` result) becomes a global-view value. The value is unchanged; its
+    cotangent is shared among the devices (divided by their number), so that a replicated result
+    is not counted once per device."""
+
+    name = "spmd.exit"
+    grid = prop_def(FlatSymbolRefAttr)
+    T: ClassVar = VarConstraint("T", AnyAttr())
+    input = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$input `on` $grid attr-dict `:` type($result)"
+
+    def __init__(self, input: SSAValue, grid: str):
+        super().__init__(operands=[input], result_types=[input.type], properties={"grid": FlatSymbolRefAttr(grid)})
+
+
 EXTRA_OPS = [AllGatherOp, AllSliceOp, AllToAllOp, ReduceScatterOp, ProcessMultiIndexOp, ProcessLinearIndexOp,
              GridShapeOp]
 
 SHARD = Dialect("shard", [*xshard.Shard.operations, *EXTRA_OPS], list(xshard.Shard.attributes))
 """xDSL's shard dialect with the upstream ops it lacks: load this instead of `xdsl.dialects.shard.Shard`."""
+
+SPMD = Dialect("spmd", [EnterOp, ExitOp], [])
+"""Loom's two boundary markers of `@spmd` programs (no upstream equivalent: MLIR's partitioner
+works from `shard.shard` annotations instead of user-written per-device programs)."""
