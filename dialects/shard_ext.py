@@ -33,8 +33,9 @@ Defined here:
 - `shard.process_linear_index on @M : index` — this device's rank (row-major over the mesh).
 - `shard.grid_shape @M axes = [k] : index` — the size of mesh axis `k`.
 
-Loom's own (dialect `spmd`, `SPMD`): `spmd.enter %x on @M` and `spmd.exit %x on @M`, identities on
-values that mark where global-view values enter and leave an `@spmd` program (see their ops).
+Loom's own (dialect `spmd`, `SPMD`): `spmd.enter %x on @M grid_axes = [0, 1]` and `spmd.exit …`,
+identities on values that mark where global-view values enter and leave an `@spmd` program running
+over those mesh axes (all of the mesh's); see the ops.
 
 How Loom's IR uses them: `mesh M = (dp=2, tp=4)` is `shard.grid @M(shape = 2x4)` (axis names in a
 `loom.axes` attribute). Every function runs on every device; an `@spmd(M)` function's parameters and
@@ -297,40 +298,40 @@ class GridShapeOp(IRDLOperation):
 
 
 @irdl_op_definition
-class EnterOp(IRDLOperation):
+class EnterOp(xshard.CollectiveCommunicationOp):
     """`spmd.enter %x on @M`: where a global-view value (the same on every device) enters an
     `@spmd` program as every device's own copy. The value is unchanged; only the meaning of its
     derivative changes (the cotangents a device program gives back are summed over the devices)."""
 
     name = "spmd.enter"
-    grid = prop_def(FlatSymbolRefAttr)
     T: ClassVar = VarConstraint("T", AnyAttr())
     input = operand_def(T)
     result = result_def(T)
     traits = traits_def(Pure())
-    assembly_format = "$input `on` $grid attr-dict `:` type($result)"
+    assembly_format = "$input `on` $grid (`grid_axes` `=` $grid_axes^)? attr-dict `:` type($result)"
 
-    def __init__(self, input: SSAValue, grid: str):
-        super().__init__(operands=[input], result_types=[input.type], properties={"grid": FlatSymbolRefAttr(grid)})
+    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int]):
+        super().__init__(operands=[input], result_types=[input.type],
+                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes)})
 
 
 @irdl_op_definition
-class ExitOp(IRDLOperation):
+class ExitOp(xshard.CollectiveCommunicationOp):
     """`spmd.exit %x on @M`: where a value every device holds identically (an assembled or
     provably replicated `@spmd` result) becomes a global-view value. The value is unchanged; its
     cotangent is shared among the devices (divided by their number), so that a replicated result
     is not counted once per device."""
 
     name = "spmd.exit"
-    grid = prop_def(FlatSymbolRefAttr)
     T: ClassVar = VarConstraint("T", AnyAttr())
     input = operand_def(T)
     result = result_def(T)
     traits = traits_def(Pure())
-    assembly_format = "$input `on` $grid attr-dict `:` type($result)"
+    assembly_format = "$input `on` $grid (`grid_axes` `=` $grid_axes^)? attr-dict `:` type($result)"
 
-    def __init__(self, input: SSAValue, grid: str):
-        super().__init__(operands=[input], result_types=[input.type], properties={"grid": FlatSymbolRefAttr(grid)})
+    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int]):
+        super().__init__(operands=[input], result_types=[input.type],
+                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes)})
 
 
 EXTRA_OPS = [AllGatherOp, AllSliceOp, AllToAllOp, ReduceScatterOp, ProcessMultiIndexOp, ProcessLinearIndexOp,

@@ -22,8 +22,8 @@ func.func @f(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %i = shard.process_multi_index on @M axes = [1] : index
   %r = shard.process_linear_index on @M : index
   %n, %n_1 = shard.grid_shape @M axes = [0, 1] : index, index
-  %in = spmd.enter %h on @M : tensor<4x8xf32>
-  %out = spmd.exit %in on @M : tensor<4x8xf32>
+  %in = spmd.enter %h on @M grid_axes = [0, 1] : tensor<4x8xf32>
+  %out = spmd.exit %in on @M grid_axes = [0, 1] : tensor<4x8xf32>
   func.return %out : tensor<4x8xf32>
 }
 """
