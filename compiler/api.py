@@ -29,6 +29,7 @@ from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import StructT, TensorT, flat_types, n_leaves
 from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify, with_autodiff
 from runtime.reference import run_function
+from runtime.simulated import run_spmd
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 DTYPE_NAMES = {np.dtype(v): k for k, v in NP_DTYPES.items()}
@@ -142,7 +143,9 @@ class Function:
     def __call__(self, *args, **kwargs):
         types, arrays = self._arguments(args, kwargs)
         lowered = self._lower(types)
-        if self.program.mode == "jit":
+        if self.program.checker.spmd_funcs:  # a mesh program: every device simulated (LANGUAGE.md §9.5)
+            results = run_spmd(lowered.module(self.program.pipeline), lowered.inst.symbol, arrays)
+        elif self.program.mode == "jit":
             results = lowered.compiled()(arrays)
         else:
             results = run_function(lowered.module(self.program.pipeline), lowered.inst.symbol, arrays)

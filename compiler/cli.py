@@ -114,13 +114,14 @@ def cmd_run(args) -> int:
     module = generate(checker, [inst])
     verify(module)
     times.append(("irgen", time.perf_counter() - t0))
-    if args.eager:
+    if args.eager or checker.spmd_funcs:  # a mesh program: every device simulated (LANGUAGE.md §9.5)
         from compiler.pipeline import with_autodiff
+        from runtime.simulated import run_spmd
 
         pm = _manager(args, with_autodiff(module, args.pipeline))
         pm.run(module, initial="irgen")
         t0 = time.perf_counter()
-        results = run_function(module, inst.symbol, inputs)
+        results = (run_spmd if checker.spmd_funcs else run_function)(module, inst.symbol, inputs)
         after = [("execute (eager)", time.perf_counter() - t0)]
     else:
         results, pm, after = _run_native(args, module, inst.symbol, inputs)
