@@ -222,3 +222,27 @@ def test_jvp_of_a_spmd_function_matches_the_gradient():
     t = run(LOSS, "tangent", x, w, tw)
     g = run(LOSS, "dloss_w", x, w)
     np.testing.assert_allclose(t, np.vdot(g, tw), rtol=1e-4)
+
+
+def test_struct_with_a_split_field():
+    src = """mesh M = (dp=2)
+struct P:
+    w: f32[8@dp, 3]
+    b: f32[3]
+
+@spmd(M)
+def scale(p: P) -> P:
+    return p * 2.0
+
+@spmd(M)
+def total(p: P) -> f32:
+    return all_reduce(sum(p.w), over=dp) + sum(p.b)   # p.b is replicated: so is the result
+
+def main():
+    p = P(w=reshape(f32(arange(24)), (8, 3)), b=ones((3,), f32))
+    q = scale(p)
+    return q.w, total(q)
+"""
+    w, t = run(src, "main")
+    np.testing.assert_array_equal(w, 2 * np.arange(24, dtype=np.float32).reshape(8, 3))
+    assert t == 2 * 276 + 6
