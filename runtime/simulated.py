@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from xdsl.interpreters.func import FuncFunctions
 from xdsl.interpreters.scf import ScfFunctions
 from xdsl.ir import Operation
 
-from compiler.diagnostics import LoomRuntimeError
+from compiler.diagnostics import LoomError, LoomRuntimeError
 from dialects import loom, shard_ext as sx
 from runtime.reference import LoomFunctions, fail, out
 
@@ -259,3 +260,27 @@ def run_spmd(module: ModuleOp, name: str, args: Sequence[Any], shape: Sequence[i
             raise LoomRuntimeError(f"@{name} returned different values on devices 0 and {rank}: "
                                    "a compiler bug (the results of a global-view function are replicated)")
     return results[0]
+
+
+@dataclass(frozen=True)
+class SimulatedExecutor:
+    """The executor of programs with `@spmd` functions in one process (`simulated` in
+    compiler/driver.py's table): every device of the mesh on the reference executor, after the
+    loom-level passes `pipeline`. `devices` (`--eager --devices N`) must be the mesh's size."""
+
+    pipeline: str = "none"
+    pm_options: dict | None = field(default=None, compare=False)  # PassManager flags (CLI)
+    devices: int | None = None
+
+    def key(self) -> tuple:
+        return ("simulated", self.pipeline, id(self.pm_options) if self.pm_options else None, self.devices)
+
+    def prepare(self, lowered) -> Callable[[list], tuple]:
+        module = lowered.module(self.pipeline, self.pm_options)
+        shape = mesh_shape(module) or ()
+        n = len(device_coords(shape))
+        if self.devices is not None and self.devices != n:
+            raise LoomError(f"--devices {self.devices}: the program's mesh has {n} devices"
+                            if shape else f"--devices {self.devices}: '{lowered.symbol}' uses no mesh")
+        symbol = lowered.symbol
+        return lambda leaves: run_spmd(module, symbol, leaves, shape)
