@@ -165,10 +165,12 @@ class DeviceFunctions(InterpreterFunctions):
             raise fail(op, "shard.shift without `rotate` has no source for this device")
         return (out(op, parts[(i - offset) % n]),)
 
+    def _queried(self, op) -> list[int]:
+        return list(op.axes.get_values() or range(len(self.shape)))
+
     @impl(sx.ProcessMultiIndexOp)
     def run_process_multi_index(self, interp, op, args):
-        axes = op.axes.get_values() or range(len(self.shape))
-        return tuple(self.coords[a] for a in axes)
+        return tuple(self.coords[a] for a in self._queried(op))
 
     @impl(sx.ProcessLinearIndexOp)
     def run_process_linear_index(self, interp, op, args):
@@ -176,8 +178,7 @@ class DeviceFunctions(InterpreterFunctions):
 
     @impl(sx.GridShapeOp)
     def run_grid_shape(self, interp, op, args):
-        axes = op.axes.get_values() or range(len(self.shape))
-        return tuple(self.shape[a] for a in axes)
+        return tuple(self.shape[a] for a in self._queried(op))
 
     @impl(sx.EnterOp)
     def run_enter(self, interp, op, args):
