@@ -26,7 +26,8 @@ from xdsl.dialects.builtin import ArrayAttr, DenseArrayBase, IntegerAttr, String
 from xdsl.ir import Block, Region, SSAValue
 
 from compiler.frontend import ast as A
-from compiler.frontend.structs import SVal, flat_ir_types
+from compiler.frontend.emit_common import flat_ir_types
+from compiler.frontend.emit_structs import SVal
 from dialects import loom
 from dialects import shard_ext as sx
 
