@@ -30,7 +30,8 @@ from xdsl.ir import Operation
 
 from compiler.diagnostics import LoomError, LoomRuntimeError
 from dialects import loom, shard_ext as sx
-from runtime.reference import LoomFunctions, fail, out
+from dialects.loom_semantics import result
+from runtime.reference import LoomFunctions, fail
 
 TIMEOUT_S = 600.0  # a device waiting this long at a collective: the others took another path
 
@@ -125,37 +126,37 @@ class DeviceFunctions(InterpreterFunctions):
     @impl(sx.xshard.AllReduceOp)
     def run_all_reduce(self, interp, op, args):
         parts, _ = self._group(op, args[0])
-        return (out(op, _reduce(op.reduction.data.value, parts)),)
+        return (result(op, _reduce(op.reduction.data.value, parts)),)
 
     @impl(sx.AllGatherOp)
     def run_all_gather(self, interp, op, args):
         parts, _ = self._group(op, args[0])
-        return (out(op, np.concatenate(parts, axis=op.gather_axis.value.data)),)
+        return (result(op, np.concatenate(parts, axis=op.gather_axis.value.data)),)
 
     @impl(sx.ReduceScatterOp)
     def run_reduce_scatter(self, interp, op, args):
         parts, i = self._group(op, args[0])
         total = _reduce(op.reduction.data.value, parts)
-        return (out(op, np.split(total, len(parts), axis=op.scatter_axis.value.data)[i]),)
+        return (result(op, np.split(total, len(parts), axis=op.scatter_axis.value.data)[i]),)
 
     @impl(sx.AllToAllOp)
     def run_all_to_all(self, interp, op, args):
         parts, i = self._group(op, args[0])
         n = len(parts)
         mine = [np.split(p, n, axis=op.split_axis.value.data)[i] for p in parts]
-        return (out(op, np.concatenate(mine, axis=op.concat_axis.value.data)),)
+        return (result(op, np.concatenate(mine, axis=op.concat_axis.value.data)),)
 
     @impl(sx.AllSliceOp)
     def run_all_slice(self, interp, op, args):
         members = group_of(self.shape, self.coords, _axes(op))
         parts = np.split(np.asarray(args[0]), len(members), axis=op.slice_axis.value.data)
-        return (out(op, parts[members.index(self.rank)]),)
+        return (result(op, parts[members.index(self.rank)]),)
 
     @impl(sx.xshard.BroadcastOp)
     def run_broadcast(self, interp, op, args):
         parts, _ = self._group(op, args[0])
         (root,) = op.root.get_values()
-        return (out(op, parts[root]),)
+        return (result(op, parts[root]),)
 
     @impl(sx.xshard.ShiftOp)
     def run_shift(self, interp, op, args):
@@ -163,7 +164,7 @@ class DeviceFunctions(InterpreterFunctions):
         n, offset = len(parts), op.offset.value.data
         if op.properties.get("rotate") is None and not 0 <= i - offset < n:
             raise fail(op, "shard.shift without `rotate` has no source for this device")
-        return (out(op, parts[(i - offset) % n]),)
+        return (result(op, parts[(i - offset) % n]),)
 
     def _queried(self, op) -> list[int]:
         return list(op.axes.get_values() or range(len(self.shape)))
@@ -190,7 +191,7 @@ class DeviceFunctions(InterpreterFunctions):
 
     @impl(arith.IndexCastOp)
     def run_index_cast(self, interp, op, args):
-        return (out(op, args[0]) if loom.is_scalar_type(op.result.type) else int(args[0]),)
+        return (result(op, args[0]) if loom.is_scalar_type(op.result.type) else int(args[0]),)
 
 
 @register_impls
