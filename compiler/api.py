@@ -52,7 +52,8 @@ class Program:
         parse_passes(self.pipeline)  # validate early
         self.cache = driver.cache_enabled(cache)
         self.checked = checked
-        self.executor = (driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"
+        self.executor = (driver.executor("simulated", pipeline=self.pipeline) if checked.checker.spmd_funcs
+                         else driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"
                          else driver.executor("eager", pipeline=self.pipeline))
         self._functions = {name: Function(self, name) for name in checked.functions}
         self._structs = {name: StructType(self, name) for name in checked.checker.structs}

@@ -103,7 +103,9 @@ def cmd_run(args) -> int:
     types = [TensorT(DTYPE_NAMES[np.asarray(a).dtype], tuple(np.shape(a))) for a in inputs]
     lowered = driver.Lowered(program, program.specialize(args.entry, types))
     opts = _pm_options(args)
-    if args.eager:
+    if program.checker.spmd_funcs:  # a mesh program: every device simulated in this process (§9.5)
+        ex, label = driver.executor("simulated", pipeline=args.pipeline, pm_options=opts), "execute (simulated)"
+    elif args.eager:
         ex, label = driver.executor("eager", pipeline=args.pipeline, pm_options=opts), "execute (eager)"
     else:
         ex = driver.executor("native", cache=driver.cache_enabled(args.cache or None), pipeline=args.pipeline,

@@ -393,6 +393,7 @@ def c_header(source: str, entries: dict) -> str:
 EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
+    "simulated": ("runtime.simulated", "SimulatedExecutor"),  # every device of a mesh, in one process
 }
 
 
