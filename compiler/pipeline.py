@@ -24,6 +24,7 @@ from compiler.passes import PASSES, get_pass
 from dialects.ad import AD
 from dialects.llvm_ext import LlvmExt
 from dialects.loom import Loom
+from dialects.shard_ext import SHARD, SPMD
 
 NAMED_PIPELINES = {
     "none": "",
@@ -44,7 +45,7 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, Loom, AD):
+              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, Loom, AD, SHARD, SPMD):
         ctx.load_dialect(d)
     return ctx
 
