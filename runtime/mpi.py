@@ -5,11 +5,11 @@ A rank is one process of an MPI job started by `loom run --devices N` or `loom l
 
 - `comm()` initialises MPI once (through mpi4py, at `MPI_THREAD_MULTIPLE`: at lower levels MPICH
   busy-polls and more ranks than cores crawl) and checks the ABI table (`runtime/mpi_abi.py`);
-- `Mesh` maps ranks to mesh positions (row-major: rank = position on the mesh) and `install(mesh)`
-  creates one communicator per set of mesh axes with `MPI_Comm_split` (colour: the position on
-  the other axes; key: the position within the set, so a communicator's ranks are in device
-  order) and writes their handles into `loom_mpi_comms[mask]` and this rank's position in each into
-  `loom_mpi_ranks[mask]` (mask: bit k set for axis k), two global arrays the compiled code loads
+- `install(shape)` creates the communicators of a mesh (ranks are row-major positions on it): one
+  per ordered set of mesh axes (`comm_slots`), with `MPI_Comm_split` (colour: the position on the
+  other axes; key: the position within the set, the first listed axis major, so a communicator's
+  ranks are in in-group order), and writes their handles into `loom_mpi_comms[slot]` and this
+  rank's in-group index into `loom_mpi_ranks[slot]`, two global arrays the compiled code loads
   (`convert-shard-to-mpi`); `link_jit()` makes them and libmpi's functions visible to the JIT;
 - `loom_mpi_site` holds the description of the collective the compiled code is in (or NULL): the
   `Watchdog` names it when a collective does not complete within `LOOM_MPI_TIMEOUT` seconds
@@ -17,28 +17,27 @@ A rank is one process of an MPI job started by `loom run --devices N` or `loom l
 - `fail(message)` prints `rank K: message` and ends the whole job (`MPI_Abort`); `guard(main)` runs a
   rank's main function so that any error ends the job (an uncaught exception on one rank would
   otherwise leave the others waiting forever in their next collective);
-- `MPIExecutor` runs a per-device compiled function on global NumPy arrays: each rank takes its
-  block of every argument and the results are assembled from all ranks' blocks (every rank returns
-  the global values).
+- `MPIExecutor` runs a compiled function of a program with a mesh on every rank: global NumPy
+  arrays in and out (the compiled code takes its blocks and gathers its results itself).
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib.metadata
+import itertools
 import math
 import os
 import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 
 import numpy as np
 
 from compiler.diagnostics import LoomError
 
-TABLE_SIZE = 16  # communicators per mesh: one per subset of at most 4 axes
+TABLE_SIZE = 64  # communicators per mesh: one per ordered set of axes of a mesh of at most 4 axes
 COMMS_SYMBOL, RANKS_SYMBOL, SITE_SYMBOL = "loom_mpi_comms", "loom_mpi_ranks", "loom_mpi_site"
 RUNDIR_ENV = "LOOM_MPI_RUNDIR"  # set by the launcher: where a failing rank leaves a mark
 TIMEOUT_ENV = "LOOM_MPI_TIMEOUT"
@@ -215,51 +214,44 @@ def watchdog() -> Watchdog:
 
 
 # ---------------------------------------------------------------- meshes and communicators
-@dataclass(frozen=True)
-class Mesh:
-    """A logical mesh: axis names and sizes; device d sits at the row-major position d."""
-
-    axes: tuple[str, ...]
-    shape: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    def coords(self, device: int) -> tuple[int, ...]:
-        return tuple(int(c) for c in np.unravel_index(device, self.shape))
-
-    def mask(self, axes) -> int:
-        """The communicator-table index of a set of axes (bit k: axis k)."""
-        return sum(1 << self.axes.index(a) for a in axes)
+def comm_slots(rank: int) -> list[tuple[int, ...]]:
+    """The communicator table's layout for a mesh of `rank` axes: slot k holds the communicator of
+    the k-th ordered set of axes (a group's devices ordered with the first listed axis major)."""
+    return [p for k in range(1, rank + 1) for p in itertools.permutations(range(rank), k)]
 
 
-def install(mesh: Mesh) -> None:
-    """Create the communicators of `mesh` (collective: every rank calls it) and fill the tables."""
+def comm_slot(axes, rank: int) -> int:
+    return comm_slots(rank).index(tuple(axes))
+
+
+def install(shape: tuple[int, ...]) -> None:
+    """Create the communicators of a mesh of `shape` (collective: every rank calls it) and fill the
+    tables compiled code reads."""
     world = comm()
-    if world.size != mesh.size:
-        raise RuntimeError(f"the job has {world.size} ranks but the mesh has {mesh.size} devices")
-    if len(mesh.shape) > 4:
-        raise RuntimeError(f"meshes have at most 4 axes (this one has {len(mesh.shape)})")
-    if _state.get("mesh") == mesh:
+    size = math.prod(shape)
+    if world.size != size:
+        raise RuntimeError(f"the job has {world.size} ranks but the mesh has {size} devices")
+    slots = comm_slots(len(shape))
+    if len(slots) > TABLE_SIZE:
+        raise RuntimeError(f"meshes have at most 4 axes (this one has {len(shape)})")
+    if _state.get("mesh") == shape:
         return
     MPI = _state["MPI"]
-    coords = mesh.coords(world.rank)
+    coords = [int(c) for c in np.unravel_index(world.rank, shape)]
     for c in _state.get("comms", []):
         c.Free()
     made = []
-    for mask in range(1, 1 << len(mesh.shape)):
-        inside = [k for k in range(len(mesh.shape)) if mask >> k & 1]
-        outside = [k for k in range(len(mesh.shape)) if not mask >> k & 1]
-        color = int(np.ravel_multi_index([coords[k] for k in outside], [mesh.shape[k] for k in outside])) \
+    for slot, inside in enumerate(slots):
+        outside = [k for k in range(len(shape)) if k not in inside]
+        color = int(np.ravel_multi_index([coords[k] for k in outside], [shape[k] for k in outside])) \
             if outside else 0
-        key = int(np.ravel_multi_index([coords[k] for k in inside], [mesh.shape[k] for k in inside]))
+        key = int(np.ravel_multi_index([coords[k] for k in inside], [shape[k] for k in inside]))
         c = world.Split(color, key)
         c.Set_errhandler(MPI.ERRORS_RETURN)  # compiled code checks every call's status
-        _comms[mask] = MPI._handleof(c)
-        _ranks[mask] = c.rank
+        _comms[slot] = MPI._handleof(c)
+        _ranks[slot] = c.rank
         made.append(c)
-    _state["comms"], _state["mesh"] = made, mesh
+    _state["comms"], _state["mesh"] = made, tuple(shape)
 
 
 def link_jit() -> None:
@@ -276,70 +268,32 @@ def link_jit() -> None:
         _state["linked"] = True
 
 
-# ---------------------------------------------------------------- global arrays ↔ blocks
-Spec = tuple  # per dimension: a tuple of mesh axis names it is split over (major first), () if not
+# ---------------------------------------------------------------- running compiled code
+def compile_once(build):
+    """A compiled function on every rank, compiled on rank 0 only: `build()` returns
+    `(CompiledFunction, object code)` there, and the other ranks load the same machine code (N ranks
+    on fewer cores would otherwise compile N times over). Call after `link_jit()`."""
+    from runtime import jit
 
-
-def block_index(mesh: Mesh, coords: tuple[int, ...], axes: tuple[str, ...]) -> tuple[int, int]:
-    """(which block, how many blocks) along a dimension split over `axes`."""
-    sizes = [mesh.shape[mesh.axes.index(a)] for a in axes]
-    pos = [coords[mesh.axes.index(a)] for a in axes]
-    return (int(np.ravel_multi_index(pos, sizes)) if axes else 0), math.prod(sizes)
-
-
-def take_block(x: np.ndarray, spec: Spec, mesh: Mesh, device: int) -> np.ndarray:
-    """Device `device`'s block of the global array `x`."""
-    coords = mesh.coords(device)
-    index = []
-    for d, axes in enumerate(spec):
-        i, n = block_index(mesh, coords, axes)
-        b = x.shape[d] // n
-        index.append(slice(i * b, (i + 1) * b))
-    return np.ascontiguousarray(x[tuple(index)])
-
-
-def put_block(out: np.ndarray, block: np.ndarray, spec: Spec, mesh: Mesh, device: int) -> None:
-    coords = mesh.coords(device)
-    index = []
-    for d, axes in enumerate(spec):
-        i, _ = block_index(mesh, coords, axes)
-        b = block.shape[d]
-        index.append(slice(i * b, (i + 1) * b))
-    out[tuple(index)] = block
-
-
-def assemble(block: np.ndarray, spec: Spec, mesh: Mesh) -> np.ndarray:
-    """The global array from every rank's `block` (collective: every rank calls it)."""
     world = comm()
-    if not any(spec):
-        return block  # replicated: every device holds the global value
-    blocks = np.empty((world.size, *block.shape), block.dtype)
-    world.Allgather(np.ascontiguousarray(block), blocks)
-    shape = [s * block_index(mesh, (0,) * len(mesh.shape), axes)[1] for s, axes in zip(block.shape, spec)]
-    out = np.empty(shape, block.dtype)
-    for device in range(world.size):
-        put_block(out, blocks[device], spec, mesh, device)
-    return out
+    fn, payload = None, None
+    if world.rank == 0:
+        fn, obj = build()
+        payload = (obj, fn.metadata())
+    obj, meta = world.bcast(payload, root=0)
+    return fn if fn is not None else jit.CompiledFunction.from_metadata(jit.NativeModule(obj=obj), meta)
 
 
 class MPIExecutor:
-    """A per-device compiled function, called with and returning global arrays on every rank."""
+    """A compiled function of a program with a mesh, run by every rank of the job: it takes and
+    returns global arrays (the compiled code slices its blocks and gathers its results itself)."""
 
-    def __init__(self, fn, mesh: Mesh, in_specs: list[Spec | None], out_specs: list[Spec | None],
-                 name: str = "the function"):
+    def __init__(self, fn, shape: tuple[int, ...], name: str):
         comm()
         link_jit()
-        install(mesh)
-        self.fn, self.mesh, self.name = fn, mesh, name
-        self.in_specs, self.out_specs = in_specs, out_specs
+        install(tuple(shape))
+        self.fn, self.name = fn, name
 
     def __call__(self, args: list) -> list:
-        device = comm().rank
-        local = [a if spec is None else take_block(np.asarray(a), spec, self.mesh, device)
-                 for a, spec in zip(args, self.in_specs)]
-        dog = watchdog()
-        with dog.section(f"{self.name}"):
-            outs = self.fn(local)
-        with dog.section(f"assembling the results of {self.name}"):
-            return [o if spec is None else assemble(np.asarray(o), spec, self.mesh)
-                    for o, spec in zip(outs, self.out_specs)]
+        with watchdog().section(f"@{self.name}"):
+            return self.fn(args)

@@ -26,6 +26,8 @@ class LoomMpiInfo(MpiLibraryInfo):
     MPI_ERRORS_ARE_FATAL: int = 0x54000000
     MPI_COMM_NULL: int = 0x04000000
     MPI_THREAD_MULTIPLE: int = 3
+    MPI_SUCCESS: int = 0
+    MPI_PROC_NULL: int = -1
 
 
 ABI = LoomMpiInfo()
@@ -78,13 +80,10 @@ def mismatches(mpi_module) -> list[str]:
             continue
         name = f.name[4:]
         mine = getattr(ABI, f.name)
-        if name == "THREAD_MULTIPLE":
-            theirs = mpi_module.THREAD_MULTIPLE
-        else:
-            obj = getattr(mpi_module, name, None)
-            if obj is None:
-                continue  # mpi4py does not expose it (e.g. MPI_LONG_LONG_INT, an alias)
-            theirs = mpi_module._handleof(obj)
+        obj = getattr(mpi_module, name, None)
+        if obj is None:
+            continue  # mpi4py does not expose it (e.g. MPI_LONG_LONG_INT, an alias)
+        theirs = obj if isinstance(obj, int) else mpi_module._handleof(obj)
         if theirs != mine:
             bad.append(f"{f.name}: compiled with {mine:#x}, the library has {theirs:#x}")
     return bad

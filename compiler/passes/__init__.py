@@ -25,6 +25,7 @@ _TABLE = {
     "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
     "linalg-fuse-elementwise": ("compiler.passes.linalg_fuse_elementwise", "LinalgFuseElementwise"),
     # buffers and loops
+    "convert-shard-to-mpi": ("compiler.passes.convert_shard_to_mpi", "ConvertShardToMpi"),
     "loom-bufferize": ("compiler.passes.loom_bufferize", "LoomBufferize"),
     "loom-buffer-dealloc": ("compiler.passes.loom_buffer_dealloc", "LoomBufferDealloc"),
     "loom-linalg-to-loops": ("compiler.passes.loom_linalg_to_loops", "LoomLinalgToLoops"),
