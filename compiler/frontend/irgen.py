@@ -71,7 +71,7 @@ def generate(checker: Checker, roots: list[Instance]) -> ModuleOp:
     for inst, fn in zip(order, funcs):
         if inst not in roots:
             fn.sym_visibility = StringAttr("private")  # helpers: loom-inline may drop them
-    return ModuleOp(funcs)
+    return ModuleOp(module_ops(checker, order, funcs, FuncGen))
 
 
 class FuncGen:
@@ -145,6 +145,8 @@ class FuncGen:
     def build(self) -> func.FuncOp:
         inst = self.inst
         f = inst.fdef
+        if inst.spmd is not None:  # the global-view wrapper; the body is built from inst.spmd.body
+            return wrapper(inst, location(f.span))
         arg_types = flat_ir_types(inst.param_types)
         res_types = flat_ir_types(inst.result_types or [])
         block = Block(arg_types=arg_types)
@@ -440,6 +442,8 @@ class FuncGen:
             return out[0] if len(out) == 1 else out
         if "struct_ctor" in info.extra:
             return emit_construct(self, e, info)
+        if "collective" in info.extra:
+            return emit_collective(self, e, info, ir_type)
         if "dtype" in info.extra and isinstance(e.func, A.Name) and e.func.id in ELEM:
             x = self.value(e.args[0])  # an explicit conversion: always a loom.convert
             want = ir_type(info.value.type)
@@ -457,4 +461,5 @@ from compiler.frontend.structs import (  # noqa: E402
     emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flat_ir_types,
     flatten, regroup,
 )
+from compiler.frontend.spmd_emit import emit_collective, module_ops, wrapper  # noqa: E402
 from compiler.frontend.types import flat_types  # noqa: E402

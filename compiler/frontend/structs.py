@@ -23,7 +23,7 @@ from xdsl.ir import Attribute, SSAValue
 
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import err, not_yet
+from compiler.frontend.typecheck import err
 from compiler.frontend.types import (
     DTYPES,
     INTS,
@@ -66,8 +66,6 @@ def validate_structs(c) -> None:
                     raise unknown_type(c, t)
                 continue
             for d in t.dims or []:
-                if d.shard:
-                    raise not_yet("sharded dimensions (`d@axis`)", d.span)
                 if d.kind == "ellipsis" and len(t.dims) != 1:
                     raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
     state: dict[str, int] = {}

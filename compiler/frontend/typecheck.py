@@ -49,6 +49,7 @@ class Instance:
     result_types: list[TensorT | StructT] | None = None
     symbol: str = ""
     done: bool = False
+    spmd: object = None  # an `@spmd` function's SpmdSig (compiler/frontend/spmd.py)
 
 
 # ------------------------------------------------------------------ shapes
@@ -171,6 +172,8 @@ class Checker:
         self.consts: dict[str, RV] = {}
         self.structs: dict[str, A.StructDecl] = {}
         self.instances: dict[tuple, Instance] = {}
+        self.mesh = None  # the file's mesh (spmd.Mesh)
+        self.spmd_funcs: dict = {}  # name of an @spmd function → its mesh
         self._toplevel()
 
     # -- top level
@@ -182,7 +185,8 @@ class Checker:
         self.module.items = lift_derived_functions(self.module.items, {})  # dloss = grad(loss) → a def
         for item in self.module.items:
             if isinstance(item, A.MeshDecl):
-                raise not_yet("device meshes and sharding (mesh)", item.span)
+                declare_mesh(self, item)
+                continue
             if isinstance(item, A.Binding):
                 raise err("a top-level assignment must be `const NAME = value` or bind a derived function "
                           "(such as `dloss = grad(loss)`)", item.span)
@@ -202,14 +206,16 @@ class Checker:
                         if d.args or d.kwargs:
                             raise err("@checkpoint takes no arguments", d.span)
                         continue
-                    feature = {"spmd": "@spmd (per-device programs)",
-                               "pipeline": "@pipeline (pipeline parallelism)"}.get(d.name)
-                    if feature:
-                        raise not_yet(feature, d.span)
+                    if d.name == "spmd":
+                        spmd_decorator(self, item, d)
+                        continue
+                    if d.name == "pipeline":
+                        raise not_yet("@pipeline (pipeline parallelism)", d.span)
                     raise err(f"unknown decorator '@{d.name}'", d.span)
                 item.body = normalize_returns(item.body)
                 self.funcs[item.name] = item
         validate_structs(self)
+        validate_annotations(self)
         self._check_recursion()
 
     def _const_value(self, item: A.ConstDecl) -> RV:
@@ -282,6 +288,7 @@ class Checker:
         if inst is not None:
             return inst
         inst = Instance(self.funcs[name], list(types), dict(bindings))
+        prepare_instance(self, inst, span)
         self.instances[key] = inst
         FunctionChecker(self, inst).run()
         return inst
@@ -294,8 +301,6 @@ class Checker:
             return TensorT(t.dtype)
         dims: list[Dim] = []
         for d in t.dims:
-            if d.shard:
-                raise not_yet("sharded dimensions (`d@axis`)", d.span)
             if d.kind == "ellipsis":
                 if len(t.dims) != 1:
                     raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
@@ -356,8 +361,6 @@ class Checker:
         if isinstance(actual.shape, RankVar) or len(actual.shape) != len(t.dims):
             raise mismatch()
         for d, a in zip(t.dims, actual.shape):
-            if d.shard:
-                raise not_yet("sharded dimensions (`d@axis`)", d.span)
             if d.kind == "ellipsis":
                 raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
             if d.kind == "int" or d.value in self.consts:
@@ -385,4 +388,5 @@ def _decl_str(t: A.TypeExpr) -> str:
 
 
 from compiler.frontend.check_function import FunctionChecker  # noqa: E402  (mutual import)
+from compiler.frontend.spmd import declare_mesh, prepare_instance, spmd_decorator, validate_annotations  # noqa: E402
 from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs  # noqa: E402
