@@ -101,6 +101,7 @@ def cmd_run(args) -> int:
     from compiler.frontend.types import TensorT
     from compiler.pipeline import verify
     from runtime.reference import run_function
+    from runtime.simulated import mesh_shape
 
     _, checker, times = _program(args.file)
     fdef = checker.funcs.get(args.entry)
@@ -114,7 +115,18 @@ def cmd_run(args) -> int:
     module = generate(checker, [inst])
     verify(module)
     times.append(("irgen", time.perf_counter() - t0))
-    if args.eager:
+    if args.devices is not None and not args.eager:
+        from runtime import launch
+
+        if not launch.is_rank():  # checked here, so that a wrong N is one clean error
+            launch.check_devices(module, args.devices)
+            return launch.run_devices(args.argv, args.devices)
+        results = launch.rank_run(module, inst.symbol, inputs, lambda: _native_function(args, module, inst.symbol)[:2])
+        if results is None:
+            return 0
+        after: list = []
+        pm = None
+    elif args.eager:
         from compiler.pipeline import with_autodiff
 
         pm = _manager(args, with_autodiff(module, args.pipeline))
@@ -122,14 +134,22 @@ def cmd_run(args) -> int:
         t0 = time.perf_counter()
         results = run_function(module, inst.symbol, inputs)
         after = [("execute (eager)", time.perf_counter() - t0)]
+    elif mesh_shape(module) is not None:  # §9.5: every device of the mesh, simulated in this process
+        from runtime.simulated import run_spmd
+
+        pm, after = None, []
+        results = run_spmd(module, inst.symbol, inputs)
     else:
-        results, pm, after = _run_native(args, module, inst.symbol, inputs)
+        fn, _, pm, after = _native_function(args, module, inst.symbol)
+        t0 = time.perf_counter()
+        results = fn(inputs)
+        after.append(("execute (native)", time.perf_counter() - t0))
     if args.out:
         names = ["result"] if len(results) == 1 else [f"result{i}" for i in range(len(results))]
         np.savez(args.out, **{n: np.asarray(r) for n, r in zip(names, results)})
     elif results:
         print(_format_results(list(results), inst.result_types))
-    if args.timing:
+    if args.timing and pm is not None:
         sys.stderr.write(pm.timing_report(times, after))
     return 0
 
@@ -158,7 +178,7 @@ def _format_results(leaves: list, types) -> str:
     return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
-def _run_native(args, module, symbol: str, inputs: list):
+def _native_function(args, module, symbol: str):
     """Compile `module` through every stage (pass-manager flags apply to the whole pipeline)."""
     from compiler import native
 
@@ -169,11 +189,8 @@ def _run_native(args, module, symbol: str, inputs: list):
     pm.run(module, initial="irgen")
     after: list = []
     art = native.Artifact(module, symbol, sig, after)
-    fn, _ = art.compiled(after)
-    t0 = time.perf_counter()
-    results = fn(inputs)
-    after.append(("execute (native)", time.perf_counter() - t0))
-    return results, pm, after
+    fn, obj = art.compiled(after)
+    return fn, obj, pm, after
 
 
 def _specialize_all(args, checker):
@@ -347,8 +364,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the results to this .npz file instead of printing them")
     p.add_argument("--eager", action="store_true",
                    help="run with the reference executor (default: compile to native code; -p then applies)")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="run on N processes over MPI (N = the mesh's number of devices)")
     _passes_flags(p, "loom-opt")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("launch", help="run a command (e.g. `python train.py`) on N MPI processes")
+    p.add_argument("-n", type=int, required=True, metavar="N", help="the number of processes")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_launch)
     p = sub.add_parser("compile", help="compile a program and emit a stage")
     p.add_argument("file")
     p.add_argument("--emit", choices=["ast", "loom", "linalg", "bufferized", "loops", "llvm-dialect", "llvm",
@@ -369,8 +392,27 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def cmd_launch(args) -> int:
+    from runtime.launch import launch
+
+    if not args.command:
+        raise LoomError("loom launch: give the command to run, e.g. `loom launch -n 2 python train.py`")
+    return launch(args.command, args.n)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from runtime import launch
+
+    if launch.is_rank():  # one rank of `loom run --devices N`: any failure ends the whole job
+        from runtime import mpi
+
+        return mpi.guard(_main, argv)
+    return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.fn(args)
     except LoomError as e:

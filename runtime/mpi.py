@@ -136,6 +136,7 @@ def fail(message: str, status: int = 1):
     if rundir:
         with open(os.path.join(rundir, f"{world.rank}.failed"), "w") as f:
             f.write(message)
+    time.sleep(0.2)  # let the process manager pass the message on before the job is torn down
     world.Abort(status)
     os._exit(status)  # pragma: no cover - Abort does not return
 
@@ -289,7 +290,6 @@ class MPIExecutor:
     returns global arrays (the compiled code slices its blocks and gathers its results itself)."""
 
     def __init__(self, fn, shape: tuple[int, ...], name: str):
-        comm()
         link_jit()
         install(tuple(shape))
         self.fn, self.name = fn, name
