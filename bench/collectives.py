@@ -45,7 +45,7 @@ def allreduce_function(n: int, mesh_size: int):
     """A compiled `f(x: f32[n]) -> f32[n]` that all-reduces over the job's ranks (rank 0 compiles)."""
     from xdsl.parser import Parser
 
-    from compiler import native
+    from compiler import driver
     from compiler.pipeline import make_context
     from runtime import mpi
 
@@ -56,9 +56,9 @@ def allreduce_function(n: int, mesh_size: int):
 
     def build():
         module = Parser(make_context(), text).parse_module()
-        sig = native.signature(module, "f")
-        native.lower(module, "llvm-dialect")
-        return native.Artifact(module, "f", sig).compiled()
+        sig = driver.signature(module, "f")
+        driver.run_passes(module, driver.native_pipeline(module))
+        return driver.Artifact(module, "f", sig).compiled()
 
     return mpi.compile_once(build)
 

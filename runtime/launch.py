@@ -135,19 +135,6 @@ def check_devices(module, n: int) -> tuple[int, ...]:
     return shape
 
 
-def rank_run(module, symbol: str, inputs: list, build) -> list | None:
-    """This rank's part of `loom run --devices N`: compile (rank 0; `build()` returns the compiled
-    function and its object code), run on the global inputs; the global results on rank 0, None on
-    the others (results are printed once). Print statements of the program print on rank 0 only."""
-    shape = check_devices(module, mpi.world_size())
-    if mpi.rank() != 0:
-        sys.stdout = open(os.devnull, "w")
-    mpi.link_jit()
-    mpi.install(shape)
-    results = mpi.MPIExecutor(mpi.compile_once(build), shape, symbol)(inputs)
-    return results if mpi.rank() == 0 else None
-
-
 def _run_script(argv: list[str]) -> int:
     sys.argv = list(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))

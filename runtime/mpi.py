@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -285,15 +286,30 @@ def compile_once(build):
     return fn if fn is not None else jit.CompiledFunction.from_metadata(jit.NativeModule(obj=obj), meta)
 
 
+@dataclass(frozen=True)
 class MPIExecutor:
-    """A compiled function of a program with a mesh, run by every rank of the job: it takes and
-    returns global arrays (the compiled code slices its blocks and gathers its results itself)."""
+    """The executor of a program with a mesh in an MPI job (`compiler.driver.EXECUTORS["mpi"]`, the
+    interface of `runtime/executors.py`): every rank runs the compiled function on the global
+    arrays and gets the global results (the compiled code takes its blocks, communicates and
+    gathers the results itself). Rank 0 compiles; the mesh's communicators are created first."""
 
-    def __init__(self, fn, shape: tuple[int, ...], name: str):
+    pipeline: str = "loom-opt"
+    pm_options: dict | None = field(default=None, compare=False)  # PassManager flags (CLI)
+
+    def key(self) -> tuple:
+        return ("mpi", self.pipeline, id(self.pm_options) if self.pm_options else None)
+
+    def prepare(self, lowered):
+        from runtime.simulated import mesh_shape
+
+        shape = mesh_shape(lowered.module("none")) or (1,)
         link_jit()
         install(tuple(shape))
-        self.fn, self.name = fn, name
+        fn = compile_once(lambda: lowered.artifact(self.pm_options, self.pipeline).compiled())
+        name = lowered.symbol
 
-    def __call__(self, args: list) -> list:
-        with watchdog().section(f"@{self.name}"):
-            return self.fn(args)
+        def run(leaves: list) -> tuple:
+            with watchdog().section(f"@{name}"):
+                return tuple(fn(leaves))
+
+        return run

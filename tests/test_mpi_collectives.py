@@ -127,13 +127,13 @@ def expected(kind, ax, o, mesh, rank, xs):
 def compile_program(text: str):
     from xdsl.parser import Parser
 
-    from compiler import native
+    from compiler import driver
     from compiler.pipeline import make_context
 
     module = Parser(make_context(), text).parse_module()
-    sig = native.signature(module, "f")
-    native.lower(module, "llvm-dialect")
-    return native.Artifact(module, "f", sig).compiled()
+    sig = driver.signature(module, "f")
+    driver.run_passes(module, driver.native_pipeline(module))
+    return driver.Artifact(module, "f", sig).compiled()
 
 
 def worker(out: str, mesh: tuple[int, ...]) -> None:
