@@ -41,7 +41,11 @@ def mpiexec() -> str:
 
 
 def is_rank() -> bool:
+    """Is this process a rank of a job started here (`loom run --devices N` re-executed)?"""
     return bool(os.environ.get(CHILD_ENV)) and mpi.in_job()
+
+
+in_job = mpi.in_job
 
 
 def _pump(src, dst, statuses: dict) -> None:

@@ -303,6 +303,9 @@ class MPIExecutor:
         from runtime.simulated import mesh_shape
 
         shape = mesh_shape(lowered.module("none")) or (1,)
+        if math.prod(shape) != world_size():
+            raise LoomError(f"the program's mesh has {math.prod(shape)} devices ({' x '.join(map(str, shape))}) "
+                            f"but the job has {world_size()} processes: start it with -n {math.prod(shape)}")
         link_jit()
         install(tuple(shape))
         fn = compile_once(lambda: lowered.artifact(self.pm_options, self.pipeline).compiled())
