@@ -44,7 +44,8 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
+from xdsl.rewriter import InsertPoint
 
 from compiler.diagnostics import LoomError
 from compiler.passes.convert_loom_to_linalg import PAR, amap, empty, generic
@@ -205,14 +206,19 @@ def _all_reduce(L: Lowering, e: Emitter, op) -> list[SSAValue]:
     return [as_tensor(e, dst)]
 
 
-def _all_gather(L: Lowering, e: Emitter, op) -> list[SSAValue]:
+def _exchange(L: Lowering, e: Emitter, op, name: str, send: SSAValue, part: list[int], axis: int) -> list[SSAValue]:
+    """`MPI_Allgather`/`MPI_Alltoall`: blocks of shape `part` from every device of the group,
+    received device-major and concatenated along `axis`."""
     slot, n = L.group(op)
-    shape, elem = list(op.input.type.get_shape()), op.input.type.element_type
-    src, dst = buffer_of(e, op.input), fresh(e, [n] + shape, elem)
-    c, dt = i32c(e, count(op, shape)), i32c(e, mpi_abi.datatype(elem))
-    L.call(e, op, "MPI_Allgather", [src, c, dt, dst, c, dt, L.table(e, COMMS_SYMBOL, slot)],
-           [PTR, i32, i32, PTR, i32, i32, i32])
-    return [concat_blocks(e, as_tensor(e, dst), op.gather_axis.value.data)]
+    elem = send.type.element_type
+    src, dst = buffer_of(e, send), fresh(e, [n] + part, elem)
+    c, dt = i32c(e, count(op, part)), i32c(e, mpi_abi.datatype(elem))
+    L.call(e, op, name, [src, c, dt, dst, c, dt, L.table(e, COMMS_SYMBOL, slot)], [PTR, i32, i32, PTR, i32, i32, i32])
+    return [concat_blocks(e, as_tensor(e, dst), axis)]
+
+
+def _all_gather(L: Lowering, e: Emitter, op) -> list[SSAValue]:
+    return _exchange(L, e, op, "MPI_Allgather", op.input, list(op.input.type.get_shape()), op.gather_axis.value.data)
 
 
 def _reduce_scatter(L: Lowering, e: Emitter, op) -> list[SSAValue]:
@@ -227,15 +233,9 @@ def _reduce_scatter(L: Lowering, e: Emitter, op) -> list[SSAValue]:
 
 
 def _all_to_all(L: Lowering, e: Emitter, op) -> list[SSAValue]:
-    slot, n = L.group(op)
-    elem = op.input.type.element_type
-    packed = blocks_first(e, op.input, op.split_axis.value.data, n)  # (n, part)
-    part = list(packed.type.get_shape())[1:]
-    src, dst = buffer_of(e, packed), fresh(e, [n] + part, elem)
-    c, dt = i32c(e, count(op, part)), i32c(e, mpi_abi.datatype(elem))
-    L.call(e, op, "MPI_Alltoall", [src, c, dt, dst, c, dt, L.table(e, COMMS_SYMBOL, slot)],
-           [PTR, i32, i32, PTR, i32, i32, i32])
-    return [concat_blocks(e, as_tensor(e, dst), op.concat_axis.value.data)]
+    _, n = L.group(op)
+    packed = blocks_first(e, op.input, op.split_axis.value.data, n)  # (n, part): part j goes to device j
+    return _exchange(L, e, op, "MPI_Alltoall", packed, list(packed.type.get_shape())[1:], op.concat_axis.value.data)
 
 
 def _broadcast(L: Lowering, e: Emitter, op) -> list[SSAValue]:
@@ -342,25 +342,33 @@ RULES = {
 }
 
 
+@dataclass
+class LowerCollective(RewritePattern):
+    """One shard/spmd op → its MPI lowering (`RULES`)."""
+
+    lowering: Lowering
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        rule = RULES.get(type(op))
+        if rule is None:
+            if op.dialect_name() == "shard" and not isinstance(op, sx.xshard.GridOp):
+                raise LoomError(f"{op.name} has no lowering to MPI", span_of(op))
+            return
+        e = Emitter(op.location)
+        results = rule(self.lowering, e, op)
+        rewriter.insert_op(e.ops, InsertPoint.before(op))  # (replace_op would name every new value after op's)
+        for old, new in zip(op.results, results):
+            old.replace_all_uses_with(new)
+        rewriter.erase_op(op)
+
+
 @dataclass(frozen=True)
 class ConvertShardToMpi(ModulePass):
     name = "convert-shard-to-mpi"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         lowering = Lowering(op)
-        for o in list(op.walk()):
-            rule = RULES.get(type(o))
-            if rule is None:
-                if o.dialect_name() == "shard" and not isinstance(o, sx.xshard.GridOp):
-                    raise LoomError(f"{o.name} has no lowering to MPI", span_of(o))
-                continue
-            e = Emitter(o.location)
-            results = rule(lowering, e, o)
-            Rewriter.insert_op(e.ops, InsertPoint.before(o))
-            for old, new in zip(o.results, results):
-                old.replace_all_uses_with(new)
-            o.detach()
-            o.erase()
+        PatternRewriteWalker(LowerCollective(lowering), apply_recursively=False).rewrite_module(op)
         for g in lowering.grids.values():  # the runtime knows the mesh; the code refers to it no more
             g.detach()
             g.erase()
