@@ -1,8 +1,8 @@
 """Starting MPI jobs with the `mpich` wheel's `mpiexec`, and supervising them.
 
 - `launch(command, n)`: run `command` as `n` ranks (`loom launch -n N python train.py`); a Python
-  script runs under `python -m runtime.launch script.py …`, whose `guard` ends the job when the
-  script fails on any rank;
+  script (or `python -m module`) runs under `python -m runtime.launch …`, whose `guard` ends the
+  job when the script fails on any rank;
 - `run_devices(argv, n)`: `loom run f.loom --devices N` re-executed as N ranks of `loom`;
 - `is_rank()`: whether this process is already one of those ranks.
 
@@ -83,7 +83,7 @@ def launch(command: list[str], n: int, env: dict | None = None) -> int:
         sys.stderr.write(f"error: the number of processes must be at least 1 (got {n})\n")
         return 1
     if command and os.path.basename(command[0]).startswith("python") and len(command) > 1 \
-            and not command[1].startswith("-"):
+            and (command[1] == "-m" or not command[1].startswith("-")):  # `python script.py …`, `python -m mod …`
         command = [sys.executable, "-m", "runtime.launch", *command[1:]]
     with tempfile.TemporaryDirectory(prefix="loom-mpi-") as rundir:
         full_env = dict(os.environ, **(env or {}))
@@ -140,6 +140,11 @@ def check_devices(module, n: int) -> tuple[int, ...]:
 
 
 def _run_script(argv: list[str]) -> int:
+    """`script.py args…` or `-m module args…`, as `python` would run them."""
+    if argv[0] == "-m":
+        sys.argv = list(argv[1:])
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        return 0
     sys.argv = list(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
     runpy.run_path(argv[0], run_name="__main__")
@@ -147,6 +152,6 @@ def _run_script(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    # one rank of `loom launch -n N python script.py …`
+    # one rank of `loom launch -n N python script.py …` (or `python -m module …`)
     mpi.comm()
     sys.exit(mpi.guard(_run_script, sys.argv[1:]))
