@@ -114,6 +114,8 @@ def cmd_run(args) -> int:
         if mpi.rank() != 0:  # the program's `print`s and its results appear once, from rank 0
             sys.stdout = open(os.devnull, "w")
         ex, label = driver.executor("mpi", pipeline=args.pipeline, pm_options=opts), "execute (MPI)"
+    elif program.checker.spmd_funcs:  # a mesh program: every device simulated (LANGUAGE.md §9.5)
+        ex, label = driver.executor("simulated", pipeline=args.pipeline, pm_options=opts), "execute (simulated)"
     elif args.eager:
         ex, label = driver.executor("eager", pipeline=args.pipeline, pm_options=opts), "execute (eager)"
     else:

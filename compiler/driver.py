@@ -367,6 +367,7 @@ def c_header(source: str, entries: dict) -> str:
 EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
+    "simulated": ("runtime.simulated", "SimulatedExecutor"),
     "mpi": ("runtime.mpi", "MPIExecutor"),
 }
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -259,3 +260,21 @@ def run_spmd(module: ModuleOp, name: str, args: Sequence[Any], shape: Sequence[i
             raise LoomRuntimeError(f"@{name} returned different values on devices 0 and {rank}: "
                                    "a compiler bug (the results of a global-view function are replicated)")
     return results[0]
+
+
+@dataclass(frozen=True)
+class SimulatedExecutor:
+    """A mesh program on every device of its mesh, simulated in this process (LANGUAGE.md §9.5):
+    the driver's `simulated` executor (the interface of `runtime/executors.py`), on the loom-level IR
+    after the passes `pipeline`."""
+
+    pipeline: str = "none"
+    pm_options: dict | None = field(default=None, compare=False)  # PassManager flags (CLI)
+
+    def key(self) -> tuple:
+        return ("simulated", self.pipeline, id(self.pm_options) if self.pm_options else None)
+
+    def prepare(self, lowered):
+        module = lowered.module(self.pipeline, self.pm_options)
+        symbol = lowered.symbol
+        return lambda leaves: tuple(run_spmd(module, symbol, leaves))

@@ -65,7 +65,7 @@ class FunctionChecker:
             declared = [None if t.struct is not None else self.c.resolve_type(t, dict(inst.bindings), bind_fresh=False)
                         for t in f.returns]
             if inst.spmd:  # an @spmd body returns its blocks of the declared global results
-                declared = result_blocks(inst, declared)
+                declared = result_blocks(self.c, inst, declared)
         returned = self.block(f.body)
         if returned is None:
             if declared:

@@ -202,10 +202,13 @@ def prepare_instance(checker, inst: Instance, span: Span) -> None:
     inst.spmd = sig
 
 
-def result_blocks(inst: Instance, declared: list) -> list:
-    """The declared (global) result types of an `@spmd` instance as per-device blocks."""
+def result_blocks(checker, inst: Instance, declared: list) -> list:
+    """The declared (global) result types of an `@spmd` instance as per-device blocks (a struct
+    result's sizes must be bound by the parameters: it is not unified with the returned value)."""
     shs = list(inst.spmd.result_shardings)
-    return [None if t is None else retype(inst.spmd.mesh, t, shs, None) for t in declared]
+    full = [checker.resolve_type(r, dict(inst.bindings), bind_fresh=False) if t is None else t
+            for r, t in zip(inst.fdef.returns, declared)]
+    return [retype(inst.spmd.mesh, t, shs, r.span) for r, t in zip(inst.fdef.returns, full)]
 
 
 def global_results(inst: Instance, blocks: list) -> list:

@@ -145,7 +145,11 @@ class _Varying:
 
     def expr(self, e) -> frozenset:
         if isinstance(e, A.Name):
-            return self.env.get(e.id, frozenset())
+            return _union(self.env.get(e.id, frozenset()))
+        path = _field_path(e)
+        if path is not None and isinstance(self.env.get(path[0]), dict):  # a field of a struct parameter
+            prefix = ".".join(path[1:])
+            return _union({k: v for k, v in self.env[path[0]].items() if k == prefix or k.startswith(prefix + ".")})
         if isinstance(e, A.Attribute) and e.attr == "shape":
             return frozenset()  # every device's block has the same shape
         info = self.fc.inst.info.get(id(e))
@@ -179,7 +183,7 @@ class _Varying:
             for t in s.targets:
                 extra = frozenset()
                 if t.indices is not None or t.fields is not None:
-                    extra = self.env.get(t.name, frozenset())
+                    extra = _union(self.env.get(t.name, frozenset()))
                     for i in t.indices or []:
                         extra |= self.expr(i)
                 self.env[t.name] = v | extra
@@ -194,7 +198,7 @@ class _Varying:
             after_body, self.env = self.env, dict(before)
             self.block(s.orelse, c)
             for k in self.assigned:  # assigned on one path at least: the path taken may vary
-                self.env[k] = after_body.get(k, frozenset()) | self.env.get(k, frozenset()) | c
+                self.env[k] = _union(after_body.get(k, frozenset())) | _union(self.env.get(k, frozenset())) | c
             self.assigned |= outer
         elif isinstance(s, (A.For, A.While)):
             outer, self.assigned = self.assigned, set()
@@ -206,7 +210,7 @@ class _Varying:
                     self.env[s.var] = c
                 self.block(s.body, c)
                 for k in self.assigned:  # the trip count may vary: so may what the body assigns
-                    self.env[k] = self.env[k] | before.get(k, frozenset()) | c
+                    self.env[k] = _union(self.env[k]) | _union(before.get(k, frozenset())) | c
                 if self.env == before:
                     break
             self.assigned |= outer
@@ -215,6 +219,20 @@ class _Varying:
         else:  # `with` (pipeline stages) is rejected before this runs
             for sub in (getattr(s, "body", None) or []):
                 self.stmt(sub, ctx)
+
+
+def _union(v) -> frozenset:
+    """A name's axes: a set, or for a struct parameter a set per leaf path."""
+    return frozenset().union(*v.values()) if isinstance(v, dict) else v
+
+
+def _field_path(e) -> list[str] | None:
+    """`p.a.b` as ["p", "a", "b"] (None for anything else)."""
+    names = []
+    while isinstance(e, A.Attribute):
+        names.append(e.attr)
+        e = e.value
+    return [e.id] + names[::-1] if isinstance(e, A.Name) and names else None
 
 
 def _split_axes(shardings) -> frozenset:
@@ -227,9 +245,13 @@ def check_replicated(fc, f: A.FuncDef) -> None:
     w = _Varying(fc, sig)
     shs = list(sig.param_shardings)
     for p, t in zip(f.params, sig.body.param_types):
-        k = len(t.leaves()) if isinstance(t, StructT) else 1
-        w.env[p.name] = _split_axes(shs[:k])
-        shs = shs[k:]
+        if isinstance(t, StructT):
+            leaves = t.leaves()
+            w.env[p.name] = {path: _split_axes([sh]) for (path, _), sh in zip(leaves, shs)}
+            shs = shs[len(leaves):]
+        else:
+            w.env[p.name] = _split_axes(shs[:1])
+            shs = shs[1:]
     w.block(f.body, frozenset())
     results, res_shs = [], list(sig.result_shardings)
     for t in fc.inst.result_types:
