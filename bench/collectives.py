@@ -120,7 +120,7 @@ def job_mlp(quick: bool) -> None:
     local = np.random.default_rng(1 + world.rank)
     x = local.standard_normal((batch, d)).astype(np.float32)
     labels = local.integers(0, 10, batch).astype(np.int64)
-    fields = p._fields()
+    fields = p._fields
     total = sum(np.asarray(p[f]).size for f in fields)
     reduce = allreduce_function(total, world.size)
 
