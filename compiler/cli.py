@@ -114,8 +114,11 @@ def cmd_run(args) -> int:
         if mpi.rank() != 0:  # the program's `print`s and its results appear once, from rank 0
             sys.stdout = open(os.devnull, "w")
         ex, label = driver.executor("mpi", pipeline=args.pipeline, pm_options=opts), "execute (MPI)"
-    elif program.checker.spmd_funcs:  # a mesh program: every device simulated (LANGUAGE.md §9.5)
-        ex, label = driver.executor("simulated", pipeline=args.pipeline, pm_options=opts), "execute (simulated)"
+    elif program.checker.spmd_funcs or args.devices is not None:  # every device simulated in this process (§9.5),
+        # also with --eager --devices N (the partitioned programs, the partitioner's oracle)
+        ex = driver.executor("simulated", pipeline=args.pipeline, pm_options=opts,
+                             devices=args.devices if args.eager else None)
+        label = "execute (simulated)"
     elif args.eager:
         ex, label = driver.executor("eager", pipeline=args.pipeline, pm_options=opts), "execute (eager)"
     else:

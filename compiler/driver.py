@@ -367,8 +367,8 @@ def c_header(source: str, entries: dict) -> str:
 EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
-    "simulated": ("runtime.simulated", "SimulatedExecutor"),
-    "mpi": ("runtime.mpi", "MPIExecutor"),
+    "simulated": ("runtime.simulated", "SimulatedExecutor"),  # every device of a mesh, in one process
+    "mpi": ("runtime.mpi", "MPIExecutor"),  # every device of a mesh, one MPI rank each
 }
 
 

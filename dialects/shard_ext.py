@@ -139,20 +139,44 @@ def _scaled(shape: Sequence[int], axis: int, mul: int = 1, div: int = 1) -> list
 
 
 class _AxisCollective(xshard.CollectiveCommunicationOp):
-    """A collective with same-rank, same-element-type input and result (non-0-ranked tensors)."""
+    """A collective between same-rank, same-element-type tensors (of non-zero rank) that scales
+    some tensor axes by the group size: `SCALES` lists (property, "mul" | "div")."""
 
     input = operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
+    SCALES: ClassVar[tuple[tuple[str, str], ...]] = ()
 
-    def _common(self) -> int | None:
+    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int], result_type: Attribute,
+                 reduction: ReductionKind | None = None, **axes: int):
+        props = {"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes)}
+        props.update({k: index_attr(v) for k, v in axes.items()})
+        if reduction is not None:
+            props["reduction"] = ReductionKindAttr(reduction)
+        super().__init__(operands=[input], result_types=[result_type], properties=props)
+
+    def verify_(self) -> None:
         if self.input.type.get_num_dims() == 0:
             raise VerifyException(f"'{self.name}' op operand must be a tensor of non-zero rank")
         if self.input.type.element_type != self.result.type.element_type:
             raise VerifyException(f"'{self.name}' op requires the same element type for operand and result")
         if self.input.type.get_num_dims() != self.result.type.get_num_dims():
             raise VerifyException(f"'{self.name}' op requires the same rank for operand and result")
-        return group_size(self)
+        n = group_size(self)
+        shape = list(self.input.type.get_shape())
+        for prop, how in self.SCALES:
+            axis = self.properties[prop].value.data
+            _check_axis(self, prop, axis)
+            if n is not None:
+                shape = _scaled(shape, axis, mul=n) if how == "mul" else _scaled(shape, axis, div=n)
+        if n is not None:
+            _expect_shape(self, shape)
+
+
+def _format(*axes: str, reduction: bool = False) -> str:
+    return ("$input `on` $grid (`grid_axes` `=` $grid_axes^)? "
+            + ("(`reduction` `=` $reduction^)? " if reduction else "")
+            + "".join(f"`{a}` `=` ${a} " for a in axes) + "attr-dict `:` type($input) `->` type($result)")
 
 
 @irdl_op_definition
@@ -161,20 +185,8 @@ class AllGatherOp(_AxisCollective):
 
     name = "shard.all_gather"
     gather_axis = prop_def(IntegerAttr.constr(IndexTypeConstr))
-    assembly_format = ("$input `on` $grid (`grid_axes` `=` $grid_axes^)? `gather_axis` `=` $gather_axis "
-                       "attr-dict `:` type($input) `->` type($result)")
-
-    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int], gather_axis: int, result_type: Attribute):
-        super().__init__(operands=[input], result_types=[result_type],
-                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes),
-                                     "gather_axis": index_attr(gather_axis)})
-
-    def verify_(self) -> None:
-        n = self._common()
-        axis = self.gather_axis.value.data
-        _check_axis(self, "gather_axis", axis)
-        if n is not None:
-            _expect_shape(self, _scaled(self.input.type.get_shape(), axis, mul=n))
+    assembly_format = _format("gather_axis")
+    SCALES: ClassVar = (("gather_axis", "mul"),)
 
 
 @irdl_op_definition
@@ -183,20 +195,8 @@ class AllSliceOp(_AxisCollective):
 
     name = "shard.all_slice"
     slice_axis = prop_def(IntegerAttr.constr(IndexTypeConstr))
-    assembly_format = ("$input `on` $grid (`grid_axes` `=` $grid_axes^)? `slice_axis` `=` $slice_axis "
-                       "attr-dict `:` type($input) `->` type($result)")
-
-    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int], slice_axis: int, result_type: Attribute):
-        super().__init__(operands=[input], result_types=[result_type],
-                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes),
-                                     "slice_axis": index_attr(slice_axis)})
-
-    def verify_(self) -> None:
-        n = self._common()
-        axis = self.slice_axis.value.data
-        _check_axis(self, "slice_axis", axis)
-        if n is not None:
-            _expect_shape(self, _scaled(self.input.type.get_shape(), axis, div=n))
+    assembly_format = _format("slice_axis")
+    SCALES: ClassVar = (("slice_axis", "div"),)
 
 
 @irdl_op_definition
@@ -207,22 +207,8 @@ class AllToAllOp(_AxisCollective):
     name = "shard.all_to_all"
     split_axis = prop_def(IntegerAttr.constr(IndexTypeConstr))
     concat_axis = prop_def(IntegerAttr.constr(IndexTypeConstr))
-    assembly_format = ("$input `on` $grid (`grid_axes` `=` $grid_axes^)? `split_axis` `=` $split_axis "
-                       "`concat_axis` `=` $concat_axis attr-dict `:` type($input) `->` type($result)")
-
-    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int], split_axis: int, concat_axis: int,
-                 result_type: Attribute):
-        super().__init__(operands=[input], result_types=[result_type],
-                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes),
-                                     "split_axis": index_attr(split_axis), "concat_axis": index_attr(concat_axis)})
-
-    def verify_(self) -> None:
-        n = self._common()
-        split, concat = self.split_axis.value.data, self.concat_axis.value.data
-        _check_axis(self, "split_axis", split)
-        _check_axis(self, "concat_axis", concat)
-        if n is not None:
-            _expect_shape(self, _scaled(_scaled(self.input.type.get_shape(), split, div=n), concat, mul=n))
+    assembly_format = _format("split_axis", "concat_axis")
+    SCALES: ClassVar = (("split_axis", "div"), ("concat_axis", "mul"))
 
 
 @irdl_op_definition
@@ -233,38 +219,29 @@ class ReduceScatterOp(_AxisCollective):
     name = "shard.reduce_scatter"
     reduction = prop_def(ReductionKindAttr, default_value=ReductionKindAttr(ReductionKind.SUM))
     scatter_axis = prop_def(IntegerAttr.constr(IndexTypeConstr))
-    assembly_format = ("$input `on` $grid (`grid_axes` `=` $grid_axes^)? (`reduction` `=` $reduction^)? "
-                       "`scatter_axis` `=` $scatter_axis attr-dict `:` type($input) `->` type($result)")
-
-    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int], scatter_axis: int,
-                 result_type: Attribute, reduction: ReductionKind = ReductionKind.SUM):
-        super().__init__(operands=[input], result_types=[result_type],
-                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes),
-                                     "scatter_axis": index_attr(scatter_axis),
-                                     "reduction": ReductionKindAttr(reduction)})
-
-    def verify_(self) -> None:
-        n = self._common()
-        axis = self.scatter_axis.value.data
-        _check_axis(self, "scatter_axis", axis)
-        if n is not None:
-            _expect_shape(self, _scaled(self.input.type.get_shape(), axis, div=n))
+    assembly_format = _format("scatter_axis", reduction=True)
+    SCALES: ClassVar = (("scatter_axis", "div"),)
 
 
-@irdl_op_definition
-class ProcessMultiIndexOp(IRDLOperation):
-    """This device's positions on the given mesh axes (all axes when `axes` is empty)."""
+class _AxesQuery(IRDLOperation):
+    """A query of the grid: one index per mesh axis of `axes` (all axes when it is empty)."""
 
-    name = "shard.process_multi_index"
     grid = prop_def(FlatSymbolRefAttr)
     axes = prop_def(ShardAxesAttr, default_value=axes_attr([]))
     result = var_result_def(IndexType)
     traits = traits_def(Pure())
-    assembly_format = "`on` $grid (`axes` `=` $axes^)? attr-dict `:` type($result)"
 
     def __init__(self, grid: str, axes: Sequence[int]):
         super().__init__(result_types=[[IndexType()] * len(axes)],
                          properties={"grid": FlatSymbolRefAttr(grid), "axes": axes_attr(axes)})
+
+
+@irdl_op_definition
+class ProcessMultiIndexOp(_AxesQuery):
+    """This device's positions on the given mesh axes."""
+
+    name = "shard.process_multi_index"
+    assembly_format = "`on` $grid (`axes` `=` $axes^)? attr-dict `:` type($result)"
 
 
 @irdl_op_definition
@@ -282,28 +259,14 @@ class ProcessLinearIndexOp(IRDLOperation):
 
 
 @irdl_op_definition
-class GridShapeOp(IRDLOperation):
-    """The sizes of the given mesh axes (all axes when `axes` is empty)."""
+class GridShapeOp(_AxesQuery):
+    """The sizes of the given mesh axes."""
 
     name = "shard.grid_shape"
-    grid = prop_def(FlatSymbolRefAttr)
-    axes = prop_def(ShardAxesAttr, default_value=axes_attr([]))
-    result = var_result_def(IndexType)
-    traits = traits_def(Pure())
     assembly_format = "$grid (`axes` `=` $axes^)? attr-dict `:` type($result)"
 
-    def __init__(self, grid: str, axes: Sequence[int]):
-        super().__init__(result_types=[[IndexType()] * len(axes)],
-                         properties={"grid": FlatSymbolRefAttr(grid), "axes": axes_attr(axes)})
 
-
-@irdl_op_definition
-class EnterOp(xshard.CollectiveCommunicationOp):
-    """`spmd.enter %x on @M`: where a global-view value (the same on every device) enters an
-    `@spmd` program as every device's own copy. The value is unchanged; only the meaning of its
-    derivative changes (the cotangents a device program gives back are summed over the devices)."""
-
-    name = "spmd.enter"
+class _Boundary(xshard.CollectiveCommunicationOp):
     T: ClassVar = VarConstraint("T", AnyAttr())
     input = operand_def(T)
     result = result_def(T)
@@ -316,22 +279,22 @@ class EnterOp(xshard.CollectiveCommunicationOp):
 
 
 @irdl_op_definition
-class ExitOp(xshard.CollectiveCommunicationOp):
+class EnterOp(_Boundary):
+    """`spmd.enter %x on @M`: where a global-view value (the same on every device) enters an
+    `@spmd` program as every device's own copy. The value is unchanged; only the meaning of its
+    derivative changes (the cotangents a device program gives back are summed over the devices)."""
+
+    name = "spmd.enter"
+
+
+@irdl_op_definition
+class ExitOp(_Boundary):
     """`spmd.exit %x on @M`: where a value every device holds identically (an assembled or
     provably replicated `@spmd` result) becomes a global-view value. The value is unchanged; its
     cotangent is shared among the devices (divided by their number), so that a replicated result
     is not counted once per device."""
 
     name = "spmd.exit"
-    T: ClassVar = VarConstraint("T", AnyAttr())
-    input = operand_def(T)
-    result = result_def(T)
-    traits = traits_def(Pure())
-    assembly_format = "$input `on` $grid (`grid_axes` `=` $grid_axes^)? attr-dict `:` type($result)"
-
-    def __init__(self, input: SSAValue, grid: str, grid_axes: Sequence[int]):
-        super().__init__(operands=[input], result_types=[input.type],
-                         properties={"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr(grid_axes)})
 
 
 EXTRA_OPS = [AllGatherOp, AllSliceOp, AllToAllOp, ReduceScatterOp, ProcessMultiIndexOp, ProcessLinearIndexOp,

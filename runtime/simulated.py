@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from xdsl.interpreters.func import FuncFunctions
 from xdsl.interpreters.scf import ScfFunctions
 from xdsl.ir import Operation
 
-from compiler.diagnostics import LoomRuntimeError
+from compiler.diagnostics import LoomError, LoomRuntimeError
 from dialects import loom, shard_ext as sx
 from runtime.reference import LoomFunctions, fail, out
 
@@ -165,10 +165,12 @@ class DeviceFunctions(InterpreterFunctions):
             raise fail(op, "shard.shift without `rotate` has no source for this device")
         return (out(op, parts[(i - offset) % n]),)
 
+    def _queried(self, op) -> list[int]:
+        return list(op.axes.get_values() or range(len(self.shape)))
+
     @impl(sx.ProcessMultiIndexOp)
     def run_process_multi_index(self, interp, op, args):
-        axes = op.axes.get_values() or range(len(self.shape))
-        return tuple(self.coords[a] for a in axes)
+        return tuple(self.coords[a] for a in self._queried(op))
 
     @impl(sx.ProcessLinearIndexOp)
     def run_process_linear_index(self, interp, op, args):
@@ -176,8 +178,7 @@ class DeviceFunctions(InterpreterFunctions):
 
     @impl(sx.GridShapeOp)
     def run_grid_shape(self, interp, op, args):
-        axes = op.axes.get_values() or range(len(self.shape))
-        return tuple(self.shape[a] for a in axes)
+        return tuple(self.shape[a] for a in self._queried(op))
 
     @impl(sx.EnterOp)
     def run_enter(self, interp, op, args):
@@ -264,17 +265,23 @@ def run_spmd(module: ModuleOp, name: str, args: Sequence[Any], shape: Sequence[i
 
 @dataclass(frozen=True)
 class SimulatedExecutor:
-    """A mesh program on every device of its mesh, simulated in this process (LANGUAGE.md §9.5):
-    the driver's `simulated` executor (the interface of `runtime/executors.py`), on the loom-level IR
-    after the passes `pipeline`."""
+    """The executor of programs with `@spmd` functions in one process (`simulated` in
+    compiler/driver.py's table): every device of the mesh on the reference executor, after the
+    loom-level passes `pipeline`. `devices` (`--eager --devices N`) must be the mesh's size."""
 
     pipeline: str = "none"
     pm_options: dict | None = field(default=None, compare=False)  # PassManager flags (CLI)
+    devices: int | None = None
 
     def key(self) -> tuple:
-        return ("simulated", self.pipeline, id(self.pm_options) if self.pm_options else None)
+        return ("simulated", self.pipeline, id(self.pm_options) if self.pm_options else None, self.devices)
 
-    def prepare(self, lowered):
+    def prepare(self, lowered) -> Callable[[list], tuple]:
         module = lowered.module(self.pipeline, self.pm_options)
+        shape = mesh_shape(module) or ()
+        n = len(device_coords(shape))
+        if self.devices is not None and self.devices != n:
+            raise LoomError(f"--devices {self.devices}: the program's mesh has {n} devices"
+                            if shape else f"--devices {self.devices}: '{lowered.symbol}' uses no mesh")
         symbol = lowered.symbol
-        return lambda leaves: tuple(run_spmd(module, symbol, leaves))
+        return lambda leaves: run_spmd(module, symbol, leaves, shape)

@@ -68,13 +68,17 @@ func.func @f(%x0: {t(i)}) -> {t(o)} {{
 """, i, o
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_collective_jvp_vs_finite_differences(name):
+def case_inputs(name, seed):
+    """The case's module text, its device count, and per device: a point x, a tangent u, a cotangent v."""
     mesh, text, i, o = case_module(name)
     n = int(np.prod(mesh))
-    rng = np.random.default_rng(0)
-    xs = [rng.standard_normal(i) for _ in range(n)]
-    us = [rng.standard_normal(i) for _ in range(n)]
+    rng = np.random.default_rng(seed)
+    return text, n, *([rng.standard_normal(shape) for _ in range(n)] for shape in (i, i, o))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_collective_jvp_vs_finite_differences(name):
+    text, n, xs, us, _ = case_inputs(name, 0)
     m = with_derivative(text, "jvp")
     got = run_devices(m, "main", [[x, u] for x, u in zip(xs, us)])
     plus = run_devices(m, "f", [[x + EPS * u] for x, u in zip(xs, us)])
@@ -87,12 +91,7 @@ def test_collective_jvp_vs_finite_differences(name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_collective_vjp_dot_product(name):
-    mesh, text, i, o = case_module(name)
-    n = int(np.prod(mesh))
-    rng = np.random.default_rng(1)
-    xs = [rng.standard_normal(i) for _ in range(n)]
-    us = [rng.standard_normal(i) for _ in range(n)]
-    vs = [rng.standard_normal(o) for _ in range(n)]
+    text, n, xs, us, vs = case_inputs(name, 1)
     jvp = run_devices(with_derivative(text, "jvp"), "main", [[x, u] for x, u in zip(xs, us)])
     vjp = run_devices(with_derivative(text, "vjp"), "main", [[x, v] for x, v in zip(xs, vs)])
     lhs = sum(np.vdot(jvp[d][1], vs[d]) for d in range(n))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from compiler.diagnostics import Note, Span
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import Instance, err
+from compiler.frontend.check_common import Instance, err
 from compiler.frontend.types import Dim, RankVar, StructT, TensorT
 
 Sharding = tuple[tuple[str, ...], ...]  # per dimension, the mesh axes it is split over

@@ -18,8 +18,8 @@ from __future__ import annotations
 from compiler.diagnostics import Note
 from compiler.frontend import ast as A
 from compiler.frontend.builtins import bind_args
+from compiler.frontend.check_common import err
 from compiler.frontend.spmd import check_divides, join_dim, split_dim
-from compiler.frontend.typecheck import err
 from compiler.frontend.types import INTS, RV, StructT, StructV, TensorT
 
 PARAMS = {

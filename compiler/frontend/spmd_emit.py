@@ -26,7 +26,8 @@ from xdsl.dialects.builtin import ArrayAttr, DenseArrayBase, IntegerAttr, String
 from xdsl.ir import Block, Region, SSAValue
 
 from compiler.frontend import ast as A
-from compiler.frontend.structs import SVal, flat_ir_types
+from compiler.frontend.emit_common import flat_ir_types
+from compiler.frontend.emit_structs import SVal
 from dialects import loom
 from dialects import shard_ext as sx
 
@@ -79,8 +80,8 @@ def wrapper(inst, location) -> func.FuncOp:
         x = add(sx.EnterOp(v, mesh.name, every))
         for dim, axes in enumerate(sh or ()):
             if axes:
-                x = add(sx.AllSliceOp(x, mesh.name, [mesh.index(a) for a in axes], dim,
-                                      _resized(x.type, dim, loom.shape_of(bt)[dim])))
+                x = add(sx.AllSliceOp(x, mesh.name, [mesh.index(a) for a in axes],
+                                      _resized(x.type, dim, loom.shape_of(bt)[dim]), slice_axis=dim))
         args.append(x)
     call = func.CallOp(sig.body.symbol, args, b_out)
     add(call) if call.results else ops.append(call)
@@ -89,8 +90,8 @@ def wrapper(inst, location) -> func.FuncOp:
         x = r
         for dim, axes in enumerate(sh or ()):
             if axes:
-                x = add(sx.AllGatherOp(x, mesh.name, [mesh.index(a) for a in axes], dim,
-                                       _resized(x.type, dim, loom.shape_of(gt)[dim])))
+                x = add(sx.AllGatherOp(x, mesh.name, [mesh.index(a) for a in axes],
+                                       _resized(x.type, dim, loom.shape_of(gt)[dim]), gather_axis=dim))
         outs.append(add(sx.ExitOp(x, mesh.name, every)))
     ret = func.ReturnOp(*outs)
     ret.location = location
@@ -125,11 +126,11 @@ def _one(g, e: A.Call, facts: dict, x: SSAValue, result_type) -> SSAValue:
             facts, axes, shift_axis=sx.index_attr(axes[0]), offset=IntegerAttr(facts["offset"], i64),
             rotate=UnitAttr()))
     elif kind == "all_gather":
-        op = sx.AllGatherOp(x, grid, axes, facts["axis"], result_type)
+        op = sx.AllGatherOp(x, grid, axes, result_type, gather_axis=facts["axis"])
     elif kind == "reduce_scatter":
-        op = sx.ReduceScatterOp(x, grid, axes, facts["split"], result_type)
+        op = sx.ReduceScatterOp(x, grid, axes, result_type, scatter_axis=facts["split"])
     else:
-        op = sx.AllToAllOp(x, grid, axes, facts["split"], facts["concat"], result_type)
+        op = sx.AllToAllOp(x, grid, axes, result_type, split_axis=facts["split"], concat_axis=facts["concat"])
     r = g.add(op, e.span).results[0]
     if scalar:
         r = g.add(loom.ReshapeOp(r, loom.element_type(r.type)), e.span).results[0]

@@ -88,12 +88,12 @@ def _t_all_reduce(b: B, op, ct, lin):
 
 
 def _t_all_gather(b: B, op, ct, lin):
-    return [b.add(sx.ReduceScatterOp(ct, _grid(op), _axes(op), op.gather_axis.value.data, op.input.type))]
+    return [b.add(sx.ReduceScatterOp(ct, _grid(op), _axes(op), op.input.type, scatter_axis=op.gather_axis.value.data))]
 
 
 def _t_reduce_scatter(b: B, op, ct, lin):
     assert op.reduction.data.value == "sum", "a linear program only holds reduce_scatter(sum)"
-    return [b.add(sx.AllGatherOp(ct, _grid(op), _axes(op), op.scatter_axis.value.data, op.input.type))]
+    return [b.add(sx.AllGatherOp(ct, _grid(op), _axes(op), op.input.type, gather_axis=op.scatter_axis.value.data))]
 
 
 def _t_all_to_all(b: B, op, ct, lin):
