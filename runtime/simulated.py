@@ -30,7 +30,8 @@ from xdsl.ir import Operation
 
 from compiler.diagnostics import LoomError, LoomRuntimeError
 from dialects import loom, shard_ext as sx
-from runtime.reference import LoomFunctions, fail, out
+from dialects.loom_semantics import result as out
+from runtime.reference import LoomFunctions, fail
 
 TIMEOUT_S = 600.0  # a device waiting this long at a collective: the others took another path
 
