@@ -394,6 +394,7 @@ EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
     "simulated": ("runtime.simulated", "SimulatedExecutor"),  # every device of a mesh, in one process
+    "mpi": ("runtime.mpi", "MPIExecutor"),  # every device of a mesh, one MPI rank each
 }
 
 
