@@ -21,6 +21,7 @@ from tests.fuzz.grammar import DTYPES, FLOATS, HELPER_SYMBOLS, SYMBOLS, ExprGen,
 class Generated:
     source: str
     seed: int
+    entry: str = "f"
 
 
 class FunctionGen(ExprGen):
@@ -188,8 +189,10 @@ def random_param_type(r: random.Random, symbols: tuple) -> Ty:
     return Ty(r.choice(DTYPES), dims)
 
 
-def generate(seed: int, max_depth: int = 3, statements: int = 6) -> Generated:
-    """A random well-typed program with helpers and an entry `f`, reproducibly from `seed`."""
+def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: bool = False) -> Generated:
+    """A random well-typed program with helpers and an entry `f`, reproducibly from `seed`. With
+    `derivative`, `f` returns a float scalar that depends on a float parameter `xk`, and the entry
+    is `df = grad(f, wrt=xk)` or `value_and_grad`."""
     r = random.Random(seed)
     helpers: list[Helper] = []
     chunks: list[str] = []
@@ -206,12 +209,22 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6) -> Generated:
         chunks.append(f"def {name}({sig}) -> {result}:\n" + "\n".join(fg.lines + [f"    return {ret}"]) + "\n")
         helpers.append(Helper(name, params, result))
     params = [(f"x{j}", random_param_type(r, SYMBOLS)) for j in range(r.randint(1, 4))]
+    if derivative:
+        k = r.randrange(len(params))
+        params[k] = (params[k][0], Ty(r.choice(FLOATS), params[k][1].shape))
     fg = FunctionGen(r, helpers, dict(params), SYMBOLS, max_depth=max_depth)
     fg.block(r.randint(1, statements), 1, 0)
+    sig = ", ".join(f"{n}: {t}" for n, t in params)
+    if derivative:
+        x, t = params[k]
+        fg.emit(f"return sum({x} * {fg.expr(t)}) + {t.dtype}(sum({fg.expr(Ty(t.dtype, ()))}))", 1)
+        transform = r.choice(["grad", "value_and_grad"])
+        chunks.append(f"def f({sig}) -> {t.dtype}:\n" + "\n".join(fg.lines) + "\n")
+        chunks.append(f"df = {transform}(f, wrt={x})\n")
+        return Generated("\n".join(chunks), seed, "df")
     live = sorted(fg.env)
     outs = r.sample(live, min(len(live), r.randint(1, 3)))
     extra = fg.expr(fg.random_type())
     fg.emit(f"return {', '.join(outs + [extra])}", 1)
-    sig = ", ".join(f"{n}: {t}" for n, t in params)
     chunks.append(f"def f({sig}):\n" + "\n".join(fg.lines) + "\n")
     return Generated("\n".join(chunks), seed)

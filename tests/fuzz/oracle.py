@@ -31,6 +31,10 @@ from tests.fuzz.grammar import NP, random_array
 RTOL = {"f32": 2e-3, "f64": 1e-8}
 
 
+# A LoomError that admits a compiler bug (the verifier after a pass, …) is not a diagnostic.
+INTERNAL = re.compile(r"^invalid IR|a bug in|internal compiler error", re.I)
+
+
 @dataclass
 class Outcome:
     status: str
@@ -69,11 +73,14 @@ def unexpected(stage: str, exc: BaseException) -> Outcome:
 
 
 def located(e: LoomError, source: str, stage: str) -> Outcome | None:
-    """None if `e` is a proper diagnostic: located inside the text, and renders."""
+    """None if `e` is a proper diagnostic: about the program (not a compiler bug), located inside the
+    text, and renders."""
     try:
         text = e.render()
     except Exception as exc:  # noqa: BLE001 — any failure to render is the finding
         return unexpected(f"{stage} render", exc)
+    if INTERNAL.search(e.message):
+        return finding("internal", f"{stage}: {type(e).__name__}: {text}", f"{stage}: {normalize(e.message)}")
     if isinstance(e, LoomInputError):
         return None
     if e.span is None:

@@ -130,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reducing: {want.signature}", file=sys.stderr)
 
         def fails(text: str) -> bool:
-            return worker.run({**job, "source": text}).signature == want.signature
+            if worker.run({**job, "source": text}).signature != want.signature:
+                return False
+            print(f"  {len(text)} characters", file=sys.stderr, flush=True)
+            return True
 
         small = reduce(source, fails)
     finally:

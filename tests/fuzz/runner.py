@@ -122,6 +122,7 @@ def cli_outcome(source: str, command: str, limit: float = 120.0) -> Outcome:
 class Report:
     counts: Counter = field(default_factory=Counter)
     findings: dict[str, list[dict]] = field(default_factory=dict)  # signature -> instances
+    rejected: dict[str, str] = field(default_factory=dict)  # generated programs rejected: message -> how
 
     def add(self, what: str, outcome: Outcome, job: dict, how: str, out_dir: Path | None = None) -> None:
         self.counts[f"{what} {outcome.status}"] += 1
@@ -135,6 +136,16 @@ class Report:
         if out_dir is not None and first:
             write_finding(out_dir, len(self.findings), inst)
 
+    def review(self, outcome: Outcome, job: dict, how: str, out_dir: Path | None) -> None:
+        """Keep the first generated program rejected with each message, to be looked at."""
+        if outcome.signature in self.rejected:
+            return
+        self.rejected[outcome.signature] = how
+        if out_dir is not None:
+            write_finding(out_dir / "rejected", len(self.rejected),
+                          {"kind": "rejected", "signature": outcome.signature, "how": how, "detail": outcome.detail,
+                           "source": job["source"], "job": {k: v for k, v in job.items() if k != "source"}})
+
     def by_kind(self) -> Counter:
         return Counter(v[0]["kind"] for v in self.findings.values())
 
@@ -144,6 +155,9 @@ class Report:
         lines.append(f"distinct findings: {len(self.findings)} (by kind: {dict(self.by_kind())})")
         for sig, insts in self.findings.items():
             lines.append(f"  [{len(insts)}x] {sig}")
+        if self.rejected:
+            lines.append(f"generated programs rejected, by message ({len(self.rejected)}; in rejected/):")
+            lines += [f"  {sig}" for sig in self.rejected]
         return "\n".join(lines)
 
 
@@ -168,13 +182,16 @@ class Campaign:
     def __post_init__(self):
         self.programs = corpus()
 
-    def generated(self, seed: int, special: float = 0.0, max_depth: int = 3, statements: int = 6) -> Outcome:
-        g = generate(seed, max_depth=max_depth, statements=statements)
-        job = {"op": "run", "source": g.source, "entry": "f", "seed": seed, "special": special}
+    def generated(self, seed: int, special: float = 0.0, max_depth: int = 3, statements: int = 6,
+                  derivative: bool = False) -> Outcome:
+        g = generate(seed, max_depth=max_depth, statements=statements, derivative=derivative)
+        job = {"op": "run", "source": g.source, "entry": g.entry, "seed": seed, "special": special}
         out = self.worker.run(job)
-        self.report.add("generated", out, job,
-                        f"generate(seed={seed}, max_depth={max_depth}, statements={statements}); "
-                        f"inputs seed={seed}, special={special}", self.out_dir)
+        how = (f"generate(seed={seed}, max_depth={max_depth}, statements={statements}, derivative={derivative}); "
+               f"inputs seed={seed}, special={special}")
+        self.report.add("generated", out, job, how, self.out_dir)
+        if out.status == "rejected":  # a generated program should check: the generator's or the checker's bug
+            self.report.review(out, job, how, self.out_dir)
         return out
 
     def mutated(self, seed: int, run: bool = False) -> Outcome:
@@ -208,8 +225,8 @@ class Campaign:
                 s = r.randrange(2**31)
                 k = r.random()
                 if k < 0.35:
-                    self.generated(s, special=0.1 if r.random() < 0.3 else 0.0,
-                                   max_depth=r.choice([2, 3, 4]), statements=r.choice([4, 6, 10]))
+                    self.generated(s, special=0.1 if r.random() < 0.3 else 0.0, max_depth=r.choice([2, 3, 4]),
+                                   statements=r.choice([4, 6, 10]), derivative=r.random() < 0.3)
                 elif k < 0.9:
                     out = self.mutated(s)
                     if out.status == "ok" and r.random() < 0.3:
