@@ -24,7 +24,9 @@ from tests.fuzz.oracle import check, compare, differential
 from tests.fuzz.runner import Campaign, Worker, cli_outcome
 
 # Seeds of the bounded campaign: programs that run today without a finding (see docs/testing.md).
-GENERATED_SEEDS = range(10)
+GENERATED_SEEDS = range(7)
+DERIVATIVE_SEEDS = range(2)  # grad / value_and_grad of a generated function
+STRUCT_SEEDS = range(1)  # a struct parameter and struct results
 MUTANT_SEEDS = range(300)
 FINDINGS = Path(__file__).parent / "fuzz" / "findings"
 
@@ -33,6 +35,8 @@ def test_bounded_fuzz():
     camp = Campaign(seed=0)
     try:
         ran = [camp.generated(s).status for s in GENERATED_SEEDS]
+        ran += [camp.generated(s, derivative=True).status for s in DERIVATIVE_SEEDS]
+        ran += [camp.generated(s, struct=True).status for s in STRUCT_SEEDS]
         checked = [camp.mutated(s).status for s in MUTANT_SEEDS]
         origin, text = camp.programs[0]
         camp.cli(mutate(random.Random(1), text), "check", f"mutant of {origin}")

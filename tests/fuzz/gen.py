@@ -31,11 +31,11 @@ class FunctionGen(ExprGen):
     def emit(self, line: str, indent: int) -> None:
         self.lines.append("    " * indent + line)
 
-    def block(self, n: int, indent: int, nested: int, carried: set[str] | None = None) -> None:
+    def block(self, n: int, indent: int, nested: int) -> None:
         for _ in range(n):
-            self.statement(indent, nested, carried)
+            self.statement(indent, nested)
 
-    def statement(self, indent: int, nested: int, carried: set[str] | None) -> None:
+    def statement(self, indent: int, nested: int) -> None:
         r = self.r
         k = r.random()
         if nested < 2 and k < 0.12:
@@ -50,6 +50,8 @@ class FunctionGen(ExprGen):
             return self.s_augmented(indent)
         if k < 0.5:
             return self.s_tuple(indent)
+        if k < 0.55:
+            return self.s_window(indent)
         mine = [n for n in self.env if n not in self.loop_vars]
         if mine and r.random() < 0.4:
             name = r.choice(sorted(mine))
@@ -90,6 +92,21 @@ class FunctionGen(ExprGen):
         shape = shape if self.leafable(shape) else ()
         self.emit(f"{n}[{idx}] {op} {self.expr(Ty(t.dtype, shape))}", indent)
 
+    def s_window(self, indent: int) -> None:
+        """`s = … % (d - K + 1)` then the dynamic window `x[s:s+K]` (always in range)."""
+        names = [n for n in self.vars_of(lambda t: t.shape and isinstance(t.shape[0], int) and t.shape[0] > 0)
+                 if n not in self.loop_vars]
+        if not names:
+            return
+        x = self.r.choice(names)
+        t = self.env[x]
+        k = self.r.randint(1, t.shape[0])
+        s, v = self.fresh("s"), self.fresh()
+        self.emit(f"{s} = {self.expr(Ty('i64', ()), 2)} % {t.shape[0] - k + 1}", indent)
+        self.env[s] = Ty("i64", ())
+        self.emit(f"{v} = {x}[{s}:{s}{self.r.choice(['+', ' + '])}{k}]", indent)
+        self.env[v] = Ty(t.dtype, (k,) + t.shape[1:])
+
     def s_tuple(self, indent: int) -> None:
         names = [n for n in self.env if n not in self.loop_vars]
         if len(names) < 2:
@@ -114,7 +131,7 @@ class FunctionGen(ExprGen):
         for _ in range(self.r.randint(1, 3)):
             k = self.r.random()
             if k < 0.25 and nested < 2:
-                self.statement(indent, nested + 1, set())
+                self.statement(indent, nested + 1)
                 continue
             mine = [n for n in outer if n not in self.loop_vars]
             if mine and k < 0.8:
@@ -189,10 +206,12 @@ def random_param_type(r: random.Random, symbols: tuple) -> Ty:
     return Ty(r.choice(DTYPES), dims)
 
 
-def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: bool = False) -> Generated:
+def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: bool = False,
+             struct: bool = False) -> Generated:
     """A random well-typed program with helpers and an entry `f`, reproducibly from `seed`. With
     `derivative`, `f` returns a float scalar that depends on a float parameter `xk`, and the entry
-    is `df = grad(f, wrt=xk)` or `value_and_grad`."""
+    is `df = grad(f, wrt=xk)` or `value_and_grad`. With `struct` (and not `derivative`), `f` also
+    takes a struct `p: S` and returns structs built by leafwise arithmetic, update and literal."""
     r = random.Random(seed)
     helpers: list[Helper] = []
     chunks: list[str] = []
@@ -213,8 +232,19 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
         k = r.randrange(len(params))
         params[k] = (params[k][0], Ty(r.choice(FLOATS), params[k][1].shape))
     fg = FunctionGen(r, helpers, dict(params), SYMBOLS, max_depth=max_depth)
-    fg.block(r.randint(1, statements), 1, 0)
     sig = ", ".join(f"{n}: {t}" for n, t in params)
+    fields = []
+    if struct and not derivative:  # a struct parameter `p: S`, its fields read into variables
+        dt = r.choice(FLOATS)
+        fields = [(n, Ty(dt, random_param_type(r, SYMBOLS).shape)) for n in ("a", "b")]
+        if r.random() < 0.5:
+            fields[1] = ("b", random_param_type(r, SYMBOLS))
+        chunks.append("struct S:\n" + "".join(f"    {n}: {t}\n" for n, t in fields))
+        sig += ", p: S"
+        for n, t in fields:
+            fg.emit(f"p_{n} = p.{n}", 1)
+            fg.env[f"p_{n}"] = t
+    fg.block(r.randint(1, statements), 1, 0)
     if derivative:
         x, t = params[k]
         fg.emit(f"return sum({x} * {fg.expr(t)}) + {t.dtype}(sum({fg.expr(Ty(t.dtype, ()))}))", 1)
@@ -224,7 +254,19 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
         return Generated("\n".join(chunks), seed, "df")
     live = sorted(fg.env)
     outs = r.sample(live, min(len(live), r.randint(1, 3)))
-    extra = fg.expr(fg.random_type())
-    fg.emit(f"return {', '.join(outs + [extra])}", 1)
+    if fields:  # leafwise arithmetic (all-float structs), a field update, a struct literal
+        if fields[0][1].dtype == fields[1][1].dtype:
+            fg.emit(f"q = p * {fg.literal(fields[0][1].dtype)} - p / p", 1)
+        else:
+            fg.emit("q = p", 1)
+        n, t = r.choice(fields)
+        fg.emit(f"q.{n} = {fg.expr(t)}", 1)
+        outs.append("q")
+        outs.append("S(" + ", ".join(f"{n}={fg.expr(t)}" for n, t in fields) + ")")
+    extra = fg.random_type()
+    if r.random() < 0.25:  # an early return in a branch: the same result types
+        fg.emit(f"if {fg.cond()}:", 1)
+        fg.emit(f"return {', '.join(outs + [fg.expr(extra)])}", 2)
+    fg.emit(f"return {', '.join(outs + [fg.expr(extra)])}", 1)
     chunks.append(f"def f({sig}):\n" + "\n".join(fg.lines) + "\n")
     return Generated("\n".join(chunks), seed)

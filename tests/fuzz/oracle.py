@@ -107,9 +107,10 @@ def check(source: str, name: str = "fuzz.loom"):
 
 # ------------------------------------------------------------------ inputs
 def inputs_for(program, fname: str, rng: np.random.Generator, special: float = 0.0,
-               max_size: int = 4) -> list | None:
+               min_size: int = 1, max_size: int = 4) -> list | None:
     """Random arguments for `fname` from its declared parameter types (symbolic dims drawn once,
-    1..max_size; const dims their value; `...S` a random shape); None if a type is not drawable."""
+    min_size..max_size; const dims their value; `...S` a random shape); None if a type is not
+    drawable."""
     fdef = program.checker.funcs[fname]
     sizes: dict[str, int] = {}
     consts = program.checker.consts
@@ -120,7 +121,7 @@ def inputs_for(program, fname: str, rng: np.random.Generator, special: float = 0
         if d.value in consts:
             v = consts[d.value].const
             return v if isinstance(v, int) and 0 <= v <= 64 else None
-        return sizes.setdefault(d.value, int(rng.integers(1, max_size + 1)))
+        return sizes.setdefault(d.value, int(rng.integers(min_size, max_size + 1)))
 
     def value(t):
         if t.struct is not None:

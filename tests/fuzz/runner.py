@@ -183,12 +183,14 @@ class Campaign:
         self.programs = corpus()
 
     def generated(self, seed: int, special: float = 0.0, max_depth: int = 3, statements: int = 6,
-                  derivative: bool = False) -> Outcome:
-        g = generate(seed, max_depth=max_depth, statements=statements, derivative=derivative)
-        job = {"op": "run", "source": g.source, "entry": g.entry, "seed": seed, "special": special}
+                  derivative: bool = False, struct: bool = False, min_size: int = 1) -> Outcome:
+        g = generate(seed, max_depth=max_depth, statements=statements, derivative=derivative, struct=struct)
+        job = {"op": "run", "source": g.source, "entry": g.entry, "seed": seed, "special": special,
+               "min_size": min_size}
         out = self.worker.run(job)
-        how = (f"generate(seed={seed}, max_depth={max_depth}, statements={statements}, derivative={derivative}); "
-               f"inputs seed={seed}, special={special}")
+        how = (f"generate(seed={seed}, max_depth={max_depth}, statements={statements}, derivative={derivative}, "
+               f"struct={struct}); "
+               f"inputs seed={seed}, special={special}, min_size={min_size}")
         self.report.add("generated", out, job, how, self.out_dir)
         if out.status == "rejected":  # a generated program should check: the generator's or the checker's bug
             self.report.review(out, job, how, self.out_dir)
@@ -226,7 +228,8 @@ class Campaign:
                 k = r.random()
                 if k < 0.35:
                     self.generated(s, special=0.1 if r.random() < 0.3 else 0.0, max_depth=r.choice([2, 3, 4]),
-                                   statements=r.choice([4, 6, 10]), derivative=r.random() < 0.3)
+                                   statements=r.choice([4, 6, 10]), derivative=r.random() < 0.3,
+                                   struct=r.random() < 0.2, min_size=0 if r.random() < 0.05 else 1)
                 elif k < 0.9:
                     out = self.mutated(s)
                     if out.status == "ok" and r.random() < 0.3:

@@ -3,7 +3,8 @@ descriptor named by `LOOM_FUZZ_FD`, so that a program it runs may print, crash t
 without confusing the parent (`runner.Worker`), which restarts it and reports the job.
 
 A job: `{"op": "check", "source": …}` or `{"op": "run", "source": …, "seed": s, "special": p,
-"max_size": n, "entry": name or null, "functions": k}`; the answer is an `Outcome` as JSON.
+"min_size": m, "max_size": n, "entry": name or null, "functions": k}` (symbolic dims are drawn
+from m..n); the answer is an `Outcome` as JSON.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def run_job(job: dict) -> Outcome:
     for name in names:
         if ran >= job.get("functions", 1):
             break
-        args = inputs_for(program, name, rng, job.get("special", 0.0), job.get("max_size", 4))
+        args = inputs_for(program, name, rng, job.get("special", 0.0), job.get("min_size", 1), job.get("max_size", 4))
         if args is None:
             continue
         ran += 1
