@@ -14,57 +14,60 @@ field order (the compiled function's native arguments and results).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from xdsl.dialects.builtin import ModuleOp
-
-from compiler import native
-from compiler.diagnostics import LoomError, LoomInputError, LoomTypeError, SourceRegistry
+from compiler import driver
+from compiler.diagnostics import LoomError, LoomInputError, LoomRuntimeError, LoomTypeError
+from compiler.driver import CheckedProgram, Lowered
 from compiler.frontend import ast as A
-from compiler.frontend.irgen import generate
-from compiler.frontend.parser import parse, parse_file
-from compiler.frontend.typecheck import Checker, Instance
-from compiler.frontend.types import StructT, TensorT, flat_types, n_leaves
-from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify, with_autodiff
-from runtime.reference import run_function
+from compiler.frontend.types import StructT, TensorT, n_leaves
+from compiler.pipeline import parse_passes
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 DTYPE_NAMES = {np.dtype(v): k for k, v in NP_DTYPES.items()}
-MODES = ("jit", "eager")
-STAGES = native.STAGES
+MODES = ("jit", "eager")  # jit: the native executor; eager: the reference executor
 
 
-def load(path: str, mode: str = "jit", pipeline: str = "none", cache: bool | None = None) -> Program:
+def load(path: str, mode: str = "jit", pipeline: str | None = None, cache: bool | None = None) -> Program:
     """Load a `.loom` file. `mode="jit"` compiles to native code; `mode="eager"` runs the reference
-    executor, after the loom-level passes `pipeline` (`"none"`: the IR exactly as generated, or
-    `"loom-opt"`). `cache=True` keeps compiled code on disk (default: when LOOM_CACHE_DIR is set)."""
-    module = parse_file(path)
-    return Program(module, mode, pipeline, SourceRegistry.text(path), cache)
+    executor. `pipeline`: the loom-level passes (eager default `"none"`, the IR exactly as generated;
+    jit default `"loom-opt"`). `cache=True` keeps compiled code on disk (default: when
+    LOOM_CACHE_DIR is set)."""
+    return Program(driver.check_file(path), mode, pipeline, cache)
 
 
-def loads(source: str, name: str = "<string>", mode: str = "jit", pipeline: str = "none",
+def loads(source: str, name: str = "<string>", mode: str = "jit", pipeline: str | None = None,
           cache: bool | None = None) -> Program:
     """Load a program from source text; `name` is the file name used in diagnostics."""
-    return Program(parse(source, name), mode, pipeline, source, cache)
+    return Program(driver.check_source(source, name), mode, pipeline, cache)
 
 
 class Program:
-    def __init__(self, module: A.Module, mode: str = "jit", pipeline: str = "none", source: str = "",
+    def __init__(self, checked: CheckedProgram, mode: str = "jit", pipeline: str | None = None,
                  cache: bool | None = None):
         if mode not in MODES:
             raise LoomError(f"unknown mode '{mode}' (modes: {', '.join(MODES)})")
         self.mode = mode
-        self.pipeline = pipeline
-        self.source = source
-        self.cache = bool(os.environ.get("LOOM_CACHE_DIR")) if cache is None else cache
-        parse_passes(pipeline)  # validate early
-        self.ast = module
-        self.checker = Checker(module)
-        self.checker.check_all()
-        self._functions = {name: Function(self, name) for name in self.checker.funcs}
-        self._structs = {name: StructType(self, name) for name in self.checker.structs}
+        self.pipeline = pipeline or ("loom-opt" if mode == "jit" else "none")
+        parse_passes(self.pipeline)  # validate early
+        self.cache = driver.cache_enabled(cache)
+        self.checked = checked
+        self.executor = (driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"
+                         else driver.executor("eager", pipeline=self.pipeline))
+        self._functions = {name: Function(self, name) for name in checked.functions}
+        self._structs = {name: StructType(self, name) for name in checked.checker.structs}
+
+    @property
+    def ast(self) -> A.Module:
+        return self.checked.ast
+
+    @property
+    def source(self) -> str:
+        return self.checked.source
+
+    @property
+    def checker(self):
+        return self.checked.checker
 
     @property
     def functions(self) -> dict[str, Function]:
@@ -92,7 +95,7 @@ class Function:
     def __init__(self, program: Program, name: str):
         self.program = program
         self.name = name
-        self.fdef: A.FuncDef = program.checker.funcs[name]
+        self.fdef: A.FuncDef = program.checked.checker.funcs[name]
         self._cache: dict[tuple, Lowered] = {}
 
     def __repr__(self) -> str:
@@ -101,19 +104,19 @@ class Function:
 
     def _arguments(self, args, kwargs) -> tuple[tuple, list]:
         """The arguments' checker types (structs as `StructT`) and their flat leaves as NumPy values."""
-        params = self.fdef.params
+        params, at = self.fdef.params, self.fdef.span
         if len(args) > len(params):
-            raise LoomInputError(f"{self.name}() takes {len(params)} argument(s), got {len(args)}")
+            raise LoomInputError(f"{self.name}() takes {len(params)} argument(s), got {len(args)}", at)
         values = dict(zip((p.name for p in params), args))
         for k, v in kwargs.items():
             if k not in {p.name for p in params}:
-                raise LoomInputError(f"{self.name}() has no parameter '{k}'")
+                raise LoomInputError(f"{self.name}() has no parameter '{k}'", at)
             if k in values:
-                raise LoomInputError(f"{self.name}() got '{k}' twice")
+                raise LoomInputError(f"{self.name}() got '{k}' twice", at)
             values[k] = v
         missing = [p.name for p in params if p.name not in values]
         if missing:
-            raise LoomInputError(f"{self.name}() is missing argument(s): {', '.join(missing)}")
+            raise LoomInputError(f"{self.name}() is missing argument(s): {', '.join(missing)}", at)
         types, leaves = [], []
         for p in params:
             t, flat = _flatten_arg(self.program, values[p.name], p.type, f"argument '{p.name}'", self.name, p.span)
@@ -130,108 +133,28 @@ class Function:
         hit = self._cache.get(types)
         if hit is None:
             try:
-                inst = self.program.checker.specialize(self.name, list(types))
+                inst = self.program.checked.specialize(self.name, list(types))
             except LoomTypeError as e:
                 if e.span is not None and e.span.line == self.fdef.span.line or "argument '" in e.message:
                     raise LoomInputError(e.message, e.span, e.notes) from None
                 raise
-            hit = Lowered(self.program, inst)
+            hit = Lowered(self.program.checked, inst)
             self._cache[types] = hit
         return hit
 
     def __call__(self, *args, **kwargs):
         types, arrays = self._arguments(args, kwargs)
         lowered = self._lower(types)
-        if self.program.mode == "jit":
-            results = lowered.compiled()(arrays)
-        else:
-            results = run_function(lowered.module(self.program.pipeline), lowered.inst.symbol, arrays)
-        results = _unflatten(self.program, list(results), lowered.inst.result_types)
+        try:
+            results = lowered.prepared(self.program.executor)(arrays)
+        except MemoryError as e:
+            raise LoomRuntimeError(f"out of memory running '{self.name}' ({e or 'an allocation failed'})",
+                                   self.fdef.span) from None
+        results = unflatten(list(results), lowered.inst.result_types,
+                            lambda t, values: StructValue(self.program.structs[t.name], values))
         if len(results) == 0:
             return None
         return results[0] if len(results) == 1 else tuple(results)
-
-
-class Lowered:
-    """The IR of one specialization, at any stage."""
-
-    def __init__(self, program: Program, inst: Instance):
-        self.program = program
-        self.inst = inst
-        self._modules: dict[str, object] = {}
-        self._stages: dict[str, ModuleOp] = {}
-        self._artifact: native.Artifact | None = None
-        self._compiled = None
-
-    def module(self, pipeline: str = "none", **pm_options):
-        key = pipeline if not pm_options else None
-        if key in self._modules:
-            return self._modules[key]
-        m = generate(self.program.checker, [self.inst])
-        verify(m)
-        PassManager(parse_passes(with_autodiff(m, pipeline)), **{**env_options(), **pm_options}).run(m)
-        if key is not None:
-            self._modules[key] = m
-        return m
-
-    def stage(self, stage: str) -> ModuleOp:
-        """The IR of this specialization at an IR stage (cached; see compiler/native.py)."""
-        if stage not in self._stages:
-            m = generate(self.program.checker, [self.inst])
-            verify(m)
-            native.lower(m, stage, env_options())
-            self._stages[stage] = m
-        return self._stages[stage]
-
-    def artifact(self) -> native.Artifact:
-        if self._artifact is None:
-            self._artifact = native.Artifact(self.stage("llvm-dialect"), self.inst.symbol, self.signature())
-        return self._artifact
-
-    def signature(self):
-        """The native boundary types, from the checked instance (no IR needed: a cache hit skips
-        IR generation altogether)."""
-        from runtime.abi import Signature, ValueType
-
-        def vt(t: TensorT) -> ValueType:
-            return ValueType("i1" if t.dtype == "bool" else t.dtype, tuple(t.shape))
-
-        return Signature(tuple(map(vt, flat_types(self.inst.param_types))),
-                         tuple(map(vt, flat_types(self.inst.result_types))))
-
-    def cache_key(self) -> str:
-        from runtime import jit
-
-        return jit.cache_key(self.program.source, self.inst.symbol, repr(self.signature()),
-                             NAMED_PIPELINES["jit"])
-
-    def compiled(self):
-        """The native function (compiled once; from the on-disk cache when enabled)."""
-        if self._compiled is None:
-            from runtime import jit
-
-            cache = jit.ObjectCache() if self.program.cache else None
-            key = self.cache_key() if cache else None
-            fn = cache.load(key) if cache else None
-            if fn is None:
-                fn, obj = self.artifact().compiled()
-                if cache:
-                    cache.store(key, obj, fn)
-            self._compiled = fn
-        return self._compiled
-
-    def as_text(self, stage: str = "loom", locations: bool = False) -> str:
-        if stage not in STAGES:
-            raise LoomError(f"unknown stage '{stage}' (stages: {', '.join(STAGES)})")
-        if stage in native.TEXT_STAGES:
-            return self.artifact().text(stage)
-        if stage == "loom":  # exactly as generated (derivative ops not yet expanded)
-            m = generate(self.program.checker, [self.inst])
-            verify(m)
-            return print_module(m, locations)
-        if stage == "loom-opt":
-            return print_module(self.module("loom-opt"), locations)
-        return print_module(self.stage(stage), locations)
 
 
 def _decl(t: A.TypeExpr) -> str:
@@ -276,13 +199,24 @@ def _to_array(value, t: A.TypeExpr, where: str, span):
             info = np.iinfo(want)
             if a.size and (a.min() < info.min or a.max() > info.max):
                 raise LoomInputError(f"{where}: value out of range for {t.dtype}", span)
+        finite = a[np.isfinite(a)] if kind == "f" and want is np.float32 else np.zeros(0)
+        if finite.size:
+            big = np.abs(finite).max()
+            if big > np.finfo(np.float32).max:
+                raise LoomInputError(f"{where}: {big!r:.30} is out of range for f32", span)
         a = a.astype(want)
     expected_rank = None if t.dims is None else len(t.dims)
     if t.dims is None and a.ndim != 0:
         raise LoomInputError(f"{where} expects a scalar, got an array of shape {list(a.shape)}", span)
     if expected_rank is not None and not (len(t.dims) == 1 and t.dims[0].kind == "ellipsis") and a.ndim != expected_rank:
         raise LoomInputError(f"{where} expects rank {expected_rank}, got shape {list(a.shape)}", span)
-    return want(a.reshape(())) if a.ndim == 0 else np.ascontiguousarray(a)
+    if a.ndim == 0:
+        return want(a.reshape(()))
+    try:
+        return np.ascontiguousarray(a)
+    except MemoryError:
+        raise LoomInputError(f"{where}: its contiguous copy ({a.size * a.itemsize:,} bytes, shape {list(a.shape)}) "
+                             "does not fit in memory", span) from None
 
 
 # ------------------------------------------------------------------ structs at the boundary
@@ -293,7 +227,7 @@ class StructType:
     def __init__(self, program: Program, name: str):
         self.program = program
         self.name = name
-        self.decl: A.StructDecl = program.checker.structs[name]
+        self.decl: A.StructDecl = program.checked.checker.structs[name]
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -414,15 +348,16 @@ def _flatten_arg(program: Program, value, t: A.TypeExpr, who: str, fname: str, s
     return StructT(st.name, tuple(fields)), leaves
 
 
-def _unflatten(program: Program, leaves: list, types) -> list:
-    """Flat results back into one value per result type (a `StructValue` for each struct)."""
+def unflatten(leaves: list, types, struct) -> list:
+    """Flat results back into one value per result type; `struct(t, {field: value})` makes a struct
+    value (a `StructValue` here; the CLI's printer makes text)."""
     out, k = [], 0
     for t in types:
         if isinstance(t, StructT):
             n = n_leaves(t)
             chunk, k = leaves[k:k + n], k + n
-            values = dict(zip((n_ for n_, _ in t.fields), _unflatten(program, chunk, [ft for _, ft in t.fields])))
-            out.append(StructValue(program.structs[t.name], values))
+            fields = unflatten(chunk, [ft for _, ft in t.fields], struct)
+            out.append(struct(t, dict(zip((name for name, _ in t.fields), fields))))
         else:
             out.append(leaves[k])
             k += 1

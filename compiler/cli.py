@@ -15,13 +15,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
 
 import numpy as np
 
+from compiler import driver
 from compiler.diagnostics import LoomError
+from compiler.pipeline import parse_passes, print_module, timing_report
 
 
 def _passes_flags(p: argparse.ArgumentParser, default_pipeline: str) -> None:
@@ -41,31 +44,24 @@ def _split(names: list[str]) -> set[str]:
     return {n.strip() for x in names for n in x.split(",") if n.strip()}
 
 
-def _manager(args, pipeline: str | None = None):
-    from compiler.pipeline import PassManager, parse_passes
+def _pm_options(args) -> dict | None:
+    """The pass-manager flags as PassManager options (None when all are at their defaults)."""
+    opts = {"verify_each": args.verify_each, "print_after_all": args.print_ir_after_all,
+            "print_before": _split(args.print_ir_before), "print_after": _split(args.print_ir_after),
+            "dump_dir": args.dump_dir, "timing": args.timing, "locations": args.locations}
+    if not any(v for k, v in opts.items() if k != "verify_each") and args.verify_each:
+        return None
+    return {**opts, "stream": sys.stdout}
 
-    return PassManager(parse_passes(pipeline or args.pipeline), verify_each=args.verify_each,
-                       print_after_all=args.print_ir_after_all, print_before=_split(args.print_ir_before),
-                       print_after=_split(args.print_ir_after), dump_dir=args.dump_dir, timing=args.timing,
-                       locations=args.locations, stream=sys.stdout)
 
-
-def _program(path: str):
-    from compiler.frontend.parser import parse_file
-    from compiler.frontend.typecheck import Checker
-
-    t0 = time.perf_counter()
-    module = parse_file(path)
-    t1 = time.perf_counter()
-    checker = Checker(module)
-    checker.check_all()
-    t2 = time.perf_counter()
-    return module, checker, [("parse", t1 - t0), ("typecheck", t2 - t1)]
+def _check_dump_dir(args) -> None:
+    if args.dump_dir and os.path.exists(args.dump_dir) and not os.path.isdir(args.dump_dir):
+        raise LoomError(f"--dump-dir '{args.dump_dir}' exists and is not a directory")
 
 
 def cmd_check(args) -> int:
-    _, checker, _ = _program(args.file)
-    print(f"{args.file}: ok ({len(checker.funcs)} function(s))")
+    program = driver.check_file(args.file)
+    print(f"{args.file}: ok ({len(program.functions)} function(s))")
     return 0
 
 
@@ -83,8 +79,8 @@ def _load_inputs(path: str | None, fdef) -> list:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise LoomError(f"cannot read inputs '{path}': {e}") from None
+    except Exception as e:  # OSError, ValueError, zipfile.BadZipFile, EOFError, …: not a readable .npz
+        raise LoomError(f"cannot read inputs '{path}': {e or type(e).__name__}") from None
     missing = [p.name for p in fdef.params if p.name not in arrays]
     if missing:
         raise LoomError(f"'{path}' has no array for parameter(s) {', '.join(missing)} of '{fdef.name}' "
@@ -97,106 +93,103 @@ def _load_inputs(path: str | None, fdef) -> list:
 
 def cmd_run(args) -> int:
     from compiler.api import DTYPE_NAMES
-    from compiler.frontend.irgen import generate
     from compiler.frontend.types import TensorT
-    from compiler.pipeline import verify
-    from runtime.reference import run_function
 
-    _, checker, times = _program(args.file)
-    fdef = checker.funcs.get(args.entry)
-    if fdef is None:
-        raise LoomError(f"'{args.file}' has no function '{args.entry}' "
-                        f"(it has: {', '.join(checker.funcs) or 'none'})")
+    _check_dump_dir(args)
+    parse_passes(args.pipeline)  # a bad -p is an error in every mode
+    program = driver.check_file(args.file)
+    fdef = program.function(args.entry)
     inputs = _load_inputs(args.inputs, fdef)
     types = [TensorT(DTYPE_NAMES[np.asarray(a).dtype], tuple(np.shape(a))) for a in inputs]
-    t0 = time.perf_counter()
-    inst = checker.specialize(args.entry, types)
-    module = generate(checker, [inst])
-    verify(module)
-    times.append(("irgen", time.perf_counter() - t0))
+    lowered = driver.Lowered(program, program.specialize(args.entry, types))
+    opts = _pm_options(args)
     if args.eager:
-        from compiler.pipeline import with_autodiff
-
-        pm = _manager(args, with_autodiff(module, args.pipeline))
-        pm.run(module, initial="irgen")
-        t0 = time.perf_counter()
-        results = run_function(module, inst.symbol, inputs)
-        after = [("execute (eager)", time.perf_counter() - t0)]
+        ex, label = driver.executor("eager", pipeline=args.pipeline, pm_options=opts), "execute (eager)"
     else:
-        results, pm, after = _run_native(args, module, inst.symbol, inputs)
+        ex = driver.executor("native", cache=driver.cache_enabled(args.cache or None), pipeline=args.pipeline,
+                             pm_options=opts)
+        label = "execute (native)"
+    fn = lowered.prepared(ex)
+    t0 = time.perf_counter()
+    try:
+        results = list(fn(inputs))
+    except MemoryError as e:
+        raise LoomError(f"out of memory running '{args.entry}' ({e or 'an allocation failed'})", fdef.span) from None
+    times = program.times + lowered.times + [(label, time.perf_counter() - t0)]
     if args.out:
-        names = ["result"] if len(results) == 1 else [f"result{i}" for i in range(len(results))]
-        np.savez(args.out, **{n: np.asarray(r) for n, r in zip(names, results)})
+        _save_results(args.out, results, lowered.inst.result_types)
     elif results:
-        print(_format_results(list(results), inst.result_types))
+        print(_format_results(results, lowered.inst.result_types))
     if args.timing:
-        sys.stderr.write(pm.timing_report(times, after))
+        sys.stderr.write(timing_report(times))
     return 0
 
 
 def _format_results(leaves: list, types) -> str:
     """What `main` returned, printed like the eager executor's values; a struct as `S(f=…, …)`."""
-    from compiler.frontend.structs import n_leaves
-    from compiler.frontend.types import StructT
+    from compiler.api import unflatten
     from runtime.format import format_value
 
-    def one(chunk: list, t) -> str:
-        if not isinstance(t, StructT):
-            return format_value(chunk[0])
-        parts, k = [], 0
-        for name, ft in t.fields:
-            n = n_leaves(ft)
-            parts.append(f"{name}={one(chunk[k:k + n], ft)}")
-            k += n
-        return f"{t.name}(" + ", ".join(parts) + ")"
+    def show(v) -> str:
+        return v if isinstance(v, str) else format_value(v)
 
-    shown, k = [], 0
-    for t in types:
-        n = n_leaves(t)
-        shown.append(one(leaves[k:k + n], t))
-        k += n
+    values = unflatten(leaves, types, lambda t, f: f"{t.name}(" + ", ".join(f"{k}={show(v)}" for k, v in f.items()) + ")")
+    shown = [show(v) for v in values]
     return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
 
 
-def _run_native(args, module, symbol: str, inputs: list):
-    """Compile `module` through every stage (pass-manager flags apply to the whole pipeline)."""
-    from compiler import native
+def _save_results(path: str, leaves: list, types) -> None:
+    """`--out`: one array per result leaf, named `result` (or `result0`, `result1`, …), a struct's
+    fields by their names: `result.w1`, `result.layer.b`."""
+    from compiler.api import unflatten
 
-    from compiler.pipeline import with_autodiff
+    values = unflatten(leaves, types, lambda t, f: f)
+    arrays: dict[str, np.ndarray] = {}
 
-    sig = native.signature(module, symbol)
-    pm = _manager(args, with_autodiff(module, native.full_pipeline()))
-    pm.run(module, initial="irgen")
-    after: list = []
-    art = native.Artifact(module, symbol, sig, after)
-    fn, _ = art.compiled(after)
-    t0 = time.perf_counter()
-    results = fn(inputs)
-    after.append(("execute (native)", time.perf_counter() - t0))
-    return results, pm, after
+    def put(name: str, v) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                put(f"{name}.{k}", x)
+        else:
+            arrays[name] = np.asarray(v)
+
+    for i, v in enumerate(values):
+        put("result" if len(values) == 1 else f"result{i}", v)
+    try:
+        with open(path, "wb") as f:  # exactly this path (np.savez would append '.npz' to a bare name)
+            np.savez(f, **arrays)
+    except OSError as e:
+        raise LoomError(f"cannot write --out '{path}': {e.strerror or e}") from None
 
 
-def _specialize_all(args, checker):
-    """Instances of the entry (or every function) with --shape bindings for symbolic dims."""
+def _shape_bindings(items: list[str]) -> dict:
     bindings: dict = {}
-    for item in args.shape:
+    for item in items:
         name, _, value = item.partition("=")
         try:
             dims = tuple(int(v) for v in value.replace("x", ",").split(",") if v)
         except ValueError:
             dims = None
-        if not name or dims is None or not dims or any(d < 0 for d in dims):
+        if not name.strip() or dims is None or not dims or any(d < 0 for d in dims):
             raise LoomError(f"bad --shape '{item}': expected NAME=SIZE (e.g. B=256) or S=4x5 for '...S'")
+        if any(d >= 2 ** 62 for d in dims):
+            raise LoomError(f"bad --shape '{item}': a size must be below 2**62")
         bindings[name.strip()] = dims[0] if len(dims) == 1 and "x" not in value and "," not in value else dims
-    names = [args.entry] if args.entry else list(checker.funcs)
+    return bindings
+
+
+def _specialize_all(args, program: driver.CheckedProgram):
+    """Instances of the entry (or every function) with --shape bindings for symbolic dims."""
+    bindings = _shape_bindings(args.shape)
+    checker = program.checker
+    names = [program.function(args.entry).name] if args.entry else list(program.functions)
     insts = []
     for name in names:
         f = checker.funcs[name]
         types = []
         for p in f.params:
-            b = {k: (tuple(v) if isinstance(v, tuple) else v) for k, v in bindings.items()}
             try:
-                t = checker.resolve_type(p.type, b, bind_fresh=False)
+                t = checker.resolve_type(p.type, dict(bindings), bind_fresh=False)
             except LoomError:
                 missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
                            and d.value not in checker.consts]
@@ -205,80 +198,64 @@ def _specialize_all(args, checker):
                                 f"{', '.join(map(str, missing)) or '(in its struct type)'}: give sizes with {hint}",
                                 p.span) from None
             types.append(t)
-        insts.append(checker.specialize(name, types))
+        insts.append(program.specialize(name, types))
     return insts
 
 
 def cmd_compile(args) -> int:
     from compiler.frontend import ast as A
-    from compiler.frontend.irgen import generate
-    from compiler.pipeline import print_module, verify
 
-    module, checker, times = _program(args.file)
+    _check_dump_dir(args)
+    parse_passes(args.pipeline)
+    program = driver.check_file(args.file)
+    times = list(program.times)
     if args.emit == "ast":
-        text = A.dump(module.items) + "\n"
-    elif args.emit not in ("loom", "opt"):
-        return _compile_native(args, checker, times)
-    else:
-        if args.entry:
-            if args.entry not in checker.funcs:
-                raise LoomError(f"'{args.file}' has no function '{args.entry}'")
-            roots = [checker.generic(args.entry)]
-        else:
-            roots = [checker.generic(n) for n in checker.funcs]
-        t0 = time.perf_counter()
-        ir = generate(checker, roots)
-        verify(ir)
-        times.append(("irgen", time.perf_counter() - t0))
-        from compiler.pipeline import user_pipeline
-
-        pm = _manager(args, user_pipeline(ir, args.pipeline))
-        pm.run(ir, initial="irgen")
-        text = print_module(ir, args.locations)
-        if args.timing:
-            sys.stderr.write(pm.timing_report(times))
-    _write(text, args.output)
-    return 0
-
-
-def _compile_native(args, checker, times) -> int:
-    from compiler import native
-    from compiler.frontend.irgen import generate
-    from compiler.pipeline import print_module, verify
-
-    insts = _specialize_all(args, checker)
-    t0 = time.perf_counter()
-    ir = generate(checker, insts)
-    verify(ir)
-    times.append(("irgen", time.perf_counter() - t0))
-    stage = args.emit if args.emit in native.IR_STAGES else "llvm-dialect"
-    sigs = {i.symbol: native.signature(ir, i.symbol) for i in insts}
-    from compiler.pipeline import with_autodiff
-
-    pm = _manager(args, with_autodiff(ir, native.pipeline_to(stage)))
-    pm.run(ir, initial="irgen")
-    after: list = []
-    if args.emit in native.IR_STAGES:
+        _write(A.dump(program.ast.items) + "\n", args.output)
+        return 0
+    if args.emit == "loom":  # generic (unspecialized) IR, after exactly the -p passes
+        roots = [program.checker.generic(program.function(args.entry).name if args.entry else n)
+                 for n in ([args.entry] if args.entry else program.functions)]
+        ir = driver.generate(program, roots, times)
+        driver.run_passes(ir, driver.user_pipeline(ir, args.pipeline), _pm_options(args), times)
         text = print_module(ir, args.locations)
     else:
-        art = native.Artifact(ir, insts[0].symbol, sigs[insts[0].symbol], after)
-        if args.emit == "obj":
-            if not args.output or args.output == "-":
-                raise LoomError("--emit=obj needs an output file: -o OUT.o")
-            with open(args.output, "wb") as f:
-                f.write(art.object_code())
-            header = native.c_header(args.file, {i.symbol: (sigs[i.symbol], [p.name for p in i.fdef.params]) for i in insts})
-            hpath = args.output.rsplit(".", 1)[0] + ".h"
-            with open(hpath, "w") as f:
-                f.write(header)
-            text = None
-        else:
-            text = art.text(args.emit)
+        text = _compile_native(args, program, times)
     if text is not None:
         _write(text, args.output)
     if args.timing:
-        sys.stderr.write(pm.timing_report(times, after))
+        sys.stderr.write(timing_report(times))
     return 0
+
+
+def _compile_native(args, program: driver.CheckedProgram, times: list) -> str | None:
+    insts = _specialize_all(args, program)
+    ir = driver.generate(program, insts, times)
+    stage = args.emit if args.emit in driver.IR_STAGES else "llvm-dialect"
+    sigs = {i.symbol: driver.signature(ir, i.symbol) for i in insts}
+    driver.run_passes(ir, driver.native_pipeline(ir, args.pipeline, stage), _pm_options(args), times)
+    if args.emit in driver.IR_STAGES:
+        return print_module(ir, args.locations)
+    art = driver.Artifact(ir, insts[0].symbol, sigs[insts[0].symbol], times)
+    if args.emit != "obj":
+        return art.text(args.emit)
+    out, header = _object_paths(args.output)
+    _write_bytes(art.object_code(), out)
+    entries = {i.symbol: (sigs[i.symbol], [p.name for p in i.fdef.params]) for i in insts}
+    _write(driver.c_header(args.file, entries), header)
+    return None
+
+
+def _object_paths(output: str | None) -> tuple[str, str]:
+    """`-o f.o` → (f.o, f.h), next to each other: the header replaces the object's extension, or
+    is added when it has none (`-o out.d/kernel` → out.d/kernel.h)."""
+    if not output or output == "-":
+        raise LoomError("--emit=obj needs an output file: -o OUT.o")
+    head, base = os.path.split(output)
+    stem, ext = os.path.splitext(base)
+    if ext == ".h":
+        raise LoomError(f"-o '{output}' names a C header: give the object file (e.g. -o {os.path.join(head, stem)}.o); "
+                        "the header is written next to it")
+    return output, os.path.join(head, (stem if ext else base) + ".h")
 
 
 def cmd_opt(args) -> int:
@@ -287,20 +264,23 @@ def cmd_opt(args) -> int:
 
     from compiler.diagnostics import SourceRegistry, Span
     from compiler.frontend.parser import decode_source
-    from compiler.pipeline import make_context, print_module, verify
+    from compiler.pipeline import make_context, verify
 
+    _check_dump_dir(args)
     path = args.file
-    try:
-        with open(path, "rb") as f:
-            text = decode_source(f.read(), path)
-    except IsADirectoryError:
-        raise LoomError(f"cannot read '{path}': it is a directory") from None
-    except OSError as e:
-        raise LoomError(f"cannot read '{path}': {e.strerror}") from None
+    if path == "-":
+        path, text = "<stdin>", sys.stdin.read()
+    else:
+        try:
+            with open(path, "rb") as f:
+                text = decode_source(f.read(), path)
+        except IsADirectoryError:
+            raise LoomError(f"cannot read '{path}': it is a directory") from None
+        except OSError as e:
+            raise LoomError(f"cannot read '{path}': {e.strerror}") from None
     SourceRegistry.add(path, text)
-    ctx = make_context()
     try:
-        module = Parser(ctx, text, path).parse_module()
+        module = Parser(make_context(), text, path).parse_module()
     except ParseError as e:
         line, col = _parse_error_position(e, text)
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else "parse error"
@@ -308,13 +288,33 @@ def cmd_opt(args) -> int:
     except Exception as e:  # xDSL raises various exception types for unknown ops/types
         raise LoomError(f"invalid MLIR: {e}", Span(path, 1, 1, 1, 2)) from None
     verify(module)
-    from compiler.pipeline import user_pipeline
-
-    pm = _manager(args, user_pipeline(module, args.pipeline))
-    pm.run(module)
+    times: list = []
+    driver.run_passes(module, driver.user_pipeline(module, args.pipeline), _pm_options(args), times, initial="input")
     _write(print_module(module, args.locations), args.output)
     if args.timing:
-        sys.stderr.write(pm.timing_report())
+        sys.stderr.write(timing_report(times))
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from compiler.graph import render, to_dot
+
+    _check_dump_dir(args)
+    program = driver.check_file(args.file)
+    name = program.function(args.entry).name
+    if args.stage == "loom" and not args.shape:
+        module = driver.generate(program, [program.checker.generic(name)])
+    else:
+        args.entry = name
+        ir = driver.generate(program, _specialize_all(args, program))
+        spec = driver.native_pipeline(ir, args.pipeline, args.stage) if args.stage != "loom" else "none"
+        driver.run_passes(ir, spec, _pm_options(args))
+        module = ir
+    dot = to_dot(module, title=f"{args.file} · {name} · {args.stage}")
+    if args.output and not args.output.endswith(".dot") and args.output != "-":
+        render(dot, args.output)
+    else:
+        _write(dot, args.output)
     return 0
 
 
@@ -328,44 +328,91 @@ def _parse_error_position(e, text: str) -> tuple[int, int]:
 
 def _write(text: str, output: str | None) -> None:
     if output and output != "-":
-        with open(output, "w") as f:
-            f.write(text)
+        try:
+            with open(output, "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise LoomError(f"cannot write '{output}': {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
 
 
+def _write_bytes(data: bytes, output: str) -> None:
+    try:
+        with open(output, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise LoomError(f"cannot write '{output}': {e.strerror or e}") from None
+
+
+STAGE_CHOICES = ["ast"] + [n for n in driver.STAGES if n != "ast"]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="loom", description="The Loom tensor-language compiler.")
-    sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="parse and type-check a program")
+    from compiler import __version__
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    ap = argparse.ArgumentParser(prog="loom", description="The Loom tensor-language compiler.", epilog=__doc__,
+                                 formatter_class=fmt)
+    ap.add_argument("--version", action="version", version=f"loom {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("check", help="parse and type-check a program",
+                       description="Parse and type-check FILE; diagnostics at file:line:col, exit status 1.")
     p.add_argument("file")
     p.set_defaults(fn=cmd_check)
-    p = sub.add_parser("run", help="run a function of a program (default: main)")
+    p = sub.add_parser("run", help="run a function of a program (default: main)", formatter_class=fmt,
+                       description="Compile a function natively (or run it with the reference executor) and "
+                                   "print its results.",
+                       epilog="examples:\n  loom run examples/newton_sqrt.loom\n"
+                              "  loom run prog.loom --entry f --inputs in.npz --out out.npz\n"
+                              "  loom run prog.loom --eager --print-ir-after-all --timing")
     p.add_argument("file")
     p.add_argument("--entry", default="main", help="the function to run (default: main)")
     p.add_argument("--inputs", help=".npz file with one array per parameter name")
-    p.add_argument("--out", help="save the results to this .npz file instead of printing them")
-    p.add_argument("--eager", action="store_true",
-                   help="run with the reference executor (default: compile to native code; -p then applies)")
+    p.add_argument("--out", help="save the results to this .npz file instead of printing them (keys: result, "
+                                 "result0, result1, …; struct fields as result.field)")
+    p.add_argument("--eager", action="store_true", help="run with the reference executor instead of native code")
+    p.add_argument("--cache", action="store_true",
+                   help="keep compiled code on disk (in LOOM_CACHE_DIR, default ~/.cache/loom; on by default "
+                        "when LOOM_CACHE_DIR is set)")
     _passes_flags(p, "loom-opt")
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("compile", help="compile a program and emit a stage")
+    p = sub.add_parser("compile", help="compile a program and emit a stage", formatter_class=fmt,
+                       description="Emit the program at a stage. Stages after loom are specialized: give the "
+                                   "sizes of symbolic dimensions with --shape.\nstages:\n" +
+                                   "\n".join(f"  {n:13} {s.help}" for n, s in driver.STAGES.items()),
+                       epilog="examples:\n  loom compile prog.loom --emit=loom -p loom-opt\n"
+                              "  loom compile prog.loom --emit=linalg --entry f --shape N=1024\n"
+                              "  loom compile prog.loom --emit=obj --entry f --shape N=1024 -o f.o   # also f.h")
     p.add_argument("file")
-    p.add_argument("--emit", choices=["ast", "loom", "linalg", "bufferized", "loops", "llvm-dialect", "llvm",
-                                      "llvm-opt", "asm", "obj"], default="loom",
-                   help="what to emit (default: loom); stages after loom are specialized (see --shape); "
-                        "obj also writes a C header next to the object")
+    p.add_argument("--emit", choices=STAGE_CHOICES, default="loom", metavar="STAGE",
+                   help="what to emit (default: loom): " + ", ".join(STAGE_CHOICES))
     p.add_argument("--entry", help="only this function (and what it calls)")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=SIZE",
                    help="size of a symbolic dimension (B=256) or of a rank variable (S=4x5)")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     _passes_flags(p, "none")
     p.set_defaults(fn=cmd_compile)
-    p = sub.add_parser("opt", help="run passes on MLIR text")
-    p.add_argument("file")
+    p = sub.add_parser("opt", help="run passes on MLIR text",
+                       description="Parse MLIR text (FILE, or - for stdin), run a pipeline, print the result.")
+    p.add_argument("file", help="an .mlir file, or - to read standard input")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     _passes_flags(p, "none")
     p.set_defaults(fn=cmd_opt)
+    p = sub.add_parser("graph", help="the computation graph as Graphviz DOT (or SVG/PNG)", formatter_class=fmt,
+                       description="Draw a function's computation graph at a stage: one node per op, labelled "
+                                   "with its result types; fused linalg regions, loops and branches as clusters.",
+                       epilog="examples:\n  loom graph examples/mlp_forward.loom --entry mlp > mlp.dot\n"
+                              "  loom graph prog.loom --entry f --stage linalg --shape B=8 -o f.svg  # needs `dot`")
+    p.add_argument("file")
+    p.add_argument("--entry", default="main", help="the function (default: main)")
+    p.add_argument("--stage", default="loom", choices=[n for n in driver.IR_STAGES],
+                   help="the IR stage to draw (default: loom)")
+    p.add_argument("--shape", action="append", default=[], metavar="NAME=SIZE",
+                   help="size of a symbolic dimension (needed for stages after loom)")
+    p.add_argument("-o", "--output", help="output file: .dot (default: stdout), .svg or .png (runs Graphviz's dot)")
+    _passes_flags(p, "loom-opt")
+    p.set_defaults(fn=cmd_graph)
     return ap
 
 

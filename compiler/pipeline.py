@@ -31,13 +31,12 @@ NAMED_PIPELINES = {
     "loom-opt": "loom-inline,canonicalize,cse,dce",
     # differentiation: each round differentiates the innermost derivative ops (grad of grad: 2)
     "autodiff": ",".join(["ad-jvp,ad-linearize,ad-transpose"] * 3),
-    # the native backend, one stage each (see compiler/native.py)
+    # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
     "linalg-to-buffers": "loom-bufferize,loom-buffer-dealloc",
     "buffers-to-loops": "loom-linalg-to-loops,cse",
     "loops-to-llvm": "math-approximation,loom-scf-to-cf,convert-print-to-llvm,"
                      "convert-to-llvm,reconcile-unrealized-casts",
-    "jit": "loom-opt,loom-to-linalg,linalg-to-buffers,buffers-to-loops,loops-to-llvm",
 }
 
 
@@ -71,26 +70,6 @@ def parse_passes(spec: str) -> list[ModulePass]:
         except Exception as e:
             raise LoomError(f"bad options for pass '{s.name}': {e}") from None
     return passes
-
-
-AUTODIFF_PREFIX = "autodiff,loom-inline,ad-tape-forwarding"
-
-
-def with_autodiff(module: ModuleOp, spec: str) -> str:
-    """`spec`, preceded by the differentiation passes when the module has derivative ops
-    (derivatives are the program's meaning, not an optimization: every pipeline builds them)."""
-    if not any(o.name in ("ad.jvp", "ad.vjp") for o in module.walk()):
-        return spec
-    spec = NAMED_PIPELINES.get(spec.strip(), spec).strip()
-    return AUTODIFF_PREFIX + ("," + spec if spec else "")
-
-
-def user_pipeline(module: ModuleOp, spec: str) -> str:
-    """A `-p` given by a user (`loom compile --emit=loom`, `loom opt`): a named pipeline other than
-    `none` builds the derivatives first; an explicit list of passes runs exactly as written (so
-    `-p ad-jvp` shows that one pass, and `-p none` the derivative ops as generated)."""
-    named = spec.strip() in NAMED_PIPELINES and spec.strip() != "none"
-    return with_autodiff(module, spec) if named else spec
 
 
 def env_options() -> dict:
@@ -137,16 +116,27 @@ class PassManager:
     locations: bool = False
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     times: list[tuple[str, float]] = field(default_factory=list)
+    verify_time: float = 0.0
 
     def _show(self, module: ModuleOp, header: str) -> None:
         self.stream.write(f"// -----// IR Dump {header} //----- //\n")
         self.stream.write(print_module(module, self.locations))
 
     def _dump(self, module: ModuleOp, index: int, name: str) -> None:
-        if self.dump_dir:
+        if not self.dump_dir:
+            return
+        path = os.path.join(self.dump_dir, f"{index:02d}-{name}.mlir")
+        try:
             os.makedirs(self.dump_dir, exist_ok=True)
-            with open(os.path.join(self.dump_dir, f"{index:02d}-{name}.mlir"), "w") as f:
-                f.write(print_module(module, locations=True))
+            # never through a link planted in the directory: O_NOFOLLOW fails on a symlink
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except FileExistsError:
+            raise LoomError(f"--dump-dir '{self.dump_dir}' exists and is not a directory") from None
+        except OSError as e:
+            why = "it is a symbolic link" if os.path.islink(path) else (e.strerror or str(e))
+            raise LoomError(f"cannot write the IR dump '{path}': {why}") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(print_module(module, locations=True))
 
     def run(self, module: ModuleOp, ctx: Context | None = None, initial: str = "input") -> ModuleOp:
         ctx = ctx or make_context()
@@ -158,22 +148,34 @@ class PassManager:
             p.apply(ctx, module)
             self.times.append((p.name, time.perf_counter() - t0))
             if self.verify_each:
-                verify(module, p.name)
+                self._verify(module, p.name)
             if self.print_after_all or p.name in self.print_after:
                 self._show(module, f"After {p.name}")
             self._dump(module, i, p.name)
         if not self.verify_each and self.passes:
-            verify(module, self.passes[-1].name)  # --no-verify-each: verify once, at the end
+            self._verify(module, self.passes[-1].name)  # --no-verify-each: verify once, at the end
         return module
 
-    def timing_report(self, before: list[tuple[str, float]] = (), after: list[tuple[str, float]] = ()) -> str:
-        rows = list(before) + self.times + list(after)
-        total = sum(t for _, t in rows) or 1e-12
-        lines = ["===-------------------------------------------------------------------------===",
-                 "                         ... Execution time report ...",
-                 "===-------------------------------------------------------------------------===",
-                 "  Wall Time (s)   (%)   Name"]
-        for name, t in rows:
-            lines.append(f"  {t:12.4f}  {100 * t / total:5.1f}%  {name}")
-        lines.append(f"  {total:12.4f}  100.0%  Total")
-        return "\n".join(lines) + "\n"
+    def _verify(self, module: ModuleOp, after: str) -> None:
+        t0 = time.perf_counter()
+        try:
+            verify(module, after)
+        finally:
+            self.verify_time += time.perf_counter() - t0
+
+    def all_times(self) -> list[tuple[str, float]]:
+        """Each pass's wall time, then the verification after the passes as one row."""
+        return self.times + ([("verify (after the passes)", self.verify_time)] if self.verify_time else [])
+
+
+def timing_report(rows: list[tuple[str, float]]) -> str:
+    """MLIR's `--mlir-timing` table: one row per phase, with its share of the total."""
+    total = sum(t for _, t in rows) or 1e-12
+    lines = ["===-------------------------------------------------------------------------===",
+             "                         ... Execution time report ...",
+             "===-------------------------------------------------------------------------===",
+             "  Wall Time (s)   (%)   Name"]
+    for name, t in rows:
+        lines.append(f"  {t:12.4f}  {100 * t / total:5.1f}%  {name}")
+    lines.append(f"  {total:12.4f}  100.0%  Total")
+    return "\n".join(lines) + "\n"

@@ -301,6 +301,16 @@ for _cls in loom.REDUCTION_OPS:
 LoomFunctions = register_impls(LoomFunctions)
 
 
+def supported_ops() -> set[type]:
+    """The op classes this executor runs (function definitions are not run, only called)."""
+    from xdsl.dialects import func
+
+    ops = {func.FuncOp}
+    for fns in (LoomFunctions, ScfFunctions, FuncFunctions):
+        ops |= {op for op, _ in fns._impls()}
+    return ops
+
+
 def run_function(module: ModuleOp, name: str, args: list[Any]) -> tuple:
     """Run `@name` of `module` on NumPy arguments; returns its results as a tuple."""
     interp = Interpreter(module)

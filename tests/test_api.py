@@ -128,4 +128,4 @@ def test_dump_ir_environment(tmp_path, monkeypatch, capsys):
     assert p.main() == 3.0
     assert "IR Dump After canonicalize" in capsys.readouterr().err
     files = sorted(x.name for x in (tmp_path / "dumps").iterdir())
-    assert files[0] == "00-input.mlir" and any("cse" in f for f in files)
+    assert files[0] == "00-irgen.mlir" and any("cse" in f for f in files)

@@ -19,7 +19,7 @@ from xdsl.dialects import func
 from xdsl.ir import Block, Region
 
 import compiler
-from compiler import native
+from compiler import driver
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
 from compiler.passes.autodiff.transpose_rules import TRANSPOSE
 from compiler.pipeline import PassManager, parse_passes, verify
@@ -50,9 +50,9 @@ def derivative_module(src: str, args, wrt, kind: str):
 def execute(m, args, compiled: bool):
     if not compiled:
         return tuple(run_function(m, "main", list(args)))
-    sig = native.signature(m, "main")
-    native.lower(m, "llvm-dialect")
-    fn, _ = native.Artifact(m, "main", sig).compiled()
+    sig = driver.signature(m, "main")
+    driver.run_passes(m, driver.native_pipeline(m))
+    fn, _ = driver.Artifact(m, "main", sig).compiled()
     return tuple(fn(list(args)))
 
 

@@ -79,11 +79,11 @@ def test_print_ir_flags_timing_and_dumps(prog, tmp_path, capsys):
     code, out, _ = run(capsys, "run", prog, "--eager", "--print-ir-after-all")
     assert out.count("// -----// IR Dump After") == 4 and out.endswith("6.0\n")
     # compiled (the default): every pass of the whole pipeline, down to the llvm dialect
-    from compiler.native import full_pipeline
+    from compiler.driver import NATIVE_PIPELINE
     from compiler.pipeline import parse_passes
 
     code, out, _ = run(capsys, "run", prog, "--print-ir-after-all")
-    assert out.count("// -----// IR Dump After") == len(parse_passes(full_pipeline())) and out.endswith("6.0\n")
+    assert out.count("// -----// IR Dump After") == len(parse_passes(NATIVE_PIPELINE)) and out.endswith("6.0\n")
     assert "IR Dump After loom-bufferize" in out and "llvm.func" in out
 
 

@@ -355,9 +355,9 @@ def test_cli_compile_reparses_with_opt(path, pipeline, tmp_path, capsys):
     assert opt.read_text() == capsys.readouterr().out
     # and the re-parsed IR still computes the example's result
     module = Parser(make_context(), text, str(emitted)).parse_module()
-    from compiler.pipeline import PassManager, parse_passes, with_autodiff
+    from compiler import driver
 
-    PassManager(parse_passes(with_autodiff(module, "none"))).run(module)  # grad etc. are built first
+    driver.run_passes(module, driver.with_semantics(module, "none"))  # grad etc. are built first
     with contextlib.redirect_stdout(io.StringIO()):
         results = run_function(module, "main", [])
     assert_same(tuple(results), as_tuple(raw_result(path)[0]), what="re-parsed IR")

@@ -1,0 +1,383 @@
+"""The compile driver: the one path from Loom source to any stage, used by the CLI and the Python API.
+
+    source ─parse→ ast ─check→ checked program ─irgen→ loom
+        ─(semantic pipelines, chosen by the ops present: ad.* → autodiff)→
+        loom-opt ─→ linalg ─→ bufferized ─→ loops ─→ llvm-dialect ─translate→ llvm ─O3→ llvm-opt → asm | obj
+
+The stage table (`STAGES`) says which named pipeline produces each IR stage from the one before;
+`SEMANTIC_PIPELINES` are the passes that give a module its meaning (derivative ops are the
+program's meaning, not an optimization) and so run before any pipeline a module goes through.
+A `Lowered` is one specialization of a function (argument types bound) at any stage; it is run by
+an executor from `EXECUTORS` (the reference executor, native code, …), loaded by name.
+
+Every phase records its wall time in one list, so `--timing` accounts for all of it: parsing,
+checking, IR generation and its verification, every pass and its verification, LLVM, execution.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+
+from compiler.diagnostics import LoomError, SourceRegistry
+from compiler.frontend import ast as A
+from compiler.frontend.irgen import generate as irgen
+from compiler.frontend.parser import parse, parse_file
+from compiler.frontend.typecheck import Checker, Instance
+from compiler.frontend.types import TensorT, flat_types
+from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify
+
+
+# ------------------------------------------------------------------ stages
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    kind: str  # "ast" | "ir" (an xDSL module) | "text" (LLVM's) | "object" (machine code)
+    passes: str  # the named pipeline that produces this IR stage from the previous one
+    help: str
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in (
+    Stage("ast", "ast", "", "the syntax tree, with source positions"),
+    Stage("loom", "ir", "none", "the loom dialect as generated (derivative ops not yet expanded)"),
+    Stage("loom-opt", "ir", "loom-opt", "after inlining, folding, CSE and DCE (derivatives built)"),
+    Stage("linalg", "ir", "loom-to-linalg", "linalg/tensor/arith/math on tensors, fused"),
+    Stage("bufferized", "ir", "linalg-to-buffers", "memrefs: our bufferization and deallocation"),
+    Stage("loops", "ir", "buffers-to-loops", "scf loops over memrefs"),
+    Stage("llvm-dialect", "ir", "loops-to-llvm", "the llvm dialect"),
+    Stage("llvm", "text", "", "LLVM IR as translated (llvmlite)"),
+    Stage("llvm-opt", "text", "", "LLVM IR after O3 for the host CPU"),
+    Stage("asm", "text", "", "host assembly"),
+    Stage("obj", "object", "", "an object file (and a C header)"),
+)}
+IR_STAGES = tuple(n for n, s in STAGES.items() if s.kind == "ir")
+TEXT_STAGES = tuple(n for n, s in STAGES.items() if s.kind == "text")
+
+
+def pipeline_to(stage: str, start: str = "loom") -> str:
+    """The passes that take IR at stage `start` to IR stage `stage` (named pipelines, in order)."""
+    names = IR_STAGES[IR_STAGES.index(start) + 1: IR_STAGES.index(stage) + 1]
+    return ",".join(STAGES[s].passes for s in names) or "none"
+
+
+NATIVE_PIPELINE = pipeline_to("llvm-dialect")
+
+
+# ------------------------------------------------------------------ semantic pipelines
+@dataclass(frozen=True)
+class SemanticPipeline:
+    """Passes that run before any pipeline when a module contains one of `ops`."""
+
+    name: str
+    ops: frozenset[str]
+    passes: str
+
+
+SEMANTIC_PIPELINES = (
+    # differentiation, then inlining the derivative functions and resolving their tapes
+    SemanticPipeline("autodiff", frozenset({"ad.jvp", "ad.vjp"}), "autodiff,loom-inline,ad-tape-forwarding"),
+)
+
+
+def semantic_passes(module: ModuleOp) -> list[str]:
+    present = {op.name for op in module.walk()}
+    return [p.passes for p in SEMANTIC_PIPELINES if p.ops & present]
+
+
+def with_semantics(module: ModuleOp, spec: str) -> str:
+    """`spec` preceded by the semantic pipelines this module needs."""
+    spec = "" if spec.strip() == "none" else spec.strip()
+    return ",".join(semantic_passes(module) + ([spec] if spec else [])) or "none"
+
+
+def user_pipeline(module: ModuleOp, spec: str) -> str:
+    """A `-p` given to `loom compile --emit=loom` or `loom opt`: a named pipeline other than `none`
+    builds the semantic passes first; an explicit list of passes runs exactly as written (so
+    `-p ad-jvp` shows that one pass, and `-p none` the derivative ops as generated)."""
+    named = spec.strip() in NAMED_PIPELINES and spec.strip() != "none"
+    return with_semantics(module, spec) if named else spec
+
+
+def native_pipeline(module: ModuleOp, loom_passes: str = "loom-opt", stage: str = "llvm-dialect") -> str:
+    """The passes from generated IR to an IR stage of the native backend: the semantic pipelines,
+    the loom-level passes `loom_passes` (a user's `-p`; `loom-opt` always follows, since the backend
+    needs calls inlined), then the backend's stages up to `stage`."""
+    spec = NAMED_PIPELINES.get(loom_passes.strip(), loom_passes).strip()
+    head = "loom-opt" if spec in ("", NAMED_PIPELINES["loom-opt"]) else f"{spec},loom-opt"
+    backend = pipeline_to(stage, "loom-opt")
+    return with_semantics(module, head + ("" if backend == "none" else "," + backend))
+
+
+# ------------------------------------------------------------------ front end
+@dataclass
+class CheckedProgram:
+    """A parsed and checked program: its syntax tree, the checker (instances, structs), the source."""
+
+    ast: A.Module
+    checker: Checker
+    source: str
+    path: str
+    times: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def functions(self) -> dict[str, A.FuncDef]:
+        """The user's functions (helpers the compiler made, e.g. for inline derivatives, are hidden)."""
+        return {n: f for n, f in self.checker.funcs.items() if not is_hidden(n)}
+
+    def function(self, name: str) -> A.FuncDef:
+        f = self.functions.get(name)
+        if f is None:
+            raise LoomError(f"'{self.path}' has no function '{name}' (it has: {', '.join(self.functions) or 'none'})")
+        return f
+
+    def specialize(self, name: str, types: list) -> Instance:
+        return self.checker.specialize(name, list(types))
+
+
+def is_hidden(name: str) -> bool:
+    """Functions the front end makes for inline derivatives (`__grad_f_1`) are not the user's."""
+    return name.startswith("__")
+
+
+def check(module: A.Module, source: str, path: str, times: list | None = None) -> CheckedProgram:
+    times = [] if times is None else times
+    t0 = time.perf_counter()
+    checker = Checker(module)
+    checker.check_all()
+    times.append(("typecheck", time.perf_counter() - t0))
+    return CheckedProgram(module, checker, source, path, times)
+
+
+def check_file(path: str) -> CheckedProgram:
+    t0 = time.perf_counter()
+    module = parse_file(path)
+    times = [("parse", time.perf_counter() - t0)]
+    return check(module, SourceRegistry.text(path), path, times)
+
+
+def check_source(source: str, name: str = "<string>") -> CheckedProgram:
+    t0 = time.perf_counter()
+    module = parse(source, name)
+    return check(module, source, name, [("parse", time.perf_counter() - t0)])
+
+
+def generate(program: CheckedProgram, instances: list[Instance], times: list | None = None) -> ModuleOp:
+    """The IR of these instances (and what they call), verified."""
+    t0 = time.perf_counter()
+    module = irgen(program.checker, instances)
+    verify(module)
+    if times is not None:
+        times.append(("irgen (and verify)", time.perf_counter() - t0))
+    return module
+
+
+def run_passes(module: ModuleOp, spec: str, pm_options: dict | None = None, times: list | None = None,
+               initial: str = "irgen") -> PassManager:
+    pm = PassManager(parse_passes(spec), **{**env_options(), **(pm_options or {})})
+    pm.run(module, initial=initial)
+    if times is not None:
+        times.extend(pm.all_times())
+    return pm
+
+
+# ------------------------------------------------------------------ one specialization
+class Lowered:
+    """One specialization of a function (its argument types bound), at any stage.
+
+    `module(pipeline)` is the loom-level IR after a pipeline (semantic passes first), `stage(s)` the
+    IR at a backend stage, `artifact()` the LLVM module, `as_text(stage)` any of them printed.
+    Results without pass-manager options are cached; `times` collects every phase's wall time.
+    """
+
+    def __init__(self, program: CheckedProgram, inst: Instance):
+        self.program = program
+        self.inst = inst
+        self.times: list[tuple[str, float]] = []
+        self._modules: dict[str, ModuleOp] = {}
+        self._artifacts: dict = {}
+        self._prepared: dict = {}
+
+    @property
+    def name(self) -> str:
+        return self.inst.fdef.name
+
+    def generate(self) -> ModuleOp:
+        return generate(self.program, [self.inst], self.times)
+
+    @property
+    def symbol(self) -> str:
+        if not self.inst.symbol:
+            self.generate()  # IR generation names the specialized function
+        return self.inst.symbol
+
+    def module(self, pipeline: str = "none", pm_options: dict | None = None) -> ModuleOp:
+        """The loom-level IR after `pipeline` (semantic pipelines first)."""
+        return self._cached(("loom", pipeline), pm_options, lambda m: with_semantics(m, pipeline))
+
+    def stage(self, stage: str, pm_options: dict | None = None, loom_passes: str = "loom-opt") -> ModuleOp:
+        """The IR at a stage of the native pipeline (`loom_passes`: the loom-level passes to use)."""
+        if STAGES.get(stage) is None or STAGES[stage].kind != "ir":
+            raise LoomError(f"'{stage}' is not an IR stage (IR stages: {', '.join(IR_STAGES)})")
+        if stage == "loom":
+            return self.module("none", pm_options)
+        return self._cached((stage, loom_passes), pm_options, lambda m: native_pipeline(m, loom_passes, stage))
+
+    def _cached(self, key, pm_options, spec: Callable[[ModuleOp], str]) -> ModuleOp:
+        if not pm_options and key in self._modules:
+            return self._modules[key]
+        m = self.generate()
+        run_passes(m, spec(m), pm_options, self.times)
+        if not pm_options:
+            self._modules[key] = m
+        return m
+
+    def signature(self):
+        """The native boundary types, from the checked instance (no IR needed: a cache hit skips
+        IR generation altogether)."""
+        from runtime.abi import Signature, ValueType
+
+        def vt(t: TensorT) -> ValueType:
+            return ValueType("i1" if t.dtype == "bool" else t.dtype, tuple(t.shape))
+
+        return Signature(tuple(map(vt, flat_types(self.inst.param_types))),
+                         tuple(map(vt, flat_types(self.inst.result_types))))
+
+    def artifact(self, pm_options: dict | None = None, loom_passes: str = "loom-opt"):
+        """This specialization taken through LLVM (translated and optimized)."""
+        art = None if pm_options else self._artifacts.get(loom_passes)
+        if art is None:
+            art = Artifact(self.stage("llvm-dialect", pm_options, loom_passes), self.symbol, self.signature(), self.times)
+            if not pm_options:
+                self._artifacts[loom_passes] = art
+        return art
+
+    def cache_key(self, loom_passes: str = "loom-opt") -> str:
+        """What determines the compiled code: the source, the function, its argument types and the
+        pipeline (plus, in `runtime.jit.cache_key`, the compiler and LLVM versions and the CPU)."""
+        from runtime import jit
+
+        return jit.cache_key(self.program.source, self.program.path, self.name, repr(self.inst.param_types),
+                             repr(self.signature()), loom_passes, NATIVE_PIPELINE)
+
+    def prepared(self, executor) -> Callable[[list], tuple]:
+        """The callable `executor` makes of this specialization (made once per executor)."""
+        key = executor.key()
+        fn = self._prepared.get(key)
+        if fn is None:
+            fn = self._prepared[key] = executor.prepare(self)
+        return fn
+
+    def compiled(self, cache: bool | None = None) -> Callable[[list], tuple]:
+        """The native function (the `native` executor's; compiled once)."""
+        return self.prepared(executor("native", cache=cache_enabled(cache)))
+
+    def as_text(self, stage: str = "loom", locations: bool = False) -> str:
+        s = STAGES.get(stage)
+        if s is None or s.kind not in ("ir", "text"):
+            printable = [n for n, x in STAGES.items() if x.kind in ("ir", "text")]
+            raise LoomError(f"unknown stage '{stage}' (stages: {', '.join(printable)})")
+        if s.kind == "text":
+            return self.artifact().text(stage)
+        return print_module(self.stage(stage), locations)
+
+
+# ------------------------------------------------------------------ LLVM
+def tables(module: ModuleOp) -> tuple[list, list]:
+    """The run-time check sites and print formats recorded by the llvm conversions."""
+    from runtime.abi import ValueType
+
+    sites = [[a.data for a in entry.data] for entry in module.attributes.get("loom.error_sites", ArrayAttr([])).data]
+    prints = [(entry.data[0].data, [ValueType.from_ir(t) for t in entry.data[1].data])
+              for entry in module.attributes.get("loom.prints", ArrayAttr([])).data]
+    return sites, prints
+
+
+def signature(module: ModuleOp, symbol: str):
+    """The boundary types of `@symbol`, read from loom-level IR (a generic function has none)."""
+    from runtime.abi import Signature, ValueType
+
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == symbol:
+            ft = op.function_type
+            return Signature(tuple(ValueType.from_ir(t) for t in ft.inputs),
+                             tuple(ValueType.from_ir(t) for t in ft.outputs))
+    raise LoomError(f"the module has no function '@{symbol}'")
+
+
+class Artifact:
+    """One specialization taken through LLVM: IR texts, object code and (lazily) machine code."""
+
+    def __init__(self, llvm_module: ModuleOp, symbol: str, sig, times: list | None = None):
+        from runtime import jit
+
+        self.symbol, self.signature = symbol, sig
+        self.sites, self.prints = tables(llvm_module)
+        self.times = times if times is not None else []
+        t0 = time.perf_counter()
+        self.llvm_ir = jit.translate(llvm_module)
+        t1 = time.perf_counter()
+        self.optimized = jit.optimize(self.llvm_ir)
+        self.llvm_opt = str(self.optimized)
+        self.times += [("translate to LLVM IR (llvmlite)", t1 - t0), ("LLVM O3", time.perf_counter() - t1)]
+
+    def text(self, stage: str) -> str:
+        from runtime import jit
+
+        if stage == "llvm":
+            return self.llvm_ir
+        if stage == "llvm-opt":
+            return self.llvm_opt
+        return jit.assembly(self.optimized)
+
+    def object_code(self) -> bytes:
+        from runtime import jit
+
+        return jit.object_code(self.optimized)
+
+    def compiled(self):
+        """(the native function, its object code)."""
+        from runtime import jit
+
+        t0 = time.perf_counter()
+        obj = self.object_code()
+        fn = jit.CompiledFunction(jit.NativeModule(obj=obj), self.symbol, self.signature, self.sites, self.prints)
+        self.times.append(("LLVM codegen + load", time.perf_counter() - t0))
+        return fn, obj
+
+
+def c_header(source: str, entries: dict) -> str:
+    """A C header declaring compiled entry points (`loom compile --emit=obj`)."""
+    lines = [f"/* Generated by loom from {source}. Each function returns 0 on success or the number",
+             " * of the run-time check that failed; results are written to the out pointers, and a failing",
+             " * check stores the values its message shows in error_values. */",
+             "#pragma once", "#include <stdbool.h>", "#include <stdint.h>", ""]
+    for name, (sig, params) in entries.items():
+        lines.append(sig.c_declaration(name, params))
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ executors
+# name → (module, class): loaded on first use, so importing the driver does not import LLVM.
+EXECUTORS = {
+    "eager": ("runtime.executors", "EagerExecutor"),
+    "native": ("runtime.executors", "NativeExecutor"),
+}
+
+
+def executor(name: str, **options):
+    """An executor by name (`eager`, `native`, …) with its options."""
+    if name not in EXECUTORS:
+        raise LoomError(f"unknown executor '{name}' (executors: {', '.join(EXECUTORS)})")
+    module, cls = EXECUTORS[name]
+    return getattr(importlib.import_module(module), cls)(**options)
+
+
+def cache_enabled(cache: bool | None) -> bool:
+    """`cache=None` means: when LOOM_CACHE_DIR is set."""
+    return bool(os.environ.get("LOOM_CACHE_DIR")) if cache is None else cache
