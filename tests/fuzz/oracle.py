@@ -190,8 +190,9 @@ def compare(got, want) -> tuple[str, str] | None:
     return None
 
 
-def _run(source: str, fname: str, args: list, mode: str, pipeline: str = "none"):
-    """("ok", results) or ("error", LoomError) or ("exception", Outcome)."""
+def _run(source: str, fname: str, args: list, mode: str, pipeline: str | None = None):
+    """("ok", results) or ("error", LoomError) or ("exception", Outcome). `pipeline` None: the
+    mode's default (compiled code: `loom-opt`)."""
     try:
         fn = getattr(compiler.loads(source, name="fuzz.loom", mode=mode, pipeline=pipeline), fname)
         return "ok", fn(*args)
@@ -216,7 +217,7 @@ def _same_args(a, b) -> bool:
 def differential(source: str, fname: str, args: list) -> Outcome:
     """Run `fname(*args)` eagerly and compiled and compare (see the module docstring)."""
     kept = _copy(args)
-    ek, ev = _run(source, fname, args, "eager")
+    ek, ev = _run(source, fname, args, "eager", "none")
     if ek == "exception":
         return ev
     jk, jv = _run(source, fname, args, "jit")
