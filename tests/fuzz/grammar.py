@@ -325,7 +325,8 @@ class ExprGen:
         elif len(s) == 2:
             a, b = (s[0], k), (k, s[1])
         else:
-            a, b = s[:-2] + (s[-2], k), (k, s[-1]) if r.random() < 0.5 else s[:-2] + (k, s[-1])
+            a = s[:-2] + (s[-2], k)  # batched; b broadcast over the batch or batched too
+            b = (k, s[-1]) if r.random() < 0.5 else s[:-2] + (k, s[-1])
         if not (self.leafable(a) and self.leafable(b)):
             return None
         return f"({self.expr(Ty(dt, a), depth)} @ {self.expr(Ty(dt, b), depth)})"
@@ -352,10 +353,10 @@ class ExprGen:
         if not ty.shape or not isinstance(ty.shape[0], int):
             return None
         n = ty.shape[0]
-        if not self.leafable((0,) + ty.shape[1:]):
-            return None
         if kind == "slice":
             d = n + r.randint(0, 3)
+            if not self.leafable((d,) + ty.shape[1:]):
+                return None
             a = r.randint(0, d - n)
             lo = a if r.random() < 0.7 else a - d
             hi = a + n if r.random() < 0.7 or a + n == d else a + n - d
@@ -363,6 +364,8 @@ class ExprGen:
             return f"{x}[{lo}:{hi}]" if not (lo == 0 and hi == d and r.random() < 0.5) else f"{x}[:]"
         step = r.choice([2, 3, -1, -2])
         d = abs(step) * n - r.randint(0, abs(step) - 1)
+        if not self.leafable((d,) + ty.shape[1:]):
+            return None
         x = f"({self.expr(Ty(ty.dtype, (d,) + ty.shape[1:]), depth)})"
         return f"{x}[::{step}]"
 
