@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdsl.dialects.builtin import FileLineColLoc
+from xdsl.ir import Operation
+
 
 @dataclass(frozen=True)
 class Span:
@@ -21,6 +24,15 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+
+def span_of(op: Operation) -> Span | None:
+    """The source position an op carries (its `file:line:col` location), if any."""
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        line, col = loc.line.data, loc.column.data
+        return Span(loc.filename.data, line, col, line, col + 1)
+    return None
 
 
 class SourceRegistry:

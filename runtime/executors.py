@@ -72,7 +72,8 @@ def _check_interpretable(module) -> None:
     from xdsl.dialects.builtin import ModuleOp
 
     from compiler.diagnostics import LoomError
-    from runtime.reference import span_of, supported_ops
+    from compiler.diagnostics import span_of
+    from runtime.reference import supported_ops
 
     known = supported_ops()
     for op in module.walk():

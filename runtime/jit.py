@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib
 import json
 import os
 import sys
@@ -87,16 +88,40 @@ def translate(module) -> str:
     return str(convert_module(module, fallback_target_triple=llvm.get_default_triple()))
 
 
+@dataclass(frozen=True)
+class RuntimeLibrary:
+    """A run-time library that compiled code calls into, linked when the code names a symbol with
+    `prefix`: LLVM IR from `ll_file` is linked into the module (and then inlined by O3), or `setup`
+    (`"module:function"`) makes a shared library's symbols resolvable by the JIT."""
+
+    prefix: str
+    ll_file: str | None = None
+    setup: str | None = None
+
+    def link(self, mod: llvm.ModuleRef) -> None:
+        if self.ll_file:
+            with open(os.path.join(os.path.dirname(__file__), self.ll_file)) as f:
+                lib = llvm.parse_assembly(f.read())
+            lib.triple, lib.data_layout = mod.triple, mod.data_layout
+            mod.link_in(lib)
+        if self.setup:
+            module, function = self.setup.split(":")
+            getattr(importlib.import_module(module), function)()
+
+
+RUNTIME_LIBRARIES = (
+    RuntimeLibrary("loom_tape_", ll_file="tape.ll"),  # reverse-mode tapes: a growable byte stack
+)
+
+
 def optimize(ir: str) -> llvm.ModuleRef:
     tm = target_machine()
     mod = llvm.parse_assembly(ir)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
-    if "loom_tape_" in ir:  # reverse-mode tapes: link the tape runtime in (then inlined)
-        with open(os.path.join(os.path.dirname(__file__), "tape.ll")) as f:
-            tape = llvm.parse_assembly(f.read())
-        tape.triple, tape.data_layout = mod.triple, mod.data_layout
-        mod.link_in(tape)
+    for lib in RUNTIME_LIBRARIES:
+        if lib.prefix in ir:
+            lib.link(mod)
     mod.verify()
     pto = llvm.PipelineTuningOptions(speed_level=3)
     pto.loop_vectorization = True

@@ -122,3 +122,13 @@ def test_keyword_arguments_to_user_functions():
     p = compiler.loads("def f(a: f32, b: f32) -> f32:\n    return a - b\n"
                        "def main() -> f32:\n    return f(b=1.0, a=5.0)\n")
     assert p.main() == np.float32(4.0)
+
+
+def test_every_builtin_has_a_checking_rule_and_an_emitter():
+    from compiler.frontend.builtins import BUILTINS, REDUCTIONS, UNARY_FLOAT, UNARY_NUMERIC
+    from compiler.frontend.emit_builtins import EMITTERS, REDUCTION_OPS, UNARY_OPS
+
+    assert set(EMITTERS) == set(BUILTINS)
+    assert set(UNARY_OPS) == set(UNARY_FLOAT + UNARY_NUMERIC)
+    assert set(REDUCTION_OPS) == set(REDUCTIONS)
+    assert all(callable(b.check) for b in BUILTINS.values())

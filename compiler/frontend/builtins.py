@@ -1,9 +1,9 @@
-"""The builtins of LANGUAGE.md §7: for each, a checking rule and an IR emitter, side by side.
+"""The builtins of LANGUAGE.md §7: their signatures and checking rules (their IR emitters are
+in `emit_builtins.py`, keyed by the same names).
 
 `check_*(fc, e, a)` receives the `FunctionChecker`, the call node and its arguments bound to
 parameter names (`a`: name → AST node); it returns the result's checker value and may record
-static facts (`fc.rec(e, value, key=…)`). `emit_*(g, e, info, a)` emits the IR using those facts.
-Neural-network helpers (softmax, layer_norm, …) are emitted as compositions of loom ops.
+static facts (`fc.rec(e, value, key=…)`) that the emitter reads.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xdsl.dialects.builtin import i64
-
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import broadcast, dim_add, err
+from compiler.frontend.check_common import broadcast, dim_add, err
 from compiler.frontend.types import FLOATS, INTS, RV, DTypeV, StrV, TensorT, TupleV, fmt_shape
-from dialects import loom
 
 _MISSING = object()
 
@@ -26,7 +23,6 @@ _MISSING = object()
 class Builtin:
     params: tuple[str, ...]  # parameter names; a trailing '?' marks an optional one
     check: Callable
-    emit: Callable
     varargs: bool = False
 
 
@@ -59,13 +55,6 @@ def check_builtin(fc, e: A.Call, name: str):
     else:
         a = bind_args(e, name, b.params)
     return b.check(fc, e, a)
-
-
-def emit_builtin(g, e: A.Call, info):
-    name = e.func.id
-    b = BUILTINS[name]
-    a = {"*": e.args} if b.varargs else bind_args(e, name, b.params)
-    return b.emit(g, e, info, a)
 
 
 # ------------------------------------------------------------------ static arguments
@@ -157,10 +146,8 @@ def numeric_dtype(fc, v: RV, node: A.Expr, name: str) -> str:
 
 
 # ------------------------------------------------------------------ elementwise
-UNARY_FLOAT = {"exp": loom.ExpOp, "log": loom.LogOp, "sqrt": loom.SqrtOp, "rsqrt": loom.RsqrtOp,
-               "tanh": loom.TanhOp, "sigmoid": loom.SigmoidOp, "gelu": loom.GeluOp, "sin": loom.SinOp,
-               "cos": loom.CosOp}
-UNARY_NUMERIC = {"relu": loom.ReluOp, "abs": loom.AbsOp, "sign": loom.SignOp}
+UNARY_FLOAT = ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "gelu", "sin", "cos")
+UNARY_NUMERIC = ("relu", "abs", "sign")
 
 
 def check_unary(fc, e, a):
@@ -170,11 +157,6 @@ def check_unary(fc, e, a):
     return fc.rec(e, RV(x.type.with_dtype(dt), weak=x.weak), dtype=dt)
 
 
-def emit_unary(g, e, info, a):
-    cls = UNARY_FLOAT.get(e.func.id) or UNARY_NUMERIC[e.func.id]
-    return g.add(cls(g.expr_as(a["x"], info.extra["dtype"])), e.span).results[0]
-
-
 def check_minmax2(fc, e, a):
     x, y = tensor_arg(fc, a["a"], "a"), tensor_arg(fc, a["b"], "b")
     dt, weak = fc.unify(x, y, e.span)
@@ -182,12 +164,6 @@ def check_minmax2(fc, e, a):
         raise err(f"{e.func.id}() needs numeric arguments", e.span)
     shape = broadcast(x.type.shape, y.type.shape, e.span)
     return fc.rec(e, RV(TensorT(dt, shape), weak=weak), dtype=dt)
-
-
-def emit_minmax2(g, e, info, a):
-    cls = loom.MaximumOp if e.func.id == "maximum" else loom.MinimumOp
-    dt = info.extra["dtype"]
-    return g.add(cls(g.expr_as(a["a"], dt), g.expr_as(a["b"], dt), g_type(info.value.type)), e.span).results[0]
 
 
 def check_where(fc, e, a):
@@ -200,15 +176,8 @@ def check_where(fc, e, a):
     return fc.rec(e, RV(TensorT(dt, shape), weak=weak), dtype=dt)
 
 
-def emit_where(g, e, info, a):
-    dt = info.extra["dtype"]
-    c = g.value(a["cond"])
-    return g.add(loom.SelectOp(c, g.expr_as(a["a"], dt), g.expr_as(a["b"], dt), g_type(info.value.type)), e.span).results[0]
-
-
 # ------------------------------------------------------------------ reductions
-REDUCTIONS = {"sum": loom.SumOp, "mean": loom.MeanOp, "max": loom.MaxOp, "min": loom.MinOp, "prod": loom.ProdOp,
-              "any": loom.AnyOp, "all": loom.AllOp, "argmax": loom.ArgmaxOp, "argmin": loom.ArgminOp}
+REDUCTIONS = ("sum", "mean", "max", "min", "prod", "any", "all", "argmax", "argmin")
 
 
 def check_reduce(fc, e, a):
@@ -252,12 +221,6 @@ def check_reduce(fc, e, a):
     return fc.rec(e, RV(TensorT(out_dt, shape)), axes=axes, keepdims=keep, dtype=dt)
 
 
-def emit_reduce(g, e, info, a):
-    x = g.expr_as(a["x"], info.extra["dtype"])
-    cls = REDUCTIONS[e.func.id]
-    return g.add(cls(x, info.extra["axes"], info.extra["keepdims"], g_type(info.value.type)), e.span).results[0]
-
-
 # ------------------------------------------------------------------ shape manipulation
 def _numel(dims) -> tuple[int, Counter]:
     n, syms = 1, Counter()
@@ -297,10 +260,6 @@ def _size_str(n: int, syms: Counter) -> str:
     return "*".join([str(n)] * (n != 1 or not syms) + sorted(syms.elements()))
 
 
-def emit_reshape(g, e, info, a):
-    return g.add(loom.ReshapeOp(g.value(a["x"]), g_type(info.value.type)), e.span).results[0]
-
-
 def check_transpose(fc, e, a):
     x = tensor_arg(fc, a["x"], "transpose")
     ranked(fc, x, a["x"], "transpose")
@@ -320,10 +279,6 @@ def check_transpose(fc, e, a):
     return fc.rec(e, RV(TensorT(x.type.dtype, shape)), perm=perm)
 
 
-def emit_transpose(g, e, info, a):
-    return g.add(loom.TransposeOp(g.value(a["x"]), info.extra["perm"], g_type(info.value.type)), e.span).results[0]
-
-
 def check_broadcast_to(fc, e, a):
     x = tensor_arg(fc, a["x"], "broadcast_to")
     dims = shape_arg(fc, a["shape"])
@@ -333,11 +288,6 @@ def check_broadcast_to(fc, e, a):
         raise err(f"cannot broadcast {x.type} to {fmt_shape(dims)}", e.span)
     dt = "f32" if x.weak and x.type.dtype in FLOATS else x.type.dtype
     return fc.rec(e, RV(TensorT(dt, dims)), dtype=dt)
-
-
-def emit_broadcast_to(g, e, info, a):
-    x = g.expr_as(a["x"], info.extra["dtype"])
-    return g.add(loom.BroadcastToOp(x, g_type(info.value.type)), e.span).results[0]
 
 
 def _tensor_tuple(fc, node: A.Expr, name: str) -> list[RV]:
@@ -369,11 +319,6 @@ def check_concat(fc, e, a):
     return fc.rec(e, RV(TensorT(xs[0].type.dtype, shape)), axis=ax)
 
 
-def emit_concat(g, e, info, a):
-    xs = g.expr(a["xs"])
-    return g.add(loom.ConcatOp(xs, info.extra["axis"], g_type(info.value.type)), e.span).results[0]
-
-
 def check_stack(fc, e, a):
     xs = _tensor_tuple(fc, a["xs"], "stack")
     for x in xs[1:]:
@@ -387,15 +332,6 @@ def check_stack(fc, e, a):
     s = list(xs[0].type.shape)
     shape = tuple(s[:ax] + [len(xs)] + s[ax:])
     return fc.rec(e, RV(TensorT(xs[0].type.dtype, shape)), axis=ax)
-
-
-def emit_stack(g, e, info, a):
-    xs = g.expr(a["xs"])
-    ax = info.extra["axis"]
-    t: TensorT = info.value.type
-    part = TensorT(t.dtype, t.shape[:ax] + (1,) + t.shape[ax + 1:])
-    parts = [g.add(loom.ReshapeOp(x, g_type(part)), e.span).results[0] for x in xs]
-    return g.add(loom.ConcatOp(parts, ax, g_type(t)), e.span).results[0]
 
 
 # ------------------------------------------------------------------ creation
@@ -424,29 +360,10 @@ def check_fill(fc, e, a):
     return fc.rec(e, RV(TensorT(dt, dims), const=const), dtype=dt)
 
 
-def emit_fill(g, e, info, a):
-    t: TensorT = info.value.type
-    if e.func.id == "full":
-        v = g.expr_as(a["value"], t.dtype)
-    else:
-        v = g.const(0 if e.func.id == "zeros" else 1, t.dtype, e.span)
-    if t.is_scalar:
-        return v
-    return g.add(loom.FullOp(v, g_type(t)), e.span).results[0]
-
-
 def check_like(fc, e, a):
     x = tensor_arg(fc, a["x"], e.func.id)
     dt = dtype_arg(fc, a["dtype"], x.type.dtype if not x.weak else ("f32" if x.type.dtype in FLOATS else "i64"))
     return fc.rec(e, RV(TensorT(dt, x.type.shape)), dtype=dt)
-
-
-def emit_like(g, e, info, a):
-    t: TensorT = info.value.type
-    v = g.const(0 if e.func.id == "zeros_like" else 1, t.dtype, e.span)
-    if t.is_scalar:
-        return v
-    return g.add(loom.FullOp(v, g_type(t)), e.span).results[0]
 
 
 def check_arange(fc, e, a):
@@ -456,10 +373,6 @@ def check_arange(fc, e, a):
     if isinstance(v.const, int) and v.const < 0:
         raise err(f"arange() of a negative size {v.const}", a["n"].span)
     return fc.rec(e, RV(TensorT("i64", (v.const,))))
-
-
-def emit_arange(g, e, info, a):
-    return g.add(loom.ArangeOp(g_type(info.value.type)), e.span).results[0]
 
 
 def check_one_hot(fc, e, a):
@@ -472,20 +385,6 @@ def check_one_hot(fc, e, a):
         raise err("one_hot() needs n > 0", a["n"].span)
     dt = dtype_arg(fc, a["dtype"], "f32")
     return fc.rec(e, RV(TensorT(dt, tuple(i.type.shape) + (n,))), dtype=dt, n=n, idt="i64" if i.weak else i.type.dtype)
-
-
-def emit_one_hot(g, e, info, a):
-    return one_hot(g, g.expr_as(a["i"], info.extra["idt"]), info.extra["n"], info.value.type, e.span)
-
-
-def one_hot(g, idx, n: int, t: TensorT, span):
-    ishape = loom.shape_of(idx.type)
-    if idx.type != i64 and loom.element_type(idx.type) != i64:
-        idx = g.convert_elem(idx, "i64", span)
-    col = g.add(loom.ReshapeOp(idx, loom.make_type(i64, list(ishape) + [1])), span).results[0]
-    ar = g.add(loom.ArangeOp(loom.make_type(i64, [n])), span).results[0]
-    hit = g.add(loom.CmpOp("eq", col, ar, g_type(t.with_dtype("bool"))), span).results[0]
-    return g.add(loom.ConvertOp(hit, g_type(t)), span).results[0]
 
 
 def check_random(fc, e, a):
@@ -501,11 +400,6 @@ def check_random(fc, e, a):
     if dt not in FLOATS:
         raise err(f"{e.func.id}() generates floats (f32 or f64), not {dt}", a["dtype"].span)
     return fc.rec(e, RV(TensorT(dt, dims)))
-
-
-def emit_random(g, e, info, a):
-    seed = g.expr_as(a["seed"], "i64")
-    return g.add(loom.RandomOp(e.func.id, seed, g_type(info.value.type)), e.span).results[0]
 
 
 # ------------------------------------------------------------------ neural-network helpers
@@ -525,39 +419,6 @@ def check_nn(fc, e, a):
     return fc.rec(e, RV(TensorT(dt, shape)), axis=ax, dtype=dt)
 
 
-def _red(g, cls, x, ax, span, keep=True):
-    shape = list(loom.shape_of(x.type))
-    out = [1 if i == ax else d for i, d in enumerate(shape)] if keep else [d for i, d in enumerate(shape) if i != ax]
-    return g.add(cls(x, [ax], keep, loom.make_type(loom.element_type(x.type), out)), span).results[0]
-
-
-def _bin(g, cls, x, y, span):
-    shape = loom.broadcast_shapes(loom.shape_of(x.type), loom.shape_of(y.type))
-    return g.add(cls(x, y, loom.make_type(loom.element_type(x.type), shape)), span).results[0]
-
-
-def emit_nn(g, e, info, a):
-    name, ax, sp = e.func.id, info.extra["axis"], e.span
-    x = g.expr_as(a["x"], info.extra["dtype"])
-    if name == "layer_norm":
-        mu = _red(g, loom.MeanOp, x, ax, sp)
-        d = _bin(g, loom.SubOp, x, mu, sp)
-        var = _red(g, loom.MeanOp, _bin(g, loom.MulOp, d, d, sp), ax, sp)
-        eps = g.const(1e-5, info.extra["dtype"], sp)
-        return _bin(g, loom.MulOp, d, g.add(loom.RsqrtOp(_bin(g, loom.AddOp, var, eps, sp)), sp).results[0], sp)
-    m = _red(g, loom.MaxOp, x, ax, sp)
-    shifted = _bin(g, loom.SubOp, x, m, sp)
-    ex = g.add(loom.ExpOp(shifted), sp).results[0]
-    s = _red(g, loom.SumOp, ex, ax, sp)
-    if name == "softmax":
-        return _bin(g, loom.DivOp, ex, s, sp)
-    log_s = g.add(loom.LogOp(s), sp).results[0]
-    if name == "log_softmax":
-        return _bin(g, loom.SubOp, shifted, log_s, sp)
-    lse = _bin(g, loom.AddOp, log_s, m, sp)  # logsumexp, keepdims then drop the axis
-    return g.add(loom.ReshapeOp(lse, g_type(info.value.type)), sp).results[0]
-
-
 def check_cross_entropy(fc, e, a):
     z = tensor_arg(fc, a["logits"], "cross_entropy")
     dt = float_dtype(fc, z, a["logits"], "cross_entropy")
@@ -572,22 +433,6 @@ def check_cross_entropy(fc, e, a):
     return fc.rec(e, RV(TensorT(dt)), dtype=dt, ydt="i64" if y.weak else y.type.dtype)
 
 
-def emit_cross_entropy(g, e, info, a):
-    sp, dt = e.span, info.extra["dtype"]
-    z = g.expr_as(a["logits"], dt)
-    shape = list(loom.shape_of(z.type))
-    ax = len(shape) - 1
-    m = _red(g, loom.MaxOp, z, ax, sp)
-    shifted = _bin(g, loom.SubOp, z, m, sp)
-    lse = g.add(loom.LogOp(_red(g, loom.SumOp, g.add(loom.ExpOp(shifted), sp).results[0], ax, sp)), sp).results[0]
-    logp = _bin(g, loom.SubOp, shifted, lse, sp)
-    oh = one_hot(g, g.expr_as(a["labels"], info.extra["ydt"]), shape[-1], TensorT(dt, tuple(shape)), sp)
-    picked = _red(g, loom.SumOp, _bin(g, loom.MulOp, logp, oh, sp), ax, sp, keep=False)
-    scalar = loom.make_type(loom.element_type(z.type), [])
-    mean = g.add(loom.MeanOp(picked, list(range(ax)), False, scalar), sp).results[0] if ax else picked
-    return g.add(loom.NegOp(mean), sp).results[0]
-
-
 # ------------------------------------------------------------------ print
 def check_print(fc, e, a):
     for x in a["*"]:
@@ -600,60 +445,33 @@ def check_print(fc, e, a):
     return fc.rec(e, TupleV([]))
 
 
-def emit_print(g, e, info, a):
-    parts, values = [], []
-    for x in a["*"]:
-        v = g.inst.info[id(x)].value
-        if isinstance(v, StrV):
-            parts.append(v.value.replace("{", "{{").replace("}", "}}"))
-            continue
-        got = g.expr(x)
-        for val in got if isinstance(got, list) else [got]:
-            parts.append("{}")
-            values.append(val)
-    g.add(loom.PrintOp(" ".join(parts), values), e.span)
-    return []
-
-
-def g_type(t: TensorT):
-    from compiler.frontend.irgen import ir_type
-
-    return ir_type(t)
-
-
 def check_stop_gradient(fc, e, a):
     x = tensor_arg(fc, a["x"], "x")
     return fc.rec(e, RV(x.type, weak=x.weak), dtype=x.type.dtype)
 
 
-def emit_stop_gradient(g, e, info, a):
-    from dialects import ad
-
-    return g.add(ad.StopGradientOp(g.expr_as(a["x"], info.extra["dtype"])), e.span).results[0]
-
-
 BUILTINS: dict[str, Builtin] = {
-    **{n: Builtin(("x",), check_unary, emit_unary) for n in list(UNARY_FLOAT) + list(UNARY_NUMERIC)},
-    "maximum": Builtin(("a", "b"), check_minmax2, emit_minmax2),
-    "minimum": Builtin(("a", "b"), check_minmax2, emit_minmax2),
-    "where": Builtin(("cond", "a", "b"), check_where, emit_where),
-    **{n: Builtin(("x", "axis?", "keepdims?"), check_reduce, emit_reduce) for n in REDUCTIONS},
-    "reshape": Builtin(("x", "shape"), check_reshape, emit_reshape),
-    "transpose": Builtin(("x", "axes?"), check_transpose, emit_transpose),
-    "broadcast_to": Builtin(("x", "shape"), check_broadcast_to, emit_broadcast_to),
-    "concat": Builtin(("xs", "axis?"), check_concat, emit_concat),
-    "stack": Builtin(("xs", "axis?"), check_stack, emit_stack),
-    "zeros": Builtin(("shape", "dtype?"), check_fill, emit_fill),
-    "ones": Builtin(("shape", "dtype?"), check_fill, emit_fill),
-    "full": Builtin(("shape", "value", "dtype?"), check_fill, emit_fill),
-    "zeros_like": Builtin(("x", "dtype?"), check_like, emit_like),
-    "ones_like": Builtin(("x", "dtype?"), check_like, emit_like),
-    "arange": Builtin(("n",), check_arange, emit_arange),
-    "one_hot": Builtin(("i", "n", "dtype?"), check_one_hot, emit_one_hot),
-    "uniform": Builtin(("shape", "seed?", "dtype?"), check_random, emit_random),
-    "normal": Builtin(("shape", "seed?", "dtype?"), check_random, emit_random),
-    **{n: Builtin(("x", "axis?"), check_nn, emit_nn) for n in ("softmax", "log_softmax", "logsumexp", "layer_norm")},
-    "cross_entropy": Builtin(("logits", "labels"), check_cross_entropy, emit_cross_entropy),
-    "print": Builtin((), check_print, emit_print, varargs=True),
-    "stop_gradient": Builtin(("x",), check_stop_gradient, emit_stop_gradient),
+    **{n: Builtin(("x",), check_unary) for n in UNARY_FLOAT + UNARY_NUMERIC},
+    "maximum": Builtin(("a", "b"), check_minmax2),
+    "minimum": Builtin(("a", "b"), check_minmax2),
+    "where": Builtin(("cond", "a", "b"), check_where),
+    **{n: Builtin(("x", "axis?", "keepdims?"), check_reduce) for n in REDUCTIONS},
+    "reshape": Builtin(("x", "shape"), check_reshape),
+    "transpose": Builtin(("x", "axes?"), check_transpose),
+    "broadcast_to": Builtin(("x", "shape"), check_broadcast_to),
+    "concat": Builtin(("xs", "axis?"), check_concat),
+    "stack": Builtin(("xs", "axis?"), check_stack),
+    "zeros": Builtin(("shape", "dtype?"), check_fill),
+    "ones": Builtin(("shape", "dtype?"), check_fill),
+    "full": Builtin(("shape", "value", "dtype?"), check_fill),
+    "zeros_like": Builtin(("x", "dtype?"), check_like),
+    "ones_like": Builtin(("x", "dtype?"), check_like),
+    "arange": Builtin(("n",), check_arange),
+    "one_hot": Builtin(("i", "n", "dtype?"), check_one_hot),
+    "uniform": Builtin(("shape", "seed?", "dtype?"), check_random),
+    "normal": Builtin(("shape", "seed?", "dtype?"), check_random),
+    **{n: Builtin(("x", "axis?"), check_nn) for n in ("softmax", "log_softmax", "logsumexp", "layer_norm")},
+    "cross_entropy": Builtin(("logits", "labels"), check_cross_entropy),
+    "print": Builtin((), check_print, varargs=True),
+    "stop_gradient": Builtin(("x",), check_stop_gradient),
 }

@@ -1,22 +1,29 @@
-"""Checking one function instance: statements, expressions, indexing and calls."""
+"""Checking one function instance: statements, names, element types, expressions and calls.
+
+`FunctionChecker(checker, inst)` walks the body of `inst.fdef` with the parameters' types bound,
+recording a `NodeInfo` per node in `inst.info`. The rules of each feature live in their own
+module and receive the `FunctionChecker` (`fc`): operators (`operators.py`), indexing
+(`indexing.py`), builtins (`builtins.py`), structs (`structs.py`), derivatives (`derivatives.py`).
+`checker` is the module's `typecheck.Checker` (declarations, types, instances).
+"""
 
 from __future__ import annotations
 
-import difflib
-
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import (
-    _F32_MAX, _LIMITS, UNSUPPORTED_CALLS, Checker, Instance, broadcast, err, not_yet, same_expr,
+from compiler.frontend.builtins import BUILTINS, check_builtin
+from compiler.frontend.check_common import F32_MAX, INT_LIMITS, Instance, did_you_mean, err
+from compiler.frontend.derivatives import check_derivative, is_derivative
+from compiler.frontend.gates import UNSUPPORTED_CALLS, not_yet
+from compiler.frontend.indexing import indexed_update, subscript
+from compiler.frontend.operators import binop, unary
+from compiler.frontend.structs import (
+    bind_field, construct, field_access, merge_structs, two_types,
 )
 from compiler.frontend.types import (
-    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, Dim, DTypeV, FuncV, NodeInfo, StrV, StructT, StructTypeV,
-    StructV, TensorT, TupleV, Unbound, fmt_shape,
+    DTYPES, FLOATS, INTS, RV, BuiltinV, CValue, DTypeV, FuncV, NodeInfo, StrV, StructT, StructTypeV,
+    StructV, TensorT, TupleV, Unbound,
 )
-from dialects.loom import KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE
-
-ARITH_OPS = ("+", "-", "*", "/", "//", "%", "**")
-CMP_OPS = ("<", "<=", ">", ">=", "==", "!=")
 
 
 def assigned_names(stmts: list[A.Stmt]) -> list[str]:
@@ -41,7 +48,7 @@ def assigned_names(stmts: list[A.Stmt]) -> list[str]:
 
 
 class FunctionChecker:
-    def __init__(self, checker: Checker, inst: Instance):
+    def __init__(self, checker, inst: Instance):
         self.c = checker
         self.inst = inst
         self.env: dict[str, CValue] = {}
@@ -140,7 +147,7 @@ class FunctionChecker:
         elif isinstance(s, A.While):
             self.while_stmt(s)
         elif isinstance(s, A.With):
-            raise not_yet("pipeline stages (`with stage(k):`)", s.span)
+            raise not_yet("with stage", s.span)
         else:  # pragma: no cover
             raise err(f"unsupported statement {type(s).__name__}", s.span)
         return None
@@ -173,22 +180,10 @@ class FunctionChecker:
         base = self.lookup(t.name, t.span)
         if not isinstance(base, RV) or base.type.is_scalar:
             raise err(f"'{t.name}' is not a tensor and cannot be updated by index", t.span)
-        extra = self.indexed_update(base, t.name, t, v)
+        extra = indexed_update(self, base, t.name, t, v)
         new = RV(base.type)
         self.env[t.name] = new
         self.rec(t, new, **extra)
-
-    def indexed_update(self, base: RV, label: str, t: A.Target, v: CValue) -> dict:
-        """Check `label[indices] = v` for a tensor `base`; what irgen needs to emit the update."""
-        val = self.rv(v, t.span)
-        spec, dyn, shape = self.index_spec(base, t.indices, t.span)
-        dtype = self.coerce_dtype(val, base.type.dtype, t.span) if val.weak else val.type.dtype
-        if dtype != base.type.dtype:
-            raise err(f"cannot store a {dtype} value into '{label}' of type {base.type}", t.span)
-        if broadcast(val.type.shape, shape, t.span, "the value and the indexed part") != shape:
-            raise err(f"a value of shape {fmt_shape(val.type.shape)} does not fit the indexed part of shape "
-                      f"{fmt_shape(shape)}", t.span)
-        return dict(spec=spec, dyn=dyn, part=TensorT(base.type.dtype, shape))
 
     def cond_value(self, e: A.Expr, what: str) -> RV:
         v = self.rv(self.expr(e), e.span)
@@ -337,14 +332,10 @@ class FunctionChecker:
             return StructTypeV(name)
         if name in DTYPES:
             return DTypeV(name)
-        from compiler.frontend.builtins import BUILTINS
-
         if name in BUILTINS or name in UNSUPPORTED_CALLS or name == "print":
             return BuiltinV(name)
         known = list(self.env) + list(self.c.consts) + list(self.c.funcs) + list(self.c.structs) + list(BUILTINS)
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise err(f"undefined name '{name}'{hint}", span)
+        raise err(f"undefined name '{name}'{did_you_mean(name, known)}", span)
 
     def rv(self, v: CValue, span: Span) -> RV:
         if isinstance(v, RV):
@@ -372,9 +363,9 @@ class FunctionChecker:
             raise err(f"a float literal cannot meet an integer ({dtype}) value; convert with f32(...) or use an integer", span)
         c = v.const
         if isinstance(c, (int, float)) and not isinstance(c, bool):
-            if dtype in INTS and not _LIMITS[dtype][0] <= c <= _LIMITS[dtype][1]:
+            if dtype in INTS and not INT_LIMITS[dtype][0] <= c <= INT_LIMITS[dtype][1]:
                 raise err(f"the literal {c} does not fit in {dtype}", span)
-            if dtype == "f32" and abs(float(c)) > _F32_MAX:
+            if dtype == "f32" and abs(float(c)) > F32_MAX:
                 raise err(f"the literal {c} does not fit in f32 (use f64)", span)
         return dtype
 
@@ -406,7 +397,7 @@ class FunctionChecker:
                     raise err(f"the float literal {e.text} is too large", e.span)
                 return RV(TensorT("f32"), weak=True, const=x)
             n = int(e.text)
-            if n > _LIMITS["i64"][1]:
+            if n > INT_LIMITS["i64"][1]:
                 raise err(f"the integer literal {e.text} does not fit in i64", e.span)
             return RV(TensorT("i64"), weak=True, const=n)
         if isinstance(e, A.Bool):
@@ -419,9 +410,9 @@ class FunctionChecker:
                 self.rec(e, v, const_name=True)
             return v
         if isinstance(e, A.BinOp):
-            return self.binop(e)
+            return binop(self, e)
         if isinstance(e, A.UnaryOp):
-            return self.unary(e)
+            return unary(self, e)
         if isinstance(e, A.TupleExpr):
             return TupleV([self.expr(x) for x in e.elts])
         if isinstance(e, A.Attribute):
@@ -436,257 +427,25 @@ class FunctionChecker:
                 raise err(f"a tensor has no attribute '{e.attr}' (only .shape)", e.span)
             raise err(f"no attribute '{e.attr}' here", e.span)
         if isinstance(e, A.Subscript):
-            return self.subscript(e)
+            return subscript(self, e)
         if isinstance(e, A.Call):
             return self.call(e)
         raise err(f"unsupported expression {type(e).__name__}", e.span)  # pragma: no cover
 
-    def binop(self, e: A.BinOp) -> RV | StructV:
-        a, b = self.expr(e.lhs), self.expr(e.rhs)
-        if isinstance(a, StructV) or isinstance(b, StructV):
-            return leafwise_binop(self, e, a, b)
-        a, b = self.rv(a, e.lhs.span), self.rv(b, e.rhs.span)
-        if e.op == "@":
-            return self.matmul(e, a, b)
-        if e.op in ("and", "or"):
-            if a.type.dtype != "bool" or b.type.dtype != "bool":
-                bad = a if a.type.dtype != "bool" else b
-                raise err(f"'{e.op}' needs bool operands, got {bad.type}", e.span)
-            shape = broadcast(a.type.shape, b.type.shape, e.span)
-            const = None
-            if isinstance(a.const, bool) and isinstance(b.const, bool):
-                const = (a.const and b.const) if e.op == "and" else (a.const or b.const)
-            v = RV(TensorT("bool", shape), const=const)
-            self.rec(e, v, dtype="bool")
-            return v
-        dtype, weak = self.unify(a, b, e.span, e.lhs.span, e.rhs.span)
-        if e.op in ARITH_OPS and dtype == "bool":
-            raise err(f"arithmetic '{e.op}' on bool values; convert with i64(x) first", e.span)
-        if e.op == "/" and dtype in INTS:
-            raise err("'/' is true division and needs floats: use '//' for integer division, or convert with f32(...)", e.span)
-        if e.op in CMP_OPS and dtype == "bool" and e.op not in ("==", "!="):
-            raise err(f"'{e.op}' does not order bool values", e.span)
-        shape = broadcast(a.type.shape, b.type.shape, e.span)
-        const = self.fold(e, a, b, dtype)
-        rdt = "bool" if e.op in CMP_OPS else dtype
-        v = RV(TensorT(rdt, shape), weak=weak and e.op not in CMP_OPS, const=const)
-        self.rec(e, v, dtype=dtype)
-        return v
-
-    def fold(self, e: A.BinOp, a: RV, b: RV, dtype: str):
-        x, y = a.const, b.const
-        if not (isinstance(x, (int, float)) and isinstance(y, (int, float))) or isinstance(x, bool) or isinstance(y, bool):
-            if e.op in ("==", "!=") and isinstance(x, str) and x == y:
-                return e.op == "=="
-            return None
-        if not (a.weak and b.weak) and dtype in FLOATS:
-            return None  # strong float arithmetic happens at run time, in its own precision
-        op = e.op
-        if op in ("/", "//", "%") and y == 0:
-            if dtype in INTS:
-                return None  # integer division by zero is a run-time error
-            return None  # IEEE: inf or nan, computed at run time in the value's precision
-        try:
-            if op == "+": r = x + y
-            elif op == "-": r = x - y
-            elif op == "*": r = x * y
-            elif op == "/": r = x / y
-            elif op == "//": r = x // y
-            elif op == "%": r = x % y
-            elif op == "**":
-                if dtype in INTS and y < 0:
-                    return None  # a run-time error
-                if abs(y) > 4096 or (x == 0 and y < 0):
-                    return None
-                r = x ** y
-            else:
-                r = {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y, "==": x == y, "!=": x != y}[op]
-        except OverflowError:
-            return None
-        if dtype in INTS and not isinstance(r, bool):
-            r = int(r)
-            lo, hi = _LIMITS[dtype]
-            if not lo <= r <= hi:
-                if a.weak and b.weak:
-                    raise err(f"the constant expression {r} does not fit in {dtype}", e.span)
-                r = (r - lo) % (hi - lo + 1) + lo  # strong integers wrap around, like at run time
-        if isinstance(r, complex):
-            return None
-        return r
-
-    def unary(self, e: A.UnaryOp) -> RV | StructV:
-        a = self.expr(e.operand)
-        if isinstance(a, StructV):
-            return leafwise_unary(self, e, a)
-        a = self.rv(a, e.operand.span)
-        if e.op == "not":
-            if a.type.dtype != "bool":
-                raise err(f"'not' needs a bool operand, got {a.type}", e.span)
-            v = RV(a.type, const=(not a.const) if isinstance(a.const, bool) else None)
-        else:
-            if a.type.dtype == "bool":
-                raise err(f"unary '{e.op}' on a bool value", e.span)
-            c = a.const if isinstance(a.const, (int, float)) and not isinstance(a.const, bool) else None
-            if c is not None and e.op == "-":
-                c = -c
-            if c is not None and a.type.dtype in FLOATS and not a.weak:
-                c = None
-            v = RV(a.type, weak=a.weak, const=c)
-        self.rec(e, v)
-        return v
-
-    def matmul(self, e: A.BinOp, a: RV, b: RV) -> RV:
-        if a.weak or b.weak or a.type.is_scalar or b.type.is_scalar:
-            raise err("'@' needs tensors of rank >= 1 on both sides", e.span)
-        if not a.type.ranked or not b.type.ranked:
-            raise err("'@' needs operands of known rank", e.span)
-        if a.type.dtype != b.type.dtype:
-            raise err(f"mismatched element types {a.type.dtype} and {b.type.dtype} in '@'", e.span)
-        if a.type.dtype == "bool":
-            raise err("'@' on bool values", e.span)
-        sa, sb = a.type.shape, b.type.shape
-        ka = sa[-1]
-        kb = sb[0] if len(sb) == 1 else sb[-2]
-        if ka != kb:
-            raise err(f"'@' contracts dimension {ka} of {a.type} with dimension {kb} of {b.type}", e.span)
-        if len(sa) == 1 and len(sb) == 1:
-            shape: tuple[Dim, ...] = ()
-        elif len(sb) == 1:
-            shape = sa[:-1]
-        elif len(sa) == 1:
-            shape = sb[:-2] + sb[-1:]
-        else:
-            batch = broadcast(sa[:-2], sb[:-2], e.span, "the batch dimensions of '@'")
-            shape = tuple(batch) + (sa[-2], sb[-1])
-        v = RV(TensorT(a.type.dtype, shape))
-        self.rec(e, v, dtype=a.type.dtype)
-        return v
-
     # ------------------------------------------------------------- indexing
-    def static_int(self, e: A.Expr | None, what: str) -> int | str | None:
-        if e is None:
-            return None
-        v = self.rv(self.expr(e), e.span)
-        if v.type.dtype not in INTS or not v.type.is_scalar:
-            raise err(f"{what} must be an integer, got {v.type}", e.span)
-        if v.const is None:
-            return None
-        return v.const
-
-    def index_spec(self, base: RV, indices: list, span: Span):
-        t = base.type
-        if not t.ranked:
-            raise err("cannot index a rank-polymorphic value", span)
-        if t.is_scalar:
-            raise err("cannot index a scalar", span)
-        if len(indices) > t.rank:
-            raise err(f"too many indices: a value of type {t} has rank {t.rank}, but {len(indices)} were given", span)
-        spec, dyn, shape = [], [], []
-        for axis, d in enumerate(t.shape):
-            idx = indices[axis] if axis < len(indices) else None
-            if idx is None:
-                spec.append((KIND_RANGE, NONE, NONE, NONE))
-                shape.append(d)
-            elif isinstance(idx, A.Slice):
-                self.slice_part(idx, axis, d, spec, dyn, shape)
-            else:
-                v = self.rv(self.expr(idx), idx.span)
-                if v.type.dtype not in INTS:
-                    raise err(f"an index must be an integer, got {v.type}", idx.span)
-                if not v.type.is_scalar:
-                    raise err(f"indexing with a tensor ({v.type}) is not supported; use an integer or a slice", idx.span)
-                k = v.const
-                if isinstance(k, int) and not isinstance(k, bool):
-                    if isinstance(d, int):
-                        if not -d <= k < d:
-                            raise err(f"index {k} is out of range for axis {axis} of size {d}", idx.span)
-                        k = k + d if k < 0 else k
-                    spec.append((KIND_INDEX, k, 0, 1))
-                else:
-                    spec.append((KIND_DYN_INDEX, 0, 0, 1))
-                    dyn.append(idx)
-        return spec, dyn, tuple(shape)
-
-    def slice_part(self, s: A.Slice, axis: int, d: Dim, spec: list, dyn: list, shape: list) -> None:
-        lo_v = self.rv(self.expr(s.lo), s.lo.span) if s.lo is not None else None
-        if lo_v is not None and lo_v.type.dtype not in INTS:
-            raise err(f"a slice bound must be an integer, got {lo_v.type}", s.lo.span)
-        if lo_v is not None and (lo_v.const is None or isinstance(lo_v.const, str)) and lo_v.const != d:
-            # a dynamic start: only `i:i+K` (static K) is allowed
-            hi = s.hi
-            ok = isinstance(hi, A.BinOp) and hi.op == "+" and same_expr(hi.lhs, s.lo)
-            size = self.static_int(hi.rhs, "a window size") if ok else None
-            if not ok or not isinstance(size, int) or size <= 0:
-                raise err("a slice with a dynamic start must have the form `i:i+K` with a static size K > 0",
-                          s.hi.span if s.hi is not None else s.span)
-            if s.step is not None and self.static_int(s.step, "a slice step") != 1:
-                raise err("a dynamic slice `i:i+K` cannot have a step", s.step.span)
-            if isinstance(d, int) and size > d:
-                raise err(f"a window of size {size} does not fit in axis {axis} of size {d}", s.span)
-            if lo_v.type.is_scalar is False:
-                raise err("a slice start must be a scalar", s.lo.span)
-            self.expr(hi)
-            spec.append((KIND_WINDOW, 0, size, 1))
-            dyn.append(s.lo)
-            shape.append(size)
-            return
-        parts = []
-        for e, what in ((s.lo, "a slice start"), (s.hi, "a slice stop"), (s.step, "a slice step")):
-            c = self.static_int(e, what)
-            if e is not None and c is None:
-                raise err(f"{what} must be static (a constant), or the slice must have the form `i:i+K`", e.span)
-            parts.append(c)
-        lo, hi, step = parts
-        if step == 0:
-            raise err("a slice step cannot be zero", s.step.span)
-        full = lo in (None, 0) and hi in (None, d) and step in (None, 1)
-        if isinstance(lo, str) or isinstance(hi, str) or isinstance(step, str) or (isinstance(d, str) and not full):
-            if not full:
-                raise err(f"only the full range of a symbolic dimension ({d}) can be sliced; shapes must stay "
-                          "static or symbolic", s.span)
-            lo, hi, step = None, None, None
-        if isinstance(d, int):
-            n = len(range(*slice(lo, hi, step).indices(d)))
-        else:
-            n = d
-        spec.append((KIND_RANGE, NONE if lo is None else lo, NONE if hi is None else hi, NONE if step is None else step))
-        shape.append(n)
-
-    def subscript(self, e: A.Subscript) -> CValue:
-        base = self.expr(e.value)
-        if isinstance(base, TupleV):
-            if len(e.indices) != 1 or isinstance(e.indices[0], A.Slice):
-                raise err("a tuple is indexed by one integer constant", e.span)
-            k = self.static_int(e.indices[0], "a tuple index")
-            if not isinstance(k, int) or isinstance(k, bool):
-                raise err("a tuple index must be an integer constant", e.indices[0].span)
-            if not -len(base.elts) <= k < len(base.elts):
-                raise err(f"tuple index {k} out of range for a tuple of {len(base.elts)}", e.indices[0].span)
-            v = base.elts[k]
-            self.rec(e, v, tuple_index=k % len(base.elts))
-            return v
-        base = self.rv(base, e.value.span)
-        spec, dyn, shape = self.index_spec(base, e.indices, e.span)
-        v = RV(TensorT(base.type.dtype, shape))
-        self.rec(e, v, spec=spec, dyn=dyn)
-        return v
 
     # ------------------------------------------------------------- calls
     def call(self, e: A.Call) -> CValue:
-        from compiler.frontend.derivatives import check_derivative, is_derivative
-
         if is_derivative(e.func):
             return check_derivative(self, e)
         if isinstance(e.func, A.Call) and isinstance(e.func.func, A.Name) and e.func.func.id in UNSUPPORTED_CALLS:
-            raise not_yet(UNSUPPORTED_CALLS[e.func.func.id], e.func.span)
+            raise not_yet(e.func.func.id, e.func.span)
         if not isinstance(e.func, A.Name):
             raise err("only named functions can be called", e.func.span)
         callee = self.lookup(e.func.id, e.func.span)
         if isinstance(callee, BuiltinV):
             if callee.name in UNSUPPORTED_CALLS:
-                raise not_yet(UNSUPPORTED_CALLS[callee.name], e.span)
-            from compiler.frontend.builtins import check_builtin
-
+                raise not_yet(callee.name, e.span)
             return check_builtin(self, e, callee.name)
         if isinstance(callee, DTypeV):
             return self.convert(e, callee.dtype)
@@ -704,7 +463,7 @@ class FunctionChecker:
         if isinstance(a.const, (int, float, bool)) and (a.weak or a.type.dtype not in FLOATS):
             c = a.const
             const = bool(c) if dtype == "bool" else float(c) if dtype in FLOATS else int(c)
-            if dtype in INTS and not _LIMITS[dtype][0] <= const <= _LIMITS[dtype][1]:
+            if dtype in INTS and not INT_LIMITS[dtype][0] <= const <= INT_LIMITS[dtype][1]:
                 const = None
         v = RV(TensorT(dtype, a.type.shape), const=const)
         self.rec(e, v, dtype=dtype)
@@ -750,7 +509,3 @@ class FunctionChecker:
         self.rec(e, v, instance=inst, args=[by_param[p.name] for p in f.params], arg_dtypes=arg_dtypes)
         return v
 
-
-from compiler.frontend.structs import (  # noqa: E402
-    bind_field, construct, field_access, leafwise_binop, leafwise_unary, merge_structs, two_types,
-)

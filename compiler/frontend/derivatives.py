@@ -7,52 +7,45 @@
 - `check_derivative`: a call `D(f, wrt=…)(args…)` with `f` a function name: checks `f` on the
   primal arguments (specializing it), the `wrt` names, the float-ness of what is differentiated,
   the tangent/cotangent arguments, and gives the result (flat tuples, LANGUAGE.md §8).
-- `emit_derivative`: the call as one `ad.jvp`/`ad.vjp` op naming `f`'s instance; `grad` and
-  `value_and_grad` are a `vjp` with cotangent 1. The `autodiff` passes do the rest.
+- `emit_derivatives.py` emits the call as one `ad.jvp`/`ad.vjp` op.
 """
 
 from __future__ import annotations
 
 from compiler.diagnostics import Span
 from compiler.frontend import ast as A
-from compiler.frontend.types import RV, StructT, StructV, TensorT, TupleV
+from compiler.frontend.check_common import err
+from compiler.frontend.types import FLOATS, RV, StructT, StructV, TensorT, TupleV
 
 DERIVATIVES = ("grad", "value_and_grad", "jvp", "vjp")
-FLOATS = ("f32", "f64")
 
 
 def is_derivative(e) -> bool:
     return isinstance(e, A.Call) and isinstance(e.func, A.Name) and e.func.id in DERIVATIVES
 
 
-def _err(msg: str, span: Span | None):
-    from compiler.frontend.typecheck import err
-
-    return err(msg, span)
-
-
 def _wrt_names(d: A.Call, f: A.FuncDef) -> list[str]:
     kw = {k.name: k for k in d.kwargs}
     extra = [k for k in kw if k != "wrt"]
     if extra:
-        raise _err(f"{d.func.id}() has no option '{extra[0]}' (it takes the function and `wrt=`)", kw[extra[0]].span)
+        raise err(f"{d.func.id}() has no option '{extra[0]}' (it takes the function and `wrt=`)", kw[extra[0]].span)
     if len(d.args) != 1:
-        raise _err(f"{d.func.id}() takes one function (and `wrt=`), got {len(d.args)} positional argument(s)", d.span)
+        raise err(f"{d.func.id}() takes one function (and `wrt=`), got {len(d.args)} positional argument(s)", d.span)
     w = kw.get("wrt")
     if w is None:
         if not f.params:
-            raise _err(f"'{f.name}' has no parameters to differentiate with respect to", d.span)
+            raise err(f"'{f.name}' has no parameters to differentiate with respect to", d.span)
         return [f.params[0].name]
     elts = w.value.elts if isinstance(w.value, A.TupleExpr) else [w.value]
     names = []
     for x in elts:
         if not isinstance(x, A.Name):
-            raise _err("`wrt=` names parameters: `wrt=x` or `wrt=(x, y)`", x.span)
+            raise err("`wrt=` names parameters: `wrt=x` or `wrt=(x, y)`", x.span)
         if x.id not in {p.name for p in f.params}:
-            raise _err(f"'{x.id}' is not a parameter of '{f.name}' (its parameters: "
+            raise err(f"'{x.id}' is not a parameter of '{f.name}' (its parameters: "
                        f"{', '.join(p.name for p in f.params) or 'none'})", x.span)
         if x.id in names:
-            raise _err(f"'{x.id}' is listed twice in `wrt=`", x.span)
+            raise err(f"'{x.id}' is listed twice in `wrt=`", x.span)
         names.append(x.id)
     return names
 
@@ -69,7 +62,7 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
             d = A.Call(d.span, d.func, [A.Name(base.span, inner.name)], d.kwargs)
             base = d.args[0]
         if not isinstance(base, A.Name) or base.id not in funcs:
-            raise _err(f"{d.func.id}() differentiates a function: give the name of one defined above",
+            raise err(f"{d.func.id}() differentiates a function: give the name of one defined above",
                        (base or d).span)
         f = funcs[base.id]
         wrt = _wrt_names(d, f)
@@ -79,7 +72,7 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
             params += [A.Param(by_name[w].span, f"t_{w}", by_name[w].type) for w in wrt]
         elif d.func.id == "vjp":
             if f.returns is None:
-                raise _err(f"vjp({f.name}) needs '{f.name}' to declare its result types (its cotangents' types)", d.span)
+                raise err(f"vjp({f.name}) needs '{f.name}' to declare its result types (its cotangents' types)", d.span)
             params += [A.Param(t.span, f"ct{i}", t) for i, t in enumerate(f.returns)]
         call = A.Call(span, d, [A.Name(span, p.name) for p in params], [])
         return A.FuncDef(span, name, name_span, params, None, [A.Return(span, [call])])
@@ -124,16 +117,16 @@ def check_derivative(fc, e: A.Call):
     kind = d.func.id
     base = d.args[0] if d.args else None
     if not isinstance(base, A.Name) or base.id not in fc.c.funcs:
-        raise _err(f"{kind}() differentiates a function: give the name of one defined in the program",
+        raise err(f"{kind}() differentiates a function: give the name of one defined in the program",
                    (base or d).span)
     f = fc.c.funcs[base.id]
     wrt = _wrt_names(d, f)
     wrt_idx = [[p.name for p in f.params].index(w) for w in wrt]
     n = len(f.params)
     if e.kwargs:
-        raise _err(f"pass the arguments of {kind}({f.name}) by position", e.kwargs[0].span)
+        raise err(f"pass the arguments of {kind}({f.name}) by position", e.kwargs[0].span)
     if len(e.args) < n:
-        raise _err(f"{kind}({f.name}) takes {f.name}'s {n} argument(s) first, got {len(e.args)}", e.span)
+        raise err(f"{kind}({f.name}) takes {f.name}'s {n} argument(s) first, got {len(e.args)}", e.span)
     synth = A.Call(e.span, A.Name(base.span, f.name), list(e.args[:n]), [])
     fc.call_user(synth, f.name)  # checks the primal arguments, specializes f
     sinfo = fc.inst.info[id(synth)]
@@ -143,14 +136,14 @@ def check_derivative(fc, e: A.Call):
         t = inst.param_types[k]
         leaves = [lt for _, lt in t.leaves()] if isinstance(t, StructT) else [t]
         if any(lt.dtype not in FLOATS for lt in leaves):
-            raise _err(f"cannot differentiate with respect to '{f.params[k].name}': it is {t}, not a float "
+            raise err(f"cannot differentiate with respect to '{f.params[k].name}': it is {t}, not a float "
                        "value (integers and bools have no derivative)", d.span)
     extra = list(e.args[n:])
     if kind in ("grad", "value_and_grad"):
         if len(results) != 1 or not isinstance(results[0], TensorT) or not results[0].is_scalar \
                 or results[0].dtype not in FLOATS:
             got = ", ".join(map(str, results)) or "nothing"
-            raise _err(f"{kind}({f.name}) needs '{f.name}' to return one float scalar (a loss), but it returns {got}",
+            raise err(f"{kind}({f.name}) needs '{f.name}' to return one float scalar (a loss), but it returns {got}",
                        e.span)
         want = []
     elif kind == "jvp":
@@ -159,14 +152,14 @@ def check_derivative(fc, e: A.Call):
         want = results
     if len(extra) != len(want):
         what = "tangent(s), one per `wrt` parameter" if kind == "jvp" else "cotangent(s), one per result"
-        raise _err(f"{kind}({f.name}) takes {n} argument(s) then {len(want)} {what}; got {len(e.args)} in all", e.span)
+        raise err(f"{kind}({f.name}) takes {n} argument(s) then {len(want)} {what}; got {len(e.args)} in all", e.span)
     for a, t in zip(extra, want):
         v = fc.rvs(fc.expr(a), a.span)
         got = v.type if not (isinstance(v, RV) and v.weak and isinstance(t, TensorT) and t.is_scalar
                              and v.type.is_scalar) else t
         if got != t:
             which = "tangent" if kind == "jvp" else "cotangent"
-            raise _err(f"this {which} must have type {t} (like what it is the {which} of), got {v.type}", a.span)
+            raise err(f"this {which} must have type {t} (like what it is the {which} of), got {v.type}", a.span)
     grads = [inst.param_types[k] for k in wrt_idx]
     val = [StructV(t) if isinstance(t, StructT) else RV(t) for t in results]
     gv = [StructV(t) if isinstance(t, StructT) else RV(t) for t in grads]
@@ -181,44 +174,3 @@ def check_derivative(fc, e: A.Call):
     fc.rec(e, out, derivative=kind, instance=inst, args=sinfo.extra["args"], arg_dtypes=sinfo.extra["arg_dtypes"],
            extra_args=extra, extra_types=want, wrt=wrt_idx)
     return out
-
-
-# ---------------------------------------------------------------- IR
-def emit_derivative(g, e: A.Call, info):
-    from xdsl.dialects import arith
-    from xdsl.dialects.builtin import FloatAttr
-
-    from compiler.frontend.irgen import ELEM
-    from compiler.frontend.structs import flat_ir_types, flatten, n_leaves, regroup
-    from dialects import ad
-
-    x = info.extra
-    inst = x["instance"]
-    kind = x["derivative"]
-    args = []
-    for a, dt in zip(x["args"], x["arg_dtypes"]):
-        args.extend(g.expr(a).leaves if dt is None else [g.expr_as(a, dt)])
-    extra = []
-    for a, t in zip(x["extra_args"], x["extra_types"]):
-        extra.extend(flatten(g, g.expr(a), t, a.span))
-    # parameter k's leaves in the flat parameter list
-    starts, pos = [], 0
-    for t in inst.param_types:
-        starts.append(pos)
-        pos += n_leaves(t)
-    wrt_flat = [starts[k] + j for k in x["wrt"] for j in range(n_leaves(inst.param_types[k]))]
-    res_types = flat_ir_types(inst.result_types)
-    grad_types = [inst.param_types[k] for k in x["wrt"]]
-    if kind in ("grad", "value_and_grad"):
-        dt = inst.result_types[0].dtype
-        one = g.add(arith.ConstantOp(FloatAttr(1.0, ELEM[dt]), ELEM[dt]), e.span).results[0]
-        extra = [one]
-    if kind == "jvp":
-        op = g.add(ad.JvpOp(inst.symbol, wrt_flat, args + extra, res_types + res_types), e.span)
-        outs = regroup(op.results, list(inst.result_types) * 2)
-    else:
-        op = g.add(ad.VjpOp(inst.symbol, wrt_flat, args + extra, res_types + flat_ir_types(grad_types)), e.span)
-        outs = regroup(op.results, list(inst.result_types) + grad_types)
-    if kind == "grad":
-        outs = outs[len(inst.result_types):]
-    return outs[0] if len(outs) == 1 else outs

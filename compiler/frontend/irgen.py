@@ -5,7 +5,7 @@ typing decisions of its own: it emits ops, coerces weak literals to the element 
 chose, and builds structured control flow (`scf.if` yielding merged names, `scf.for`/`scf.while`
 carrying the loop-carried names).
 
-Structs are flattened (`structs.py`): a struct value is the list of its leaves in field order,
+Structs are flattened (`emit_structs.py`): a struct value is the list of its leaves in field order,
 nested structs depth-first. A struct parameter `p` becomes consecutive arguments `%p.w1`, `%p.b1`,
 …; a struct result, a struct yielded by an `scf.if` and a loop-carried struct become consecutive
 results / yielded values / iter args. The IR never holds a struct type.
@@ -15,36 +15,22 @@ from __future__ import annotations
 
 from xdsl.builder import Builder
 from xdsl.dialects import arith, func, scf
-from xdsl.dialects.builtin import (
-    FileLineColLoc, FloatAttr, IntAttr, IntegerAttr, ModuleOp, StringAttr, UnitAttr, f32, f64, i1, i32, i64,
-)
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, ModuleOp, StringAttr, UnitAttr, i1, i64
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from compiler.diagnostics import InternalCompilerError, LoomTypeError, Span
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import Checker, Instance
-from compiler.frontend.types import RV, RankVar, StructV, TensorT
+from compiler.frontend.check_common import Instance
+from compiler.frontend.emit_builtins import emit_builtin
+from compiler.frontend.emit_common import BINARY, CMP, ELEM, flat_ir_types, ir_type, is_concrete, location
+from compiler.frontend.emit_derivatives import emit_derivative
+from compiler.frontend.emit_structs import (
+    emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flatten, regroup,
+)
+from compiler.frontend.typecheck import Checker
+from compiler.frontend.types import RV, RankVar, StructV, TensorT, flat_types
 from dialects import loom
-
-ELEM = {"f32": f32, "f64": f64, "i32": i32, "i64": i64, "bool": i1}
-BINARY = {"+": loom.AddOp, "-": loom.SubOp, "*": loom.MulOp, "/": loom.DivOp, "//": loom.FloorDivOp,
-          "%": loom.RemOp, "**": loom.PowOp, "and": loom.AndOp, "or": loom.OrOp}
-CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
-
-
-def ir_type(t: TensorT) -> Attribute:
-    shape = None if isinstance(t.shape, RankVar) else [d if isinstance(d, int) else loom.DYNAMIC for d in t.shape]
-    return loom.make_type(ELEM[t.dtype], shape)
-
-
-def location(span: Span | None) -> Attribute:
-    if span is None:
-        from xdsl.dialects.builtin import UNKNOWN_LOC
-
-        return UNKNOWN_LOC
-    return FileLineColLoc(StringAttr(span.file), IntAttr(span.line), IntAttr(span.col))
-
 
 def generate(checker: Checker, roots: list[Instance]) -> ModuleOp:
     """A module holding `roots` and every instance they call, each a `func.func`."""
@@ -128,7 +114,7 @@ class FuncGen:
         """Emit `e` with element type `dtype` (weak literals take it; the checker allowed this)."""
         rv = self.info(e).value
         assert isinstance(rv, RV)
-        if _concrete(rv.const):
+        if is_concrete(rv.const):
             return self.const(rv.const, dtype, e.span)
         return self.convert(self.value(e), rv.type.with_dtype(dtype), e.span)
 
@@ -360,7 +346,7 @@ class FuncGen:
     def expr(self, e: A.Expr):
         info = self.info(e)
         rv = info.value
-        if isinstance(rv, RV) and _concrete(rv.const):
+        if isinstance(rv, RV) and is_concrete(rv.const):
             return self.const(rv.const, rv.type.dtype, e.span)
         if isinstance(e, A.Name):
             if e.id in self.env:
@@ -426,8 +412,6 @@ class FuncGen:
 
     def call(self, e: A.Call, info):
         if "derivative" in info.extra:
-            from compiler.frontend.derivatives import emit_derivative
-
             return emit_derivative(self, e, info)
         if "instance" in info.extra:
             callee: Instance = info.extra["instance"]
@@ -444,17 +428,5 @@ class FuncGen:
             x = self.value(e.args[0])  # an explicit conversion: always a loom.convert
             want = ir_type(info.value.type)
             return x if x.type == want else self.add(loom.ConvertOp(x, want), e.span).results[0]
-        from compiler.frontend.builtins import emit_builtin
-
         return emit_builtin(self, e, info)
 
-
-def _concrete(c) -> bool:
-    return c is not None and not isinstance(c, str)
-
-
-from compiler.frontend.structs import (  # noqa: E402
-    emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flat_ir_types,
-    flatten, regroup,
-)
-from compiler.frontend.types import flat_types  # noqa: E402

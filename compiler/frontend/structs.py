@@ -1,5 +1,5 @@
-"""Structs (LANGUAGE.md §6): declarations, construction, field access and update, leafwise
-arithmetic — the checking rules and the IR emitters side by side, as in `builtins.py`.
+"""Structs (LANGUAGE.md §6): checking declarations, construction, field access and update, and
+leafwise arithmetic. Their IR is emitted by `emit_structs.py`.
 
 Types. `struct L:` declares a record; its field types may use symbolic dims (`w: f32[I, O]`).
 A struct *value* has a `StructT`: the name and the fields' types with those dims bound (ints, or
@@ -7,42 +7,17 @@ names in a generic check). The dims of a struct used as a parameter type join th
 signature, like the dims of its other parameters (`def f(x: f32[B, I], p: L) -> f32[B, O]`);
 a construction `L(w=…, b=…)` binds them from its fields, consistently, like a call.
 
-Flattening. The IR has no struct types: a struct value is the list of its leaves (tensors and
-scalars) in field order, nested structs depth-first (`SVal` during IR generation). A struct
-parameter becomes consecutive function arguments named `%p.w1`, `%p.layer.w`, …; a struct
-result consecutive results; a struct in an `scf.if` consecutive yielded values; a loop-carried
-struct consecutive iter args. Field access picks leaves, a field update replaces them, leafwise
-arithmetic emits one `loom` op per leaf. The passes and the native backend never see a struct.
+Flattening: the IR has no struct types (see `emit_structs.py`).
 """
 
 from __future__ import annotations
 
-import difflib
-
-from xdsl.ir import Attribute, SSAValue
-
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
-from compiler.frontend.typecheck import err, not_yet
-from compiler.frontend.types import (
-    DTYPES,
-    INTS,
-    RV,
-    StructT,
-    StructV,
-    TensorT,
-    flat_types,
-    n_leaves,
-    type_str,
-)
-
-ARITH = ("+", "-", "*", "/", "//", "%", "**")
-
-
-def _hint(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
+from compiler.frontend.check_common import ARITH_OPS, did_you_mean, err
+from compiler.frontend.gates import not_yet
+from compiler.frontend.indexing import indexed_update
+from compiler.frontend.types import DTYPES, INTS, RV, StructT, StructV, TensorT, type_str
 
 def two_types(a, b) -> tuple[str, str]:
     """Two types for a message, spelled out in full when their short names are the same."""
@@ -67,7 +42,7 @@ def validate_structs(c) -> None:
                 continue
             for d in t.dims or []:
                 if d.shard:
-                    raise not_yet("sharded dimensions (`d@axis`)", d.span)
+                    raise not_yet("d@axis", d.span)
                 if d.kind == "ellipsis" and len(t.dims) != 1:
                     raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
     state: dict[str, int] = {}
@@ -92,7 +67,7 @@ def validate_structs(c) -> None:
 
 def unknown_type(c, t: A.TypeExpr) -> LoomTypeError:
     known = list(c.structs) + list(DTYPES)
-    return err(f"unknown type '{t.struct}' (not an element type or a struct){_hint(t.struct, known)}", t.span)
+    return err(f"unknown type '{t.struct}' (not an element type or a struct){did_you_mean(t.struct, known)}", t.span)
 
 
 def resolve_struct(c, t: A.TypeExpr, bindings: dict, bind_fresh: bool) -> StructT:
@@ -138,7 +113,7 @@ def construct(fc, e: A.Call, name: str) -> StructV:
     order: list[tuple[str, A.Expr]] = list(zip(names, e.args))
     for k in e.kwargs:
         if k.name not in names:
-            raise err(f"struct '{name}' has no field '{k.name}'{_hint(k.name, names)} (fields: {', '.join(names)})",
+            raise err(f"struct '{name}' has no field '{k.name}'{did_you_mean(k.name, names)} (fields: {', '.join(names)})",
                       k.span)
         if k.name in dict(order):
             raise err(f"field '{k.name}' of '{name}' is given twice", k.span)
@@ -171,7 +146,7 @@ def field_access(fc, e: A.Attribute, base: StructV):
     t = base.type.field(e.attr)
     if t is None:
         names = [n for n, _ in base.type.fields]
-        raise err(f"struct '{base.type.name}' has no field '{e.attr}'{_hint(e.attr, names)} "
+        raise err(f"struct '{base.type.name}' has no field '{e.attr}'{did_you_mean(e.attr, names)} "
                   f"(fields: {', '.join(names)})", e.span)
     v = StructV(t) if isinstance(t, StructT) else RV(t)
     fc.rec(e, v, field=e.attr)
@@ -189,7 +164,7 @@ def _leaf_rules(op: str, s: StructT, span: Span) -> None:
 
 def leafwise_binop(fc, e: A.BinOp, a, b) -> StructV:
     """`p - lr * g`: two structs of one type, or a struct and a scalar (either side), leaf by leaf."""
-    if e.op not in ARITH:
+    if e.op not in ARITH_OPS:
         raise err(f"'{e.op}' does not apply to structs: only arithmetic (+ - * / // % **) and unary '-' "
                   "work on structs, leaf by leaf", e.span)
     s = a if isinstance(a, StructV) else b
@@ -239,14 +214,14 @@ def bind_field(fc, t: A.Target, v) -> None:
         sub = ft.field(n)
         if sub is None:
             names = [x for x, _ in ft.fields]
-            raise err(f"struct '{ft.name}' has no field '{n}'{_hint(n, names)}", t.span)
+            raise err(f"struct '{ft.name}' has no field '{n}'{did_you_mean(n, names)}", t.span)
         ft = sub
     label = ".".join([t.name] + t.fields)
     extra: dict = {}
     if t.indices is not None:
         if not isinstance(ft, TensorT) or ft.is_scalar:
             raise err(f"'{label}' is not a tensor and cannot be updated by index", t.span)
-        extra = fc.indexed_update(RV(ft), label, t, v)
+        extra = indexed_update(fc, RV(ft), label, t, v)
     elif isinstance(ft, StructT):
         if not isinstance(v, StructV) or v.type != ft:
             got = type_str(v.type) if isinstance(v, (RV, StructV)) else "a non-value"
@@ -267,124 +242,3 @@ def merge_structs(a, b, span: Span, what: str, wa: str, wb: str) -> StructV:
         ta, tb = two_types(a.type, b.type)
         raise err(f"{what} has type {ta} {wa} and {tb} {wb}", span)
     return StructV(a.type)
-
-
-# ------------------------------------------------------------------ IR generation (FuncGen)
-class SVal:
-    """A struct value during IR generation: its type and its leaves, depth-first in field order."""
-
-    def __init__(self, type: StructT, leaves: list[SSAValue]):
-        assert len(leaves) == n_leaves(type)
-        self.type = type
-        self.leaves = list(leaves)
-
-
-def flat_ir_types(types) -> list[Attribute]:
-    from compiler.frontend.irgen import ir_type
-
-    return [ir_type(t) for t in flat_types(types)]
-
-
-def flatten(g, v, t, span: Span | None) -> list[SSAValue]:
-    """The IR values of `v` of checker type `t` (a weak scalar is converted to `t`)."""
-    if isinstance(t, StructT):
-        assert isinstance(v, SVal)
-        return list(v.leaves)
-    return [g.convert(v, t, span)]
-
-
-def regroup(values, types, names=None) -> list:
-    """Flat IR values back into one value per type (an `SVal` for each struct), naming them
-    (`p`, or `p.w1`, `p.layer.w` for the leaves of a struct `p`)."""
-    out, k = [], 0
-    values = list(values)
-    for i, t in enumerate(types):
-        n = n_leaves(t)
-        chunk, k = values[k:k + n], k + n
-        name = names[i] if names else None
-        if isinstance(t, StructT):
-            if name:
-                for (path, _), x in zip(t.leaves(), chunk):
-                    x.name_hint = f"{name}.{path}"
-            out.append(SVal(t, chunk))
-        else:
-            if name:
-                chunk[0].name_hint = name
-            out.append(chunk[0])
-    return out
-
-
-def emit_construct(g, e: A.Call, info) -> SVal:
-    t: StructT = info.value.type
-    got = {n: (g.expr(x), x) for n, x in info.extra["struct_ctor"]}  # emitted in source order
-    leaves: list[SSAValue] = []
-    for n, ft in t.fields:
-        v, x = got[n]
-        if isinstance(ft, StructT):
-            leaves.extend(v.leaves)
-        else:
-            rv = g.info(x).value
-            leaves.append(g.convert(v, rv.type.with_dtype(ft.dtype), x.span))
-    return SVal(t, leaves)
-
-
-def emit_field(g, e: A.Attribute):
-    sv = g.expr(e.value)
-    start, n, ft = sv.type.span_of([e.attr])
-    return SVal(ft, sv.leaves[start:start + n]) if isinstance(ft, StructT) else sv.leaves[start]
-
-
-def _operand(g, x: A.Expr):
-    """One side of a leafwise op: a function (leaf index, element type) → IR value. A scalar side
-    is emitted once (a literal once per element type)."""
-    v = g.info(x).value
-    if isinstance(v, StructV):
-        sv = g.expr(x)
-        return lambda i, dt: sv.leaves[i]
-    from compiler.frontend.irgen import _concrete
-
-    if _concrete(v.const):
-        cache: dict = {}
-
-        def lit(i, dt):
-            if dt not in cache:
-                cache[dt] = g.const(v.const, dt, x.span)
-            return cache[dt]
-
-        return lit
-    s = g.value(x)
-    return lambda i, dt: g.convert(s, v.type.with_dtype(dt), x.span)
-
-
-def emit_leafwise_binop(g, e: A.BinOp, info) -> SVal:
-    from compiler.frontend.irgen import BINARY, ir_type
-
-    t: StructT = info.value.type
-    lhs, rhs = _operand(g, e.lhs), _operand(g, e.rhs)
-    leaves = []
-    for i, (_, lt) in enumerate(t.leaves()):
-        a, b = lhs(i, lt.dtype), rhs(i, lt.dtype)
-        leaves.append(g.add(BINARY[e.op](a, b, ir_type(lt)), e.span).results[0])
-    return SVal(t, leaves)
-
-
-def emit_leafwise_unary(g, e: A.UnaryOp) -> SVal:
-    from dialects import loom
-
-    sv = g.expr(e.operand)
-    if e.op == "+":
-        return sv
-    return SVal(sv.type, [g.add(loom.NegOp(x), e.span).results[0] for x in sv.leaves])
-
-
-def emit_field_update(g, t: A.Target, value) -> None:
-    sv: SVal = g.env[t.name]
-    start, n, ft = sv.type.span_of(t.fields)
-    leaves = list(sv.leaves)
-    if t.indices is not None:
-        leaves[start] = g.update_part(leaves[start], value, g.info(t), t.span)
-    elif isinstance(ft, StructT):
-        leaves[start:start + n] = value.leaves
-    else:
-        leaves[start] = g.convert(value, ft, t.span)
-    g.env[t.name] = SVal(sv.type, leaves)

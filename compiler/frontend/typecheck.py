@@ -10,102 +10,16 @@ Each instance records, per AST node, what the checker learned (`NodeInfo`), whic
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
-from compiler.frontend.types import (
-    DTYPES, RV, Dim, NodeInfo, RankVar, Shape, StructT, TensorT, fmt_shape, type_str,
-)
-
-I64_MIN, I64_MAX = -(2**63), 2**63 - 1
-_LIMITS = {"i32": (-(2**31), 2**31 - 1), "i64": (I64_MIN, I64_MAX)}
-_F32_MAX = 3.4028234663852886e38
-
-UNSUPPORTED_CALLS = {
-    "reshard": "sharding (reshard)", "all_reduce": "collectives (all_reduce)", "all_gather": "collectives (all_gather)",
-    "reduce_scatter": "collectives (reduce_scatter)", "all_to_all": "collectives (all_to_all)",
-    "broadcast": "collectives (broadcast)", "shift": "collectives (shift)", "axis_index": "collectives (axis_index)",
-    "axis_size": "collectives (axis_size)", "stage": "pipeline parallelism (stage)",
-}
-
-
-def err(msg: str, span: Span | None, *notes: Note) -> LoomTypeError:
-    return LoomTypeError(msg, span, list(notes))
-
-
-def not_yet(feature: str, span: Span) -> LoomTypeError:
-    return err(f"{feature}: not supported by this version of Loom yet", span)
-
-
-@dataclass(eq=False)
-class Instance:
-    """One checked copy of a function for one set of parameter types."""
-
-    fdef: A.FuncDef
-    param_types: list[TensorT | StructT]
-    bindings: dict
-    info: dict[int, NodeInfo] = field(default_factory=dict)
-    result_types: list[TensorT | StructT] | None = None
-    symbol: str = ""
-    done: bool = False
-
-
-# ------------------------------------------------------------------ shapes
-def same_expr(a: A.Node | None, b: A.Node | None) -> bool:
-    """Structural equality of two expressions, ignoring spans."""
-    if type(a) is not type(b):
-        return False
-    if a is None:
-        return True
-    for k, v in vars(a).items():
-        if k == "span":
-            continue
-        w = getattr(b, k)
-        if isinstance(v, list):
-            if len(v) != len(w) or not all(same_expr(x, y) if isinstance(x, A.Node) else x == y for x, y in zip(v, w)):
-                return False
-        elif isinstance(v, A.Node):
-            if not same_expr(v, w):
-                return False
-        elif v != w:
-            return False
-    return True
-
-
-def broadcast(a: Shape, b: Shape, span: Span, what: str = "operands") -> Shape:
-    if a == b:
-        return a
-    if a == ():
-        return b
-    if b == ():
-        return a
-    if isinstance(a, RankVar) or isinstance(b, RankVar):
-        raise err(f"{what} have shapes {fmt_shape(a)} and {fmt_shape(b)}: a rank-polymorphic shape only "
-                  "broadcasts with a scalar or with itself", span)
-    out: list[Dim] = []
-    for i in range(1, max(len(a), len(b)) + 1):
-        x = a[-i] if i <= len(a) else 1
-        y = b[-i] if i <= len(b) else 1
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            if isinstance(x, str) and isinstance(y, str):
-                why = f"symbolic dimensions {x} and {y} never broadcast against each other"
-            elif isinstance(x, str) or isinstance(y, str):
-                why = f"dimension {x} does not match {y}"
-            else:
-                why = f"dimension {x} does not match {y}"
-            raise err(f"{what} have incompatible shapes {fmt_shape(a)} and {fmt_shape(b)}: {why}", span)
-    return tuple(reversed(out))
-
-
-def dim_add(a: Dim, b: Dim) -> Dim:
-    if isinstance(a, int) and isinstance(b, int):
-        return a + b
-    return f"{a}+{b}"
+from compiler.frontend.builtins import BUILTINS
+from compiler.frontend.check_common import Instance, err
+from compiler.frontend.check_function import FunctionChecker
+from compiler.frontend.derivatives import DERIVATIVES, is_derivative, lift_derived_functions
+from compiler.frontend.gates import UNSUPPORTED_CALLS, UNSUPPORTED_SYNTAX, not_yet
+from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs
+from compiler.frontend.types import DTYPES, RV, Dim, RankVar, StructT, TensorT, fmt_shape, type_str
 
 
 # ------------------------------------------------------------------ returns
@@ -175,14 +89,10 @@ class Checker:
 
     # -- top level
     def _toplevel(self) -> None:
-        from compiler.frontend.builtins import BUILTINS
-
-        from compiler.frontend.derivatives import DERIVATIVES, lift_derived_functions
-
         self.module.items = lift_derived_functions(self.module.items, {})  # dloss = grad(loss) → a def
         for item in self.module.items:
             if isinstance(item, A.MeshDecl):
-                raise not_yet("device meshes and sharding (mesh)", item.span)
+                raise not_yet("mesh", item.span)
             if isinstance(item, A.Binding):
                 raise err("a top-level assignment must be `const NAME = value` or bind a derived function "
                           "(such as `dloss = grad(loss)`)", item.span)
@@ -202,10 +112,8 @@ class Checker:
                         if d.args or d.kwargs:
                             raise err("@checkpoint takes no arguments", d.span)
                         continue
-                    feature = {"spmd": "@spmd (per-device programs)",
-                               "pipeline": "@pipeline (pipeline parallelism)"}.get(d.name)
-                    if feature:
-                        raise not_yet(feature, d.span)
+                    if "@" + d.name in UNSUPPORTED_SYNTAX:
+                        raise not_yet("@" + d.name, d.span)
                     raise err(f"unknown decorator '@{d.name}'", d.span)
                 item.body = normalize_returns(item.body)
                 self.funcs[item.name] = item
@@ -220,8 +128,6 @@ class Checker:
         return RV(v.type, weak=True, const=v.const)
 
     def _check_recursion(self) -> None:
-        from compiler.frontend.derivatives import is_derivative
-
         calls: dict[str, list[tuple[str, Span]]] = {}
         for name, f in self.funcs.items():
             found: list[tuple[str, Span]] = []
@@ -295,7 +201,7 @@ class Checker:
         dims: list[Dim] = []
         for d in t.dims:
             if d.shard:
-                raise not_yet("sharded dimensions (`d@axis`)", d.span)
+                raise not_yet("d@axis", d.span)
             if d.kind == "ellipsis":
                 if len(t.dims) != 1:
                     raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
@@ -357,7 +263,7 @@ class Checker:
             raise mismatch()
         for d, a in zip(t.dims, actual.shape):
             if d.shard:
-                raise not_yet("sharded dimensions (`d@axis`)", d.span)
+                raise not_yet("d@axis", d.span)
             if d.kind == "ellipsis":
                 raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
             if d.kind == "int" or d.value in self.consts:
@@ -383,6 +289,3 @@ def _decl_str(t: A.TypeExpr) -> str:
         parts.append(f"...{d.value}" if d.kind == "ellipsis" else str(d.value))
     return f"{t.dtype}[{', '.join(parts)}]"
 
-
-from compiler.frontend.check_function import FunctionChecker  # noqa: E402  (mutual import)
-from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs  # noqa: E402

@@ -1,0 +1,111 @@
+"""The compiler's modules form a layered graph: no import cycles (counting imports inside
+functions too, which would otherwise hide a cycle), and every module imports on its own."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("compiler",)
+
+
+def module_files() -> dict[str, Path]:
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    out = {}
+    for p in sorted(files):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = p
+    return out
+
+
+def imported(module: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of `known` that `module` imports anywhere in its file (top level or in a
+    function); `from pkg import name` imports the module `pkg.name` if there is one, else `pkg`."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        else:
+            continue
+        for n in names:
+            while n and n not in known:
+                n = n.rpartition(".")[0]
+            if n and n != module:
+                out.add(n)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = module_files()
+    known = set(files)
+    return {m: imported(m, p, known) for m, p in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                return stack[stack.index(n):] + [n]
+            if n not in state and (c := visit(n)):
+                return c
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (c := visit(m)):
+            return c
+    return None
+
+
+def test_import_graph_is_acyclic():
+    graph = import_graph()
+    assert "compiler.frontend.typecheck" in graph and graph["compiler.frontend.irgen"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_find_cycle_reports_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_private_names_stay_in_their_module():
+    """No `from compiler.x import _name`: a name used by another module is public."""
+    bad = []
+    for m, p in module_files().items():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("compiler"):
+                bad += [f"{m}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+    assert not bad, bad
+
+
+@pytest.mark.slow
+def test_each_frontend_module_imports_alone():
+    mods = [m for m in module_files() if m.startswith("compiler.frontend") or m == "compiler.diagnostics"]
+    script = "import importlib, sys\nmod = sys.argv[1]\nimportlib.import_module(mod)\n"
+    failed = []
+    for m in mods:
+        r = subprocess.run([sys.executable, "-c", script, m], cwd=ROOT, capture_output=True, text=True)
+        if r.returncode:
+            failed.append(f"{m}:\n{r.stderr[-2000:]}")
+    assert not failed, "\n".join(failed)
