@@ -1,8 +1,8 @@
 """Campaigns: jobs for a worker process, with a time limit per job, deduplicated findings.
 
 `Worker` runs jobs in a child process (`tests/fuzz/worker.py`): a job that kills the process is
-a "crash" finding, one that outlives its limit a "hang" (unless the program has an unbounded
-`while`: a mutant may legitimately loop forever). `cli_outcome` runs `python -m compiler.cli`
+a "crash" finding, one that uses more than its limit of CPU time a "hang" (unless the program has
+an unbounded `while`: a mutant may legitimately loop forever). `cli_outcome` runs `python -m compiler.cli`
 on a program: exit status 0 or 1 only, and never a "Traceback". `Campaign` draws the jobs
 (generated programs, mutants of the corpus, the corpus itself, CLI runs) and collects a `Report`.
 """
@@ -13,7 +13,9 @@ import json
 import os
 import random
 import re
+import resource
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,10 @@ from tests.fuzz.mutate import ROOT, corpus, mutant
 from tests.fuzz.oracle import Outcome, finding
 
 UNBOUNDED_WHILE = re.compile(r"^\s*while\b(?!.*\bbound\b)", re.M)
-LIMITS = {"check": 30.0, "run": 240.0}
+# Limits are CPU seconds of the child, so that a starved process on a loaded machine is not taken
+# for a hang; WALL_FACTOR times the limit in wall time is the backstop.
+LIMITS = {"check": 30.0, "run": 120.0}
+WALL_FACTOR = 10
 
 
 def may_hang(source: str) -> bool:
@@ -75,16 +80,19 @@ class Worker:
             self.proc.stdin.flush()
         except BrokenPipeError:
             pass
-        deadline = time.monotonic() + limit
+        deadline = time.monotonic() + WALL_FACTOR * limit
+        cpu0 = cpu_seconds(self.proc.pid)
         fd = self.answers.fileno()
         while "\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            ready = select.select([fd], [], [], max(left, 0))[0] if left > 0 else []
-            if not ready:
+            ready = select.select([fd], [], [], 1.0)[0]
+            if not ready and (cpu_seconds(self.proc.pid) - cpu0 > limit or time.monotonic() > deadline):
                 self.stop()
                 if may_hang(job["source"]):
-                    return Outcome("timeout-unbounded", detail=f"no answer in {limit:.0f} s")
-                return finding("hang", f"no answer in {limit:.0f} s ({job['op']})", f"{job['op']} over {limit:.0f} s")
+                    return Outcome("timeout-unbounded", detail=f"no answer within {limit:.0f} CPU seconds")
+                return finding("hang", f"no answer within {limit:.0f} CPU seconds ({job['op']})",
+                               f"{job['op']} over {limit:.0f} s")
+            if not ready:
+                continue
             chunk = os.read(fd, 1 << 16).decode()
             if not chunk:  # the worker died
                 code = self.proc.wait()
@@ -99,18 +107,35 @@ class Worker:
         return Outcome(d["status"], d["kind"], d["detail"], d["signature"], d["info"])
 
 
-def cli_outcome(source: str, command: str, limit: float = 120.0) -> Outcome:
-    """`python -m compiler.cli check|run FILE`: exit status 0 or 1 and no traceback."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 where unavailable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cli_outcome(source: str, command: str, limit: float = 60.0) -> Outcome:
+    """`python -m compiler.cli check|run FILE`: exit status 0 or 1 and no traceback, within `limit`
+    CPU seconds (RLIMIT_CPU: the kernel stops it with SIGXCPU)."""
+    def cpu_limit():
+        resource.setrlimit(resource.RLIMIT_CPU, (int(limit), int(limit) + 5))
+
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "fuzz.loom"
         path.write_text(source, encoding="utf-8")
         try:
             p = subprocess.run([sys.executable, "-m", "compiler.cli", command, str(path)], cwd=ROOT,
-                               capture_output=True, text=True, timeout=limit, errors="replace")
+                               capture_output=True, text=True, timeout=WALL_FACTOR * limit, errors="replace",
+                               preexec_fn=cpu_limit)
         except subprocess.TimeoutExpired:
-            if may_hang(source):
-                return Outcome("timeout-unbounded")
-            return finding("hang", f"loom {command}: no exit in {limit:.0f} s", f"cli {command} hang")
+            p = None
+    if p is None or p.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        if may_hang(source):
+            return Outcome("timeout-unbounded")
+        return finding("hang", f"loom {command}: no exit within {limit:.0f} CPU seconds", f"cli {command} hang")
     if p.returncode not in (0, 1) or "Traceback" in p.stderr:
         first = next((ln for ln in p.stderr.splitlines() if "Error" in ln or "error" in ln), "")
         return finding("cli", f"loom {command}: exit {p.returncode}\n{p.stderr[-3000:]}",
