@@ -36,7 +36,9 @@ def span_of(op: Operation) -> Span | None:
 
 
 class SourceRegistry:
-    """Source texts by file name, so diagnostics can quote the offending line."""
+    """Source texts by file name, so diagnostics can quote the offending line. Only texts the
+    compiler itself read are quoted (the program, the .mlir given to `loom opt`): a file name in an
+    MLIR `loc(...)` or in cached metadata is just a name, never a file to open (F08)."""
 
     _texts: dict[str, str] = {}
 
@@ -52,11 +54,7 @@ class SourceRegistry:
     def line(cls, name: str, line: int) -> str | None:
         text = cls._texts.get(name)
         if text is None:
-            try:
-                with open(name, encoding="utf-8", errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                return None
+            return None
         lines = text.splitlines()
         if 1 <= line <= len(lines):
             return lines[line - 1]

@@ -30,8 +30,8 @@ NAMED_PIPELINES = {
     "none": "",
     # the loom-level optimizer
     "loom-opt": "loom-inline,canonicalize,cse,dce",
-    # differentiation: each round differentiates the innermost derivative ops (grad of grad: 2)
-    "autodiff": ",".join(["ad-jvp,ad-linearize,ad-transpose"] * 3),
+    # differentiation: rounds of ad-jvp,ad-linearize,ad-transpose until no derivative op is left
+    "autodiff": "ad-differentiate",
     # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
     "linalg-to-buffers": "loom-bufferize,loom-buffer-dealloc",

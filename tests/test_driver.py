@@ -162,11 +162,11 @@ def test_opt_reads_stdin(prog, tmp_path, capsys, monkeypatch):
 def test_run_cache_flag_and_env(prog, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LOOM_CACHE_DIR", str(tmp_path / "c1"))
     assert run(capsys, "run", prog)[:2] == (0, "6.0\n")
-    assert any(n.endswith(".o") for n in os.listdir(tmp_path / "c1"))  # LOOM_CACHE_DIR honoured
+    assert any(n.endswith(".entry") for n in os.listdir(tmp_path / "c1"))  # LOOM_CACHE_DIR honoured
     monkeypatch.delenv("LOOM_CACHE_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert run(capsys, "run", prog, "--cache")[:2] == (0, "6.0\n")
-    assert os.listdir(tmp_path / "home" / ".cache" / "loom")
+    assert any(n.endswith(".entry") for n in os.listdir(tmp_path / "home" / ".cache" / "loom"))
 
 
 def test_timing_accounts_for_verification(prog, capsys):

@@ -132,3 +132,65 @@ def test_every_builtin_has_a_checking_rule_and_an_emitter():
     assert set(UNARY_OPS) == set(UNARY_FLOAT + UNARY_NUMERIC)
     assert set(REDUCTION_OPS) == set(REDUCTIONS)
     assert all(callable(b.check) for b in BUILTINS.values())
+
+
+# --- long chains and deep nesting: iterative where the language allows them (F13, F14) ---------
+def _front_end(src: str):
+    from compiler.frontend.irgen import generate
+
+    c = Checker(parse(src, "t.loom"))
+    inst = c.generic("f")
+    return inst, generate(c, [inst])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op", ["**", "+"])
+def test_10000_term_chain_is_checked_and_emitted(op):
+    inst, module = _front_end("def f(x: f32) -> f32:\n    return " + f" {op} ".join(["x"] * 10000) + "\n")
+    assert [str(t) for t in inst.result_types] == ["f32"]
+    (fn,) = module.ops
+    assert len(list(fn.body.block.ops)) == 10000  # 9999 ops and the return
+
+
+@pytest.mark.parametrize("src,x,expected", [
+    ("return " + " + ".join(["x"] * 400), 1.5, 600.0),              # F14: a flat 400-term sum
+    ("return " + "- " * 401 + "x", 1.5, -1.5),
+    ("return f32(" + "not " * 400 + "(x > 0.0))", 1.5, 1.0),
+    ("return x" + " + 1" * 3000, 0.5, 3000.5),
+])
+def test_long_chains_compile_and_run(src, x, expected):
+    p = compiler.loads("def f(x: f32) -> f32:\n    " + src + "\n", mode="eager")
+    assert float(p.f(np.float32(x))) == expected
+
+
+def test_nesting_as_deep_as_brackets_allow():
+    src = "def g(x: f32) -> f32:\n    return x\n\ndef f(x: f32) -> f32:\n    return " + "g(" * 199 + "x" + ")" * 199 + "\n"
+    inst, _ = _front_end(src)
+    assert [str(t) for t in inst.result_types] == ["f32"]
+
+
+def test_moved_statements_are_copied_without_recursion():
+    """The statements after an `if` that returns are copied into its other branch (A.clone)."""
+    body = "return " + " + ".join(["x"] * 3000)
+    src = f"def f(x: f32, c: bool) -> f32:\n    if c:\n        y = x\n    else:\n        return x\n    {body}\n"
+    inst, _ = _front_end(src)
+    assert [str(t) for t in inst.result_types] == ["f32"]
+
+
+def test_loop_carried_type_change_points_at_the_assignment():
+    from compiler.diagnostics import LoomTypeError
+
+    src = "def f(n: i64) -> f32:\n    s = n\n    for i in range(3):\n        y = 1\n        s = f32(s) * 2.0\n    return s\n"
+    with pytest.raises(LoomTypeError) as ei:
+        Checker(parse(src, "t.loom")).generic("f")
+    e = ei.value
+    assert (e.span.line, e.span.col) == (5, 9) and "loop-carried 's'" in e.message
+    assert [(n.span.line, n.span.col) for n in e.notes] == [(3, 5)] and "carried by this loop" in e.notes[0].message
+
+
+@pytest.mark.parametrize("expr,value", [
+    ("1 ** 123456789", 1), ("(-1) ** 123456789", -1), ("2 ** 62", 2**62), ("0.5 ** 5000.0", 0.0),
+])
+def test_literal_powers_that_fit_are_folded(expr, value):
+    c = Checker(parse(f"const C = {expr}\n", "t.loom"))
+    assert c.consts["C"].const == value

@@ -441,7 +441,7 @@ def check_print(fc, e, a):
             for t in v.elts:
                 fc.rv(t, x.span)
         elif not isinstance(v, StrV):
-            fc.rv(v, x.span)
+            fc.default_dtype(fc.rv(v, x.span), x.span)
     return fc.rec(e, TupleV([]))
 
 

@@ -4,6 +4,9 @@ limits of the element types, shape broadcasting and dimension arithmetic."""
 from __future__ import annotations
 
 import difflib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from compiler.diagnostics import LoomTypeError, Note, Span
@@ -36,23 +39,26 @@ class Instance:
 
 # ------------------------------------------------------------------ shapes
 def same_expr(a: A.Node | None, b: A.Node | None) -> bool:
-    """Structural equality of two expressions, ignoring spans."""
-    if type(a) is not type(b):
-        return False
-    if a is None:
-        return True
-    for k, v in vars(a).items():
-        if k == "span":
-            continue
-        w = getattr(b, k)
-        if isinstance(v, list):
-            if len(v) != len(w) or not all(same_expr(x, y) if isinstance(x, A.Node) else x == y for x, y in zip(v, w)):
-                return False
-        elif isinstance(v, A.Node):
-            if not same_expr(v, w):
-                return False
-        elif v != w:
+    """Structural equality of two expressions, ignoring spans (without recursion)."""
+    pairs = [(a, b)]
+    while pairs:
+        x, y = pairs.pop()
+        if type(x) is not type(y):
             return False
+        if not isinstance(x, A.Node):
+            if x != y:
+                return False
+            continue
+        for k, v in vars(x).items():
+            if k == "span":
+                continue
+            w = getattr(y, k)
+            if isinstance(v, list):
+                if not isinstance(w, list) or len(v) != len(w):
+                    return False
+                pairs.extend(zip(v, w))
+            else:
+                pairs.append((v, w))
     return True
 
 
@@ -85,6 +91,21 @@ def broadcast(a: Shape, b: Shape, span: Span, what: str = "operands") -> Shape:
     return tuple(reversed(out))
 
 
+ITEMSIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
+
+
+def check_size(t: TensorT, span: Span | None) -> None:
+    """A tensor's static part must fit in memory that 64-bit sizes can describe."""
+    if not t.ranked:
+        return
+    n = 1
+    for d in t.shape:
+        n *= d if isinstance(d, int) else 1
+    if n * ITEMSIZE[t.dtype] > I64_MAX:
+        raise err(f"a tensor of type {t} is too large: {n} elements of {ITEMSIZE[t.dtype]} bytes "
+                  f"(at most 2**63 - 1 bytes)", span)
+
+
 def dim_add(a: Dim, b: Dim) -> Dim:
     if isinstance(a, int) and isinstance(b, int):
         return a + b
@@ -95,3 +116,20 @@ def did_you_mean(name: str, known) -> str:
     """A hint naming the closest of `known` to a misspelt `name` (or nothing)."""
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+RECURSION_LIMIT = 20000  # the checker and IR generator recurse once per level of brackets and blocks
+
+
+@contextmanager
+def deep_recursion(span: Span | None) -> Iterator[None]:
+    """Room for the recursion of checking or emitting a function whose brackets and blocks nest
+    as deep as the parser allows; a program that still exhausts it is reported at `span`."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, RECURSION_LIMIT))
+    try:
+        yield
+    except RecursionError:
+        raise err("the program is nested too deeply for Loom to process", span) from None
+    finally:
+        sys.setrecursionlimit(old)

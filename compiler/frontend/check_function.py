@@ -12,7 +12,7 @@ from __future__ import annotations
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
 from compiler.frontend.builtins import BUILTINS, check_builtin
-from compiler.frontend.check_common import F32_MAX, INT_LIMITS, Instance, did_you_mean, err
+from compiler.frontend.check_common import F32_MAX, INT_LIMITS, Instance, check_size, did_you_mean, err
 from compiler.frontend.derivatives import check_derivative, is_derivative
 from compiler.frontend.gates import UNSUPPORTED_CALLS, not_yet
 from compiler.frontend.indexing import indexed_update, subscript
@@ -52,8 +52,12 @@ class FunctionChecker:
         self.c = checker
         self.inst = inst
         self.env: dict[str, CValue] = {}
+        self.evaluated: dict[int, CValue] = {}  # operands of the operator tree being checked
+        self.assigned_at: dict[str, Span] = {}  # the latest assignment to each name
 
     def rec(self, node: A.Node, value: CValue | None, **extra) -> CValue | None:
+        if isinstance(value, RV):
+            check_size(value.type, node.span)
         self.inst.info[id(node)] = NodeInfo(value, extra)
         return value
 
@@ -77,6 +81,10 @@ class FunctionChecker:
                 raise err(f"function '{f.name}' must end with a 'return'", f.name_span)
             inst.result_types = []
         elif declared is None:
+            ret = self._return_span(f.body)
+            spans = [e.span for e in ret.values] if len(ret.values) == len(returned) else [ret.span] * len(returned)
+            for v, sp in zip(returned, spans):
+                self.default_dtype(v, sp)
             inst.result_types = [self.strong(v) for v in returned]
         else:
             if len(returned) != len(declared):
@@ -166,6 +174,7 @@ class FunctionChecker:
         self.rec(s, None)
 
     def bind(self, t: A.Target, v: CValue) -> None:
+        self.assigned_at[t.name] = t.span
         if t.fields is not None:
             bind_field(self, t, v)
             return
@@ -261,7 +270,12 @@ class FunctionChecker:
                     raise err(f"loop-carried '{n}' is not bound at the end of the loop body", s.span)
                 if end.type == cur.type and end.weak == cur.weak:
                     continue
-                m = self.merge(cur, end, s.span, f"loop-carried '{n}'", "before the loop", "after an iteration")
+                try:  # reported where the body last assigns it
+                    m = self.merge(cur, end, self.assigned_at.get(n, s.span), f"loop-carried '{n}'", "before the loop",
+                                   "after an iteration")
+                except LoomTypeError as ex:
+                    ex.notes.append(Note(s.span, f"'{n}' is carried by this loop"))
+                    raise
                 if m.type != cur.type or m.weak != cur.weak:
                     carried[n] = m
                     changed = True
@@ -369,6 +383,11 @@ class FunctionChecker:
                 raise err(f"the literal {c} does not fit in f32 (use f64)", span)
         return dtype
 
+    def default_dtype(self, v: RV | StructV, span: Span) -> None:
+        """A weak value takes its default element type (f32 or i64) here: it must fit in it."""
+        if v.weak:
+            self.coerce_dtype(v, v.type.dtype, span)
+
     def unify(self, a: RV, b: RV, span: Span, a_span: Span | None = None, b_span: Span | None = None) -> tuple[str, bool]:
         if a.weak and b.weak:
             dt = a.type.dtype if a.type.dtype in FLOATS else b.type.dtype
@@ -384,6 +403,9 @@ class FunctionChecker:
 
     # ------------------------------------------------------------- expressions
     def expr(self, e: A.Expr) -> CValue:
+        return A.evaluate(e, self.expr_node, self.evaluated)
+
+    def expr_node(self, e: A.Expr) -> CValue:
         v = self._expr(e)
         if id(e) not in self.inst.info or self.inst.info[id(e)].value is not v:
             self.rec(e, v, **(self.inst.info[id(e)].extra if id(e) in self.inst.info else {}))
@@ -465,6 +487,8 @@ class FunctionChecker:
             const = bool(c) if dtype == "bool" else float(c) if dtype in FLOATS else int(c)
             if dtype in INTS and not INT_LIMITS[dtype][0] <= const <= INT_LIMITS[dtype][1]:
                 const = None
+            if dtype == "f32" and abs(const) > F32_MAX:
+                raise err(f"the literal {const} does not fit in f32 (use f64)", e.span)
         v = RV(TensorT(dtype, a.type.shape), const=const)
         self.rec(e, v, dtype=dtype)
         return v

@@ -21,7 +21,7 @@ from xdsl.rewriter import InsertPoint
 
 from compiler.diagnostics import InternalCompilerError, LoomTypeError, Span
 from compiler.frontend import ast as A
-from compiler.frontend.check_common import Instance
+from compiler.frontend.check_common import Instance, deep_recursion
 from compiler.frontend.emit_builtins import emit_builtin
 from compiler.frontend.emit_common import BINARY, CMP, ELEM, flat_ir_types, ir_type, is_concrete, location
 from compiler.frontend.emit_derivatives import emit_derivative
@@ -53,7 +53,10 @@ def generate(checker: Checker, roots: list[Instance]) -> ModuleOp:
     for name, insts in by_name.items():
         for k, inst in enumerate(insts):
             inst.symbol = name if k == 0 else f"{name}_{k}"
-    funcs = [FuncGen(inst).build() for inst in order]
+    funcs = []
+    for inst in order:
+        with deep_recursion(inst.fdef.name_span):
+            funcs.append(FuncGen(inst).build())
     for inst, fn in zip(order, funcs):
         if inst not in roots:
             fn.sym_visibility = StringAttr("private")  # helpers: loom-inline may drop them
@@ -66,6 +69,7 @@ class FuncGen:
         self.env: dict[str, SSAValue | list] = {}
         self.builder: Builder | None = None
         self.literals: dict[SSAValue, object] = {}
+        self.evaluated: dict[int, SSAValue | list] = {}  # operands of the operator tree being emitted
 
     # ------------------------------------------------------------- helpers
     def info(self, n: A.Node):
@@ -344,6 +348,14 @@ class FuncGen:
 
     # ------------------------------------------------------------- expressions
     def expr(self, e: A.Expr):
+        return A.evaluate(e, self.expr_node, self.evaluated, self.is_constant)
+
+    def is_constant(self, e: A.Expr) -> bool:
+        """A value known at compile time: emitted as a constant where it is used."""
+        rv = self.info(e).value
+        return isinstance(rv, RV) and is_concrete(rv.const)
+
+    def expr_node(self, e: A.Expr):
         info = self.info(e)
         rv = info.value
         if isinstance(rv, RV) and is_concrete(rv.const):

@@ -4,6 +4,8 @@ builtins' rules (`builtins.py`)."""
 
 from __future__ import annotations
 
+import math
+
 from compiler.frontend import ast as A
 from compiler.frontend.check_common import ARITH_OPS, CMP_OPS, INT_LIMITS, broadcast, err
 from compiler.frontend.structs import leafwise_binop, leafwise_unary
@@ -51,7 +53,7 @@ def fold(e: A.BinOp, a: RV, b: RV, dtype: str):
         return None
     if not (a.weak and b.weak) and dtype in FLOATS:
         return None  # strong float arithmetic happens at run time, in its own precision
-    op = e.op
+    op, literal = e.op, a.weak and b.weak
     if op in ("/", "//", "%") and y == 0:
         if dtype in INTS:
             return None  # integer division by zero is a run-time error
@@ -66,13 +68,19 @@ def fold(e: A.BinOp, a: RV, b: RV, dtype: str):
         elif op == "**":
             if dtype in INTS and y < 0:
                 return None  # a run-time error
-            if abs(y) > 4096 or (x == 0 and y < 0):
+            if x == 0 and y < 0:
                 return None
+            if dtype in INTS and literal and abs(x) > 1 and y > 64:
+                raise err(f"the constant expression {x} ** {y} does not fit in {dtype}", e.span)
+            if abs(y) > 4096 and not literal:
+                return None  # computed at run time, wrapping around
             r = x ** y
         else:
             r = {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y, "==": x == y, "!=": x != y}[op]
     except OverflowError:
-        return None
+        r = math.inf
+    if dtype in FLOATS and isinstance(r, float) and not math.isfinite(r):  # literals only (see above)
+        raise err(f"the constant expression {x} {op} {y} does not fit in f64", e.span)
     if dtype in INTS and not isinstance(r, bool):
         r = int(r)
         lo, hi = INT_LIMITS[dtype]

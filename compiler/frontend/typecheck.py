@@ -9,12 +9,10 @@ Each instance records, per AST node, what the checker learned (`NodeInfo`), whic
 
 from __future__ import annotations
 
-import copy
-
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
 from compiler.frontend.builtins import BUILTINS
-from compiler.frontend.check_common import Instance, err
+from compiler.frontend.check_common import Instance, check_size, deep_recursion, err
 from compiler.frontend.check_function import FunctionChecker
 from compiler.frontend.derivatives import DERIVATIVES, is_derivative, lift_derived_functions
 from compiler.frontend.gates import UNSUPPORTED_CALLS, UNSUPPORTED_SYNTAX, not_yet
@@ -54,7 +52,7 @@ def normalize_returns(stmts: list[A.Stmt]) -> list[A.Stmt]:
             if _ends_with_return(s.orelse):
                 orelse = s.orelse
             else:  # the moved statements may now appear twice: give the second copy its own nodes
-                orelse = s.orelse + (rest if body_returns else copy.deepcopy(rest))
+                orelse = s.orelse + (rest if body_returns else [A.clone(x) for x in rest])
             out.append(A.If(s.span, s.cond, normalize_returns(body), normalize_returns(orelse)))
             return out
         if isinstance(s, A.If):
@@ -85,7 +83,8 @@ class Checker:
         self.consts: dict[str, RV] = {}
         self.structs: dict[str, A.StructDecl] = {}
         self.instances: dict[tuple, Instance] = {}
-        self._toplevel()
+        with deep_recursion(module.span):
+            self._toplevel()
 
     # -- top level
     def _toplevel(self) -> None:
@@ -131,22 +130,12 @@ class Checker:
         calls: dict[str, list[tuple[str, Span]]] = {}
         for name, f in self.funcs.items():
             found: list[tuple[str, Span]] = []
-
-            def visit(n):
-                if isinstance(n, A.Call) and isinstance(n.func, A.Name) and n.func.id in self.funcs:
-                    found.append((n.func.id, n.span))
-                if is_derivative(n) and n.args and isinstance(n.args[0], A.Name) and n.args[0].id in self.funcs:
-                    found.append((n.args[0].id, n.span))  # differentiating f runs f
-                if isinstance(n, A.Node):
-                    for v in vars(n).values():
-                        if isinstance(v, list):
-                            for x in v:
-                                visit(x)
-                        elif isinstance(v, A.Node):
-                            visit(v)
-
             for s in f.body:
-                visit(s)
+                for n in A.walk(s):
+                    if isinstance(n, A.Call) and isinstance(n.func, A.Name) and n.func.id in self.funcs:
+                        found.append((n.func.id, n.span))
+                    if is_derivative(n) and n.args and isinstance(n.args[0], A.Name) and n.args[0].id in self.funcs:
+                        found.append((n.args[0].id, n.span))  # differentiating f runs f
             calls[name] = found
         state: dict[str, int] = {}
 
@@ -189,7 +178,8 @@ class Checker:
             return inst
         inst = Instance(self.funcs[name], list(types), dict(bindings))
         self.instances[key] = inst
-        FunctionChecker(self, inst).run()
+        with deep_recursion(inst.fdef.name_span):
+            FunctionChecker(self, inst).run()
         return inst
 
     # -- declared types
@@ -224,6 +214,7 @@ class Checker:
                         raise err(f"symbolic dimension '{d.value}' in the result type is not bound by any parameter", d.span)
                     bindings[d.value] = str(d.value)
                 dims.append(bindings[d.value])
+        check_size(TensorT(t.dtype, tuple(dims)), t.span)
         return TensorT(t.dtype, tuple(dims))
 
     def bind_param(self, p: A.Param, actual: TensorT | StructT, bindings: dict, call_span: Span | None,
