@@ -1,0 +1,124 @@
+"""Fuzzing (tests/fuzz/): generated well-typed programs run eagerly and compiled, mutants of the
+corpus checked, a few through the CLI. See docs/testing.md.
+
+The bounded campaign runs in the default suite with fixed seeds; `pytest -m fuzz` runs the long
+mode (LOOM_FUZZ_MINUTES, default 5) and `python -m tests.fuzz --minutes N --out DIR` writes what it
+finds. Minimised findings of defects not fixed yet are `xfail(strict=True)` tests below, so they
+turn into failures ("XPASS") when fixed: then make them ordinary tests.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fuzz.gen import generate
+from tests.fuzz.mutate import corpus, mutate, tokens
+from tests.fuzz.oracle import check, compare, differential
+from tests.fuzz.runner import Campaign, Worker, cli_outcome
+
+# Seeds of the bounded campaign: programs that run today without a finding (see docs/testing.md).
+GENERATED_SEEDS = range(7)
+DERIVATIVE_SEEDS = range(2)  # grad / value_and_grad of a generated function
+STRUCT_SEEDS = range(1)  # a struct parameter and struct results
+MUTANT_SEEDS = range(300)
+FINDINGS = Path(__file__).parent / "fuzz" / "findings"
+
+
+def test_bounded_fuzz():
+    camp = Campaign(seed=0)
+    try:
+        ran = [camp.generated(s).status for s in GENERATED_SEEDS]
+        ran += [camp.generated(s, derivative=True).status for s in DERIVATIVE_SEEDS]
+        ran += [camp.generated(s, struct=True).status for s in STRUCT_SEEDS]
+        checked = [camp.mutated(s).status for s in MUTANT_SEEDS]
+        origin, text = camp.programs[0]
+        camp.cli(mutate(random.Random(1), text), "check", f"mutant of {origin}")
+        camp.cli(generate(0).source, "check", "generate(0)")
+    finally:
+        camp.worker.stop()
+    assert not camp.report.findings, camp.report.summary()
+    # not vacuous: most generated programs run in both modes, mutants both fail and pass the checker
+    assert ran.count("ok") + ran.count("runtime-error") >= 7, ran
+    assert checked.count("rejected") >= 200 and checked.count("ok") >= 5, camp.report.summary()
+
+
+@pytest.mark.fuzz
+def test_long_fuzz(tmp_path):
+    minutes = float(os.environ.get("LOOM_FUZZ_MINUTES", "5"))
+    report = Campaign(seed=int.from_bytes(os.urandom(4), "little"), out_dir=tmp_path).long(minutes)
+    assert not report.findings, report.summary()
+
+
+# ------------------------------------------------------------------ triaged findings
+def _findings():
+    for path in sorted(FINDINGS.glob("*.py")):
+        reason = (runpy.run_path(str(path)).get("__doc__") or path.stem).strip().splitlines()[0]
+        yield pytest.param(path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("path", list(_findings()))
+def test_finding(path):
+    """A minimised finding (tests/fuzz/findings/*.py: SOURCE, ENTRY, ARGS; ARGS None: check only)
+    holds its property. Each is a strict xfail until the defect is fixed."""
+    case = runpy.run_path(str(path))
+    if case.get("ARGS") is None:
+        out = check(case["SOURCE"])[1]
+    else:
+        out = differential(case["SOURCE"], case.get("ENTRY", "f"), case["ARGS"])
+    assert out.status != "finding", f"{out.kind}: {out.detail}"
+
+
+# ------------------------------------------------------------------ the fuzzer's own parts
+def test_generated_programs_check_and_differ_by_seed():
+    a, b = generate(1).source, generate(2).source
+    assert a != b and generate(1).source == a
+    assert "def f(" in a
+
+
+def test_mutations_keep_tokens_and_change_text():
+    for name, text in corpus()[:20]:
+        assert "".join(tokens(text)) == text, name
+    r = random.Random(0)
+    text = corpus()[0][1]
+    assert sum(mutate(r, text) != text for _ in range(20)) >= 15
+
+
+def test_compare_is_nan_aware_and_strict_on_integers():
+    nan = np.float32("nan")
+    assert compare(np.array([1.0, nan], np.float32), np.array([1.0, nan], np.float32)) is None
+    assert compare(np.array([1.0, 2.0], np.float32), np.array([1.0, nan], np.float32)) is not None
+    assert compare(np.array([1.0], np.float32), np.array([1.0001], np.float32)) is None
+    assert compare(np.array([1.0], np.float32), np.array([1.1], np.float32)) is not None
+    assert compare(np.array([3], np.int64), np.array([4], np.int64)) is not None
+    assert compare(np.array([3], np.int32), np.array([3], np.int64)) is not None
+    assert compare((np.float64(1), np.int64(2)), (np.float64(1), np.int64(2))) is None
+
+
+def test_differential_agrees_and_reports_runtime_errors_of_both_modes():
+    src = "def f(x: i64[3], k: i64) -> i64[3]:\n    return x // k\n"
+    x = np.array([4, 5, 6], np.int64)
+    assert differential(src, "f", [x, np.int64(2)]).status == "ok"
+    out = differential(src, "f", [x, np.int64(0)])
+    assert out.status == "runtime-error" and "division by zero" in out.detail
+
+
+def test_worker_reports_a_crash_and_a_hang():
+    crash = Worker([sys.executable, "-c", "import os, sys; sys.stdin.readline(); os.abort()"])
+    out = crash.run({"op": "check", "source": "def f():\n    return 1\n"})
+    assert out.status == "finding" and out.kind == "crash", out
+    hang = Worker([sys.executable, "-c", "import sys\nsys.stdin.readline()\nwhile True: pass"])
+    out = hang.run({"op": "check", "source": "def f():\n    return 1\n"}, limit=1.0)
+    assert out.status == "finding" and out.kind == "hang", out
+    out = hang.run({"op": "check", "source": "def f():\n    while true:\n        x = 1\n"}, limit=1.0)
+    assert out.status == "timeout-unbounded", out
+
+
+def test_cli_outcome_accepts_diagnostics():
+    assert cli_outcome("def f(x: f32) -> f32:\n    return y\n", "check").status == "rejected"
