@@ -145,9 +145,11 @@ def translate(module) -> str:
 
 @dataclass(frozen=True)
 class RuntimeLibrary:
-    """A run-time library that compiled code calls into, linked when the code names a symbol with
-    `prefix`: LLVM IR from `ll_file` is linked into the module (and then inlined by O3), or `setup`
-    (`"module:function"`) makes a shared library's symbols resolvable by the JIT."""
+    """A run-time library that compiled code calls into, needed when the code names a symbol with
+    `prefix`: LLVM IR from `ll_file` is linked into the module (and then inlined by O3); `setup`
+    (`"module:function"`) makes a shared library's symbols resolvable by the JIT — before the code
+    is optimized, and before machine code (compiled here, cached, or sent by another MPI rank) is
+    loaded."""
 
     prefix: str
     ll_file: str | None = None
@@ -159,6 +161,9 @@ class RuntimeLibrary:
                 lib = llvm.parse_assembly(f.read())
             lib.triple, lib.data_layout = mod.triple, mod.data_layout
             mod.link_in(lib)
+        self.load()
+
+    def load(self) -> None:
         if self.setup:
             module, function = self.setup.split(":")
             getattr(importlib.import_module(module), function)()
@@ -166,6 +171,7 @@ class RuntimeLibrary:
 
 RUNTIME_LIBRARIES = (
     RuntimeLibrary("loom_tape_", ll_file="tape.ll"),  # reverse-mode tapes: a growable byte stack
+    RuntimeLibrary("loom_mpi_", setup="runtime.mpi:link_jit"),  # collectives: libmpi + communicators
 )
 
 
@@ -206,6 +212,9 @@ class NativeModule:
             mod.triple = tm.triple
         self.engine = llvm.create_mcjit_compiler(mod, tm)
         if obj is not None:
+            for lib in RUNTIME_LIBRARIES:
+                if lib.prefix.encode() in obj:  # the object's symbol table names it
+                    lib.load()
             self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()
 

@@ -281,9 +281,9 @@ def compile_once(build):
     fn, payload = None, None
     if world.rank == 0:
         fn, obj = build()
-        payload = (obj, fn.metadata())
-    obj, meta = world.bcast(payload, root=0)
-    return fn if fn is not None else jit.CompiledFunction.from_metadata(jit.NativeModule(obj=obj), meta)
+        payload = (obj, fn.symbol, fn.signature, fn.sites, fn.prints)
+    obj, symbol, signature, sites, prints = world.bcast(payload, root=0)
+    return fn if fn is not None else jit.CompiledFunction(jit.NativeModule(obj=obj), symbol, signature, sites, prints)
 
 
 @dataclass(frozen=True)
@@ -306,8 +306,7 @@ class MPIExecutor:
         if math.prod(shape) != world_size():
             raise LoomError(f"the program's mesh has {math.prod(shape)} devices ({' x '.join(map(str, shape))}) "
                             f"but the job has {world_size()} processes: start it with -n {math.prod(shape)}")
-        link_jit()
-        install(tuple(shape))
+        install(tuple(shape))  # libmpi itself is linked by the JIT (runtime.jit.RUNTIME_LIBRARIES)
         fn = compile_once(lambda: lowered.artifact(self.pm_options, self.pipeline).compiled())
         name = lowered.symbol
 

@@ -54,7 +54,7 @@ from xdsl.pattern_rewriter import (
 
 from compiler.diagnostics import LoomError, span_of
 from compiler.passes import loom_scalar as S
-from compiler.passes.loom_scalar import REASSOC, Emitter, is_bool_t, is_float_t
+from compiler.passes.emitter import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import ad, loom
 from dialects.loom_semantics import empty_axis_message
 from runtime import random as rng

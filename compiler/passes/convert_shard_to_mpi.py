@@ -50,7 +50,7 @@ from xdsl.rewriter import InsertPoint
 from compiler.diagnostics import LoomError
 from compiler.passes.convert_loom_to_linalg import PAR, amap, empty, generic
 from compiler.passes.llvm_types import declare
-from compiler.passes.loom_scalar import Emitter
+from compiler.passes.emitter import Emitter
 from dialects import shard_ext as sx
 from runtime import mpi_abi
 from runtime.mpi import COMMS_SYMBOL, RANKS_SYMBOL, SITE_SYMBOL, TABLE_SIZE, comm_slot

@@ -44,7 +44,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.passes.loom_bufferize import alloc
-from compiler.passes.loom_scalar import Emitter
+from compiler.passes.emitter import Emitter
 from dialects import ad, loom
 
 VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp)

@@ -33,7 +33,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.diagnostics import LoomError
-from compiler.passes.loom_scalar import Emitter
+from compiler.passes.emitter import Emitter
 from dialects import loom
 
 ALIGN = 64

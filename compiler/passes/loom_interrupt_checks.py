@@ -37,7 +37,7 @@ from xdsl.ir import Block
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from compiler.passes.loom_scalar import Emitter
+from compiler.passes.emitter import Emitter
 
 FLAG = "loom_interrupt"
 INTERRUPTED = "interrupted"  # the message of the check; the runtime raises KeyboardInterrupt for it

@@ -30,7 +30,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.loom_scalar import Emitter
+from compiler.passes.emitter import Emitter
 
 
 def eval_expr(e: Emitter, x: AffineExpr, ivs: list[SSAValue]) -> SSAValue:

@@ -54,29 +54,29 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from compiler.passes.llvm_types import with_location
+from compiler.passes.emitter import Emitter
 
 # ----------------------------------------------------------------------------------------------
-# The emitter: a tiny builder of arith ops. Arguments may be SSA values or Python numbers
-# (floats become float constants of the emitter's type, ints become integer constants).
+# The kernel builder: float kernels written like formulas. Arguments may be SSA values or Python
+# numbers (floats become float constants of the builder's type, ints become integer constants);
+# the ops go to the shared `Emitter`, which gives them the replaced op's location.
 # ----------------------------------------------------------------------------------------------
 
 
-class Emitter:
-    def __init__(self, ft: Attribute, flags: arith.FastMathFlagsAttr, ops: list[Operation] | None = None):
+class KernelBuilder:
+    def __init__(self, ft: Attribute, flags: arith.FastMathFlagsAttr, emitter: Emitter):
         self.ft = ft
         self.is64 = isinstance(ft, Float64Type)
         self.it = i64 if self.is64 else i32
         self.flags = flags
-        self.ops: list[Operation] = [] if ops is None else ops
+        self.emitter = emitter
         self._consts: dict = {}
 
-    def retyped(self, ft: Attribute) -> Emitter:
-        return Emitter(ft, self.flags, self.ops)
+    def retyped(self, ft: Attribute) -> KernelBuilder:
+        return KernelBuilder(ft, self.flags, self.emitter)
 
     def _emit(self, op: Operation) -> SSAValue:
-        self.ops.append(op)
-        return op.results[0]
+        return self.emitter.add(op)
 
     def c(self, v) -> SSAValue:
         if isinstance(v, SSAValue):
@@ -138,11 +138,11 @@ class Emitter:
 # Building blocks
 # ----------------------------------------------------------------------------------------------
 
-def _magic(E: Emitter) -> float:
+def _magic(E: KernelBuilder) -> float:
     return 1.5 * 2.0 ** (52 if E.is64 else 23)
 
 
-def rint(E: Emitter, x):
+def rint(E: KernelBuilder, x):
     """(round-to-nearest(x) as a float, the same as an integer); |x| < 2^22 (f32) / 2^51 (f64)."""
     t = E.add(x, _magic(E))
     magic_bits = struct.unpack("<q", struct.pack("<d", _magic(E)))[0] if E.is64 else \
@@ -150,7 +150,7 @@ def rint(E: Emitter, x):
     return E.sub(t, _magic(E)), E.isub(E.bits(t), magic_bits)
 
 
-def ldexp(E: Emitter, y, n, split: bool = True):
+def ldexp(E: KernelBuilder, y, n, split: bool = True):
     """y·2^n for integer n in [-2·(bias-1), 2·bias] as two exact power-of-two factors (one factor
     when `split` is off: n in [1-bias, bias])."""
     mant, bias = (52, 1023) if E.is64 else (23, 127)
@@ -163,7 +163,7 @@ def ldexp(E: Emitter, y, n, split: bool = True):
     return E.mul(E.mul(y, s1), s2)
 
 
-def _exp_reduced(E: Emitter, x, split: bool = True):
+def _exp_reduced(E: KernelBuilder, x, split: bool = True):
     """e^x for finite x within the clamping range (no NaN, no clamping); without `split`, only for
     x in [0, 88] (f32) / [0, 709] (f64)."""
     n, ni = rint(E, E.mul(x, 1.4426950408889634))
@@ -183,19 +183,19 @@ def _exp_reduced(E: Emitter, x, split: bool = True):
     return ldexp(E, y, ni, split)
 
 
-def _clamp(E: Emitter, x, lo: float, hi: float):
+def _clamp(E: KernelBuilder, x, lo: float, hi: float):
     """min(max(x, lo), hi), with NaN → hi (so that later integer conversions stay defined)."""
     x = E.sel(E.cmp("olt", x, hi), x, hi)
     return E.sel(E.cmp("ogt", x, lo), x, lo)
 
 
-def exp(E: Emitter, x):
+def exp(E: KernelBuilder, x):
     lo, hi = (-746.0, 710.0) if E.is64 else (-104.0, 88.8)
     y = _exp_reduced(E, _clamp(E, x, lo, hi))
     return E.sel(E.cmp("uno", x, x), x, y)
 
 
-def log(E: Emitter, x):
+def log(E: KernelBuilder, x):
     if E.is64:
         tiny, scale, scale_e, mant, sign_half = 2.0 ** -1022, 2.0 ** 52, 52, 52, 0x3FE0000000000000
         mant_mask, bias = (1 << 52) - 1, 1022
@@ -231,7 +231,7 @@ def log(E: Emitter, x):
     return E.sel(E.cmp("ult", x, 0.0), float("nan"), r)   # x < 0 or NaN
 
 
-def tanh(E: Emitter, x):
+def tanh(E: KernelBuilder, x):
     s = E.mul(x, x)
     if E.is64:
         p = E.div(E.poly(s, [-9.64399179425052238628e-1, -9.92877231001918586564e1, -1.61468768441708447952e3]),
@@ -248,7 +248,7 @@ def tanh(E: Emitter, x):
     return E.copysign(y, x)                             # tanh(-0) = -0
 
 
-def expm1(E: Emitter, x):
+def expm1(E: KernelBuilder, x):
     u = exp(E, x)
     um1 = E.sub(u, 1.0)
     y = E.mul(um1, E.div(x, log(E, u)))                 # Kahan: (u-1)·x/log(u)
@@ -258,7 +258,7 @@ def expm1(E: Emitter, x):
     return E.sel(E.cmp("uno", x, x), x, y)
 
 
-def log1p(E: Emitter, x):
+def log1p(E: KernelBuilder, x):
     u = E.add(x, 1.0)
     um1 = E.sub(u, 1.0)
     y = E.mul(log(E, u), E.div(x, um1))                 # Kahan: log(u)·x/(u-1)
@@ -280,26 +280,26 @@ _PIO2_PARTS = [float.fromhex(h) for h in (
     "0x1.921fb54p+0", "0x1.10b461p-30", "0x1.a626330p-58", "0x1.45c06e0e68948p-86")]
 
 
-def _sin_kernel_f(D: Emitter, r, z):  # FreeBSD __kernel_sindf: |error| < 2^-37.5 relative
+def _sin_kernel_f(D: KernelBuilder, r, z):  # FreeBSD __kernel_sindf: |error| < 2^-37.5 relative
     w = D.mul(z, z)
     s = D.mul(z, r)
     return D.add(D.add(r, D.mul(s, D.poly(z, [0x111110896efbb2 * 2.0 ** -59, -0x15555554cbac77 * 2.0 ** -55]))),
                  D.mul(D.mul(s, w), D.poly(z, [0x16cd878c3b46a7 * 2.0 ** -71, -0x1a00f9e2cae774 * 2.0 ** -65])))
 
 
-def _cos_kernel_f(D: Emitter, z):  # FreeBSD __kernel_cosdf: |error| < 2^-34.1
+def _cos_kernel_f(D: KernelBuilder, z):  # FreeBSD __kernel_cosdf: |error| < 2^-34.1
     w = D.mul(z, z)
     return D.add(D.add(D.add(1.0, D.mul(z, -0x1ffffffd0c5e81 * 2.0 ** -54)), D.mul(w, 0x155553e1053a42 * 2.0 ** -57)),
                  D.mul(D.mul(w, z), D.poly(z, [0x199342e0ee5069 * 2.0 ** -68, -0x16c087e80f1e27 * 2.0 ** -62])))
 
 
-def _sin_kernel_d(D: Emitter, r, z):  # fdlibm __kernel_sin (tail-free)
+def _sin_kernel_d(D: KernelBuilder, r, z):  # fdlibm __kernel_sin (tail-free)
     p = D.poly(z, [1.58969099521155010221e-10, -2.50507602534068634195e-08, 2.75573137070700676789e-06,
                    -1.98412698298579493134e-04, 8.33333333332248946124e-03])
     return D.add(r, D.mul(D.mul(z, r), D.add(-1.66666666666666324348e-01, D.mul(z, p))))
 
 
-def _cos_kernel_d(D: Emitter, z):  # fdlibm __kernel_cos (tail-free)
+def _cos_kernel_d(D: KernelBuilder, z):  # fdlibm __kernel_cos (tail-free)
     r = D.mul(z, D.poly(z, [-1.13596475577881948265e-11, 2.08757232129817482790e-09, -2.75573143513906633035e-07,
                             2.48015872894767294178e-05, -1.38888888888741095749e-03, 4.16666666666666019037e-02]))
     hz = D.mul(z, 0.5)
@@ -307,7 +307,7 @@ def _cos_kernel_d(D: Emitter, z):  # fdlibm __kernel_cos (tail-free)
     return D.add(w, D.add(D.sub(D.sub(1.0, w), hz), D.mul(z, r)))
 
 
-def _reduce_f32(E: Emitter, x):
+def _reduce_f32(E: KernelBuilder, x):
     """|x| (f32) → (r in f64 with |r| ≤ ~π/4, quadrant bits as i64): |x| = r + q·π/2 (mod 2π)."""
     D = E.retyped(f64)
     xa = D.abs(E.to(x, f64))
@@ -336,7 +336,7 @@ def _reduce_f32(E: Emitter, x):
     return D, D.mul(f, _PIO2), qi
 
 
-def _reduce_f64(E: Emitter, x):
+def _reduce_f64(E: KernelBuilder, x):
     xa = E.abs(x)
     n, qi = rint(E, E.mul(xa, 0.6366197723675814))
     r = xa
@@ -346,7 +346,7 @@ def _reduce_f64(E: Emitter, x):
     return E, E.sel(E.cmp("olt", xa, 2.0 ** 50), r, float("nan")), qi
 
 
-def _sincos(E: Emitter, x, want_cos: bool):
+def _sincos(E: KernelBuilder, x, want_cos: bool):
     D, r, q = (_reduce_f64 if E.is64 else _reduce_f32)(E, x)
     z = D.mul(r, r)
     s = (_sin_kernel_d if E.is64 else _sin_kernel_f)(D, r, z)
@@ -364,11 +364,11 @@ def _sincos(E: Emitter, x, want_cos: bool):
     return v
 
 
-def sin(E: Emitter, x):
+def sin(E: KernelBuilder, x):
     return _sincos(E, x, False)
 
 
-def cos(E: Emitter, x):
+def cos(E: KernelBuilder, x):
     return _sincos(E, x, True)
 
 
@@ -396,9 +396,9 @@ class Approximate(RewritePattern):
         ft = op.results[0].type if op.results else None
         if expand is None or not isinstance(ft, Float32Type | Float64Type):
             return
-        E = Emitter(ft, _flags(op))
+        E = KernelBuilder(ft, _flags(op), Emitter(op.location))
         y = expand(E, op.operands[0])
-        rewriter.replace(op, with_location(E.ops, op), [y])
+        rewriter.replace(op, E.emitter.ops, [y])
 
 
 def patterns() -> list[RewritePattern]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from xdsl.dialects.builtin import i1
 from xdsl.ir import Attribute, SSAValue
 
-from compiler.passes.loom_scalar import Emitter
+from compiler.passes.emitter import Emitter
 from dialects import loom
 
 
