@@ -231,9 +231,7 @@ def test_a_function_differentiated_in_several_places_is_differentiated_once():
     x = 0.4
     np.testing.assert_allclose(prog.main(x), [np.sin(x) + x * np.cos(x), np.sin(x + 1) + (x + 1) * np.cos(x + 1),
                                               np.sin(x) + x * np.cos(x), np.sin(x) + x * np.cos(x)], rtol=1e-12)
-    text = prog.main.lower(x).as_text("loom")
-    module = Parser(make_context(), text).parse_module()
-    text = print_module(_differentiated(module))
+    text = print_module(_differentiated(prog.main.lower(x).generate()))
     for name in ("f_jvp", "f_fwd", "f_lin", "f_lin_t"):
         assert text.count(f"func.func private @{name}(") == 1, name
     assert "@f_1_" not in text and "@f_jvp_1" not in text
@@ -245,8 +243,7 @@ def _differentiated(module: ModuleOp, **options) -> ModuleOp:
 
 
 def _irgen(src: str) -> ModuleOp:
-    prog = load(src, "eager")
-    return Parser(make_context(), prog.main.lower(2.0).as_text("loom")).parse_module()
+    return load(src, "eager").main.lower(2.0).generate()  # as generated: derivative ops, no passes
 
 
 def test_ad_differentiate_runs_one_round_per_order_and_stops():
