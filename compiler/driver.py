@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, UnrankedTenso
 
 from compiler.diagnostics import LoomError, SourceRegistry, span_of
 from compiler.frontend import ast as A
+from compiler.frontend.derivatives import is_hidden
 from compiler.frontend.irgen import generate as irgen
 from compiler.frontend.parser import parse, parse_file
 from compiler.frontend.typecheck import Checker, Instance
@@ -138,11 +139,6 @@ class CheckedProgram:
 
     def specialize(self, name: str, types: list) -> Instance:
         return self.checker.specialize(name, list(types))
-
-
-def is_hidden(name: str) -> bool:
-    """Functions the front end makes for inline derivatives (`__grad_f_1`) are not the user's."""
-    return name.startswith("__")
 
 
 def check(module: A.Module, source: str, path: str, times: list | None = None) -> CheckedProgram:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,8 +85,8 @@ def main(x: f64, t: f64) -> (f64, f64, f64, f64, f64):
 def test_mixed_forward_and_reverse_nesting():
     """jvp of grad of grad (inline and bound), grad of a jvp, grad of grad of a jvp."""
     c, s = np.cos, np.sin
-    f2 = lambda x: 2 * s(x) + 4 * x * c(x) - x * x * s(x)  # noqa: E731
-    f3 = lambda x: 6 * c(x) - 6 * x * s(x) - x * x * c(x)  # noqa: E731
+    f2 = lambda x: 2 * s(x) + 4 * x * c(x) - x * x * s(x)
+    f3 = lambda x: 6 * c(x) - 6 * x * s(x) - x * x * c(x)
     x, t = 0.9, -1.7
     for mode in MODES:
         got = load(MIXED, mode).main(x, t)
@@ -113,21 +114,23 @@ def via_d1(x: f64) -> (f64, f64):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_inline_nesting_triple_and_quadruple_with_bindings(mode):
-    """Hidden functions are unique however deep (grad_inline_triple_nesting.loom), never take a
-    name the program uses (`__grad_f` here is the user's), and one derivative written in several
-    places is lifted once."""
+    """Hidden functions are unique however deep (grad_inline_triple_nesting.loom), named after the
+    nesting with a `.` no Loom name has (so `__grad_f`, the user's, is an ordinary function), and
+    one derivative written in several places is lifted once."""
     prog = load(INLINE, mode)
     x = 1.3
     np.testing.assert_allclose(prog.main(x), [60 * x**2, 120 * x, 20 * x**3, -1.0, -x], rtol=1e-12)
     np.testing.assert_allclose(prog.via_d1(x), [60 * x**2, 60 * x**2], rtol=1e-12)
-    hidden = sorted(n for n in prog.checker.funcs if is_hidden(n) and n != "__grad_f")
-    assert hidden == ["__grad_d1", "__grad_f_1", "__grad_grad_f", "__grad_grad_grad_f"]
-    assert not any(is_hidden(n) for n in ("f", "main", "d1", "via_d1"))
+    names = set(prog.checker.funcs)
+    assert sorted(n for n in names if is_hidden(n)) == ["grad.d1", "grad.f", "grad.grad.f", "grad.grad.grad.f"]
+    assert sorted(n for n in names if not is_hidden(n)) == ["__grad_f", "d1", "f", "main", "via_d1"]
+    assert sorted(prog.functions) == ["__grad_f", "d1", "f", "main", "via_d1"]  # what Python sees
+    assert prog.__grad_f(2.0) == -2.0
 
 
 def test_inline_triple_nesting_reproducer():
     path = "/work/shared/repro/grad_inline_triple_nesting.loom"
-    src = open(path).read() if os.path.exists(path) else """
+    src = Path(path).read_text() if os.path.exists(path) else """
 def f(x: f64) -> f64:
     return x * x * x * x * x
 
@@ -182,7 +185,7 @@ def test_wrt_in_any_order_returns_derivatives_in_that_order(mode):
     dw = fd_grad(lambda v: nf(a, v, b, c), w)
     db = fd_grad(lambda v: nf(a, w, v, c), b)
     dc = fd_grad(lambda v: nf(a, w, b, v), c)
-    close = lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-7, atol=1e-9)  # noqa: E731
+    close = lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-7, atol=1e-9)
 
     got_c, got_a = prog.g_ca(a, p, c)
     close(got_c, dc), close(got_a, da)
@@ -231,9 +234,7 @@ def test_a_function_differentiated_in_several_places_is_differentiated_once():
     x = 0.4
     np.testing.assert_allclose(prog.main(x), [np.sin(x) + x * np.cos(x), np.sin(x + 1) + (x + 1) * np.cos(x + 1),
                                               np.sin(x) + x * np.cos(x), np.sin(x) + x * np.cos(x)], rtol=1e-12)
-    text = prog.main.lower(x).as_text("loom")
-    module = Parser(make_context(), text).parse_module()
-    text = print_module(_differentiated(module))
+    text = print_module(_differentiated(prog.main.lower(x).generate()))
     for name in ("f_jvp", "f_fwd", "f_lin", "f_lin_t"):
         assert text.count(f"func.func private @{name}(") == 1, name
     assert "@f_1_" not in text and "@f_jvp_1" not in text
@@ -245,8 +246,7 @@ def _differentiated(module: ModuleOp, **options) -> ModuleOp:
 
 
 def _irgen(src: str) -> ModuleOp:
-    prog = load(src, "eager")
-    return Parser(make_context(), prog.main.lower(2.0).as_text("loom")).parse_module()
+    return load(src, "eager").main.lower(2.0).generate()  # as generated: derivative ops, no passes
 
 
 def test_ad_differentiate_runs_one_round_per_order_and_stops():
@@ -315,8 +315,8 @@ def test_gradient_programs_read_back_with_loom_opt_and_xdsl_opt(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     xdsl_opt = shutil.which("xdsl-opt", path=os.path.dirname(sys.executable)) or shutil.which("xdsl-opt")
     for args in ([], ["-p", "ad-differentiate"]):
-        r = subprocess.run([xdsl_opt, "--split-input-file", str(both), *args], capture_output=True, text=True,
-                           env=env, cwd=tmp_path)
+        r = subprocess.run([xdsl_opt, "--split-input-file", str(both), *args], check=False, capture_output=True,
+                           text=True, env=env, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert r.stdout.count("func.func @main") == 2
         assert ("ad.vjp" in r.stdout) == (not args) and "ad.push" in r.stdout  # (a loop's tape stays)

@@ -51,26 +51,24 @@ def _wrt_names(d: A.Call, f: A.FuncDef) -> list[str]:
 
 
 # ---------------------------------------------------------------- lifting
-HIDDEN = "__"  # the prefix of the functions lifted from nested derivatives
-
-
 def is_hidden(name: str) -> bool:
-    """A function the compiler made for a nested derivative (`grad(grad(f))`): not the user's."""
-    return name.startswith(HIDDEN)
+    """A function the front end made for a derivative nested inline (`grad.f` for the inner one
+    of `grad(grad(f))`), not the user's: its name has a `.`, which a Loom name cannot have (a
+    symbol name in MLIR and LLVM can), so it never clashes with the program's names."""
+    return "." in name
 
 
 def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
     """Turn bindings and nested derived functions into FuncDefs (see the module docstring).
 
     A nested derivative becomes a hidden function named after its nesting (`grad(grad(f))` lifts
-    `__grad_f`, then `__grad_grad_f`), unique in the program; the same derivative (kind, function
-    and `wrt`) written in several places is lifted once."""
+    `grad.f`; `grad(grad(grad(f)))` also `grad.grad.f`), unique in the program; the same
+    derivative (kind, function and `wrt`) written in several places is lifted once."""
     out = []
-    taken = {getattr(item, "name", None) for item in items}
+    taken: set[str] = set()
     lifted: dict[tuple, str] = {}  # (kind, function, wrt) → the function computing it
-    nesting: dict[str, str] = {}  # hidden function → what it computes ("grad_grad_f")
 
-    def fresh(base: str) -> str:
+    def fresh(base: str) -> str:  # (`grad.f`, `grad.f_1`: f differentiated wrt different parameters)
         name, k = base, 1
         while name in taken:
             name, k = f"{base}_{k}", k + 1
@@ -92,9 +90,7 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
         if name is None:
             if key in lifted:
                 return lifted[key]
-            path = f"{d.func.id}_{nesting.get(f.name, f.name)}"
-            name = fresh(HIDDEN + path)
-            nesting[name] = path
+            name = fresh(f"{d.func.id}.{f.name}")
         params = list(f.params)
         by_name = {p.name: p for p in f.params}
         if d.func.id == "jvp":

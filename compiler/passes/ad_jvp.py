@@ -30,10 +30,10 @@ from xdsl.transforms.common_subexpression_elimination import cse
 from xdsl.transforms.dead_code_elimination import region_dce
 
 from compiler.diagnostics import LoomError
+from compiler.passes.ad_tape_forwarding import forward_tapes
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B, differentiable
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
-from compiler.passes.ad_tape_forwarding import forward_tapes
 from compiler.passes.loom_inline import InlineCall
 from dialects import ad
 
