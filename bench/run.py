@@ -1,7 +1,7 @@
 """The benchmark driver: `python -m bench` or `python bench/run.py`.
 
     --only NAME[,NAME]   workload groups or names: elementwise sumsq softmax layernorm matmul mlp
-                         autodiff compile (or single names such as matmul1024, train_step)
+                         autodiff compile compile_scaling (or single names such as matmul1024)
     --repeats N          timed runs per implementation (default 9, at least 7)
     --quick              small sizes, for a smoke run (the targets are meant for the full sizes)
     --json OUT           also write all results to OUT
@@ -53,7 +53,7 @@ if ROOT not in sys.path:  # `python bench/run.py` puts bench/ (not the repositor
 import numpy as np
 
 import compiler
-from bench import compile_time
+from bench import compile_scaling, compile_time
 from bench import workloads as W
 
 WARMUP = 2
@@ -290,6 +290,16 @@ def summary_rows(results: dict, compile_res, quick: bool) -> list[dict]:
     return rows
 
 
+def scaling_rows(res: dict | None) -> list[dict]:
+    """(9) the fitted exponent of native compile time against program length."""
+    if res is None:
+        return []
+    k = None if "error" in res else res["straight"]["jit"]["exponent"]
+    target = compile_scaling.TARGET_EXPONENT
+    return [{"label": "(9) compile time ~ lines^k: k", "value": k, "shown": "n/a" if k is None else f"{k:.2f}",
+             "target": f"<= {target}", "verdict": "ERROR" if k is None else "PASS" if k <= target else "MISS"}]
+
+
 def print_summary(rows: list[dict], quick: bool) -> None:
     print("\n== summary (ratios: loom/numpy time < 1 means Loom is faster; GFLOP/s ratio > 1 means "
           "Loom is faster) ==")
@@ -364,14 +374,23 @@ def main(argv=None) -> int:
             compile_res = {"error": error_text(e)}
             print(f"\n== (7) compile time ==\n  *** FAILED: {compile_res['error']}")
 
-    rows = summary_rows(results, compile_res, args.quick)
+    scaling_res = None
+    if only is None or "compile_scaling" in only:
+        try:
+            scaling_res = compile_scaling.measure(compile_scaling.QUICK_SIZES if args.quick else compile_scaling.SIZES,
+                                                  compile_scaling.QUICK_DEPTHS if args.quick else compile_scaling.DEPTHS)
+        except Exception as e:  # noqa: BLE001  (report any failure, go on)
+            scaling_res = {"error": error_text(e)}
+            print(f"\n== (9) compile scaling ==\n  *** FAILED: {scaling_res['error']}")
+    rows = summary_rows(results, compile_res, args.quick) + scaling_rows(scaling_res)
     print_summary(rows, args.quick)
 
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": {**info, "quick": args.quick, "repeats": args.repeats, "warmup": WARMUP,
                                 "thread_env": THREAD_ENV, "libraries": sorted(libs)},
-                       "workloads": results, "compile": compile_res, "summary": rows}, f, indent=1)
+                       "workloads": results, "compile": compile_res, "compile_scaling": scaling_res,
+                       "summary": rows}, f, indent=1)
         print(f"\nresults written to {args.json}")
 
     # Exit status 1 when Loom failed or computed a wrong result (missing a target is not an error).

@@ -253,7 +253,8 @@ def mlp(batch: int) -> Workload:
 
 FULL = {"n": 10_000_000, "rows": (4096, 1024), "matmul": (256, 512, 1024), "batch": 256}
 QUICK = {"n": 1_000_000, "rows": (512, 256), "matmul": (64, 128, 256), "batch": 32}
-GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "autodiff", "compile")
+GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "autodiff", "compile",
+          "compile_scaling")
 
 
 def suite(quick: bool = False) -> list[Workload]:

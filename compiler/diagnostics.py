@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdsl.dialects.builtin import FileLineColLoc
+from xdsl.ir import Operation
+
 
 @dataclass(frozen=True)
 class Span:
@@ -23,8 +26,19 @@ class Span:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+def span_of(op: Operation) -> Span | None:
+    """The source position an op carries (its `file:line:col` location), if any."""
+    loc = op.location
+    if isinstance(loc, FileLineColLoc):
+        line, col = loc.line.data, loc.column.data
+        return Span(loc.filename.data, line, col, line, col + 1)
+    return None
+
+
 class SourceRegistry:
-    """Source texts by file name, so diagnostics can quote the offending line."""
+    """Source texts by file name, so diagnostics can quote the offending line. Only texts the
+    compiler itself read are quoted (the program, the .mlir given to `loom opt`): a file name in an
+    MLIR `loc(...)` or in cached metadata is just a name, never a file to open (F08)."""
 
     _texts: dict[str, str] = {}
 
@@ -40,11 +54,7 @@ class SourceRegistry:
     def line(cls, name: str, line: int) -> str | None:
         text = cls._texts.get(name)
         if text is None:
-            try:
-                with open(name, encoding="utf-8", errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                return None
+            return None
         lines = text.splitlines()
         if 1 <= line <= len(lines):
             return lines[line - 1]

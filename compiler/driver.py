@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, UnrankedTensorType
 
-from compiler.diagnostics import LoomError, SourceRegistry
+from compiler.diagnostics import LoomError, SourceRegistry, span_of
 from compiler.frontend import ast as A
 from compiler.frontend.irgen import generate as irgen
 from compiler.frontend.parser import parse, parse_file
@@ -177,9 +177,35 @@ def generate(program: CheckedProgram, instances: list[Instance], times: list | N
     return module
 
 
+def backend_passes() -> frozenset[str]:
+    """The passes of the stages after loom-opt: they lower to buffers and loops, so they need every
+    shape known (shapes are static inside a compilation, DESIGN.md §4)."""
+    names = IR_STAGES[IR_STAGES.index("loom-opt") + 1:]
+    loom_level = {p.name for p in parse_passes(STAGES["loom-opt"].passes)}  # canonicalize, cse, … run anywhere
+    return frozenset(p.name for s in names for p in parse_passes(STAGES[s].passes)) - loom_level
+
+
+def require_static_shapes(module: ModuleOp, first_pass: str) -> None:
+    """Generic IR (a `?` dimension, from `loom compile --emit=loom` without shapes) cannot be lowered:
+    say so at the first op with a dynamic shape, and how to specialize."""
+    for op in module.walk():
+        for v in (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)):
+            t = v.type
+            if isinstance(t, (TensorType, UnrankedTensorType)) and (
+                    isinstance(t, UnrankedTensorType) or any(d < 0 for d in t.get_shape())):
+                raise LoomError(f"'{first_pass}' lowers to buffers and loops, which needs static shapes, but this "
+                                f"IR has a value of type {t} (generic IR): specialize it first, e.g. `loom compile "
+                                f"f.loom --emit=linalg --entry F --shape N=1024`, or call it from Python with arrays",
+                                span_of(op))
+
+
 def run_passes(module: ModuleOp, spec: str, pm_options: dict | None = None, times: list | None = None,
                initial: str = "irgen") -> PassManager:
-    pm = PassManager(parse_passes(spec), **{**env_options(), **(pm_options or {})})
+    passes = parse_passes(spec)
+    lowering = next((p.name for p in passes if p.name in backend_passes()), None)
+    if lowering is not None:
+        require_static_shapes(module, lowering)
+    pm = PassManager(passes, **{**env_options(), **(pm_options or {})})
     pm.run(module, initial=initial)
     if times is not None:
         times.extend(pm.all_times())

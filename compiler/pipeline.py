@@ -19,9 +19,10 @@ from xdsl.printer import Printer
 from xdsl.utils.arg_spec import parse_pipeline
 from xdsl.utils.exceptions import VerifyException
 
-from compiler.diagnostics import LoomError
+from compiler.diagnostics import LoomError, span_of
 from compiler.passes import PASSES, get_pass
 from dialects.ad import AD
+from dialects.arith_ext import ArithExt
 from dialects.llvm_ext import LlvmExt
 from dialects.loom import Loom
 
@@ -29,8 +30,8 @@ NAMED_PIPELINES = {
     "none": "",
     # the loom-level optimizer
     "loom-opt": "loom-inline,canonicalize,cse,dce",
-    # differentiation: each round differentiates the innermost derivative ops (grad of grad: 2)
-    "autodiff": ",".join(["ad-jvp,ad-linearize,ad-transpose"] * 3),
+    # differentiation: rounds of ad-jvp,ad-linearize,ad-transpose until no derivative op is left
+    "autodiff": "ad-differentiate",
     # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
     "linalg-to-buffers": "loom-bufferize,loom-buffer-dealloc",
@@ -43,7 +44,7 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, Loom, AD):
+              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, ArithExt, Loom, AD):
         ctx.load_dialect(d)
     return ctx
 
@@ -91,8 +92,6 @@ def verify(module: ModuleOp, after: str | None = None) -> None:
         return
     except VerifyException as e:
         message = str(e).splitlines()[0] if str(e) else "verification failed"
-    from runtime.reference import span_of
-
     culprit = None
     for op in module.walk():
         try:

@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import (
     Float32Type,
     Float64Type,
     IntegerType,
+    MemRefType,
     StringAttr,
     TensorType,
     UnitAttr,
@@ -29,7 +30,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Dialect, Operation, SSAValue
 from xdsl.irdl import (
-    AnyAttr,
+    BaseAttr,
     IRDLOperation,
     attr_def,
     irdl_op_definition,
@@ -43,6 +44,14 @@ from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
 from xdsl.utils.exceptions import VerifyException
 
 DYNAMIC = DYNAMIC_INDEX  # a `?` dimension
+
+# Operand and result constraints: a loom value is a tensor (ranked; unranked for `...S` in generic
+# IR) or a scalar of an element type (f32, f64, i1, i32, i64); indices and seeds are integers.
+LoomValue = (BaseAttr(TensorType) | BaseAttr(UnrankedTensorType) | BaseAttr(Float32Type) | BaseAttr(Float64Type)
+             | BaseAttr(IntegerType))
+IntegerScalar = BaseAttr(IntegerType)
+# print and assert survive bufferization: their values may also be buffers
+LoomValueOrBuffer = LoomValue | BaseAttr(MemRefType)
 NONE = -(2**63)  # an absent slice bound (Python's `None`) in slice/update attributes
 
 
@@ -128,9 +137,9 @@ class _Canonicalize(HasCanonicalizationPatternsTrait):
 class ElementwiseBinaryOp(IRDLOperation):
     """`result = lhs ⊙ rhs` elementwise, with NumPy broadcasting; both operands share a dtype."""
 
-    lhs = operand_def(AnyAttr())
-    rhs = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    lhs = operand_def(LoomValue)
+    rhs = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
     BOOL_RESULT: ClassVar[bool] = False
@@ -151,8 +160,8 @@ class ElementwiseBinaryOp(IRDLOperation):
 class ElementwiseUnaryOp(IRDLOperation):
     """`result = f(operand)` elementwise."""
 
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$operand attr-dict `:` functional-type(operands, results)"
 
@@ -228,10 +237,10 @@ class SelectOp(IRDLOperation):
     """where(cond, a, b): elementwise choice with three-way broadcasting."""
 
     name = "loom.select"
-    cond = operand_def(AnyAttr())
-    true_value = operand_def(AnyAttr())
-    false_value = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    cond = operand_def(LoomValue)
+    true_value = operand_def(LoomValue)
+    false_value = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$cond `,` $true_value `,` $false_value attr-dict `:` functional-type(operands, results)"
 
@@ -254,8 +263,8 @@ class ConvertOp(IRDLOperation):
     `x != 0` for →i1."""
 
     name = "loom.convert"
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$operand attr-dict `:` functional-type(operands, results)"
 
@@ -271,9 +280,9 @@ class MatmulOp(IRDLOperation):
     """numpy.matmul: 1-D, 2-D and batched (broadcast batch dims)."""
 
     name = "loom.matmul"
-    lhs = operand_def(AnyAttr())
-    rhs = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    lhs = operand_def(LoomValue)
+    rhs = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure())
     assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
 
@@ -298,8 +307,8 @@ class MatmulOp(IRDLOperation):
 class ReductionOp(IRDLOperation):
     """Reduce `operand` over `axes` (non-negative, sorted); `keepdims` keeps them as size 1."""
 
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     axes = attr_def(DenseArrayBase)
     keepdims = opt_attr_def(UnitAttr)
     traits = traits_def(Pure(), _Canonicalize())
@@ -352,8 +361,8 @@ class ReshapeOp(IRDLOperation):
     """Row-major reshape to the result type's shape."""
 
     name = "loom.reshape"
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$operand attr-dict `:` functional-type(operands, results)"
 
@@ -375,8 +384,8 @@ class TransposeOp(IRDLOperation):
     """Permute dimensions: result dim i is operand dim permutation[i]."""
 
     name = "loom.transpose"
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     permutation = attr_def(DenseArrayBase)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$operand attr-dict `:` functional-type(operands, results)"
@@ -404,8 +413,8 @@ class BroadcastToOp(IRDLOperation):
     """Broadcast to the result type's shape (NumPy rules)."""
 
     name = "loom.broadcast_to"
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$operand attr-dict `:` functional-type(operands, results)"
 
@@ -425,8 +434,8 @@ class ConcatOp(IRDLOperation):
     """Concatenate along `axis`."""
 
     name = "loom.concat"
-    inputs = var_operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    inputs = var_operand_def(LoomValue)
+    result = result_def(LoomValue)
     axis = attr_def(DenseArrayBase)
     traits = traits_def(Pure())
     assembly_format = "$inputs attr-dict `:` functional-type(operands, results)"
@@ -444,8 +453,8 @@ class DimOp(IRDLOperation):
     """The size of dimension `axis` as i64 (for dimensions not known at compile time)."""
 
     name = "loom.dim"
-    operand = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    operand = operand_def(LoomValue)
+    result = result_def(LoomValue)
     axis = attr_def(DenseArrayBase)
     traits = traits_def(Pure(), _Canonicalize())
     assembly_format = "$operand attr-dict `:` functional-type(operands, results)"
@@ -464,8 +473,8 @@ class FullOp(IRDLOperation):
     """A tensor of the result type filled with the scalar `value`."""
 
     name = "loom.full"
-    value = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    value = operand_def(LoomValue)
+    result = result_def(LoomValue)
     traits = traits_def(Pure())
     assembly_format = "$value attr-dict `:` functional-type(operands, results)"
 
@@ -482,7 +491,7 @@ class ArangeOp(IRDLOperation):
     """0, 1, …, n-1 as a 1-D i64 tensor of the result type's size."""
 
     name = "loom.arange"
-    result = result_def(AnyAttr())
+    result = result_def(LoomValue)
     traits = traits_def(Pure())
     assembly_format = "attr-dict `:` type($result)"
 
@@ -499,8 +508,8 @@ class RandomOp(IRDLOperation):
     `uniform` is in [0, 1); `normal` is standard normal (Box–Muller). See runtime/random.py."""
 
     name = "loom.random"
-    seed = operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    seed = operand_def(IntegerScalar)
+    result = result_def(LoomValue)
     distribution = attr_def(StringAttr)
     traits = traits_def(Pure())
     assembly_format = "$distribution `,` $seed attr-dict `:` functional-type(operands, results)"
@@ -565,9 +574,9 @@ class SliceOp(_IndexingOp):
     time (a run-time error at this op's location when out of range)."""
 
     name = "loom.slice"
-    source = operand_def(AnyAttr())
-    indices = var_operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    source = operand_def(LoomValue)
+    indices = var_operand_def(IntegerScalar)
+    result = result_def(LoomValue)
     traits = traits_def(Pure())
     assembly_format = "$source (`[` $indices^ `]`)? attr-dict `:` functional-type(operands, results)"
 
@@ -584,10 +593,10 @@ class UpdateOp(_IndexingOp):
     (already broadcast to the part's shape)."""
 
     name = "loom.update"
-    source = operand_def(AnyAttr())
-    value = operand_def(AnyAttr())
-    indices = var_operand_def(AnyAttr())
-    result = result_def(AnyAttr())
+    source = operand_def(LoomValue)
+    value = operand_def(LoomValue)
+    indices = var_operand_def(IntegerScalar)
+    result = result_def(LoomValue)
     traits = traits_def(Pure())
     assembly_format = "$source `,` $value (`[` $indices^ `]`)? attr-dict `:` functional-type(operands, results)"
 
@@ -609,7 +618,7 @@ class PrintOp(IRDLOperation):
     """Print at run time: `format` is the text with `{}` where each operand goes."""
 
     name = "loom.print"
-    values = var_operand_def(AnyAttr())
+    values = var_operand_def(LoomValueOrBuffer)
     format = attr_def(StringAttr)
     assembly_format = "$format (`,` $values^ `:` type($values))? attr-dict"
 
@@ -637,7 +646,7 @@ class AssertOp(IRDLOperation):
 
     name = "loom.assert"
     cond = operand_def(i1)
-    values = var_operand_def(AnyAttr())
+    values = var_operand_def(LoomValueOrBuffer)
     message = attr_def(StringAttr)
     assembly_format = "$cond (`[` $values^ `:` type($values) `]`)? `,` $message attr-dict"
 

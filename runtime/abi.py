@@ -66,10 +66,6 @@ class Signature:
     def to_json(self):
         return {"inputs": [t.to_json() for t in self.inputs], "outputs": [t.to_json() for t in self.outputs]}
 
-    @staticmethod
-    def from_json(j) -> Signature:
-        return Signature(tuple(map(ValueType.from_json, j["inputs"])), tuple(map(ValueType.from_json, j["outputs"])))
-
     def c_declaration(self, name: str, params: list[str] | None = None) -> str:
         params = params or [f"in{i}" for i in range(len(self.inputs))]
         parts = []

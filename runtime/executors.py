@@ -48,14 +48,14 @@ class NativeExecutor:
         return ("native", self.cache, self.pipeline, id(self.pm_options) if self.pm_options else None)
 
     def prepare(self, lowered) -> Callable[[list], tuple]:
-        from runtime import jit
+        from runtime.object_cache import ObjectCache
 
         if not self.cache or self.pm_options:  # IR dumps and timings need the passes to run
             fn, _ = lowered.artifact(self.pm_options, self.pipeline).compiled()
             return _as_tuple(fn)
-        store = jit.ObjectCache()
+        store = ObjectCache()
         key = lowered.cache_key(self.pipeline)
-        fn = store.load(key)
+        fn = store.load(key, lowered.signature())
         if fn is None:
             fn, obj = lowered.artifact(self.pm_options, self.pipeline).compiled()
             store.store(key, obj, fn)
@@ -72,7 +72,8 @@ def _check_interpretable(module) -> None:
     from xdsl.dialects.builtin import ModuleOp
 
     from compiler.diagnostics import LoomError
-    from runtime.reference import span_of, supported_ops
+    from compiler.diagnostics import span_of
+    from runtime.reference import supported_ops
 
     known = supported_ops()
     for op in module.walk():

@@ -5,9 +5,9 @@
   host's CPU name and features;
 - `NativeModule`: an MCJIT engine holding the machine code, built from an optimized module or from
   a cached object file, kept alive as long as the compiled function that uses it;
-- `ObjectCache`: compiled object code on disk, keyed by everything that determines it (source,
-  entry, argument signature, pipeline, Loom/LLVM versions, CPU), so a second process skips
-  compilation.
+- `cache_key`: a hash of everything that determines compiled code (the caller's parts: source,
+  function, argument signature, pipeline; and `compiler_identity()`: Loom/llvmlite versions, CPU)
+  naming its entry in the on-disk cache (`runtime/object_cache.py`).
 Native code reports run-time errors through its status; `loom_rt_print` calls back into Python.
 """
 
@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
+import importlib
 import os
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 
 import llvmlite
@@ -87,16 +86,40 @@ def translate(module) -> str:
     return str(convert_module(module, fallback_target_triple=llvm.get_default_triple()))
 
 
+@dataclass(frozen=True)
+class RuntimeLibrary:
+    """A run-time library that compiled code calls into, linked when the code names a symbol with
+    `prefix`: LLVM IR from `ll_file` is linked into the module (and then inlined by O3), or `setup`
+    (`"module:function"`) makes a shared library's symbols resolvable by the JIT."""
+
+    prefix: str
+    ll_file: str | None = None
+    setup: str | None = None
+
+    def link(self, mod: llvm.ModuleRef) -> None:
+        if self.ll_file:
+            with open(os.path.join(os.path.dirname(__file__), self.ll_file)) as f:
+                lib = llvm.parse_assembly(f.read())
+            lib.triple, lib.data_layout = mod.triple, mod.data_layout
+            mod.link_in(lib)
+        if self.setup:
+            module, function = self.setup.split(":")
+            getattr(importlib.import_module(module), function)()
+
+
+RUNTIME_LIBRARIES = (
+    RuntimeLibrary("loom_tape_", ll_file="tape.ll"),  # reverse-mode tapes: a growable byte stack
+)
+
+
 def optimize(ir: str) -> llvm.ModuleRef:
     tm = target_machine()
     mod = llvm.parse_assembly(ir)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
-    if "loom_tape_" in ir:  # reverse-mode tapes: link the tape runtime in (then inlined)
-        with open(os.path.join(os.path.dirname(__file__), "tape.ll")) as f:
-            tape = llvm.parse_assembly(f.read())
-        tape.triple, tape.data_layout = mod.triple, mod.data_layout
-        mod.link_in(tape)
+    for lib in RUNTIME_LIBRARIES:
+        if lib.prefix in ir:
+            lib.link(mod)
     mod.verify()
     pto = llvm.PipelineTuningOptions(speed_level=3)
     pto.loop_vectorization = True
@@ -168,55 +191,16 @@ class CompiledFunction:
         span = Span(file, int(line), int(col), int(line), int(col) + 1) if file else None
         return LoomRuntimeError(message, span)
 
-    def metadata(self) -> dict:
-        return {"symbol": self.symbol, "signature": self.signature.to_json(), "sites": self.sites,
-                "prints": [[f, [t.to_json() for t in ts]] for f, ts in self.prints]}
 
-    @staticmethod
-    def from_metadata(native: NativeModule, meta: dict) -> CompiledFunction:
-        prints = [(f, [abi.ValueType.from_json(t) for t in ts]) for f, ts in meta["prints"]]
-        return CompiledFunction(native, meta["symbol"], abi.Signature.from_json(meta["signature"]),
-                                meta["sites"], prints)
-
-
-# ---------------------------------------------------------------- on-disk cache
-def cache_dir() -> str:
-    return os.environ.get("LOOM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "loom")
+# ---------------------------------------------------------------- cache key
+def compiler_identity() -> tuple[str, str, str]:
+    """What, besides the program, determines compiled code: Loom's and llvmlite's versions, the CPU."""
+    return LOOM_VERSION, llvmlite.__version__, cpu_key()
 
 
 def cache_key(*parts: str) -> str:
     h = hashlib.sha256()
-    for p in (LOOM_VERSION, llvmlite.__version__, cpu_key(), *parts):
+    for p in (*compiler_identity(), *parts):
         h.update(p.encode())
         h.update(b"\0")
     return h.hexdigest()[:32]
-
-
-class ObjectCache:
-    def __init__(self, directory: str | None = None):
-        self.dir = directory or cache_dir()
-
-    def _paths(self, key: str) -> tuple[str, str]:
-        return os.path.join(self.dir, key + ".o"), os.path.join(self.dir, key + ".json")
-
-    def load(self, key: str) -> CompiledFunction | None:
-        obj_path, meta_path = self._paths(key)
-        try:
-            with open(meta_path) as f:
-                meta = json.load(f)
-            with open(obj_path, "rb") as f:
-                obj = f.read()
-        except (OSError, ValueError):
-            return None
-        return CompiledFunction.from_metadata(NativeModule(obj=obj), meta)
-
-    def store(self, key: str, obj: bytes, fn: CompiledFunction) -> None:
-        os.makedirs(self.dir, exist_ok=True)
-        obj_path, meta_path = self._paths(key)
-        tmp = f".{os.getpid()}.{time.monotonic_ns()}"
-        with open(obj_path + tmp, "wb") as f:
-            f.write(obj)
-        with open(meta_path + tmp, "w") as f:
-            json.dump(fn.metadata(), f)
-        os.replace(obj_path + tmp, obj_path)  # atomic: concurrent processes never see half a file
-        os.replace(meta_path + tmp, meta_path)

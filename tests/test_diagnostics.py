@@ -150,3 +150,31 @@ def test_subprocess_run_without_main(tmp_path):
     r = loom("run", str(p))
     _no_traceback(r)
     assert r.returncode == 1 and "no function 'main'" in r.stderr
+
+
+# --- F08: only text the compiler read is quoted ----------------------------------------------
+BAD_RETURN = """"builtin.module"() ({{
+  "func.func"() <{{sym_name = "f", function_type = (i32) -> i64}}> ({{
+  ^bb0(%a: i32):
+    "func.return"(%a) : (i32) -> () loc({loc})
+  }}) : () -> ()
+}}) : () -> ()
+"""
+
+
+def test_opt_does_not_quote_a_file_named_in_a_loc(tmp_path, capsys):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the secret line\n")
+    mlir = tmp_path / "f.mlir"
+    mlir.write_text(BAD_RETURN.format(loc=f'"{secret}":1:1'))
+    assert main(["opt", str(mlir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{secret}:1:1: error: invalid IR") and "secret line" not in err, err
+
+
+def test_opt_quotes_the_mlir_file_it_reads(tmp_path, capsys):
+    mlir = tmp_path / "f.mlir"
+    mlir.write_text(BAD_RETURN.format(loc=f'"{mlir}":4:5'))
+    assert main(["opt", str(mlir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{mlir}:4:5: error: invalid IR") and '\n      "func.return"(%a)' in err, err

@@ -162,11 +162,11 @@ def test_opt_reads_stdin(prog, tmp_path, capsys, monkeypatch):
 def test_run_cache_flag_and_env(prog, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LOOM_CACHE_DIR", str(tmp_path / "c1"))
     assert run(capsys, "run", prog)[:2] == (0, "6.0\n")
-    assert any(n.endswith(".o") for n in os.listdir(tmp_path / "c1"))  # LOOM_CACHE_DIR honoured
+    assert any(n.endswith(".entry") for n in os.listdir(tmp_path / "c1"))  # LOOM_CACHE_DIR honoured
     monkeypatch.delenv("LOOM_CACHE_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert run(capsys, "run", prog, "--cache")[:2] == (0, "6.0\n")
-    assert os.listdir(tmp_path / "home" / ".cache" / "loom")
+    assert any(n.endswith(".entry") for n in os.listdir(tmp_path / "home" / ".cache" / "loom"))
 
 
 def test_timing_accounts_for_verification(prog, capsys):
@@ -290,3 +290,15 @@ def test_driver_imports_no_llvm():
         os.path.dirname(os.path.abspath(__file__))))
     assert r.stdout.strip() == "False", r.stderr
     assert importlib.import_module("runtime.executors")
+
+
+def test_lowering_generic_ir_asks_for_shapes(prog, tmp_path, capsys):
+    """Generic IR (symbolic dims) cannot go through the backend: the user is told to specialize."""
+    mlir = tmp_path / "g.mlir"
+    assert main(["compile", prog, "--entry", "f", "--locations", "-o", str(mlir)]) == 0
+    for argv in (["opt", str(mlir), "-p", "convert-loom-to-linalg"], ["compile", prog, "--emit=loom", "-p", "loops-to-llvm"]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "needs static shapes" in err and "--shape" in err and "Traceback" not in err
+        assert err.startswith(f"{prog}:5:")  # the function with the dynamic shape
+    code, out, _ = run(capsys, "compile", prog, "--emit=linalg", "--entry", "f", "--shape", "N=4")
+    assert code == 0 and "linalg.generic" in out

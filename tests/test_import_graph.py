@@ -95,7 +95,7 @@ def test_private_names_stay_in_their_module():
     for m, p in module_files().items():
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("compiler"):
-                bad += [f"{m}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                bad += [f"{m}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
     assert not bad, bad
 
 

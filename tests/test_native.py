@@ -163,7 +163,7 @@ def test_disk_cache_second_process_skips_compilation(tmp_path):
     second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert first.stdout.split()[1] == "artifact" and second.stdout.split()[1] == "cached"
     assert first.stdout.split()[0] == second.stdout.split()[0]
-    assert len(list((tmp_path / "cache").glob("*.o"))) == 1
+    assert len(list((tmp_path / "cache").glob("*.entry"))) == 1
 
 
 # ------------------------------------------------------------------ AOT

@@ -51,21 +51,50 @@ def _wrt_names(d: A.Call, f: A.FuncDef) -> list[str]:
 
 
 # ---------------------------------------------------------------- lifting
-def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
-    """Turn bindings and nested derived functions into FuncDefs (see the module docstring)."""
-    out, counter = [], [0]
+HIDDEN = "__"  # the prefix of the functions lifted from nested derivatives
 
-    def make(name: str, d: A.Call, span: Span, name_span: Span) -> A.FuncDef:
+
+def is_hidden(name: str) -> bool:
+    """A function the compiler made for a nested derivative (`grad(grad(f))`): not the user's."""
+    return name.startswith(HIDDEN)
+
+
+def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
+    """Turn bindings and nested derived functions into FuncDefs (see the module docstring).
+
+    A nested derivative becomes a hidden function named after its nesting (`grad(grad(f))` lifts
+    `__grad_f`, then `__grad_grad_f`), unique in the program; the same derivative (kind, function
+    and `wrt`) written in several places is lifted once."""
+    out = []
+    taken = {getattr(item, "name", None) for item in items}
+    lifted: dict[tuple, str] = {}  # (kind, function, wrt) → the function computing it
+    nesting: dict[str, str] = {}  # hidden function → what it computes ("grad_grad_f")
+
+    def fresh(base: str) -> str:
+        name, k = base, 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        return name
+
+    def lift(d: A.Call, name: str | None, span: Span) -> str:
+        """The function computing the derived function `d`: a new one named `name` (a binding),
+        or a hidden one (`name` None)."""
         base = d.args[0] if d.args else None
         if is_derivative(base):
-            inner = make_hidden(base)
-            d = A.Call(d.span, d.func, [A.Name(base.span, inner.name)], d.kwargs)
-            base = d.args[0]
+            d.args[0] = base = A.Name(base.span, lift(base, None, base.span))
         if not isinstance(base, A.Name) or base.id not in funcs:
             raise err(f"{d.func.id}() differentiates a function: give the name of one defined above",
                        (base or d).span)
         f = funcs[base.id]
         wrt = _wrt_names(d, f)
+        key = (d.func.id, f.name, tuple(wrt))
+        if name is None:
+            if key in lifted:
+                return lifted[key]
+            path = f"{d.func.id}_{nesting.get(f.name, f.name)}"
+            name = fresh(HIDDEN + path)
+            nesting[name] = path
         params = list(f.params)
         by_name = {p.name: p for p in f.params}
         if d.func.id == "jvp":
@@ -75,28 +104,22 @@ def lift_derived_functions(items: list, funcs: dict[str, A.FuncDef]) -> list:
                 raise err(f"vjp({f.name}) needs '{f.name}' to declare its result types (its cotangents' types)", d.span)
             params += [A.Param(t.span, f"ct{i}", t) for i, t in enumerate(f.returns)]
         call = A.Call(span, d, [A.Name(span, p.name) for p in params], [])
-        return A.FuncDef(span, name, name_span, params, None, [A.Return(span, [call])])
-
-    def make_hidden(d: A.Call) -> A.FuncDef:
-        counter[0] += 1
-        fd = make(f"{d.func.id}_{counter[0]}", d, d.span, d.span)
-        fd.name = f"__{d.func.id}_{getattr(d.args[0], 'id', 'f')}_{counter[0]}"
-        funcs[fd.name] = fd
+        fd = A.FuncDef(span, name, span, params, None, [A.Return(span, [call])])
+        funcs[name] = fd
         out.append(fd)
-        return fd
+        lifted.setdefault(key, name)
+        return name
 
     def visit(s: A.Stmt) -> None:
         """Lift derived functions nested inside a derived call's function position."""
-        for n in A.walk(s):
+        for n in A.walk(s):  # a node's children are read after it is yielded: lifted ones are not revisited
             if isinstance(n, A.Call) and is_derivative(n.func) and n.func.args and is_derivative(n.func.args[0]):
-                inner = make_hidden(n.func.args[0])
-                n.func.args[0] = A.Name(n.func.args[0].span, inner.name)
+                inner = n.func.args[0]
+                n.func.args[0] = A.Name(inner.span, lift(inner, None, inner.span))
 
     for item in items:
         if isinstance(item, A.Binding) and is_derivative(item.value):
-            fd = make(item.name, item.value, item.span, item.span)
-            out.append(fd)
-            funcs[item.name] = fd
+            lift(item.value, item.name, item.span)
             continue
         if isinstance(item, A.FuncDef):
             funcs[item.name] = item

@@ -4,17 +4,22 @@ its tree into `compiler.frontend.ast` nodes with spans and turns every lark erro
 
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache
 
 from lark import Lark, Token, v_args
+from lark import __version__ as lark_version
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.grammar import Rule
 from lark.indenter import DedentError, Indenter
+from lark.lexer import TerminalDef
 from lark.visitors import Transformer_NonRecursive
 
 from compiler.diagnostics import LoomError, LoomSyntaxError, SourceRegistry, Span
 from compiler.frontend import ast as A
 from compiler.frontend.syntax_errors import dedent_line, eof_error, precheck, token_error, unclosed
+from runtime import cache
 
 KEYWORDS = frozenset(
     "def struct mesh const return if elif else for in range while bound with and or not true false".split()
@@ -28,26 +33,49 @@ class _LoomIndenter(Indenter):
     tab_len = 8
 
 
-def _grammar_cache() -> str | bool:
-    """Where lark keeps its analysis of the grammar between processes (~10x faster start-up): a
-    file next to the compile cache, named by lark after the grammar's hash; off if unwritable."""
-    d = os.environ.get("LOOM_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "loom")
-    try:
-        os.makedirs(d, exist_ok=True)
-    except OSError:
-        return False
-    from lark import __version__
-
-    return os.path.join(d, f"lark-{__version__}-grammar.cache")
+_LARK_OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    path = os.path.join(os.path.dirname(__file__), "grammar.lark")
-    with open(path, encoding="utf-8") as f:
+    """The parser. Building its LALR tables from the grammar takes ~0.5 s, so they are kept between
+    processes in the private cache directory (runtime/cache.py) as JSON data that lark rebuilds a
+    parser from (`memo_serialize` / `_load_from_dict`: a fixed list of classes, no code). Never
+    lark's own `cache=` option: it unpickles a file found by name in a directory, which runs code
+    from whoever could write that file (F05)."""
+    with open(os.path.join(os.path.dirname(__file__), "grammar.lark"), encoding="utf-8") as f:
         grammar = f.read()
-    return Lark(grammar, parser="lalr", postlex=_LoomIndenter(), propagate_positions=True,
-                maybe_placeholders=True, cache=_grammar_cache())
+    d = cache.private_dir()
+    key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
+    path = os.path.join(d, f"parser-{key[:32]}.tables") if d else None
+    parser = _load_tables(path) if path else None
+    if parser is None:
+        parser = Lark(grammar, postlex=_LoomIndenter(), **_LARK_OPTIONS)
+        if path:
+            _save_tables(path, parser)
+    return parser
+
+
+def _load_tables(path: str) -> Lark | None:
+    """The parser from a cache entry whose digest matches; None (the entry removed) otherwise."""
+    payload = cache.read_entry(path)
+    if payload is None:
+        return None
+    try:
+        data, memo = cache.loads(payload)
+        return Lark._load_from_dict(data, memo, postlex=_LoomIndenter())
+    except Exception:  # not tables this lark can load, however it fails: they are built again
+        cache.discard(path)
+        return None
+
+
+def _save_tables(path: str, parser: Lark) -> None:
+    data, memo = parser.memo_serialize([TerminalDef, Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k != "postlex"}  # code: given on load
+    try:
+        cache.write_entry(path, cache.dumps([data, memo]))
+    except TypeError:  # a lark whose tables are not plain data: nothing cached
+        pass
 
 
 class _ToAST(Transformer_NonRecursive):
@@ -376,6 +404,7 @@ def decode_source(data: bytes, file: str) -> str:
         before = data[: e.start]
         line = before.count(b"\n") + 1
         col = e.start - (before.rfind(b"\n") + 1) + 1
+        SourceRegistry.add(file, data.decode("utf-8", errors="replace"))  # so the error can quote it
         raise LoomSyntaxError(f"invalid UTF-8 byte 0x{data[e.start]:02x} (Loom source must be UTF-8)",
                               Span(file, line, col, line, col + 1)) from None
     if text.startswith("\ufeff"):

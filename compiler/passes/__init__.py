@@ -20,6 +20,7 @@ _TABLE = {
     "ad-jvp": ("compiler.passes.ad_jvp", "AdJvp"),
     "ad-linearize": ("compiler.passes.ad_linearize", "AdLinearize"),
     "ad-transpose": ("compiler.passes.ad_transpose", "AdTranspose"),
+    "ad-differentiate": ("compiler.passes.ad_differentiate", "AdDifferentiate"),  # the three, to a fixpoint
     "ad-tape-forwarding": ("compiler.passes.ad_tape_forwarding", "AdTapeForwarding"),
     # loom → linalg on tensors (the interchange level) and its optimizations
     "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
@@ -45,8 +46,8 @@ _TABLE = {
 }
 
 
-def _loader(module: str, cls: str) -> Callable[[], type[ModulePass]]:
-    return lambda: getattr(importlib.import_module(module), cls)
+def _loader(module: str, name: str) -> Callable[[], type]:
+    return lambda: getattr(importlib.import_module(module), name)
 
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {name: _loader(*where) for name, where in _TABLE.items()}
@@ -56,11 +57,6 @@ def get_pass(name: str) -> type[ModulePass]:
     return PASSES[name]()
 
 
-def _loom_dialect():
-    from dialects.loom import Loom
-
-    return Loom
-
-
-LOOM_UNIVERSE = Universe(all_dialects={"loom": _loom_dialect},
+# for `xdsl-opt`: Loom's dialects (loaded lazily) and its own passes
+LOOM_UNIVERSE = Universe(all_dialects={"loom": _loader("dialects.loom", "Loom"), "ad": _loader("dialects.ad", "AD")},
                          all_passes={k: v for k, v in PASSES.items() if _TABLE[k][0].startswith("compiler.")})

@@ -10,7 +10,8 @@ active carried value, `scf.if` yields one next to each active result.
 For `ad.vjp @f` it builds the same JVP function (the wrt parameters' tangents as inputs) and
 retargets the op at it (`form = "jvp"`); `ad-linearize` and `ad-transpose` take it from there.
 A derivative op is only processed once its callee contains no derivative ops itself (nested
-`grad(grad(f))` is done inside out: the `autodiff` pipeline repeats the three passes).
+`grad(grad(f))` is done inside out: `ad-differentiate` repeats the three passes). Derivative ops
+of the same function and `wrt` share one JVP function (however many places differentiate it).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from xdsl.dialects import func, scf
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriteWalker
+from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
 from xdsl.traits import IsTerminator, SymbolTable
+from xdsl.transforms.canonicalize import CanonicalizationRewritePattern
+from xdsl.transforms.common_subexpression_elimination import cse
+from xdsl.transforms.dead_code_elimination import region_dce
 
 from compiler.diagnostics import LoomError
 from compiler.passes.autodiff.activity import active_values
@@ -72,14 +76,19 @@ def fresh_name(module: ModuleOp, base: str) -> str:
     return name
 
 
-def inlined_copy(module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
-    """A private copy of `f` with every call inlined (differentiation sees one body)."""
+def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
+    """A private copy of `f` with every call inlined, then canonicalized and CSE'd: differentiation
+    sees one body, as small as it gets (an inner derivative's code is simplified before it is
+    differentiated again, instead of each order re-expanding the last one's redundancy)."""
     g = f.clone()
     g.sym_name = StringAttr(fresh_name(module, f.sym_name.data + "_inlined"))
     g.sym_visibility = StringAttr("private")
     module.body.block.add_op(g)
     PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_region(g.body)
     forward_tapes(g)  # an inner derivative's tape, where it is plain dataflow
+    canonicalize = GreedyRewritePatternApplier([CanonicalizationRewritePattern()], ctx=ctx, folding_enabled=True)
+    PatternRewriteWalker(canonicalize, post_walk_func=region_dce).rewrite_region(g.body)
+    cse(g)
     g.detach()
     return g
 
@@ -253,9 +262,9 @@ class JvpBuilder:
         self.bind_results(op, new, act)
 
 
-def build_jvp(module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
+def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
     """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`."""
-    g = inlined_copy(module, f)
+    g = simplified_copy(ctx, module, f)
     body = g.body.block
     ins = list(g.function_type.inputs)
     outs = list(g.function_type.outputs)
@@ -284,13 +293,17 @@ class AdJvp(ModulePass):
     name = "ad-jvp"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        built: dict[tuple[str, tuple[int, ...]], func.FuncOp] = {}  # one JVP function per (callee, wrt)
         for d in [o for o in op.walk() if isinstance(o, (ad.JvpOp, ad.VjpOp))]:
             if isinstance(d, ad.VjpOp) and d.form_name() != "primal":
                 continue
             f = lookup(op, d.callee.string_value())
             if has_derivative_ops(op, f):
-                continue  # nested derivative: its inner ops go first (the pipeline repeats)
-            jf = build_jvp(op, f, d.wrt_list(), d.location)
+                continue  # nested derivative: its inner ops go first (ad-differentiate repeats)
+            key = (f.sym_name.data, tuple(d.wrt_list()))
+            if key not in built:
+                built[key] = build_jvp(ctx, op, f, d.wrt_list(), d.location)
+            jf = built[key]
             if isinstance(d, ad.JvpOp):
                 call = func.CallOp(jf.sym_name.data, list(d.args), [r.type for r in d.outs])
             else:

@@ -357,11 +357,14 @@ class AdLinearize(ModulePass):
     name = "ad-linearize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        split: dict[str, tuple[func.FuncOp, func.FuncOp]] = {}  # one split per JVP function
         for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "jvp"]:
             g = lookup(op, d.callee.string_value())
             n_primal = len(g.function_type.inputs) - len(d.wrt_list())
             n_res = len(g.function_type.outputs) // 2
-            fwd, lin = linearize(op, g, n_primal, d.location)
+            if g.sym_name.data not in split:
+                split[g.sym_name.data] = linearize(op, g, n_primal, d.location)
+            fwd, lin = split[g.sym_name.data]
             call = func.CallOp(fwd.sym_name.data, list(d.args[:n_primal]), list(fwd.function_type.outputs))
             vjp = ad.VjpOp(lin.sym_name.data, d.wrt_list(), [call.results[-1]] + list(d.args[n_primal:]),
                            [r.type for r in d.outs[n_res:]], form="linear")

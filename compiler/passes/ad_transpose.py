@@ -246,7 +246,11 @@ class AdTranspose(ModulePass):
     name = "ad-transpose"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        built: dict[str, func.FuncOp] = {}  # one transpose per linear function
         for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "linear"]:
-            ht = transpose(op, lookup(op, d.callee.string_value()), d.location)
+            h = d.callee.string_value()
+            if h not in built:
+                built[h] = transpose(op, lookup(op, h), d.location)
+            ht = built[h]
             call = func.CallOp(ht.sym_name.data, list(d.args), [r.type for r in d.outs])
             replace_derivative(d, [call], list(call.results))

@@ -3,7 +3,8 @@
 - constants → `llvm.mlir.constant`; integer arithmetic, shifts and bitwise ops one to one (the
   `nsw`/`nuw` flags are kept); `floordivsi`/`ceildivsi`/`ceildivui` expand to div/rem/select
   sequences; `maxsi`/`minsi`/`maxui`/`minui` to `icmp` + `select`.
-- float arithmetic gets fast-math flags: always `contract` (so LLVM forms FMAs) plus the op's own
+- float arithmetic (`remf`, from `dialects/arith_ext.py`, is `frem`) gets fast-math flags: always
+  `contract` (so LLVM forms FMAs) plus the op's own
   `fastmath` flags (e.g. `reassoc` on reduction combiners, which lets reductions vectorize). No
   `nnan`/`ninf` unless the op says so: NaN and infinity semantics are preserved.
 - `maximumf`/`minimumf` (NaN-propagating, like NumPy's maximum) → `llvm.intr.maximum/minimum`;
@@ -41,7 +42,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler.passes.llvm_types import convert_type, with_location
-from dialects import llvm_ext
+from dialects import arith_ext, llvm_ext
 
 
 def _scalar(t: Attribute) -> bool:
@@ -106,7 +107,7 @@ _FLOAT_BINARY: dict[type[Operation], type[Operation]] = {
     arith.AddfOp: llvm.FAddOp, arith.SubfOp: llvm.FSubOp, arith.MulfOp: llvm.FMulOp,
     arith.DivfOp: llvm.FDivOp, arith.MaximumfOp: llvm_ext.MaximumOp,
     arith.MinimumfOp: llvm_ext.MinimumOp, arith.MaxnumfOp: llvm.VectorFMaxOp,
-    arith.MinnumfOp: llvm.VectorFMinOp,
+    arith.MinnumfOp: llvm.VectorFMinOp, arith_ext.RemFOp: llvm.FRemOp,
 }
 
 

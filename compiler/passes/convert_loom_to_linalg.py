@@ -33,6 +33,7 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     ArrayAttr,
+    Float32Type,
     Float64Type,
     IntegerAttr,
     ModuleOp,
@@ -51,10 +52,11 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from compiler.diagnostics import LoomError
+from compiler.diagnostics import LoomError, span_of
 from compiler.passes import loom_scalar as S
 from compiler.passes.loom_scalar import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import ad, loom
+from dialects.loom_semantics import empty_axis_message
 from runtime import random as rng
 
 PAR, RED = linalg_attrs.IteratorTypeAttr.parallel(), linalg_attrs.IteratorTypeAttr.reduction()
@@ -63,8 +65,6 @@ PAR, RED = linalg_attrs.IteratorTypeAttr.parallel(), linalg_attrs.IteratorTypeAt
 def static_shape(op: Operation, t: Attribute) -> tuple[int, ...]:
     shape = loom.shape_of(t)
     if shape is None or loom.DYNAMIC in shape:
-        from runtime.reference import span_of
-
         raise LoomError(f"{op.name}: shape {t} is not static; functions are specialized to their "
                         f"argument shapes before compilation (a bug if you see this)", span_of(op))
     return shape
@@ -175,11 +175,11 @@ def reduction(e: Emitter, op: loom.ReductionOp) -> SSAValue:
         return arg_reduction(e, op, shape, axes, keep)
     n = len(shape)
     if any(shape[a] == 0 for a in axes) and cls in (loom.MaxOp, loom.MinOp):
-        e.check(e.const(False, i1), f"{op.name} of an empty tensor")
+        e.check(e.const(False, i1), empty_axis_message(op))
     out_elem = loom.element_type(op.result.type)
     out_shape = [1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes]
     out_exprs = [AffineExpr.constant(0) if i in axes else i for i in range(n) if keep or i not in axes]
-    acc_t = out_elem  # e.g. sum of bools counts in the result's integer type
+    acc_t = accumulator_type(cls, out_elem)
     init = fill(e, e.const(reduce_identity(cls, acc_t), acc_t), out_shape)
 
     def body(be, ins, outs):
@@ -188,21 +188,34 @@ def reduction(e: Emitter, op: loom.ReductionOp) -> SSAValue:
 
     r = generic(e, [(x, amap(n, range(n)))], [(init, amap(n, out_exprs))],
                 [RED if i in axes else PAR for i in range(n)], body)[0]
-    if cls is loom.MeanOp:
-        count = pymath.prod(shape[a] for a in axes)
-        r = elementwise(e, op, lambda be, a: be.add(arith.DivfOp(a, be.const(count, out_elem))), [r]) \
-            if out_shape else e.add(arith.DivfOp(extract_scalar(e, r), e.const(count, out_elem)))
-        return r
-    return r if out_shape else extract_scalar(e, r)
+    count = pymath.prod(shape[a] for a in axes)
+
+    def finish(be: Emitter, a: SSAValue) -> SSAValue:  # mean: divide; f32 sums: round once
+        if cls is loom.MeanOp:
+            a = be.add(arith.DivfOp(a, be.const(count, acc_t)))
+        return S.convert(be, a, out_elem)
+
+    if not out_shape:
+        return finish(e, extract_scalar(e, r))
+    if cls is loom.MeanOp or acc_t != out_elem:
+        return elementwise(e, op, finish, [r])
+    return r
+
+
+def accumulator_type(cls, elem: Attribute) -> Attribute:
+    """f32 sums and means accumulate in f64 and round once (docs/language.md §11): as accurate as
+    the f64 sum for any length and axis, and the same value as the reference executor's. Other
+    reductions accumulate in the result's type (a sum of bools counts in its integer type)."""
+    return f64 if cls in (loom.SumOp, loom.MeanOp) and isinstance(elem, Float32Type) else elem
 
 
 def arg_reduction(e: Emitter, op, shape, axes, keep) -> SSAValue:
     """Index of the first max/min: (value, index) accumulators; NaN counts as the extreme."""
     cls, n = type(op), len(shape)
-    if pymath.prod(shape) == 0:
-        e.check(e.const(False, i1), f"{op.name} of an empty tensor")
     flat = len(axes) != 1 or n == 1
     red = list(range(n)) if flat else axes
+    if any(shape[d] == 0 for d in red):
+        e.check(e.const(False, i1), empty_axis_message(op))
     out_shape = [1 if i in red else d for i, d in enumerate(shape) if keep or i not in red]
     out_exprs = [AffineExpr.constant(0) if i in red else i for i in range(n) if keep or i not in red]
     elem = loom.element_type(op.operand.type)

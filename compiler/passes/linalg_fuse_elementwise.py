@@ -23,8 +23,8 @@ from xdsl.dialects import tensor
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
-from xdsl.ir import Block, Operation, Region, SSAValue
-from xdsl.ir.affine import AffineDimExpr
+from xdsl.ir import Operation, SSAValue
+from xdsl.ir.affine import AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     PatternRewriter,
@@ -37,8 +37,10 @@ from dialects import loom
 
 
 def _is_copy(p: linalg.GenericOp) -> bool:
-    y = p.body.block.last_op
-    return len(list(p.body.block.ops)) == 1 and len(y.operands) == 1 and y.operands[0] in p.body.block.args[:len(p.inputs)]
+    """The body only yields one of its inputs (O(1): a fused body can be long)."""
+    block = p.body.block
+    y = block.first_op
+    return y is block.last_op and len(y.operands) == 1 and y.operands[0] in block.args[:len(p.inputs)]
 
 
 def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
@@ -49,29 +51,79 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
     out_map = p.indexing_maps.data[-1].data
     if out_map != out_map.identity(out_map.num_dims):
         return False
-    block = p.body.block
-    if block.args[-1].uses or any(isinstance(o, linalg.IndexOp) for o in p.walk()):
+    if p.body.block.args[-1].uses:
         return False
-    if _is_copy(p):
-        return True  # free to duplicate
-    # fusing computes the producer once per consumer iteration: only when that is once per element
-    # (read through one map, a permutation of all the consumer's loop dims)
-    n_dims = len(consumer.iterator_types)
-    reads = {m.data for v, m in zip(consumer.inputs, consumer.indexing_maps.data) if v is p.res[0]}
-    if len(reads) != 1:
-        return False
-    m = reads.pop()
-    dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
-    if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
-        return False
-    return all(u.operation is consumer for u in p.res[0].uses) or _cheap(p)
+    if not _is_copy(p):
+        # fusing computes the producer once per consumer iteration: only when that is once per
+        # element (read through one map, a permutation of all the consumer's loop dims)
+        n_dims = len(consumer.iterator_types)
+        reads = {m.data for v, m in zip(consumer.inputs, consumer.indexing_maps.data) if v is p.res[0]}
+        if len(reads) != 1:
+            return False
+        m = reads.pop()
+        dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
+        if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
+            return False
+        if not (_single_user(p, consumer) or _cheap(p)):
+            return False
+    # last, as it walks the whole body
+    return not any(isinstance(o, linalg.IndexOp) for o in p.body.walk())
+
+
+def _single_user(p: linalg.GenericOp, consumer: linalg.GenericOp) -> bool:
+    return all(u.operation is consumer for u in p.res[0].uses)
 
 
 def _cheap(p: linalg.GenericOp) -> bool:
     """One or two plain arithmetic ops (`x - mean`): cheaper to recompute in every consumer than
     to write to memory and read back."""
-    body = [o for o in p.body.block.ops if not isinstance(o, linalg.YieldOp)]
-    return len(body) <= 2 and all(o.name.startswith("arith.") for o in body)
+    body = []
+    for o in p.body.block.ops:  # stops early: a fused body can be long
+        if not isinstance(o, linalg.YieldOp):
+            body.append(o)
+        if len(body) > 2:
+            return False
+    return all(o.name.startswith("arith.") for o in body)
+
+
+@dataclass
+class FusionPlan:
+    """The fused op's inputs: (value, map) pairs without duplicates, in the order of the
+    consumer's other inputs, then the producer's inputs once per map the consumer reads it by."""
+
+    inputs: list[tuple[SSAValue, AffineMap]]
+    consumer_slot: dict[int, int]  # consumer input index (not the fused one) → input slot
+    producer_slots: list[tuple[AffineMap, list[int]]]  # per read map: producer input → slot
+
+    @staticmethod
+    def of(op: linalg.GenericOp, p: linalg.GenericOp) -> FusionPlan:
+        maps = [m.data for m in op.indexing_maps.data]
+        fused = p.res[0]
+        slots: dict[tuple[SSAValue, AffineMap], int] = {}
+        plan = FusionPlan([], {}, [])
+
+        def slot(value: SSAValue, m: AffineMap) -> int:
+            if (value, m) not in slots:
+                slots[(value, m)] = len(plan.inputs)
+                plan.inputs.append((value, m))
+            return slots[(value, m)]
+
+        for j, v in enumerate(op.inputs):
+            if v is not fused:
+                plan.consumer_slot[j] = slot(v, maps[j])
+        pmaps = [m.data for m in p.indexing_maps.data]
+        for cmap in dict.fromkeys(maps[j] for j, v in enumerate(op.inputs) if v is fused):
+            plan.producer_slots.append((cmap, [slot(v, pmaps[j].compose(cmap)) for j, v in enumerate(p.inputs)]))
+        return plan
+
+    def keeps_loop_bounds(self, op: linalg.GenericOp) -> bool:
+        """Every loop dim is still a plain result of some map, so its trip count can be read from
+        an operand's shape (the fused maps stay invertible; MLIR's elementwise fusion checks the
+        same). Only a reduction can lose one: there the output does not mention every dim, and a
+        stepped slice fused in leaves `d0 * 2` where the consumer read `d0`."""
+        maps = [m for _, m in self.inputs] + [m.data for m in op.indexing_maps.data[len(op.inputs):]]
+        covered = {r.position for m in maps for r in m.results if isinstance(r, AffineDimExpr)}
+        return covered >= set(range(len(op.iterator_types)))
 
 
 class FuseProducerIntoConsumer(RewritePattern):
@@ -79,75 +131,62 @@ class FuseProducerIntoConsumer(RewritePattern):
     def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
         if not op.res:  # buffer semantics: nothing to fuse
             return
-        maps = [m.data for m in op.indexing_maps.data]
-        n_in = len(op.inputs)
-        for i, v in enumerate(op.inputs):
+        for v in dict.fromkeys(op.inputs):
             p = v.owner
             if isinstance(p, Operation) and fusable_producer(p, op):
-                self.fuse(op, i, p, maps, n_in, rewriter)
-                return
+                plan = FusionPlan.of(op, p)
+                if plan.keeps_loop_bounds(op):
+                    self.fuse(op, p, plan, rewriter)
+                    return
 
     @staticmethod
-    def fuse(op: linalg.GenericOp, i: int, p: linalg.GenericOp, maps, n_in, rewriter: PatternRewriter):
-        pmaps = [m.data for m in p.indexing_maps.data]
-        fused_value = op.inputs[i]
-        # each distinct map the consumer reads the producer through gets its own copy of the
-        # producer's body (only copies are read through several maps: see fusable_producer)
-        reads = list(dict.fromkeys(maps[j] for j, v in enumerate(op.inputs) if v is fused_value))
-        # new inputs: the consumer's others, then the producer's per read map
-        ins: list[tuple[SSAValue, object]] = []
-        sources: list[tuple[str, int, int]] = []  # (consumer | producer, operand, read)
-        for j, v in enumerate(op.inputs):
-            if v is not fused_value:
-                ins.append((v, maps[j]))
-                sources.append(("c", j, -1))
-        for r, cmap in enumerate(reads):
-            for j, v in enumerate(p.inputs):
-                ins.append((v, pmaps[j].compose(cmap)))
-                sources.append(("p", j, r))
-        # merge duplicate (value, map) pairs
-        uniq: list[tuple[SSAValue, object]] = []
-        slot: list[int] = []
-        for pair in ins:
-            k = next((n for n, q in enumerate(uniq) if q[0] is pair[0] and q[1] == pair[1]), None)
-            if k is None:
-                uniq.append(pair)
-                k = len(uniq) - 1
-            slot.append(k)
-        outs = list(op.outputs)
-        block = Block(arg_types=[loom.element_type(v.type) for v, _ in uniq] +
-                      [loom.element_type(v.type) for v in outs])
-        new_args = block.args
-        # clone the producer's body once per read map, its inputs mapped to the new block args
+    def fuse(op: linalg.GenericOp, p: linalg.GenericOp, plan: FusionPlan, rewriter: PatternRewriter):
+        """Fuse in place, in time proportional to the producer: the consumer's block (which grows
+        as producers are fused into it one by one) is kept, the producer's body is moved (or
+        cloned, when it stays for other users or is read through several maps) in front of it."""
+        block = op.body.block
+        n_in, outs = len(op.inputs), list(op.outputs)
+        cargs = list(block.args[:n_in])
+        anchor = block.first_op
+        # one block argument per input slot: the consumer's own, or new ones before the outputs
+        slot_args: list[SSAValue | None] = [None] * len(plan.inputs)
+        for j, k in plan.consumer_slot.items():
+            if slot_args[k] is None:
+                slot_args[k] = cargs[j]
+        for k, (v, _) in enumerate(plan.inputs):
+            if slot_args[k] is None:
+                slot_args[k] = block.insert_arg(loom.element_type(v.type), len(block.args) - len(outs))
+        # the producer's body, once per read map, computing from the new block arguments
         pblock = p.body.block
-        produced: dict[object, SSAValue] = {}
-        for r, cmap in enumerate(reads):
-            pvals: dict[SSAValue, SSAValue] = {}
-            for (kind, j, rr), k in zip(sources, slot):
-                if kind == "p" and rr == r:
-                    pvals[pblock.args[j]] = new_args[k]
-            for o in pblock.ops:
+        movable = len(plan.producer_slots) == 1 and _single_user(p, op)
+        produced: dict[AffineMap, SSAValue] = {}
+        for cmap, pslots in plan.producer_slots:
+            pvals = {pblock.args[j]: slot_args[k] for j, k in enumerate(pslots)}
+            if movable:
+                for arg, value in pvals.items():
+                    arg.replace_all_uses_with(value)
+            for o in list(pblock.ops):
                 if isinstance(o, linalg.YieldOp):
                     produced[cmap] = pvals.get(o.operands[0], o.operands[0])
                     break
-                block.add_op(o.clone(value_mapper=pvals))
-        cblock = op.body.block
-        cvals: dict[SSAValue, SSAValue] = {}
-        for (kind, j, _), k in zip(sources, slot):
-            if kind == "c":
-                cvals[cblock.args[j]] = new_args[k]
-        for j, v in enumerate(op.inputs):
-            if v is fused_value:
-                cvals[cblock.args[j]] = produced[maps[j]]
-        for j in range(len(outs)):
-            cvals[cblock.args[n_in + j]] = new_args[len(uniq) + j]
-        for o in cblock.ops:
-            block.add_op(o.clone(value_mapper=cvals))
-        new = linalg.GenericOp([v for v, _ in uniq], outs, Region(block),
-                               [AffineMapAttr(m) for _, m in uniq] + [AffineMapAttr(m) for m in maps[n_in:]],
-                               op.iterator_types, [r.type for r in op.res])
-        new.location = op.location
-        rewriter.replace(op, new)
+                if movable:
+                    o.detach()
+                else:
+                    o = o.clone(value_mapper=pvals)
+                block.insert_op_before(o, anchor)
+        # the consumer's arguments: fused ones read the producer's value, duplicates their twin
+        maps = [m.data for m in op.indexing_maps.data]
+        for j, arg in enumerate(cargs):
+            target = produced[maps[j]] if op.inputs[j] is p.res[0] else slot_args[plan.consumer_slot[j]]
+            if target is not arg:
+                arg.replace_all_uses_with(target)
+                block.erase_arg(arg)
+        region = op.detach_region(op.body)
+        new_op = linalg.GenericOp([v for v, _ in plan.inputs], outs, region,
+                                  [AffineMapAttr(m) for _, m in plan.inputs] + list(op.indexing_maps.data[n_in:]),
+                                  op.iterator_types, [r.type for r in op.res])
+        new_op.location = op.location
+        rewriter.replace(op, new_op)
         if not p.res[0].uses:
             rewriter.erase(p)
 
@@ -165,5 +204,8 @@ class LinalgFuseElementwise(ModulePass):
     name = "linalg-fuse-elementwise"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(FuseProducerIntoConsumer(), apply_recursively=True).rewrite_module(op)
+        # consumers last to first: a fused consumer absorbs its producers one after the other, so
+        # each fusion moves one small producer body (first to last, each fusion would move the
+        # whole chain fused so far into the next consumer: quadratic in the chain's length)
+        PatternRewriteWalker(FuseProducerIntoConsumer(), apply_recursively=True, walk_reverse=True).rewrite_module(op)
         PatternRewriteWalker(EraseDeadTensorOp(), apply_recursively=True, walk_reverse=True).rewrite_module(op)

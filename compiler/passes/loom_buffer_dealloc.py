@@ -173,7 +173,7 @@ class Dealloc:
     # 2 ------------------------------------------------------------------
     def liveness(self, block: Block) -> tuple[dict, dict, set]:
         """(position of each op, last use of each buffer, buffers handed on) of `block`: computed
-        once and kept until the in-place rewrites change the block (`changed`)."""
+        once per block and updated by the in-place rewrites (`merged`)."""
         cached = self._live.get(block)
         if cached is None:
             ops, last = last_uses(block)
@@ -181,8 +181,16 @@ class Dealloc:
             self._live[block] = cached
         return cached
 
-    def changed(self, block: Block) -> None:
-        self._live.pop(block, None)
+    def merged(self, block: Block, gone: SSAValue, kept: SSAValue) -> None:
+        """The uses of buffer `gone` now use `kept`: the liveness carries over, updated in place
+        (recomputing it for the block after every in-place rewrite was quadratic in its length;
+        erased ops leave gaps in the positions, which only order ops)."""
+        _, last, esc = self.liveness(block)
+        if gone in last:
+            last[kept] = max(last.get(kept, -1), last.pop(gone))
+        if gone in esc:
+            esc.discard(gone)
+            esc.add(kept)
 
     def dies_at(self, v: SSAValue, op: Operation, block: Block) -> bool:
         if not owned(v, block) or self.has_views(v):
@@ -203,7 +211,7 @@ class Dealloc:
                     a = dst.owner
                     dst.replace_all_uses_with(src)
                     Rewriter.erase_op(a)
-                    self.changed(block)
+                    self.merged(block, dst, src)
 
     def generic_in_place(self, g: linalg.GenericOp, block: Block) -> None:
         if any(it.data != linalg_attrs.IteratorType.PARALLEL for it in g.iterator_types):
@@ -222,7 +230,7 @@ class Dealloc:
                 if v.type == out.type and same_place and v not in g.outputs and self.dies_at(v, g, block):
                     out.replace_all_uses_with(v)
                     Rewriter.erase_op(a)
-                    self.changed(block)
+                    self.merged(block, out, v)
                     break
 
     def results_in_place(self, block: Block) -> None:
@@ -240,7 +248,7 @@ class Dealloc:
                     Rewriter.erase_op(o)
                     src.replace_all_uses_with(dst)
                     Rewriter.erase_op(a)
-                    self.changed(block)
+                    self.merged(block, src, dst)
 
     # 3 ------------------------------------------------------------------
     def free_and_reuse(self, block: Block) -> None:

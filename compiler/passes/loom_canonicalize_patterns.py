@@ -1,7 +1,7 @@
 """Canonicalization patterns of the `loom` dialect, used by xDSL's `canonicalize` pass.
 
-Only rewrites that are obviously right: constant folding of scalar ops (evaluated by the
-reference executor's own implementation of the op, so folding cannot disagree with execution),
+Only rewrites that are obviously right: constant folding of scalar ops (evaluated by the op's
+NumPy semantics, the table the reference executor runs, so folding cannot disagree with execution),
 algebraic identities that are exact in IEEE arithmetic (x*1, x/1, x-0, --x), and no-op shape
 ops. Every replacement op takes the location of the op it replaces.
 """
@@ -14,8 +14,8 @@ from xdsl.dialects.builtin import FloatAttr, IntegerAttr
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
-from compiler.diagnostics import LoomRuntimeError
 from dialects import loom
+from dialects.loom_semantics import SEMANTICS, EvalError, evaluate, np_dtype
 
 
 def const_value(v: SSAValue):
@@ -41,27 +41,22 @@ def replace(rewriter: PatternRewriter, op: Operation, new_ops: list[Operation], 
 
 
 class FoldScalarConstants(RewritePattern):
-    """An elementwise op on scalar constants becomes a constant."""
+    """An elementwise op on scalar constants becomes a constant (its value from the op's entry in
+    `dialects/loom_semantics.py`, so folding cannot disagree with execution)."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if not loom.is_scalar_type(op.results[0].type):
+        if not loom.is_scalar_type(op.results[0].type) or type(op) not in SEMANTICS:
             return
         vals = [const_value(o) for o in op.operands]
         if any(v is None for v in vals):
             return
-        from runtime.reference import LoomFunctions, np_dtype  # the executor defines the semantics
-
-        args = tuple(np_dtype(o.type)(v) for o, v in zip(op.operands, vals))
-        impl = LoomFunctions()
-        fn = getattr(impl, f"run_{op.name[5:]}", None)
-        if fn is None:
-            return
+        args = [np_dtype(o.type)(v) for o, v in zip(op.operands, vals)]
         try:
             with np.errstate(all="ignore"):
-                (res,) = fn(None, op, args)[0]  # (values, terminator info)
-        except LoomRuntimeError:
+                res = evaluate(op, args)
+        except EvalError:
             return  # e.g. integer division by zero: keep the run-time error
-        replace(rewriter, op, [constant(res.item() if hasattr(res, "item") else res, op.results[0].type)])
+        replace(rewriter, op, [constant(res.item(), op.results[0].type)])
 
 
 def _is(v: SSAValue, x) -> bool:

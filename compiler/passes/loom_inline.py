@@ -1,29 +1,51 @@
-"""`loom-inline`: inline every `func.call` into its caller, then drop private functions that are no
-longer called. Loom has no recursion, so inlining everything terminates. Inlined ops keep the
-callee's source locations (where an error inside them is in the program). Ops inlined from a
-`@checkpoint` function are tagged `ad.checkpoint` (reverse mode recomputes them)."""
+"""`loom-inline`: inline `func.call`s into their callers, bottom-up, then drop private functions
+that are no longer called. Inlined ops keep the callee's source locations (where an error inside
+them is in the program). Ops inlined from a `@checkpoint` function are tagged `ad.checkpoint`
+(reverse mode recomputes them).
+
+Functions are visited callees first (Loom has no recursion), each once: when a function is
+visited, its callees are final, so a call is replaced by one copy of a body without inlinable
+calls, and the work is proportional to the code produced. A call is inlined when its callee is
+called from one place only, or its body (after its own inlining) has at most `max-ops` ops.
+Otherwise the call stays, to one shared function: a call DAG where `f_k` calls `f_{k-1}` twice
+keeps O(depth) code instead of 2^depth copies of `f_0` (the native backend and the eager
+executor both call functions).
+
+    func.func @f(%x: f32) -> f32 {                        func.func @f(%x: f32) -> f32 {
+      %0 = func.call @sq(%x) : (f32) -> f32       ==>       %0 = loom.mul %x, %x : ...
+      func.return %0 : f32                                   func.return %0 : f32
+    }                                                     }
+    func.func private @sq(%x: f32) -> f32 { ... }         (@sq erased: no call left)
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, UnitAttr
 from xdsl.ir import Block
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
-from xdsl.dialects.builtin import UnitAttr
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.traits import SymbolTable
 
 CHECKPOINT = "ad.checkpoint"  # see ad-linearize
 
 
+def inlinable(callee: object) -> bool:
+    return isinstance(callee, func.FuncOp) and not callee.is_declaration and len(callee.body.blocks) == 1
+
+
 class InlineCall(RewritePattern):
+    """Replace a call by a copy of its callee's body (calls inside that copy stay calls; a
+    PatternRewriteWalker with `apply_recursively` inlines them too)."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.CallOp, rewriter: PatternRewriter, /):
         callee = SymbolTable.lookup_symbol(op, op.callee)
-        if not isinstance(callee, func.FuncOp) or callee.is_declaration or len(callee.body.blocks) != 1:
+        if not inlinable(callee):
             return
         body: Block = callee.body.clone().block  # fresh copies of the callee's ops
         if CHECKPOINT in callee.attributes:  # @checkpoint: differentiation recomputes these ops
@@ -42,12 +64,47 @@ class InlineCall(RewritePattern):
         rewriter.replace(op, ops, results)
 
 
+def bottom_up(functions: dict[str, func.FuncOp], calls: dict[str, list[func.CallOp]]) -> list[str]:
+    """Function names, every callee before its callers."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in functions:
+        if root in seen:
+            continue
+        stack = [(root, iter(calls[root]))]
+        seen.add(root)
+        while stack:
+            name, todo = stack[-1]
+            callee = next((c.callee.string_value() for c in todo if c.callee.string_value() in functions
+                           and c.callee.string_value() not in seen), None)
+            if callee is None:
+                order.append(name)
+                stack.pop()
+            else:
+                seen.add(callee)
+                stack.append((callee, iter(calls[callee])))
+    return order
+
+
 @dataclass(frozen=True)
 class LoomInline(ModulePass):
     name = "loom-inline"
 
+    max_ops: int = 256
+    """A callee with more ops than this (after its own inlining), called from several places, is
+    kept as a function and called."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_module(op)
+        functions = {f.sym_name.data: f for f in op.body.block.ops if isinstance(f, func.FuncOp)}
+        calls = {name: [o for o in f.walk() if isinstance(o, func.CallOp)] for name, f in functions.items()}
+        sites = Counter(c.callee.string_value() for cs in calls.values() for c in cs)
+        size: dict[str, int] = {}
+        for name in bottom_up(functions, calls):
+            for call in calls[name]:
+                callee = functions.get(call.callee.string_value())
+                if inlinable(callee) and (sites[callee.sym_name.data] == 1 or size[callee.sym_name.data] <= self.max_ops):
+                    InlineCall().match_and_rewrite(call, PatternRewriter(call))
+            size[name] = sum(1 for _ in functions[name].walk()) - 1
         # functions still named by a call or by a derivative op (ad.jvp/ad.vjp) stay
         called = {o.callee.string_value() for o in op.walk() if isinstance(o, func.CallOp)
                   or o.name in ("ad.jvp", "ad.vjp")}

@@ -25,6 +25,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from dialects import loom
+from dialects.arith_ext import RemFOp
 
 # reductions and contractions may be reassociated (docs/language.md §11); everything may contract
 CONTRACT = arith.FastMathFlagsAttr([arith.FastMathFlag.ALLOW_CONTRACT])
@@ -110,9 +111,32 @@ def _safe_divisor(e: Emitter, b):
     return minus_one, e.select(minus_one, e.const(1, b.type), b)
 
 
+def _float_divmod(e: Emitter, a, b) -> tuple[SSAValue, SSAValue]:
+    """(a // b, a % b) for floats, exactly as NumPy's `npy_divmod` (and Python's `divmod`): the
+    remainder from `fmod`, moved to the sign of the divisor; the quotient `(a - mod) / b`, floored
+    and snapped to the nearest integer; signed zeros where the result is zero; `a / b` for
+    `a // 0`. So `5 // inf == 0`, `-5 // inf == -1`, `-5 % inf == inf`, `inf // 1 == nan`."""
+    t = a.type
+    zero = e.const(0.0, t)
+    mod = e.add(RemFOp(a, b))
+    div = e.add(arith.DivfOp(e.add(arith.SubfOp(a, mod)), b))
+    # a nonzero remainder with the dividend's sign moves to the divisor's (C's `if (mod)`: NaN too)
+    fix = e.add(arith.AndIOp(e.cmp("ne", mod, zero), e.add(arith.XOrIOp(e.cmp("lt", b, zero), e.cmp("lt", mod, zero)))))
+    moved = e.select(fix, e.add(arith.AddfOp(mod, b)), mod)
+    div = e.select(fix, e.add(arith.SubfOp(div, e.const(1.0, t))), div)
+    signed_zero = e.add(math.CopySignOp(zero, b))
+    mod = e.select(e.cmp("eq", mod, zero), signed_zero, moved)
+    floor = e.add(math.FloorOp(div))
+    half_up = e.cmp("gt", e.add(arith.SubfOp(div, floor)), e.const(0.5, t))
+    snapped = e.select(half_up, e.add(arith.AddfOp(floor, e.const(1.0, t))), floor)
+    quotient = e.add(arith.DivfOp(a, b))
+    q = e.select(e.cmp("eq", div, zero), e.add(math.CopySignOp(zero, quotient)), snapped)
+    return e.select(e.cmp("eq", b, zero), quotient, q), mod
+
+
 def _floordiv(e, a, b):
     if is_float_t(a.type):
-        return e.add(math.FloorOp(e.add(arith.DivfOp(a, b))))
+        return _float_divmod(e, a, b)[0]
     _nonzero_divisor(e, b)
     minus_one, safe = _safe_divisor(e, b)
     q = e.add(arith.FloorDivSIOp(a, safe))
@@ -121,10 +145,9 @@ def _floordiv(e, a, b):
 
 def _rem(e, a, b):
     """Python's modulo: the result has the sign of the divisor."""
-    zero = e.const(0, a.type)
     if is_float_t(a.type):
-        r = e.add(arith.SubfOp(a, e.add(arith.MulfOp(b, e.add(math.FloorOp(e.add(arith.DivfOp(a, b))))))))
-        return r
+        return _float_divmod(e, a, b)[1]
+    zero = e.const(0, a.type)
     _nonzero_divisor(e, b)
     minus_one, safe = _safe_divisor(e, b)
     r = e.select(minus_one, zero, e.add(arith.RemSIOp(a, safe)))

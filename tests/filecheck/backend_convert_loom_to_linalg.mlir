@@ -45,30 +45,41 @@ func.func @bcast(%x: tensor<4x3xf32>, %r: tensor<3xf32>, %c: tensor<4x1xf32>, %k
 
 // A row sum: the init is a fill with 0 (the identity of +), d1 is a reduction dimension that the
 // output map drops, and the combiner adds the element to the accumulator (the output's block arg).
+// An f32 sum accumulates in f64 (docs/language.md §11) and is rounded to f32 by an elementwise
+// generic after the reduction.
 // CHECK-LABEL: func.func @rowsum(%x: tensor<4x3xf32>) -> tensor<4xf32>
-// CHECK-NEXT:    [[ZERO:%.*]] = arith.constant 0.000000e+00 : f32
-// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<4xf32>
-// CHECK-NEXT:    [[INIT:%.*]] = linalg.fill ins([[ZERO]] : f32) outs([[E]] : tensor<4xf32>) -> tensor<4xf32>
+// CHECK-NEXT:    [[ZERO:%.*]] = arith.constant 0.000000e+00 : f64
+// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<4xf64>
+// CHECK-NEXT:    [[INIT:%.*]] = linalg.fill ins([[ZERO]] : f64) outs([[E]] : tensor<4xf64>) -> tensor<4xf64>
 // CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
-// CHECK-SAME:      ins(%x : tensor<4x3xf32>) outs([[INIT]] : tensor<4xf32>)
-// CHECK-NEXT:    ^bb0([[EL:%.*]]: f32, [[ACC:%.*]]: f32):
-// CHECK-NEXT:      [[NEW:%.*]] = arith.addf [[ACC]], [[EL]] fastmath<reassoc,contract> : f32
-// CHECK-NEXT:      linalg.yield [[NEW]] : f32
+// CHECK-SAME:      ins(%x : tensor<4x3xf32>) outs([[INIT]] : tensor<4xf64>)
+// CHECK-NEXT:    ^bb0([[EL:%.*]]: f32, [[ACC:%.*]]: f64):
+// CHECK-NEXT:      [[WIDE:%.*]] = arith.extf [[EL]] : f32 to f64
+// CHECK-NEXT:      [[NEW:%.*]] = arith.addf [[ACC]], [[WIDE]] fastmath<reassoc,contract> : f64
+// CHECK-NEXT:      linalg.yield [[NEW]] : f64
+// CHECK-NEXT:    } -> tensor<4xf64>
+// CHECK-NEXT:    [[E2:%.*]] = tensor.empty() : tensor<4xf32>
+// CHECK-NEXT:    [[S:%.*]] = linalg.generic {{.*}} iterator_types = ["parallel"]} ins([[R]] : tensor<4xf64>) outs([[E2]] : tensor<4xf32>)
+// CHECK-NEXT:    ^bb0([[D:%.*]]: f64, {{%.*}}: f32):
+// CHECK-NEXT:      [[T:%.*]] = arith.truncf [[D]] : f64 to f32
+// CHECK-NEXT:      linalg.yield [[T]] : f32
 // CHECK-NEXT:    } -> tensor<4xf32>
-// CHECK-NEXT:    func.return [[R]] : tensor<4xf32>
+// CHECK-NEXT:    func.return [[S]] : tensor<4xf32>
 func.func @rowsum(%x: tensor<4x3xf32>) -> tensor<4xf32> {
   %0 = loom.sum %x {axes = array<i64: 1>} : (tensor<4x3xf32>) -> tensor<4xf32>
   func.return %0 : tensor<4xf32>
 }
 
-// A full reduction to a scalar goes through a 0-d tensor (map `-> ()`), read back with tensor.extract.
+// A full reduction to a scalar goes through a 0-d tensor (map `-> ()`), read back with tensor.extract
+// (and rounded to f32).
 // CHECK-LABEL: func.func @total(%x: tensor<4x3xf32>) -> f32
-// CHECK:         [[INIT:%.*]] = linalg.fill ins({{%.*}} : f32) outs({{%.*}} : tensor<f32>) -> tensor<f32>
+// CHECK:         [[INIT:%.*]] = linalg.fill ins({{%.*}} : f64) outs({{%.*}} : tensor<f64>) -> tensor<f64>
 // CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> ()>], iterator_types = ["reduction", "reduction"]}
-// CHECK-SAME:      outs([[INIT]] : tensor<f32>)
-// CHECK:           arith.addf {{.*}} fastmath<reassoc,contract> : f32
-// CHECK:         [[V:%.*]] = tensor.extract [[R]][] : tensor<f32>
-// CHECK-NEXT:    func.return [[V]] : f32
+// CHECK-SAME:      outs([[INIT]] : tensor<f64>)
+// CHECK:           arith.addf {{.*}} fastmath<reassoc,contract> : f64
+// CHECK:         [[V:%.*]] = tensor.extract [[R]][] : tensor<f64>
+// CHECK-NEXT:    [[T:%.*]] = arith.truncf [[V]] : f64 to f32
+// CHECK-NEXT:    func.return [[T]] : f32
 func.func @total(%x: tensor<4x3xf32>) -> f32 {
   %0 = loom.sum %x {axes = array<i64: 0, 1>} : (tensor<4x3xf32>) -> f32
   func.return %0 : f32

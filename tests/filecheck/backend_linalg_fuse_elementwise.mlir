@@ -275,3 +275,57 @@ func.func @cheap_twice(%x: tensor<8xf32>, %m: f32) -> (f32, tensor<8xf32>) {
   } -> tensor<8xf32>
   func.return %13, %14 : f32, tensor<8xf32>
 }
+
+// sum(y[1::2]): the stepped slice is a copy, but the reduction's output map mentions no loop dim,
+// so its only plain `d0` is the one it reads the slice through. Fused, the op would read y at
+// `d0 * 2 + 1` only: no operand's shape would give d0's trip count (linalg rejects such maps as
+// non-invertible). So the slice stays a copy of its own (as in MLIR's elementwise fusion).
+// CHECK-LABEL: func.func @stepped_sum(%y: tensor<8xf32>) -> f32
+// CHECK:         [[SL:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0) -> (((d0 * 2) + 1))>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+// CHECK-SAME:      ins(%y : tensor<8xf32>)
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]}
+// CHECK-SAME:      ins([[SL]] : tensor<4xf32>)
+func.func @stepped_sum(%y: tensor<8xf32>) -> f32 {
+  %0 = tensor.empty() : tensor<4xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (((d0 * 2) + 1))>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%y : tensor<8xf32>) outs(%0 : tensor<4xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  %4 = arith.constant 0.000000e+00 : f32
+  %5 = tensor.empty() : tensor<f32>
+  %6 = linalg.fill ins(%4 : f32) outs(%5 : tensor<f32>) -> tensor<f32>
+  %7 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%1 : tensor<4xf32>) outs(%6 : tensor<f32>) {
+  ^bb0(%8: f32, %9: f32):
+    %10 = arith.addf %9, %8 fastmath<reassoc,contract> : f32
+    linalg.yield %10 : f32
+  } -> tensor<f32>
+  %11 = tensor.extract %7[] : tensor<f32>
+  func.return %11 : f32
+}
+
+// y[::-1] * 2: an elementwise consumer's output map is the identity, so every loop dim keeps its
+// bound: the reversed slice is fused and y is read at `7 - d0` directly.
+// CHECK-LABEL: func.func @reversed_scale(%y: tensor<8xf32>) -> tensor<8xf32>
+// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<8xf32>
+// CHECK-NEXT:    [[C:%.*]] = arith.constant 2.000000e+00 : f32
+// CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0) -> (((d0 * -1) + 7))>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+// CHECK-SAME:      ins(%y : tensor<8xf32>) outs([[E]] : tensor<8xf32>)
+// CHECK-NEXT:    ^bb0([[V:%.*]]: f32, {{%.*}}: f32):
+// CHECK-NEXT:      [[M:%.*]] = arith.mulf [[V]], [[C]] fastmath<contract> : f32
+// CHECK-NEXT:      linalg.yield [[M]] : f32
+// CHECK-NEXT:    } -> tensor<8xf32>
+// CHECK-NEXT:    func.return [[R]] : tensor<8xf32>
+func.func @reversed_scale(%y: tensor<8xf32>) -> tensor<8xf32> {
+  %0 = tensor.empty() : tensor<8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (((d0 * -1) + 7))>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%y : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    linalg.yield %2 : f32
+  } -> tensor<8xf32>
+  %4 = arith.constant 2.000000e+00 : f32
+  %5 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%1 : tensor<8xf32>) outs(%0 : tensor<8xf32>) {
+  ^bb0(%6: f32, %7: f32):
+    %8 = arith.mulf %6, %4 fastmath<contract> : f32
+    linalg.yield %8 : f32
+  } -> tensor<8xf32>
+  func.return %5 : tensor<8xf32>
+}

@@ -1,0 +1,95 @@
+"""Compiled functions on disk (`ObjectCache`), in the private cache directory of `runtime/cache.py`
+(digest-checked entries written atomically; see its docstring and docs/backend.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+from runtime import abi
+from runtime.cache import cache_dir, discard, read_entry, unsafe, write_entry
+from runtime.jit import CompiledFunction, NativeModule, compiler_identity
+
+_warned: set[str] = set()
+
+
+class ObjectCache:
+    """Compiled functions on disk, one entry per key (`jit.cache_key`): a JSON line of metadata
+    (key, compiler identity, signature, symbol, check sites, print formats), then the object code."""
+
+    def __init__(self, directory: str | None = None):
+        self.dir = directory or cache_dir()
+        problem = unsafe(self.dir)
+        if problem:
+            if self.dir not in _warned:
+                _warned.add(self.dir)
+                warnings.warn(f"loom: not using the compile cache '{self.dir}': {problem}", RuntimeWarning,
+                              stacklevel=2)
+            self.dir = None
+
+    def _path(self, key: str) -> str:
+        if not key.isalnum():
+            raise ValueError(f"malformed cache key {key!r}")
+        return os.path.join(self.dir, key + ".entry")
+
+    def load(self, key: str, signature: abi.Signature) -> CompiledFunction | None:
+        """The function cached under `key` if its entry verifies and has this signature; else None
+        (a bad entry is removed)."""
+        if self.dir is None:
+            return None
+        path = self._path(key)
+        payload = read_entry(path)
+        if payload is None:
+            return None
+        head, _, obj = payload.partition(b"\n")
+        try:
+            meta = json.loads(head)
+        except ValueError:
+            meta = None
+        if not _valid(meta, _stamp(key, signature)):
+            discard(path)
+            return None
+        prints = [(f, [abi.ValueType.from_json(t) for t in ts]) for f, ts in meta["prints"]]
+        try:
+            return CompiledFunction(NativeModule(obj=obj), meta["symbol"], signature, meta["sites"], prints)
+        except RuntimeError:  # the object lacks the symbol
+            discard(path)
+            return None
+
+    def store(self, key: str, obj: bytes, fn: CompiledFunction) -> None:
+        if self.dir is None:
+            return
+        meta = {**_stamp(key, fn.signature), "symbol": fn.symbol, "sites": fn.sites,
+                "prints": [[f, [t.to_json() for t in ts]] for f, ts in fn.prints]}
+        write_entry(self._path(key), json.dumps(meta, separators=(",", ":")).encode() + b"\n" + obj)
+
+
+def _stamp(key: str, signature: abi.Signature) -> dict:
+    """The metadata an entry must carry to be used for `key` and `signature`."""
+    return {"key": key, "compiler": list(compiler_identity()), "signature": signature.to_json()}
+
+
+def _valid(meta, stamp: dict) -> bool:
+    return (isinstance(meta, dict) and set(meta) == set(stamp) | {"symbol", "sites", "prints"}
+            and all(meta[k] == v for k, v in stamp.items())
+            and isinstance(meta["symbol"], str) and meta["symbol"].isidentifier()
+            and isinstance(meta["sites"], list) and all(map(_is_site, meta["sites"]))
+            and isinstance(meta["prints"], list) and all(map(_is_print, meta["prints"])))
+
+
+def _is_site(s) -> bool:
+    """[message, file, line, column]"""
+    return (isinstance(s, list) and len(s) == 4 and all(isinstance(v, str) for v in s[:2])
+            and all(isinstance(v, (str, int)) and str(v).isdigit() for v in s[2:]))
+
+
+def _is_print(p) -> bool:
+    """[format, [value type, ...]]"""
+    return (isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], list)
+            and all(_is_value_type(t) for t in p[1]))
+
+
+def _is_value_type(t) -> bool:
+    return (isinstance(t, list) and len(t) == 2 and t[0] in abi.DTYPES and isinstance(t[1], list)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in t[1]))
