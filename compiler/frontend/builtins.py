@@ -344,10 +344,8 @@ def check_fill(fc, e, a):
         v = tensor_arg(fc, a["value"], "full")
         if not v.type.is_scalar:
             raise err(f"full() needs a scalar fill value, got {v.type}", a["value"].span)
-        dt = dtype_arg(fc, a["dtype"], None)
-        if dt is None:
-            dt = v.type.dtype
-        elif v.weak:
+        dt = dtype_arg(fc, a["dtype"], v.type.dtype)
+        if v.weak:
             fc.coerce_dtype(v, dt, a["value"].span)
         elif v.type.dtype != dt:
             raise err(f"full() value of type {v.type} does not match dtype {dt}", a["value"].span)
