@@ -281,9 +281,9 @@ def compile_once(build):
     fn, payload = None, None
     if world.rank == 0:
         fn, obj = build()
-        payload = (obj, fn.metadata())
-    obj, meta = world.bcast(payload, root=0)
-    return fn if fn is not None else jit.CompiledFunction.from_metadata(jit.NativeModule(obj=obj), meta)
+        payload = (obj, fn.symbol, fn.signature, fn.sites, fn.prints)
+    obj, symbol, signature, sites, prints = world.bcast(payload, root=0)
+    return fn if fn is not None else jit.CompiledFunction(jit.NativeModule(obj=obj), symbol, signature, sites, prints)
 
 
 @dataclass(frozen=True)
