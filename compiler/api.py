@@ -54,6 +54,12 @@ class Program:
         self.checked = checked
         self.executor = (driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"
                          else driver.executor("eager", pipeline=self.pipeline))
+        if checked.checker.spmd_funcs:  # a mesh program (LANGUAGE.md §9.5)
+            from runtime import launch  # the MPI runtime, for mesh programs only (as driver loads executors)
+
+            # on the ranks of `loom launch -n N python …` the devices are the ranks; else simulated
+            on_ranks = mode == "jit" and launch.in_job()
+            self.executor = driver.executor("mpi" if on_ranks else "simulated", pipeline=self.pipeline)
         self._functions = {name: Function(self, name) for name in checked.functions}
         self._structs = {name: StructType(self, name) for name in checked.checker.structs}
 

@@ -103,7 +103,23 @@ def cmd_run(args) -> int:
     types = [TensorT(DTYPE_NAMES[np.asarray(a).dtype], tuple(np.shape(a))) for a in inputs]
     lowered = driver.Lowered(program, program.specialize(args.entry, types))
     opts = _pm_options(args)
-    if args.eager:
+    if args.devices is not None and not args.eager:
+        from runtime import launch
+
+        if not launch.is_rank():  # checked here, so that a wrong N is one clean error
+            launch.check_devices(lowered.module("none"), args.devices)
+            return launch.run_devices(args.argv, args.devices)
+        from runtime import mpi
+
+        if mpi.rank() != 0:  # the program's `print`s and its results appear once, from rank 0
+            sys.stdout = open(os.devnull, "w")
+        ex, label = driver.executor("mpi", pipeline=args.pipeline, pm_options=opts), "execute (MPI)"
+    elif program.checker.spmd_funcs or args.devices is not None:  # every device simulated in this process (§9.5),
+        # also with --eager --devices N (the partitioned programs, the partitioner's oracle)
+        ex = driver.executor("simulated", pipeline=args.pipeline, pm_options=opts,
+                             devices=args.devices if args.eager else None)
+        label = "execute (simulated)"
+    elif args.eager:
         ex, label = driver.executor("eager", pipeline=args.pipeline, pm_options=opts), "execute (eager)"
     else:
         ex = driver.executor("native", cache=driver.cache_enabled(args.cache or None), pipeline=args.pipeline,
@@ -116,6 +132,8 @@ def cmd_run(args) -> int:
     except MemoryError as e:
         raise LoomError(f"out of memory running '{args.entry}' ({e or 'an allocation failed'})", fdef.span) from None
     times = program.times + lowered.times + [(label, time.perf_counter() - t0)]
+    if args.devices is not None and not args.eager and launch.is_rank() and mpi.rank() != 0:
+        return 0  # rank 0 writes --out
     if args.out:
         _save_results(args.out, results, lowered.inst.result_types)
     elif results:
@@ -375,8 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", action="store_true",
                    help="keep compiled code on disk (in LOOM_CACHE_DIR, default ~/.cache/loom; on by default "
                         "when LOOM_CACHE_DIR is set)")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="run on N processes over MPI (N = the mesh's number of devices)")
     _passes_flags(p, "loom-opt")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("launch", help="run a command (e.g. `python train.py`) on N MPI processes", formatter_class=fmt)
+    p.add_argument("-n", type=int, required=True, metavar="N", help="the number of processes")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_launch)
     p = sub.add_parser("compile", help="compile a program and emit a stage", formatter_class=fmt,
                        description="Emit the program at a stage. Stages after loom are specialized: give the "
                                    "sizes of symbolic dimensions with --shape.\nstages:\n" +
@@ -416,8 +440,27 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def cmd_launch(args) -> int:
+    from runtime.launch import launch
+
+    if not args.command:
+        raise LoomError("loom launch: give the command to run, e.g. `loom launch -n 2 python train.py`")
+    return launch(args.command, args.n)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from runtime import launch
+
+    if launch.is_rank():  # one rank of `loom run --devices N`: any failure ends the whole job
+        from runtime import mpi
+
+        return mpi.guard(_main, argv)
+    return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.fn(args)
     except LoomError as e:

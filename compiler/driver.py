@@ -250,8 +250,8 @@ class Lowered:
         """The IR at a stage of the native pipeline (`loom_passes`: the loom-level passes to use)."""
         if STAGES.get(stage) is None or STAGES[stage].kind != "ir":
             raise LoomError(f"'{stage}' is not an IR stage (IR stages: {', '.join(IR_STAGES)})")
-        if stage == "loom":
-            return self.module("none", pm_options)
+        if stage == "loom":  # exactly as generated: derivative ops not yet expanded
+            return self._cached(("loom", None), pm_options, lambda m: "none")
         return self._cached((stage, loom_passes), pm_options, lambda m: native_pipeline(m, loom_passes, stage))
 
     def _cached(self, key, pm_options, spec: Callable[[ModuleOp], str]) -> ModuleOp:
@@ -393,6 +393,8 @@ def c_header(source: str, entries: dict) -> str:
 EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
+    "simulated": ("runtime.simulated", "SimulatedExecutor"),  # every device of a mesh, in one process
+    "mpi": ("runtime.mpi", "MPIExecutor"),  # every device of a mesh, one MPI rank each
 }
 
 

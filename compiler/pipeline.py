@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, cf, func, linalg, llvm, math, memref, scf, tensor
+from xdsl.dialects import arith, bufferization, builtin, cf, func, linalg, llvm, math, memref, scf, tensor
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.printer import Printer
@@ -25,6 +25,7 @@ from dialects.ad import AD
 from dialects.arith_ext import ArithExt
 from dialects.llvm_ext import LlvmExt
 from dialects.loom import Loom
+from dialects.shard_ext import SHARD, SPMD
 
 NAMED_PIPELINES = {
     "none": "",
@@ -34,7 +35,7 @@ NAMED_PIPELINES = {
     "autodiff": "ad-differentiate",
     # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
-    "linalg-to-buffers": "loom-bufferize,loom-buffer-dealloc",
+    "linalg-to-buffers": "convert-shard-to-mpi,loom-bufferize,loom-interrupt-checks,loom-buffer-dealloc",
     "buffers-to-loops": "loom-linalg-to-loops,cse",
     "loops-to-llvm": "math-approximation,loom-scf-to-cf,convert-print-to-llvm,"
                      "convert-to-llvm,reconcile-unrealized-casts",
@@ -44,7 +45,8 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, llvm.LLVM, LlvmExt, ArithExt, Loom, AD):
+              memref.MemRef, math.Math, llvm.LLVM, bufferization.Bufferization, LlvmExt, ArithExt, Loom, AD,
+              SHARD, SPMD):
         ctx.load_dialect(d)
     return ctx
 

@@ -10,7 +10,8 @@ type (an f32 and an f64 `llvm.fabs` in one module clash) and drops or refuses fa
 Ops: `llvm.fptosi`, `llvm.fptoui`, `llvm.uitofp`, `llvm.freeze`, `llvm.intr.maximum`,
 `llvm.intr.minimum` (NaN-propagating, −0 < +0: `arith.maximumf/minimumf`), `llvm.intr.round`,
 `llvm.intr.roundeven`, `llvm.intr.trunc`, `llvm.intr.log10`, `llvm.intr.powi` (LLVM calls
-`__powisf2`/`__powidf2` for a variable exponent: the JIT'd process must provide them).
+`__powisf2`/`__powidf2` for a variable exponent: the JIT'd process must provide them). Atomic
+`llvm.load`s keep their ordering (xDSL's translation drops it).
 """
 
 from __future__ import annotations
@@ -257,6 +258,11 @@ def install() -> None:
     def convert_op(op, builder, val_map, block_map=None):
         if isinstance(op, _OURS):
             return _convert_ext(op, builder, val_map)
+        if isinstance(op, llvm.LoadOp) and op.ordering.value.data:  # xDSL drops the ordering
+            val_map[op.dereferenced_value] = builder.load_atomic(
+                val_map[op.ptr], llvm.ATOMIC_ORDERING_KEYWORDS[op.ordering.value.data],
+                op.alignment.value.data, typ=_ll_type(op.dereferenced_value.type))
+            return None
         return original(op, builder, val_map, block_map)
 
     convert_op._loom_llvm_ext = True

@@ -37,17 +37,20 @@ def load_digits():
     return (x[n_test:], y[n_test:]), (x[:n_test], y[:n_test])
 
 
-def main() -> float:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(description: str):
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--eager", action="store_true", help="run on the reference executor (slow)")
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def train(loom_file: str, args) -> float:
+    """Train the MLP of `loom_file` (its init, train_step and accuracy); returns the test accuracy."""
     (xtr, ytr), (xte, yte) = load_digits()
-    prog = compiler.load(os.path.join(HERE, "train_mlp.loom"), mode="eager" if args.eager else "jit")
+    prog = compiler.load(os.path.join(HERE, loom_file), mode="eager" if args.eager else "jit")
     params = prog.init(0, np.zeros(xtr.shape[1], np.float32), np.zeros(args.hidden, np.float32))
     lr = np.float32(args.lr)
     n = len(xtr) // args.batch * args.batch  # whole batches: one compiled specialization
@@ -59,10 +62,14 @@ def main() -> float:
             idx = order[k:k + args.batch]
             loss, params = prog.train_step(params, xtr[idx], ytr[idx], lr)
             losses.append(float(loss))
-        print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.4f}")
+        print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.4f}", flush=True)
     acc = float(prog.accuracy(params, xte, yte))
     print(f"test accuracy: {acc:.4f} ({len(xte)} images), training took {time.perf_counter() - t0:.1f} s")
     return acc
+
+
+def main() -> float:
+    return train("train_mlp.loom", parse_args(__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import ctypes
 import hashlib
 import importlib
 import os
+import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import llvmlite
 import llvmlite.binding as llvm
 
+from compiler.passes.loom_interrupt_checks import FLAG as INTERRUPT_FLAG
 from runtime import abi
 
 _lock = threading.Lock()
@@ -72,6 +74,61 @@ def _PRINT_CB(index, values):  # pragma: no cover - exercised through compiled p
     ptrs = (ctypes.c_void_p * max(len(types), 1)).from_address(values)
     vals = [format_value(abi.read_value(ptrs[k], t)) for k, t in enumerate(types)]
     print(fmt.format(*vals), file=sys.stdout, flush=True)
+
+
+# ---------------------------------------------------------------- Ctrl-C
+# Compiled loops poll their module's flag `loom_interrupt` (`loom-interrupt-checks`). While a
+# compiled call runs on the main thread, SIGINT goes to a native handler that sets the flag of the
+# running module (a Python handler could not run until the call returns); the call's failing
+# "interrupted" check frees its buffers and returns, and the call path raises KeyboardInterrupt.
+_SIGINT_HANDLER_IR = """
+@loom_rt_interrupt_target = global ptr null
+define void @loom_rt_sigint(i32 %sig) {
+  %flag = load atomic ptr, ptr @loom_rt_interrupt_target monotonic, align 8
+  store atomic volatile i32 1, ptr %flag monotonic, align 4
+  ret void
+}
+"""
+_libc = ctypes.CDLL(None)
+_libc.signal.restype = ctypes.c_void_p
+_libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+
+
+class _Interruptible:
+    """SIGINT sets `flag` (an `int32_t` the compiled code polls) while the call runs."""
+
+    def __init__(self, flag: int):
+        self.flag = ctypes.c_int32.from_address(flag)
+
+    @staticmethod
+    def handler() -> tuple[int, ctypes.c_void_p]:
+        """The native handler's address and its target pointer (compiled once)."""
+        h = _state.get("sigint")
+        if h is None:
+            native = NativeModule(optimize(_SIGINT_HANDLER_IR))
+            target = ctypes.c_void_p.from_address(native.engine.get_global_value_address("loom_rt_interrupt_target"))
+            h = _state["sigint"] = (native.address("loom_rt_sigint"), target, native)
+        return h[0], h[1]
+
+    def __enter__(self):
+        self.flag.value = 0
+        self.previous = None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None):  # (ignored: stays so)
+            address, target = self.handler()
+            target.value = ctypes.addressof(self.flag)
+            self.previous = _libc.signal(signal.SIGINT, address)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            _libc.signal(signal.SIGINT, self.previous)
+        return False
+
+    def interrupted(self) -> bool:
+        hit = bool(self.flag.value)
+        self.flag.value = 0
+        return hit
 
 
 # ---------------------------------------------------------------- LLVM
@@ -172,10 +229,18 @@ class CompiledFunction:
 
     def __post_init__(self):
         self.fn = self.signature.ctypes_function(self.native.address(self.symbol))
+        # the flag its loops poll (a module without loops has none: then a private one)
+        flag = self.native.engine.get_global_value_address(INTERRUPT_FLAG)
+        self._own_flag = ctypes.c_int32(0)
+        self.interrupt_flag = flag or ctypes.addressof(self._own_flag)
 
     def __call__(self, args: list):
         _print_tables.current = self.prints
-        status, outs, values = abi.call(self.fn, self.signature, args)
+        with _Interruptible(self.interrupt_flag) as call:
+            status, outs, values = abi.call(self.fn, self.signature, args)
+        if call.interrupted():  # Ctrl-C during the call (its loops stopped, or it had none):
+            signal.raise_signal(signal.SIGINT)  # now Python's handler runs (KeyboardInterrupt)
+            raise KeyboardInterrupt  # (a handler that returns: the call's results are gone)
         if status != 0:
             raise self.error(status, [int(v) for v in values])
         return abi.results(self.signature, outs)

@@ -35,6 +35,7 @@ class Instance:
     result_types: list[TensorT | StructT] | None = None
     symbol: str = ""
     done: bool = False
+    spmd: object = None  # an `@spmd` function's SpmdSig (compiler/frontend/spmd.py)
 
 
 # ------------------------------------------------------------------ shapes

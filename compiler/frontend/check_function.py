@@ -17,6 +17,8 @@ from compiler.frontend.derivatives import check_derivative, is_derivative
 from compiler.frontend.gates import UNSUPPORTED_CALLS, not_yet
 from compiler.frontend.indexing import indexed_update, subscript
 from compiler.frontend.operators import binop, unary
+from compiler.frontend.spmd import check_call, global_results, result_blocks
+from compiler.frontend.spmd_collectives import COLLECTIVES, check_collective, check_replicated
 from compiler.frontend.structs import (
     bind_field, construct, field_access, merge_structs, two_types,
 )
@@ -65,7 +67,7 @@ class FunctionChecker:
     def run(self) -> None:
         f, inst = self.inst.fdef, self.inst
         seen: set[str] = set()
-        for p, t in zip(f.params, inst.param_types):
+        for p, t in zip(f.params, inst.spmd.body.param_types if inst.spmd else inst.param_types):
             if p.name in seen:
                 raise err(f"duplicate parameter '{p.name}'", p.span)
             seen.add(p.name)
@@ -75,6 +77,8 @@ class FunctionChecker:
             # symbolic dims not bound by the parameters are those of the value (`-> Layer`)
             declared = [None if t.struct is not None else self.c.resolve_type(t, dict(inst.bindings), bind_fresh=False)
                         for t in f.returns]
+            if inst.spmd:  # an @spmd body returns its blocks of the declared global results
+                declared = result_blocks(self.c, inst, declared)
         returned = self.block(f.body)
         if returned is None:
             if declared:
@@ -99,6 +103,10 @@ class FunctionChecker:
                 else:
                     self.expect(v, t, sp, f"result of '{f.name}'")
             inst.result_types = declared
+        if inst.spmd:
+            inst.spmd.body.result_types, inst.spmd.body.done = inst.result_types, True
+            inst.result_types = global_results(inst, inst.result_types)
+            check_replicated(self, f)
         inst.done = True
 
     def _return_span(self, body: list[A.Stmt]) -> A.Return:
@@ -460,6 +468,8 @@ class FunctionChecker:
     def call(self, e: A.Call) -> CValue:
         if is_derivative(e.func):
             return check_derivative(self, e)
+        if isinstance(e.func, A.Name) and e.func.id in COLLECTIVES and e.func.id not in self.env:
+            return check_collective(self, e, e.func.id)
         if isinstance(e.func, A.Call) and isinstance(e.func.func, A.Name) and e.func.func.id in UNSUPPORTED_CALLS:
             raise not_yet(e.func.func.id, e.func.span)
         if not isinstance(e.func, A.Name):
@@ -495,6 +505,7 @@ class FunctionChecker:
 
     def call_user(self, e: A.Call, name: str) -> CValue:
         f = self.c.funcs[name]
+        check_call(self, e, name)
         if len(e.args) > len(f.params):
             raise err(f"'{name}' takes {len(f.params)} argument(s), got {len(e.args) + len(e.kwargs)}", e.span)
         by_param: dict[str, A.Expr] = {p.name: a for p, a in zip(f.params, e.args)}

@@ -28,6 +28,7 @@ from compiler.frontend.emit_derivatives import emit_derivative
 from compiler.frontend.emit_structs import (
     emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flatten, regroup,
 )
+from compiler.frontend.spmd_emit import emit_collective, module_ops, wrapper
 from compiler.frontend.typecheck import Checker
 from compiler.frontend.types import RV, RankVar, StructV, TensorT, flat_types
 from dialects import loom
@@ -60,7 +61,7 @@ def generate(checker: Checker, roots: list[Instance]) -> ModuleOp:
     for inst, fn in zip(order, funcs):
         if inst not in roots:
             fn.sym_visibility = StringAttr("private")  # helpers: loom-inline may drop them
-    return ModuleOp(funcs)
+    return ModuleOp(module_ops(checker, order, funcs, FuncGen))
 
 
 class FuncGen:
@@ -135,6 +136,8 @@ class FuncGen:
     def build(self) -> func.FuncOp:
         inst = self.inst
         f = inst.fdef
+        if inst.spmd is not None:  # the global-view wrapper; the body is built from inst.spmd.body
+            return wrapper(inst, location(f.span))
         arg_types = flat_ir_types(inst.param_types)
         res_types = flat_ir_types(inst.result_types or [])
         block = Block(arg_types=arg_types)
@@ -434,6 +437,8 @@ class FuncGen:
             op = self.add(func.CallOp(callee.symbol, args, res), e.span)
             out = regroup(op.results, callee.result_types)
             return out[0] if len(out) == 1 else out
+        if "collective" in info.extra:
+            return emit_collective(self, e, info, ir_type)
         if "struct_ctor" in info.extra:
             return emit_construct(self, e, info)
         if "dtype" in info.extra and isinstance(e.func, A.Name) and e.func.id in ELEM:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from compiler.diagnostics import LoomTypeError, Note, Span
 from compiler.frontend import ast as A
 from compiler.frontend.check_common import ARITH_OPS, did_you_mean, err
-from compiler.frontend.gates import not_yet
 from compiler.frontend.indexing import indexed_update
 from compiler.frontend.types import DTYPES, INTS, RV, StructT, StructV, TensorT, type_str
 
@@ -41,8 +40,6 @@ def validate_structs(c) -> None:
                     raise unknown_type(c, t)
                 continue
             for d in t.dims or []:
-                if d.shard:
-                    raise not_yet("d@axis", d.span)
                 if d.kind == "ellipsis" and len(t.dims) != 1:
                     raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
     state: dict[str, int] = {}

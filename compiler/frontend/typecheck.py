@@ -16,6 +16,8 @@ from compiler.frontend.check_common import Instance, check_size, deep_recursion,
 from compiler.frontend.check_function import FunctionChecker
 from compiler.frontend.derivatives import DERIVATIVES, is_derivative, lift_derived_functions
 from compiler.frontend.gates import UNSUPPORTED_CALLS, UNSUPPORTED_SYNTAX, not_yet
+from compiler.frontend.spmd import declare_mesh, prepare_instance, spmd_decorator, validate_annotations
+from compiler.frontend.spmd_collectives import COLLECTIVES
 from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs
 from compiler.frontend.types import DTYPES, RV, Dim, RankVar, StructT, TensorT, fmt_shape, type_str
 
@@ -83,6 +85,8 @@ class Checker:
         self.consts: dict[str, RV] = {}
         self.structs: dict[str, A.StructDecl] = {}
         self.instances: dict[tuple, Instance] = {}
+        self.mesh = None  # the file's mesh (spmd.Mesh)
+        self.spmd_funcs: dict = {}  # name of an @spmd function → its mesh
         with deep_recursion(module.span):
             self._toplevel()
 
@@ -91,14 +95,15 @@ class Checker:
         self.module.items = lift_derived_functions(self.module.items, {})  # dloss = grad(loss) → a def
         for item in self.module.items:
             if isinstance(item, A.MeshDecl):
-                raise not_yet("mesh", item.span)
+                declare_mesh(self, item)
+                continue
             if isinstance(item, A.Binding):
                 raise err("a top-level assignment must be `const NAME = value` or bind a derived function "
                           "(such as `dloss = grad(loss)`)", item.span)
             name = getattr(item, "name", None)
             if name in self.funcs or name in self.consts or name in self.structs:
                 raise err(f"'{name}' is defined twice", getattr(item, "name_span", item.span))
-            if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in DERIVATIVES \
+            if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in COLLECTIVES or name in DERIVATIVES \
                     or name in ("print", "range"):
                 raise err(f"'{name}' is a builtin and cannot be redefined", getattr(item, "name_span", item.span))
             if isinstance(item, A.StructDecl):
@@ -111,12 +116,16 @@ class Checker:
                         if d.args or d.kwargs:
                             raise err("@checkpoint takes no arguments", d.span)
                         continue
+                    if d.name == "spmd":
+                        spmd_decorator(self, item, d)
+                        continue
                     if "@" + d.name in UNSUPPORTED_SYNTAX:
                         raise not_yet("@" + d.name, d.span)
                     raise err(f"unknown decorator '@{d.name}'", d.span)
                 item.body = normalize_returns(item.body)
                 self.funcs[item.name] = item
         validate_structs(self)
+        validate_annotations(self)
         self._check_recursion()
 
     def _const_value(self, item: A.ConstDecl) -> RV:
@@ -177,6 +186,7 @@ class Checker:
         if inst is not None:
             return inst
         inst = Instance(self.funcs[name], list(types), dict(bindings))
+        prepare_instance(self, inst, span)
         self.instances[key] = inst
         with deep_recursion(inst.fdef.name_span):
             FunctionChecker(self, inst).run()
@@ -190,8 +200,6 @@ class Checker:
             return TensorT(t.dtype)
         dims: list[Dim] = []
         for d in t.dims:
-            if d.shard:
-                raise not_yet("d@axis", d.span)
             if d.kind == "ellipsis":
                 if len(t.dims) != 1:
                     raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
@@ -253,8 +261,6 @@ class Checker:
         if isinstance(actual.shape, RankVar) or len(actual.shape) != len(t.dims):
             raise mismatch()
         for d, a in zip(t.dims, actual.shape):
-            if d.shard:
-                raise not_yet("d@axis", d.span)
             if d.kind == "ellipsis":
                 raise err(f"'...{d.value}' must be the only dimension of a type", d.span)
             if d.kind == "int" or d.value in self.consts:

@@ -26,8 +26,10 @@ _TABLE = {
     "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
     "linalg-fuse-elementwise": ("compiler.passes.linalg_fuse_elementwise", "LinalgFuseElementwise"),
     # buffers and loops
+    "convert-shard-to-mpi": ("compiler.passes.convert_shard_to_mpi", "ConvertShardToMpi"),
     "loom-bufferize": ("compiler.passes.loom_bufferize", "LoomBufferize"),
     "loom-buffer-dealloc": ("compiler.passes.loom_buffer_dealloc", "LoomBufferDealloc"),
+    "loom-interrupt-checks": ("compiler.passes.loom_interrupt_checks", "LoomInterruptChecks"),
     "loom-linalg-to-loops": ("compiler.passes.loom_linalg_to_loops", "LoomLinalgToLoops"),
     "convert-scf-to-cf": ("xdsl.transforms.convert_scf_to_cf", "ConvertScfToCf"),
     "convert-scf-while-to-cf": ("compiler.passes.convert_scf_while_to_cf", "ConvertScfWhileToCf"),

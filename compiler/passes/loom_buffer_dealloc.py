@@ -15,6 +15,19 @@ arguments of a loop body (or `scf.while` region). Per block, in this order:
    reused for it; every other owned buffer gets a `memref.dealloc` right after its last use
    (uses inside nested regions count at the op that holds them; views extend their source).
 A loop-carried tensor therefore lives in one buffer updated in place when the body allows it.
+
+4. frees on failure: a run-time check (`cf.assert`, `loom.assert`) that fails ends the call, so
+   before each one the buffers live there — per enclosing block, those it owns that are allocated
+   before the op holding the check and not yet freed or handed to a loop — are freed on the
+   failing branch:
+
+       cf.assert %ok, "index out of range"
+   becomes
+       %failed = arith.xori %ok, %true : i1
+       scf.if %failed {
+         memref.dealloc %a : memref<16xf32>
+       }
+       cf.assert %ok, "index out of range"
 """
 
 from __future__ import annotations
@@ -22,17 +35,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import func, memref, scf
+from xdsl.dialects import arith, cf, func, memref, scf
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.dialects.builtin import MemRefType, ModuleOp
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.dialects.builtin import MemRefType, ModuleOp, i1
+from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.passes.loom_bufferize import alloc
 from compiler.passes.loom_scalar import Emitter
-from dialects import ad
+from dialects import ad, loom
 
 VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp)
 
@@ -123,6 +136,8 @@ class Dealloc:
         if f.is_declaration:
             return
         self.block(f.body.block, top=True)
+        for check in [o for o in f.walk() if isinstance(o, CHECKS)]:
+            free_on_failure(check)
 
     def block(self, block: Block, top: bool = False) -> None:
         for o in list(block.ops):
@@ -293,6 +308,48 @@ class Dealloc:
                     block.add_op(d)
             else:
                 Rewriter.insert_op(d, InsertPoint.after(ops[i]))
+
+
+# 4 ----------------------------------------------------------------------
+CHECKS = (cf.AssertOp, loom.AssertOp)
+
+
+def live_in_block(block: Block, at: Operation) -> list[SSAValue]:
+    """The buffers `block` owns that are live just before its op `at`."""
+    live = [a for a in block.args if owned(a, block)]
+    for o in block.ops:
+        if isinstance(o, (scf.ForOp, scf.WhileOp)):  # the loop took its initial buffers over
+            live = [v for v in live if v not in o.operands]
+        if o is at:
+            break
+        if isinstance(o, memref.DeallocOp):
+            live = [v for v in live if v is not root(o.memref)]
+        live += [r for r in o.results if owned(r, block)]
+    return live
+
+
+def live_at(op: Operation) -> list[SSAValue]:
+    """Every buffer the enclosing function owns that is live just before `op`."""
+    live: list[SSAValue] = []
+    while not isinstance(op, func.FuncOp):
+        live += live_in_block(op.parent_block(), op)
+        op = op.parent_op()
+    return live
+
+
+def free_on_failure(check: Operation) -> None:
+    live = live_at(check)
+    if not live:
+        return
+    e = Emitter(check.location)
+    ok = check.arg if isinstance(check, cf.AssertOp) else check.cond
+    failed = e.add(arith.XOrIOp(ok, e.const(True, i1)))
+    frees = Emitter(check.location)
+    for v in live:
+        frees.add(memref.DeallocOp.get(v))
+    frees.add(scf.YieldOp())
+    e.add(scf.IfOp(failed, [], Region(Block(frees.ops))))
+    Rewriter.insert_op(e.ops, InsertPoint.before(check))
 
 
 @dataclass(frozen=True)

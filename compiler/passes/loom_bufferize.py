@@ -12,6 +12,8 @@ and turns copies into in-place updates.
 - `tensor.extract` → `memref.load`; `tensor.insert`/`tensor.insert_slice` write into a copy of the
   destination (a loop nest for a slice, with run-time offsets);
 - `tensor.collapse_shape`/`expand_shape` → the `memref` ops of the same name (views, no copy);
+- `bufferization.to_buffer`/`to_tensor` (around the MPI calls of `convert-shard-to-mpi`) → the
+  buffer of their operand;
 - functions take their results as trailing out-parameters (`memref<…>`, a `memref<T>` for a
   scalar) and return nothing — the native ABI writes results straight into NumPy arrays; a call
   allocates its results' buffers and reads scalars back;
@@ -208,6 +210,14 @@ class Bufferizer:
                                    properties={"reassociation": op.reassociation,
                                                "static_output_shape": op.static_output_shape})
         self._replace(op, e, [e.add(new)])
+
+    def op_bufferization_to_buffer(self, op, e: Emitter):
+        """The operand's buffer (`convert-shard-to-mpi` reads it in a call into libmpi)."""
+        self._replace(op, e, [op.tensor])
+
+    def op_bufferization_to_tensor(self, op, e: Emitter):
+        """The buffer itself (written right after its allocation, by a call into libmpi)."""
+        self._replace(op, e, [op.memref])
 
     def op_func_call(self, op: func.CallOp, e: Emitter):
         ins, outs = self.signatures[op.callee.string_value()]

@@ -269,6 +269,16 @@ def ref_train_mlp(printed: str):
     return (f32(before), f32(after), b2.astype(f32)), 2e-5, 2e-6
 
 
+ref_train_mlp_spmd = ref_train_mlp  # data parallel: the same step on the same batch
+
+
+def ref_ring_allreduce(printed: str):
+    x = (np.arange(48, dtype=f32) * f32(0.25)).reshape(4, 12)
+    total = x.sum(axis=0)
+    assert printed.splitlines()[1] == "max |ring - all_reduce|: 0.0"
+    return np.tile(total, (4, 1)), 0.0, 0.0
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 
@@ -339,6 +349,7 @@ def test_cli_compile_reparses_with_opt(path, pipeline, tmp_path, capsys):
 
     from compiler.pipeline import make_context
     from runtime.reference import run_function
+    from runtime.simulated import mesh_shape, run_spmd
 
     emitted = tmp_path / "emitted.mlir"
     assert cli(["compile", str(path), "--emit=loom", "-p", pipeline, "-o", str(emitted)]) == 0
@@ -359,7 +370,7 @@ def test_cli_compile_reparses_with_opt(path, pipeline, tmp_path, capsys):
 
     driver.run_passes(module, driver.with_semantics(module, "none"))  # grad etc. are built first
     with contextlib.redirect_stdout(io.StringIO()):
-        results = run_function(module, "main", [])
+        results = (run_spmd if mesh_shape(module) else run_function)(module, "main", [])
     assert_same(tuple(results), as_tuple(raw_result(path)[0]), what="re-parsed IR")
 
 

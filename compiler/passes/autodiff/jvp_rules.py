@@ -16,6 +16,7 @@ from xdsl.dialects import arith
 from xdsl.ir import Operation
 
 from compiler.passes.autodiff.build import B
+from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, ZERO_COLLECTIVES
 from dialects import ad, loom
 
 
@@ -232,9 +233,10 @@ JVP = {
     loom.SliceOp: _slice,
     loom.UpdateOp: _update,
     loom.FullOp: _full,
+    **JVP_COLLECTIVES,
 }
 
 # ops whose results have no derivative (piecewise constant, integer/bool valued, or effects)
 ZERO = (loom.FloorDivOp, loom.SignOp, loom.CmpOp, loom.AndOp, loom.OrOp, loom.NotOp, loom.AnyOp, loom.AllOp,
         loom.ArgmaxOp, loom.ArgminOp, loom.DimOp, loom.ArangeOp, loom.RandomOp, loom.PrintOp, loom.AssertOp,
-        ad.StopGradientOp, arith.ConstantOp)
+        ad.StopGradientOp, arith.ConstantOp, *ZERO_COLLECTIVES)

@@ -10,6 +10,7 @@ None) per operand — only linear operands get one. A linear op is linear in its
 from __future__ import annotations
 
 from compiler.passes.autodiff.build import B
+from compiler.passes.autodiff.collective_rules import TRANSPOSE_COLLECTIVES
 from dialects import loom
 
 
@@ -150,5 +151,5 @@ TRANSPOSE = {
     loom.MatmulOp: _matmul, loom.ConvertOp: _convert, loom.SumOp: _sum, loom.MeanOp: _sum,
     loom.ReshapeOp: _reshape, loom.TransposeOp: _transpose, loom.BroadcastToOp: _broadcast_to,
     loom.ConcatOp: _concat, loom.SliceOp: _slice, loom.UpdateOp: _update, loom.SelectOp: _select,
-    loom.FullOp: _full,
+    loom.FullOp: _full, **TRANSPOSE_COLLECTIVES,
 }
