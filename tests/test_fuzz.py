@@ -59,14 +59,19 @@ def test_long_fuzz(tmp_path):
 # ------------------------------------------------------------------ triaged findings
 def _findings():
     for path in sorted(FINDINGS.glob("*.py")):
-        reason = (runpy.run_path(str(path)).get("__doc__") or path.stem).strip().splitlines()[0]
+        case = runpy.run_path(str(path))
+        if case.get("FIXED"):  # a regression test now
+            yield pytest.param(path, id=path.stem)
+            continue
+        reason = (case.get("__doc__") or path.stem).strip().splitlines()[0]
         yield pytest.param(path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.mark.parametrize("path", list(_findings()))
 def test_finding(path):
     """A minimised finding (tests/fuzz/findings/*.py: SOURCE, ENTRY, ARGS; ARGS None: check only)
-    holds its property. Each is a strict xfail until the defect is fixed."""
+    holds its property. Each is a strict xfail until the defect is fixed (then FIXED says so and
+    it is an ordinary regression test)."""
     case = runpy.run_path(str(path))
     if case.get("ARGS") is None:
         out = check(case["SOURCE"])[1]
