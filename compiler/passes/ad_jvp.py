@@ -24,7 +24,7 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
-from xdsl.traits import IsTerminator, SymbolTable
+from xdsl.traits import IsTerminator
 from xdsl.transforms.canonicalize import CanonicalizationRewritePattern
 from xdsl.transforms.common_subexpression_elimination import cse
 from xdsl.transforms.dead_code_elimination import region_dce
@@ -32,17 +32,11 @@ from xdsl.transforms.dead_code_elimination import region_dce
 from compiler.diagnostics import LoomError
 from compiler.passes.ad_tape_forwarding import forward_tapes
 from compiler.passes.autodiff.activity import active_values
+from compiler.passes.autodiff.functions import fresh_name, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.build import B, differentiable
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
 from compiler.passes.loom_inline import InlineCall
 from dialects import ad
-
-
-def lookup(module: ModuleOp, name: str) -> func.FuncOp:
-    f = SymbolTable.lookup_symbol(module, name)
-    if not isinstance(f, func.FuncOp):  # pragma: no cover - irgen only names functions
-        raise LoomError(f"cannot differentiate '{name}': no such function")
-    return f
 
 
 def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None) -> bool:
@@ -56,24 +50,6 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
             if has_derivative_ops(module, lookup(module, o.callee.string_value()), seen):
                 return True
     return False
-
-
-def replace_derivative(d: Operation, ops: list[Operation], results: list[SSAValue]) -> None:
-    """Put `ops` (with `d`'s location) where the derivative op `d` is; its results become `results`."""
-    for o in ops:
-        o.location = d.location
-    d.parent_block().insert_ops_before(ops, d)
-    for old, new in zip(d.results, results):
-        old.replace_all_uses_with(new)
-    d.detach()
-    d.erase()
-
-
-def fresh_name(module: ModuleOp, base: str) -> str:
-    name, k = base, 1
-    while SymbolTable.lookup_symbol(module, name) is not None:
-        name, k = f"{base}_{k}", k + 1
-    return name
 
 
 def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
@@ -91,14 +67,6 @@ def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp) -> func.Func
     cse(g)
     g.detach()
     return g
-
-
-def new_function(module: ModuleOp, name: str, inputs, outputs, loc) -> tuple[func.FuncOp, Block]:
-    block = Block(arg_types=list(inputs))
-    f = func.FuncOp(fresh_name(module, name), (list(inputs), list(outputs)), Region(block), "private")
-    f.location = loc
-    module.body.block.add_op(f)
-    return f, block
 
 
 class JvpBuilder:

@@ -28,14 +28,13 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
-from compiler.passes.ad_jvp import lookup, new_function, replace_derivative
+from compiler.passes.autodiff.functions import COUNT, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
 from compiler.passes.llvm_types import nbytes
 from compiler.passes.loom_inline import CHECKPOINT  # tags the ops inlined from @checkpoint functions
 from dialects import ad, loom
 
-COUNT = "ad.trip_count"  # marks the pop of a while loop's trip count (see ad-transpose)
 
 
 def defined_in(v: SSAValue, block: Block) -> bool:

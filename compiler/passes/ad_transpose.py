@@ -26,8 +26,7 @@ from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
 from compiler.diagnostics import LoomError
-from compiler.passes.ad_jvp import lookup, new_function, replace_derivative
-from compiler.passes.ad_linearize import COUNT
+from compiler.passes.autodiff.functions import COUNT, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
 from compiler.passes.autodiff.transpose_rules import TRANSPOSE

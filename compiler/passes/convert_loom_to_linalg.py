@@ -28,10 +28,8 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import arith, math, tensor
-from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import (
-    AffineMapAttr,
     ArrayAttr,
     Float32Type,
     Float64Type,
@@ -42,8 +40,8 @@ from xdsl.dialects.builtin import (
     i1,
     i64,
 )
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
-from xdsl.ir.affine import AffineExpr, AffineMap
+from xdsl.ir import Attribute, Operation, SSAValue
+from xdsl.ir.affine import AffineExpr
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -52,84 +50,15 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
 )
 
-from compiler.diagnostics import LoomError, span_of
+from compiler.diagnostics import LoomError
 from compiler.passes import loom_scalar as S
 from compiler.passes.emitter import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import ad, loom
+from compiler.passes.linalg_build import (
+    PAR, RED, amap, broadcast_map, elementwise, empty, extract_scalar, fill, generic, static_shape,
+)
 from dialects.loom_semantics import empty_axis_message
 from runtime import random as rng
-
-PAR, RED = linalg_attrs.IteratorTypeAttr.parallel(), linalg_attrs.IteratorTypeAttr.reduction()
-
-
-def static_shape(op: Operation, t: Attribute) -> tuple[int, ...]:
-    shape = loom.shape_of(t)
-    if shape is None or loom.DYNAMIC in shape:
-        raise LoomError(f"{op.name}: shape {t} is not static; functions are specialized to their "
-                        f"argument shapes before compilation (a bug if you see this)", span_of(op))
-    return shape
-
-
-def amap(n_dims: int, exprs: Sequence[AffineExpr | int]) -> AffineMapAttr:
-    """An affine map from `n_dims` loop dims; ints in `exprs` are dim positions."""
-    res = tuple(AffineExpr.dimension(x) if isinstance(x, int) else x for x in exprs)
-    return AffineMapAttr(AffineMap(n_dims, 0, res))
-
-
-def broadcast_map(out_shape: Sequence[int], shape: Sequence[int]) -> AffineMapAttr:
-    """Read an operand of `shape` broadcast (NumPy rules) to `out_shape`."""
-    r, R = len(shape), len(out_shape)
-    exprs = [AffineExpr.constant(0) if shape[j] == 1 and out_shape[R - r + j] != 1 else R - r + j
-             for j in range(r)]
-    return amap(R, exprs)
-
-
-def empty(e: Emitter, shape: Sequence[int], elem: Attribute) -> SSAValue:
-    return e.add(tensor.EmptyOp([], TensorType(elem, list(shape))))
-
-
-def fill(e: Emitter, value: SSAValue, shape: Sequence[int]) -> SSAValue:
-    t = TensorType(value.type, list(shape))
-    return e.add(linalg.FillOp([value], [empty(e, shape, value.type)], [t]))
-
-
-def generic(e: Emitter, inputs: Sequence[tuple[SSAValue, AffineMapAttr]],
-            outputs: Sequence[tuple[SSAValue, AffineMapAttr]], iterators: Sequence[Attribute],
-            body: Callable[[Emitter, list[SSAValue], list[SSAValue]], list[SSAValue]]) -> list[SSAValue]:
-    """Build a `linalg.generic`; `body(emitter, input_elems, output_elems)` returns the yields."""
-    ins = [v for v, _ in inputs]
-    outs = [v for v, _ in outputs]
-    block = Block(arg_types=[loom.element_type(v.type) for v in ins + outs])
-    be = Emitter(e.loc)
-    ys = body(be, list(block.args[:len(ins)]), list(block.args[len(ins):]))
-    be.add(linalg.YieldOp(*ys))
-    block.add_ops(be.ops)
-    op = linalg.GenericOp(ins, outs, Region(block), [m for _, m in list(inputs) + list(outputs)],
-                          list(iterators), [v.type for v in outs])
-    e.add(op)
-    return list(op.results)
-
-
-def extract_scalar(e: Emitter, t: SSAValue) -> SSAValue:
-    """The element of a rank-0 tensor."""
-    return e.add(tensor.ExtractOp(t, [], loom.element_type(t.type)))
-
-
-def elementwise(e: Emitter, op: Operation, fn: Callable, operands: Sequence[SSAValue]) -> SSAValue:
-    out_t = op.results[0].type
-    if loom.is_scalar_type(out_t):
-        return fn(e, *operands)
-    shape = static_shape(op, out_t)
-    tensors = [v for v in operands if not loom.is_scalar_type(v.type)]
-
-    def body(be, elems, _):
-        it = iter(elems)
-        return [fn(be, *(v if loom.is_scalar_type(v.type) else next(it) for v in operands))]
-
-    init = empty(e, shape, loom.element_type(out_t))
-    return generic(e, [(v, broadcast_map(shape, static_shape(op, v.type))) for v in tensors],
-                   [(init, amap(len(shape), range(len(shape))))], [PAR] * len(shape), body)[0]
-
 
 # ---------------------------------------------------------------- reductions
 def reduce_identity(cls, t: Attribute):
@@ -485,36 +414,42 @@ def random(e: Emitter, op: loom.RandomOp) -> SSAValue:
 
 
 # ---------------------------------------------------------------- patterns
-def lower_op(e: Emitter, op: Operation) -> list[SSAValue] | None:
-    """The lowering of one loom op (None: not a loom op this pass handles)."""
-    t = type(op)
-    if t in S.BINARY:
-        return [elementwise(e, op, S.BINARY[t], op.operands)]
-    if t is loom.CmpOp:
-        pred = op.predicate.data
-        return [elementwise(e, op, lambda be, a, b: be.cmp(pred, a, b), op.operands)]
-    if t in S.UNARY:
-        return [elementwise(e, op, S.UNARY[t], op.operands)]
-    if t is loom.SelectOp:
-        return [elementwise(e, op, lambda be, c, a, b: be.select(c, a, b), op.operands)]
-    if t is loom.ConvertOp:
-        to = loom.element_type(op.result.type)
-        return [elementwise(e, op, lambda be, a: S.convert(be, a, to), op.operands)]
-    if t in loom.REDUCTION_OPS:
-        return [reduction(e, op)]
-    simple = {loom.MatmulOp: matmul, loom.TransposeOp: transpose, loom.BroadcastToOp: broadcast_to,
-              loom.ReshapeOp: reshape, loom.ConcatOp: concat, loom.SliceOp: slice_, loom.UpdateOp: update,
-              loom.ArangeOp: arange, loom.RandomOp: random}
-    if t in simple:
-        return [simple[t](e, op)]
-    if t is loom.DimOp:
-        return [e.const(static_shape(op, op.operand.type)[op.axis_value()], i64)]
-    if t is loom.FullOp:
-        return [fill(e, op.value, static_shape(op, op.result.type))]
-    if t is loom.AssertOp:
-        e.check(op.cond, op.message.data, list(op.values))
-        return []
-    return None
+def _elementwise(fn: Callable) -> Callable:
+    return lambda e, op: [elementwise(e, op, fn, op.operands)]
+
+
+def _one(lowering: Callable) -> Callable:
+    return lambda e, op: [lowering(e, op)]
+
+
+def _assert(e: Emitter, op: loom.AssertOp) -> list[SSAValue]:
+    e.check(op.cond, op.message.data, list(op.values))
+    return []
+
+
+# loom op → its lowering: (emitter, op) → the values that replace the op's results.
+# `loom.print` is not here: it stays until `convert-print-to-llvm`.
+LOWERINGS: dict[type, Callable[[Emitter, Operation], list[SSAValue]]] = {
+    **{cls: _elementwise(fn) for cls, fn in S.BINARY.items()},
+    **{cls: _elementwise(fn) for cls, fn in S.UNARY.items()},
+    loom.CmpOp: lambda e, op: [elementwise(e, op, lambda be, a, b: be.cmp(op.predicate.data, a, b), op.operands)],
+    loom.SelectOp: _elementwise(lambda be, c, a, b: be.select(c, a, b)),
+    loom.ConvertOp: lambda e, op: [elementwise(
+        e, op, lambda be, a: S.convert(be, a, loom.element_type(op.result.type)), op.operands)],
+    **{cls: _one(reduction) for cls in loom.REDUCTION_OPS},
+    loom.MatmulOp: _one(matmul),
+    loom.TransposeOp: _one(transpose),
+    loom.BroadcastToOp: _one(broadcast_to),
+    loom.ReshapeOp: _one(reshape),
+    loom.ConcatOp: _one(concat),
+    loom.SliceOp: _one(slice_),
+    loom.UpdateOp: _one(update),
+    loom.ArangeOp: _one(arange),
+    loom.RandomOp: _one(random),
+    loom.DimOp: lambda e, op: [e.const(static_shape(op, op.operand.type)[op.axis_value()], i64)],
+    loom.FullOp: lambda e, op: [fill(e, op.value, static_shape(op, op.result.type))],
+    loom.AssertOp: _assert,
+}
 
 
 class LowerLoomOp(RewritePattern):
@@ -525,10 +460,11 @@ class LowerLoomOp(RewritePattern):
         if not op.name.startswith("loom.") or isinstance(op, loom.PrintOp) or \
                 isinstance(op, loom.AssertOp) and op.values:
             return  # print, and checks showing run-time values, stay until the llvm conversion
-        e = Emitter(op.location)
-        results = lower_op(e, op)
-        if results is None:  # pragma: no cover - every loom op is listed above
+        lowering = LOWERINGS.get(type(op))
+        if lowering is None:  # pragma: no cover - tests/test_dialect.py checks every op has one
             raise LoomError(f"convert-loom-to-linalg: no lowering for {op.name} (a compiler bug)")
+        e = Emitter(op.location)
+        results = lowering(e, op)
         rewriter.replace(op, e.ops, results)
 
 

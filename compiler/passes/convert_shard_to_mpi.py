@@ -48,7 +48,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from xdsl.rewriter import InsertPoint
 
 from compiler.diagnostics import LoomError
-from compiler.passes.convert_loom_to_linalg import PAR, amap, empty, generic
+from compiler.passes.linalg_build import PAR, amap, empty, generic
 from compiler.passes.llvm_types import declare
 from compiler.passes.emitter import Emitter
 from dialects import shard_ext as sx

@@ -11,11 +11,13 @@ constants, comparisons, selects and run-time checks; and the fast-math flags Loo
 
 from __future__ import annotations
 
-from xdsl.dialects import arith, cf
-from xdsl.dialects.builtin import Float32Type, Float64Type, FloatAttr, IndexType, IntegerAttr, IntegerType
+from xdsl.dialects import arith, cf, memref
+from xdsl.dialects.builtin import Float32Type, Float64Type, FloatAttr, IndexType, IntegerAttr, IntegerType, MemRefType
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from dialects import loom
+
+ALIGN = 64  # bytes: buffers are aligned for the widest vector loads (AVX-512)
 
 # reductions and contractions may be reassociated (docs/language.md §11); everything may contract
 CONTRACT = arith.FastMathFlagsAttr([arith.FastMathFlag.ALLOW_CONTRACT])
@@ -72,5 +74,9 @@ class Emitter:
 
     def select(self, c, a, b) -> SSAValue:
         return self.add(arith.SelectOp(c, a, b))
+
+    def alloc(self, t: MemRefType) -> SSAValue:
+        """A fresh buffer of type `t`, aligned for vector loads and stores."""
+        return self.add(memref.AllocOp.get(t.element_type, ALIGN, list(t.get_shape())))
 
 

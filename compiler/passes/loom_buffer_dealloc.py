@@ -43,7 +43,6 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from compiler.passes.loom_bufferize import alloc
 from compiler.passes.emitter import Emitter
 from dialects import ad, loom
 
@@ -104,7 +103,7 @@ def last_uses(block: Block) -> tuple[list[Operation], dict[SSAValue, int]]:
 
 def copy_before(op: Operation, v: SSAValue) -> SSAValue:
     e = Emitter(op.location)
-    buf = alloc(e, v.type)
+    buf = e.alloc(v.type)
     e.add(memref.CopyOp(v, buf))
     Rewriter.insert_op(e.ops, InsertPoint.before(op))
     return buf

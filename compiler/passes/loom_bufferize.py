@@ -36,17 +36,12 @@ from compiler.diagnostics import LoomError
 from compiler.passes.emitter import Emitter
 from dialects import loom
 
-ALIGN = 64
 
 
 def buffer_type(t: Attribute) -> Attribute:
     if isinstance(t, TensorType):
         return MemRefType(t.element_type, t.get_shape())
     return t
-
-
-def alloc(e: Emitter, t: Attribute) -> SSAValue:
-    return e.add(memref.AllocOp.get(t.element_type, ALIGN, list(t.get_shape())))
 
 
 def insert_before(op: Operation, e: Emitter) -> None:
@@ -69,10 +64,10 @@ class Bufferizer:
             t = buffer_type(owner.tensor.type)
             if not t.get_shape():  # a scalar accumulator: a stack slot at function entry
                 return self.entry_slot(t, owner)
-            return alloc(e, t)
+            return e.alloc(t)
         if self.single_user.get(init) == (user, user.parent_block()):
             return init  # its tensor's only user, in the same block (not a loop running it again)
-        buf = alloc(e, init.type)
+        buf = e.alloc(init.type)
         e.add(memref.CopyOp(init, buf))
         return buf
 
@@ -152,7 +147,7 @@ class Bufferizer:
 
         if all(as_destination(u) for u in users):
             return
-        self._replace(op, e, [alloc(e, buffer_type(op.tensor.type))])
+        self._replace(op, e, [e.alloc(buffer_type(op.tensor.type))])
 
     def op_linalg_fill(self, op: linalg.FillOp, e: Emitter):
         buf = self.destination(e, op.outputs[0], op)
@@ -222,7 +217,7 @@ class Bufferizer:
     def op_func_call(self, op: func.CallOp, e: Emitter):
         ins, outs = self.signatures[op.callee.string_value()]
         bufs = [e.add(memref.AllocaOp.get(t.element_type, None, [])) if not t.get_shape() and not isinstance(r.type, TensorType)
-                else alloc(e, t) for t, r in zip(outs, op.results)]
+                else e.alloc(t) for t, r in zip(outs, op.results)]
         e.add(func.CallOp(op.callee, list(op.arguments) + bufs, []))
         results = [b if isinstance(r.type, TensorType) else e.add(memref.LoadOp.get(b, [])) for b, r in zip(bufs, op.results)]
         self._replace(op, e, results)
@@ -253,7 +248,7 @@ def erase_unused_empties(module: ModuleOp) -> None:
         if isinstance(op, tensor.EmptyOp):
             if op.tensor.uses:
                 e = Emitter(op.location)
-                buf = alloc(e, buffer_type(op.tensor.type))
+                buf = e.alloc(buffer_type(op.tensor.type))
                 insert_before(op, e)
                 op.tensor.replace_all_uses_with(buf)
             op.detach()
