@@ -302,3 +302,9 @@ def test_lowering_generic_ir_asks_for_shapes(prog, tmp_path, capsys):
         assert err.startswith(f"{prog}:5:")  # the function with the dynamic shape
     code, out, _ = run(capsys, "compile", prog, "--emit=linalg", "--entry", "f", "--shape", "N=4")
     assert code == 0 and "linalg.generic" in out
+
+
+def test_rank_and_world_size_outside_a_job(monkeypatch):
+    monkeypatch.delenv("PMI_RANK", raising=False)
+    monkeypatch.delenv("PMI_SIZE", raising=False)
+    assert compiler.rank() == 0 and compiler.world_size() == 1
