@@ -5,7 +5,7 @@ dimension is static or `?` (a symbolic dimension not bound in this compilation),
 polymorphic value (`f32[...S]`) is `tensor<*xf32>`. Elementwise ops broadcast like NumPy.
 Control flow is `scf`, functions are `func`, scalar constants are `arith.constant`.
 
-Canonicalization patterns live in `compiler/passes/loom_canonicalize_patterns.py`; this file is
+Canonicalization patterns live in `dialects/loom_canonicalize.py`; this file is
 only the op definitions and their verifiers.
 """
 
@@ -121,14 +121,15 @@ def _check_result_shape(op: Operation, expected: tuple[int, ...] | None) -> None
 
 
 class _Canonicalize(HasCanonicalizationPatternsTrait):
-    """Looks up the op's patterns in the pass-side table (keeps this file free of rewrites)."""
+    """Looks up the op's patterns in `dialects/loom_canonicalize.py` (imported when first asked, as xDSL's own
+    dialects do: the patterns build ops of this dialect)."""
 
     @classmethod
     def get_canonicalization_patterns(cls):  # pragma: no cover - per-op override below
         return ()
 
     def get_patterns(self, op: type[Operation]):
-        from compiler.passes.loom_canonicalize_patterns import patterns_for
+        from dialects.loom_canonicalize import patterns_for
 
         return patterns_for(op)
 

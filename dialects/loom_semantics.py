@@ -1,7 +1,7 @@
 """What each `loom` op computes, in NumPy: one short function per op, in the table `SEMANTICS`.
 
 The reference (eager) executor runs programs with these functions, and constant folding
-(`compiler/passes/loom_canonicalize_patterns.py`) evaluates ops on constants with the same ones, so
+(`dialects/loom_canonicalize.py`) evaluates ops on constants with the same ones, so
 folding cannot disagree with execution (MLIR keeps folders next to their ops; this is that place).
 Each entry takes the op (for its attributes and result type) and its operand values (NumPy arrays or
 scalars) and returns the result value, converted to the op's result type by `result`. A value the
