@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import compiler
-from compiler.pipeline import print_module
 
 MODES = ("eager", "jit")
 
@@ -238,8 +237,7 @@ def step(p: Params, x: f64[4, 3]) -> Params:
 def test_derivative_ir_is_printable_at_every_stage():
     p = load(LOSS + "\ndloss = grad(loss, wrt=w)\n", "jit")
     low = p.dloss.lower(W, XS, YS)
-    assert "ad.vjp @loss" in print_module(low.generate())  # as generated
-    assert "ad.vjp" not in low.as_text("loom")  # the loom stage: differentiated (a semantic pipeline)
+    assert "ad.vjp @loss" in low.as_text("loom")  # as generated
     opt = low.as_text("loom-opt")
     assert "ad." not in opt  # straight-line code: the tape is forwarded away entirely
     assert "define" in low.as_text("llvm")
