@@ -12,6 +12,25 @@ retargets the op at it (`form = "jvp"`); `ad-linearize` and `ad-transpose` take 
 A derivative op is only processed once its callee contains no derivative ops itself (nested
 `grad(grad(f))` is done inside out: `ad-differentiate` repeats the three passes). Derivative ops
 of the same function and `wrt` share one JVP function (however many places differentiate it).
+
+Example (`dloss = grad(loss, wrt=w)` with `loss(w, x) = sum(tanh(x * w))`, from
+tests/filecheck/autodiff_grad_ir.loom):
+
+    %1, %2 = ad.vjp @loss(%w, %x, %0) {wrt = array<i64: 0>} : (…, f32) -> (f32, tensor<?xf32>)
+becomes (reverse mode: the vjp now names the JVP function, for `ad-linearize`)
+    %1, %2 = ad.vjp @loss_jvp(%w, %x, %0) {wrt = array<i64: 0>, form = "jvp"} : …
+    func.func private @loss_jvp(%0: tensor<?xf32>, %1: tensor<?xf32>, %2: tensor<?xf32>) -> (f32, f32) {
+      %3 = loom.mul %1, %0 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>      (x * w)
+      %4 = loom.mul %1, %2 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>      (x * tw)
+      %5 = loom.tanh %3 : (tensor<?xf32>) -> tensor<?xf32>
+      %6 = arith.constant 1.000000e+00 : f32
+      %7 = loom.mul %5, %5 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+      %8 = loom.sub %6, %7 : (f32, tensor<?xf32>) -> tensor<?xf32>
+      %9 = loom.mul %4, %8 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>      (tanh's rule)
+      %10 = loom.sum %5 {axes = array<i64: 0>} : (tensor<?xf32>) -> f32
+      %11 = loom.sum %9 {axes = array<i64: 0>} : (tensor<?xf32>) -> f32
+      func.return %10, %11 : f32, f32
+    }
 """
 
 from __future__ import annotations

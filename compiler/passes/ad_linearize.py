@@ -15,6 +15,32 @@ over the same iterations; a `while` loop counts its iterations (the count is pus
 loop, the linear loop is an `scf.for` over it — so loops without a bound work, the tape grows as
 needed); an `if` becomes a primal and a linear `if` on the same condition. The derivative op
 becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape.
+
+Example (`@loss_jvp` of the `ad-jvp` example, `loss(w, x) = sum(tanh(x * w))`):
+
+    %1, %2 = ad.vjp @loss_jvp(%w, %x, %0) {wrt = array<i64: 0>, form = "jvp"} : …
+becomes
+    %1, %2 = func.call @loss_fwd(%w, %x) : (tensor<?xf32>, tensor<?xf32>) -> (f32, !ad.tape)
+    %3 = ad.vjp @loss_lin(%2, %0) {wrt = array<i64: 0>, form = "linear"} : (!ad.tape, f32) -> tensor<?xf32>
+    func.func private @loss_fwd(%0: tensor<?xf32>, %1: tensor<?xf32>) -> (f32, !ad.tape) {
+      %2 = ad.tape_new
+      %3 = loom.mul %1, %0 : …
+      %4 = loom.tanh %3 : …
+      …
+      %7 = loom.sub %5, %6 : (f32, tensor<?xf32>) -> tensor<?xf32>                (1 - tanh²)
+      %8 = loom.sum %4 {axes = array<i64: 0>} : (tensor<?xf32>) -> f32
+      %9 = ad.push %2, %1 : tensor<?xf32>                                         (x)
+      %10 = ad.push %9, %7 : tensor<?xf32>
+      func.return %8, %10 : f32, !ad.tape
+    }
+    func.func private @loss_lin(%0: !ad.tape, %1: tensor<?xf32>) -> f32 {
+      %2, %3 = ad.pop %0 : tensor<?xf32>
+      %4, %5 = ad.pop %2 : tensor<?xf32>
+      %6 = loom.mul %5, %1 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+      %7 = loom.mul %6, %3 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+      %8 = loom.sum %7 {axes = array<i64: 0>} : (tensor<?xf32>) -> f32
+      func.return %8 : f32
+    }
 """
 
 from __future__ import annotations

@@ -9,6 +9,31 @@ matched push/pop pairs (removing a nested pair from a stack keeps all other pair
 tape left with no pushes or pops is deleted with its `tape_new`/`tape_free`. Run after inlining;
 `ad-jvp` also runs it on the functions it differentiates, so that forward-over-reverse
 derivatives (Hessian-vector products) of straight-line code see plain dataflow.
+
+Example (`grad` of `sum(tanh(x * w))` after the AD passes and `loom-inline`):
+
+    %1 = ad.tape_new
+    %2 = loom.mul %x, %w : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+    …
+    %6 = loom.sub %4, %5 : (f32, tensor<?xf32>) -> tensor<?xf32>
+    %8 = ad.push %1, %x : tensor<?xf32>
+    %9 = ad.push %8, %6 : tensor<?xf32>
+    %10, %11 = ad.pop %9 : tensor<?xf32>
+    %12, %13 = ad.pop %10 : tensor<?xf32>
+    …
+    %16 = loom.mul %15, %11 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+    …
+    %21 = loom.mul %20, %13 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+    …
+    ad.tape_free %12
+becomes (no tape left)
+    %1 = loom.mul %x, %w : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+    …
+    %5 = loom.sub %3, %4 : (f32, tensor<?xf32>) -> tensor<?xf32>
+    …
+    %9 = loom.mul %8, %5 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+    …
+    %14 = loom.mul %13, %x : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
 """
 
 from __future__ import annotations

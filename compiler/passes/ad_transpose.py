@@ -12,6 +12,36 @@ each result into cotangents of its linear operands with the op's transpose rule
   iterations run in reverse because each pops the residuals of the matching primal iteration;
 - a linear `scf.if` becomes an `if` on the same (taped) condition whose branches yield the
   cotangents of the outside values they use.
+
+Example (`@loss_lin` of the `ad-linearize` example, `loss(w, x) = sum(tanh(x * w))`):
+
+    %3 = ad.vjp @loss_lin(%2, %0) {wrt = array<i64: 0>, form = "linear"} : (!ad.tape, f32) -> tensor<?xf32>
+    func.func private @loss_lin(%0: !ad.tape, %1: tensor<?xf32>) -> f32 {
+      %2, %3 = ad.pop %0 : tensor<?xf32>
+      %4, %5 = ad.pop %2 : tensor<?xf32>
+      %6 = loom.mul %5, %1 : …
+      %7 = loom.mul %6, %3 : …
+      %8 = loom.sum %7 {axes = array<i64: 0>} : (tensor<?xf32>) -> f32
+      func.return %8 : f32
+    }
+becomes (sum transposes to a broadcast, a mul by a residual to a mul guarded so that a zero
+cotangent stays 0 against an infinite residual)
+    %3 = func.call @loss_lin_t(%2, %0) : (!ad.tape, f32) -> tensor<?xf32>
+    func.func private @loss_lin_t(%0: !ad.tape, %1: f32) -> tensor<?xf32> {
+      %2, %3 = ad.pop %0 : tensor<?xf32>
+      %4, %5 = ad.pop %2 : tensor<?xf32>
+      %6 = loom.reshape %1 : (f32) -> tensor<1xf32>
+      %7 = loom.broadcast_to %6 : (tensor<1xf32>) -> tensor<?xf32>
+      %8 = loom.mul %7, %3 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+      %9 = arith.constant 0.000000e+00 : f32
+      %10 = loom.cmp "eq", %7, %9 : (tensor<?xf32>, f32) -> tensor<?xi1>
+      …
+      %12 = loom.select %10, %11, %8 : (tensor<?xi1>, f32, tensor<?xf32>) -> tensor<?xf32>
+      %13 = loom.mul %12, %5 : (tensor<?xf32>, tensor<?xf32>) -> tensor<?xf32>
+      …                                                                           (same guard)
+      ad.tape_free %4
+      func.return %17 : tensor<?xf32>
+    }
 """
 
 from __future__ import annotations

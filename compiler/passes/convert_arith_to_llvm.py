@@ -13,6 +13,29 @@
   extf/truncf/extsi/extui/trunci/sitofp/uitofp/fptosi/fptoui/bitcast/index_cast.
 
 Ops missing from xDSL's llvm dialect come from `dialects/llvm_ext.py`.
+
+Example (tests/filecheck/backend_convert_arith_math_to_llvm.mlir; `math` ops are left alone):
+
+    %m = arith.mulf %a, %b fastmath<contract> : f32
+    %x = arith.maximumf %d, %b : f32
+    %q = arith.floordivsi %i, %j : i64
+    %f = arith.sitofp %q : i64 to f32
+    %c = arith.cmpf olt, %x, %f : f32
+    %s = arith.select %c, %x, %f : f32
+becomes
+    %m = llvm.fmul %a, %b {fastmathFlags = #llvm.fastmath<contract>} : f32
+    %x = llvm.intr.maximum(%d, %b) {fastmathFlags = #llvm.fastmath<contract>} : (f32, f32) -> f32
+    %q = llvm.mlir.constant(0) : i64
+    %q_1 = llvm.mlir.constant(1) : i64
+    %q_2 = llvm.sdiv %i, %j : i64
+    %q_3 = llvm.srem %i, %j : i64
+    …                                  (round down: remainder non-zero, sign unlike %j's)
+    %q_8 = llvm.and %q_4, %q_7 : i1
+    %q_9 = llvm.sub %q_2, %q_1 : i64
+    %q_10 = llvm.select %q_8, %q_9, %q_2 : i1, i64
+    %f = llvm.sitofp %q_10 : i64 to f32
+    %c = llvm.fcmp "olt" %x, %f : f32
+    %s = llvm.select %c, %x, %f : i1, f32
 """
 
 from __future__ import annotations

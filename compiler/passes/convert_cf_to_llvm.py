@@ -7,6 +7,24 @@ Each `cf.assert` becomes an entry of the module attribute `loom.error_sites` (it
 source location); its number is its position + 1. The runtime turns a nonzero status into a
 `LoomRuntimeError` at that location. Buffers allocated before a failing check are not freed (the
 run is abandoned with an error).
+
+Example (tests/filecheck/backend_convert_func_cf_to_llvm.mlir, after `convert-func-to-llvm`):
+
+    ^bb2:
+      cf.assert %c, "c must hold"
+      %4 = llvm.mlir.constant(0 : i32) : i32
+      llvm.return %4 : i32
+becomes (status 1: the first entry of the module's `loom.error_sites`)
+    builtin.module attributes {loom.error_sites = [["c must hold", "", "0", "0"], …]} {
+    …
+    ^bb2:
+      llvm.cond_br %c, ^bb4, ^bb3
+    ^bb3:
+      %4 = llvm.mlir.constant(1 : i32) : i32
+      llvm.return %4 : i32
+    ^bb4:
+      %5 = llvm.mlir.constant(0 : i32) : i32
+      llvm.return %5 : i32
 """
 
 from __future__ import annotations

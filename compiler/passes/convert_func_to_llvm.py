@@ -7,6 +7,29 @@ its results' out-buffers, and returns nothing; here it gains a last argument, a 
 `convert-cf-to-llvm`), which callers propagate. Public functions get external linkage (entry points: the JIT looks them
 up, an object file exports them); pointer arguments are `noalias` — inputs are never written and
 outputs are fresh arrays.
+
+Example (tests/filecheck/backend_convert_func_cf_to_llvm.mlir):
+
+    func.func @main(%a: i64, %c: i1) {
+      func.call @helper(%a) : (i64) -> ()
+      cf.assert %c, "c must hold"
+      func.return
+    }
+    func.func private @helper(%a: i64) { … }
+becomes (a failing callee's status is returned at once)
+    llvm.func @main(%a: i64, %c: i1, %0: !llvm.ptr {llvm.noalias}) -> i32 {
+      %1 = llvm.call @helper(%a, %0) : (i64, !llvm.ptr) -> i32
+      %2 = llvm.mlir.constant(0 : i32) : i32
+      %3 = llvm.icmp "eq" %1, %2 : i32
+      llvm.cond_br %3, ^bb2, ^bb1
+    ^bb1:
+      llvm.return %1 : i32
+    ^bb2:
+      cf.assert %c, "c must hold"
+      %4 = llvm.mlir.constant(0 : i32) : i32
+      llvm.return %4 : i32
+    }
+    llvm.func internal @helper(%a_1: i64, %5: !llvm.ptr {llvm.noalias}) -> i32 { … }
 """
 
 from __future__ import annotations

@@ -18,6 +18,29 @@ functions `func`; only `loom.print` remains of our dialect). Every tensor op bec
 Run-time checks (`loom.assert`, dynamic indices, integer division by zero, float→int range)
 become `cf.assert` with the op's source location. Shapes must be static (functions are
 specialized before compilation); a `?` dimension is reported as a compiler error.
+
+Example (`exp(x) * 2.0 + x` for `x: f32[N]`, `--shape N=4`):
+
+    %0 = loom.exp %x : (tensor<4xf32>) -> tensor<4xf32>
+    %1 = arith.constant 2.000000e+00 : f32
+    %2 = loom.mul %0, %1 : (tensor<4xf32>, f32) -> tensor<4xf32>
+    %3 = loom.add %2, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+becomes (one `linalg.generic` per op; `linalg-fuse-elementwise` merges them)
+    %0 = tensor.empty() : tensor<4xf32>
+    %1 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>],
+                         iterator_types = ["parallel"]} ins(%x : tensor<4xf32>) outs(%0 : tensor<4xf32>) {
+    ^bb0(%2: f32, %3: f32):
+      %4 = math.exp %2 : f32
+      linalg.yield %4 : f32
+    } -> tensor<4xf32>
+    %5 = arith.constant 2.000000e+00 : f32
+    %6 = tensor.empty() : tensor<4xf32>
+    %7 = linalg.generic {…} ins(%1 : tensor<4xf32>) outs(%6 : tensor<4xf32>) {
+    ^bb0(%8: f32, %9: f32):
+      %10 = arith.mulf %8, %5 fastmath<contract> : f32
+      linalg.yield %10 : f32
+    } -> tensor<4xf32>
+    …  (the same for loom.add: ins(%7, %x …))
 """
 
 from __future__ import annotations

@@ -13,6 +13,16 @@ declared as an external `llvm.func`). Either way a scalar libm call blocks vecto
   → libm calls.
 
 The op's fast-math flags are kept (plus `contract` on the arithmetic this pass creates).
+
+Example (tests/filecheck/backend_convert_arith_math_to_llvm.mlir, without `math-approximation`):
+
+    %t = math.tanh %s : f32
+    %e = math.sqrt %t : f32
+becomes
+    %t = llvm.call @tanhf(%s) : (f32) -> f32          (no LLVM intrinsic: libm)
+    %e = llvm.intr.sqrt(%t) : (f32) -> f32
+    …
+    llvm.func @tanhf(f32) -> f32
 """
 
 from __future__ import annotations

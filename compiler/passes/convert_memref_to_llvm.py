@@ -7,6 +7,27 @@
 - `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`;
 - `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views).
 Sizes and strides are compile-time constants.
+
+Example (these patterns as run by `convert-to-llvm`, which also lowers the function):
+
+    %b = memref.alloc() {alignment = 64 : i64} : memref<3x4xf32>
+    %v = memref.load %a[%i, %j] : memref<3x4xf32>
+    memref.store %v, %b[%i, %j] : memref<3x4xf32>
+    memref.dealloc %b : memref<3x4xf32>
+becomes
+    %b = llvm.mlir.constant(64) : i64
+    %b_1 = llvm.mlir.constant(64) : i64
+    %b_2 = llvm.mlir.constant(0) : i64
+    %b_3 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    …                                        (null: return the "out of memory" check's status)
+    %v = llvm.mlir.constant(4) : i64
+    %v_1 = llvm.mul %i, %v : i64
+    %v_2 = llvm.add %v_1, %j : i64
+    %v_3 = llvm.getelementptr inbounds %a[%v_2] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+    %v_4 = llvm.load %v_3 : !llvm.ptr -> f32
+    …
+    llvm.store %v_4, %5 : f32, !llvm.ptr
+    llvm.call @free(%b_3) : (!llvm.ptr) -> ()
 """
 
 from __future__ import annotations

@@ -5,6 +5,31 @@ The format string and the printed values' types are recorded in the module attri
 pointer, or a stack slot holding a scalar). The runtime formats the values exactly as the eager
 executor does (`runtime/format.py`). Run before the memref conversion: buffers are passed through
 `builtin.unrealized_conversion_cast` to `!llvm.ptr`, which `reconcile-unrealized-casts` removes.
+
+Example (tests/filecheck/backend_convert_print_to_llvm.mlir):
+
+    func.func @main(%x: memref<3xf32>, %n: i64, %f: f32) {
+      loom.print "x = {} n = {} f = {}", %x, %n, %f : memref<3xf32>, i64, f32
+      …
+becomes
+    builtin.module attributes {loom.prints = [["x = {} n = {} f = {}", [memref<3xf32>, i64, f32]], …]} {
+      func.func @main(%x: memref<3xf32>, %n: i64, %f: f32) {
+        …
+        %3 = llvm.alloca %2 x !llvm.ptr {alignment = 8 : i64} : (i64) -> !llvm.ptr
+        %5 = llvm.alloca %4 x i64 {alignment = 8 : i64} : (i64) -> !llvm.ptr
+        …
+        %8 = builtin.unrealized_conversion_cast %x : memref<3xf32> to !llvm.ptr
+        %9 = llvm.getelementptr inbounds %3[0] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+        llvm.store %8, %9 : !llvm.ptr, !llvm.ptr
+        llvm.store %n, %5 : i64, !llvm.ptr
+        %10 = llvm.getelementptr inbounds %3[1] : (!llvm.ptr) -> !llvm.ptr, !llvm.ptr
+        llvm.store %5, %10 : !llvm.ptr, !llvm.ptr
+        …                                                   (the same for %f)
+        %12 = llvm.mlir.constant(0) : i64
+        llvm.call @loom_rt_print(%12, %3) : (i64, !llvm.ptr) -> ()
+        …
+      }
+      llvm.func @loom_rt_print(i64, !llvm.ptr)
 """
 
 from __future__ import annotations

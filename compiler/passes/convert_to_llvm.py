@@ -7,6 +7,42 @@
    error-values argument, and math, arith, func and cf ops are converted together.
 The single passes leave the IR type-inconsistent until all of them have run (MLIR would insert
 `unrealized_conversion_cast`s); run together, the result verifies.
+
+Example (`x * 2.0`, f32[4], after `loom-scf-to-cf`; the func lowering adds `%1`, the
+error-values pointer, and the `i32` status result):
+
+    func.func @f(%x: memref<4xf32>, %0: memref<4xf32>) {
+      %1 = arith.constant 2.000000e+00 : f32
+      …
+    ^bb1(%5: index):
+      %6 = arith.cmpi slt, %5, %4 : index
+      cf.cond_br %6, ^bb2, ^bb3
+    ^bb2:
+      %7 = memref.load %x[%5] : memref<4xf32>
+      %8 = arith.mulf %7, %1 fastmath<contract> : f32
+      memref.store %8, %0[%5] : memref<4xf32>
+      …
+    ^bb3:
+      func.return
+    }
+becomes
+    llvm.func @f(%x: !llvm.ptr {llvm.noalias}, %0: !llvm.ptr {llvm.noalias}, %1: !llvm.ptr {llvm.noalias}) -> i32 {
+      %2 = llvm.mlir.constant(2.000000e+00 : f32) : f32
+      …
+    ^bb1(%6: i64):
+      %7 = llvm.icmp "slt" %6, %5 : i64
+      llvm.cond_br %7, ^bb2, ^bb3
+    ^bb2:
+      %8 = llvm.getelementptr inbounds %x[%6] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+      %9 = llvm.load %8 : !llvm.ptr -> f32
+      %10 = llvm.fmul %9, %2 {fastmathFlags = #llvm.fastmath<contract>} : f32
+      %11 = llvm.getelementptr inbounds %0[%6] : (!llvm.ptr, i64) -> !llvm.ptr, f32
+      llvm.store %10, %11 : f32, !llvm.ptr
+      …
+    ^bb3:
+      %13 = llvm.mlir.constant(0 : i32) : i32
+      llvm.return %13 : i32
+    }
 """
 
 from __future__ import annotations

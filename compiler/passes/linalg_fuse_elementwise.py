@@ -12,6 +12,34 @@ composed indexing maps (`producer_map ∘ consumer_map`), and computes the produ
 `tanh(x*a + b)*c + x` becomes one loop, a broadcast or a cast costs nothing, and a reduction reads
 the elementwise expression it reduces (`sum(x*x)` in one pass). Dead tensor-level linalg ops and
 `tensor.empty` are removed afterwards (they have no side effects on tensors).
+
+Example (`exp(x) * 2.0 + x`, after `convert-loom-to-linalg`, `canonicalize`, `cse`):
+
+    %0 = tensor.empty() : tensor<4xf32>
+    %1 = linalg.generic {…} ins(%x : tensor<4xf32>) outs(%0 : tensor<4xf32>) {
+    ^bb0(%2: f32, %3: f32):
+      %4 = math.exp %2 : f32
+      linalg.yield %4 : f32
+    } -> tensor<4xf32>
+    %5 = arith.constant 2.000000e+00 : f32
+    %6 = linalg.generic {…} ins(%1 : tensor<4xf32>) outs(%0 : tensor<4xf32>) {
+      … arith.mulf %7, %5 …
+    } -> tensor<4xf32>
+    %10 = linalg.generic {…} ins(%6, %x : tensor<4xf32>, tensor<4xf32>) outs(%0 : tensor<4xf32>) {
+      … arith.addf %11, %12 …
+    } -> tensor<4xf32>
+    func.return %10 : tensor<4xf32>
+becomes
+    %0 = tensor.empty() : tensor<4xf32>
+    %1 = arith.constant 2.000000e+00 : f32
+    %2 = linalg.generic {…} ins(%x : tensor<4xf32>) outs(%0 : tensor<4xf32>) {
+    ^bb0(%3: f32, %4: f32):
+      %5 = math.exp %3 : f32
+      %6 = arith.mulf %5, %1 fastmath<contract> : f32
+      %7 = arith.addf %6, %3 fastmath<contract> : f32
+      linalg.yield %7 : f32
+    } -> tensor<4xf32>
+    func.return %2 : tensor<4xf32>
 """
 
 from __future__ import annotations

@@ -28,6 +28,23 @@ A loop-carried tensor therefore lives in one buffer updated in place when the bo
          memref.dealloc %a : memref<16xf32>
        }
        cf.assert %ok, "index out of range"
+
+Example (`exp(x) * 2.0 + x` after `loom-bufferize`): the result is written straight into the
+caller's out-buffer `%0`, so the buffer and the final copy go away:
+
+    func.func @f(%x: memref<4xf32>, %0: memref<4xf32>) {
+      %1 = arith.constant 2.000000e+00 : f32
+      %2 = memref.alloc() {alignment = 64 : i64} : memref<4xf32>
+      linalg.generic {…} ins(%x : memref<4xf32>) outs(%2 : memref<4xf32>) { … }
+      "memref.copy"(%2, %0) : (memref<4xf32>, memref<4xf32>) -> ()
+      func.return
+    }
+becomes
+    func.func @f(%x: memref<4xf32>, %0: memref<4xf32>) {
+      %1 = arith.constant 2.000000e+00 : f32
+      linalg.generic {…} ins(%x : memref<4xf32>) outs(%0 : memref<4xf32>) { … }
+      func.return
+    }
 """
 
 from __future__ import annotations

@@ -18,6 +18,27 @@ and turns copies into in-place updates.
   scalar) and return nothing — the native ABI writes results straight into NumPy arrays; a call
   allocates its results' buffers and reads scalars back;
 - `scf.for/if/while` and block arguments are retyped in place.
+
+Example (the fused `exp(x) * 2.0 + x`; the result becomes an out-buffer argument):
+
+    func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %0 = tensor.empty() : tensor<4xf32>
+      %1 = arith.constant 2.000000e+00 : f32
+      %2 = linalg.generic {…} ins(%x : tensor<4xf32>) outs(%0 : tensor<4xf32>) {
+        … math.exp, arith.mulf, arith.addf …
+      } -> tensor<4xf32>
+      func.return %2 : tensor<4xf32>
+    }
+becomes
+    func.func @f(%x: memref<4xf32>, %0: memref<4xf32>) {
+      %1 = arith.constant 2.000000e+00 : f32
+      %2 = memref.alloc() {alignment = 64 : i64} : memref<4xf32>
+      linalg.generic {…} ins(%x : memref<4xf32>) outs(%2 : memref<4xf32>) {
+        … math.exp, arith.mulf, arith.addf …
+      }
+      "memref.copy"(%2, %0) : (memref<4xf32>, memref<4xf32>) -> ()
+      func.return
+    }
 """
 
 from __future__ import annotations

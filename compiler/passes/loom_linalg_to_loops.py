@@ -8,6 +8,30 @@ loop order for the memory layout instead: the innermost loop is the dimension th
 axpy over a row of B and C), a row reduction runs along the row, and a column reduction
 vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles). Indexing maps are evaluated with `arith` on `index` values; a
 reduction's accumulator is loaded and stored in the loop (LLVM keeps it in a register).
+
+Example (`exp(x) * 2.0 + x`, bufferized):
+
+    %1 = arith.constant 2.000000e+00 : f32
+    linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>],
+                    iterator_types = ["parallel"]} ins(%x : memref<4xf32>) outs(%0 : memref<4xf32>) {
+    ^bb0(%2: f32, %3: f32):
+      %4 = math.exp %2 : f32
+      %5 = arith.mulf %4, %1 fastmath<contract> : f32
+      %6 = arith.addf %5, %2 fastmath<contract> : f32
+      linalg.yield %6 : f32
+    }
+becomes
+    %1 = arith.constant 2.000000e+00 : f32
+    %2 = arith.constant 0 : index
+    %3 = arith.constant 1 : index
+    %4 = arith.constant 4 : index
+    scf.for %5 = %2 to %4 step %3 {
+      %6 = memref.load %x[%5] : memref<4xf32>
+      %7 = math.exp %6 : f32
+      %8 = arith.mulf %7, %1 fastmath<contract> : f32
+      %9 = arith.addf %8, %6 fastmath<contract> : f32
+      memref.store %9, %0[%5] : memref<4xf32>
+    }
 """
 
 from __future__ import annotations

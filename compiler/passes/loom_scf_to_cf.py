@@ -3,6 +3,41 @@
 for `scf.while` (`convert-scf-while-to-cf`). Run separately, either pass leaves a multi-block
 region inside a loop the other has not lowered yet — which the verifier rightly rejects — so
 nested loops of mixed kinds are lowered together.
+
+Example (tests/filecheck/backend_loom_scf_to_cf.mlir: an `scf.while` inside an `scf.for`):
+
+    %t = scf.for %i = %zero to %n step %one iter_args(%t0 = %zero) -> (i64) : i64 {
+      %j, %tw = scf.while (%j0 = %i, %t1 = %t0) : (i64, i64) -> (i64, i64) {
+        %gt = arith.cmpi sgt, %j0, %zero : i64
+        scf.condition(%gt) %j0, %t1 : i64, i64
+      } do {
+      ^bb0(%ja: i64, %ta: i64):
+        %h = arith.shrsi %ja, %one : i64
+        %t2 = arith.addi %ta, %one : i64
+        scf.yield %h, %t2 : i64, i64
+      }
+      scf.yield %tw : i64
+    }
+    func.return %t : i64
+becomes
+    cf.br ^bb1(%zero, %zero : i64, i64)
+  ^bb1(%i: i64, %t0: i64):
+    %0 = arith.cmpi slt, %i, %n : i64
+    cf.cond_br %0, ^bb2, ^bb6
+  ^bb2:
+    cf.br ^bb3(%i, %t0 : i64, i64)
+  ^bb3(%j0: i64, %t1: i64):
+    %gt = arith.cmpi sgt, %j0, %zero : i64
+    cf.cond_br %gt, ^bb4(%j0, %t1 : i64, i64), ^bb5(%j0, %t1 : i64, i64)
+  ^bb4(%ja: i64, %ta: i64):
+    %h = arith.shrsi %ja, %one : i64
+    %t2 = arith.addi %ta, %one : i64
+    cf.br ^bb3(%h, %t2 : i64, i64)
+  ^bb5(%j: i64, %tw: i64):
+    %1 = arith.addi %i, %one : i64
+    cf.br ^bb1(%1, %tw : i64, i64)
+  ^bb6:
+    func.return %t0 : i64
 """
 
 from __future__ import annotations
