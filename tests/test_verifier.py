@@ -1,12 +1,14 @@
 """Whole-module verification (compiler/verifier.py): linear in the number of blocks (issue 9:
 xDSL's verifier walks a region's block list once per block), and it rejects what xDSL's does,
-plus uses before definitions, naming the failing op's location."""
+plus uses before definitions, naming the failing op's location. Also the block splitting of
+convert-func-to-llvm, which must not walk the block list either."""
 
 import pytest
 from xdsl.ir.core import RegionBlocks, _RegionBlocksIterator
 from xdsl.parser import Parser
 
 from compiler.diagnostics import LoomError
+from compiler.passes.convert_func_to_llvm import split_before
 from compiler.pipeline import make_context, verify
 
 
@@ -28,8 +30,8 @@ def branch_chain(blocks: int) -> str:
     return "\n".join(out)
 
 
-def block_visits(m, monkeypatch) -> tuple[int, int]:
-    """(steps through region block lists, calls of len() on a block list) while verifying m."""
+def block_visits(run, monkeypatch) -> tuple[int, int]:
+    """(steps through region block lists, calls of len() on a block list) during run()."""
     steps, lens = [0], [0]
     step, length = _RegionBlocksIterator.__next__, RegionBlocks.__len__
 
@@ -44,13 +46,13 @@ def block_visits(m, monkeypatch) -> tuple[int, int]:
     with monkeypatch.context() as mp:
         mp.setattr(_RegionBlocksIterator, "__next__", counted_step)
         mp.setattr(RegionBlocks, "__len__", counted_len)
-        verify(m)
+        run()
     return steps[0], lens[0]
 
 
 def test_verifying_a_function_of_2000_blocks_walks_its_block_list_a_bounded_number_of_times(monkeypatch):
     m1000, m2000 = parse(branch_chain(1000)), parse(branch_chain(2000))
-    (s1000, l1000), (s2000, l2000) = block_visits(m1000, monkeypatch), block_visits(m2000, monkeypatch)
+    (s1000, l1000), (s2000, l2000) = block_visits(lambda: verify(m1000), monkeypatch), block_visits(lambda: verify(m2000), monkeypatch)
     # xDSL's Operation.verify calls len(region.blocks) for each block's last op: 2000^2 steps;
     # here only the few ops whose own verifiers look at their region's blocks (func.func) do
     assert l1000 == l2000 <= 8
@@ -103,3 +105,15 @@ def test_a_branch_into_another_region_is_rejected():
 def test_valid_ir_verifies():
     verify(parse(branch_chain(3)))
     verify(parse("%0 = arith.constant 1 : i32\nscf.if %c {\n%1 = arith.addi %0, %0 : i32\n}\nfunc.return %0 : i32"))
+
+
+def test_splitting_a_block_does_not_walk_the_block_list(monkeypatch):
+    m = parse(branch_chain(2000))
+    blocks = list(next(o for o in m.walk() if o.name == "func.func").regions[0].blocks)
+    middle = blocks[1000]
+    br = middle.last_op
+    steps, lens = block_visits(lambda: split_before(br), monkeypatch)
+    assert (steps, lens) == (0, 0)  # xDSL's Block.split_before walks it twice: ~2000 steps
+    cont = middle.next_block
+    assert cont.next_block is blocks[1001] and list(cont.ops) == [br] and br.parent is cont
+    assert [o.name for o in middle.ops] == ["arith.constant"]
