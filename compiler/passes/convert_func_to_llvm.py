@@ -47,7 +47,7 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
-from xdsl.ir import Block, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.llvm_types import convert_type, retype_block_args, with_location
@@ -99,13 +99,29 @@ class LowerCall(RewritePattern):
         zero = llvm.ConstantOp(IntegerAttr(0, STATUS), STATUS)
         ok = llvm.ICmpOp(call.returned, zero.result, IntegerAttr(0, 64))  # eq
         block = op.parent_block()
-        cont = block.split_before(op)
+        cont = split_before(op)
         fail = Block()
         fail.add_op(llvm.ReturnOp(call.returned))
         block.parent_region().insert_block_after(fail, block)
         br = llvm.CondBrOp(ok.res, cont, [], fail, [])
         rewriter.insert(with_location([call, zero, ok, br], op), InsertPoint.at_end(block))
         rewriter.erase(op)
+
+
+def split_before(op: Operation) -> Block:
+    """`Block.split_before(op)` without its two walks of the region's block list (to find the
+    block's index and insert at it), which make a function of many calls lower in O(blocks^2):
+    a new block after op's block receives op and the ops after it."""
+    block = op.parent_block()
+    cont = Block()
+    block.parent_region().insert_block_after(cont, block)
+    moving: Operation | None = op
+    while moving is not None:
+        following = moving.next_op
+        block.detach_op(moving)
+        cont.add_op(moving)
+        moving = following
+    return cont
 
 
 def patterns() -> list[RewritePattern]:
