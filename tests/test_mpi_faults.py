@@ -6,6 +6,7 @@ that does not match the mesh (a clean error before anything is launched)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -56,7 +57,8 @@ def script(tmp_path):
 def test_launch_runs_every_rank(script):
     p = loom("launch", "-n", "2", "python", script, "ok")
     assert p.returncode == 0, p.stderr
-    assert sorted(line for line in p.stdout.splitlines() if line.startswith("done")) == ["done 0", "done 1"]
+    # every rank ran to its end, once (the ranks' output may interleave mid-line: mpiexec forwards chunks)
+    assert sorted(re.findall(r"done \d", p.stdout)) == ["done 0", "done 1"]
     assert "hello from 1 of 2" in p.stdout
 
 
