@@ -14,3 +14,12 @@ EXECUTIONS = ("none", "loom-opt", "jit")
 def how(execution: str) -> dict:
     """`compiler.load(s)` keyword arguments for an execution name."""
     return {"mode": "jit"} if execution == "jit" else {"mode": "eager", "pipeline": execution}
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """`loom ARGV…` in this process: (exit status, stdout, stderr)."""
+    from compiler.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from compiler.cli import main
 
@@ -20,10 +21,7 @@ def prog(tmp_path):
     return str(p)
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_check_and_run(prog, capsys):

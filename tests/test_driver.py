@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 import compiler
 from compiler import driver
@@ -44,10 +45,7 @@ def prog(tmp_path):
     return str(p)
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 # ------------------------------------------------------------------ the stage table
