@@ -6,9 +6,10 @@ body is a mere copy (a broadcast, transpose or static slice), which is free to d
 consumer reads each of its elements exactly once (the operand's map is a permutation of all loop
 dims — fusing a bias add into the next matmul, which reads it once per output column, would
 repeat the add n times) and either all its uses are in that consumer or it is cheap (one or two
-arithmetic ops, like `x - mean` in a layer norm: recomputing it in each consumer beats a round
-trip through memory). The consumer then reads the producer's inputs directly, through the
-composed indexing maps (`producer_map ∘ consumer_map`), and computes the producer's body inline:
+arithmetic ops, like `x - mean` in a layer norm, counting the producers it absorbs itself:
+recomputing it in each consumer beats a round trip through memory, but recomputing a chain of
+cheap ops in each consumer of each link would make code and work quadratic in its length). The
+consumer then reads the producer's inputs directly, through the composed indexing maps (`producer_map ∘ consumer_map`), and computes the producer's body inline:
 `tanh(x*a + b)*c + x` becomes one loop, a broadcast or a cast costs nothing, and a reduction reads
 the elementwise expression it reduces (`sum(x*x)` in one pass). Dead tensor-level linalg ops and
 `tensor.empty` are removed afterwards (they have no side effects on tensors).
@@ -71,7 +72,11 @@ def _is_copy(p: linalg.GenericOp) -> bool:
     return y is block.last_op and len(y.operands) == 1 and y.operands[0] in block.args[:len(p.inputs)]
 
 
-def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
+CHEAP = 2  # a producer used elsewhere is recomputed in a consumer when it costs at most this many ops
+
+
+def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operation, int]) -> bool:
+    """Whether `p` may be fused into `consumer`; `cost` is each generic's fused cost (see `fused_costs`)."""
     if not isinstance(p, linalg.GenericOp) or len(p.outputs) != 1 or len(p.res) != 1:
         return False
     if any(it.data != linalg_attrs.IteratorType.PARALLEL for it in p.iterator_types):
@@ -92,7 +97,10 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp) -> bool:
         dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
         if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
             return False
-        if not (_single_user(p, consumer) or _cheap(p)):
+        # recomputed in each consumer only when cheap *with what it fuses itself*: judging the
+        # producer's own body alone recomputes whole chains of cheap ops (a residual stream
+        # `h = (r - u) * t; r' = … + h` through every layer: IR and work quadratic in depth)
+        if not (_single_user(p, consumer) or cost.get(p, CHEAP + 1) <= CHEAP):
             return False
     # last, as it walks the whole body
     return not any(isinstance(o, linalg.IndexOp) for o in p.body.walk())
@@ -102,16 +110,20 @@ def _single_user(p: linalg.GenericOp, consumer: linalg.GenericOp) -> bool:
     return all(u.operation is consumer for u in p.res[0].uses)
 
 
-def _cheap(p: linalg.GenericOp) -> bool:
-    """One or two plain arithmetic ops (`x - mean`): cheaper to recompute in every consumer than
-    to write to memory and read back."""
-    body = []
-    for o in p.body.block.ops:  # stops early: a fused body can be long
-        if not isinstance(o, linalg.YieldOp):
-            body.append(o)
-        if len(body) > 2:
-            return False
-    return all(o.name.startswith("arith.") for o in body)
+def fused_costs(module: ModuleOp) -> dict[Operation, int]:
+    """Each generic's cost once fused: the arithmetic ops of its body plus the fused costs of the
+    producers it will absorb (an over-estimate: a fusion that a later check refuses still counts),
+    in one forward walk, producers before their consumers. A copy costs nothing; a non-arith op
+    (`math.exp`, `linalg.index`) makes a body too costly to recompute."""
+    cost: dict[Operation, int] = {}
+    for op in module.walk():
+        if not isinstance(op, linalg.GenericOp):
+            continue
+        own = sum(1 if o.name.startswith("arith.") else CHEAP + 1
+                  for o in op.body.block.ops if not isinstance(o, linalg.YieldOp))
+        cost[op] = own + sum(cost[v.owner] for v in dict.fromkeys(op.inputs)
+                             if v.owner in cost and fusable_producer(v.owner, op, cost))
+    return cost
 
 
 @dataclass
@@ -154,21 +166,24 @@ class FusionPlan:
         return covered >= set(range(len(op.iterator_types)))
 
 
+@dataclass
 class FuseProducerIntoConsumer(RewritePattern):
+    cost: dict[Operation, int]  # fused costs (`fused_costs`); a fused op inherits its consumer's
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
         if not op.res:  # buffer semantics: nothing to fuse
             return
         for v in dict.fromkeys(op.inputs):
             p = v.owner
-            if isinstance(p, Operation) and fusable_producer(p, op):
+            if isinstance(p, Operation) and fusable_producer(p, op, self.cost):
                 plan = FusionPlan.of(op, p)
                 if plan.keeps_loop_bounds(op):
-                    self.fuse(op, p, plan, rewriter)
+                    self.cost[self.fuse(op, p, plan, rewriter)] = self.cost.pop(op, CHEAP + 1)
                     return
 
     @staticmethod
-    def fuse(op: linalg.GenericOp, p: linalg.GenericOp, plan: FusionPlan, rewriter: PatternRewriter):
+    def fuse(op: linalg.GenericOp, p: linalg.GenericOp, plan: FusionPlan, rewriter: PatternRewriter) -> linalg.GenericOp:
         """Fuse in place, in time proportional to the producer: the consumer's block (which grows
         as producers are fused into it one by one) is kept, the producer's body is moved (or
         cloned, when it stays for other users or is read through several maps) in front of it."""
@@ -217,6 +232,7 @@ class FuseProducerIntoConsumer(RewritePattern):
         rewriter.replace(op, new_op)
         if not p.res[0].uses:
             rewriter.erase(p)
+        return new_op
 
 
 class EraseDeadTensorOp(RewritePattern):
@@ -235,5 +251,6 @@ class LinalgFuseElementwise(ModulePass):
         # consumers last to first: a fused consumer absorbs its producers one after the other, so
         # each fusion moves one small producer body (first to last, each fusion would move the
         # whole chain fused so far into the next consumer: quadratic in the chain's length)
-        PatternRewriteWalker(FuseProducerIntoConsumer(), apply_recursively=True, walk_reverse=True).rewrite_module(op)
+        fuse = FuseProducerIntoConsumer(fused_costs(op))
+        PatternRewriteWalker(fuse, apply_recursively=True, walk_reverse=True).rewrite_module(op)
         PatternRewriteWalker(EraseDeadTensorOp(), apply_recursively=True, walk_reverse=True).rewrite_module(op)

@@ -59,4 +59,9 @@ class LoomScfToCf(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         patterns = [IfLowering(), ForLowering(), SwitchLowering(), WhileLowering()]
-        PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
+        # last op first: lowering an op splits its block before it, moving every op after it (one
+        # at a time, xDSL's `Block.split_before`) to a new block. Front to back, each of n loops
+        # would move the rest of the function (O(n^2) moves); back to front, only the ops up to
+        # the split made before it, so each op moves about once. The block split is then also
+        # near the front of its region, where `split_before` finds its index.
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns), walk_reverse=True).rewrite_module(op)
