@@ -16,6 +16,12 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
 
     python -m bench --only compile_scaling [--quick]   # through the benchmark driver
     python bench/compile_scaling.py [--quick] [--sizes 100,200] [--depths 4,8] [--no-eager]
+    python bench/compile_scaling.py --passes [--sizes 100,200,400]   # CPU s per pass, exponent per pass
+
+`--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
+`control` family: the same layers inside `for` loops with an `if`), timing each pass and the
+verification after it in CPU seconds, counting the IR's ops after each stage, and fitting an
+exponent per pass: the pass whose exponent is over 1.2 is the one to fix.
 """
 
 from __future__ import annotations
@@ -30,9 +36,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from collections import defaultdict
+
 import numpy as np
 
 import compiler
+from compiler import driver
+from compiler.pipeline import make_context, parse_passes, verify
 
 SIZES = (100, 200, 500, 1000, 2000, 5000)
 QUICK_SIZES = (100, 200, 500, 1000)
@@ -54,20 +64,43 @@ LAYER = """\
     v{k} = mean((r{k} - u{k}) ** 2, axis=-1, keepdims=true)
     {o} = (r{k} - u{k}) * rsqrt(v{k} + 1e-5)
 """
-LAYER_LINES = LAYER.count("\n")
 
 
-def straight_line(lines: int) -> str:
+# the control-flow family: a block of layers carried through a two-trip loop with an `if`
+CONTROL = """\
+    c{k} = {p}
+    for i{k} in range(2):
+        a{k} = c{k} @ w + bias
+        m{k} = max(a{k}, axis=-1, keepdims=true)
+        e{k} = exp(a{k} - m{k})
+        s{k} = e{k} / sum(e{k}, axis=-1, keepdims=true)
+        if i{k} % 2 == 0:
+            c{k} = tanh(s{k}) + c{k}
+        else:
+            c{k} = s{k} * 0.5 + c{k}
+    u{k} = mean(c{k}, axis=-1, keepdims=true)
+    v{k} = mean((c{k} - u{k}) ** 2, axis=-1, keepdims=true)
+    {o} = (c{k} - u{k}) * rsqrt(v{k} + 1e-5)
+"""
+
+
+def straight_line(lines: int, layer: str = LAYER) -> str:
     """One function of about `lines` statement lines (whole layers; the rest elementwise)."""
     body, k, prev = [], 0, "x"
-    while len(body) + LAYER_LINES <= lines:
-        body += LAYER.format(p=prev, o=f"h{k}", k=k).splitlines()
+    n = layer.count("\n")
+    while len(body) + n <= lines:
+        body += layer.format(p=prev, o=f"h{k}", k=k).splitlines()
         prev, k = f"h{k}", k + 1
     while len(body) < lines:
         body.append(f"    h{k} = {prev} * 0.999 + 0.001")
         prev, k = f"h{k}", k + 1
     return (f"def f(x: f32[{ROWS}, {WIDTH}], w: f32[{WIDTH}, {WIDTH}], bias: f32[{WIDTH}]) -> f32[{ROWS}, {WIDTH}]:\n"
             + "\n".join(body) + f"\n    return {prev}\n")
+
+
+def control_flow(lines: int) -> str:
+    """Like `straight_line`, with every layer in a loop with a branch."""
+    return straight_line(lines, CONTROL)
 
 
 def straight_line_inputs(rng: np.random.Generator) -> tuple:
@@ -135,16 +168,71 @@ def measure(sizes=SIZES, depths=DEPTHS, eager: bool = True, out=functools.partia
     return res
 
 
+def pass_profile(src: str, args: tuple) -> tuple[dict[str, float], dict[str, int]]:
+    """CPU seconds per pass of the native pipeline (a pass that runs twice is summed), the
+    verification after each pass as one row, IR generation and LLVM; and the IR's op count after
+    IR generation and after each stage."""
+    cpu = time.process_time
+    t = cpu()
+    lowered = compiler.loads(src, name="scaling.loom", cache=False).f.lower(*args)
+    times: dict[str, float] = defaultdict(float, {"parse + check + specialize": cpu() - t})
+    t = cpu()
+    module = lowered.generate()
+    times["irgen (and verify)"] = cpu() - t
+    ops = {"loom": sum(1 for _ in module.walk())}
+    ctx = make_context()
+    stages = {p.name: s for s in driver.IR_STAGES[1:] for p in parse_passes(driver.STAGES[s].passes)}
+    for p in parse_passes(driver.native_pipeline(module)):
+        t = cpu()
+        p.apply(ctx, module)
+        times[p.name] += cpu() - t
+        t = cpu()
+        verify(module, p.name)
+        times["verify (after each pass)"] += cpu() - t
+        ops[stages.get(p.name, p.name)] = sum(1 for _ in module.walk())
+    t = cpu()
+    art = driver.Artifact(module, lowered.symbol, lowered.signature())
+    times["LLVM (translate, O3)"] = cpu() - t
+    t = cpu()
+    art.compiled()
+    times["LLVM codegen + load"] = cpu() - t
+    return dict(times), ops
+
+
+def profile(sizes, out=functools.partial(print, flush=True)) -> dict:
+    """Per-pass CPU time and IR size against program size, with the fitted exponent of each."""
+    args = straight_line_inputs(np.random.default_rng(0))
+    res = {}
+    for family, make in (("straight", straight_line), ("control", control_flow)):
+        rows = [pass_profile(make(n), args) for n in sizes]
+        res[family] = rows
+        out(f"\n== per-pass CPU s, {family} ({', '.join(map(str, sizes))} lines) ==")
+        for name in rows[0][0]:
+            ts = [max(r[0].get(name, 0.0), 1e-4) for r in rows]
+            out(f"  {name:<30}" + "".join(f"{t:9.3f}" for t in ts) + f"   k={fit_exponent(sizes, ts):5.2f}")
+        total = [sum(r[0].values()) for r in rows]
+        out(f"  {'total':<30}" + "".join(f"{t:9.3f}" for t in total) + f"   k={fit_exponent(sizes, total):5.2f}")
+        out(f"  ops after each stage:")
+        for name in rows[0][1]:
+            ns = [r[1][name] for r in rows]
+            out(f"  {name:<30}" + "".join(f"{n:9d}" for n in ns) + f"   k={fit_exponent(sizes, ns):5.2f}")
+    return res
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help=f"sizes up to {QUICK_SIZES[-1]} lines")
     p.add_argument("--sizes", help="comma-separated line counts (overrides the defaults)")
     p.add_argument("--depths", help="comma-separated call depths (overrides the defaults)")
     p.add_argument("--no-eager", action="store_true", help="time native compilation only")
+    p.add_argument("--passes", action="store_true", help="CPU time and exponent per pass (straight and control)")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
-    measure(sizes, depths, eager=not a.no_eager)
+    if a.passes:
+        profile(sizes)
+    else:
+        measure(sizes, depths, eager=not a.no_eager)
     return 0
 
 
