@@ -189,3 +189,20 @@ def test_straight_line_benchmark_program_matches_numpy():
     for _ in range(3):
         h = h * 0.999 + 0.001
     np.testing.assert_allclose(load(src).f(*args), h, rtol=1e-4, atol=1e-5)
+
+
+def test_control_flow_benchmark_program_matches_numpy():
+    src = control_flow(26)
+    args = straight_line_inputs(np.random.default_rng(2))
+    x, w, bias = (a.astype(np.float64) for a in args)
+    h = x
+    for _ in range(2):  # 2 layers of 13 lines
+        for i in range(2):
+            a = h @ w + bias
+            e = np.exp(a - a.max(-1, keepdims=True))
+            s = e / e.sum(-1, keepdims=True)
+            h = (np.tanh(s) if i % 2 == 0 else s * 0.5) + h
+        u = h.mean(-1, keepdims=True)
+        h = (h - u) / np.sqrt(((h - u) ** 2).mean(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(load(src).f(*args), h, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(load(src, mode="eager").f(*args), h, rtol=1e-4, atol=1e-5)
