@@ -11,6 +11,7 @@ place: the tape results of push/pop are the same pointer. Run before `convert-me
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, memref
@@ -82,6 +83,7 @@ class LowerTapes(RewritePattern):
 @dataclass(frozen=True)
 class ConvertAdToLlvm(ModulePass):
     name = "convert-ad-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)
