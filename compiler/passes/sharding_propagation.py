@@ -86,6 +86,17 @@ def _tie(values: Sequence[SSAValue]) -> Node:
     return Node(list(values), [list(names) for _ in values], dict(zip(names, dims)))
 
 
+def _region_results(op: Operation) -> list[tuple[SSAValue, SSAValue]]:
+    """(region argument, result) pairs of an scf loop: one value for propagation (a loop-carried
+    value lies as the loop's result does)."""
+    if isinstance(op, scf.ForOp):
+        return list(zip(op.body.block.args[1:], op.results))
+    if isinstance(op, scf.WhileOp):
+        return [(a, r) for block in (op.before_region.block, op.after_region.block)
+                for a, r in zip(block.args, op.results) if a.type == r.type]
+    return []
+
+
 def _ties(op: Operation) -> list[Node]:
     """The groups of values an scf op makes agree (the same sharding for each)."""
     if isinstance(op, scf.ForOp):
@@ -114,9 +125,12 @@ class Propagation:
         self.fixed: set[SSAValue] = set()
         self.nodes: list[Node] = []
         self.users: dict[SSAValue, list[Node]] = {}
+        self.canon: dict[SSAValue, SSAValue] = {}
+        self.rules: dict[Operation, OpShardingRule] = {}
         for op in fn.body.walk():
             if isinstance(op, (scf.ForOp, scf.WhileOp, scf.IfOp)):
                 self.nodes.extend(_ties(op))
+                self.canon.update(_region_results(op))
             elif op.results or op.operands and not isinstance(op, (func.ReturnOp, scf.YieldOp, scf.ConditionOp)):
                 self.nodes.append(_op_node(op))
             if isinstance(op, ShardingConstraintOp):
@@ -124,8 +138,10 @@ class Propagation:
                 self.dims[op.result] = list(op.sharding.split_axes)
                 self.fixed.add(op.result)
         for n in self.nodes:
+            if n.op is not None:
+                self.rules[n.op] = n.rule
             for v in n.values:
-                self.users.setdefault(v, []).append(n)
+                self.users.setdefault(self.canon.get(v, v), []).append(n)
 
     def _check(self, op: ShardingConstraintOp) -> None:
         if op.sharding.grid != self.grid:
@@ -133,6 +149,7 @@ class Propagation:
                             f"function's constraints use @{self.grid} (one mesh per program)", span_of(op))
 
     def state(self, v: SSAValue) -> list[Axes | None]:
+        v = self.canon.get(v, v)
         return self.dims.setdefault(v, [None] * len(shape(v)))
 
     def devices(self, axes: Axes) -> int:
@@ -169,7 +186,7 @@ class Propagation:
                 st = self.state(v)
                 if st[d] is None and not any(set(axes) & set(o) for o in st if o):
                     st[d] = axes
-                    changed.append(v)
+                    changed.append(self.canon.get(v, v))
         return changed
 
     def choose(self, carriers: list[tuple[SSAValue, int]]) -> Axes | None:
@@ -201,7 +218,7 @@ class Propagation:
 
     def pending(self, op: Operation, partial: dict) -> tuple[Axes, str]:
         """The axes over which `op`'s result is a pending reduction, and its kind."""
-        rule = rule_for(op)
+        rule = self.rules[op]
         used = {a for d in self.state(op.results[0]) if d for a in d}
         reduced: list[int] = []
         for f in sorted(rule.reduction, key=list(rule.factor_sizes).index):
