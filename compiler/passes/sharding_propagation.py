@@ -127,6 +127,7 @@ class Propagation:
         self.users: dict[SSAValue, list[Node]] = {}
         self.canon: dict[SSAValue, SSAValue] = {}
         self.rules: dict[Operation, OpShardingRule] = {}
+        self.visits = 0  # node visits (a test checks they stay linear)
         for op in fn.body.walk():
             if isinstance(op, (scf.ForOp, scf.WhileOp, scf.IfOp)):
                 self.nodes.extend(_ties(op))
@@ -164,6 +165,7 @@ class Propagation:
         queued = set(map(id, self.nodes))
         while work:
             node = work.popleft()
+            self.visits += 1
             queued.discard(id(node))
             for v in self.visit(node):
                 for n in self.users.get(v, ()):
