@@ -233,8 +233,8 @@ class Propagation:
         used = {a for d in self.state(op.results[0]) if d for a in d}
         reduced: list[int] = []
         for f in sorted(rule.reduction, key=list(rule.factor_sizes).index):
-            split = next((self.state(v)[d] for v, fs in zip(op.operands, rule.operand_factors)
-                          for d, g in enumerate(fs) if g == f and self.state(v)[d]), ())
+            split = next((axes for side, i, d in rule.dims_of(f)
+                          if side == "operand" and (axes := self.state(op.operands[i])[d])), ())
             reduced.extend(a for a in split if a not in used and a not in reduced)
         if reduced:
             return tuple(reduced), rule.reduction_kind
