@@ -178,9 +178,13 @@ class Partitioner:
 
     def keep(self, op: Operation) -> None:
         """An op of an inlined `@spmd` program: unchanged (its values are per-device already)."""
-        operands = [self.reshard(v, Layout.replicated(len(shape_of(v))), self.needs(op, i))
-                    if v in self.env and v not in self.per_device else self.local(v) for i, v in enumerate(op.operands)]
-        new = self.insert(op.clone(value_mapper=dict(zip(op.operands, operands))))
+        outside = dict.fromkeys(v for o in op.walk() for v in o.operands if v in self.env)  # incl. its regions'
+        mapper = {v: self.local(v) if v in self.per_device else
+                  self.reshard(v, Layout.replicated(len(shape_of(v))), lambda s, t, v=v: (
+                      f"{where(op)}: {what(v)} is {s.describe(self.names)} but the per-device program of an "
+                      f"@spmd function needs it {t.describe(self.names)}"))
+                  for v in outside}
+        new = self.insert(op.clone(value_mapper=mapper))
         for r, n in zip(op.results, new.results):
             self.env[r] = (n, Layout.replicated(len(shape_of(r))))
             if op.name != sx.ExitOp.name:
