@@ -6,11 +6,17 @@ devices compute what they compute unpartitioned, for every op family, on 1, 2 an
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import compiler
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MESHES = {"1": "(dp=1)", "2": "(dp=2)", "4": "(dp=4)", "2x2": "(dp=2, tp=2)"}
 
 R = np.random.default_rng(1)
@@ -172,3 +178,68 @@ def test_reasons_name_the_op_and_the_shardings():
         "result annotation at g.loom:4:62: operand #0 (tensor<4x8xf32>) is partial sum over tp but the op needs "
         "replicated")
     assert str(ar.location) == 'loc("g.loom":4:62)'
+
+
+# ------------------------------------------------------------------ over MPI
+MPI_PROGRAM = """
+mesh M = (dp=2, tp=2)
+
+def layer(x: f32[B@dp, D], w1: f32[D, H@tp], w2: f32[H@tp, D]) -> f32[B@dp, D]:
+    return relu(x @ w1) @ w2
+
+def loss(x: f32[B@dp, D], w1: f32[D, H@tp], w2: f32[H@tp, D]) -> f32:
+    y = layer(x, w1, w2)
+    return mean(y * y)
+
+step = value_and_grad(loss, wrt=(w1, w2))
+"""
+
+
+@pytest.mark.slow
+def test_loom_run_devices_over_mpi_matches_unpartitioned(tmp_path):
+    src = tmp_path / "g.loom"
+    src.write_text(MPI_PROGRAM)
+    r = np.random.default_rng(4)
+    args = dict(x=r.standard_normal((8, 4)).astype(np.float32), w1=r.standard_normal((4, 8)).astype(np.float32),
+                w2=r.standard_normal((8, 4)).astype(np.float32))
+    np.savez(tmp_path / "in.npz", **args)
+    want = compiler.loads(MPI_PROGRAM, "g.loom", mode="eager").step(*args.values())
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(src), "--entry", "step", "--inputs",
+                        str(tmp_path / "in.npz"), "--devices", "4", "--out", str(tmp_path / "out.npz")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    got = np.load(tmp_path / "out.npz")
+    assert len(got.files) == len(want) == 3
+    for i, w in enumerate(want):
+        np.testing.assert_allclose(got[f"result{i}"], w, rtol=1e-4, atol=1e-5)
+
+
+JOB = '''
+import numpy as np
+import compiler
+from runtime import mpi
+
+prog = compiler.loads("""
+mesh M = (dp=2)
+
+def f(x: f32[8@dp, 4], w: f32[4, 3]) -> (f32, f32[4, 3]):
+    y = reshard(x @ w, (_, _))
+    return sum(relu(y)), w
+""")
+x = np.arange(32, dtype=np.float32).reshape(8, 4) / 10
+w = np.linspace(-1, 1, 12).astype(np.float32).reshape(4, 3)
+s, w2 = prog.f(x, w)
+np.testing.assert_allclose(s, np.maximum(x @ w, 0).sum(), rtol=1e-5)
+np.testing.assert_array_equal(w2, w)
+print(f"rank {mpi.rank()}: ok {type(prog.executor).__name__}", flush=True)
+'''
+
+
+@pytest.mark.slow
+def test_api_in_an_mpi_job_runs_global_view_functions_partitioned(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", "launch", "-n", "2", "python", str(script)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert sorted(re.findall(r"rank (\d): ok MPIExecutor", p.stdout)) == ["0", "1"]
