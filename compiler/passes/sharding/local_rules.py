@@ -21,7 +21,6 @@ communication).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -97,7 +96,3 @@ LOCAL: dict[str, Callable[[Rebuild], list[SSAValue]]] = {
 def local_rule(op: Operation) -> Callable[[Rebuild], list[SSAValue]]:
     """The op's local rule; ops of other dialects (arith on scalars, calls, …) are `same`."""
     return LOCAL.get(op.name, same)
-
-
-def blocks(grid: Sequence[int], axes) -> int:
-    return math.prod(grid[a] for a in axes)
