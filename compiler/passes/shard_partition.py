@@ -221,7 +221,8 @@ class Partitioner:
         blocks = 1
         for a in reduced:
             blocks *= self.grid[a]
-        new = local_rule(op)(Rebuild(op, operands, types, blocks, self.insert))
+        new = local_rule(op)(Rebuild(op, operands, types, blocks, self.insert, self.grid_name, self.grid,
+                                     results[0].split if results else ()))
         for r, n, lay in zip(op.results, new, results):
             n.name_hint = r.name_hint
             self.env[r] = (n, lay)
