@@ -28,7 +28,8 @@ from compiler.frontend.emit_derivatives import emit_derivative
 from compiler.frontend.emit_structs import (
     emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flatten, regroup,
 )
-from compiler.frontend.global_view import constrain_params, constrain_results, emit_reshard, is_global_view
+from compiler.frontend.global_view import is_global_view
+from compiler.frontend.global_view_emit import constrain_params, constrain_results, emit_reshard
 from compiler.frontend.spmd_emit import emit_collective, module_ops, wrapper
 from compiler.frontend.typecheck import Checker
 from compiler.frontend.types import RV, RankVar, StructV, TensorT, flat_types
