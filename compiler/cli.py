@@ -199,26 +199,29 @@ def _shape_bindings(items: list[str]) -> dict:
 
 def _specialize_all(args, program: driver.CheckedProgram):
     """Instances of the entry (or every function) with --shape bindings for symbolic dims."""
-    bindings = _shape_bindings(args.shape)
-    checker = program.checker
     names = [program.function(args.entry).name] if args.entry else list(program.functions)
-    insts = []
-    for name in names:
-        f = checker.funcs[name]
-        types = []
-        for p in f.params:
-            try:
-                t = checker.resolve_type(p.type, dict(bindings), bind_fresh=False)
-            except LoomError:
-                missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
-                           and d.value not in checker.consts]
-                hint = f"--shape {missing[0]}=N" if missing else "--shape NAME=N for its symbolic dimensions"
-                raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
-                                f"{', '.join(map(str, missing)) or '(in its struct type)'}: give sizes with {hint}",
-                                p.span) from None
-            types.append(t)
-        insts.append(program.specialize(name, types))
-    return insts
+    return [specialize(program, name, args.shape) for name in names]
+
+
+def specialize(program: driver.CheckedProgram, name: str, shapes: list[str]):
+    """The instance of function `name` whose symbolic dimensions have the sizes `shapes` gives
+    (`["B=256", "S=4x5"]`, as `--shape` takes them)."""
+    bindings = _shape_bindings(shapes)
+    checker = program.checker
+    f = checker.funcs[name]
+    types = []
+    for p in f.params:
+        try:
+            t = checker.resolve_type(p.type, dict(bindings), bind_fresh=False)
+        except LoomError:
+            missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
+                       and d.value not in checker.consts]
+            hint = f"--shape {missing[0]}=N" if missing else "--shape NAME=N for its symbolic dimensions"
+            raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
+                            f"{', '.join(map(str, missing)) or '(in its struct type)'}: give sizes with {hint}",
+                            p.span) from None
+        types.append(t)
+    return program.specialize(name, types)
 
 
 def cmd_compile(args) -> int:

@@ -11,8 +11,8 @@
 - **collective**: kind, mesh axes (by name), `n` = devices per group;
 - **bytes/device**: what each device sends, from the operand's type (`S` = its bytes, the local
   block), as a ring/pairwise algorithm sends it: `SEND_BYTES` below;
-- **est. time**: `cost_model.collective_time(kind, bytes, n)`, the α-β model the partitioner
-  minimises (compiler/passes/sharding/cost_model.py);
+- **est. time**: `cost_model.collective_time(kind, S, n)`, the α-β model the partitioner
+  minimises (compiler/passes/sharding/cost_model.py; its bandwidth terms are these byte counts);
 - **why**: the partitioner's `loom.reason`; a collective an `@spmd` program calls itself has none
   ("written in the program"), and the all_gather that assembles an `@spmd` function's result says so.
 
@@ -173,8 +173,19 @@ def collectives(module: ModuleOp) -> tuple[list[Collective], int]:
         s = _value_bytes(op.operands[0])
         sent = SEND_BYTES[kind](s, n)
         rows.append(Collective(_where(op), kind, _detail(op, kind), _axis_names(op), n, _reason(op), s, sent,
-                               collective_time(kind, sent, n), _executions(op)))
+                               collective_time(kind, s, n), _executions(op)))
     return rows, local
+
+
+def totals(rows: list[Collective]) -> tuple[Counter, int, float]:
+    """Per call: the number of each kind, the bytes each device sends, the estimated seconds
+    (collectives in loops of unknown trip count are not counted)."""
+    kinds: Counter = Counter()
+    for r in rows:
+        if r.count is not None:
+            kinds[r.kind] += r.count
+    counted = [r for r in rows if r.count is not None]
+    return kinds, sum(r.bytes * r.count for r in counted), sum(r.seconds * r.count for r in counted)
 
 
 def mesh(module: ModuleOp) -> str:
@@ -218,12 +229,8 @@ def format_table(rows: list[Collective], local: int = 0, title: str = "") -> str
 
     lines = [title] if title else []
     lines += [line(head)] + [line(b) for b in body]
+    kinds, total_bytes, total_time = totals(rows)
     counted = [r for r in rows if r.count is not None]
-    kinds: Counter = Counter()
-    for r in counted:
-        kinds[r.kind] += r.count
-    total_bytes = sum(r.bytes * r.count for r in counted)
-    total_time = sum(r.seconds * r.count for r in counted)
     summary = ", ".join(f"{k} {kinds[k]}" for k in sorted(kinds)) or "none"
     lines.append(f"total: {sum(kinds.values())} collective(s) per call ({summary}); "
                  f"{_size(total_bytes)} bytes sent per device; est. {_time(total_time)}")

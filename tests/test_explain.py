@@ -47,7 +47,7 @@ def test_bytes_follow_the_formulas(mlp):
     # operands: 4x4 f32 (64 B), 4x4 (64 B), 8x2 (64 B), 4x4 (64 B); n = 2
     assert [r.operand_bytes for r in rows] == [64, 64, 64, 64]
     assert [r.bytes for r in rows] == [2 * 1 * 64 // 2, 1 * 64 // 2, 1 * 64, 1 * 64]
-    assert [r.seconds for r in rows] == [collective_time(r.kind, r.bytes, r.group) for r in rows]
+    assert [r.seconds for r in rows] == [collective_time(r.kind, r.operand_bytes, r.group) for r in rows]
 
 
 @pytest.mark.parametrize("kind, s, n, sent", [

@@ -1,5 +1,6 @@
-"""examples/train_mlp_spmd.py: data-parallel training on 4 simulated devices follows the one-device
-run of examples/train_mlp.py step for step (same losses, same accuracy), and reaches >= 95%."""
+"""examples/train_mlp_spmd.py (data-parallel training written per device, on 4 simulated devices)
+and examples/train_mlp_dp.py (the same in the global view) follow the one-device run of
+examples/train_mlp.py step for step (same losses, same accuracy); the first reaches >= 95%."""
 
 from __future__ import annotations
 
@@ -19,8 +20,14 @@ def train(script: str, epochs: int) -> list[str]:
     return out.strip().splitlines()
 
 
-def test_data_parallel_steps_match_one_device():
-    spmd, single = train("train_mlp_spmd.py", 2), train("train_mlp.py", 2)
+_SINGLE: list[str] = []
+
+
+@pytest.mark.parametrize("script", ["train_mlp_spmd.py", "train_mlp_dp.py"])
+def test_data_parallel_steps_match_one_device(script):
+    if not _SINGLE:
+        _SINGLE.extend(train("train_mlp.py", 2))
+    spmd, single = train(script, 2), _SINGLE
     assert spmd[:2] == single[:2]  # the printed epoch losses (4 decimals)
     assert spmd[2].split()[2] == single[2].split()[2]  # the test accuracy
 
