@@ -16,6 +16,8 @@ _TABLE = {
     "canonicalize": ("xdsl.transforms.canonicalize", "CanonicalizePass"),
     "cse": ("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": ("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    # global-view sharding: per-device programs
+    "shard-partition": ("compiler.passes.shard_partition", "ShardPartition"),
     # automatic differentiation (reverse mode = ad-jvp, then ad-linearize, then ad-transpose)
     "ad-jvp": ("compiler.passes.ad_jvp", "AdJvp"),
     "ad-linearize": ("compiler.passes.ad_linearize", "AdLinearize"),

@@ -1,0 +1,53 @@
+"""The α-β cost model of the collectives the SPMD partitioner inserts (`shard-partition`).
+
+A message of `m` bytes between two devices costs `ALPHA + m * BETA` seconds. The collectives are
+modelled as their standard ring / pairwise algorithms over a group of `n` devices, where `b` is
+`bytes_per_device`: the bytes of the operand each device contributes (its local input block, the
+operand type of the `shard` op):
+
+| kind             | time                                  | (ring algorithm)                            |
+|------------------|---------------------------------------|---------------------------------------------|
+| `all_reduce`     | 2(n-1)·α + 2(n-1)/n · b·β             | reduce-scatter, then all-gather, of `b`      |
+| `reduce_scatter` | (n-1)·α + (n-1)/n · b·β               | each device ends with b/n of the sum         |
+| `all_gather`     | (n-1)·α + (n-1) · b·β                 | each device receives the n-1 other blocks    |
+| `all_to_all`     | (n-1)·α + (n-1)/n · b·β               | pairwise exchange of the b/n parts           |
+| `broadcast`      | ⌈log2 n⌉ · (α + b·β)                  | binomial tree                                |
+| `shift`          | α + b·β                               | one send and one receive per device          |
+| `all_slice`      | 0                                     | no communication: a local slice             |
+
+A group of one device costs nothing. `ALPHA` and `BETA` are the only constants: the starting
+values are those of MPICH's shared-memory transport between processes on one host (a few µs of
+latency, a few GB/s of copy bandwidth); `bench/` fits them on the machine at hand.
+"""
+
+from __future__ import annotations
+
+import math
+
+ALPHA = 5.0e-6
+"""Seconds per message (latency of one point-to-point step)."""
+
+BETA = 2.5e-10
+"""Seconds per byte (1 / bandwidth: 4 GB/s)."""
+
+KINDS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all", "broadcast", "shift", "all_slice")
+
+
+def collective_time(kind: str, bytes_per_device: int, group_size: int) -> float:
+    """Estimated seconds of one `shard.<kind>` whose operand is `bytes_per_device` bytes on each of
+    `group_size` devices (the table in the module docstring)."""
+    n, b = group_size, float(bytes_per_device)
+    if kind not in KINDS:
+        raise ValueError(f"unknown collective '{kind}' (known: {', '.join(KINDS)})")
+    if n <= 1 or kind == "all_slice":
+        return 0.0
+    steps = n - 1
+    if kind == "all_reduce":
+        return 2 * steps * ALPHA + 2 * steps / n * b * BETA
+    if kind in ("reduce_scatter", "all_to_all"):
+        return steps * ALPHA + steps / n * b * BETA
+    if kind == "all_gather":
+        return steps * ALPHA + steps * b * BETA
+    if kind == "broadcast":
+        return math.ceil(math.log2(n)) * (ALPHA + b * BETA)
+    return ALPHA + b * BETA  # shift
