@@ -3,7 +3,9 @@
 This is the imperative twin of the compiled path and the oracle every compiled result is compared
 with. Each op's meaning is its entry in `dialects/loom_semantics.py` (NumPy, as directly as it
 allows; constant folding uses the same table); this module runs them with xDSL's interpreter (which
-already runs `scf` and `func`) and adds the ops with effects (print, random numbers, tapes). Errors a
+already runs `scf` and `func`) and adds the ops with effects (print, random numbers, tapes) and the
+identities that only matter to differentiation or partitioning (`ad.stop_gradient`,
+`spmd.sharding_constraint`). Errors a
 program can hit at run time (an index out of range, a `while … bound` exceeded, integer division by
 zero, an allocation that does not fit) raise `LoomRuntimeError` at the op's source location.
 """
@@ -25,6 +27,7 @@ from xdsl.ir import Operation
 
 from compiler.diagnostics import LoomRuntimeError, span_of
 from dialects import ad, loom
+from dialects import shard_ext as sx
 from dialects.loom_semantics import CHECKS, SEMANTICS, EvalError, evaluate, np_dtype, result, result_shape
 from runtime import random as rng
 from runtime.format import format_value
@@ -51,6 +54,11 @@ class LoomFunctions(InterpreterFunctions):
 
     @impl(ad.StopGradientOp)
     def run_stop_gradient(self, interp, op, args):
+        return (args[0],)
+
+    @impl(sx.ShardingConstraintOp)
+    def run_sharding_constraint(self, interp, op, args):
+        """Unpartitioned, a sharding request is the value itself (LANGUAGE.md §9.2)."""
         return (args[0],)
 
     # a tape is an immutable linked list (value, rest): push and pop are O(1) and functional
@@ -116,10 +124,11 @@ LoomFunctions = register_impls(LoomFunctions)
 
 
 def supported_ops() -> set[type]:
-    """The op classes this executor runs (function definitions are not run, only called)."""
+    """The op classes this executor runs (definitions — functions, a global-view file's mesh — are
+    not run: functions are called, the mesh is only named by sharding requests)."""
     from xdsl.dialects import func
 
-    ops = {func.FuncOp}
+    ops = {func.FuncOp, sx.xshard.GridOp}
     for fns in (LoomFunctions, ScfFunctions, FuncFunctions):
         ops |= {op for op, _ in fns._impls()}
     return ops

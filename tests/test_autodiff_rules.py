@@ -24,6 +24,7 @@ from compiler.passes.autodiff.jvp_rules import JVP, ZERO
 from compiler.passes.autodiff.transpose_rules import TRANSPOSE
 from compiler.pipeline import PassManager, parse_passes, verify
 from dialects import ad, loom
+from dialects.shard_ext import SPMD
 from runtime.reference import run_function
 
 
@@ -200,12 +201,14 @@ def test_conventions_relu_abs_at_zero_and_max_ties():
 
 
 def test_every_loom_op_has_rules():
-    missing = [op.name for op in loom.Loom.operations if op not in JVP and op not in ZERO]
+    missing = [op.name for op in (*loom.Loom.operations, *SPMD.operations) if op not in JVP and op not in ZERO]
     assert not missing, f"loom ops without a JVP rule or a zero-derivative declaration: {missing}"
     linear_ops = {loom.AddOp, loom.SubOp, loom.MulOp, loom.DivOp, loom.NegOp, loom.MatmulOp, loom.ConvertOp,
                   loom.SumOp, loom.MeanOp, loom.ReshapeOp, loom.TransposeOp, loom.BroadcastToOp, loom.ConcatOp,
                   loom.SliceOp, loom.UpdateOp, loom.SelectOp, loom.FullOp}
     assert linear_ops <= set(TRANSPOSE), f"no transpose rule for {[o.name for o in linear_ops - set(TRANSPOSE)]}"
+    # the spmd identities (boundaries of @spmd programs, sharding constraints) are linear
+    assert set(SPMD.operations) <= set(TRANSPOSE), "an spmd op without a transpose rule"
 
 
 def test_inactive_values_get_no_derivative_code():

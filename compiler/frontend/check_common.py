@@ -36,6 +36,7 @@ class Instance:
     symbol: str = ""
     done: bool = False
     spmd: object = None  # an `@spmd` function's SpmdSig (compiler/frontend/spmd.py)
+    global_view: object = None  # a global-view function's GlobalView (compiler/frontend/global_view.py)
 
 
 # ------------------------------------------------------------------ shapes

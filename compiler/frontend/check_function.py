@@ -16,6 +16,7 @@ from compiler.frontend.builtins import BUILTINS, check_builtin
 from compiler.frontend.check_common import F32_MAX, INT_LIMITS, Instance, check_size, did_you_mean, err
 from compiler.frontend.control_flow import for_stmt, if_stmt, while_stmt
 from compiler.frontend.derivatives import check_derivative, is_derivative
+from compiler.frontend.global_view import RESHARD, check_reshard
 from compiler.frontend.gates import UNSUPPORTED_CALLS, not_yet
 from compiler.frontend.indexing import indexed_update, subscript
 from compiler.frontend.operators import binop, unary
@@ -324,6 +325,8 @@ class FunctionChecker:
             return check_derivative(self, e)
         if isinstance(e.func, A.Name) and e.func.id in COLLECTIVES and e.func.id not in self.env:
             return check_collective(self, e, e.func.id)
+        if isinstance(e.func, A.Name) and e.func.id == RESHARD and e.func.id not in self.env:
+            return check_reshard(self, e)
         if isinstance(e.func, A.Call) and isinstance(e.func.func, A.Name) and e.func.func.id in UNSUPPORTED_CALLS:
             raise not_yet(e.func.func.id, e.func.span)
         if not isinstance(e.func, A.Name):

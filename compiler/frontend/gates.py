@@ -1,5 +1,5 @@
 """Feature gates, in one place: the parts of LANGUAGE.md this version of Loom parses but does
-not implement (global-view resharding, pipeline parallelism). The checker rejects each where it
+not implement (pipeline parallelism). The checker rejects each where it
 meets it, with `not_yet(key, span)`: "<feature>: not supported by this version of Loom yet"."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from compiler.diagnostics import LoomTypeError, Span
 from compiler.frontend.check_common import err
 
-UNSUPPORTED_CALLS = {"reshard": "sharding (reshard)", "stage": "pipeline parallelism (stage)"}
+UNSUPPORTED_CALLS = {"stage": "pipeline parallelism (stage)"}
 UNSUPPORTED_SYNTAX = {
     "@pipeline": "@pipeline (pipeline parallelism)",
     "with stage": "pipeline stages (`with stage(k):`)",

@@ -28,6 +28,7 @@ from compiler.frontend.emit_derivatives import emit_derivative
 from compiler.frontend.emit_structs import (
     emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flatten, regroup,
 )
+from compiler.frontend.global_view import constrain_params, constrain_results, emit_reshard, is_global_view
 from compiler.frontend.spmd_emit import emit_collective, module_ops, wrapper
 from compiler.frontend.typecheck import Checker
 from compiler.frontend.types import RV, RankVar, StructV, TensorT, flat_types
@@ -141,13 +142,17 @@ class FuncGen:
         arg_types = flat_ir_types(inst.param_types)
         res_types = flat_ir_types(inst.result_types or [])
         block = Block(arg_types=arg_types)
-        for p, v in zip(f.params, regroup(block.args, inst.param_types, [p.name for p in f.params])):
-            self.env[p.name] = v
-        self.params = list(zip(block.args, flat_types(inst.param_types)))  # for symbolic sizes
         self.builder = Builder(InsertPoint.at_end(block))
+        global_view = is_global_view(inst)
+        args = constrain_params(self, inst, block.args) if global_view else list(block.args)
+        for p, v in zip(f.params, regroup(args, inst.param_types, [p.name for p in f.params])):
+            self.env[p.name] = v
+        self.params = list(zip(args, flat_types(inst.param_types)))  # for symbolic sizes
         returned = self.block(f.body, "func")
         if not returned:
             self.add(func.ReturnOp(), f.span)
+        if global_view:
+            constrain_results(self, inst, block)
         fn = func.FuncOp(inst.symbol, (arg_types, res_types), Region(block))
         fn.location = location(f.span)
         if any(d.name == "checkpoint" for d in f.decorators):
@@ -439,6 +444,8 @@ class FuncGen:
             return out[0] if len(out) == 1 else out
         if "collective" in info.extra:
             return emit_collective(self, e, info, ir_type)
+        if "reshard" in info.extra:
+            return emit_reshard(self, e, info)
         if "struct_ctor" in info.extra:
             return emit_construct(self, e, info)
         if "dtype" in info.extra and isinstance(e.func, A.Name) and e.func.id in ELEM:

@@ -16,6 +16,7 @@ from compiler.frontend.check_common import Instance, check_size, deep_recursion,
 from compiler.frontend.check_function import FunctionChecker
 from compiler.frontend.derivatives import DERIVATIVES, is_derivative, lift_derived_functions
 from compiler.frontend.gates import UNSUPPORTED_CALLS, UNSUPPORTED_SYNTAX, not_yet
+from compiler.frontend.global_view import RESHARD, prepare_global_view
 from compiler.frontend.spmd import declare_mesh, prepare_instance, spmd_decorator, validate_annotations
 from compiler.frontend.spmd_collectives import COLLECTIVES
 from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs
@@ -104,7 +105,7 @@ class Checker:
             if name in self.funcs or name in self.consts or name in self.structs:
                 raise err(f"'{name}' is defined twice", getattr(item, "name_span", item.span))
             if name in BUILTINS or name in DTYPES or name in UNSUPPORTED_CALLS or name in COLLECTIVES or name in DERIVATIVES \
-                    or name in ("print", "range"):
+                    or name in ("print", "range", RESHARD):
                 raise err(f"'{name}' is a builtin and cannot be redefined", getattr(item, "name_span", item.span))
             if isinstance(item, A.StructDecl):
                 self.structs[item.name] = item
@@ -187,6 +188,7 @@ class Checker:
             return inst
         inst = Instance(self.funcs[name], list(types), dict(bindings))
         prepare_instance(self, inst, span)
+        prepare_global_view(self, inst, span)
         self.instances[key] = inst
         with deep_recursion(inst.fdef.name_span):
             FunctionChecker(self, inst).run()

@@ -24,6 +24,8 @@ _TABLE = {
     "ad-transpose": ("compiler.passes.ad_transpose", "AdTranspose"),
     "ad-differentiate": ("compiler.passes.ad_differentiate", "AdDifferentiate"),  # the three, to a fixpoint
     "ad-tape-forwarding": ("compiler.passes.ad_tape_forwarding", "AdTapeForwarding"),
+    # global-view sharding
+    "sharding-propagation": ("compiler.passes.sharding_propagation", "ShardingPropagation"),
     # loom → linalg on tensors (the interchange level) and its optimizations
     "convert-loom-to-linalg": ("compiler.passes.convert_loom_to_linalg", "ConvertLoomToLinalg"),
     "linalg-fuse-elementwise": ("compiler.passes.linalg_fuse_elementwise", "LinalgFuseElementwise"),

@@ -77,6 +77,7 @@ from compiler.diagnostics import LoomError
 from compiler.passes import loom_scalar as S
 from compiler.passes.emitter import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import ad, loom
+from dialects import shard_ext as sx
 from compiler.passes.linalg_build import (
     PAR, RED, amap, broadcast_map, elementwise, empty, extract_scalar, fill, generic, static_shape,
 )
@@ -472,6 +473,8 @@ LOWERINGS: dict[type, Callable[[Emitter, Operation], list[SSAValue]]] = {
     loom.DimOp: lambda e, op: [e.const(static_shape(op, op.operand.type)[op.axis_value()], i64)],
     loom.FullOp: lambda e, op: [fill(e, op.value, static_shape(op, op.result.type))],
     loom.AssertOp: _assert,
+    # unpartitioned, a sharding request is its operand (the SPMD partitioner consumes it before)
+    sx.ShardingConstraintOp: lambda e, op: [op.input],
 }
 
 
@@ -480,12 +483,13 @@ class LowerLoomOp(RewritePattern):
         if isinstance(op, ad.StopGradientOp):  # only differentiation cares: here it is x itself
             rewriter.replace(op, [], [op.operand])
             return
-        if not op.name.startswith("loom.") or isinstance(op, loom.PrintOp) or \
-                isinstance(op, loom.AssertOp) and op.values:
+        if isinstance(op, loom.PrintOp) or isinstance(op, loom.AssertOp) and op.values:
             return  # print, and checks showing run-time values, stay until the llvm conversion
         lowering = LOWERINGS.get(type(op))
-        if lowering is None:  # pragma: no cover - tests/test_dialect.py checks every op has one
-            raise LoomError(f"convert-loom-to-linalg: no lowering for {op.name} (a compiler bug)")
+        if lowering is None:
+            if op.name.startswith("loom."):  # pragma: no cover - tests/test_dialect.py checks every op has one
+                raise LoomError(f"convert-loom-to-linalg: no lowering for {op.name} (a compiler bug)")
+            return
         e = Emitter(op.location)
         results = lowering(e, op)
         rewriter.replace(op, e.ops, results)

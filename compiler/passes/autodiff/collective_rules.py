@@ -1,5 +1,6 @@
-"""JVP and transpose rules of the collectives (`shard` ops) and of the `spmd.enter`/`spmd.exit`
-boundary markers; merged into the tables of jvp_rules.py and transpose_rules.py.
+"""JVP and transpose rules of the collectives (`shard` ops), of the `spmd.enter`/`spmd.exit`
+boundary markers and of `spmd.sharding_constraint`; merged into the tables of jvp_rules.py and
+transpose_rules.py.
 
 Inside an `@spmd` program each device's value is its own variable, and the rules are the exact
 derivatives of the collectives as functions of all the devices' values (LANGUAGE.md §9.3):
@@ -12,6 +13,10 @@ becomes each device's copy) transposes to the sum over all devices (then `spmd.e
 `spmd.exit` (a replicated value becomes global) transposes to `spmd.enter` of the cotangent divided
 by the number of devices — so the derivative of an `@spmd` function is that of the global function
 it computes, and a replicated result is not counted once per device.
+
+A sharding constraint is an identity on values: its tangent and its cotangent are constrained the
+same way (so the derivative of a global-view function is a global-view function, whose gradients
+lie like the values they belong to).
 """
 
 from __future__ import annotations
@@ -132,7 +137,20 @@ def _t_exit(b: B, op, ct, lin):
     return [b.add(sx.EnterOp(share, _grid(op), _axes(op)))]
 
 
+def _constrained(b: B, op: sx.ShardingConstraintOp, x):
+    return b.add(sx.ShardingConstraintOp(x, op.sharding, op.kind.data))
+
+
+def _constraint(b: B, op, t):
+    return [None if t[0] is None else _constrained(b, op, t[0])]
+
+
+def _t_constraint(b: B, op, ct, lin):
+    return [_constrained(b, op, ct)]
+
+
 JVP_COLLECTIVES = {
+    sx.ShardingConstraintOp: _constraint,
     sx.xshard.AllReduceOp: _all_reduce,
     **{cls: _linear for cls in (sx.AllGatherOp, sx.ReduceScatterOp, sx.AllToAllOp, sx.AllSliceOp,
                                 sx.xshard.BroadcastOp, sx.xshard.ShiftOp, sx.EnterOp, sx.ExitOp)},
@@ -141,7 +159,7 @@ JVP_COLLECTIVES = {
 TRANSPOSE_COLLECTIVES = {
     sx.xshard.AllReduceOp: _t_all_reduce, sx.AllGatherOp: _t_all_gather, sx.ReduceScatterOp: _t_reduce_scatter,
     sx.AllToAllOp: _t_all_to_all, sx.xshard.ShiftOp: _t_shift, sx.xshard.BroadcastOp: _t_broadcast,
-    sx.AllSliceOp: _t_all_slice, sx.EnterOp: _t_enter, sx.ExitOp: _t_exit,
+    sx.AllSliceOp: _t_all_slice, sx.EnterOp: _t_enter, sx.ExitOp: _t_exit, sx.ShardingConstraintOp: _t_constraint,
 }
 
 # positions and sizes on the mesh are integers: no derivative
