@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xdsl.dialects import arith, scf
+from xdsl.dialects import arith, func, scf
 from xdsl.dialects import shard as xshard
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, TensorType
 from xdsl.ir import Operation, SSAValue
@@ -154,26 +154,38 @@ def is_collective(op: Operation) -> bool:
     return isinstance(op, xshard.CollectiveCommunicationOp) and not isinstance(op, (EnterOp, ExitOp))
 
 
+def _program_order(fn: func.FuncOp, funcs: dict[str, func.FuncOp], times: int | None):
+    """(op, executions per call of the entry) for the ops of `fn` and, at each call, of its callee."""
+    for op in fn.walk():
+        n = _executions(op)
+        count = None if n is None or times is None else n * times
+        yield op, count
+        if isinstance(op, func.CallOp) and op.callee.string_value() in funcs:
+            yield from _program_order(funcs[op.callee.string_value()], funcs, count)
+
+
 def collectives(module: ModuleOp) -> tuple[list[Collective], int]:
-    """The communicating collectives of every function of `module` in program order, and the number
-    of `shard.all_slice` ops (local: no communication)."""
+    """The communicating collectives of the module's public functions (and what they call) in
+    program order, and the number of `shard.all_slice` ops (local: no communication)."""
+    funcs = {op.sym_name.data: op for op in module.ops if isinstance(op, func.FuncOp)}
+    entries = [f for f in funcs.values() if f.sym_visibility is None or f.sym_visibility.data == "public"]
     rows, local = [], 0
-    for op in module.walk():
-        if not is_collective(op):
-            continue
-        kind = op.name.removeprefix("shard.")
-        if kind == LOCAL:
-            local += 1
-            continue
-        if kind not in SEND_BYTES:
-            raise LoomError(f"loom explain has no byte count for '{op.name}'", span_of(op))
-        n = group_size(op)
-        if n is None:
-            raise LoomError(f"'{op.name}' runs on a grid of unknown shape", span_of(op))
-        s = _value_bytes(op.operands[0])
-        sent = SEND_BYTES[kind](s, n)
-        rows.append(Collective(_where(op), kind, _detail(op, kind), _axis_names(op), n, _reason(op), s, sent,
-                               collective_time(kind, s, n), _executions(op)))
+    for entry in entries:
+        for op, count in _program_order(entry, funcs, 1):
+            if not is_collective(op):
+                continue
+            kind = op.name.removeprefix("shard.")
+            if kind == LOCAL:
+                local += 1
+                continue
+            if kind not in SEND_BYTES:
+                raise LoomError(f"loom explain has no byte count for '{op.name}'", span_of(op))
+            n = group_size(op)
+            if n is None:
+                raise LoomError(f"'{op.name}' runs on a grid of unknown shape", span_of(op))
+            s = _value_bytes(op.operands[0])
+            rows.append(Collective(_where(op), kind, _detail(op, kind), _axis_names(op), n, _reason(op), s,
+                                   SEND_BYTES[kind](s, n), collective_time(kind, s, n), count))
     return rows, local
 
 
