@@ -28,23 +28,26 @@ DTYPE_NAMES = {np.dtype(v): k for k, v in NP_DTYPES.items()}
 MODES = ("jit", "eager")  # jit: the native executor; eager: the reference executor
 
 
-def load(path: str, mode: str = "jit", pipeline: str | None = None, cache: bool | None = None) -> Program:
+def load(path: str, mode: str = "jit", pipeline: str | None = None, cache: bool | None = None,
+         devices: int | None = None) -> Program:
     """Load a `.loom` file. `mode="jit"` compiles to native code; `mode="eager"` runs the reference
     executor. `pipeline`: the loom-level passes (eager default `"none"`, the IR exactly as generated;
     jit default `"loom-opt"`). `cache=True` keeps compiled code on disk (default: when
-    LOOM_CACHE_DIR is set)."""
-    return Program(driver.check_file(path), mode, pipeline, cache)
+    LOOM_CACHE_DIR is set). `devices=N` (the mesh's size) runs on the devices of the mesh, global-view
+    functions partitioned: the ranks of a `loom launch -n N` job, else N devices simulated in this
+    process (the reference executor on each, like `loom run --eager --devices N`)."""
+    return Program(driver.check_file(path), mode, pipeline, cache, devices)
 
 
 def loads(source: str, name: str = "<string>", mode: str = "jit", pipeline: str | None = None,
-          cache: bool | None = None) -> Program:
+          cache: bool | None = None, devices: int | None = None) -> Program:
     """Load a program from source text; `name` is the file name used in diagnostics."""
-    return Program(driver.check_source(source, name), mode, pipeline, cache)
+    return Program(driver.check_source(source, name), mode, pipeline, cache, devices)
 
 
 class Program:
     def __init__(self, checked: CheckedProgram, mode: str = "jit", pipeline: str | None = None,
-                 cache: bool | None = None):
+                 cache: bool | None = None, devices: int | None = None):
         if mode not in MODES:
             raise LoomError(f"unknown mode '{mode}' (modes: {', '.join(MODES)})")
         self.mode = mode
@@ -54,12 +57,13 @@ class Program:
         self.checked = checked
         self.executor = (driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"
                          else driver.executor("eager", pipeline=self.pipeline))
-        if checked.checker.spmd_funcs:  # a mesh program (LANGUAGE.md §9.5)
+        if checked.checker.spmd_funcs or devices is not None:  # on the devices of the mesh (LANGUAGE.md §9.5)
             from runtime import launch  # the MPI runtime, for mesh programs only (as driver loads executors)
 
             # on the ranks of `loom launch -n N python …` the devices are the ranks; else simulated
             on_ranks = mode == "jit" and launch.in_job()
-            self.executor = driver.executor("mpi" if on_ranks else "simulated", pipeline=self.pipeline)
+            self.executor = (driver.executor("mpi", pipeline=self.pipeline) if on_ranks
+                             else driver.executor("simulated", pipeline=self.pipeline, devices=devices))
         self._functions = {name: Function(self, name) for name in checked.functions}
         self._structs = {name: StructType(self, name) for name in checked.checker.structs}
 

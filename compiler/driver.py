@@ -1,7 +1,8 @@
 """The compile driver: the one path from Loom source to any stage, used by the CLI and the Python API.
 
     source ─parse→ ast ─check→ checked program ─irgen→ loom
-        ─(semantic pipelines, chosen by the ops present: ad.* → autodiff)→
+        ─(semantic pipelines, chosen by the ops present: ad.* → autodiff;
+          on devices, spmd.sharding_constraint → sharding-propagation, shard-partition: stage spmd)→
         loom-opt ─→ linalg ─→ bufferized ─→ loops ─→ llvm-dialect ─translate→ llvm ─O3→ llvm-opt → asm | obj
 
 The stage table (`STAGES`) says which named pipeline produces each IR stage from the one before;
@@ -47,6 +48,7 @@ class Stage:
 STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("ast", "ast", "", "the syntax tree, with source positions"),
     Stage("loom", "ir", "none", "the loom dialect as generated (derivative ops not yet expanded)"),
+    Stage("spmd", "ir", "none", "the per-device program of a global-view function (after shard-partition)"),
     Stage("loom-opt", "ir", "loom-opt", "after inlining, folding, CSE and DCE (derivatives built)"),
     Stage("linalg", "ir", "loom-to-linalg", "linalg/tensor/arith/math on tensors, fused"),
     Stage("bufferized", "ir", "linalg-to-buffers", "memrefs: our bufferization and deallocation"),
@@ -64,7 +66,7 @@ TEXT_STAGES = tuple(n for n, s in STAGES.items() if s.kind == "text")
 def pipeline_to(stage: str, start: str = "loom") -> str:
     """The passes that take IR at stage `start` to IR stage `stage` (named pipelines, in order)."""
     names = IR_STAGES[IR_STAGES.index(start) + 1: IR_STAGES.index(stage) + 1]
-    return ",".join(STAGES[s].passes for s in names) or "none"
+    return ",".join(STAGES[s].passes for s in names if STAGES[s].passes != "none") or "none"
 
 
 NATIVE_PIPELINE = pipeline_to("llvm-dialect")
@@ -73,28 +75,35 @@ NATIVE_PIPELINE = pipeline_to("llvm-dialect")
 # ------------------------------------------------------------------ semantic pipelines
 @dataclass(frozen=True)
 class SemanticPipeline:
-    """Passes that run before any pipeline when a module contains one of `ops`."""
+    """Passes that run before any pipeline when a module contains one of `ops` (those with
+    `devices` only when the program runs on the devices of its mesh)."""
 
     name: str
     ops: frozenset[str]
     passes: str
+    devices: bool = False
 
 
 SEMANTIC_PIPELINES = (
     # differentiation, then inlining the derivative functions and resolving their tapes
     SemanticPipeline("autodiff", frozenset({"ad.jvp", "ad.vjp"}), "autodiff,loom-inline,ad-tape-forwarding"),
+    # global-view functions on devices: a sharding for every value, then the per-device program (stage `spmd`);
+    # in one process the constraints are identities and nothing is partitioned
+    SemanticPipeline("sharding", frozenset({"spmd.sharding_constraint"}),
+                     "loom-inline,sharding-propagation,shard-partition", devices=True),
 )
 
 
-def semantic_passes(module: ModuleOp) -> list[str]:
+def semantic_passes(module: ModuleOp, devices: bool = False) -> list[str]:
     present = {op.name for op in module.walk()}
-    return [p.passes for p in SEMANTIC_PIPELINES if p.ops & present]
+    return [p.passes for p in SEMANTIC_PIPELINES if p.ops & present and (devices or not p.devices)]
 
 
-def with_semantics(module: ModuleOp, spec: str) -> str:
-    """`spec` preceded by the semantic pipelines this module needs."""
+def with_semantics(module: ModuleOp, spec: str, devices: bool = False) -> str:
+    """`spec` preceded by the semantic pipelines this module needs (`devices`: run on the devices
+    of its mesh, so global-view functions are partitioned)."""
     spec = "" if spec.strip() == "none" else spec.strip()
-    return ",".join(semantic_passes(module) + ([spec] if spec else [])) or "none"
+    return ",".join(semantic_passes(module, devices) + ([spec] if spec else [])) or "none"
 
 
 def user_pipeline(module: ModuleOp, spec: str) -> str:
@@ -105,14 +114,18 @@ def user_pipeline(module: ModuleOp, spec: str) -> str:
     return with_semantics(module, spec) if named else spec
 
 
-def native_pipeline(module: ModuleOp, loom_passes: str = "loom-opt", stage: str = "llvm-dialect") -> str:
+def native_pipeline(module: ModuleOp, loom_passes: str = "loom-opt", stage: str = "llvm-dialect",
+                    devices: bool = False) -> str:
     """The passes from generated IR to an IR stage of the native backend: the semantic pipelines,
     the loom-level passes `loom_passes` (a user's `-p`; `loom-opt` always follows, since the backend
-    needs calls inlined), then the backend's stages up to `stage`."""
+    needs calls inlined), then the backend's stages up to `stage`. Stage `spmd` is the semantic
+    pipelines on devices alone."""
+    if stage == "spmd":
+        return with_semantics(module, "none", devices=True)
     spec = NAMED_PIPELINES.get(loom_passes.strip(), loom_passes).strip()
     head = "loom-opt" if spec in ("", NAMED_PIPELINES["loom-opt"]) else f"{spec},loom-opt"
     backend = pipeline_to(stage, "loom-opt")
-    return with_semantics(module, head + ("" if backend == "none" else "," + backend))
+    return with_semantics(module, head + ("" if backend == "none" else "," + backend), devices)
 
 
 # ------------------------------------------------------------------ front end
@@ -215,6 +228,8 @@ class Lowered:
     `module(pipeline)` is the loom-level IR after a pipeline (semantic passes first), `stage(s)` the
     IR at a backend stage, `artifact()` the LLVM module, `as_text(stage)` any of them printed.
     Results without pass-manager options are cached; `times` collects every phase's wall time.
+    `devices=True` asks for the program the devices of the mesh run (global-view functions
+    partitioned); the simulated and MPI executors ask for it.
     """
 
     def __init__(self, program: CheckedProgram, inst: Instance):
@@ -238,17 +253,20 @@ class Lowered:
             self.generate()  # IR generation names the specialized function
         return self.inst.symbol
 
-    def module(self, pipeline: str = "none", pm_options: dict | None = None) -> ModuleOp:
+    def module(self, pipeline: str = "none", pm_options: dict | None = None, devices: bool = False) -> ModuleOp:
         """The loom-level IR after `pipeline` (semantic pipelines first)."""
-        return self._cached(("loom", pipeline), pm_options, lambda m: with_semantics(m, pipeline))
+        return self._cached(("loom", pipeline, devices), pm_options, lambda m: with_semantics(m, pipeline, devices))
 
-    def stage(self, stage: str, pm_options: dict | None = None, loom_passes: str = "loom-opt") -> ModuleOp:
+    def stage(self, stage: str, pm_options: dict | None = None, loom_passes: str = "loom-opt",
+              devices: bool = False) -> ModuleOp:
         """The IR at a stage of the native pipeline (`loom_passes`: the loom-level passes to use)."""
         if STAGES.get(stage) is None or STAGES[stage].kind != "ir":
             raise LoomError(f"'{stage}' is not an IR stage (IR stages: {', '.join(IR_STAGES)})")
         if stage == "loom":  # exactly as generated: derivative ops not yet expanded
             return self._cached(("loom", None), pm_options, lambda m: "none")
-        return self._cached((stage, loom_passes), pm_options, lambda m: native_pipeline(m, loom_passes, stage))
+        devices = devices or stage == "spmd"
+        return self._cached((stage, loom_passes, devices), pm_options,
+                            lambda m: native_pipeline(m, loom_passes, stage, devices))
 
     def _cached(self, key, pm_options, spec: Callable[[ModuleOp], str]) -> ModuleOp:
         if not pm_options and key in self._modules:
@@ -270,13 +288,14 @@ class Lowered:
         return Signature(tuple(map(vt, flat_types(self.inst.param_types))),
                          tuple(map(vt, flat_types(self.inst.result_types))))
 
-    def artifact(self, pm_options: dict | None = None, loom_passes: str = "loom-opt"):
+    def artifact(self, pm_options: dict | None = None, loom_passes: str = "loom-opt", devices: bool = False):
         """This specialization taken through LLVM (translated and optimized)."""
-        art = None if pm_options else self._artifacts.get(loom_passes)
+        art = None if pm_options else self._artifacts.get((loom_passes, devices))
         if art is None:
-            art = Artifact(self.stage("llvm-dialect", pm_options, loom_passes), self.symbol, self.signature(), self.times)
+            art = Artifact(self.stage("llvm-dialect", pm_options, loom_passes, devices), self.symbol, self.signature(),
+                           self.times)
             if not pm_options:
-                self._artifacts[loom_passes] = art
+                self._artifacts[(loom_passes, devices)] = art
         return art
 
     def cache_key(self, loom_passes: str = "loom-opt") -> str:

@@ -307,7 +307,7 @@ class MPIExecutor:
             raise LoomError(f"the program's mesh has {math.prod(shape)} devices ({' x '.join(map(str, shape))}) "
                             f"but the job has {world_size()} processes: start it with -n {math.prod(shape)}")
         install(tuple(shape))  # libmpi itself is linked by the JIT (runtime.jit.RUNTIME_LIBRARIES)
-        fn = compile_once(lambda: lowered.artifact(self.pm_options, self.pipeline).compiled())
+        fn = compile_once(lambda: lowered.artifact(self.pm_options, self.pipeline, devices=True).compiled())
         name = lowered.symbol
 
         def run(leaves: list) -> tuple:

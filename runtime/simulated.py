@@ -278,7 +278,7 @@ class SimulatedExecutor:
         return ("simulated", self.pipeline, id(self.pm_options) if self.pm_options else None, self.devices)
 
     def prepare(self, lowered) -> Callable[[list], tuple]:
-        module = lowered.module(self.pipeline, self.pm_options)
+        module = lowered.module(self.pipeline, self.pm_options, devices=True)  # global-view functions partitioned
         shape = mesh_shape(module) or ()
         n = len(device_coords(shape))
         if self.devices is not None and self.devices != n:
