@@ -9,7 +9,11 @@
      ring all-reduce sends 2·(n−1)/n·|params| (plus the loss, one f32, likewise);
    - tensor parallel (examples/megatron_mlp.loom, Megatron column-then-row split over `tp`): the
      forward's logits, a partial sum over `tp`, are all-reduced: 2·(n−1)/n·B·C activations (the
-     weights' gradients stay split; the input is data, so the backward needs no all-reduce of it).
+     weights' gradients stay split; the input is data, so the backward needs no all-reduce of it);
+   - both (examples/hybrid_dp_tp.loom, dp=2 × tp=2): each device's parameters over `dp`, its
+     rows' logits over `tp`.
+   The all_gathers that assemble split results at the return are shown apart: a global-view
+   function returns replicated values, so a step that returns split weights gathers them.
 2. scaling: data-parallel weak scaling of the global-view training step of (1) at 1, 2 and 4
    MPI ranks (mesh `dp` = the ranks, a constant batch per rank): the partitioned step compiled by
    Loom, median of the slowest rank; efficiency t1/tN. N ranks on fewer cores share them.
@@ -46,16 +50,18 @@ def lowered_step(source: str, name: str, b: int, d: int, h: int):
     return driver.Lowered(program, specialize(program, "train_step", [f"B={b}", f"D={d}", f"H={h}"]))
 
 
-def step_bytes(source: str, name: str, b: int, d: int, h: int) -> tuple[int, str]:
-    """(bytes each device sends per step, the kinds) from the partitioned IR."""
+def step_bytes(source: str, name: str, b: int, d: int, h: int) -> tuple[int, int, str]:
+    """From the partitioned IR, per device and step: (bytes sent inside the step, bytes sent
+    assembling split results at the return, the kinds)."""
     from compiler import explain
 
     rows, _ = explain.collectives(lowered_step(source, name, b, d, h).stage("spmd"))
     kinds, sent, _ = explain.totals(rows)
-    return sent, ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
+    boundary = sum(r.bytes * r.count for r in rows if r.kind == "all_gather" and r.reason.startswith("func.return"))
+    return sent - boundary, boundary, ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
 
 
-def ring(n: int, elements: int) -> float:
+def ring(n: int, elements: float) -> float:
     """Bytes each device sends in a ring all-reduce of `elements` f32."""
     return 2 * (n - 1) / n * elements * F32
 
@@ -64,16 +70,22 @@ def volume(quick: bool) -> None:
     b, d, h = (64, 64, 64) if quick else (256, 784, 512)
     params = d * h + h + h * C + C
     print(f"bytes each device sends per training step (B={b}, D={d}, H={h}, C={C}; |params| = {params:,})")
-    print(f"{'':22} {'n':>2} {'partitioned IR':>15} {'analytic':>12} {'ratio':>6}  collectives")
-    for n in (2, 4):
-        got, kinds = step_bytes(example("train_mlp_dp", f"dp={n}"), "train_mlp_dp.loom", b, d, h)
-        want = ring(n, params + 1)  # the gradients and the loss
-        print(f"{'DP (grads + loss)':22} {n:>2} {got:>15,} {want:>12,.0f} {got / want:>6.3f}  {kinds}")
-    for n in (2, 4):
-        got, kinds = step_bytes(example("megatron_mlp", f"tp={n}"), "megatron_mlp.loom", b, d, h)
-        want = ring(n, b * C)  # the logits
-        print(f"{'TP Megatron (logits)':22} {n:>2} {got:>15,} {want:>12,.0f} {got / want:>6.3f}  {kinds}")
-    print("analytic: DP 2(n-1)/n * 4 * (|params| + 1); TP 2(n-1)/n * 4 * B * C\n", flush=True)
+    print(f"{'':22} {'mesh':>10} {'in the step':>12} {'analytic':>10} {'ratio':>6} {'+ results':>10}  collectives")
+    cases = []
+    for n in (2, 4):  # DP: the gradients and the loss
+        cases.append(("DP", "train_mlp_dp", f"dp={n}", ring(n, params + 1)))
+    for n in (2, 4):  # Megatron: the logits (the split weights' gradients stay split)
+        cases.append(("TP Megatron", "megatron_mlp", f"tp={n}", ring(n, b * C)))
+    # both: the gradients of each device's parameters over dp, its rows' logits over tp
+    local = d * h // 2 + h // 2 + h // 2 * C + C
+    cases.append(("DP x TP", "hybrid_dp_tp", "dp=2, tp=2", ring(2, local + 1) + ring(2, b // 2 * C)))
+    for label, name, mesh, want in cases:
+        got, boundary, kinds = step_bytes(example(name, mesh), f"{name}.loom", b, d, h)
+        print(f"{label:22} {mesh:>10} {got:>12,} {want:>10,.0f} {got / want:>6.3f} {boundary:>10,}  {kinds}")
+    print("analytic (ring all-reduce of f32, 2(n-1)/n * 4 B each): DP |params| + 1 (the loss) over dp; TP B*C\n"
+          "(the logits) over tp; DP x TP the per-device |params| + 1 over dp and (B/2)*C over tp.\n"
+          "`+ results`: the all_gathers that assemble split results at the return (a global-view function\n"
+          "returns replicated values, SHARDING-SPEC §4): boundary, not part of the textbook step.\n", flush=True)
 
 
 def job_scaling(quick: bool) -> None:

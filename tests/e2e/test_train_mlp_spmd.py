@@ -14,8 +14,8 @@ pytest.importorskip("sklearn")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def train(script: str, epochs: int) -> list[str]:
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--epochs", str(epochs)],
+def train(script: str, epochs: int, *flags: str) -> list[str]:
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--epochs", str(epochs), *flags],
                          capture_output=True, text=True, check=True, timeout=1200).stdout
     return out.strip().splitlines()
 
@@ -23,11 +23,14 @@ def train(script: str, epochs: int) -> list[str]:
 _SINGLE: list[str] = []
 
 
-@pytest.mark.parametrize("script", ["train_mlp_spmd.py", "train_mlp_dp.py"])
-def test_data_parallel_steps_match_one_device(script):
+@pytest.mark.parametrize("script, flags", [
+    ("train_mlp_spmd.py", ()), ("train_mlp_dp.py", ()),
+    pytest.param("train_mlp_dp.py", ("--devices", "4"), marks=pytest.mark.slow, id="dp-partitioned")])
+def test_data_parallel_steps_match_one_device(script, flags):
+    """train_mlp_dp.py with --devices 4: the global-view step partitioned, on 4 simulated devices."""
     if not _SINGLE:
         _SINGLE.extend(train("train_mlp.py", 2))
-    spmd, single = train(script, 2), _SINGLE
+    spmd, single = train(script, 2, *flags), _SINGLE
     assert spmd[:2] == single[:2]  # the printed epoch losses (4 decimals)
     assert spmd[2].split()[2] == single[2].split()[2]  # the test accuracy
 
