@@ -16,7 +16,8 @@
    function returns replicated values, so a step that returns split weights gathers them.
 2. scaling: data-parallel weak scaling of the global-view training step of (1) at 1, 2 and 4
    MPI ranks (mesh `dp` = the ranks, a constant batch per rank): the partitioned step compiled by
-   Loom, median of the slowest rank; efficiency t1/tN. N ranks on fewer cores share them.
+   Loom, median of the slowest rank, against the one-device step (unpartitioned, native) on one
+   rank; efficiency t1/tN. N ranks on fewer cores share them.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def job_scaling(quick: bool) -> None:
     per_rank, d, h = (16 if quick else 64), 64, (64 if quick else 256)
     b = per_rank * n
     lowered = lowered_step(example("train_mlp_dp", f"dp={n}"), "train_mlp_dp.loom", b, d, h)
-    step = lowered.prepared(driver.executor("mpi", pipeline="loom-opt"))
+    # one rank: the one-device program (native code, unpartitioned) is the baseline
+    step = lowered.prepared(driver.executor("mpi", pipeline="loom-opt") if n > 1 else
+                            driver.executor("native", pipeline="loom-opt"))
     rng = np.random.default_rng(0)  # every rank passes the same global arrays (§9.5)
     params = [(rng.standard_normal((d, h)) * 0.1).astype(np.float32), np.zeros(h, np.float32),
               (rng.standard_normal((h, C)) * 0.1).astype(np.float32), np.zeros(C, np.float32)]
