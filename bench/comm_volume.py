@@ -111,7 +111,8 @@ def job_scaling(quick: bool) -> None:
     step(params + [x, labels, lr])  # compiles
     t = median_time(lambda: step(params + [x, labels, lr]), 10 if quick else 30)
     if world.rank == 0:
-        print(f"DP step (global view, partitioned), {n} rank(s), batch {per_rank} per rank: {t * 1e3:.2f} ms", flush=True)
+        how = "partitioned" if n > 1 else "one device, unpartitioned"
+        print(f"DP step (global view, {how}), {n} rank(s), batch {per_rank} per rank: {t * 1e3:.2f} ms", flush=True)
 
 
 def scaling(quick: bool) -> None:
