@@ -82,7 +82,7 @@ def prepare_global_view(checker, inst: Instance, span: Span) -> None:
             shs = shardings(checker, r)
             results.extend(shs)
             r_spans.extend([r.span] * len(shs))
-    annotated = any(sh for sh in params + (results or []))
+    annotated = any(sh and any(sh) for sh in params + (results or []))
     inst.global_view = GlobalView(mesh, params, p_spans, results, r_spans, annotated)
 
 

@@ -21,8 +21,9 @@ The model (docs/distributed.md, "Sharding propagation"):
    decision is final. The results of constraints are decided by the user and never change.
 2. Nodes relate the dimensions: an op relates them through its factor rule
    (compiler/passes/sharding/rules.py); an `scf` op ties each loop-carried or yielded value to
-   its init, region argument and result (they must agree); a constraint ties its operand to its
-   result like an identity op (so a parameter's annotation reaches the argument).
+   its init and result (they should agree; a loop's region argument *is* its result for the
+   propagation, so the two always do); a constraint ties its operand to its result like an
+   identity op (so a parameter's annotation reaches the argument).
 3. A worklist visits nodes, first every node in program order, then each node one of whose values
    changed. For each factor of a node, the sharding of the factor is that of the first decided
    dimension carrying it — a user constraint's first, then operands before results, lower indices
@@ -127,6 +128,7 @@ class Propagation:
         self.users: dict[SSAValue, list[Node]] = {}
         self.canon: dict[SSAValue, SSAValue] = {}
         self.rules: dict[Operation, OpShardingRule] = {}
+        self.visits = 0  # node visits (a test checks they stay linear)
         for op in fn.body.walk():
             if isinstance(op, (scf.ForOp, scf.WhileOp, scf.IfOp)):
                 self.nodes.extend(_ties(op))
@@ -164,6 +166,7 @@ class Propagation:
         queued = set(map(id, self.nodes))
         while work:
             node = work.popleft()
+            self.visits += 1
             queued.discard(id(node))
             for v in self.visit(node):
                 for n in self.users.get(v, ()):
