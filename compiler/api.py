@@ -57,13 +57,16 @@ class Program:
         self.checked = checked
         self.executor = (driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"
                          else driver.executor("eager", pipeline=self.pipeline))
-        if checked.checker.spmd_funcs or devices is not None:  # on the devices of the mesh (LANGUAGE.md §9.5)
+        if checked.checker.mesh is not None or devices is not None:  # a mesh program (LANGUAGE.md §9.5)
             from runtime import launch  # the MPI runtime, for mesh programs only (as driver loads executors)
 
-            # on the ranks of `loom launch -n N python …` the devices are the ranks; else simulated
-            on_ranks = mode == "jit" and launch.in_job()
-            self.executor = (driver.executor("mpi", pipeline=self.pipeline) if on_ranks
-                             else driver.executor("simulated", pipeline=self.pipeline, devices=devices))
+            # on the ranks of `loom launch -n N python …` the devices are the ranks; else @spmd functions
+            # (and everything, with `devices=N`) run on simulated devices, and global-view functions
+            # alone run unpartitioned in this process
+            if mode == "jit" and launch.in_job():
+                self.executor = driver.executor("mpi", pipeline=self.pipeline)
+            elif checked.checker.spmd_funcs or devices is not None:
+                self.executor = driver.executor("simulated", pipeline=self.pipeline, devices=devices)
         self._functions = {name: Function(self, name) for name in checked.functions}
         self._structs = {name: StructType(self, name) for name in checked.checker.structs}
 

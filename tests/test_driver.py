@@ -50,10 +50,12 @@ run = run_cli
 
 # ------------------------------------------------------------------ the stage table
 def test_stage_table_is_the_native_pipeline():
-    assert driver.IR_STAGES == ("loom", "loom-opt", "linalg", "bufferized", "loops", "llvm-dialect")
+    assert driver.IR_STAGES == ("loom", "spmd", "loom-opt", "linalg", "bufferized", "loops", "llvm-dialect")
     assert driver.TEXT_STAGES == ("llvm", "llvm-opt", "asm")
-    # the native pipeline is the stages' pipelines in order, written once
-    names = [driver.STAGES[s].passes for s in driver.IR_STAGES[1:]]
+    # the native pipeline is the stages' pipelines in order, written once (`spmd` is made by the
+    # semantic pipelines on devices alone: no passes of its own)
+    assert driver.STAGES["spmd"].passes == "none"
+    names = [driver.STAGES[s].passes for s in driver.IR_STAGES[2:]]
     assert driver.NATIVE_PIPELINE == ",".join(names)
     assert driver.pipeline_to("linalg") == "loom-opt,loom-to-linalg"
     assert driver.pipeline_to("loops", "linalg") == "linalg-to-buffers,buffers-to-loops"

@@ -57,6 +57,9 @@ ARG_SHARDINGS, RES_SHARDINGS, SHARDINGS = "spmd.arg_shardings", "spmd.res_shardi
 REASON = "loom.reason"
 
 
+CONSTRAINT_LABELS = {"reshard": "reshard", "param": "parameter annotation", "result": "result annotation"}
+
+
 def is_global_view(f: func.FuncOp) -> bool:
     return ARG_SHARDINGS in f.attributes
 
@@ -71,7 +74,11 @@ def where(op: Operation) -> str:
 
 
 def what(v: SSAValue) -> str:
-    return f"%{v.name_hint}" if v.name_hint else str(v.type)
+    """A value in a reason: its name, else the name of the parameter it is, else its type."""
+    name = v.name_hint or next((u.operation.result.name_hint for u in v.uses
+                                if isinstance(u.operation, sx.ShardingConstraintOp) and u.operation.kind.data == "param"),
+                               None)
+    return f"%{name}" if name else str(v.type)
 
 
 @dataclass
@@ -139,7 +146,9 @@ class Partitioner:
         all_axes = list(range(len(self.grid)))
         shardings = f.attributes[ARG_SHARDINGS].data
         for i, (arg, new_arg, sharding) in enumerate(zip(old.args, block.args, shardings)):
-            new_arg.name_hint = arg.name_hint
+            new_arg.name_hint = arg.name_hint or next(  # the parameter's name, from its annotation
+                (u.operation.result.name_hint for u in arg.uses if isinstance(u.operation, sx.ShardingConstraintOp)
+                 and u.operation.kind.data == "param"), None)
             self.loc = f.location
             entered = self.insert(sx.EnterOp(new_arg, self.grid_name, all_axes)).result
             self.env[arg] = (entered, Layout.replicated(len(shape_of(arg))))
@@ -165,9 +174,7 @@ class Partitioner:
             self.keep(op)
         elif isinstance(op, sx.ShardingConstraintOp):
             target = Layout.of(op.sharding)
-            name = "reshard" if op.kind.data == "reshard" else where(op)
-            span = span_of(op)
-            label = f"reshard at {span}" if name == "reshard" and span else name
+            label = CONSTRAINT_LABELS[op.kind.data] + (f" at {span_of(op)}" if span_of(op) else "")
             self.env[op.result] = (self.reshard(op.input, target, lambda s, t: (
                 f"{label}: operand #0 ({what(op.input)}) is {s.describe(self.names)} but the op needs "
                 f"{t.describe(self.names)}")), target)
@@ -178,9 +185,13 @@ class Partitioner:
 
     def keep(self, op: Operation) -> None:
         """An op of an inlined `@spmd` program: unchanged (its values are per-device already)."""
-        operands = [self.reshard(v, Layout.replicated(len(shape_of(v))), self.needs(op, i))
-                    if v in self.env and v not in self.per_device else self.local(v) for i, v in enumerate(op.operands)]
-        new = self.insert(op.clone(value_mapper=dict(zip(op.operands, operands))))
+        outside = dict.fromkeys(v for o in op.walk() for v in o.operands if v in self.env)  # incl. its regions'
+        mapper = {v: self.local(v) if v in self.per_device else
+                  self.reshard(v, Layout.replicated(len(shape_of(v))), lambda s, t, v=v: (
+                      f"{where(op)}: {what(v)} is {s.describe(self.names)} but the per-device program of an "
+                      f"@spmd function needs it {t.describe(self.names)}"))
+                  for v in outside}
+        new = self.insert(op.clone(value_mapper=mapper))
         for r, n in zip(op.results, new.results):
             self.env[r] = (n, Layout.replicated(len(shape_of(r))))
             if op.name != sx.ExitOp.name:

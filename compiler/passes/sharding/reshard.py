@@ -130,6 +130,11 @@ def _moves(s: Layout, shape: Sequence[int], grid: Sequence[int]) -> Iterator[Ste
                            axis=k)
 
 
+def _drop_unit_axes(s: Layout, grid: Sequence[int]) -> Layout:
+    partial = tuple(a for a in s.partial if grid[a] > 1)
+    return Layout(tuple(tuple(a for a in d if grid[a] > 1) for d in s.split), partial, s.kind if partial else "sum")
+
+
 def step_cost(step: Step, shape: Sequence[int], grid: Sequence[int], elem_bytes: int) -> float:
     nbytes = math.prod(step.before.local_shape(shape, grid)) * elem_bytes
     return collective_time(step.kind, nbytes, math.prod(grid[a] for a in step.grid_axes))
@@ -146,6 +151,7 @@ def plan(src: Layout, dst: Layout, shape: Sequence[int], grid: Sequence[int], el
         raise ValueError(f"layouts {src} and {dst} do not have the rank of shape {list(shape)}")
     if not set(dst.partial) <= set(src.partial) or (dst.partial and dst.kind != src.kind):
         raise NoPlan(f"cannot make a pending reduction: from {src} to {dst}")
+    src, dst = _drop_unit_axes(src, grid), _drop_unit_axes(dst, grid)  # a mesh axis of size 1 splits nothing
     keep = set(dst.partial)
     best: dict[Layout, tuple[float, int]] = {src: (0.0, 0)}
     queue: list[tuple[float, int, int, Layout, tuple[Step, ...]]] = [(0.0, 0, 0, src, ())]
