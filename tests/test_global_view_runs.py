@@ -200,13 +200,13 @@ def test_loom_run_devices_over_mpi_matches_unpartitioned(tmp_path):
     src = tmp_path / "g.loom"
     src.write_text(MPI_PROGRAM)
     r = np.random.default_rng(4)
-    args = dict(x=r.standard_normal((8, 4)).astype(np.float32), w1=r.standard_normal((4, 8)).astype(np.float32),
-                w2=r.standard_normal((8, 4)).astype(np.float32))
+    args = {"x": r.standard_normal((8, 4)).astype(np.float32), "w1": r.standard_normal((4, 8)).astype(np.float32),
+            "w2": r.standard_normal((8, 4)).astype(np.float32)}
     np.savez(tmp_path / "in.npz", **args)
     want = compiler.loads(MPI_PROGRAM, "g.loom", mode="eager").step(*args.values())
     p = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(src), "--entry", "step", "--inputs",
                         str(tmp_path / "in.npz"), "--devices", "4", "--out", str(tmp_path / "out.npz")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert p.returncode == 0, p.stderr
     got = np.load(tmp_path / "out.npz")
     assert len(got.files) == len(want) == 3
@@ -240,6 +240,6 @@ def test_api_in_an_mpi_job_runs_global_view_functions_partitioned(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(JOB)
     p = subprocess.run([sys.executable, "-m", "compiler.cli", "launch", "-n", "2", "python", str(script)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert p.returncode == 0, p.stderr
     assert sorted(re.findall(r"rank (\d): ok MPIExecutor", p.stdout)) == ["0", "1"]

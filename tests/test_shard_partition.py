@@ -21,9 +21,10 @@ from xdsl.dialects.builtin import ArrayAttr, StringAttr, TensorType
 from compiler import driver
 from compiler.api import DTYPE_NAMES
 from compiler.frontend.types import TensorT
-from compiler.passes.sharding.local_rules import LOCAL
 from compiler.passes.shard_partition import REASON
-from dialects import loom, shard_ext as sx
+from compiler.passes.sharding.local_rules import LOCAL
+from dialects import loom
+from dialects import shard_ext as sx
 from runtime.reference import run_function
 from runtime.simulated import run_spmd
 

@@ -51,7 +51,8 @@ from compiler.diagnostics import InternalCompilerError, span_of
 from compiler.passes.sharding.local_rules import COMPUTED_WHOLE, Rebuild, local_rule
 from compiler.passes.sharding.reshard import Layout, Step, plan
 from compiler.passes.sharding.rules import rule_for
-from dialects import loom, shard_ext as sx
+from dialects import loom
+from dialects import shard_ext as sx
 
 ARG_SHARDINGS, RES_SHARDINGS, SHARDINGS = "spmd.arg_shardings", "spmd.res_shardings", "spmd.shardings"
 REASON = "loom.reason"

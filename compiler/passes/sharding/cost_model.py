@@ -15,20 +15,21 @@ operand type of the `shard` op):
 | `shift`          | α + b·β                               | one send and one receive per device          |
 | `all_slice`      | 0                                     | no communication: a local slice             |
 
-A group of one device costs nothing. `ALPHA` and `BETA` are the only constants: the starting
-values are those of MPICH's shared-memory transport between processes on one host (a few µs of
-latency, a few GB/s of copy bandwidth); `bench/` fits them on the machine at hand.
+A group of one device costs nothing. `ALPHA` and `BETA` are the only constants, fitted on this
+machine (2 cores, loaded) by `python -m bench.alpha_beta --quick` to mpi4py's Allreduce and
+Allgather at 2 and 4 ranks with the formulas above; the planner's choices depend on their ratio
+α/β (≈ 5.4 KB).
 """
 
 from __future__ import annotations
 
 import math
 
-ALPHA = 5.0e-6
-"""Seconds per message (latency of one point-to-point step)."""
+ALPHA = 1.744e-05
+"""Seconds per message step (17 µs)."""
 
-BETA = 2.5e-10
-"""Seconds per byte (1 / bandwidth: 4 GB/s)."""
+BETA = 3.220e-09
+"""Seconds per byte (0.31 GB/s)."""
 
 KINDS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all", "broadcast", "shift", "all_slice")
 

@@ -21,7 +21,6 @@ communication).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from xdsl.dialects.builtin import FloatAttr, IntegerAttr
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from dialects import loom
+from dialects.loom_types import spec_attrs
 
 COMPUTED_WHOLE = frozenset({loom.ArangeOp.name, loom.RandomOp.name})
 
@@ -73,13 +73,13 @@ def dim(r: Rebuild) -> list[SSAValue]:
 def indexing(r: Rebuild) -> list[SSAValue]:
     """slice / update: whole-dim subscripts become `:` on the block."""
     op = r.op
-    assert isinstance(op, loom._IndexingOp)
+    assert isinstance(op, (loom.SliceOp, loom.UpdateOp))
     global_shape = op.source.type.get_shape()
     local_shape = r.operands[0].type.get_shape()
     spec = [(k, loom.NONE, loom.NONE, 1) if k == loom.KIND_RANGE and g != s_ else (k, start, stop, step)
             for (k, start, stop, step), g, s_ in zip(op.spec(), global_shape, local_shape)]
     attrs = {k: v for k, v in op.attributes.items() if not k.startswith("spmd.")}
-    attrs.update(loom._spec_attrs(spec))
+    attrs.update(spec_attrs(spec))
     new = r.insert(type(op).create(operands=list(r.operands), result_types=list(r.result_types),
                                    properties=dict(op.properties), attributes=attrs))
     return list(new.results)
@@ -97,7 +97,3 @@ LOCAL: dict[str, Callable[[Rebuild], list[SSAValue]]] = {
 def local_rule(op: Operation) -> Callable[[Rebuild], list[SSAValue]]:
     """The op's local rule; ops of other dialects (arith on scalars, calls, …) are `same`."""
     return LOCAL.get(op.name, same)
-
-
-def blocks(grid: Sequence[int], axes) -> int:
-    return math.prod(grid[a] for a in axes)
