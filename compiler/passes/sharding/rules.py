@@ -249,7 +249,7 @@ def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
             and (stop == loom.NONE or (size >= 0 and stop >= size)))
 
 
-def _indexed(fx: _Factors, op: loom._IndexingOp) -> tuple[list[str], list[str]]:
+def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp) -> tuple[list[str], list[str]]:
     """The source's factors and those of the part it indexes (the kept dims, in order): a dim kept
     whole shares its factor; any other subscript needs the dim whole on every device."""
     src, part = [], []
