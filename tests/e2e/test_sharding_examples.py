@@ -69,3 +69,31 @@ def test_explain_names_the_expected_collectives(name, capsys):
     kinds = {label for label in expected if any(label in row for row in rows)}
     assert kinds == expected, out
     assert all("written in the program" not in row for row in rows), "a global-view program writes no collective"
+
+
+def step_collectives(name: str):
+    from compiler import driver, explain
+    from compiler.cli import specialize
+
+    program = driver.check_file(path(name))
+    lowered = driver.Lowered(program, specialize(program, "train_step", ["B=16", "D=8", "H=32"]))
+    return explain.collectives(lowered.stage("spmd"))[0]
+
+
+def test_data_parallel_step_sends_the_ring_all_reduce_of_the_gradients():
+    """2(n-1)/n · 4 B · (|params| + the loss), n = 4: the textbook data-parallel volume."""
+    from compiler import explain
+
+    rows = step_collectives("train_mlp_dp")
+    params = 8 * 32 + 32 + 32 * 10 + 10
+    assert {r.kind for r in rows} == {"all_reduce"}
+    assert explain.totals(rows)[1] == 2 * 3 * 4 * (params + 1) // 4
+
+
+def test_megatron_step_all_reduces_the_logits_once():
+    """Column- then row-split: one all-reduce of the B×C logits over tp; the gradients of the split
+    weights stay split (what else is sent assembles the split weights the step returns)."""
+    rows = step_collectives("megatron_mlp")
+    reduces = [r for r in rows if r.kind == "all_reduce"]
+    assert len(reduces) == 1 and reduces[0].axes == ("tp",) and reduces[0].operand_bytes == 16 * 10 * 4
+    assert all(r.kind == "all_gather" and r.reason.startswith("func.return") for r in rows if r not in reduces)
