@@ -49,10 +49,10 @@ def job(kind: str, quick: bool) -> None:
         x = np.ones(max(1, s // 4), np.float32)
         if kind == "p2p":
             buf = np.empty_like(x)
-            peer = 1 - world.rank
+            first = world.rank == 0
 
-            def fn():
-                if world.rank == 0:
+            def fn(x=x, buf=buf, peer=1 - world.rank, first=first):
+                if first:
                     world.Send(x, dest=peer)
                     world.Recv(buf, source=peer)
                 else:
@@ -61,10 +61,10 @@ def job(kind: str, quick: bool) -> None:
             t = median_time(fn, _repeats(s, quick)) / 2  # one way
         elif kind == "allreduce":
             out = np.empty_like(x)
-            t = median_time(lambda: world.Allreduce(x, out), _repeats(s, quick))
+            t = median_time(lambda x=x, out=out: world.Allreduce(x, out), _repeats(s, quick))
         else:
             out = np.empty(x.size * n, np.float32)
-            t = median_time(lambda: world.Allgather(x, out), _repeats(s, quick))
+            t = median_time(lambda x=x, out=out: world.Allgather(x, out), _repeats(s, quick))
         if world.rank == 0:
             print(json.dumps({"kind": kind, "n": n, "bytes": x.nbytes, "seconds": t}), flush=True)
 

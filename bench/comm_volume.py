@@ -40,7 +40,7 @@ def example(name: str, mesh: str | None = None) -> str:
     """An example's source, optionally with another mesh (`dp=2`)."""
     with open(os.path.join(ROOT, "examples", f"{name}.loom")) as f:
         text = f.read()
-    return text if mesh is None else re.sub(r"^mesh M = \(.*\)$", f"mesh M = ({mesh})", text, count=1, flags=re.M)
+    return text if mesh is None else re.sub(r"^mesh M = \(.*\)$", f"mesh M = ({mesh})", text, count=1, flags=re.MULTILINE)
 
 
 def lowered_step(source: str, name: str, b: int, d: int, h: int):

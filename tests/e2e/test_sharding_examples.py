@@ -54,7 +54,7 @@ def test_partitioned_on_mpi_gives_the_same_numbers(name, capsys):
     import sys
 
     p = subprocess.run([sys.executable, "-m", "compiler.cli", "run", path(name), "--devices", str(DEVICES)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=900)
+                       cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
     assert p.returncode == 0, p.stderr
     assert_same_printout(p.stdout, unpartitioned(name, capsys))
 
