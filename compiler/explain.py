@@ -207,20 +207,21 @@ def totals(rows: list[Collective]) -> tuple[Counter, int, float]:
 
 
 def mesh(module: ModuleOp) -> str:
-    """`M = (dp=2, tp=2)`, from the module's `shard.grid` ("no mesh" without one)."""
+    """`M = (dp=2, tp=2)`, from the module's `shard.grid` ("" without one)."""
     for op in module.ops:
         if isinstance(op, xshard.GridOp):
             shape = op.shape.get_values()
             names = op.attributes.get("loom.axes")
             names = [a.data for a in names.data] if isinstance(names, ArrayAttr) else [f"axis{i}" for i in range(len(shape))]
             return f"{op.sym_name.data} = (" + ", ".join(f"{a}={n}" for a, n in zip(names, shape)) + ")"
-    return "no mesh"
+    return ""
 
 
 def explain(module: ModuleOp, title: str) -> str:
     """The table for a per-device module (stage `spmd`), under `title` and its mesh."""
     rows, local = collectives(module)
-    return format_table(rows, local, f"{title} on mesh {mesh(module)}")
+    where = mesh(module)
+    return format_table(rows, local, f"{title} on mesh {where}" if where else f"{title} (no mesh: nothing is distributed)")
 
 
 def _size(b: float) -> str:

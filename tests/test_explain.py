@@ -94,7 +94,7 @@ func.func @f(%x: tensor<8xf32>, %n: index) -> tensor<8xf32> {
 
 def test_a_module_without_collectives():
     text = explain.explain(parse("func.func @f(%x: f32) -> f32 {\n  func.return %x : f32\n}\n"), "f")
-    assert text.splitlines()[0] == "f on mesh no mesh"
+    assert text.splitlines()[0] == "f (no mesh: nothing is distributed)"
     assert "total: 0 collective(s) per call (none); 0 bytes" in text
 
 
