@@ -72,6 +72,10 @@ def f(x: f32[8@AX, 8]) -> f32[8, 8]:
     y = reshard(exp(x * 0.1), (_, AX))
     return y * 2.0
 """, [X]),
+    "reduce_scatter": ("""
+def f(x: f32[8, 8@AX], w: f32[8@AX, 8]) -> f32[8, 8]:
+    return reshard(x @ w, (AX, _)) * 2.0
+""", [X, X.T.copy()]),
 }
 
 
@@ -95,8 +99,15 @@ def test_partitioned_equals_unpartitioned(family, mesh):
     axis = "(dp, tp)" if mesh == "2x2" else "dp"
     if family == "reshard" and mesh == "2x2":
         body = body.replace("(_, AX)", "(tp, dp)")
+    if family == "reduce_scatter" and mesh == "2x2":
+        body = body.replace("(AX, _)", "(dp, tp)")
     src = f"mesh M = {MESHES[mesh]}\n" + body.replace("AX", axis)
     check_same(src, args, devices=int(np.prod([int(n) for n in mesh.split("x")])))
+
+
+def test_a_pending_sum_resharded_to_split_is_one_reduce_scatter():
+    src = "mesh M = (dp=4)\n" + FAMILIES["reduce_scatter"][0].replace("AX", "dp")
+    assert collectives(src, "f", X, X.T.copy()) == ["reduce_scatter", "all_gather"]
 
 
 def collectives(src: str, entry: str, *args) -> list[str]:

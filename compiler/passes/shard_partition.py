@@ -17,19 +17,20 @@ program every device runs on its blocks; the function's (global) type is unchang
   inits and yields are resharded to them. Scalars are communicated as `tensor<1xT>`, booleans as i32.
 - Inlined `@spmd` programs (from `spmd.enter` to `spmd.exit`) are per-device already: kept as they are.
 
-    func.func @f(%x: tensor<8x4xf32>, %w: tensor<4x6xf32>) -> tensor<8x6xf32>
-        attributes {spmd.arg_shardings = [#spmd.sharding<@M, [[0], []]>, #spmd.sharding<@M, [[], []]>], ...} {
+    func.func @f(%x: tensor<8x4xf32>, %w: tensor<4x6xf32>) -> tensor<8x6xf32> attributes {
+        spmd.arg_shardings = [#spmd.sharding<@M, [[0], []]>, #spmd.sharding<@M, [[], []]>], ...} {
       %0 = loom.matmul %x, %w {spmd.shardings = [#spmd.sharding<@M, [[0], []]>]} : ... -> tensor<8x6xf32>
       func.return %0 : tensor<8x6xf32>
     }
 ==>
     func.func @f(%x: tensor<8x4xf32>, %w: tensor<4x6xf32>) -> tensor<8x6xf32> {
       %0 = spmd.enter %x on @M grid_axes = [0] : tensor<8x4xf32>
-      %1 = shard.all_slice %0 on @M grid_axes = [0] slice_axis = 0 {loom.reason = "..."} : tensor<8x4xf32> -> tensor<4x4xf32>
+      %1 = shard.all_slice %0 on @M grid_axes = [0] slice_axis = 0 {loom.reason = "argument #0 (%x) of @f
+             arrives replicated on every device; its sharding is (dp, _)"} : tensor<8x4xf32> -> tensor<4x4xf32>
       %2 = spmd.enter %w on @M grid_axes = [0] : tensor<4x6xf32>
       %3 = loom.matmul %1, %2 : (tensor<4x4xf32>, tensor<4x6xf32>) -> tensor<4x6xf32>
       %4 = shard.all_gather %3 on @M grid_axes = [0] gather_axis = 0 {loom.reason = "func.return at f.loom:3:5:
-             result #0 (%0) is (dp, _) but the function returns it whole"} : tensor<4x6xf32> -> tensor<8x6xf32>
+             result #0 (tensor<8x6xf32>) is (dp, _) but the function returns it whole"} : tensor<4x6xf32> -> tensor<8x6xf32>
       %5 = spmd.exit %4 on @M grid_axes = [0] : tensor<8x6xf32>
       func.return %5 : tensor<8x6xf32>
     }
@@ -37,6 +38,7 @@ program every device runs on its blocks; the function's (global) type is unchang
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -218,10 +220,9 @@ class Partitioner:
                     for i, (v, t) in enumerate(zip(op.operands, targets))]
         types = [loom.make_type(loom.element_type(r.type), lay.local_shape(shape_of(r), self.grid))
                  if isinstance(r.type, TensorType) else r.type for r, lay in zip(op.results, results)]
-        blocks = 1
-        for a in reduced:
-            blocks *= self.grid[a]
-        new = local_rule(op)(Rebuild(op, operands, types, blocks, self.insert))
+        blocks = math.prod(self.grid[a] for a in reduced)
+        new = local_rule(op)(Rebuild(op, operands, types, blocks, self.insert, self.grid_name, self.grid,
+                                     results[0].split if results else ()))
         for r, n, lay in zip(op.results, new, results):
             n.name_hint = r.name_hint
             self.env[r] = (n, lay)
@@ -236,11 +237,8 @@ class Partitioner:
         axes: dict[str, tuple[int, ...]] = {}
         used: set[int] = set()
 
-        def take(f: str, d: tuple[int, ...], dims_ok: bool = True) -> None:
-            size = rule.factor_sizes.get(f, -1)
-            n = 1
-            for a in d:
-                n *= self.grid[a]
+        def take(f: str, d: tuple[int, ...]) -> None:
+            size, n = rule.factor_sizes.get(f, -1), math.prod(self.grid[a] for a in d)
             if f in axes or f in rule.need_replicated or (d and (used & set(d) or size < 0 or size % n)):
                 return
             axes[f] = d

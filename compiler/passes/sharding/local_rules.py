@@ -12,11 +12,12 @@ A local rule builds the per-device op from those (`Rebuild`) and returns its loc
 - `mean`: a mean over split dims is the local mean divided by the number of blocks (a pending sum);
 - `dim`: the global size of the dimension, a constant (the operand may be a block);
 - `indexing` (slice, update): a dim kept whole may be split; its subscript becomes `:` (the
-  local block is taken whole); every other subscript is on a replicated dim and stays.
+  local block is taken whole); every other subscript is on a replicated dim and stays;
+- `arange`: the local arange plus the block's offset (this device's index in the group of the
+  split axes, `shard.process_multi_index`, times the block size).
 
-`COMPUTED_WHOLE` ops (`arange`, `random`, tensor `arith.constant`) are computed whole on every
-device, their values depending on global positions; consumers take their block (`all_slice`, no
-communication).
+`COMPUTED_WHOLE` ops (`random`, tensor `arith.constant`) are computed whole on every device, their
+values depending on global positions; consumers take their block (`all_slice`, no communication).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from xdsl.dialects import arith
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from dialects import loom
+from dialects import shard_ext as sx
 from dialects.loom_types import spec_attrs
 
-COMPUTED_WHOLE = frozenset({loom.ArangeOp.name, loom.RandomOp.name})
+COMPUTED_WHOLE = frozenset({loom.RandomOp.name})
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Rebuild:
     result_types: Sequence[Attribute]
     reduced_blocks: int
     insert: Callable[[Operation], Operation]  # inserts an op at the partitioner's position (with the op's loc)
+    grid: str = ""
+    grid_shape: Sequence[int] = ()
+    result_split: Sequence[Sequence[int]] = ()  # the mesh axes splitting each dim of result 0
 
 
 def same(r: Rebuild) -> list[SSAValue]:
@@ -85,10 +90,27 @@ def indexing(r: Rebuild) -> list[SSAValue]:
     return list(new.results)
 
 
+def arange(r: Rebuild) -> list[SSAValue]:
+    (local,) = same(r)
+    axes = list(r.result_split[0]) if r.result_split else []
+    if not axes:
+        return [local]
+    index = r.insert(sx.ProcessMultiIndexOp(r.grid, axes)).results
+    block = r.insert(arith.ConstantOp(IntegerAttr(0, i64))).result
+    for a, i in zip(axes, index):  # the in-group index, the first axis major
+        size = r.insert(arith.ConstantOp(IntegerAttr(r.grid_shape[a], i64))).result
+        i64_index = r.insert(arith.IndexCastOp(i, i64)).result
+        block = r.insert(loom.AddOp(r.insert(loom.MulOp(block, size, i64)).result, i64_index, i64)).result
+    n = r.insert(arith.ConstantOp(IntegerAttr(local.type.get_shape()[0], i64))).result
+    offset = r.insert(loom.MulOp(block, n, i64)).result
+    return [r.insert(loom.AddOp(local, offset, local.type)).result]
+
+
 LOCAL: dict[str, Callable[[Rebuild], list[SSAValue]]] = {
     **{op.name: same for op in loom.Loom.operations},
     loom.MeanOp.name: mean,
     loom.DimOp.name: dim,
+    loom.ArangeOp.name: arange,
     loom.SliceOp.name: indexing,
     loom.UpdateOp.name: indexing,
 }
