@@ -375,9 +375,6 @@ class ShardingAttr(ParametrizedAttribute):
             out.append(size if size < 0 else size // n)
         return out
 
-    def with_partial(self, partial: Sequence[int], kind: str = "sum") -> ShardingAttr:
-        return ShardingAttr(self.grid, self.split_axes, partial, kind)
-
     def verify(self) -> None:
         used = self.axes_used()
         if any(a < 0 for a in used):

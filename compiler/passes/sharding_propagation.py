@@ -129,6 +129,7 @@ class Propagation:
         self.canon: dict[SSAValue, SSAValue] = {}
         self.rules: dict[Operation, OpShardingRule] = {}
         self.visits = 0  # node visits (a test checks they stay linear)
+        self.attrs: dict[tuple, ShardingAttr] = {}
         for op in fn.body.walk():
             if isinstance(op, (scf.ForOp, scf.WhileOp, scf.IfOp)):
                 self.nodes.extend(_ties(op))
@@ -152,7 +153,10 @@ class Propagation:
 
     def state(self, v: SSAValue) -> list[Axes | None]:
         v = self.canon.get(v, v)
-        return self.dims.setdefault(v, [None] * len(shape(v)))
+        st = self.dims.get(v)
+        if st is None:
+            st = self.dims[v] = [None] * len(shape(v))
+        return st
 
     def devices(self, axes: Axes) -> int:
         n = 1
@@ -194,13 +198,17 @@ class Propagation:
 
     def choose(self, carriers: list[tuple[SSAValue, int]]) -> Axes | None:
         """The first decided dimension's axes, a user constraint's first."""
-        known = [(v not in self.fixed, i, self.state(v)[d]) for i, (v, d) in enumerate(carriers)
-                 if self.state(v)[d] is not None]
+        known = [(v not in self.fixed, i, axes) for i, (v, d) in enumerate(carriers)
+                 if (axes := self.state(v)[d]) is not None]
         return min(known)[2] if known else None
 
     # ------------------------------------------------------------ phases 2-3: defaults, partials
     def sharding(self, v: SSAValue, partial: Axes = (), kind: str = "sum") -> ShardingAttr:
-        return ShardingAttr(self.grid, [a or () for a in self.state(v)], partial, kind)
+        key = (tuple(a or () for a in self.state(v)), partial, kind)
+        attr = self.attrs.get(key)
+        if attr is None:  # attributes are immutable: one per distinct sharding
+            attr = self.attrs[key] = ShardingAttr(self.grid, *key)
+        return attr
 
     def record(self) -> None:
         partial: dict[SSAValue, tuple[Axes, str]] = {}
@@ -225,8 +233,8 @@ class Propagation:
         used = {a for d in self.state(op.results[0]) if d for a in d}
         reduced: list[int] = []
         for f in sorted(rule.reduction, key=list(rule.factor_sizes).index):
-            split = next((self.state(v)[d] for v, fs in zip(op.operands, rule.operand_factors)
-                          for d, g in enumerate(fs) if g == f and self.state(v)[d]), ())
+            split = next((axes for side, i, d in rule.dims_of(f)
+                          if side == "operand" and (axes := self.state(op.operands[i])[d])), ())
             reduced.extend(a for a in split if a not in used and a not in reduced)
         if reduced:
             return tuple(reduced), rule.reduction_kind
