@@ -142,13 +142,15 @@ def job_mlp(quick: bool) -> None:
         print(f"MLP step, {world.size} rank(s), batch {batch} per rank: {t * 1e3:.2f} ms", flush=True)
 
 
-def launch(n: int, job: str, quick: bool) -> str:
-    args = [sys.executable, "-m", "compiler.cli", "launch", "-n", str(n), "python", "-m", "bench.collectives",
+def launch(n: int, job: str, quick: bool, module: str = "bench.collectives", echo: bool = True) -> str:
+    """Run `python -m MODULE --job JOB` on n ranks; its standard output (also printed when `echo`)."""
+    args = [sys.executable, "-m", "compiler.cli", "launch", "-n", str(n), "python", "-m", module,
             "--job", job] + (["--quick"] if quick else [])
     p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"the {job} job on {n} ranks failed:\n{p.stderr}")
-    sys.stdout.write(p.stdout)
+    if echo:
+        sys.stdout.write(p.stdout)
     return p.stdout
 
 

@@ -5,6 +5,7 @@
     loom compile FILE --emit=STAGE [--entry F] [--shape B=256 ...] [-o OUT]
         STAGE: ast | loom | linalg | bufferized | loops | llvm-dialect | llvm | llvm-opt | asm | obj
     loom opt FILE.mlir -p PIPELINE [-o OUT]
+    loom explain FILE [--entry F] [--shape B=256 ...]
 
 `run`, `compile` and `opt` take the pass-manager flags `-p/--pipeline`, `--print-ir-after-all`,
 `--print-ir-before=PASS`, `--print-ir-after=PASS`, `--dump-dir DIR`, `--timing`,
@@ -201,26 +202,29 @@ def _shape_bindings(items: list[str]) -> dict:
 
 def _specialize_all(args, program: driver.CheckedProgram):
     """Instances of the entry (or every function) with --shape bindings for symbolic dims."""
-    bindings = _shape_bindings(args.shape)
-    checker = program.checker
     names = [program.function(args.entry).name] if args.entry else list(program.functions)
-    insts = []
-    for name in names:
-        f = checker.funcs[name]
-        types = []
-        for p in f.params:
-            try:
-                t = checker.resolve_type(p.type, dict(bindings), bind_fresh=False)
-            except LoomError:
-                missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
-                           and d.value not in checker.consts]
-                hint = f"--shape {missing[0]}=N" if missing else "--shape NAME=N for its symbolic dimensions"
-                raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
-                                f"{', '.join(map(str, missing)) or '(in its struct type)'}: give sizes with {hint}",
-                                p.span) from None
-            types.append(t)
-        insts.append(program.specialize(name, types))
-    return insts
+    return [specialize(program, name, args.shape) for name in names]
+
+
+def specialize(program: driver.CheckedProgram, name: str, shapes: list[str]):
+    """The instance of function `name` whose symbolic dimensions have the sizes `shapes` gives
+    (`["B=256", "S=4x5"]`, as `--shape` takes them)."""
+    bindings = _shape_bindings(shapes)
+    checker = program.checker
+    f = checker.funcs[name]
+    types = []
+    for p in f.params:
+        try:
+            t = checker.resolve_type(p.type, dict(bindings), bind_fresh=False)
+        except LoomError:
+            missing = [d.value for d in (p.type.dims or []) if d.kind != "int" and d.value not in bindings
+                       and d.value not in checker.consts]
+            hint = f"--shape {missing[0]}=N" if missing else "--shape NAME=N for its symbolic dimensions"
+            raise LoomError(f"parameter '{p.name}' of '{name}' has symbolic dimension(s) "
+                            f"{', '.join(map(str, missing)) or '(in its struct type)'}: give sizes with {hint}",
+                            p.span) from None
+        types.append(t)
+    return program.specialize(name, types)
 
 
 def cmd_compile(args) -> int:
@@ -264,6 +268,20 @@ def _compile_native(args, program: driver.CheckedProgram, times: list) -> str | 
     entries = {i.symbol: (sigs[i.symbol], [p.name for p in i.fdef.params]) for i in insts}
     _write(driver.c_header(args.file, entries), header)
     return None
+
+
+def cmd_explain(args) -> int:
+    from compiler.explain import explain
+
+    _check_dump_dir(args)
+    parse_passes(args.pipeline)
+    program = driver.check_file(args.file)
+    args.entry = program.function(args.entry).name
+    lowered = driver.Lowered(program, _specialize_all(args, program)[0])
+    module = lowered.stage("spmd", _pm_options(args), args.pipeline)
+    shapes = "".join(f" --shape {s}" for s in args.shape)
+    _write(explain(module, f"loom explain {args.file} --entry {args.entry}{shapes}"), None)
+    return 0
 
 
 def _object_paths(output: str | None) -> tuple[str, str]:
@@ -420,6 +438,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     _passes_flags(p, "none")
     p.set_defaults(fn=cmd_compile)
+    p = sub.add_parser("explain", help="the collectives of a partitioned program: where, why, bytes, time",
+                       formatter_class=fmt,
+                       description="Partition a function for its mesh (stage spmd) and list its collectives in "
+                                   "program order: the source location of the op each serves, kind, mesh axes and "
+                                   "group size, why the partitioner inserted it (loom.reason), the bytes each "
+                                   "device sends and the time the alpha-beta cost model estimates; then totals. "
+                                   "docs/sharding.md explains how to read it.",
+                       epilog="examples:\n  loom explain examples/megatron_mlp.loom\n"
+                              "  loom explain prog.loom --entry train_step --shape B=256 --shape D=64")
+    p.add_argument("file")
+    p.add_argument("--entry", default="main", help="the function (default: main)")
+    p.add_argument("--shape", action="append", default=[], metavar="NAME=SIZE",
+                   help="size of a symbolic dimension (B=256) or of a rank variable (S=4x5)")
+    _passes_flags(p, "loom-opt")
+    p.set_defaults(fn=cmd_explain)
     p = sub.add_parser("opt", help="run passes on MLIR text",
                        description="Parse MLIR text (FILE, or - for stdin), run a pipeline, print the result.")
     p.add_argument("file", help="an .mlir file, or - to read standard input")

@@ -44,13 +44,16 @@ def parse_args(description: str):
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--eager", action="store_true", help="run on the reference executor (slow)")
+    ap.add_argument("--devices", type=int, metavar="N",
+                    help="run on the N devices of the program's mesh, global-view functions partitioned: the "
+                         "ranks of `loom launch -n N`, else simulated in this process (slow)")
     return ap.parse_args()
 
 
 def train(loom_file: str, args) -> float:
     """Train the MLP of `loom_file` (its init, train_step and accuracy); returns the test accuracy."""
     (xtr, ytr), (xte, yte) = load_digits()
-    prog = compiler.load(os.path.join(HERE, loom_file), mode="eager" if args.eager else "jit")
+    prog = compiler.load(os.path.join(HERE, loom_file), mode="eager" if args.eager else "jit", devices=args.devices)
     params = prog.init(0, np.zeros(xtr.shape[1], np.float32), np.zeros(args.hidden, np.float32))
     lr = np.float32(args.lr)
     n = len(xtr) // args.batch * args.batch  # whole batches: one compiled specialization
@@ -62,9 +65,11 @@ def train(loom_file: str, args) -> float:
             idx = order[k:k + args.batch]
             loss, params = prog.train_step(params, xtr[idx], ytr[idx], lr)
             losses.append(float(loss))
-        print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.4f}", flush=True)
+        if compiler.rank() == 0:
+            print(f"epoch {epoch + 1:2d}  loss {np.mean(losses):.4f}", flush=True)
     acc = float(prog.accuracy(params, xte, yte))
-    print(f"test accuracy: {acc:.4f} ({len(xte)} images), training took {time.perf_counter() - t0:.1f} s")
+    if compiler.rank() == 0:  # one report from a job of N ranks
+        print(f"test accuracy: {acc:.4f} ({len(xte)} images), training took {time.perf_counter() - t0:.1f} s")
     return acc
 
 

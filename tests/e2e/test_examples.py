@@ -270,6 +270,16 @@ def ref_train_mlp(printed: str):
 
 
 ref_train_mlp_spmd = ref_train_mlp  # data parallel: the same step on the same batch
+# the global-view examples shard the same step (batch over dp, hidden units over tp, or both):
+# annotations never change what a program computes
+ref_train_mlp_dp = ref_megatron_mlp = ref_hybrid_dp_tp = ref_train_mlp
+
+
+def ref_reshard_walkthrough(printed: str):
+    x = (np.arange(96, dtype=f32).reshape(8, 12) / f32(96.0)).astype(f32)
+    c = np.exp(x * f32(2.0)) - f32(1.0)
+    assert float(printed.splitlines()[-1].rsplit(":", 1)[1]) < 1e-6  # the gathered copy is the value
+    return (c[7], (x * f32(2.0)).sum(axis=0), c.sum(dtype=f32)), 1e-5, 1e-6
 
 
 def ref_ring_allreduce(printed: str):

@@ -1,5 +1,6 @@
-"""examples/train_mlp_spmd.py: data-parallel training on 4 simulated devices follows the one-device
-run of examples/train_mlp.py step for step (same losses, same accuracy), and reaches >= 95%."""
+"""examples/train_mlp_spmd.py (data-parallel training written per device, on 4 simulated devices)
+and examples/train_mlp_dp.py (the same in the global view) follow the one-device run of
+examples/train_mlp.py step for step (same losses, same accuracy); the first reaches >= 95%."""
 
 from __future__ import annotations
 
@@ -13,14 +14,23 @@ pytest.importorskip("sklearn")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def train(script: str, epochs: int) -> list[str]:
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--epochs", str(epochs)],
+def train(script: str, epochs: int, *flags: str) -> list[str]:
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--epochs", str(epochs), *flags],
                          capture_output=True, text=True, check=True, timeout=1200).stdout
     return out.strip().splitlines()
 
 
-def test_data_parallel_steps_match_one_device():
-    spmd, single = train("train_mlp_spmd.py", 2), train("train_mlp.py", 2)
+_SINGLE: list[str] = []
+
+
+@pytest.mark.parametrize("script, flags", [
+    ("train_mlp_spmd.py", ()), ("train_mlp_dp.py", ()),
+    pytest.param("train_mlp_dp.py", ("--devices", "4"), marks=pytest.mark.slow, id="dp-partitioned")])
+def test_data_parallel_steps_match_one_device(script, flags):
+    """train_mlp_dp.py with --devices 4: the global-view step partitioned, on 4 simulated devices."""
+    if not _SINGLE:
+        _SINGLE.extend(train("train_mlp.py", 2))
+    spmd, single = train(script, 2, *flags), _SINGLE
     assert spmd[:2] == single[:2]  # the printed epoch losses (4 decimals)
     assert spmd[2].split()[2] == single[2].split()[2]  # the test accuracy
 
