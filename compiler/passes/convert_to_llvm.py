@@ -55,7 +55,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
 
 from compiler.passes import convert_ad_to_llvm, convert_arith_to_llvm, convert_cf_to_llvm, convert_func_to_llvm
-from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm
+from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm, convert_vector_to_llvm
 from compiler.passes.llvm_types import retype_block_args
 from dialects import llvm_ext
 
@@ -70,7 +70,8 @@ class ConvertToLlvm(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()
-        rewrite(op, convert_ad_to_llvm.patterns() + convert_memref_to_llvm.access_patterns())
+        rewrite(op, convert_ad_to_llvm.patterns() + convert_memref_to_llvm.access_patterns() +
+                convert_vector_to_llvm.patterns())
         rewrite(op, convert_memref_to_llvm.definition_patterns())
         retype_block_args(op)
         convert_func_to_llvm.add_error_values_arg(op)
