@@ -24,6 +24,7 @@ from compiler.verifier import first_failure
 from dialects.ad import AD
 from dialects.arith_ext import ArithExt
 from dialects.llvm_ext import LlvmExt
+from dialects.memref_ext import MemrefExt
 from dialects.loom import Loom
 from dialects.shard_ext import SHARD, SPMD
 
@@ -45,7 +46,7 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, vector.Vector, llvm.LLVM, bufferization.Bufferization, LlvmExt, ArithExt, Loom, AD,
+              memref.MemRef, math.Math, vector.Vector, llvm.LLVM, bufferization.Bufferization, LlvmExt, ArithExt, MemrefExt, Loom, AD,
               SHARD, SPMD):
         ctx.load_dialect(d)
     return ctx

@@ -86,8 +86,9 @@ from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
-from compiler.passes.emitter import Emitter
+from compiler.passes.emitter import REASSOC, Emitter
 from compiler.passes.loom_linalg_to_loops import eval_expr
+from dialects import memref_ext
 
 
 @dataclass(frozen=True)
@@ -360,22 +361,12 @@ class KernelBuilder:
         loop(e, e.index(0), jq_n, e.index(1), jr_body)
 
     def micro_kernel(self, e: Emitter, ivs, ap, bp, ct, iq, jq, row0, rows, col0, cols, kc) -> None:
+        """Accumulate the tile from zero (the k loop never waits for C), then add it to C."""
         t, nv, vt = self.t, self.nv, self.vt
-        full = e.add(arith.AndIOp(e.cmp("eq", rows, e.index(t.mr)), e.cmp("eq", cols, e.index(t.nr))))
-        lanes = [(r, v) for r in range(t.mr) for v in range(nv)]
-
-        def c_at(be, r, v):
-            return self.at(be, 2, ivs, m=_arith(be, arith.AddiOp, row0, be.index(r)),
-                           n=_arith(be, arith.AddiOp, col0, be.index(v * t.vl)))
-
-        def load_c(be):
-            return [be.add(vector.LoadOp(self.c.c, c_at(be, r, v), vt)) for r, v in lanes]
-
-        def load_edge(be):
-            self.edge_copy(be, ivs, ct, row0, rows, col0, cols, to_c=False)
-            return [be.add(vector.LoadOp(ct, [be.index(r), be.index(v * t.vl)], vt)) for r, v in lanes]
-
-        tile = if_(e, full, load_c, load_edge, [vt] * len(lanes))
+        zero = e.add(vector.BroadcastOp(e.const(0.0, self.elem), vt))
+        for r in range(t.mr):  # the tile's rows of C (clamped to the edge: a hint never faults)
+            row = _arith(e, arith.MinSIOp, _arith(e, arith.AddiOp, row0, e.index(r)), e.index(self.M - 1))
+            e.add(memref_ext.PrefetchOp(self.c.c, self.at(e, 2, ivs, m=row, n=col0), write=True))
 
         def k_step(be, p, acc):
             bs = [be.add(vector.LoadOp(bp, [jq, p, be.index(v * t.vl)], vt)) for v in range(nv)]
@@ -385,30 +376,33 @@ class KernelBuilder:
                 out += [be.add(vector.FMAOp(a, bs[v], acc[r * nv + v])) for v in range(nv)]
             return out
 
-        acc = loop(e, e.index(0), kc, e.index(1), k_step, tile)
+        acc = loop(e, e.index(0), kc, e.index(1), k_step, [zero] * (t.mr * nv))
+        lanes = list(zip([(r, v) for r in range(t.mr) for v in range(nv)], acc))
+        full = e.add(arith.AndIOp(e.cmp("eq", rows, e.index(t.mr)), e.cmp("eq", cols, e.index(t.nr))))
 
-        def store_c(be):
-            for (r, v), x in zip(lanes, acc):
-                be.add(vector.StoreOp(x, self.c.c, c_at(be, r, v)))
+        def add_to_c(be):
+            for (r, v), x in lanes:
+                idx = self.at(be, 2, ivs, m=_arith(be, arith.AddiOp, row0, be.index(r)),
+                              n=_arith(be, arith.AddiOp, col0, be.index(v * t.vl)))
+                old = be.add(vector.LoadOp(self.c.c, idx, vt))
+                be.add(vector.StoreOp(be.add(arith.AddfOp(old, x, REASSOC)), self.c.c, idx))
             return []
 
-        def store_edge(be):
-            for (r, v), x in zip(lanes, acc):
+        def add_edge_to_c(be):  # through Ct: only C[row0:+rows, col0:+cols] is touched
+            for (r, v), x in lanes:
                 be.add(vector.StoreOp(x, ct, [be.index(r), be.index(v * t.vl)]))
-            self.edge_copy(be, ivs, ct, row0, rows, col0, cols, to_c=True)
+
+            def row(e1, r, _):
+                def col(e2, j, _):
+                    idx = self.at(e2, 2, ivs, m=_arith(e2, arith.AddiOp, row0, r), n=_arith(e2, arith.AddiOp, col0, j))
+                    total = arith.AddfOp(e2.add(memref.LoadOp.get(self.c.c, idx)),
+                                         e2.add(memref.LoadOp.get(ct, [r, j])), REASSOC)
+                    e2.add(memref.StoreOp.get(e2.add(total), self.c.c, idx))
+                loop(e1, e1.index(0), cols, e1.index(1), col)
+            loop(be, be.index(0), rows, be.index(1), row)
             return []
 
-        if_(e, full, store_c, store_edge, [])
-
-    def edge_copy(self, e: Emitter, ivs, ct, row0, rows, col0, cols, to_c: bool) -> None:
-        """Ct[0:rows, 0:cols] ↔ C[row0:+rows, col0:+cols]."""
-        def row(e1, r, _):
-            def col(e2, j, _):
-                idx = self.at(e2, 2, ivs, m=_arith(e2, arith.AddiOp, row0, r), n=_arith(e2, arith.AddiOp, col0, j))
-                src, src_idx, dst, dst_idx = (ct, [r, j], self.c.c, idx) if to_c else (self.c.c, idx, ct, [r, j])
-                e2.add(memref.StoreOp.get(e2.add(memref.LoadOp.get(src, src_idx)), dst, dst_idx))
-            loop(e1, e1.index(0), cols, e1.index(1), col)
-        loop(e, e.index(0), rows, e.index(1), row)
+        if_(e, full, add_to_c, add_edge_to_c, [])
 
 
 class LowerContraction(RewritePattern):
