@@ -181,13 +181,15 @@ def match_contraction(op: linalg.GenericOp) -> Contraction | None:
     da, db, dc = (_dims(m) for m in maps)
     if len(reds) != 1 or None in (da, db, dc) or len(dc) != len(maps[2].results) or len(set(dc)) != len(dc):
         return None
-    k = reds[0]
-    ms = [d for d in dc if d in da and d not in db]
-    ns = [d for d in dc if d in db and d not in da]
-    if len(ms) != 1 or len(ns) != 1 or dc[-2:] != [ms[0], ns[0]] or len(dc) != maps[2].num_dims - 1:
+    k, batch = reds[0], dc[:-2]
+    m, n = dc[-2:] if len(dc) >= 2 else (None, None)
+    if m is not None and m in db and n in da:  # the inputs in the other order (B·A): swap them
+        a, b, da, db = b, a, db, da
+        maps, types = (maps[1], maps[0], maps[2]), [types[1], types[0], types[2]]
+    if m is None or len(dc) != maps[2].num_dims - 1 or m not in da or m in db or n not in db or n in da:
         return None
-    m, n = ms[0], ns[0]
     if len(da) != len(set(da)) or len(db) != len(set(db)) or k not in da or k not in db or \
+            any(d not in batch for d in da + db if d not in (m, n, k)) or \
             any(size < 0 for t in types for size in t.get_shape()):
         return None
     bounds = [0] * maps[2].num_dims
@@ -195,7 +197,7 @@ def match_contraction(op: linalg.GenericOp) -> Contraction | None:
         bounds[d] = size
     bounds[k] = types[0].get_shape()[[isinstance(r, AffineDimExpr) and r.position == k
                                        for r in maps[0].results].index(True)]
-    return Contraction(a, b, c, maps, m, n, k, tuple(dc[:-2]), tuple(bounds))
+    return Contraction(a, b, c, maps, m, n, k, tuple(batch), tuple(bounds))
 
 
 # ------------------------------------------------------------------------------- building loops
@@ -435,9 +437,11 @@ class LoomMatmulKernel(ModulePass):
     parallel: bool = False
     min_size: int = 32768
 
-    def apply(self, ctx: Context, op: ModuleOp) -> None:
+    def __post_init__(self):
         if self.isa not in ISAS:
             raise ValueError(f"isa must be one of {', '.join(ISAS)}, not '{self.isa}'")
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
         isa = host_isa() if self.isa == "host" else self.isa
         PatternRewriteWalker(LowerContraction(isa, self.parallel, self.min_size),
                              apply_recursively=False).rewrite_module(op)
