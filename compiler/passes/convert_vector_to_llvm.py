@@ -53,24 +53,22 @@ from compiler.passes.convert_memref_to_llvm import element_address
 from compiler.passes.llvm_types import byte_size, with_location
 
 
-class LowerVectorLoad(RewritePattern):
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: vector.LoadOp, rewriter: PatternRewriter, /):
+class LowerVectorAccess(RewritePattern):
+    """`vector.load` / `vector.store`: the address of the first element, then one wide access."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        if not isinstance(op, (vector.LoadOp, vector.StoreOp)):
+            return
         ops: list[Operation] = []
         t = op.base.type
         addr = element_address(ops, op.base, t, op.indices)
-        ops.append(llvm.LoadOp(addr, op.result.type, alignment=byte_size(t.element_type)))
-        rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
-
-
-class LowerVectorStore(RewritePattern):
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: vector.StoreOp, rewriter: PatternRewriter, /):
-        ops: list[Operation] = []
-        t = op.base.type
-        addr = element_address(ops, op.base, t, op.indices)
-        ops.append(llvm.StoreOp(op.vector, addr, alignment=byte_size(t.element_type)))
-        rewriter.replace(op, with_location(ops, op), [])
+        align = byte_size(t.element_type)
+        if isinstance(op, vector.LoadOp):
+            ops.append(llvm.LoadOp(addr, op.result.type, alignment=align))
+            rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
+        else:
+            ops.append(llvm.StoreOp(op.vector, addr, alignment=align))
+            rewriter.replace(op, with_location(ops, op), [])
 
 
 class LowerBroadcast(RewritePattern):
@@ -94,7 +92,7 @@ class LowerFma(RewritePattern):
 
 def patterns() -> list[RewritePattern]:
     """All of them; run with the memref accesses (loads and stores read the memref types)."""
-    return [LowerVectorLoad(), LowerVectorStore(), LowerBroadcast(), LowerFma()]
+    return [LowerVectorAccess(), LowerBroadcast(), LowerFma()]
 
 
 @dataclass(frozen=True)

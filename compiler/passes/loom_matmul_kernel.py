@@ -14,9 +14,9 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
             for jr (panels of Bp)           a kc × NR micro-panel of Bp stays in L1
               for ir (panels of Ap)
                 micro-kernel: the MR × NR tile of C in MR·NR/VL vector registers (scf.for
-                iter_args), per k step NR/VL vector loads of Bp, MR broadcasts of Ap and
-                MR·NR/VL `vector.fma`s; the tile is loaded from C before and stored after
-                (a tile at the edge of C goes through a small buffer, Ct)
+                iter_args from zero), per k step NR/VL vector loads of Bp, MR broadcasts of Ap
+                and MR·NR/VL `vector.fma`s; C's rows prefetched before the loop, the tile added
+                to C after it (at C's edges through a small buffer, Ct)
 
 Packing zero-pads the last panels, so the micro-kernel always runs a full tile. A transposed
 operand costs nothing extra: packing reads A and B through their indexing maps, in the order that
@@ -49,12 +49,9 @@ becomes
           …                                          (pack A into %ap, panels of 6 rows)
           scf.for %jq = %c0 to %nq step %c1 {
             scf.for %iq = %c0 to %mq step %c1 {
-              %full = arith.andi %rows_full, %cols_full : i1
-              %t:12 = scf.if %full -> (vector<8xf32>, …) {
-                %c00 = vector.load %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
-                …
-              } else { … (C's edge → %ct, vectors from %ct) }
-              %r:12 = scf.for %p = %c0 to %kc step %c1 iter_args(%t0 = %t#0, …) -> (vector<8xf32>, …) {
+              %z = vector.broadcast %zero : f32 to vector<8xf32>
+              "memref.prefetch"(%c, %r0, %q0) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}> …
+              %r:12 = scf.for %p = %c0 to %kc step %c1 iter_args(%t0 = %z, …) -> (vector<8xf32>, …) {
                 %b0 = vector.load %bp[%jq, %p, %c0] : memref<3x48x16xf32>, vector<8xf32>
                 %b1 = vector.load %bp[%jq, %p, %c8] : memref<3x48x16xf32>, vector<8xf32>
                 %a0 = memref.load %ap[%iq, %p, %c0] : memref<11x48x6xf32>
@@ -64,7 +61,12 @@ becomes
                 …                                   (rows 1..5: 12 FMAs in all)
                 scf.yield %n0, %n1, … : vector<8xf32>, …
               }
-              scf.if %full { vector.store %r#0, %c[%r0, %q0] … } else { … (→ %ct → C's edge) }
+              scf.if %full {
+                %c0v = vector.load %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
+                %s0 = arith.addf %c0v, %r#0 fastmath<reassoc,contract> : vector<8xf32>
+                vector.store %s0, %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
+                …
+              } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
             } } } } }
     memref.dealloc %bp …
 """
@@ -78,7 +80,7 @@ from dataclasses import dataclass
 from llvmlite import binding as llvm_binding
 from xdsl.context import Context
 from xdsl.dialects import arith, memref, scf, vector
-from xdsl.dialects.builtin import Float32Type, Float64Type, IndexType, MemRefType, ModuleOp, VectorType
+from xdsl.dialects.builtin import Float32Type, Float64Type, FloatAttr, IndexType, MemRefType, ModuleOp, VectorType
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Region, SSAValue
@@ -247,8 +249,10 @@ def _arith(e: Emitter, cls, a: SSAValue, b: SSAValue) -> SSAValue:
 class KernelBuilder:
     """Emits the five loops for one contraction and one tile."""
 
-    def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool):
+    def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool, overwrite: bool):
         self.e, self.c, self.t, self.parallel = e, c, t, parallel
+        self.overwrite = overwrite  # C's initial value is 0: the first depth block stores, not adds
+        self.first: SSAValue | None = None  # `pc == 0` when overwriting
         self.elem = c.c.type.element_type
         self.vt = VectorType(self.elem, [t.vl])
         self.nv = t.nr // t.vl
@@ -295,6 +299,7 @@ class KernelBuilder:
 
             def pc_body(e2, pc, _):
                 kc = _arith(e2, arith.MinSIOp, e2.index(t.kc), _arith(e2, arith.SubiOp, e2.index(self.K), pc))
+                self.first = e2.cmp("eq", pc, e2.index(0)) if self.overwrite else None
                 self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
 
                 def ic_body(e3, ic, _):
@@ -382,12 +387,26 @@ class KernelBuilder:
         lanes = list(zip([(r, v) for r in range(t.mr) for v in range(nv)], acc))
         full = e.add(arith.AndIOp(e.cmp("eq", rows, e.index(t.mr)), e.cmp("eq", cols, e.index(t.nr))))
 
+        def c_index(be, r, v):
+            return self.at(be, 2, ivs, m=_arith(be, arith.AddiOp, row0, be.index(r)),
+                           n=_arith(be, arith.AddiOp, col0, be.index(v * t.vl)))
+
         def add_to_c(be):
             for (r, v), x in lanes:
-                idx = self.at(be, 2, ivs, m=_arith(be, arith.AddiOp, row0, be.index(r)),
-                              n=_arith(be, arith.AddiOp, col0, be.index(v * t.vl)))
+                idx = c_index(be, r, v)
                 old = be.add(vector.LoadOp(self.c.c, idx, vt))
                 be.add(vector.StoreOp(be.add(arith.AddfOp(old, x, REASSOC)), self.c.c, idx))
+            return []
+
+        def store_to_c(be):
+            for (r, v), x in lanes:
+                be.add(vector.StoreOp(x, self.c.c, c_index(be, r, v)))
+            return []
+
+        def whole_tile(be):
+            if self.first is None:
+                return add_to_c(be)
+            if_(be, self.first, store_to_c, add_to_c, [])
             return []
 
         def add_edge_to_c(be):  # through Ct: only C[row0:+rows, col0:+cols] is touched
@@ -397,14 +416,16 @@ class KernelBuilder:
             def row(e1, r, _):
                 def col(e2, j, _):
                     idx = self.at(e2, 2, ivs, m=_arith(e2, arith.AddiOp, row0, r), n=_arith(e2, arith.AddiOp, col0, j))
-                    total = arith.AddfOp(e2.add(memref.LoadOp.get(self.c.c, idx)),
-                                         e2.add(memref.LoadOp.get(ct, [r, j])), REASSOC)
-                    e2.add(memref.StoreOp.get(e2.add(total), self.c.c, idx))
+                    new = e2.add(memref.LoadOp.get(ct, [r, j]))
+                    total = e2.add(arith.AddfOp(e2.add(memref.LoadOp.get(self.c.c, idx)), new, REASSOC))
+                    if self.first is not None:
+                        total = e2.select(self.first, new, total)
+                    e2.add(memref.StoreOp.get(total, self.c.c, idx))
                 loop(e1, e1.index(0), cols, e1.index(1), col)
             loop(be, be.index(0), rows, be.index(1), row)
             return []
 
-        if_(e, full, add_to_c, add_edge_to_c, [])
+        if_(e, full, whole_tile, add_edge_to_c, [])
 
 
 class LowerContraction(RewritePattern):
@@ -419,9 +440,24 @@ class LowerContraction(RewritePattern):
         if c.bounds[c.m] * c.bounds[c.n] * c.bounds[c.k] < self.min_size:
             return
         tile = TILES[(self.isa, c.c.type.element_type.bitwidth)]
+        fill = zero_fill_of(op, c)
         e = Emitter(op.location)
-        KernelBuilder(e, c, tile, self.parallel).emit()
+        KernelBuilder(e, c, tile, self.parallel, overwrite=fill is not None).emit()
         rewriter.replace(op, e.ops, [])
+        if fill is not None:
+            rewriter.erase_op(fill)
+
+
+def zero_fill_of(op: linalg.GenericOp, c: Contraction) -> linalg.FillOp | None:
+    """The `linalg.fill` of C with 0 right before the contraction (nothing reads C in between):
+    the kernel then stores its first depth block instead of adding it, and the fill goes."""
+    fill = op.prev_op
+    if not isinstance(fill, linalg.FillOp) or fill.res or list(fill.outputs) != [c.c] or c.bounds[c.k] == 0:
+        return None
+    zero = fill.inputs[0].owner
+    if isinstance(zero, arith.ConstantOp) and isinstance(zero.value, FloatAttr) and zero.value.value.data == 0.0:
+        return fill
+    return None
 
 
 @dataclass(frozen=True)

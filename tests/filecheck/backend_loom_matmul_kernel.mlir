@@ -11,7 +11,7 @@
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0},cse' | filecheck %s --check-prefix=AVX512
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=true},cse' | filecheck %s --check-prefix=PAR
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=none min_size=0}' | filecheck %s --check-prefix=NONE
-// RUN: loom opt %s -p loom-matmul-kernel | filecheck %s --check-prefix=NONE
+// RUN: loom opt %s -p loom-matmul-kernel | filecheck %s --check-prefix=SMALL
 // RUN: not loom opt %s -p 'loom-matmul-kernel{isa=avx3}' 2>&1 | filecheck %s --check-prefix=BADISA
 
 // CHECK-LABEL: func.func @mm(
@@ -81,8 +81,8 @@
 // No FMA (isa=none), or smaller than min_size (default 32768 = M*N*K): left to the loops.
 // NONE-LABEL: func.func @mm(
 // NONE-NEXT:    linalg.generic
-// NONE-LABEL: func.func @bmm(
-// NONE-NEXT:    linalg.generic
+// SMALL-LABEL: func.func @mm(
+// SMALL-NEXT:    linalg.generic
 
 // BADISA: bad options for pass 'loom-matmul-kernel': isa must be one of host, avx512, avx2, none, not 'avx3'
 builtin.module {
@@ -106,12 +106,42 @@ builtin.module {
   // CHECK:         memref.load %a{{\[}}{{%.*}}, {{%.*}}, {{%.*}}] : memref<1x9x5xf64>
   // CHECK-COUNT-12: vector.fma {{.*}} : vector<4xf64>
   // CHECK:         vector.load %c{{\[}}[[BATCH]], {{%.*}}, {{%.*}}] : memref<3x9x11xf64>, vector<4xf64>
+  // NONE-LABEL: func.func @bmm(
+  // NONE-NEXT:    linalg.generic
+  // SMALL-LABEL: func.func @bmm(
+  // SMALL-NEXT:    linalg.generic
   func.func @bmm(%a: memref<1x9x5xf64>, %b: memref<3x5x11xf64>, %c: memref<3x9x11xf64>) {
     linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : memref<1x9x5xf64>, memref<3x5x11xf64>) outs(%c : memref<3x9x11xf64>) {
     ^bb0(%x: f64, %y: f64, %acc: f64):
       %p = arith.mulf %x, %y fastmath<reassoc,contract> : f64
       %s = arith.addf %acc, %p fastmath<reassoc,contract> : f64
       linalg.yield %s : f64
+    }
+    func.return
+  }
+  // A fill of C with 0 right before: the fill goes, the first depth block (pc == 0) stores the
+  // tile instead of adding it to C (so C is not read while it holds only zeros).
+  // CHECK-LABEL: func.func @mmfill(
+  // CHECK-NOT:     linalg.fill
+  // CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:         scf.for [[PC:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:           [[FIRST:%[0-9a-z_]+]] = arith.cmpi eq, [[PC]], {{%.*}} : index
+  // CHECK:           scf.if [[FIRST]] {
+  // CHECK:             vector.store {{%.*}}, %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+  // CHECK:           } else {
+  // CHECK:             vector.load %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+  // CHECK:           arith.select [[FIRST]], {{%.*}}, {{%.*}} : f32
+  // NONE-LABEL: func.func @mmfill(
+  // NONE-NEXT:    arith.constant
+  // NONE-NEXT:    linalg.fill
+  func.func @mmfill(%a: memref<13x700xf32>, %b: memref<700x20xf32>, %c: memref<13x20xf32>) {
+    %zero = arith.constant 0.000000e+00 : f32
+    linalg.fill ins(%zero : f32) outs(%c : memref<13x20xf32>)
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<13x700xf32>, memref<700x20xf32>) outs(%c : memref<13x20xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
     }
     func.return
   }
