@@ -35,6 +35,7 @@ becomes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, vector
@@ -98,6 +99,7 @@ def patterns() -> list[RewritePattern]:
 @dataclass(frozen=True)
 class ConvertVectorToLlvm(ModulePass):
     name = "convert-vector-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # before convert-memref-to-llvm: reads memref types
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)
