@@ -445,7 +445,7 @@ class LowerContraction(RewritePattern):
         KernelBuilder(e, c, tile, self.parallel, overwrite=fill is not None).emit()
         rewriter.replace(op, e.ops, [])
         if fill is not None:
-            rewriter.erase_op(fill)
+            rewriter.erase(fill)
 
 
 def zero_fill_of(op: linalg.GenericOp, c: Contraction) -> linalg.FillOp | None:
