@@ -251,7 +251,7 @@ def mlp(batch: int) -> Workload:
 # The suite
 # --------------------------------------------------------------------------------------------
 
-FULL = {"n": 10_000_000, "rows": (4096, 1024), "matmul": (256, 512, 1024), "batch": 256}
+FULL = {"n": 10_000_000, "rows": (4096, 1024), "matmul": (256, 512, 1024, 2048), "batch": 256}
 QUICK = {"n": 1_000_000, "rows": (512, 256), "matmul": (64, 128, 256), "batch": 32}
 GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "autodiff", "compile",
           "compile_scaling")

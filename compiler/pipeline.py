@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from xdsl.context import Context
-from xdsl.dialects import arith, bufferization, builtin, cf, func, linalg, llvm, math, memref, scf, tensor
+from xdsl.dialects import arith, bufferization, builtin, cf, func, linalg, llvm, math, memref, scf, tensor, vector
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.printer import Printer
@@ -25,6 +25,7 @@ from compiler.verifier import first_failure
 from dialects.ad import AD
 from dialects.arith_ext import ArithExt
 from dialects.llvm_ext import LlvmExt
+from dialects.memref_ext import MemrefExt
 from dialects.loom import Loom
 from dialects.shard_ext import SHARD, SPMD
 
@@ -37,7 +38,7 @@ NAMED_PIPELINES = {
     # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
     "linalg-to-buffers": "convert-shard-to-mpi,loom-bufferize,loom-interrupt-checks,loom-buffer-dealloc",
-    "buffers-to-loops": "loom-linalg-to-loops,cse",
+    "buffers-to-loops": "loom-matmul-kernel,loom-linalg-to-loops,cse",
     "loops-to-llvm": "math-approximation,loom-scf-to-cf,convert-print-to-llvm,"
                      "convert-to-llvm,reconcile-unrealized-casts",
 }
@@ -46,7 +47,7 @@ NAMED_PIPELINES = {
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, llvm.LLVM, bufferization.Bufferization, LlvmExt, ArithExt, Loom, AD,
+              memref.MemRef, math.Math, vector.Vector, llvm.LLVM, bufferization.Bufferization, LlvmExt, ArithExt, MemrefExt, Loom, AD,
               SHARD, SPMD):
         ctx.load_dialect(d)
     return ctx

@@ -51,6 +51,7 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     IntegerType,
     ModuleOp,
+    VectorType,
     i1,
     i64,
 )
@@ -73,6 +74,11 @@ def _scalar(t: Attribute) -> bool:
     from xdsl.dialects.builtin import Float16Type, Float32Type, Float64Type
 
     return isinstance(t, IntegerType | IndexType | Float16Type | Float32Type | Float64Type)
+
+
+def _scalar_or_vector(t: Attribute) -> bool:
+    """A scalar, or a 1-D vector of scalars (LLVM's `<8 x float>`: the matmul kernel's tiles)."""
+    return _scalar(t) or (isinstance(t, VectorType) and t.get_num_dims() == 1 and _scalar(t.element_type))
 
 
 def _make(cls: type[Operation], operands: list[SSAValue], result: Attribute, **props) -> Operation:
@@ -138,7 +144,7 @@ _FLOAT_BINARY: dict[type[Operation], type[Operation]] = {
 class LowerFloatBinary(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         cls = _FLOAT_BINARY.get(type(op))
-        if cls is None or not _scalar(op.results[0].type):
+        if cls is None or not _scalar_or_vector(op.results[0].type):
             return
         _replace(rewriter, op, [cls(op.operands[0], op.operands[1], fastmath_of(op))])
 

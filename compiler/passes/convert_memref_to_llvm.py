@@ -4,7 +4,7 @@
   `llvm.store` (GEP, not ptrtoint arithmetic, so LLVM's vectorizer sees the access pattern);
 - `memref.alloc` → `aligned_alloc(64, size rounded up to 64)` and a `cf.assert` that it succeeded
   (running out of memory is a run-time error, not a crash), `memref.dealloc` → `free`;
-- `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`;
+- `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch`;
 - `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views).
 Sizes and strides are compile-time constants.
 
@@ -38,7 +38,7 @@ from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, llvm, memref
-from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i64
+from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -50,6 +50,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler.passes.llvm_types import declare, nbytes, with_location
+from dialects import memref_ext
 
 PTR = llvm.LLVMPointerType()
 
@@ -102,6 +103,18 @@ class LowerStore(RewritePattern):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
         ops.append(llvm.StoreOp(op.value, addr))
+        rewriter.replace(op, with_location(ops, op), [])
+
+
+class LowerPrefetch(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref_ext.PrefetchOp, rewriter: PatternRewriter, /):
+        ops: list[Operation] = []
+        addr = element_address(ops, op.memref, op.memref.type, op.indices)
+        flags = [IntegerAttr(1 if b.value.data else 0, i32) for b in (op.isWrite, op.isDataCache)]
+        flags.insert(1, IntegerAttr(op.localityHint.value.data, i32))
+        consts = [llvm.ConstantOp(f, i32) for f in flags]
+        ops += [*consts, llvm.CallIntrinsicOp("llvm.prefetch.p0", [addr, *[c.result for c in consts]], [])]
         rewriter.replace(op, with_location(ops, op), [])
 
 
@@ -168,8 +181,8 @@ class ConvertMemrefToLlvm(ModulePass):
 
 
 def access_patterns() -> list[RewritePattern]:
-    """Loads, stores and copies: they read their buffers' memref types (run these first)."""
-    return [LowerLoad(), LowerStore(), LowerCopy()]
+    """Loads, stores, copies and prefetches: they read their buffers' memref types (run these first)."""
+    return [LowerLoad(), LowerStore(), LowerCopy(), LowerPrefetch()]
 
 
 def definition_patterns() -> list[RewritePattern]:

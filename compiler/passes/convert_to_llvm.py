@@ -1,7 +1,7 @@
 """`convert-to-llvm`: the whole lowering to the `llvm` dialect in one pass, with the patterns of
-`convert-{ad,memref,math,arith,func,cf}-to-llvm` in three rewrites over the module:
+`convert-{ad,vector,memref,math,arith,func,cf}-to-llvm` in three rewrites over the module:
 
-1. tape ops and buffer accesses (they read the memref types: shapes give strides and sizes);
+1. tape ops, buffer accesses and vector ops (the accesses read the memref types: shapes give strides and sizes);
 2. the ops that define buffers, which then become `!llvm.ptr`s;
 3. block arguments are retyped (memref and tape → `!llvm.ptr`, index → `i64`), functions get their
    error-values argument, and math, arith, func and cf ops are converted together.
@@ -59,7 +59,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
 
 from compiler.passes import convert_ad_to_llvm, convert_arith_to_llvm, convert_cf_to_llvm, convert_func_to_llvm
-from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm
+from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm, convert_vector_to_llvm
 from compiler.passes.llvm_types import retype_block_args
 from dialects import llvm_ext
 
@@ -91,12 +91,14 @@ def rewrite(op: ModuleOp, patterns: dict[str, list[RewritePattern]]) -> None:
 class ConvertToLlvm(ModulePass):
     name = "convert-to-llvm"
     # its parts, as single passes, in an order that converts correctly (each has PART_OF = this)
-    PARTS: ClassVar[tuple[str, ...]] = ("convert-ad-to-llvm", "convert-memref-to-llvm", "convert-math-to-llvm",
+    PARTS: ClassVar[tuple[str, ...]] = ("convert-ad-to-llvm", "convert-vector-to-llvm", "convert-memref-to-llvm",
+                                        "convert-math-to-llvm",
                                         "convert-arith-to-llvm", "convert-func-to-llvm", "convert-cf-to-llvm")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()
-        rewrite(op, {"ad": convert_ad_to_llvm.patterns(), "memref": convert_memref_to_llvm.access_patterns()})
+        rewrite(op, {"ad": convert_ad_to_llvm.patterns(), "memref": convert_memref_to_llvm.access_patterns(),
+                     "vector": convert_vector_to_llvm.patterns()})
         rewrite(op, {"memref": convert_memref_to_llvm.definition_patterns()})
         retype_block_args(op)
         convert_func_to_llvm.add_error_values_arg(op)

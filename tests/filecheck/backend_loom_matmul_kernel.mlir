@@ -1,0 +1,148 @@
+// loom-matmul-kernel: a float contraction generic on memrefs -> BLIS's loops around a register-
+// blocked micro-kernel on vector types. Checked here: the packed buffers' shapes (zero-padded
+// panels of MR rows of A / NR columns of B), packing that reads a transposed operand (B is
+// 20x7, `x @ transpose(w)`) and a broadcast batch dim (A's `0`) through the indexing maps, the
+// micro-kernel (MR*NR/VL vector accumulators in scf.for iter_args, per k step NR/VL vector loads
+// of packed B, MR broadcasts of packed A, MR*NR/VL vector.fma), C's tile prefetched, added to C
+// with vector loads/stores when the tile is whole, and through the small buffer Ct at C's edges.
+// The tile depends on the instruction set: AVX2 6x16 f32 (vector<8xf32>) and 6x8 f64
+// (vector<4xf64>), AVX-512 12x32 f32 (vector<16xf32>), 12x16 f64; `isa=host` asks LLVM.
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0},cse' | filecheck %s
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0},cse' | filecheck %s --check-prefix=AVX512
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=true},cse' | filecheck %s --check-prefix=PAR
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=none min_size=0}' | filecheck %s --check-prefix=NONE
+// RUN: loom opt %s -p loom-matmul-kernel | filecheck %s --check-prefix=SMALL
+// RUN: not loom opt %s -p 'loom-matmul-kernel{isa=avx3}' 2>&1 | filecheck %s --check-prefix=BADISA
+
+// CHECK-LABEL: func.func @mm(
+// Bp: 2 panels of 16 columns (20 padded to 32) x depth 7; Ap: 3 panels of 6 rows (13 -> 18); Ct.
+// CHECK-NEXT:    [[BP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
+// CHECK-NEXT:    [[AP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<3x7x6xf32>
+// CHECK-NEXT:    [[CT:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+// Packing B (k contiguous in the transposed B: lanes outside, depth inside), rows clamped, padded with 0.
+// CHECK:         [[BV:%[0-9a-z_]+]] = memref.load %b[{{%.*}}, {{%.*}}] : memref<20x7xf32>
+// CHECK-NEXT:    [[BS:%[0-9a-z_]+]] = arith.select {{%.*}}, [[BV]], {{%.*}} : f32
+// CHECK-NEXT:    memref.store [[BS]], [[BP]][{{%.*}}, {{%.*}}, {{%.*}}] : memref<2x7x16xf32>
+// CHECK:         [[AV:%[0-9a-z_]+]] = memref.load %a[{{%.*}}, {{%.*}}] : memref<13x7xf32>
+// CHECK-NEXT:    [[AS:%[0-9a-z_]+]] = arith.select {{%.*}}, [[AV]], {{%.*}} : f32
+// CHECK-NEXT:    memref.store [[AS]], [[AP]][{{%.*}}, {{%.*}}, {{%.*}}] : memref<3x7x6xf32>
+// The micro-kernel: C's 6 rows prefetched, 12 accumulators from zero.
+// CHECK:         [[Z:%[0-9a-z_]+]] = vector.broadcast {{%.*}} : f32 to vector<8xf32>
+// CHECK-COUNT-6: "memref.prefetch"(%c, {{%.*}}, {{%.*}}) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}>
+// CHECK:         scf.for [[P:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} iter_args([[ACC0:%[0-9a-z_]+]] = [[Z]], [[ACC1:%[0-9a-z_]+]] = [[Z]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK-NEXT:      [[B0:%[0-9a-z_]+]] = vector.load [[BP]][{{%.*}}, [[P]], {{%.*}}] : memref<2x7x16xf32>, vector<8xf32>
+// CHECK-NEXT:      [[C8:%[0-9a-z_]+]] = arith.constant 8 : index
+// CHECK-NEXT:      [[B1:%[0-9a-z_]+]] = vector.load [[BP]][{{%.*}}, [[P]], [[C8]]] : memref<2x7x16xf32>, vector<8xf32>
+// CHECK-NEXT:      [[A0:%[0-9a-z_]+]] = memref.load [[AP]][{{%.*}}, [[P]], {{%.*}}] : memref<3x7x6xf32>
+// CHECK-NEXT:      [[A0V:%[0-9a-z_]+]] = vector.broadcast [[A0]] : f32 to vector<8xf32>
+// CHECK-NEXT:      {{%.*}} = vector.fma [[A0V]], [[B0]], [[ACC0]] : vector<8xf32>
+// CHECK-NEXT:      {{%.*}} = vector.fma [[A0V]], [[B1]], [[ACC1]] : vector<8xf32>
+// CHECK-COUNT-10:  vector.fma
+// CHECK:           scf.yield {{.*}} : vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>
+// CHECK-NEXT:    }
+// A whole tile: C += the accumulators, vector by vector.
+// CHECK:         scf.if {{%.*}} {
+// CHECK:           [[OLD:%[0-9a-z_]+]] = vector.load %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+// CHECK-NEXT:      [[NEW:%[0-9a-z_]+]] = arith.addf [[OLD]], {{%.*}} fastmath<reassoc,contract> : vector<8xf32>
+// CHECK-NEXT:      vector.store [[NEW]], %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+// An edge tile: accumulators to Ct, then only the rows and columns inside C.
+// CHECK:         } else {
+// CHECK:           vector.store {{%.*}}, [[CT]][{{%.*}}, {{%.*}}] : memref<6x16xf32>, vector<8xf32>
+// CHECK:           memref.load [[CT]][{{%.*}}, {{%.*}}] : memref<6x16xf32>
+// CHECK:         memref.dealloc [[BP]] : memref<2x7x16xf32>
+// CHECK-NEXT:    memref.dealloc [[AP]] : memref<3x7x6xf32>
+// CHECK-NEXT:    memref.dealloc [[CT]] : memref<6x16xf32>
+// CHECK-NEXT:    func.return
+
+// AVX512-LABEL: func.func @mm(
+// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<1x7x32xf32>
+// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x7x12xf32>
+// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<12x32xf32>
+// AVX512:         scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// AVX512-COUNT-24: vector.fma {{.*}} : vector<16xf32>
+// AVX512-LABEL: func.func @bmm(
+// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<1x5x16xf64>
+// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<1x5x12xf64>
+// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<12x16xf64>
+// AVX512-COUNT-24: vector.fma {{.*}} : vector<8xf64>
+
+// With parallel=true the loop over blocks of A's rows is an scf.parallel without reductions; each
+// iteration packs its own Ap and has its own Ct.
+// PAR-LABEL: func.func @mm(
+// PAR-NEXT:    [[BP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
+// PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
+// PAR:           memref.alloc() {alignment = 64 : i64} : memref<3x7x6xf32>
+// PAR-NEXT:      memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+// PAR:           memref.dealloc {{%.*}} : memref<3x7x6xf32>
+// PAR-NEXT:      memref.dealloc {{%.*}} : memref<6x16xf32>
+// PAR-NEXT:      scf.reduce
+// PAR:         memref.dealloc [[BP]] : memref<2x7x16xf32>
+
+// No FMA (isa=none), or smaller than min_size (default 32768 = M*N*K): left to the loops.
+// NONE-LABEL: func.func @mm(
+// NONE-NEXT:    linalg.generic
+// SMALL-LABEL: func.func @mm(
+// SMALL-NEXT:    linalg.generic
+
+// BADISA: bad options for pass 'loom-matmul-kernel': isa must be one of host, avx512, avx2, none, not 'avx3'
+builtin.module {
+  func.func @mm(%a: memref<13x7xf32>, %b: memref<20x7xf32>, %c: memref<13x20xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<13x7xf32>, memref<20x7xf32>) outs(%c : memref<13x20xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
+  // batched, A broadcast over the batch (its batch dim has size 1), f64
+  // CHECK-LABEL: func.func @bmm(
+  // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x5x8xf64>
+  // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x5x6xf64>
+  // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<6x8xf64>
+  // The batch loop outside, B read at the batch index, A at 0.
+  // CHECK:         scf.for [[BATCH:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:         memref.load %b{{\[}}[[BATCH]], {{%.*}}, {{%.*}}] : memref<3x5x11xf64>
+  // CHECK:         memref.load %a{{\[}}{{%.*}}, {{%.*}}, {{%.*}}] : memref<1x9x5xf64>
+  // CHECK-COUNT-12: vector.fma {{.*}} : vector<4xf64>
+  // CHECK:         vector.load %c{{\[}}[[BATCH]], {{%.*}}, {{%.*}}] : memref<3x9x11xf64>, vector<4xf64>
+  // NONE-LABEL: func.func @bmm(
+  // NONE-NEXT:    linalg.generic
+  // SMALL-LABEL: func.func @bmm(
+  // SMALL-NEXT:    linalg.generic
+  func.func @bmm(%a: memref<1x9x5xf64>, %b: memref<3x5x11xf64>, %c: memref<3x9x11xf64>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : memref<1x9x5xf64>, memref<3x5x11xf64>) outs(%c : memref<3x9x11xf64>) {
+    ^bb0(%x: f64, %y: f64, %acc: f64):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f64
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f64
+      linalg.yield %s : f64
+    }
+    func.return
+  }
+  // A fill of C with 0 right before: the fill goes, the first depth block (pc == 0) stores the
+  // tile instead of adding it to C (so C is not read while it holds only zeros).
+  // CHECK-LABEL: func.func @mmfill(
+  // CHECK-NOT:     linalg.fill
+  // CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:         scf.for [[PC:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:           [[FIRST:%[0-9a-z_]+]] = arith.cmpi eq, [[PC]], {{%.*}} : index
+  // CHECK:           scf.if [[FIRST]] {
+  // CHECK:             vector.store {{%.*}}, %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+  // CHECK:           } else {
+  // CHECK:             vector.load %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+  // CHECK:           arith.select [[FIRST]], {{%.*}}, {{%.*}} : f32
+  // NONE-LABEL: func.func @mmfill(
+  // NONE-NEXT:    arith.constant
+  // NONE-NEXT:    linalg.fill
+  func.func @mmfill(%a: memref<13x700xf32>, %b: memref<700x20xf32>, %c: memref<13x20xf32>) {
+    %zero = arith.constant 0.000000e+00 : f32
+    linalg.fill ins(%zero : f32) outs(%c : memref<13x20xf32>)
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<13x700xf32>, memref<700x20xf32>) outs(%c : memref<13x20xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
+}

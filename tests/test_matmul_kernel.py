@@ -1,0 +1,140 @@
+"""The matmul micro-kernel (`loom-matmul-kernel`) against NumPy (written independently, in f64) and
+against the reference executor: awkward sizes (1, primes, not multiples of the 6x16 / 12x32 tiles,
+K below and above the depth block), transposed operands (folded into packing), batched and
+broadcast-batched products, f32 and f64, gradients (autodiff's transposed matmuls), and the
+AVX-512 tile (vector<16xf32>) run on this CPU (LLVM splits the vectors when the host is narrower).
+Every case checks that the kernel, not the loop lowering, computed it (its `vector.fma`s are in
+the loops stage) when the host has FMA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler.passes import loom_matmul_kernel
+
+SRC = """
+def nn(a: f32[M, K], b: f32[K, N]) -> f32[M, N]:
+    return a @ b
+
+def nt(a: f32[M, K], b: f32[N, K]) -> f32[M, N]:
+    return a @ transpose(b)
+
+def tn(a: f32[K, M], b: f32[K, N]) -> f32[M, N]:
+    return transpose(a) @ b
+
+def tt(a: f32[K, M], b: f32[N, K]) -> f32[M, N]:
+    return transpose(a) @ transpose(b)
+
+def bcast(a: f32[B, M, K], b: f32[K, N]) -> f32[B, M, N]:
+    return a @ b
+
+def bmm(a: f32[B, M, K], b: f32[B, K, N]) -> f32[B, M, N]:
+    return a @ b
+
+def nn64(a: f64[M, K], b: f64[K, N]) -> f64[M, N]:
+    return a @ b
+
+def nt64(a: f64[M, K], b: f64[N, K]) -> f64[M, N]:
+    return a @ transpose(b)
+
+def bias_relu(x: f32[M, K], w: f32[K, N], b: f32[N]) -> f32[M, N]:
+    return relu(x @ w + b)
+
+def loss(x: f32[M, K], w: f32[K, N]) -> f32:
+    return sum(tanh(x @ w))
+
+dloss = grad(loss, wrt=(x, w))
+"""
+
+# (M, K, N): M*K*N >= 32768 (the kernel's default min-size), with 1s, primes and edges
+SIZES = [(1, 257, 131), (37, 41, 43), (6, 512, 16), (13, 300, 17), (129, 7, 65), (61, 601, 1),
+         (97, 263, 101)]
+
+
+@pytest.fixture(scope="module")
+def progs():
+    return compiler.loads(SRC, name="mm.loom"), compiler.loads(SRC, name="mm.loom", mode="eager")
+
+
+def uses_kernel(fn, *args) -> bool:
+    return "vector.fma" in fn.lower(*args).as_text("loops")
+
+
+def check(progs, name, args, expected, rtol):
+    jit, eager = (getattr(p, name) for p in progs)
+    got = jit(*args)
+    scale = np.abs(expected).max() + 1.0
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * scale)
+    np.testing.assert_allclose(got, eager(*args), rtol=rtol, atol=rtol * scale)
+    if loom_matmul_kernel.host_isa() != "none":
+        assert uses_kernel(jit, *args)
+
+
+@pytest.mark.parametrize("m,k,n", SIZES)
+def test_nn_f32(progs, m, k, n):
+    rng = np.random.default_rng(m * 7 + k)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    check(progs, "nn", [a, b], a.astype(np.float64) @ b, 1e-4)
+
+
+@pytest.mark.parametrize("name", ["nt", "tn", "tt"])
+@pytest.mark.parametrize("m,k,n", [(37, 41, 43), (1, 257, 131), (97, 263, 101)])
+def test_transposed_f32(progs, name, m, k, n):
+    rng = np.random.default_rng(m + k + n)
+    a64, b64 = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    a = (a64 if name[0] == "n" else a64.T.copy()).astype(np.float32)
+    b = (b64 if name[1] == "n" else b64.T.copy()).astype(np.float32)
+    expected = a64.astype(np.float32).astype(np.float64) @ b64.astype(np.float32).astype(np.float64)
+    check(progs, name, [a, b], expected, 1e-4)
+
+
+@pytest.mark.parametrize("m,k,n", [(37, 41, 43), (1, 601, 61), (130, 300, 33)])
+def test_f64(progs, m, k, n):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    check(progs, "nn64", [a, b], a @ b, 1e-12)
+    check(progs, "nt64", [a, b.T.copy()], a @ b, 1e-12)
+
+
+def test_batched(progs):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((3, 29, 53), np.float32), rng.standard_normal((53, 31), np.float32)
+    check(progs, "bcast", [a, b], np.einsum("bmk,kn->bmn", a.astype(np.float64), b), 1e-4)
+    b3 = rng.standard_normal((3, 53, 31), np.float32)
+    check(progs, "bmm", [a, b3], np.einsum("bmk,bkn->bmn", a.astype(np.float64), b3), 1e-4)
+
+
+def test_bias_relu_after_kernel(progs):
+    rng = np.random.default_rng(6)
+    x, w, b = (rng.standard_normal(s, np.float32) for s in [(33, 70), (70, 45), (45,)])
+    check(progs, "bias_relu", [x, w, b], np.maximum(x.astype(np.float64) @ w + b, 0), 1e-4)
+
+
+def test_gradients_use_transposed_kernels(progs):
+    """dloss/dx = (1 - tanh²) @ wᵀ and dloss/dw = xᵀ @ (1 - tanh²): autodiff's transposed
+    matmuls, both large enough for the kernel."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((67, 59), np.float32) * 0.3, rng.standard_normal((59, 71), np.float32) * 0.3
+    d = 1 - np.tanh(x.astype(np.float64) @ w) ** 2
+    gx, gw = progs[0].dloss(x, w)
+    ex, ew = progs[1].dloss(x, w)
+    for got, eager, expected in [(gx, ex, d @ w.T.astype(np.float64)), (gw, ew, x.T.astype(np.float64) @ d)]:
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got, eager, rtol=1e-4, atol=1e-4)
+    if loom_matmul_kernel.host_isa() != "none":
+        assert uses_kernel(progs[0].dloss, x, w)
+
+
+def test_avx512_tile_runs(monkeypatch):
+    """The 12x32 f32 / 12x16 f64 tiles chosen on an AVX-512 host, run here."""
+    monkeypatch.setattr(loom_matmul_kernel, "host_isa", lambda: "avx512")
+    prog = compiler.loads(SRC, name="mm512.loom")
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((53, 97), np.float32), rng.standard_normal((97, 45), np.float32)
+    assert "vector<16xf32>" in prog.nn.lower(a, b).as_text("loops")
+    np.testing.assert_allclose(prog.nn(a, b), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert "vector<8xf64>" in prog.nt64.lower(a64, b64.T.copy()).as_text("loops")
+    np.testing.assert_allclose(prog.nt64(a64, b64.T.copy()), a64 @ b64, rtol=1e-12, atol=1e-12)
