@@ -28,7 +28,7 @@ from xdsl.dialects.builtin import (
     i1,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     BaseAttr,
     IRDLOperation,
@@ -36,11 +36,12 @@ from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
     opt_attr_def,
+    region_def,
     result_def,
     traits_def,
     var_operand_def,
 )
-from xdsl.traits import HasCanonicalizationPatternsTrait, Pure
+from xdsl.traits import HasCanonicalizationPatternsTrait, NoTerminator, Pure
 from xdsl.utils.exceptions import VerifyException
 
 DYNAMIC = DYNAMIC_INDEX  # a `?` dimension
@@ -666,6 +667,22 @@ class AssertOp(IRDLOperation):
             raise VerifyException("loom.assert: the message needs one '{}' per value")
 
 
+@irdl_op_definition
+class OnFailureOp(IRDLOperation):
+    """Cleanup when the op just before it fails at run time (a check `cf.assert`/`loom.assert`, a
+    `func.call` whose callee fails, a `memref.alloc` that gets no memory): `body` runs on the failing
+    path only, before the function returns the failure's status (the LLVM lowering of the failing op
+    puts it there). `loom-buffer-dealloc` frees in it what the function owns and holds at that point."""
+
+    name = "loom.on_failure"
+    body = region_def("single_block")
+    traits = traits_def(NoTerminator())
+    assembly_format = "$body attr-dict"
+
+    def __init__(self, ops: Sequence[Operation]):
+        super().__init__(regions=[Region(Block(ops))])
+
+
 BINARY_OPS = (AddOp, SubOp, MulOp, DivOp, FloorDivOp, RemOp, PowOp, MaximumOp, MinimumOp, AndOp, OrOp, CmpOp)
 UNARY_OPS = (NegOp, NotOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp, ReluOp, GeluOp, AbsOp, SinOp, CosOp, SignOp)
 REDUCTION_OPS = (SumOp, MeanOp, MaxOp, MinOp, ProdOp, AnyOp, AllOp, ArgmaxOp, ArgminOp)
@@ -675,6 +692,6 @@ Loom = Dialect(
     [
         *BINARY_OPS, *UNARY_OPS, SelectOp, ConvertOp, MatmulOp, *REDUCTION_OPS,
         ReshapeOp, TransposeOp, BroadcastToOp, ConcatOp, DimOp,
-        FullOp, ArangeOp, RandomOp, SliceOp, UpdateOp, PrintOp, AssertOp,
+        FullOp, ArangeOp, RandomOp, SliceOp, UpdateOp, PrintOp, AssertOp, OnFailureOp,
     ],
 )
