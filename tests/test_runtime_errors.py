@@ -301,6 +301,27 @@ def test_ctrl_c_stops_a_long_compiled_call(tmp_path):
     assert out.strip() == "KeyboardInterrupt", (out, err)
 
 
+SCALAR_LOOP = """def f(x: i32[N]) -> i32:
+    s = 0
+    for k in range(N):
+        s = s + x[k] * 3
+    return s
+"""
+
+
+@pytest.mark.parametrize("n", [1000, 200_000])  # polled once before the loop / once per chunk
+def test_interrupt_checks_leave_scalar_loops_vectorizable(n):
+    """The interrupt poll is outside the loop that does the work, so LLVM vectorizes a scalar
+    program loop (a per-iteration poll kept it scalar)."""
+    import re
+
+    p = compiler.loads(SCALAR_LOOP, name="vec.loom")
+    x = np.arange(n, dtype=np.int32)
+    opt = p.f.lower(x).as_text("llvm-opt")
+    assert "loom_interrupt" in opt and re.search(r"<\d+ x i32>", opt), opt
+    assert p.f(x) == (x * np.int32(3)).sum(dtype=np.int32)  # wraps like i32
+
+
 def test_eager_out_of_memory_is_a_located_error(tmp_path):
     """F03: an allocation that does not fit is `file:line:col: error: out of memory`, exit 1."""
     import resource
