@@ -35,8 +35,8 @@ from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.loom_shape_ops import (
-    ArangeOp, AssertOp, BroadcastToOp, ConcatOp, DimOp, FullOp, PrintOp, RandomOp, ReshapeOp, SliceOp, TransposeOp,
-    UpdateOp,
+    ArangeOp, AssertOp, BroadcastToOp, ConcatOp, DimOp, FullOp, OnFailureOp, PrintOp, RandomOp, ReshapeOp, SliceOp,
+    TransposeOp, UpdateOp,
 )
 from dialects.loom_types import (  # the dialect's vocabulary; passes read it as `loom.shape_of(t)`
     DYNAMIC, KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE, Canonicalize, LoomValue, broadcast_shapes,
@@ -279,6 +279,6 @@ Loom = Dialect(
     [
         *BINARY_OPS, *UNARY_OPS, SelectOp, ConvertOp, MatmulOp, *REDUCTION_OPS,
         ReshapeOp, TransposeOp, BroadcastToOp, ConcatOp, DimOp,
-        FullOp, ArangeOp, RandomOp, SliceOp, UpdateOp, PrintOp, AssertOp,
+        FullOp, ArangeOp, RandomOp, SliceOp, UpdateOp, PrintOp, AssertOp, OnFailureOp,
     ],
 )

@@ -109,11 +109,14 @@ def _convert(op, x):
     if dt == np.bool_:
         return x != 0
     if np.issubdtype(dt, np.integer) and x.dtype.kind == "f":
-        if not np.all(np.isfinite(x)):
-            raise EvalError("cannot convert a NaN or infinite value to an integer")
+        # the first offending element (in C order, as compiled code checks them) decides the message
         info = np.iinfo(dt)
-        t = np.trunc(x.astype(np.float64))
-        if np.any((t < info.min) | (t >= -float(info.min))):
+        with np.errstate(invalid="ignore"):
+            t = np.trunc(x.astype(np.float64)).reshape(-1)
+            bad = ~np.isfinite(t) | (t < info.min) | (t >= -float(info.min))
+        if bad.any():
+            if not np.isfinite(t[np.argmax(bad)]):
+                raise EvalError("cannot convert a NaN or infinite value to an integer")
             raise EvalError(f"a value is out of range for {np.dtype(dt).name}")
     return x.astype(dt)
 

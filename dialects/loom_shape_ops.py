@@ -7,17 +7,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects.builtin import DenseArrayBase, IntegerType, StringAttr, i1, i64
-from xdsl.ir import Attribute, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     attr_def,
     irdl_op_definition,
     operand_def,
+    region_def,
     result_def,
     traits_def,
     var_operand_def,
 )
-from xdsl.traits import Pure
+from xdsl.traits import NoTerminator, Pure
 from xdsl.utils.exceptions import VerifyException
 
 from dialects.loom_types import (
@@ -326,3 +327,19 @@ class AssertOp(IRDLOperation):
             raise VerifyException("loom.assert: values must be scalar integers")
         if self.values and self.message.data.count("{}") != len(self.values):
             raise VerifyException("loom.assert: the message needs one '{}' per value")
+
+
+@irdl_op_definition
+class OnFailureOp(IRDLOperation):
+    """Cleanup when the op just before it fails at run time (a check `cf.assert`/`loom.assert`, a
+    `func.call` whose callee fails, a `memref.alloc` that gets no memory): `body` runs on the failing
+    path only, before the function returns the failure's status (the LLVM lowering of the failing op
+    puts it there). `loom-buffer-dealloc` frees in it what the function owns and holds at that point."""
+
+    name = "loom.on_failure"
+    body = region_def("single_block")
+    traits = traits_def(NoTerminator())
+    assembly_format = "$body attr-dict"
+
+    def __init__(self, ops: Sequence[Operation]):
+        super().__init__(regions=[Region(Block(ops))])

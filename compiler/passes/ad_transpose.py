@@ -113,7 +113,10 @@ class Transposer:
         return tape
 
     def is_linear(self, op: Operation) -> bool:
-        return any(v in self.linear for v in op.operands) or any(r in self.linear for r in op.results)
+        """Reads or makes a linear value (a branch or loop: in its regions too, even when all it
+        makes there is dead, e.g. a branch slicing a tangent it never uses)."""
+        return any(v in self.linear for o in op.walk() for v in o.operands) or \
+            any(r in self.linear for r in op.results)
 
     def primal(self, o: Operation, dst: Block, tape: SSAValue) -> SSAValue:
         if isinstance(o, ad.PopOp):

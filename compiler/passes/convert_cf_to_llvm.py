@@ -5,8 +5,8 @@ as the function's status.
 
 Each `cf.assert` becomes an entry of the module attribute `loom.error_sites` (its message and
 source location); its number is its position + 1. The runtime turns a nonzero status into a
-`LoomRuntimeError` at that location. Buffers allocated before a failing check are not freed (the
-run is abandoned with an error).
+`LoomRuntimeError` at that location. The failing branch first runs the `loom.on_failure` that
+follows the check (`loom-buffer-dealloc`'s frees of the buffers and tapes live there).
 
 Example (tests/filecheck/backend_convert_func_cf_to_llvm.mlir, after `convert-func-to-llvm`):
 
@@ -46,7 +46,7 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from compiler.passes.convert_func_to_llvm import error_values_arg
+from compiler.passes.convert_func_to_llvm import error_values_arg, failure_cleanup
 from compiler.passes.llvm_types import module_of, retype_block_args, with_location
 from dialects import loom
 
@@ -89,9 +89,9 @@ class LowerAssert(RewritePattern):
         cond = op.arg if isinstance(op, cf.AssertOp) else op.cond
         code = register_site(op)
         block = op.parent_block()
+        ops: list[Operation] = failure_cleanup(op, rewriter)
         cont = block.split_before(op)
         fail = Block()
-        ops: list[Operation] = []
         if values:
             err = error_values_arg(op)
             for k, v in enumerate(values):

@@ -4,7 +4,8 @@ After bufferization a function takes its inputs (buffers as pointers, scalars by
 its results' out-buffers, and returns nothing; here it gains a last argument, a pointer to an
 `int64_t[4]` where a failing check stores the run-time values its message shows, and returns an
 `i32` status: 0 on success, or the number of the run-time check that failed (see
-`convert-cf-to-llvm`), which callers propagate. Public functions get external linkage (entry points: the JIT looks them
+`convert-cf-to-llvm`), which callers propagate, after running the `loom.on_failure` that follows
+the call (the caller's frees). Public functions get external linkage (entry points: the JIT looks them
 up, an object file exports them); pointer arguments are `noalias` — inputs are never written and
 outputs are fresh arrays.
 
@@ -52,6 +53,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.llvm_types import convert_type, retype_block_args, with_location
+from dialects import loom
 
 STATUS = i32
 PTR = llvm.LLVMPointerType()
@@ -63,6 +65,19 @@ def error_values_arg(op) -> SSAValue:
     while not isinstance(op, (func.FuncOp, llvm.FuncOp)):
         op = op.parent_op()
     return op.body.blocks[0].args[-1]
+
+
+def failure_cleanup(op: Operation, rewriter: PatternRewriter) -> list[Operation]:
+    """The ops of the `loom.on_failure` right after `op` (which can fail), detached for its failing
+    branch; the `loom.on_failure` is erased."""
+    cleanup = op.next_op
+    if not isinstance(cleanup, loom.OnFailureOp):
+        return []
+    ops = list(cleanup.body.block.ops)
+    for o in ops:
+        o.detach()
+    rewriter.erase(cleanup)
+    return ops
 
 
 def add_error_values_arg(module: ModuleOp) -> None:
@@ -100,9 +115,10 @@ class LowerCall(RewritePattern):
         zero = llvm.ConstantOp(IntegerAttr(0, STATUS), STATUS)
         ok = llvm.ICmpOp(call.returned, zero.result, IntegerAttr(0, 64))  # eq
         block = op.parent_block()
+        cleanup = failure_cleanup(op, rewriter)
         cont = split_before(op)
         fail = Block()
-        fail.add_op(llvm.ReturnOp(call.returned))
+        fail.add_ops([*cleanup, llvm.ReturnOp(call.returned)])
         block.parent_region().insert_block_after(fail, block)
         br = llvm.CondBrOp(ok.res, cont, [], fail, [])
         rewriter.insert(with_location([call, zero, ok, br], op), InsertPoint.at_end(block))

@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import tensor
+from xdsl.dialects import cf, func, tensor
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import AffineMapAttr, ModuleOp
@@ -103,7 +103,27 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operat
         if not (_single_user(p, consumer) or cost.get(p, CHEAP + 1) <= CHEAP):
             return False
     # last, as it walks the whole body
-    return not any(isinstance(o, linalg.IndexOp) for o in p.body.walk())
+    body = list(p.body.walk())
+    if any(isinstance(o, linalg.IndexOp) for o in body):
+        return False
+    return not any(isinstance(o, CAN_FAIL) for o in body) or checks_stay_in_order(p, consumer)
+
+
+CAN_FAIL = (cf.AssertOp, loom.AssertOp, func.CallOp)  # run-time checks (a callee's too)
+
+
+def checks_stay_in_order(p: linalg.GenericOp, consumer: linalg.GenericOp) -> bool:
+    """A producer with run-time checks moves into the consumer, where its checks run element by
+    element with the consumer's and after every op between the two: it is fused only when none of
+    those can fail, so the first failing check in program order is still the one reported."""
+    if p.parent_block() is not consumer.parent_block() or any(isinstance(o, CAN_FAIL) for o in consumer.walk()):
+        return False
+    o = p.next_op
+    while o is not None and o is not consumer:
+        if any(isinstance(inner, CAN_FAIL) for inner in o.walk()):
+            return False
+        o = o.next_op
+    return o is consumer
 
 
 def _single_user(p: linalg.GenericOp, consumer: linalg.GenericOp) -> bool:

@@ -16,18 +16,19 @@ arguments of a loop body (or `scf.while` region). Per block, in this order:
    (uses inside nested regions count at the op that holds them; views extend their source).
 A loop-carried tensor therefore lives in one buffer updated in place when the body allows it.
 
-4. frees on failure: a run-time check (`cf.assert`, `loom.assert`) that fails ends the call, so
-   before each one the buffers live there — per enclosing block, those it owns that are allocated
-   before the op holding the check and not yet freed or handed to a loop — are freed on the
-   failing branch:
+4. frees on failure: a run-time check (`cf.assert`, `loom.assert`) that fails ends the call, and so
+   does a call whose callee fails and an allocation that gets no memory; after each such op, a
+   `loom.on_failure` (run on its failing path only) frees what is live there — per enclosing
+   block, the buffers it owns that are allocated before the op holding it and not yet freed or
+   handed to a loop, and the autodiff tapes not yet freed:
 
        cf.assert %ok, "index out of range"
    becomes
-       %failed = arith.xori %ok, %true : i1
-       scf.if %failed {
-         memref.dealloc %a : memref<16xf32>
-       }
        cf.assert %ok, "index out of range"
+       loom.on_failure {
+         memref.dealloc %a : memref<16xf32>
+         ad.tape_free %t
+       }
 
 Example (`exp(x) * 2.0 + x` after `loom-bufferize`): the result is written straight into the
 caller's out-buffer `%0`, so the buffer and the final copy go away:
@@ -152,8 +153,7 @@ class Dealloc:
         if f.is_declaration:
             return
         self.block(f.body.block, top=True)
-        for check in [o for o in f.walk() if isinstance(o, CHECKS)]:
-            free_on_failure(check)
+        free_on_failure(f.body.block, [], {})
 
     def block(self, block: Block, top: bool = False) -> None:
         for o in list(block.ops):
@@ -330,42 +330,54 @@ class Dealloc:
 CHECKS = (cf.AssertOp, loom.AssertOp)
 
 
-def live_in_block(block: Block, at: Operation) -> list[SSAValue]:
-    """The buffers `block` owns that are live just before its op `at`."""
-    live = [a for a in block.args if owned(a, block)]
-    for o in block.ops:
-        if isinstance(o, (scf.ForOp, scf.WhileOp)):  # the loop took its initial buffers over
-            live = [v for v in live if v not in o.operands]
-        if o is at:
-            break
+def can_fail(op: Operation) -> bool:
+    """Ends the call with a run-time error when it fails: a check, a call (its callee's checks), an
+    allocation (out of memory)."""
+    return isinstance(op, (*CHECKS, func.CallOp, memref.AllocOp))
+
+
+def is_tape(v: SSAValue) -> bool:
+    return isinstance(v.type, ad.TapeType)
+
+
+def free_on_failure(block: Block, outer: list[SSAValue], outer_tapes: dict[SSAValue, None]) -> None:
+    """After each op of `block` (and of its nested blocks) that can fail, a `loom.on_failure` freeing
+    what the function holds there: per enclosing block, the buffers it owns that are allocated
+    before and not yet freed or handed to a loop, and the tapes not yet used (a tape value is used
+    once: each push, pop or loop gives the next one). One walk per block: `outer`/`outer_tapes` are
+    what the enclosing blocks hold at the op holding this block."""
+    buffers = [a for a in block.args if owned(a, block)]
+    tapes = dict(outer_tapes)
+    if not isinstance(block.parent_op(), func.FuncOp):  # a function's tape parameters are its caller's
+        tapes.update((a, None) for a in block.args if is_tape(a))
+    for o in list(block.ops):
+        if can_fail(o):
+            on_failure(o, outer + buffers + list(tapes))
+        loop = isinstance(o, (scf.ForOp, scf.WhileOp))
+        if loop:  # the loop takes its initial buffers and tapes over
+            buffers = [v for v in buffers if v not in o.operands]
+        used = [v for inner in o.walk() for v in inner.operands if is_tape(v)]
+        if o.regions:
+            held = {t: None for t in tapes if not (loop and t in o.operands)}
+            for r in o.regions:
+                for b in r.blocks:
+                    free_on_failure(b, outer + buffers, held)
         if isinstance(o, memref.DeallocOp):
-            live = [v for v in live if v is not root(o.memref)]
-        live += [r for r in o.results if owned(r, block)]
-    return live
+            buffers = [v for v in buffers if v is not root(o.memref)]
+        buffers += [r for r in o.results if owned(r, block)]
+        for t in used:
+            tapes.pop(t, None)
+        tapes.update((r, None) for r in o.results if is_tape(r))
 
 
-def live_at(op: Operation) -> list[SSAValue]:
-    """Every buffer the enclosing function owns that is live just before `op`."""
-    live: list[SSAValue] = []
-    while not isinstance(op, func.FuncOp):
-        live += live_in_block(op.parent_block(), op)
-        op = op.parent_op()
-    return live
-
-
-def free_on_failure(check: Operation) -> None:
-    live = live_at(check)
+def on_failure(op: Operation, live: list[SSAValue]) -> None:
     if not live:
         return
-    e = Emitter(check.location)
-    ok = check.arg if isinstance(check, cf.AssertOp) else check.cond
-    failed = e.add(arith.XOrIOp(ok, e.const(True, i1)))
-    frees = Emitter(check.location)
-    for v in live:
-        frees.add(memref.DeallocOp.get(v))
-    frees.add(scf.YieldOp())
-    e.add(scf.IfOp(failed, [], Region(Block(frees.ops))))
-    Rewriter.insert_op(e.ops, InsertPoint.before(check))
+    frees = [ad.TapeFreeOp(v) if is_tape(v) else memref.DeallocOp.get(v) for v in live]
+    cleanup = loom.OnFailureOp(frees)
+    for o in (cleanup, *frees):
+        o.location = op.location
+    Rewriter.insert_op(cleanup, InsertPoint.after(op))
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,37 @@
 """`loom-interrupt-checks`: the program's loops stop when the process is interrupted (Ctrl-C).
 
-Runs on bufferized IR, before `loom-buffer-dealloc`. Each `scf.for` body and `scf.while` body (the
-program's own loops: tensor ops are still `linalg` ops here, so their loops are never polled) starts
-by reading the module's flag `loom_interrupt` (an `i32`, a weak global initialized to 0; the
-runtime's SIGINT handler sets it while a call runs) with an atomic load that LLVM cannot hoist out
-of the loop, and checks that it is zero. A failing check is an ordinary run-time check (`cf.assert`): `loom-buffer-dealloc` frees the
-call's live buffers on its failing branch, and the runtime turns its status into
-`KeyboardInterrupt` (the check's message is `INTERRUPTED`).
+Runs on bufferized IR, before `loom-buffer-dealloc`. A poll reads the module's flag `loom_interrupt`
+(an `i32`, a weak global initialized to 0; the runtime's SIGINT handler sets it while a call runs)
+with an atomic load that LLVM cannot hoist out of a loop, and checks that it is zero. A failing
+check is an ordinary run-time check (`cf.assert`): `loom-buffer-dealloc` frees the call's live
+buffers on its failing branch, and the runtime turns its status into `KeyboardInterrupt` (the
+check's message is `INTERRUPTED`). The loops (tensor ops are still `linalg` ops here, so their loops
+are not polled) are polled so that a loop body stays free of polls where it can be vectorized:
 
-    scf.for %i = %lo to %hi step %c1 {
+- an `scf.for` is strip-mined: an outer loop over chunks of `CHUNK` iterations polls once per chunk
+  and runs the original loop over the chunk, whose body is unchanged (LLVM vectorizes it as before);
+- an `scf.for` of at most `CHUNK` iterations (constant bounds) is polled once, before it;
+- an `scf.while` (its trip count is unknown) polls at the start of each iteration (its `after`
+  region).
+
+    scf.for %i = %lo to %hi step %s iter_args(%a = %init) -> (f32) : i64 {
       ...
     }
 becomes
     llvm.mlir.global weak @loom_interrupt(0 : i32) : i32
-    scf.for %i = %lo to %hi step %c1 {
+    %big = arith.muli %s, %chunk : i64                           (%chunk = CHUNK)
+    scf.for %c = %lo to %hi step %big iter_args(%a0 = %init) -> (f32) : i64 {
       %p = llvm.mlir.addressof @loom_interrupt : !llvm.ptr
       %flag = llvm.load %p atomic monotonic {alignment = 4 : i64} : !llvm.ptr -> i32
       %zero = arith.constant 0 : i32
       %running = arith.cmpi eq, %flag, %zero : i32
       cf.assert %running, "interrupted"
-      ...
+      %next = arith.addi %c, %big : i64
+      %end = arith.minsi %next, %hi : i64
+      %r = scf.for %i = %c to %end step %s iter_args(%a = %a0) -> (f32) : i64 {
+        ...                                                    (the original body)
+      }
+      scf.yield %r : f32
     }
 
 In an object file (`loom compile --emit=obj`) the flag is a weak symbol: a C program may define its
@@ -30,10 +42,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdsl.dialects import arith, cf, llvm, scf
 from xdsl.context import Context
-from xdsl.dialects import cf, llvm, scf
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i32
-from xdsl.ir import Block
+from xdsl.ir import Block, Operation, Region
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -41,15 +53,60 @@ from compiler.passes.emitter import Emitter
 from runtime.abi import INTERRUPT_FLAG as FLAG
 INTERRUPTED = "interrupted"  # the message of the check; the runtime raises KeyboardInterrupt for it
 MONOTONIC = 2  # llvm.ATOMIC_ORDERING_KEYWORDS
+CHUNK = 1 << 16  # iterations of an scf.for between two polls
 
 
-def poll(block: Block) -> None:
-    """Check the interrupt flag at the start of `block` (a loop body)."""
-    first = block.first_op
-    e = Emitter(first.location if first is not None else block.parent_op().location)
+def poll(e: Emitter) -> None:
+    """Read the interrupt flag and check that it is zero."""
     ptr = e.add(llvm.AddressOfOp(FLAG, llvm.LLVMPointerType()))
     flag = e.add(llvm.LoadOp(ptr, i32, alignment=4, ordering=MONOTONIC))
     e.add(cf.AssertOp(e.cmp("eq", flag, e.const(0, i32)), INTERRUPTED))
+
+
+def constant(v) -> int | None:
+    op = v.owner
+    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
+        return op.value.value.data
+    return None
+
+
+def short(loop: scf.ForOp) -> bool:
+    """At most CHUNK iterations, known at compile time."""
+    lo, hi, step = constant(loop.lb), constant(loop.ub), constant(loop.step)
+    return None not in (lo, hi, step) and step > 0 and (hi - lo + step - 1) // step <= CHUNK
+
+
+def strip_mine(loop: scf.ForOp) -> None:
+    """`loop` runs chunk by chunk inside an outer loop that polls once per chunk."""
+    e = Emitter(loop.location)
+    t = loop.step.type
+    big = e.add(arith.MuliOp(loop.step, e.const(CHUNK, t)))
+    body = Block(arg_types=[t, *[r.type for r in loop.results]])
+    inner = Emitter(loop.location)
+    poll(inner)
+    end = inner.add(arith.MinSIOp(inner.add(arith.AddiOp(body.args[0], big)), loop.ub))
+    chunk = scf.ForOp(body.args[0], end, loop.step, list(body.args[1:]), loop.detach_region(loop.body))
+    inner.add(chunk)
+    inner.add(scf.YieldOp(*chunk.results))
+    body.add_ops(inner.ops)
+    outer = scf.ForOp(loop.lb, loop.ub, big, list(loop.iter_args), Region(body))
+    e.add(outer)
+    Rewriter.insert_op(e.ops, InsertPoint.before(loop))
+    for old, new in zip(loop.results, outer.results):
+        old.replace_all_uses_with(new)
+    Rewriter.erase_op(loop)
+
+
+def poll_before(op: Operation) -> None:
+    e = Emitter(op.location)
+    poll(e)
+    Rewriter.insert_op(e.ops, InsertPoint.before(op))
+
+
+def poll_each_iteration(block: Block) -> None:
+    first = block.first_op
+    e = Emitter(first.location if first is not None else block.parent_op().location)
+    poll(e)
     Rewriter.insert_op(e.ops, InsertPoint.at_start(block))
 
 
@@ -60,7 +117,12 @@ class LoomInterruptChecks(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         loops = [o for o in op.walk() if isinstance(o, (scf.ForOp, scf.WhileOp))]
         for loop in loops:
-            poll(loop.body.block if isinstance(loop, scf.ForOp) else loop.after_region.block)
+            if isinstance(loop, scf.WhileOp):
+                poll_each_iteration(loop.after_region.block)
+            elif short(loop):
+                poll_before(loop)
+            else:
+                strip_mine(loop)
         declared = any(isinstance(o, llvm.GlobalOp) and o.sym_name == StringAttr(FLAG) for o in op.ops)
         if loops and not declared:
             op.body.block.add_op(llvm.GlobalOp(i32, FLAG, "weak", value=IntegerAttr(0, i32)))

@@ -188,16 +188,22 @@ func.func @direct(%x: tensor<4x3xf32>, %k: f32) -> tensor<4x3xf32> {
 }
 
 // (f). y = x if c else x*2: each branch of the scf.if must yield a buffer the if's result will own
-// (it is freed after the final copy). The argument %x (not ours to free) and the buffer of x*2
+// (it is freed after the final copy; if a branch's allocation fails, x*2 is freed there). The argument %x (not ours to free) and the buffer of x*2
 // (defined outside the region) are both copied inside their branch; x*2 is freed after the if.
 // CHECK-LABEL: func.func @pick(%x: memref<8xf32>, %c: i1, %0: memref<8xf32>) {
 // CHECK:         [[Y2:%.*]] = memref.alloc() {alignment = 64 : i64} : memref<8xf32>
 // CHECK:         [[Y:%.*]] = scf.if %c -> (memref<8xf32>) {
 // CHECK-NEXT:      [[C1:%.*]] = memref.alloc() {alignment = 64 : i64} : memref<8xf32>
+// CHECK-NEXT:      loom.on_failure {
+// CHECK-NEXT:        memref.dealloc [[Y2]] : memref<8xf32>
+// CHECK-NEXT:      }
 // CHECK-NEXT:      "memref.copy"(%x, [[C1]]) : (memref<8xf32>, memref<8xf32>) -> ()
 // CHECK-NEXT:      scf.yield [[C1]] : memref<8xf32>
 // CHECK-NEXT:    } else {
 // CHECK-NEXT:      [[C2:%.*]] = memref.alloc() {alignment = 64 : i64} : memref<8xf32>
+// CHECK-NEXT:      loom.on_failure {
+// CHECK-NEXT:        memref.dealloc [[Y2]] : memref<8xf32>
+// CHECK-NEXT:      }
 // CHECK-NEXT:      "memref.copy"([[Y2]], [[C2]]) : (memref<8xf32>, memref<8xf32>) -> ()
 // CHECK-NEXT:      scf.yield [[C2]] : memref<8xf32>
 // CHECK-NEXT:    }
@@ -227,6 +233,9 @@ func.func @pick(%x: tensor<8xf32>, %c: i1) -> tensor<8xf32> {
 // CHECK-LABEL: func.func @keep(%x: memref<8xf32>, %0: memref<8xf32>) {
 // CHECK:         [[Y:%.*]] = memref.alloc() {alignment = 64 : i64} : memref<8xf32>
 // CHECK:         [[C:%.*]] = memref.alloc() {alignment = 64 : i64} : memref<8xf32>
+// CHECK-NEXT:    loom.on_failure {
+// CHECK-NEXT:      memref.dealloc [[Y]] : memref<8xf32>
+// CHECK-NEXT:    }
 // CHECK-NEXT:    "memref.copy"([[Y]], [[C]]) : (memref<8xf32>, memref<8xf32>) -> ()
 // CHECK-NEXT:    [[R:%.*]] = scf.for {{.*}} iter_args([[ACC:%.*]] = [[C]]) -> (memref<8xf32>) : i64 {
 // CHECK-NEXT:      linalg.generic {{.*}} ins([[ACC]] : memref<8xf32>) outs([[ACC]] : memref<8xf32>)

@@ -239,4 +239,5 @@ JVP = {
 # ops whose results have no derivative (piecewise constant, integer/bool valued, or effects)
 ZERO = (loom.FloorDivOp, loom.SignOp, loom.CmpOp, loom.AndOp, loom.OrOp, loom.NotOp, loom.AnyOp, loom.AllOp,
         loom.ArgmaxOp, loom.ArgminOp, loom.DimOp, loom.ArangeOp, loom.RandomOp, loom.PrintOp, loom.AssertOp,
+        loom.OnFailureOp,  # (made after bufferization: no derivative code ever sees it)
         ad.StopGradientOp, arith.ConstantOp, *ZERO_COLLECTIVES)

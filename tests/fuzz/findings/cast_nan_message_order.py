@@ -13,3 +13,4 @@ import numpy as np
 
 SOURCE = "def f(x: f32[2]) -> i32[2]:\n    return i32(x)\n"
 ARGS = [np.array([1e30, np.nan], np.float32)]
+FIXED = "the eager executor reports the first offending element, in C order, like compiled code"

@@ -24,3 +24,4 @@ df = grad(f, wrt=x)
 """
 ENTRY = "df"
 ARGS = [np.ones(2, np.float32)]
+FIXED = "ad-transpose: a branch whose only linear ops are dead is transposed, not copied as primal code"

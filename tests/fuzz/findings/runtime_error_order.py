@@ -19,3 +19,4 @@ def f(x: f64[2]) -> i32[2]:
     return a + b
 """
 ARGS = [np.array([1e30, 1.0])]
+FIXED = "linalg-fuse-elementwise keeps a producer with run-time checks out of a consumer when that would reorder checks"
