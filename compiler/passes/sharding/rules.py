@@ -345,6 +345,7 @@ RULES: dict[str, Callable[[Operation], OpShardingRule]] = {
     loom.UpdateOp.name: _update,
     loom.PrintOp.name: _replicated,
     loom.AssertOp.name: _replicated,
+    loom.OnFailureOp.name: _replicated,  # buffer level only (made by loom-buffer-dealloc): no tensors
     ShardingConstraintOp.name: _identity,
     arith.ConstantOp.name: _created(False),
     **{op.name: _elementwise for op in (*arith.Arith.operations, *math.Math.operations)
