@@ -55,7 +55,7 @@ def test_specializations_are_cached_per_shape():
 @pytest.mark.parametrize("stage", IR_STAGES + TEXT_STAGES)
 def test_every_stage_prints(stage):
     text = load(AXPY).f.lower(np.ones(64, np.float32), 1.0, 0.0).as_text(stage)
-    marker = {"loom": "loom.tanh", "loom-opt": "loom.tanh", "linalg": "linalg.generic",
+    marker = {"loom": "loom.tanh", "spmd": "loom.tanh", "loom-opt": "loom.tanh", "linalg": "linalg.generic",
               "bufferized": "memref<64xf32>", "loops": "scf.for",
               "llvm-dialect": "llvm.func", "llvm": "define", "llvm-opt": "define", "asm": "f:"}[stage]
     assert marker in text
