@@ -121,7 +121,7 @@ def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue
     the values it reads from `ctx`, the buffers from outside that the body's failing branches
     freed — now the caller's to free)."""
     body = loop.body.block
-    passed, cloned = captures(free_values(body, loop))
+    passed, cloned = captures(free_values(body, loop) + [loop.lowerBound[0], loop.step[0]])
     fn_block = Block(arg_types=[PTR, IndexType(), IndexType()])
     ctx, lo, hi = fn_block.args
     mapping: dict[SSAValue, SSAValue] = {}
@@ -137,7 +137,7 @@ def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue
         mapping.update(zip(o.results, c.results))
     chunk = Block(arg_types=[IndexType()])
     ce = Emitter(loop.location)  # iteration k of the loop is lb + k * step
-    lb, step = (mapping.get(v, v) for v in (loop.lowerBound[0], loop.step[0]))
+    lb, step = mapping[loop.lowerBound[0]], mapping[loop.step[0]]
     mapping[body.args[0]] = ce.add(arith.AddiOp(lb, ce.add(arith.MuliOp(chunk.args[0], step))))
     chunk.add_ops(ce.ops)
     for o in body.ops:
@@ -157,8 +157,12 @@ def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue
                 raise LoomError("loom-parallel-to-threads: a parallel loop frees a buffer it does not own "
                                 "(a compiler bug)")
             freed.setdefault(inside[o.memref], None)
+            branch = o.parent_op()
             o.detach()
             o.erase()
+            if isinstance(branch.true_region.block.first_op, scf.YieldOp):  # nothing left to do there
+                branch.detach()
+                branch.erase()
     return fn, passed, list(freed)
 
 
