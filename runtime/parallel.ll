@@ -34,17 +34,17 @@ declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
 @lp_lock = internal global [64 x i8] zeroinitializer, align 16    ; guards the job and counters
 @lp_submit = internal global [64 x i8] zeroinitializer, align 16  ; held while a loop uses the pool
 @lp_work = internal global [64 x i8] zeroinitializer, align 16    ; signalled: a new job
-@lp_done = internal global [64 x i8] zeroinitializer, align 16    ; signalled: the last worker is done
+@lp_done = internal global [64 x i8] zeroinitializer, align 16    ; signalled: the last chunk is done
 @lp_threads = internal global i64 1         ; threads per loop, the caller included
 @lp_workers = internal global i64 0         ; workers started
 @lp_generation = internal global i64 0      ; job number
 @lp_active = internal global i64 0          ; workers 0 .. active-1 take part in the job
-@lp_pending = internal global i64 0         ; of those, still running
 @lp_fn = internal global ptr null
 @lp_ctx = internal global ptr null
 @lp_n = internal global i64 0
 @lp_chunks = internal global i64 0
-@lp_next = internal global i64 0            ; next chunk to take (atomic)
+@lp_next = internal global i64 0            ; (job number << 32) | next chunk to take (atomic)
+@lp_finished = internal global i64 0        ; chunks of the job finished (atomic)
 @lp_fail_chunk = internal global i64 0      ; first failing chunk so far (atomic)
 @lp_status = internal global i32 0
 @lp_values = internal global [4 x i64] zeroinitializer
@@ -63,23 +63,30 @@ define i32 @loom_parallel_status(i32 %status, ptr %values, ptr %err) {
   ret i32 %status
 }
 
-; Take chunks of the current job until none is left.
-define internal void @lp_run() {
+; Take chunks of job %job (its number's low 32 bits) until none is left. A chunk is taken by a
+; compare-and-swap of `lp_next` that also checks the job number, so a worker that wakes up late
+; never takes a chunk of a later job with this job's function and context.
+define internal void @lp_run(i64 %job, ptr %fn, ptr %ctx, i64 %n, i64 %chunks) {
 entry:
   %err = alloca [4 x i64], align 8
-  %fn = load ptr, ptr @lp_fn
-  %ctx = load ptr, ptr @lp_ctx
-  %n = load i64, ptr @lp_n
-  %chunks = load i64, ptr @lp_chunks
   br label %next
 next:
-  %c = atomicrmw add ptr @lp_next, i64 1 monotonic
+  %cur = load atomic i64, ptr @lp_next monotonic, align 8
+  %tag = lshr i64 %cur, 32
+  %same = icmp eq i64 %tag, %job
+  %c = and i64 %cur, 4294967295
   %more = icmp slt i64 %c, %chunks
-  br i1 %more, label %check, label %out
+  %open = and i1 %same, %more
+  br i1 %open, label %take, label %out
+take:
+  %cur1 = add i64 %cur, 1
+  %pair = cmpxchg ptr @lp_next, i64 %cur, i64 %cur1 monotonic monotonic
+  %taken = extractvalue { i64, i1 } %pair, 1
+  br i1 %taken, label %check, label %next
 check:
   %failed = load atomic i64, ptr @lp_fail_chunk monotonic, align 8
   %later = icmp sgt i64 %c, %failed
-  br i1 %later, label %next, label %call
+  br i1 %later, label %finished, label %call
 call:
   %a = mul i64 %c, %n
   %lo = sdiv i64 %a, %chunks
@@ -88,7 +95,7 @@ call:
   %hi = sdiv i64 %b, %chunks
   %st = call i32 %fn(ptr %ctx, i64 %lo, i64 %hi, ptr %err)
   %ok = icmp eq i32 %st, 0
-  br i1 %ok, label %next, label %fail
+  br i1 %ok, label %finished, label %fail
 fail:
   call i32 @pthread_mutex_lock(ptr @lp_lock)
   %f = load atomic i64, ptr @lp_fail_chunk monotonic, align 8
@@ -101,7 +108,17 @@ record:
   br label %unlock
 unlock:
   call i32 @pthread_mutex_unlock(ptr @lp_lock)
-  br label %next
+  br label %finished
+finished:                               ; the last chunk wakes the caller
+  %done = atomicrmw add ptr @lp_finished, i64 1 acq_rel
+  %done1 = add i64 %done, 1
+  %all = icmp eq i64 %done1, %chunks
+  br i1 %all, label %wake, label %next
+wake:
+  call i32 @pthread_mutex_lock(ptr @lp_lock)
+  call i32 @pthread_cond_signal(ptr @lp_done)
+  call i32 @pthread_mutex_unlock(ptr @lp_lock)
+  br label %out
 out:
   ret void
 }
@@ -132,17 +149,15 @@ job:
   %active = load i64, ptr @lp_active
   %mine = icmp ult i64 %index, %active
   br i1 %mine, label %run, label %wait
-run:
+run:                                    ; the job's fields, read under the lock that published them
+  %fn = load ptr, ptr @lp_fn
+  %ctx = load ptr, ptr @lp_ctx
+  %n = load i64, ptr @lp_n
+  %chunks = load i64, ptr @lp_chunks
+  %tag = and i64 %g, 2147483647
   call i32 @pthread_mutex_unlock(ptr @lp_lock)
-  call void @lp_run()
+  call void @lp_run(i64 %tag, ptr %fn, ptr %ctx, i64 %n, i64 %chunks)
   call i32 @pthread_mutex_lock(ptr @lp_lock)
-  %p = load i64, ptr @lp_pending
-  %p1 = sub i64 %p, 1
-  store i64 %p1, ptr @lp_pending
-  %last = icmp eq i64 %p1, 0
-  br i1 %last, label %signal, label %wait
-signal:
-  call i32 @pthread_cond_signal(ptr @lp_done)
   br label %wait
 }
 
@@ -209,32 +224,34 @@ start:
   %t = select i1 %less, i64 %n, i64 %threads
   %want = sub i64 %t, 1
   %avail = call i64 @lp_start(i64 %want)
-  ; 4 chunks per thread (a thread slowed by other processes takes fewer), at most n
+  ; 8 chunks per thread (a thread slowed by other processes takes fewer), at most n
   %all = add i64 %avail, 1
-  %c4 = shl i64 %all, 2
-  %cless = icmp slt i64 %n, %c4
-  %chunks = select i1 %cless, i64 %n, i64 %c4
+  %c8 = shl i64 %all, 3
+  %cless = icmp slt i64 %n, %c8
+  %chunks = select i1 %cless, i64 %n, i64 %c8
   call i32 @pthread_mutex_lock(ptr @lp_lock)
+  %g = load i64, ptr @lp_generation
+  %g1 = add i64 %g, 1
+  %tag = and i64 %g1, 2147483647
+  %first = shl i64 %tag, 32
   store ptr %fn, ptr @lp_fn
   store ptr %ctx, ptr @lp_ctx
   store i64 %n, ptr @lp_n
   store i64 %chunks, ptr @lp_chunks
-  store atomic i64 0, ptr @lp_next monotonic, align 8
+  store atomic i64 0, ptr @lp_finished monotonic, align 8
   store atomic i64 9223372036854775807, ptr @lp_fail_chunk monotonic, align 8
   store i32 0, ptr @lp_status
   store i64 %avail, ptr @lp_active
-  store i64 %avail, ptr @lp_pending
-  %g = load i64, ptr @lp_generation
-  %g1 = add i64 %g, 1
+  store atomic i64 %first, ptr @lp_next monotonic, align 8
   store i64 %g1, ptr @lp_generation
   call i32 @pthread_cond_broadcast(ptr @lp_work)
   call i32 @pthread_mutex_unlock(ptr @lp_lock)
-  call void @lp_run()
+  call void @lp_run(i64 %tag, ptr %fn, ptr %ctx, i64 %n, i64 %chunks)
   call i32 @pthread_mutex_lock(ptr @lp_lock)
   br label %wait
-wait:
-  %p = load i64, ptr @lp_pending
-  %done = icmp eq i64 %p, 0
+wait:                                   ; until the chunks workers took are finished too
+  %finished = load atomic i64, ptr @lp_finished acquire, align 8
+  %done = icmp eq i64 %finished, %chunks
   br i1 %done, label %finish, label %sleep
 sleep:
   call i32 @pthread_cond_wait(ptr @lp_done, ptr @lp_lock)
