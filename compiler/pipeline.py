@@ -8,6 +8,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -87,14 +88,23 @@ def print_module(module: ModuleOp, locations: bool = False) -> str:
     return out.getvalue() + "\n"
 
 
-def verify(module: ModuleOp, after: str | None = None) -> None:
+def verify(module: ModuleOp, after: str | None = None, parts: Sequence[str] = ()) -> None:
     """Verify (in time linear in the IR's size); on failure name the first failing op's source
-    location (not just the message)."""
+    location (not just the message). `parts`: the parts of a partial conversion that have run
+    since the IR last verified (see `PassManager`)."""
     failure = first_failure(module)
     if failure is None:
         return
     culprit, message = failure
     where = f" after pass '{after}' (a bug in that pass)" if after else ""
+    if parts:
+        whole = get_pass(parts[-1]).PART_OF
+        missing = [q for q in get_pass(whole).PARTS if q not in parts]
+        if missing:
+            raise LoomError(f"the IR after '{after}' is a partial conversion: {', '.join(parts)} "
+                            f"{'is one' if len(parts) == 1 else 'are some'} of the parts of '{whole}', which leave "
+                            f"the IR type-inconsistent until all of them have run (missing: {', '.join(missing)}); "
+                            f"run -p {whole}, or all its parts in the order {','.join(get_pass(whole).PARTS)}")
     raise LoomError(f"invalid IR{where}: {message}", span_of(culprit))
 
 
@@ -135,25 +145,31 @@ class PassManager:
     def run(self, module: ModuleOp, ctx: Context | None = None, initial: str = "input") -> ModuleOp:
         ctx = ctx or make_context()
         self._dump(module, 0, initial)
+        parts: list[str] = []  # a partial conversion's parts run since the IR last verified
         for i, p in enumerate(self.passes, 1):
             if p.name in self.print_before:
                 self._show(module, f"Before {p.name}")
             t0 = time.perf_counter()
             p.apply(ctx, module)
             self.times.append((p.name, time.perf_counter() - t0))
-            if self.verify_each:
-                self._verify(module, p.name)
+            # a pass that is one part of a conversion (PART_OF) leaves IR that verifies only once
+            # the other parts have run too: verify after the last of consecutive parts
+            whole = getattr(type(p), "PART_OF", None)
+            parts = parts + [p.name] if whole else []
+            inside = whole and i < len(self.passes) and getattr(type(self.passes[i]), "PART_OF", None) == whole
+            if self.verify_each and not inside:
+                self._verify(module, p.name, parts)
             if self.print_after_all or p.name in self.print_after:
                 self._show(module, f"After {p.name}")
             self._dump(module, i, p.name)
         if not self.verify_each and self.passes:
-            self._verify(module, self.passes[-1].name)  # --no-verify-each: verify once, at the end
+            self._verify(module, self.passes[-1].name, parts)  # --no-verify-each: verify once, at the end
         return module
 
-    def _verify(self, module: ModuleOp, after: str) -> None:
+    def _verify(self, module: ModuleOp, after: str, parts: Sequence[str] = ()) -> None:
         t0 = time.perf_counter()
         try:
-            verify(module, after)
+            verify(module, after, parts)
         finally:
             self.verify_time += time.perf_counter() - t0
 

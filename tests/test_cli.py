@@ -103,6 +103,24 @@ def test_opt_roundtrip_and_errors(prog, tmp_path, capsys):
     assert code == 1 and err.startswith("x.loom:8:5: error: invalid IR")
 
 
+def test_opt_runs_the_parts_of_convert_to_llvm(prog, tmp_path, capsys):
+    """One part of convert-to-llvm alone is a user mistake (its IR verifies only with the other
+    parts), named as such; all parts in order give the llvm dialect like convert-to-llvm does."""
+    from compiler.passes import get_pass
+
+    loops = tmp_path / "loops.mlir"
+    assert main(["compile", prog, "--emit=loops", "--shape", "N=3", "-o", str(loops)]) == 0
+    code, _, err = run(capsys, "opt", str(loops), "-p", "convert-memref-to-llvm")
+    assert code == 1 and "partial conversion" in err and "run -p convert-to-llvm" in err
+    assert "a bug" not in err and "missing: convert-ad-to-llvm" in err
+    parts = ",".join(get_pass("convert-to-llvm").PARTS)
+    pre = "math-approximation,loom-scf-to-cf,convert-print-to-llvm"
+    code, by_parts, err = run(capsys, "opt", str(loops), "-p", f"{pre},{parts},reconcile-unrealized-casts")
+    assert code == 0, err
+    code, whole, _ = run(capsys, "opt", str(loops), "-p", f"{pre},convert-to-llvm,reconcile-unrealized-casts")
+    assert code == 0 and by_parts == whole and "llvm.func" in whole
+
+
 def test_bad_file_arguments(tmp_path, capsys):
     for path, frag in ((tmp_path, "is a directory"), (tmp_path / "nope.loom", "no such file")):
         code, _, err = run(capsys, "check", str(path))

@@ -3,14 +3,40 @@ module by the JIT and inlined by LLVM).
 
 `ad.tape_new` → `loom_tape_new()`; `ad.push %t, %v` → `loom_tape_push(t, &v, bytes)` (a buffer's
 data pointer, or a stack slot holding a scalar); `ad.pop` → `loom_tape_pop(t, dst, bytes)` into a
-fresh `memref.alloc` (freed where `loom-buffer-dealloc` decided) or a stack slot; `ad.tape_reserve` → `loom_tape_reserve(t, bytes)`; `ad.tape_free` → `loom_tape_free(t)`. A tape is a pointer to a growable byte stack, mutated in
-place: the tape results of push/pop are the same pointer. Run before `convert-memref-to-llvm`
-(buffer sizes are read from the memref types).
+fresh `memref.alloc` (freed where `loom-buffer-dealloc` decided) or a stack slot;
+`ad.tape_reserve` → `loom_tape_reserve(t, bytes)`; `ad.tape_free` → `loom_tape_free(t)`. A tape is
+a pointer to a growable byte stack, mutated in place: the tape results of push/pop are the same
+pointer. Run before `convert-memref-to-llvm` (buffer sizes are read from the memref types).
+
+Example: `grad` of a loop `y = sin(y) * x` pushes two f32 per iteration and pops them in reverse
+(`loom compile --emit=loops`, then `loom opt -p …,convert-to-llvm`; excerpts):
+
+    %2 = ad.tape_new
+    %17 = ad.tape_reserve %2, %16
+    … forward loop:  %30 = ad.push %22, %27 : f32
+                     %31 = ad.push %30, %28 : f32
+    … reverse loop:  %44, %45 = ad.pop %38 : f32
+                     %46, %47 = ad.pop %44 : f32
+    ad.tape_free %34
+becomes
+    %3 = llvm.call @loom_tape_new() : () -> !llvm.ptr
+    %30 = llvm.call @loom_tape_reserve(%3, %29) : (!llvm.ptr, i64) -> !llvm.ptr
+    … %278 = llvm.mlir.constant(1) : i64
+      %279 = llvm.alloca %278 x f32 {alignment = 8 : i64} : (i64) -> !llvm.ptr
+      llvm.store %160, %279 : f32, !llvm.ptr
+      %280 = llvm.mlir.constant(4) : i64
+      %281 = llvm.call @loom_tape_push(%33, %279, %280) : (!llvm.ptr, !llvm.ptr, i64) -> !llvm.ptr
+    … %299 = llvm.alloca %298 x f32 {alignment = 8 : i64} : (i64) -> !llvm.ptr
+      %301 = llvm.call @loom_tape_pop(%290, %299, %300) : (!llvm.ptr, !llvm.ptr, i64) -> !llvm.ptr
+      %302 = llvm.load %299 : !llvm.ptr -> f32
+    llvm.call @loom_tape_free(%290) : (!llvm.ptr) -> ()
+    llvm.func @loom_tape_push(!llvm.ptr, !llvm.ptr, i64) -> !llvm.ptr      (declarations)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, memref
@@ -82,6 +108,7 @@ class LowerTapes(RewritePattern):
 @dataclass(frozen=True)
 class ConvertAdToLlvm(ModulePass):
     name = "convert-ad-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)

@@ -41,6 +41,7 @@ becomes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import arith, llvm
@@ -295,6 +296,7 @@ def patterns() -> list[RewritePattern]:
 @dataclass(frozen=True)
 class ConvertArithToLlvm(ModulePass):
     name = "convert-arith-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()

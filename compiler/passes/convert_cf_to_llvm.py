@@ -30,6 +30,7 @@ becomes (status 1: the first entry of the module's `loom.error_sites`)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import cf, llvm
@@ -114,6 +115,7 @@ def patterns() -> list[RewritePattern]:
 @dataclass(frozen=True)
 class ConvertCfToLlvm(ModulePass):
     name = "convert-cf-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         retype_block_args(op)

@@ -35,6 +35,7 @@ becomes (a failing callee's status is returned at once)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import func, llvm
@@ -131,6 +132,7 @@ def patterns() -> list[RewritePattern]:
 @dataclass(frozen=True)
 class ConvertFuncToLlvm(ModulePass):
     name = "convert-func-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         retype_block_args(op)

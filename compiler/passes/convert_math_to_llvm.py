@@ -28,6 +28,7 @@ becomes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, math
@@ -169,6 +170,7 @@ def patterns() -> list[RewritePattern]:
 @dataclass(frozen=True)
 class ConvertMathToLlvm(ModulePass):
     name = "convert-math-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()

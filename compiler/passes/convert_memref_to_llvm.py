@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, llvm, memref
@@ -163,6 +164,7 @@ class ConvertMemrefToLlvm(ModulePass):
     define buffers (after which the buffers are pointers)."""
 
     name = "convert-memref-to-llvm"
+    PART_OF: ClassVar[str] = "convert-to-llvm"  # verifies only once all the parts have run
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for group in (access_patterns(), definition_patterns()):

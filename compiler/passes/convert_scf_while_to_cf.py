@@ -1,10 +1,25 @@
 """`convert-scf-while-to-cf`: `scf.while` → blocks and `cf` branches (xDSL's `convert-scf-to-cf`
 lowers `scf.for`/`scf.if` but leaves `scf.while`).
 
-    ^pre:    …                      br ^before(inits)
-    ^before(args): <before region>  cond_br %c, ^after(vals), ^exit(vals)
-    ^after(args):  <after region>   br ^before(yielded)
-    ^exit(results): <the rest of ^pre>
+    %r = scf.while (%i = %c0) : (i64) -> i64 {
+      %c = arith.cmpi slt, %i, %n : i64
+      scf.condition(%c) %i : i64
+    } do {
+    ^bb0(%j: i64):
+      %k = arith.addi %j, %c1 : i64
+      scf.yield %k : i64
+    }
+    func.return %r : i64
+  ↓
+    cf.br ^bb1(%c0 : i64)                              // enter: the inits
+  ^bb1(%i: i64):                                       // the `before` region
+    %c = arith.cmpi slt, %i, %n : i64
+    cf.cond_br %c, ^bb2(%i : i64), ^bb3(%i : i64)
+  ^bb2(%j: i64):                                       // the `after` region
+    %k = arith.addi %j, %c1 : i64
+    cf.br ^bb1(%k : i64)
+  ^bb3(%r: i64):                                       // the rest of the enclosing block
+    func.return %r : i64
 
 Regions may already hold several blocks (nested control flow lowered first): every
 `scf.condition` and `scf.yield` terminator of the while's own regions is rewritten.

@@ -6,17 +6,33 @@ buffer, read only) and `bufferization.to_tensor` (a fresh `memref.alloc` the cal
 any re-layout around it as `linalg.generic` transposes on tensors, which the rest of the pipeline
 bufferizes, fuses and frees like any other op:
 
-    %r = shard.all_gather %x on @M grid_axes = [0] gather_axis = 1 : tensor<4x6xf32> -> tensor<4x12xf32>
-  ↓
-    %xb = bufferization.to_buffer %x read_only : tensor<4x6xf32> to memref<4x6xf32>
-    %rb = memref.alloc() : memref<2x4x6xf32>                       // device-major blocks
-    %comm = llvm.load (llvm.getelementptr @loom_mpi_comms[0, slot])  // the communicator of axes [0]
-    llvm.store @loom_mpi_site.0, @loom_mpi_site                      // "which collective" for the watchdog
-    %rc = llvm.call @MPI_Allgather(%xb, 24, MPI_FLOAT, %rb, 24, MPI_FLOAT, %comm)
-    llvm.store null, @loom_mpi_site
-    loom.assert (%rc == 0) [%rc], "shard.all_gather … failed: MPI error {}"
-    %t = bufferization.to_tensor %rb restrict
-    %r = (linalg.generic moving the block axis next to axis 1, then tensor.collapse_shape)
+    shard.grid @M(shape = 2) {loom.axes = ["dp"]}
+    %r = shard.all_reduce %x on @M grid_axes = [0] : tensor<4x3xf32> -> tensor<4x3xf32>
+  ↓ (`loom opt -p convert-shard-to-mpi`, verbatim)
+    %0 = bufferization.to_buffer %x read_only : tensor<4x3xf32> to memref<4x3xf32>
+    %1 = memref.alloc() {alignment = 64 : i64} : memref<4x3xf32>
+    %2 = llvm.mlir.constant(12 : i32) : i32                  // count
+    %3 = llvm.mlir.constant(1275069450 : i32) : i32          // MPI_FLOAT (mpich's ABI)
+    %4 = llvm.mlir.constant(1476395011 : i32) : i32          // MPI_SUM
+    %5 = llvm.mlir.addressof @loom_mpi_comms : !llvm.ptr
+    %6 = llvm.getelementptr inbounds %5[0] : (!llvm.ptr) -> !llvm.ptr, i32   // slot of axes [0]
+    %7 = llvm.load %6 : !llvm.ptr -> i32
+    %8 = llvm.mlir.addressof @loom_mpi_site : !llvm.ptr
+    %9 = llvm.mlir.addressof @loom_mpi_site.0 : !llvm.ptr
+    llvm.store %9, %8 : !llvm.ptr, !llvm.ptr                 // "which collective", for the watchdog
+    %10 = llvm.call @MPI_Allreduce(%0, %1, %2, %3, %4, %7) : (memref<4x3xf32>, memref<4x3xf32>, i32, i32, i32, i32) -> i32
+    %11 = llvm.mlir.zero : !llvm.ptr
+    llvm.store %11, %8 : !llvm.ptr, !llvm.ptr
+    %12 = arith.constant 0 : i32
+    %13 = arith.cmpi eq, %10, %12 : i32
+    loom.assert %13[%10 : i32], "shard.all_reduce over grid axes [0] failed: MPI_Allreduce returned MPI error {}"
+    %r = bufferization.to_tensor %1 restrict : memref<4x3xf32> to tensor<4x3xf32>
+    ...
+    llvm.mlir.global external @loom_mpi_comms() {addr_space = 0 : i32} : !llvm.array<64 x i32>
+    llvm.func @MPI_Allreduce(!llvm.ptr, !llvm.ptr, i32, i32, i32, i32) -> i32
+
+A collective along a tensor axis other than 0 (all_gather, reduce_scatter, all_to_all) also packs or
+unpacks its device-major blocks with a `linalg.generic` transpose around the call.
 
 Per op: `all_reduce` → `MPI_Allreduce`; `all_gather` → `MPI_Allgather` (+ unpacking unless along
 axis 0); `reduce_scatter` → `MPI_Reduce_scatter_block` (+ packing unless along axis 0);

@@ -5,8 +5,10 @@
 2. the ops that define buffers, which then become `!llvm.ptr`s;
 3. block arguments are retyped (memref and tape → `!llvm.ptr`, index → `i64`), functions get their
    error-values argument, and math, arith, func and cf ops are converted together.
-The single passes leave the IR type-inconsistent until all of them have run (MLIR would insert
-`unrealized_conversion_cast`s); run together, the result verifies.
+The single passes (its `PARTS`, each marked `PART_OF = "convert-to-llvm"`) leave the IR
+type-inconsistent until all of them have run (MLIR would insert `unrealized_conversion_cast`s); run
+together, the result verifies. The pass manager verifies after the last of consecutive parts, and a
+pipeline that stops after some of them is told so (not that a pass has a bug).
 
 Example (`x * 2.0`, f32[4], after `loom-scf-to-cf`; the func lowering adds `%1`, the
 error-values pointer, and the `i32` status result):
@@ -48,6 +50,7 @@ becomes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -67,6 +70,9 @@ def rewrite(op: ModuleOp, patterns: list) -> None:
 @dataclass(frozen=True)
 class ConvertToLlvm(ModulePass):
     name = "convert-to-llvm"
+    # its parts, as single passes, in an order that converts correctly (each has PART_OF = this)
+    PARTS: ClassVar[tuple[str, ...]] = ("convert-ad-to-llvm", "convert-memref-to-llvm", "convert-math-to-llvm",
+                                        "convert-arith-to-llvm", "convert-func-to-llvm", "convert-cf-to-llvm")
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()
