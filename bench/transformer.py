@@ -102,7 +102,7 @@ def np_train(x, wq, bq, wk, bk, wv, bv, wo, bo, g1, c1, w1, b1, w2, b2, g2, c2, 
     f = np.maximum(pre, F32(0))
     n2, s2 = np_ln(x1 + (f @ w2 + b2))
     y = n2 * g2 + c2
-    loss = F32(np.sum(y * r, dtype=np.float64))
+    loss = np.sum(y * r, dtype=np.float64).astype(y.dtype)  # f32 for f32 inputs (f64: the gradient test)
 
     def wgrad(inp, d):  # dL/dW of inp @ W, summed over batch and sequence
         return inp.reshape(-1, inp.shape[-1]).T @ d.reshape(-1, d.shape[-1])

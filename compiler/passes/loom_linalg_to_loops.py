@@ -6,7 +6,10 @@ strides through B's columns and does not vectorize) and needs `affine.apply`; th
 loop order for the memory layout instead: the innermost loop is the dimension that is the last
 (contiguous) index of the most operands, so a matmul runs i-k-j (the inner loop is a vectorizable
 axpy over a row of B and C), a row reduction runs along the row, and a column reduction
-vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles). Indexing maps are evaluated with `arith` on `index` values; a
+vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles).
+The outer loop of a large nest is an `scf.parallel` when it is a parallel dimension (the rows of an
+elementwise op or of a reduction over rows: never a loop that reduces, so a sum is never split
+across threads); `loom-parallel-to-threads` runs it on the thread pool (docs/performance.md). Indexing maps are evaluated with `arith` on `index` values; a
 reduction's accumulator is loaded and stored in the loop (LLVM keeps it in a register).
 
 Example (`exp(x) * 2.0 + x`, bufferized):
