@@ -5,8 +5,11 @@ parallel loop reports the first failing iteration in loop order and frees the ca
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -154,17 +157,13 @@ def test_failing_parallel_loops_free_the_calls_buffers(prog, threads):
 
 # ---------------------------------------------------------------- the thread count
 def run_python(code: str, env: dict) -> subprocess.CompletedProcess:
-    import os
-
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+                          env={**os.environ, **env}, check=False)
 
 
 def test_loom_num_threads_and_the_default():
     code = "from runtime import parallel; print(parallel.num_threads())"
     assert run_python(code, {"LOOM_NUM_THREADS": "3"}).stdout.strip() == "3"
-    import os
-
     default = run_python(code, {"LOOM_NUM_THREADS": ""})
     assert default.stdout.strip() == str(len(os.sched_getaffinity(0)))
     assert run_python(code, {"LOOM_NUM_THREADS": "", "PMI_RANK": "0", "PMI_SIZE": "2"}).stdout.strip() == "1"
@@ -174,7 +173,7 @@ def test_bad_loom_num_threads_is_a_clean_error(tmp_path):
     f = tmp_path / "p.loom"
     f.write_text("def main() -> f32:\n    return sum(ones((512, 512)))\n")
     r = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(f)], capture_output=True, text=True,
-                       timeout=120, env={**__import__("os").environ, "LOOM_NUM_THREADS": "many"})
+                       timeout=120, env={**os.environ, "LOOM_NUM_THREADS": "many"}, check=False)
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "LOOM_NUM_THREADS must be a whole number from 1 to 256, not 'many'" in r.stderr
     with pytest.raises(LoomError, match="whole number"):
@@ -193,9 +192,6 @@ SPIN = """def spin(n: i64) -> f32:
 
 def test_ctrl_c_while_parallel_loops_run(tmp_path):
     """SIGINT while a program loop runs parallel loops on 3 threads: KeyboardInterrupt, promptly."""
-    import signal
-    import time
-
     f = tmp_path / "spin.loom"
     f.write_text(SPIN)
     code = ("import sys, compiler\n"
@@ -206,8 +202,6 @@ def test_ctrl_c_while_parallel_loops_run(tmp_path):
             "    p.spin(10**12)\n"
             "except KeyboardInterrupt:\n"
             "    print('interrupted', flush=True)\n")
-    import os
-
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "LOOM_NUM_THREADS": "3"})
     assert proc.stdout.readline().strip() == "ready"
