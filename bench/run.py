@@ -423,7 +423,8 @@ def main(argv=None) -> int:
 
     info = machine_info()
     print("Loom benchmark suite" + (" (--quick sizes)" if args.quick else ""))
-    print(f"{info['time']}  cpu: {info['cpu']} ({info['cpus_available']} available, 1 used)  "
+    used = f"1 used, {args.threads} by 'loom x{args.threads}'" if args.threads > 1 else "1 used"
+    print(f"{info['time']}  cpu: {info['cpu']} ({info['cpus_available']} available, {used})  "
           f"python {info['python']}  numpy {info['numpy']}  llvmlite {info['llvmlite']}")
     print(f"load average (1 min) before the run: {info['load_avg_1min']}  (other load makes timings noisy)")
     print(f"single-threaded: {', '.join(f'{k}={v}' for k, v in THREAD_ENV.items())}")
