@@ -21,7 +21,6 @@ from compiler.diagnostics import LoomError, LoomInputError, LoomRuntimeError, Lo
 from compiler.driver import CheckedProgram, Lowered
 from compiler.frontend import ast as A
 from compiler.frontend.types import StructT, TensorT, n_leaves
-from compiler.pipeline import parse_passes
 
 NP_DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 DTYPE_NAMES = {np.dtype(v): k for k, v in NP_DTYPES.items()}
@@ -49,7 +48,8 @@ class Program:
             raise LoomError(f"unknown mode '{mode}' (modes: {', '.join(MODES)})")
         self.mode = mode
         self.pipeline = pipeline or ("loom-opt" if mode == "jit" else "none")
-        parse_passes(self.pipeline)  # validate early
+        if pipeline:
+            driver.check_pipeline(pipeline)  # validate early
         self.cache = driver.cache_enabled(cache)
         self.checked = checked
         self.executor = (driver.executor("native", cache=self.cache, pipeline=self.pipeline) if mode == "jit"

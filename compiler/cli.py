@@ -8,7 +8,7 @@
 
 `run`, `compile` and `opt` take the pass-manager flags `-p/--pipeline`, `--print-ir-after-all`,
 `--print-ir-before=PASS`, `--print-ir-after=PASS`, `--dump-dir DIR`, `--timing`,
-`--no-verify-each`, `--locations`. Errors in programs are printed as diagnostics with exit status
+`--verify-each`/`--no-verify-each`, `--locations`. Errors in programs are printed as diagnostics with exit status
 1; a Python traceback means a bug in Loom (exit status 2).
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from compiler import driver
 from compiler.diagnostics import LoomError
-from compiler.pipeline import parse_passes, print_module, timing_report
+from compiler.pipeline import parse_passes, print_module, timing_report, verify_each_default
 
 
 def _passes_flags(p: argparse.ArgumentParser, default_pipeline: str) -> None:
@@ -36,7 +36,8 @@ def _passes_flags(p: argparse.ArgumentParser, default_pipeline: str) -> None:
     g.add_argument("--print-ir-after", action="append", default=[], metavar="PASS", help="print the IR after PASS")
     g.add_argument("--dump-dir", metavar="DIR", help="write the IR after each pass to DIR/NN-pass.mlir")
     g.add_argument("--timing", action="store_true", help="print a table of per-pass wall time on stderr")
-    g.add_argument("--no-verify-each", dest="verify_each", action="store_false", help="verify only at the end")
+    g.add_argument("--verify-each", action=argparse.BooleanOptionalAction, default=None,
+                   help="verify the IR after every pass (default: only after the last one, unless LOOM_VERIFY_EACH=1)")
     g.add_argument("--locations", action="store_true", help="print source locations (loc(...)) in IR dumps")
 
 
@@ -46,10 +47,12 @@ def _split(names: list[str]) -> set[str]:
 
 def _pm_options(args) -> dict | None:
     """The pass-manager flags as PassManager options (None when all are at their defaults)."""
-    opts = {"verify_each": args.verify_each, "print_after_all": args.print_ir_after_all,
+    opts = {"print_after_all": args.print_ir_after_all,
             "print_before": _split(args.print_ir_before), "print_after": _split(args.print_ir_after),
             "dump_dir": args.dump_dir, "timing": args.timing, "locations": args.locations}
-    if not any(v for k, v in opts.items() if k != "verify_each") and args.verify_each:
+    if args.verify_each is not None:
+        opts["verify_each"] = args.verify_each
+    if not any(v for k, v in opts.items() if k != "verify_each") and opts.get("verify_each") in (None, verify_each_default()):
         return None
     return {**opts, "stream": sys.stdout}
 

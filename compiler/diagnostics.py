@@ -7,9 +7,10 @@ traceback is only ever shown for a *compiler bug* (`InternalCompilerError`), and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from xdsl.dialects.builtin import FileLineColLoc
-from xdsl.ir import Operation
+if TYPE_CHECKING:
+    from xdsl.ir import Operation
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Span:
 
 def span_of(op: Operation) -> Span | None:
     """The source position an op carries (its `file:line:col` location), if any."""
+    # xDSL is loaded whenever there is an op; the front end, which imports this module, runs without it
+    from xdsl.dialects.builtin import FileLineColLoc
+
     loc = op.location
     if isinstance(loc, FileLineColLoc):
         line, col = loc.line.data, loc.column.data

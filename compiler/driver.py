@@ -12,6 +12,11 @@ an executor from `EXECUTORS` (the reference executor, native code, …), loaded 
 
 Every phase records its wall time in one list, so `--timing` accounts for all of it: parsing,
 checking, IR generation and its verification, every pass and its verification, LLVM, execution.
+
+Importing the driver (and so `import compiler`) imports the front end only: xDSL (IR generation,
+the pass manager) and LLVM are imported by the functions that need them, so that checking a
+program needs neither and a call served from the compile cache needs no xDSL
+(docs/performance.md, "Compile time").
 """
 
 from __future__ import annotations
@@ -21,18 +26,19 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, TensorType, UnrankedTensorType
+from typing import TYPE_CHECKING
 
 from compiler.diagnostics import LoomError, SourceRegistry, span_of
 from compiler.frontend import ast as A
 from compiler.frontend.derivatives import is_hidden
-from compiler.frontend.irgen import generate as irgen
 from compiler.frontend.parser import parse, parse_file
 from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import TensorT, flat_types
-from compiler.pipeline import NAMED_PIPELINES, PassManager, env_options, parse_passes, print_module, verify
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+
+    from compiler.pipeline import PassManager
 
 
 # ------------------------------------------------------------------ stages
@@ -101,6 +107,8 @@ def user_pipeline(module: ModuleOp, spec: str) -> str:
     """A `-p` given to `loom compile --emit=loom` or `loom opt`: a named pipeline other than `none`
     builds the semantic passes first; an explicit list of passes runs exactly as written (so
     `-p ad-jvp` shows that one pass, and `-p none` the derivative ops as generated)."""
+    from compiler.pipeline import NAMED_PIPELINES
+
     named = spec.strip() in NAMED_PIPELINES and spec.strip() != "none"
     return with_semantics(module, spec) if named else spec
 
@@ -109,6 +117,8 @@ def native_pipeline(module: ModuleOp, loom_passes: str = "loom-opt", stage: str 
     """The passes from generated IR to an IR stage of the native backend: the semantic pipelines,
     the loom-level passes `loom_passes` (a user's `-p`; `loom-opt` always follows, since the backend
     needs calls inlined), then the backend's stages up to `stage`."""
+    from compiler.pipeline import NAMED_PIPELINES
+
     spec = NAMED_PIPELINES.get(loom_passes.strip(), loom_passes).strip()
     head = "loom-opt" if spec in ("", NAMED_PIPELINES["loom-opt"]) else f"{spec},loom-opt"
     backend = pipeline_to(stage, "loom-opt")
@@ -165,6 +175,9 @@ def check_source(source: str, name: str = "<string>") -> CheckedProgram:
 
 def generate(program: CheckedProgram, instances: list[Instance], times: list | None = None) -> ModuleOp:
     """The IR of these instances (and what they call), verified."""
+    from compiler.frontend.irgen import generate as irgen
+    from compiler.pipeline import verify
+
     t0 = time.perf_counter()
     module = irgen(program.checker, instances)
     verify(module)
@@ -173,9 +186,18 @@ def generate(program: CheckedProgram, instances: list[Instance], times: list | N
     return module
 
 
+def check_pipeline(spec: str) -> None:
+    """A `LoomError` now if `spec` names an unknown pass or gives bad options."""
+    from compiler.pipeline import parse_passes
+
+    parse_passes(spec)
+
+
 def backend_passes() -> frozenset[str]:
     """The passes of the stages after loom-opt: they lower to buffers and loops, so they need every
     shape known (shapes are static inside a compilation, DESIGN.md §4)."""
+    from compiler.pipeline import parse_passes
+
     names = IR_STAGES[IR_STAGES.index("loom-opt") + 1:]
     loom_level = {p.name for p in parse_passes(STAGES["loom-opt"].passes)}  # canonicalize, cse, … run anywhere
     return frozenset(p.name for s in names for p in parse_passes(STAGES[s].passes)) - loom_level
@@ -184,6 +206,8 @@ def backend_passes() -> frozenset[str]:
 def require_static_shapes(module: ModuleOp, first_pass: str) -> None:
     """Generic IR (a `?` dimension, from `loom compile --emit=loom` without shapes) cannot be lowered:
     say so at the first op with a dynamic shape, and how to specialize."""
+    from xdsl.dialects.builtin import TensorType, UnrankedTensorType
+
     for op in module.walk():
         for v in (*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)):
             t = v.type
@@ -197,6 +221,8 @@ def require_static_shapes(module: ModuleOp, first_pass: str) -> None:
 
 def run_passes(module: ModuleOp, spec: str, pm_options: dict | None = None, times: list | None = None,
                initial: str = "irgen") -> PassManager:
+    from compiler.pipeline import PassManager, env_options, parse_passes
+
     passes = parse_passes(spec)
     lowering = next((p.name for p in passes if p.name in backend_passes()), None)
     if lowering is not None:
@@ -306,12 +332,16 @@ class Lowered:
             raise LoomError(f"unknown stage '{stage}' (stages: {', '.join(printable)})")
         if s.kind == "text":
             return self.artifact().text(stage)
+        from compiler.pipeline import print_module
+
         return print_module(self.stage(stage), locations)
 
 
 # ------------------------------------------------------------------ LLVM
 def tables(module: ModuleOp) -> tuple[list, list]:
     """The run-time check sites and print formats recorded by the llvm conversions."""
+    from xdsl.dialects.builtin import ArrayAttr
+
     from runtime.abi import ValueType
 
     sites = [[a.data for a in entry.data] for entry in module.attributes.get("loom.error_sites", ArrayAttr([])).data]
@@ -322,6 +352,8 @@ def tables(module: ModuleOp) -> tuple[list, list]:
 
 def signature(module: ModuleOp, symbol: str):
     """The boundary types of `@symbol`, read from loom-level IR (a generic function has none)."""
+    from xdsl.dialects import func
+
     from runtime.abi import Signature, ValueType
 
     for op in module.ops:

@@ -76,10 +76,19 @@ def parse_passes(spec: str) -> list[ModulePass]:
     return passes
 
 
+def verify_each_default() -> bool:
+    """Whether the driver verifies the IR after every pass: `LOOM_VERIFY_EACH=1` (the test suite sets
+    it). Off by default: on the compile path of a first call, verifying after each of ~25 passes took
+    more time than any pass; the IR is still verified after IR generation and after the last pass
+    (docs/performance.md, "Compile time")."""
+    return os.environ.get("LOOM_VERIFY_EACH", "") not in ("", "0")
+
+
 def env_options() -> dict:
-    """PassManager options from LOOM_DUMP_IR / LOOM_DUMP_DIR (IR dumps while Loom is embedded)."""
-    return {"print_after_all": bool(os.environ.get("LOOM_DUMP_IR")), "stream": sys.stderr,
-            "dump_dir": os.environ.get("LOOM_DUMP_DIR") or None}
+    """PassManager options from the environment: LOOM_VERIFY_EACH, and LOOM_DUMP_IR / LOOM_DUMP_DIR
+    (IR dumps while Loom is embedded)."""
+    return {"verify_each": verify_each_default(), "print_after_all": bool(os.environ.get("LOOM_DUMP_IR")),
+            "stream": sys.stderr, "dump_dir": os.environ.get("LOOM_DUMP_DIR") or None}
 
 
 def print_module(module: ModuleOp, locations: bool = False) -> str:
@@ -88,15 +97,21 @@ def print_module(module: ModuleOp, locations: bool = False) -> str:
     return out.getvalue() + "\n"
 
 
-def verify(module: ModuleOp, after: str | None = None, parts: Sequence[str] = ()) -> None:
+def verify(module: ModuleOp, after: str | None = None, parts: Sequence[str] = (), exact: bool = True) -> None:
     """Verify (in time linear in the IR's size); on failure name the first failing op's source
-    location (not just the message). `parts`: the parts of a partial conversion that have run
-    since the IR last verified (see `PassManager`)."""
+    location (not just the message) and the pass `after` which it ran (`exact=False`: the last of
+    several passes run without verifying in between). `parts`: the parts of a partial conversion
+    that have run since the IR last verified (see `PassManager`)."""
     failure = first_failure(module)
     if failure is None:
         return
     culprit, message = failure
-    where = f" after pass '{after}' (a bug in that pass)" if after else ""
+    where = ""
+    if after and exact:
+        where = f" after pass '{after}' (a bug in that pass)"
+    elif after:
+        where = (f" after the passes up to '{after}' (a bug in one of them: --verify-each or LOOM_VERIFY_EACH=1 "
+                 "verifies after each pass and names it)")
     if parts:
         whole = get_pass(parts[-1]).PART_OF
         missing = [q for q in get_pass(whole).PARTS if q not in parts]
@@ -163,13 +178,13 @@ class PassManager:
                 self._show(module, f"After {p.name}")
             self._dump(module, i, p.name)
         if not self.verify_each and self.passes:
-            self._verify(module, self.passes[-1].name, parts)  # --no-verify-each: verify once, at the end
+            self._verify(module, self.passes[-1].name, parts, exact=len(self.passes) == 1)  # without verify-each: once
         return module
 
-    def _verify(self, module: ModuleOp, after: str, parts: Sequence[str] = ()) -> None:
+    def _verify(self, module: ModuleOp, after: str, parts: Sequence[str] = (), exact: bool = True) -> None:
         t0 = time.perf_counter()
         try:
-            verify(module, after, parts)
+            verify(module, after, parts, exact)
         finally:
             self.verify_time += time.perf_counter() - t0
 

@@ -25,6 +25,8 @@ from xdsl.irdl import BaseAttr
 from xdsl.traits import HasCanonicalizationPatternsTrait
 from xdsl.utils.exceptions import VerifyException
 
+from dialects.loom_indexing import KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE  # also as loom.*
+
 DYNAMIC = DYNAMIC_INDEX  # a `?` dimension
 
 # Operand and result constraints: a loom value is a tensor (ranked; unranked for `...S` in generic
@@ -34,7 +36,6 @@ LoomValue = (BaseAttr(TensorType) | BaseAttr(UnrankedTensorType) | BaseAttr(Floa
 IntegerScalar = BaseAttr(IntegerType)
 # print and assert survive bufferization: their values may also be buffers
 LoomValueOrBuffer = LoomValue | BaseAttr(MemRefType)
-NONE = -(2**63)  # an absent slice bound (Python's `None`) in slice/update attributes
 
 
 # ------------------------------------------------------------------ type helpers
@@ -103,12 +104,7 @@ def check_result_shape(op: Operation, expected: tuple[int, ...] | None) -> None:
 
 
 # ------------------------------------------------------------------ indexing attributes
-# Per source dimension, `kinds` says what the subscript is; `starts`/`stops`/`steps` hold static
-# parts, NONE for an absent bound (Python semantics, resolved against the dimension's size):
-KIND_RANGE = 0  # x[a:b:c] with static (or absent) a, b, c
-KIND_WINDOW = 1  # x[i:i+K]: dynamic start operand, static size K (in `stops`), step 1
-KIND_INDEX = 2  # x[k], static k (negative counts from the end); drops the dimension
-KIND_DYN_INDEX = 3  # x[i], dynamic i (an operand); drops the dimension
+# The subscript encoding (KIND_*, NONE) is in dialects/loom_indexing.py (no xDSL: the checker builds it).
 
 
 def spec_attrs(spec: Sequence[tuple[int, int, int, int]]) -> dict[str, Attribute]:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# the `int32_t` global that compiled loops poll; setting it to 1 stops a running call
+# (`compiler/passes/loom_interrupt_checks.py` emits it, the runtime sets it on Ctrl-C)
+INTERRUPT_FLAG = "loom_interrupt"
 DTYPES = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "i1": np.bool_}
 CTYPES = {"f32": ctypes.c_float, "f64": ctypes.c_double, "i32": ctypes.c_int32, "i64": ctypes.c_int64,
           "i1": ctypes.c_bool}

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import llvmlite
 import llvmlite.binding as llvm
 
-from compiler.passes.loom_interrupt_checks import FLAG as INTERRUPT_FLAG
 from runtime import abi
+from runtime.abi import INTERRUPT_FLAG
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}

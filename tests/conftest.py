@@ -5,6 +5,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+# The tests verify the IR after every pass (off by default on the compile path, for speed), so a
+# pass that breaks the IR is named; CLI subprocesses inherit it.
+os.environ.setdefault("LOOM_VERIFY_EACH", "1")
+
 # How a program is executed in the shared suites: the reference executor on the IR as generated
 # ("none") and after the loom-level optimizer ("loom-opt"), and natively compiled ("jit"). Each
 # case runs under all three and is compared with NumPy, so compiled results match the reference.

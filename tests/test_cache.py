@@ -214,7 +214,7 @@ def _plant_pickle(d, marker) -> None:
 def test_a_planted_lark_pickle_is_never_loaded(cache_dir, tmp_path):
     marker = tmp_path / "marker"
     _plant_pickle(cache_dir, marker)
-    assert parser._lark.__wrapped__().parse("def f(x: f32) -> f32:\n    return x\n")
+    assert parser._cached_or_built().parse("def f(x: f32) -> f32:\n    return x\n")
     assert not marker.exists()
 
 
@@ -236,9 +236,9 @@ def _tables(d) -> str:
 
 
 def test_parser_tables_are_cached_and_parse_alike(cache_dir):
-    built = parser._lark.__wrapped__()
+    built = parser._cached_or_built()
     assert built.source_path != "<deserialized>"
-    loaded = parser._lark.__wrapped__()
+    loaded = parser._cached_or_built()
     assert loaded.source_path == "<deserialized>"  # from the entry written just before
     for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.loom"))):
         with open(path, encoding="utf-8") as f:
@@ -246,17 +246,40 @@ def test_parser_tables_are_cached_and_parse_alike(cache_dir):
         assert loaded.parse(text) == built.parse(text), path
 
 
+def test_shipped_parser_tables_are_current_and_parse_alike(cache_dir):
+    """The tables shipped in compiler/frontend/grammar_tables.json were made from this grammar
+    (after editing grammar.lark: `python -m compiler.frontend.parser`); the parser uses them
+    without building or caching anything, and parses every example as one built from the grammar."""
+    shipped = parser._shipped()
+    assert shipped is not None, "grammar_tables.json is stale: run `python -m compiler.frontend.parser`"
+    assert parser._lark.__wrapped__().source_path == "<deserialized>"
+    assert not os.path.isdir(cache_dir) or os.listdir(cache_dir) == []
+    built = parser._cached_or_built()
+    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.loom"))):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        assert shipped.parse(text) == built.parse(text), path
+
+
+def test_stale_shipped_parser_tables_are_not_used(cache_dir, tmp_path, monkeypatch):
+    stale = tmp_path / "tables.json"
+    stale.write_bytes(cache.dumps(["0" * 64, {}, {}]))
+    monkeypatch.setattr(parser, "SHIPPED_TABLES", str(stale))
+    assert parser._shipped() is None
+    assert parser._lark.__wrapped__().parse("def f(x: f32) -> f32:\n    return x\n")
+
+
 @pytest.mark.parametrize("bad", ["garbage", "wrong shape"])
 def test_bad_parser_tables_are_rebuilt(cache_dir, bad):
-    parser._lark.__wrapped__()
+    parser._cached_or_built()
     path = _tables(cache_dir)
     if bad == "garbage":
         with open(path, "wb") as f:
             f.write(os.urandom(1000))
     else:  # the digest matches, the content is not lark's
         cache.write_entry(path, cache.dumps([{"parser": 1}, {0: "x"}]))
-    assert parser._lark.__wrapped__().source_path != "<deserialized>"
-    assert parser._lark.__wrapped__().source_path == "<deserialized>"
+    assert parser._cached_or_built().source_path != "<deserialized>"
+    assert parser._cached_or_built().source_path == "<deserialized>"
 
 
 def test_parser_tables_are_not_written_where_others_can_write(tmp_path, monkeypatch):
@@ -265,7 +288,7 @@ def test_parser_tables_are_not_written_where_others_can_write(tmp_path, monkeypa
     os.chmod(d, 0o777)
     monkeypatch.setenv("LOOM_CACHE_DIR", str(d))
     assert cache.private_dir() is None
-    parser._lark.__wrapped__()
+    parser._cached_or_built()
     assert os.listdir(d) == []
 
 

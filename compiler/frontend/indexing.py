@@ -1,6 +1,6 @@
 """Checking indexing and slicing (LANGUAGE.md §5): `x[i, a:b, i:i+K]` reads and `x[...] = v`
 updates. `index_spec` describes the indexed part for IR generation: one (kind, start, size,
-step) entry per axis (`dialects.loom` KIND_*), the dynamic index expressions, and the part's shape."""
+step) entry per axis (`dialects/loom_indexing.py` KIND_*), the dynamic index expressions, and the part's shape."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from compiler.diagnostics import Span
 from compiler.frontend import ast as A
 from compiler.frontend.check_common import broadcast, err, same_expr
 from compiler.frontend.types import INTS, RV, CValue, Dim, TensorT, TupleV, fmt_shape
-from dialects.loom import KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE
+from dialects.loom_indexing import KIND_DYN_INDEX, KIND_INDEX, KIND_RANGE, KIND_WINDOW, NONE
 
 
 def indexed_update(fc, base: RV, label: str, t: A.Target, v: CValue) -> dict:

@@ -36,21 +36,57 @@ class _LoomIndenter(Indenter):
 _LARK_OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
 
 
+GRAMMAR = os.path.join(os.path.dirname(__file__), "grammar.lark")
+# The grammar's LALR tables, generated and shipped with Loom (`python -m compiler.frontend.parser`
+# writes them; tests/test_cache.py checks that they are current).
+SHIPPED_TABLES = os.path.join(os.path.dirname(__file__), "grammar_tables.json")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    """The parser. Building its LALR tables from the grammar takes ~0.5 s, so they are kept between
-    processes in the private cache directory (runtime/cache.py) as JSON data that lark rebuilds a
-    parser from (`memo_serialize` / `_load_from_dict`: a fixed list of classes, no code). Never
-    lark's own `cache=` option: it unpickles a file found by name in a directory, which runs code
-    from whoever could write that file (F05)."""
-    with open(os.path.join(os.path.dirname(__file__), "grammar.lark"), encoding="utf-8") as f:
+    """The parser: from the tables shipped with Loom, or, when they do not match this grammar and
+    lark (a grammar being edited), from the cache directory or built."""
+    return _shipped() or _cached_or_built()
+
+
+def _tables_key() -> str:
+    with open(GRAMMAR, encoding="utf-8") as f:
         grammar = f.read()
+    return hashlib.sha256(f"{grammar}\0{lark_version}\0{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
+
+
+def _shipped() -> Lark | None:
+    """The parser from the shipped tables if they were made from this grammar by this lark; else None.
+    (Building the tables from the grammar takes ~1 s: a first `loom run` with an empty cache paid it.)"""
+    try:
+        with open(SHIPPED_TABLES, "rb") as f:
+            key, data, memo = cache.loads(f.read())
+        if key != _tables_key():
+            return None
+        return Lark._load_from_dict(data, memo, postlex=_LoomIndenter())
+    except Exception:  # missing, or not tables this lark can load: the other ways
+        return None
+
+
+def write_shipped_tables() -> str:
+    """Build the tables from the grammar and write them where `_shipped` reads them."""
+    parser = Lark.open(GRAMMAR, postlex=_LoomIndenter(), **_LARK_OPTIONS)
+    with open(SHIPPED_TABLES, "wb") as f:
+        f.write(cache.dumps([_tables_key(), *_serialize(parser)]) + b"\n")
+    return SHIPPED_TABLES
+
+
+def _cached_or_built() -> Lark:
+    """The parser from tables kept between processes in the private cache directory
+    (runtime/cache.py) as JSON data that lark rebuilds a parser from (`memo_serialize` /
+    `_load_from_dict`: a fixed list of classes, no code), else built from the grammar (and cached).
+    Never lark's own `cache=` option: it unpickles a file found by name in a directory, which runs
+    code from whoever could write that file (F05)."""
     d = cache.private_dir()
-    key = hashlib.sha256(f"{grammar}\0{lark_version}\0{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
-    path = os.path.join(d, f"parser-{key[:32]}.tables") if d else None
+    path = os.path.join(d, f"parser-{_tables_key()[:32]}.tables") if d else None
     parser = _load_tables(path) if path else None
     if parser is None:
-        parser = Lark(grammar, postlex=_LoomIndenter(), **_LARK_OPTIONS)
+        parser = Lark.open(GRAMMAR, postlex=_LoomIndenter(), **_LARK_OPTIONS)
         if path:
             _save_tables(path, parser)
     return parser
@@ -69,11 +105,15 @@ def _load_tables(path: str) -> Lark | None:
         return None
 
 
-def _save_tables(path: str, parser: Lark) -> None:
+def _serialize(parser: Lark) -> tuple[dict, dict]:
     data, memo = parser.memo_serialize([TerminalDef, Rule])
     data["options"] = {k: v for k, v in data["options"].items() if k != "postlex"}  # code: given on load
+    return data, memo
+
+
+def _save_tables(path: str, parser: Lark) -> None:
     try:
-        cache.write_entry(path, cache.dumps([data, memo]))
+        cache.write_entry(path, cache.dumps(list(_serialize(parser))))
     except TypeError:  # a lark whose tables are not plain data: nothing cached
         pass
 
@@ -455,3 +495,7 @@ def parse_file(path: str) -> A.Module:
     except OSError as e:
         raise LoomError(f"cannot read '{path}': {e.strerror}") from None
     return parse(decode_source(data, path), path)
+
+
+if __name__ == "__main__":  # after editing grammar.lark: python -m compiler.frontend.parser
+    print(f"wrote {write_shipped_tables()}")

@@ -63,14 +63,13 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 from xdsl.rewriter import InsertPoint
 
-from compiler.diagnostics import LoomError
+from compiler.diagnostics import LoomError, span_of
 from compiler.passes.linalg_build import PAR, amap, empty, generic
 from compiler.passes.llvm_types import declare
 from compiler.passes.emitter import Emitter
 from dialects import shard_ext as sx
 from runtime import mpi_abi
 from runtime.mpi import COMMS_SYMBOL, RANKS_SYMBOL, SITE_SYMBOL, TABLE_SIZE, comm_slot
-from runtime.reference import span_of
 
 PTR = llvm.LLVMPointerType()
 ABI = mpi_abi.ABI

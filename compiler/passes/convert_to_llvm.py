@@ -49,13 +49,14 @@ becomes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
+from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
 
 from compiler.passes import convert_ad_to_llvm, convert_arith_to_llvm, convert_cf_to_llvm, convert_func_to_llvm
 from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm
@@ -63,8 +64,27 @@ from compiler.passes.llvm_types import retype_block_args
 from dialects import llvm_ext
 
 
-def rewrite(op: ModuleOp, patterns: list) -> None:
-    PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_module(op)
+@dataclass
+class ByDialect(RewritePattern):
+    """`GreedyRewritePatternApplier` over only the patterns that convert the op's dialect (every
+    pattern of the conversions matches ops of one or two dialects): an op of any other dialect —
+    most often an `llvm` op the conversion just made, which the walker visits again — is only
+    erased if trivially dead, instead of being offered to all ~30 patterns."""
+
+    patterns: dict[str, list[RewritePattern]]
+    _appliers: dict[str, GreedyRewritePatternApplier] = field(init=False)
+    _others: GreedyRewritePatternApplier = field(init=False)
+
+    def __post_init__(self):
+        self._appliers = {d: GreedyRewritePatternApplier(ps) for d, ps in self.patterns.items()}
+        self._others = GreedyRewritePatternApplier([])
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        self._appliers.get(op.dialect_name(), self._others).match_and_rewrite(op, rewriter)
+
+
+def rewrite(op: ModuleOp, patterns: dict[str, list[RewritePattern]]) -> None:
+    PatternRewriteWalker(ByDialect(patterns)).rewrite_module(op)
 
 
 @dataclass(frozen=True)
@@ -76,9 +96,10 @@ class ConvertToLlvm(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()
-        rewrite(op, convert_ad_to_llvm.patterns() + convert_memref_to_llvm.access_patterns())
-        rewrite(op, convert_memref_to_llvm.definition_patterns())
+        rewrite(op, {"ad": convert_ad_to_llvm.patterns(), "memref": convert_memref_to_llvm.access_patterns()})
+        rewrite(op, {"memref": convert_memref_to_llvm.definition_patterns()})
         retype_block_args(op)
         convert_func_to_llvm.add_error_values_arg(op)
-        rewrite(op, convert_math_to_llvm.patterns() + convert_arith_to_llvm.patterns() +
-                convert_func_to_llvm.patterns() + convert_cf_to_llvm.patterns())
+        cf = convert_cf_to_llvm.patterns()  # cf.br, cf.cond_br, and cf.assert like loom.assert
+        rewrite(op, {"math": convert_math_to_llvm.patterns(), "arith": convert_arith_to_llvm.patterns(),
+                     "func": convert_func_to_llvm.patterns(), "cf": cf, "loom": cf})

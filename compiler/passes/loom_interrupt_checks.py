@@ -38,8 +38,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.passes.emitter import Emitter
-
-FLAG = "loom_interrupt"
+from runtime.abi import INTERRUPT_FLAG as FLAG
 INTERRUPTED = "interrupted"  # the message of the check; the runtime raises KeyboardInterrupt for it
 MONOTONIC = 2  # llvm.ATOMIC_ORDERING_KEYWORDS
 

@@ -8,7 +8,7 @@
 // Repro: `loom opt FILE -p convert-memref-to-llvm --no-verify-each; echo $?` prints the IR and 0.
 // Fix: PassManager.run (or cmd_opt/cmd_compile) verifies once after the last pass when
 // verify_each is off.
-// RUN: not loom opt %s -p convert-memref-to-llvm 2>&1 | filecheck %s --check-prefix=EACH
+// RUN: not loom opt %s -p convert-memref-to-llvm --verify-each 2>&1 | filecheck %s --check-prefix=EACH
 // RUN: not loom opt %s -p convert-memref-to-llvm --no-verify-each 2>&1 | filecheck %s --check-prefix=END
 // EACH: error: the IR after 'convert-memref-to-llvm' is a partial conversion
 // EACH-SAME: run -p convert-to-llvm
