@@ -5,13 +5,15 @@
     --repeats N          timed runs per implementation (default 9, at least 7)
     --quick              small sizes, for a smoke run (the targets are meant for the full sizes)
     --json OUT           also write all results to OUT
+    --threads N          also time Loom on N threads (default: every core available; 1: only 1)
 
 How the comparison is kept fair (read this before trusting a number):
   1. One process, side by side: every implementation runs on the same machine state, the same
      input arrays and in the same process, so nothing differs but the code under test.
   2. Single-threaded: the thread-count variables are set below BEFORE NumPy, JAX or PyTorch is
-     imported (BLAS libraries read them once, at load time) and torch.set_num_threads(1) is called.
-     Loom's code is single-threaded, so a multi-threaded BLAS would measure core count, not code.
+     imported (BLAS libraries read them once, at load time) and torch.set_num_threads(1) is called;
+     row `loom` runs Loom's parallel loops on 1 thread too. Row `loom xN` is Loom on N threads (all
+     cores by default), its speed-up over itself on 1 thread: a column apart, not a comparison.
   3. Warm-up: the first calls compile (Loom, jax.jit) or fill caches; they are timed separately
      ("1st call") and never mixed into the measurement.
   4. Many runs, the median: timings are noisy and skewed upwards (interrupts, other processes), so
@@ -55,6 +57,7 @@ import numpy as np
 import compiler
 from bench import compile_scaling, compile_time
 from bench import workloads as W
+from runtime import parallel
 
 WARMUP = 2
 
@@ -86,12 +89,22 @@ def optional_libraries() -> dict:
 # conversion is not timed) and a `to_numpy` that turns its result into a NumPy value for the check.
 # ---------------------------------------------------------------------------------------------
 
-def implementations(w: W.Workload, inputs: list, libs: dict) -> dict:
+def on_threads(n: int, f):
+    """`f` with Loom's parallel loops on `n` threads."""
+    def call():
+        parallel.set_num_threads(n)
+        return f()
+    return call
+
+
+def implementations(w: W.Workload, inputs: list, libs: dict, threads: int) -> dict:
     impls = {}
     try:
         prog = compiler.loads(w.loom_src, name=f"{w.name}.loom", cache=False)  # mode="jit": native
         loom_fn = getattr(prog, w.loom_fn)
-        impls["loom"] = (lambda: loom_fn(*inputs), w.flatten or np.asarray)
+        impls["loom"] = (on_threads(1, lambda: loom_fn(*inputs)), w.flatten or np.asarray)
+        if threads > 1:
+            impls[f"loom x{threads}"] = (on_threads(threads, lambda: loom_fn(*inputs)), w.flatten or np.asarray)
     except Exception as e:  # noqa: BLE001  (a program Loom rejects: report it, time the others)
         impls["loom"] = (e, None)
     impls["numpy"] = (lambda: w.numpy_fn(*inputs), w.flatten or np.asarray)
@@ -108,7 +121,7 @@ def implementations(w: W.Workload, inputs: list, libs: dict) -> dict:
         def torch_call():
             with torch.no_grad():
                 return tf(*targs)
-        impls["torch"] = (torch_call, lambda t: t.numpy())
+        impls["torch"] = (torch_call, w.flatten or (lambda t: t.numpy()))
     return impls
 
 
@@ -123,10 +136,10 @@ def check(out, ref, w: W.Workload) -> tuple[bool, str]:
     return ok, f"max err {err:.1e}"
 
 
-def time_workload(w: W.Workload, libs: dict, repeats: int) -> dict:
+def time_workload(w: W.Workload, libs: dict, repeats: int, threads: int = 1) -> dict:
     inputs = w.make_inputs(np.random.default_rng(0))
-    res = {"title": w.title, "flops": w.flops, "impls": {}}
-    impls = implementations(w, inputs, libs)
+    res = {"title": w.title, "flops": w.flops, "bytes": w.bytes, "impls": {}}
+    impls = implementations(w, inputs, libs, threads)
 
     # Warm-up: the first call compiles (Loom, jax.jit); it is timed on its own, for information.
     calls, outs = {}, {}
@@ -168,6 +181,8 @@ def time_workload(w: W.Workload, libs: dict, repeats: int) -> dict:
         r["times_ms"] = [t * 1e3 for t in times[name]]
         if w.flops:
             r["gflops"] = w.flops / (r["median_ms"] * 1e-3) / 1e9
+        if w.bytes:
+            r["gbps"] = w.bytes / (r["median_ms"] * 1e-3) / 1e9
         if name == "numpy":
             r["ok"], r["check"] = True, "reference"
         else:
@@ -198,6 +213,41 @@ def loom_ratio(res: dict, other: str) -> float | None:
     return None
 
 
+MACHINE: dict = {}  # "peak_gflops" (per core) and "copy_gbps", measured once by measure_machine()
+
+
+def measure_machine(repeats: int) -> dict:
+    """The roofline's two ceilings, measured with NumPy on 1 thread: FMA peak ~ a 1024 matmul's
+    GFLOP/s (OpenBLAS reaches ~90% of the core's peak), bandwidth ~ a 64 MiB copy's GB/s (read +
+    write). Medians of `repeats` runs."""
+    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    src = np.ones(16 * 2 ** 20, np.float32)
+    dst = np.empty_like(src)
+    mm, cp = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ a
+        mm.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        cp.append(time.perf_counter() - t)
+    MACHINE.update(peak_gflops=2 * 1024 ** 3 / statistics.median(mm) / 1e9,
+                   copy_gbps=2 * src.nbytes / statistics.median(cp) / 1e9)
+    return MACHINE
+
+
+def roofline(res: dict, r: dict, name: str) -> str:
+    """How close a Loom row is to its ceiling: FMA peak (x threads) or memory bandwidth."""
+    threads = int(name.split("x")[1]) if " x" in name else 1
+    if res.get("flops") and MACHINE:
+        peak = MACHINE["peak_gflops"] * threads
+        return f"{r['gflops']:.1f} GFLOP/s = {r['gflops'] / peak:.0%} of FMA peak ({peak:.0f} GFLOP/s)"
+    if res.get("bytes") and MACHINE:
+        return f"{r['gbps']:.1f} GB/s = {r['gbps'] / MACHINE['copy_gbps']:.0%} of copy bandwidth " \
+               f"({MACHINE['copy_gbps']:.1f} GB/s, 1 thread)"
+    return "n/a (no FLOP or byte count)"
+
+
 def print_workload(res: dict) -> None:
     print(f"\n== {res['title']} ==")
     has_flops = bool(res["flops"])
@@ -208,7 +258,7 @@ def print_workload(res: dict) -> None:
             who = "LOOM FAILED" if name == "loom" else "FAILED"
             print(f"  {name:<8}*** {who}: {r['error']}")
             continue
-        ratio = loom_ratio(res, name) if name != "loom" else None
+        ratio = loom_ratio(res, name) if not name.startswith("loom") else None
         line = (f"  {name:<8}{r['median_ms']:>12.3f}{r['min_ms']:>12.3f}{r['first_s']:>12.3f}"
                 + (f"{ratio:>10.2f}x" if ratio is not None else f"{'-':>11}"))
         if has_flops:
@@ -218,6 +268,9 @@ def print_workload(res: dict) -> None:
     if has_flops and "gflops" in res["impls"].get("loom", {}) and "gflops" in res["impls"].get("numpy", {}):
         g = res["impls"]["loom"]["gflops"] / res["impls"]["numpy"]["gflops"]
         print(f"  loom GFLOP/s / numpy GFLOP/s = {g:.3f}")
+    for name, r in res["impls"].items():
+        if name.startswith("loom") and "median_ms" in r:
+            print(f"  roofline ({name}): {roofline(res, r, name)}")
 
 
 def summary_rows(results: dict, compile_res, quick: bool) -> list[dict]:
@@ -262,6 +315,21 @@ def summary_rows(results: dict, compile_res, quick: bool) -> list[dict]:
         add(f"(5) {name}: loom/numpy GFLOP/s", g, "{:.3f}x", ">= 0.3x" if headline else "(none)",
             (g >= 0.3 if g is not None else None) if headline else None, loom_ok(name))
     time_row("(6) MLP forward: loom/numpy time", "mlp")
+
+    def torch_row(label, name):
+        if name in results and "torch" in results[name]["impls"]:
+            r = loom_ratio(results[name], "torch")
+            add(label, r, "{:.3f}x", "<= 1.0x", None if r is None else r <= 1.0, loom_ok(name))
+
+    torch_row("(3) softmax: loom/torch time", "softmax")
+    torch_row("(4) layer norm: loom/torch time", "layernorm")
+    torch_row("(10) transformer fwd+bwd: loom/torch", "transformer")
+    for name, res in results.items():  # Loom on all cores against Loom on one
+        multi = [k for k in res["impls"] if k.startswith("loom x") and "median_ms" in res["impls"][k]]
+        if multi and "median_ms" in res["impls"].get("loom", {}):
+            speedup = res["impls"]["loom"]["median_ms"] / res["impls"][multi[0]]["median_ms"]
+            add(f"    {name}: {multi[0]} speed-up", speedup, "{:.2f}x", "(none)", None,
+                res["impls"][multi[0]].get("ok", False))
 
     def own_ratio(label, num, den, target):
         a = results.get(num, {}).get("impls", {}).get("loom", {}).get("median_ms")
@@ -336,7 +404,11 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=9, help="timed runs per implementation (>= 7)")
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                   help="also time Loom on this many threads (default: every core available; 1: only 1)")
     args = p.parse_args(argv)
+    if not 1 <= args.threads <= parallel.MAX_THREADS:
+        p.error(f"--threads must be from 1 to {parallel.MAX_THREADS}")
     if args.repeats < 7:
         p.error("--repeats must be at least 7 (a median of fewer runs is too noisy)")
     return args
@@ -354,16 +426,22 @@ def main(argv=None) -> int:
 
     info = machine_info()
     print("Loom benchmark suite" + (" (--quick sizes)" if args.quick else ""))
-    print(f"{info['time']}  cpu: {info['cpu']} ({info['cpus_available']} available, 1 used)  "
+    used = f"1 used, {args.threads} by 'loom x{args.threads}'" if args.threads > 1 else "1 used"
+    print(f"{info['time']}  cpu: {info['cpu']} ({info['cpus_available']} available, {used})  "
           f"python {info['python']}  numpy {info['numpy']}  llvmlite {info['llvmlite']}")
     print(f"load average (1 min) before the run: {info['load_avg_1min']}  (other load makes timings noisy)")
     print(f"single-threaded: {', '.join(f'{k}={v}' for k, v in THREAD_ENV.items())}")
     print(f"warm-up {WARMUP} calls, then {args.repeats} timed runs each, interleaved; median reported")
     libs = optional_libraries()
+    if args.threads > 1:
+        print(f"row 'loom x{args.threads}': Loom's parallel loops on {args.threads} threads (the others stay on 1)")
+    m = measure_machine(args.repeats)
+    print(f"roofline ceilings (NumPy, 1 thread, medians): FMA peak ~ {m['peak_gflops']:.1f} GFLOP/s per core "
+          f"(1024 matmul), bandwidth ~ {m['copy_gbps']:.1f} GB/s (64 MiB copy)")
 
     results = {}
     for w in selected:
-        results[w.name] = time_workload(w, libs, args.repeats)
+        results[w.name] = time_workload(w, libs, args.repeats, args.threads)
         print_workload(results[w.name])
         sys.stdout.flush()
 
@@ -391,6 +469,7 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": {**info, "quick": args.quick, "repeats": args.repeats, "warmup": WARMUP,
+                                "threads": args.threads, "machine": MACHINE,
                                 "thread_env": THREAD_ENV, "libraries": sorted(libs)},
                        "workloads": results, "compile": compile_res, "compile_scaling": scaling_res,
                        "summary": rows}, f, indent=1)

@@ -35,6 +35,8 @@ class Workload:
     jax_fn: Callable | None = None     # factory: jnp -> function of the inputs (jitted by run.py)
     torch_fn: Callable | None = None   # factory: torch -> function of the inputs (as tensors)
     flops: float | None = None     # floating-point operations per call (for GFLOP/s), if meaningful
+    bytes: float | None = None     # least memory traffic per call (inputs read once, outputs written
+                                   # once): the roofline of a memory-bound workload
     rtol: float = 1e-3             # tolerance of the result check against NumPy
     atol_rel: float = 1e-4         # absolute tolerance, as a fraction of max |NumPy result|
     flatten: Callable | None = None  # several results: how to turn them into one array to compare
@@ -61,6 +63,7 @@ def elementwise(n: int) -> Workload:
         numpy_fn=lambda x, a, b, c: np.tanh(x * a + b) * c + x,
         jax_fn=lambda jnp: (lambda x, a, b, c: jnp.tanh(x * a + b) * c + x),
         torch_fn=lambda torch: (lambda x, a, b, c: torch.tanh(x * a + b) * c + x),
+        bytes=8.0 * n,
     )
 
 
@@ -84,6 +87,7 @@ def sumsq(n: int) -> Workload:
         numpy_fn=lambda x: np.sum(x * x),
         jax_fn=lambda jnp: (lambda x: jnp.sum(x * x)),
         torch_fn=lambda torch: (lambda x: torch.sum(x * x)),
+        bytes=4.0 * n,
     )
 
 
@@ -157,6 +161,7 @@ def rows(kind: str, r: int, c: int, manual: bool = False) -> Workload:
             loom_src=SOFTMAX_MANUAL_SRC if manual else SOFTMAX_SRC, loom_fn="f", make_inputs=inputs,
             numpy_fn=np_softmax, jax_fn=jax_softmax,
             torch_fn=lambda torch: (lambda x: torch.softmax(x, dim=-1)),
+            bytes=8.0 * r * c,
         )
     return Workload(
         name="layernorm_manual" if manual else "layernorm", group="layernorm",
@@ -164,6 +169,7 @@ def rows(kind: str, r: int, c: int, manual: bool = False) -> Workload:
         loom_src=LAYERNORM_MANUAL_SRC if manual else LAYERNORM_SRC, loom_fn="f", make_inputs=inputs,
         numpy_fn=np_layer_norm, jax_fn=jax_layer_norm,
         torch_fn=lambda torch: (lambda x: torch.nn.functional.layer_norm(x, (c,), eps=EPS)),
+        bytes=8.0 * r * c,
     )
 
 
@@ -251,9 +257,10 @@ def mlp(batch: int) -> Workload:
 # The suite
 # --------------------------------------------------------------------------------------------
 
-FULL = {"n": 10_000_000, "rows": (4096, 1024), "matmul": (256, 512, 1024, 2048), "batch": 256}
-QUICK = {"n": 1_000_000, "rows": (512, 256), "matmul": (64, 128, 256), "batch": 32}
-GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "autodiff", "compile",
+FULL = {"n": 10_000_000, "rows": (4096, 1024), "matmul": (256, 512, 1024, 2048), "batch": 256,
+        "transformer": (8, 128)}
+QUICK = {"n": 1_000_000, "rows": (512, 256), "matmul": (64, 128, 256), "batch": 32, "transformer": (2, 16)}
+GROUPS = ("elementwise", "sumsq", "softmax", "layernorm", "matmul", "mlp", "autodiff", "transformer", "compile",
           "compile_scaling")
 
 
@@ -268,6 +275,7 @@ def suite(quick: bool = False) -> list[Workload]:
         *(matmul(n) for n in s["matmul"]),
         mlp(s["batch"]),
         *ad_suite(quick),
+        transformer_suite(quick),
     ]
 
 
@@ -275,3 +283,9 @@ def ad_suite(quick: bool) -> list[Workload]:
     from bench.ad_workloads import suite as ad
 
     return ad(quick)
+
+
+def transformer_suite(quick: bool) -> Workload:
+    from bench.transformer import transformer
+
+    return transformer(*(QUICK if quick else FULL)["transformer"])

@@ -172,6 +172,7 @@ class RuntimeLibrary:
 RUNTIME_LIBRARIES = (
     RuntimeLibrary("loom_tape_", ll_file="tape.ll"),  # reverse-mode tapes: a growable byte stack
     RuntimeLibrary("loom_mpi_", setup="runtime.mpi:link_jit"),  # collectives: libmpi + communicators
+    RuntimeLibrary("loom_parallel_", setup="runtime.parallel:link_jit"),  # parallel loops: the thread pool
 )
 
 

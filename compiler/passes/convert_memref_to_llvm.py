@@ -5,7 +5,9 @@
 - `memref.alloc` → `aligned_alloc(64, size rounded up to 64)` and a `cf.assert` that it succeeded
   (running out of memory is a run-time error, not a crash), `memref.dealloc` → `free`;
 - `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch`;
-- `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views).
+- `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views), and so is an
+  `unrealized_conversion_cast` of an `!llvm.ptr` to a memref (a buffer received through memory,
+  as `loom-parallel-to-threads` passes them to a loop body on another thread).
 Sizes and strides are compile-time constants.
 
 Example (these patterns as run by `convert-to-llvm`, which also lowers the function):
@@ -38,7 +40,7 @@ from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import arith, cf, llvm, memref
-from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, i32, i64
+from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -163,7 +165,9 @@ class LowerCopy(RewritePattern):
 
 class LowerView(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)):
+        if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)) or \
+                isinstance(op, UnrealizedConversionCastOp) and len(op.operands) == 1 and \
+                isinstance(op.operands[0].type, llvm.LLVMPointerType) and isinstance(op.results[0].type, MemRefType):
             rewriter.replace(op, [], [op.operands[0]])
 
 

@@ -99,7 +99,9 @@ class ConvertToLlvm(ModulePass):
         llvm_ext.install()
         rewrite(op, {"ad": convert_ad_to_llvm.patterns(), "memref": convert_memref_to_llvm.access_patterns(),
                      "vector": convert_vector_to_llvm.patterns()})
-        rewrite(op, {"memref": convert_memref_to_llvm.definition_patterns()})
+        # (and a pointer cast back to a memref — `builtin.unrealized_conversion_cast` — is the pointer)
+        rewrite(op, {"memref": convert_memref_to_llvm.definition_patterns(),
+                     "builtin": [convert_memref_to_llvm.LowerView()]})
         retype_block_args(op)
         convert_func_to_llvm.add_error_values_arg(op)
         cf = convert_cf_to_llvm.patterns()  # cf.br, cf.cond_br, and cf.assert like loom.assert

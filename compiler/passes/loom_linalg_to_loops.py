@@ -6,7 +6,10 @@ strides through B's columns and does not vectorize) and needs `affine.apply`; th
 loop order for the memory layout instead: the innermost loop is the dimension that is the last
 (contiguous) index of the most operands, so a matmul runs i-k-j (the inner loop is a vectorizable
 axpy over a row of B and C), a row reduction runs along the row, and a column reduction
-vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles). Indexing maps are evaluated with `arith` on `index` values; a
+vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles).
+The outer loop of a large nest is an `scf.parallel` when it is a parallel dimension (the rows of an
+elementwise op or of a reduction over rows: never a loop that reduces, so a sum is never split
+across threads); `loom-parallel-to-threads` runs it on the thread pool (docs/performance.md). Indexing maps are evaluated with `arith` on `index` values; a
 reduction's accumulator is loaded and stored in the loop (LLVM keeps it in a register).
 
 Example (`exp(x) * 2.0 + x`, bufferized):
@@ -36,6 +39,7 @@ becomes
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -43,7 +47,7 @@ from xdsl.dialects import arith, memref, scf
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.builtin import IndexType, MemRefType, ModuleOp
-from xdsl.ir import Block, SSAValue
+from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineBinaryOpExpr, AffineBinaryOpKind, AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -104,9 +108,24 @@ def tiles_for(op_iters: list[bool], bounds: list[int], order: list[int]) -> dict
     return {}
 
 
-def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict[int, int] | None = None) -> None:
+# a loop nest of at least this many iterations runs its outer loop on threads (`scf.parallel`,
+# then `loom-parallel-to-threads`): below it, waking the workers costs more than they save
+PARALLEL_MIN_WORK = 1 << 16
+
+
+def parallel_outer(bounds: list[int], order: list[int], reduction: list[bool]) -> bool:
+    """Is the outermost loop of this nest worth running on threads, and free of races? It must be
+    a parallel dim (each iteration writes its own elements: a reduction over rows keeps every
+    row's sum in one thread, so results do not depend on the number of threads)."""
+    return bool(order) and not reduction[order[0]] and bounds[order[0]] > 1 and \
+        math.prod(bounds) >= PARALLEL_MIN_WORK
+
+
+def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict[int, int] | None = None,
+              parallel: bool = False) -> None:
     """scf.for nest over `bounds` in `order`; `body(emitter, ivs_by_dim)` fills the innermost.
-    `tiles` (dim → size) adds outer loops over blocks of those dims, in the same order."""
+    `tiles` (dim → size) adds outer loops over blocks of those dims, in the same order.
+    `parallel`: the outermost loop is an `scf.parallel` (its iterations are independent)."""
     tiles = tiles or {}
     zero, one = e.index(0), e.index(1)
     ivs: list[SSAValue | None] = [None] * len(bounds)
@@ -131,6 +150,11 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
         if kind == "point":
             ivs[d] = blk.args[0]
         level(inner, k + 1)
+        if parallel and k == 0:
+            inner.add(scf.ReduceOp())
+            blk.add_ops(inner.ops)
+            outer.add(scf.ParallelOp([lb], [ub], [step], Region(blk)))
+            return
         inner.add(scf.YieldOp())
         blk.add_ops(inner.ops)
         outer.add(scf.ForOp(lb, ub, step, [], blk))
@@ -182,7 +206,8 @@ class LowerGeneric(RewritePattern):
 
         order = loop_order(maps, n_in, n_dims)
         reduction = [it.data == linalg_attrs.IteratorType.REDUCTION for it in op.iterator_types]
-        loop_nest(e, bounds, order, body, tiles_for(reduction, bounds, order))
+        tiles = tiles_for(reduction, bounds, order)
+        loop_nest(e, bounds, order, body, tiles, parallel=not tiles and parallel_outer(bounds, order, reduction))
         rewriter.replace(op, e.ops, [])
 
 
@@ -194,8 +219,9 @@ class LowerFill(RewritePattern):
         out = op.outputs[0]
         shape = list(out.type.get_shape())
         e = Emitter(op.location)
-        loop_nest(e, shape, list(range(len(shape))),
-                  lambda be, ivs: be.add(memref.StoreOp.get(op.inputs[0], out, list(ivs))))
+        order = list(range(len(shape)))
+        loop_nest(e, shape, order, lambda be, ivs: be.add(memref.StoreOp.get(op.inputs[0], out, list(ivs))),
+                  parallel=parallel_outer(shape, order, [False] * len(shape)))
         rewriter.replace(op, e.ops, [])
 
 

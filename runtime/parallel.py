@@ -1,0 +1,81 @@
+"""The thread pool that runs compiled parallel loops (`runtime/parallel.ll`), on the Python side.
+
+The pool is compiled once per process into its own machine-code module, kept for the life of the
+process, and its entry points (`loom_parallel_for`, `loom_parallel_status`) are made resolvable by
+every JIT'd module (`link_jit`, the setup of its entry in `runtime.jit.RUNTIME_LIBRARIES`), so all
+compiled functions share one set of workers.
+
+Threads per parallel loop, the calling thread included: `set_num_threads(n)`, else the environment
+variable `LOOM_NUM_THREADS`, else the cores this process may run on (`os.sched_getaffinity`) — but
+one in a rank of an MPI job, so that ranks sharing a machine do not oversubscribe its cores (set
+`LOOM_NUM_THREADS` to give each rank more). Results do not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import llvmlite.binding as llvm
+
+from compiler.diagnostics import LoomError
+from runtime import jit
+from runtime.mpi import in_job
+
+ENV = "LOOM_NUM_THREADS"
+MAX_THREADS = 256  # the pool's limit (runtime/parallel.ll)
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def default_threads() -> int:
+    """`LOOM_NUM_THREADS`, else 1 in an MPI rank, else the cores available to this process."""
+    value = os.environ.get(ENV, "").strip()
+    if value:
+        if not value.isdigit() or not 1 <= int(value) <= MAX_THREADS:
+            raise LoomError(f"{ENV} must be a whole number from 1 to {MAX_THREADS}, not '{value}'")
+        return int(value)
+    if in_job():
+        return 1
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def _pool() -> jit.NativeModule:
+    with _lock:
+        native = _state.get("native")
+        if native is None:
+            with open(os.path.join(os.path.dirname(__file__), "parallel.ll")) as f:
+                mod = llvm.parse_assembly(f.read())
+            mod.triple = jit.target_machine().triple
+            mod.verify()
+            native = _state["native"] = jit.NativeModule(mod)
+            for name in ("loom_parallel_for", "loom_parallel_status"):
+                llvm.add_symbol(name, native.address(name))
+            # a forked child has only the forking thread: it starts with no workers
+            os.register_at_fork(after_in_child=ctypes.CFUNCTYPE(None)(native.address("loom_parallel_after_fork")))
+            setter = ctypes.CFUNCTYPE(None, ctypes.c_int64)(native.address("loom_parallel_set_threads"))
+            _state["set"] = setter
+            _state["threads"] = default_threads()
+            setter(_state["threads"])
+        return native
+
+
+def link_jit() -> None:
+    """Make the pool's entry points resolvable by JIT'd code (before it is compiled or loaded)."""
+    _pool()
+
+
+def set_num_threads(n: int) -> None:
+    """Threads per parallel loop from now on, the calling thread included."""
+    if not isinstance(n, int) or not 1 <= n <= MAX_THREADS:
+        raise LoomError(f"the number of threads must be a whole number from 1 to {MAX_THREADS}, not {n!r}")
+    _pool()
+    _state["threads"] = n
+    _state["set"](n)
+
+
+def num_threads() -> int:
+    """Threads per parallel loop (what `set_num_threads` or the default chose)."""
+    _pool()
+    return _state["threads"]
