@@ -18,7 +18,7 @@ import compiler
 from compiler.diagnostics import LoomError
 from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK
 from runtime import parallel
-from tests.test_runtime_errors import rss_bytes
+from tests.test_runtime_errors import leaked_per_failing_call
 
 THREADS = (1, 2, 3)
 
@@ -145,14 +145,7 @@ def test_failing_parallel_loops_free_the_calls_buffers(prog, threads):
     x = np.random.default_rng(4).standard_normal((300_000, 2)).astype(np.float32)
     x[200_000, 1] = -np.inf
     threads(3)
-    for _ in range(5):  # warm up the allocator
-        with pytest.raises(compiler.LoomRuntimeError, match="infinite"):
-            prog.ints(x)
-    before = rss_bytes()
-    for _ in range(100):
-        with pytest.raises(compiler.LoomRuntimeError, match="infinite"):
-            prog.ints(x)
-    assert rss_bytes() - before < 20 * 2 ** 20
+    assert leaked_per_failing_call(prog.ints, x, match="infinite") < 1024  # bytes per failing call
 
 
 # ---------------------------------------------------------------- the thread count

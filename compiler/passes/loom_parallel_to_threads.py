@@ -65,6 +65,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from compiler.diagnostics import LoomError
 from compiler.passes.emitter import Emitter
 from compiler.passes.llvm_types import byte_size, convert_type
+from dialects import loom
 
 PTR = llvm.LLVMPointerType()
 POOL = "loom_parallel_for"  # i32 (ptr fn, ptr ctx, i64 n, ptr error_values)
@@ -119,7 +120,7 @@ def entry_block(op: Operation) -> Block:
 def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue], list[SSAValue]]:
     """The function `name(ctx, lo, hi)` that runs iterations `[lo, hi)` of `loop`: (the function,
     the values it reads from `ctx`, the buffers from outside that the body's failing branches
-    freed — now the caller's to free)."""
+    freed in their `loom.on_failure` cleanups — now the caller's to free)."""
     body = loop.body.block
     passed, cloned = captures(free_values(body, loop) + [loop.lowerBound[0], loop.step[0]])
     fn_block = Block(arg_types=[PTR, IndexType(), IndexType()])
@@ -130,6 +131,8 @@ def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue
         loaded = e.add(llvm.LoadOp(e.add(slot(ctx, k, v)), convert_type(v.type)))
         if isinstance(v.type, MemRefType):
             loaded = e.add(UnrealizedConversionCastOp.get([loaded], [v.type]))
+        elif isinstance(v.type, IndexType):  # an index travels as i64
+            loaded = e.add(arith.IndexCastOp(loaded, IndexType()))
         mapping[v] = loaded
     for o in cloned:
         c = o.clone(value_mapper=mapping)
@@ -153,16 +156,16 @@ def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue
     freed: dict[SSAValue, None] = {}
     for o in list(chunk.walk()):
         if isinstance(o, memref.DeallocOp) and o.memref in inside:
-            if not isinstance(o.parent_op(), scf.IfOp):  # only failing branches free outer buffers
+            cleanup = o.parent_op()
+            if not isinstance(cleanup, loom.OnFailureOp):  # only failure cleanups free outer buffers
                 raise LoomError("loom-parallel-to-threads: a parallel loop frees a buffer it does not own "
                                 "(a compiler bug)")
             freed.setdefault(inside[o.memref], None)
-            branch = o.parent_op()
             o.detach()
             o.erase()
-            if isinstance(branch.true_region.block.first_op, scf.YieldOp):  # nothing left to do there
-                branch.detach()
-                branch.erase()
+            if cleanup.body.block.first_op is None:  # nothing left to do there
+                cleanup.detach()
+                cleanup.erase()
     return fn, passed, list(freed)
 
 
