@@ -3,6 +3,7 @@ and reported by `loom run` as `file:line:col: error: ...` with exit status 1 (ne
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -274,13 +275,14 @@ SPIN = """def spin(n: i64) -> f32:
 """
 
 
-def test_ctrl_c_stops_a_long_compiled_call(tmp_path):
-    """SIGINT during a long compiled loop: KeyboardInterrupt (the loop polls the interrupt flag)."""
+def interrupted_while_spinning(tmp_path, program: str, env: dict | None = None) -> None:
+    """Run `spin(10**12)` of `program` in a fresh process, send SIGINT once it runs, and check the
+    call ends in KeyboardInterrupt (compiled loops poll the interrupt flag)."""
     import signal
     import time
 
     f = tmp_path / "spin.loom"
-    f.write_text(SPIN)
+    f.write_text(program)
     code = ("import sys, compiler\n"
             f"p = compiler.load({str(f)!r})\n"
             "p.spin(3)\n"  # compiled now
@@ -289,7 +291,8 @@ def test_ctrl_c_stops_a_long_compiled_call(tmp_path):
             "    p.spin(10 ** 12)\n"
             "except KeyboardInterrupt:\n"
             "    print('KeyboardInterrupt', flush=True)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(1.0)  # the long compiled call is running
@@ -299,6 +302,11 @@ def test_ctrl_c_stops_a_long_compiled_call(tmp_path):
         proc.kill()
     assert proc.returncode == 0, err
     assert out.strip() == "KeyboardInterrupt", (out, err)
+
+
+def test_ctrl_c_stops_a_long_compiled_call(tmp_path):
+    """SIGINT during a long compiled loop: KeyboardInterrupt."""
+    interrupted_while_spinning(tmp_path, SPIN)
 
 
 SCALAR_LOOP = """def f(x: i32[N]) -> i32:

@@ -6,10 +6,8 @@ parallel loop reports the first failing iteration in loop order and frees the ca
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ import compiler
 from compiler.diagnostics import LoomError
 from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK
 from runtime import parallel
-from tests.test_runtime_errors import leaked_per_failing_call
+from tests.test_runtime_errors import interrupted_while_spinning, leaked_per_failing_call
 
 THREADS = (1, 2, 3)
 
@@ -185,21 +183,4 @@ SPIN = """def spin(n: i64) -> f32:
 
 def test_ctrl_c_while_parallel_loops_run(tmp_path):
     """SIGINT while a program loop runs parallel loops on 3 threads: KeyboardInterrupt, promptly."""
-    f = tmp_path / "spin.loom"
-    f.write_text(SPIN)
-    code = ("import sys, compiler\n"
-            f"p = compiler.load({str(f)!r})\n"
-            "p.spin(1)\n"
-            "print('ready', flush=True)\n"
-            "try:\n"
-            "    p.spin(10**12)\n"
-            "except KeyboardInterrupt:\n"
-            "    print('interrupted', flush=True)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "LOOM_NUM_THREADS": "3"})
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert out.strip() == "interrupted", err
-    assert proc.returncode == 0
+    interrupted_while_spinning(tmp_path, SPIN, {"LOOM_NUM_THREADS": "3"})
