@@ -266,7 +266,7 @@ def test_a_failing_check_frees_the_autodiff_tape():
 
 
 SPIN = """def spin(n: i64) -> f32:
-    s = zeros((1000,))
+    s = zeros((SIZE,))
     i = 0
     while i < n bound 1000000000000:
         s = s * 0.5 + 1.0
@@ -306,7 +306,7 @@ def interrupted_while_spinning(tmp_path, program: str, env: dict | None = None) 
 
 def test_ctrl_c_stops_a_long_compiled_call(tmp_path):
     """SIGINT during a long compiled loop: KeyboardInterrupt."""
-    interrupted_while_spinning(tmp_path, SPIN)
+    interrupted_while_spinning(tmp_path, SPIN.replace("SIZE", "1000"))
 
 
 SCALAR_LOOP = """def f(x: i32[N]) -> i32:

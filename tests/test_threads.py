@@ -16,7 +16,7 @@ import compiler
 from compiler.diagnostics import LoomError
 from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK
 from runtime import parallel
-from tests.test_runtime_errors import interrupted_while_spinning, leaked_per_failing_call
+from tests.test_runtime_errors import SPIN, interrupted_while_spinning, leaked_per_failing_call
 
 THREADS = (1, 2, 3)
 
@@ -171,16 +171,6 @@ def test_bad_loom_num_threads_is_a_clean_error(tmp_path):
         parallel.set_num_threads(0)
 
 
-SPIN = """def spin(n: i64) -> f32:
-    s = zeros((200000,))
-    i = 0
-    while i < n bound 1000000000000:
-        s = s * 0.5 + 1.0
-        i = i + 1
-    return sum(s)
-"""
-
-
 def test_ctrl_c_while_parallel_loops_run(tmp_path):
     """SIGINT while a program loop runs parallel loops on 3 threads: KeyboardInterrupt, promptly."""
-    interrupted_while_spinning(tmp_path, SPIN, {"LOOM_NUM_THREADS": "3"})
+    interrupted_while_spinning(tmp_path, SPIN.replace("SIZE", "200000"), {"LOOM_NUM_THREADS": "3"})
