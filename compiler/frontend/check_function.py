@@ -16,7 +16,7 @@ from compiler.frontend.builtins import BUILTINS, check_builtin
 from compiler.frontend.check_common import F32_MAX, INT_LIMITS, Instance, check_size, did_you_mean, err
 from compiler.frontend.control_flow import for_stmt, if_stmt, while_stmt
 from compiler.frontend.derivatives import check_derivative, is_derivative
-from compiler.frontend.global_view import RESHARD, check_reshard
+from compiler.frontend.global_view import RESHARD, check_reshard, is_global_view
 from compiler.frontend.gates import UNSUPPORTED_CALLS, not_yet
 from compiler.frontend.indexing import indexed_update, subscript
 from compiler.frontend.operators import binop, unary
@@ -396,6 +396,9 @@ class FunctionChecker:
             raise
         if not inst.done:  # pragma: no cover - recursion is rejected earlier
             raise err(f"recursive call of '{name}'", e.span)
+        if self.inst.spmd is not None and is_global_view(inst):
+            raise err(f"'{name}' is a global-view function (its types name mesh axes, or it calls reshard): "
+                      "it takes global arrays, not an @spmd body's per-device blocks", e.span)
         res = [StructV(t) if isinstance(t, StructT) else RV(t) for t in inst.result_types]
         v: CValue = res[0] if len(res) == 1 else TupleV(res)
         self.rec(e, v, instance=inst, args=[by_param[p.name] for p in f.params], arg_dtypes=arg_dtypes)
