@@ -45,6 +45,7 @@ becomes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -54,7 +55,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
-from compiler.passes.autodiff.functions import COUNT, lookup, new_function, replace_derivative
+from compiler.passes.autodiff.functions import COUNT, JVP_CALL, LINEAR_CALL, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
 from compiler.passes.llvm_types import nbytes
@@ -78,9 +79,14 @@ def remat(v: SSAValue) -> bool:
     return isinstance(o, loom.FullOp) and isinstance(o.value.owner, arith.ConstantOp)
 
 
+SplitOf = Callable[[str, int], tuple[func.FuncOp, func.FuncOp]]
+"""The tape-passing halves (`_fwd`, `_lin`) of a called JVP function with that many primal inputs."""
+
+
 class Splitter:
-    def __init__(self, linear: set[SSAValue]):
+    def __init__(self, linear: set[SSAValue], split_of: SplitOf):
         self.linear = linear
+        self.split_of = split_of
         self.fmap: dict[SSAValue, SSAValue] = {}
         self.lmap: dict[SSAValue, SSAValue] = {}
 
@@ -91,6 +97,8 @@ class Splitter:
     def linear_uses(self, op: Operation) -> list[SSAValue]:
         """Primal values the linear part of `op` reads (at any depth; nested blocks' own values
         are filtered out by the caller)."""
+        if JVP_CALL in op.attributes:  # its linear half takes the tangent operands only
+            return [v for v in op.operands[op.attributes[JVP_CALL].value.data:] if v not in self.linear]
         if not op.regions:
             return [v for v in op.operands if v not in self.linear]
         out: list[SSAValue] = []
@@ -193,6 +201,8 @@ class Splitter:
                 ftape, ltape = self.if_(op, fdst, ldst, ftape, ltape)
             elif isinstance(op, scf.WhileOp):
                 ftape, ltape = self.while_(op, fdst, ldst, ftape, ltape)
+            elif JVP_CALL in op.attributes:
+                ftape, ltape = self.call(op, fdst, ldst, ftape, ltape)
             else:
                 self.clone(op, ldst, self.lmap)
         for v in res:
@@ -200,6 +210,25 @@ class Splitter:
             fdst.add_op(push)
             ftape = push.result
         return ftape, ltape
+
+    def call(self, op: func.CallOp, fdst: Block, ldst: Block, ftape, ltape):
+        """A call of a JVP function splits into calls of its halves: `@g_fwd(primals…, tape) ->
+        (results…, tape)` pushes the callee's residuals on this tape, `@g_lin(tape, tangents…) ->
+        (result tangents…, tape)` pops them (and is only ever run transposed, like this program)."""
+        n, half = op.attributes[JVP_CALL].value.data, len(op.results) // 2
+        fwd, lin = self.split_of(op.callee.string_value(), n)
+        fcall = func.CallOp(fwd.sym_name.data, [self.fmap.get(v, v) for v in op.operands[:n]] + [ftape],
+                            list(fwd.function_type.outputs))
+        lcall = func.CallOp(lin.sym_name.data, [ltape] + [self.lmap.get(v, v) for v in op.operands[n:]],
+                            list(lin.function_type.outputs))
+        lcall.attributes[LINEAR_CALL] = UnitAttr()
+        fcall.location = lcall.location = op.location
+        fdst.add_op(fcall)
+        ldst.add_op(lcall)
+        for k in range(half):
+            self.fmap[op.results[k]] = fcall.results[k]
+            self.lmap[op.results[half + k]] = lcall.results[k]
+        return fcall.results[-1], lcall.results[-1]
 
     def _terminate(self, src: Block, fdst: Block, ldst: Block, ftape, ltape, lin_k, pri_k, extra_f=()):
         t = src.last_op
@@ -346,31 +375,39 @@ class Splitter:
         return push.result, lop.results[-1]
 
 
-def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc) -> tuple[func.FuncOp, func.FuncOp]:
+def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc, split_of: SplitOf,
+              threaded: bool = False) -> tuple[func.FuncOp, func.FuncOp]:
+    """`@g_fwd(primals…) -> (results…, tape)` and `@g_lin(tape, tangents…) -> (result tangents…)`;
+    `threaded` (a called JVP function): `@g_fwd(primals…, tape) -> (results…, tape)` pushes on
+    its caller's tape and `@g_lin(tape, tangents…) -> (result tangents…, tape)` returns it."""
     body = g.body.block
     ins = list(g.function_type.inputs)
     outs = list(g.function_type.outputs)
     n_res = len(outs) // 2
     tangent_params = list(body.args[n_primal:])
-    sp = Splitter(active_values(g, tangent_params, mirror_tapes=False))
-    fwd, fb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_fwd", ins[:n_primal],
-                           outs[:n_res] + [ad.TapeType()], loc)
-    lin, lb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_lin", [ad.TapeType()] + ins[n_primal:],
-                           outs[n_res:], loc)
+    sp = Splitter(active_values(g, tangent_params, mirror_tapes=False), split_of)
+    tape_in = [ad.TapeType()] if threaded else []
+    base = g.sym_name.data.replace("_jvp", "")
+    fwd, fb = new_function(module, base + "_fwd", ins[:n_primal] + tape_in, outs[:n_res] + [ad.TapeType()], loc)
+    lin, lb = new_function(module, base + "_lin", [ad.TapeType()] + ins[n_primal:], outs[n_res:] + tape_in, loc)
     for a, na in zip(body.args[:n_primal], fb.args):
         sp.fmap[a] = na
     for a, na in zip(tangent_params, lb.args[1:]):
         sp.lmap[a] = na
-    tape = ad.TapeNewOp()
-    tape.location = loc
-    fb.add_op(tape)
-    ft, lt = sp.split(body, fb, lb, tape.tape, lb.args[0], list(range(n_res, 2 * n_res)))
+    if threaded:
+        tape = fb.args[-1]
+    else:
+        new = ad.TapeNewOp()
+        new.location = loc
+        fb.add_op(new)
+        tape = new.tape
+    ft, lt = sp.split(body, fb, lb, tape, lb.args[0], list(range(n_res, 2 * n_res)))
     ret = body.last_op
     r1 = func.ReturnOp(*([sp.fmap.get(v, v) for v in ret.operands[:n_res]] + [ft]))
     b = B(ret.location)
     lin_out = [sp.lmap[v] if v in sp.lmap else b.materialize(None, v.type) for v in ret.operands[n_res:]]
     lb.add_ops(b.ops)
-    r2 = func.ReturnOp(*lin_out)
+    r2 = func.ReturnOp(*(lin_out + ([lt] if threaded else [])))
     r1.location = r2.location = ret.location
     fb.add_op(r1)
     lb.add_op(r2)
@@ -382,14 +419,19 @@ class AdLinearize(ModulePass):
     name = "ad-linearize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        split: dict[str, tuple[func.FuncOp, func.FuncOp]] = {}  # one split per JVP function
+        split: dict[tuple[str, bool], tuple[func.FuncOp, func.FuncOp]] = {}  # one split per JVP function
+
+        def split_of(name: str, n_primal: int, loc=None, threaded: bool = True):
+            if (name, threaded) not in split:
+                g = lookup(op, name)
+                split[name, threaded] = linearize(op, g, n_primal, loc or g.location, split_of, threaded)
+            return split[name, threaded]
+
         for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "jvp"]:
             g = lookup(op, d.callee.string_value())
             n_primal = len(g.function_type.inputs) - len(d.wrt_list())
             n_res = len(g.function_type.outputs) // 2
-            if g.sym_name.data not in split:
-                split[g.sym_name.data] = linearize(op, g, n_primal, d.location)
-            fwd, lin = split[g.sym_name.data]
+            fwd, lin = split_of(g.sym_name.data, n_primal, d.location, threaded=False)
             call = func.CallOp(fwd.sym_name.data, list(d.args[:n_primal]), list(fwd.function_type.outputs))
             vjp = ad.VjpOp(lin.sym_name.data, d.wrt_list(), [call.results[-1]] + list(d.args[n_primal:]),
                            [r.type for r in d.outs[n_res:]], form="linear")
