@@ -72,7 +72,7 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
     return False
 
 
-def kept_calls(module: ModuleOp) -> set[str]:
+def kept_calls(module: ModuleOp, max_ops: int) -> set[str]:
     """The callees whose calls differentiation keeps (each gets one JVP function, called): those
     `loom-inline` keeps — called from several places, larger than its `max-ops` once their own
     calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
@@ -85,7 +85,7 @@ def kept_calls(module: ModuleOp) -> set[str]:
         if any(o.name.startswith("ad.") for o in functions[name].walk()) or \
                 any(c.callee.string_value() in impure for c in calls[name]):
             impure.add(name)
-    return kept_callees(functions, LoomInline.max_ops, lambda name: name not in impure and
+    return kept_callees(functions, max_ops, lambda name: name not in impure and
                         CHECKPOINT not in functions[name].attributes)
 
 
@@ -327,9 +327,13 @@ def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], lo
 class AdJvp(ModulePass):
     name = "ad-jvp"
 
+    max_ops: int = LoomInline.max_ops
+    """A callee larger than this (once its own calls are inlined), called from several places, is
+    differentiated once and called, as `loom-inline` keeps it."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         built: dict[tuple[str, tuple[int, ...]], func.FuncOp] = {}  # one JVP function per (callee, wrt)
-        keep = kept_calls(op)
+        keep = kept_calls(op, self.max_ops)
 
         def jvp_of(name: str, wrt: list[int], loc: Attribute) -> func.FuncOp:
             if (name, tuple(wrt)) not in built:
