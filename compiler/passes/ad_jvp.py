@@ -72,26 +72,53 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
     return False
 
 
-def kept_calls(module: ModuleOp, max_ops: int) -> set[str]:
+def kept_calls(module: ModuleOp, max_ops: int) -> tuple[set[str], set[str]]:
     """The callees whose calls differentiation keeps (each gets one JVP function, called): those
     `loom-inline` keeps — called from several places, larger than its `max-ops` once their own
     calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
     is inlined and simplified before it is differentiated again) and are not `@checkpoint`
-    functions (whose ops must be inlined to be tagged)."""
+    functions (whose ops must be inlined to be tagged). Also returns the functions that print
+    at no call depth: two calls of one with the same operands compute the same results."""
     functions = {f.sym_name.data: f for f in module.body.block.ops if isinstance(f, func.FuncOp)}
     calls = call_graph(functions)
     impure: set[str] = set()
+    prints: set[str] = set()
     for name in bottom_up(functions, calls):
-        if any(o.name.startswith("ad.") for o in functions[name].walk()) or \
-                any(c.callee.string_value() in impure for c in calls[name]):
+        ops = [o.name for o in functions[name].walk()]
+        callees = [c.callee.string_value() for c in calls[name]]
+        if any(o.startswith("ad.") for o in ops) or any(c in impure for c in callees):
             impure.add(name)
-    return kept_callees(functions, max_ops, lambda name: name not in impure and
+        if "loom.print" in ops or any(c in prints for c in callees):
+            prints.add(name)
+    keep = kept_callees(functions, max_ops, lambda name: name not in impure and
                         CHECKPOINT not in functions[name].attributes)
+    return keep, set(functions) - prints
 
 
-def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp, keep: set[str]) -> func.FuncOp:
+def merge_calls(block: Block, pure: set[str], seen: dict | None = None) -> None:
+    """Replace a call of a `pure` function by an earlier one (in this block or an enclosing one)
+    with the same callee and operands: a call DAG's inlined levels call the same function on the
+    same values many times (`f2(x) = f1(x) + f1(x/2)`, `f1(x) = f0(x) + f0(x/2)`: `f0(x/2)` twice),
+    and CSE leaves calls alone."""
+    seen = {} if seen is None else seen
+    for op in list(block.ops):
+        for region in op.regions:
+            for b in region.blocks:
+                merge_calls(b, pure, dict(seen))
+        if isinstance(op, func.CallOp) and op.callee.string_value() in pure:
+            key = (op.callee.string_value(), tuple(op.operands))
+            if key in seen:
+                for old, new in zip(op.results, seen[key].results):
+                    old.replace_all_uses_with(new)
+                op.detach()
+                op.erase()
+            else:
+                seen[key] = op
+
+
+def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp, keep: set[str], pure: set[str]) -> func.FuncOp:
     """A private copy of `f` with every call inlined except those to `keep`, then canonicalized
-    and CSE'd: differentiation sees one body, as small as it gets (an inner derivative's code is
+    and CSE'd (calls of `pure` functions too): differentiation sees one body, as small as it gets (an inner derivative's code is
     simplified before it is differentiated again, instead of each order re-expanding the last
     one's redundancy)."""
     g = f.clone()
@@ -103,6 +130,7 @@ def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp, keep: set[st
     canonicalize = GreedyRewritePatternApplier([CanonicalizationRewritePattern()], ctx=ctx, folding_enabled=True)
     PatternRewriteWalker(canonicalize, post_walk_func=region_dce).rewrite_region(g.body)
     cse(g)
+    merge_calls(g.body.block, pure)
     g.detach()
     return g
 
@@ -295,11 +323,11 @@ class JvpBuilder:
         self.bind_results(op, new, act)
 
 
-def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], loc, keep: set[str],
-              jvp_of: JvpOf) -> func.FuncOp:
-    """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`; the calls to `keep`
-    with active operands call their callees' JVP functions (`jvp_of`)."""
-    g = simplified_copy(ctx, module, f, keep)
+def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], loc,
+              calls: tuple[set[str], set[str]], jvp_of: JvpOf) -> func.FuncOp:
+    """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`; the kept calls
+    (`calls`: from `kept_calls`) with active operands call their callees' JVP functions (`jvp_of`)."""
+    g = simplified_copy(ctx, module, f, *calls)
     body = g.body.block
     ins = list(g.function_type.inputs)
     outs = list(g.function_type.outputs)
@@ -333,11 +361,11 @@ class AdJvp(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         built: dict[tuple[str, tuple[int, ...]], func.FuncOp] = {}  # one JVP function per (callee, wrt)
-        keep = kept_calls(op, self.max_ops)
+        calls = kept_calls(op, self.max_ops)
 
         def jvp_of(name: str, wrt: list[int], loc: Attribute) -> func.FuncOp:
             if (name, tuple(wrt)) not in built:
-                built[name, tuple(wrt)] = build_jvp(ctx, op, lookup(op, name), wrt, loc, keep, jvp_of)
+                built[name, tuple(wrt)] = build_jvp(ctx, op, lookup(op, name), wrt, loc, calls, jvp_of)
             return built[name, tuple(wrt)]
 
         for d in [o for o in op.walk() if isinstance(o, (ad.JvpOp, ad.VjpOp))]:
