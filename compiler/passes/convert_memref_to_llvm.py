@@ -51,7 +51,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import declare, nbytes, with_location
+from compiler.passes.llvm_types import convert_type, declare, nbytes, with_location
 from dialects import memref_ext
 
 PTR = llvm.LLVMPointerType()
@@ -85,7 +85,7 @@ def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices)
             a = llvm.AddOp(lin, term)
             ops.append(a)
             lin = a.res
-    gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], t.element_type, ssa_indices=[lin], inbounds=True)
+    gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], convert_type(t.element_type), ssa_indices=[lin], inbounds=True)
     ops.append(gep)
     return gep.result
 
@@ -95,7 +95,7 @@ class LowerLoad(RewritePattern):
     def match_and_rewrite(self, op: memref.LoadOp, rewriter: PatternRewriter, /):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
-        ops.append(llvm.LoadOp(addr, op.res.type))
+        ops.append(llvm.LoadOp(addr, convert_type(op.res.type)))  # (a tape: a pointer)
         rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
 
 
@@ -140,7 +140,7 @@ class LowerAlloca(RewritePattern):
     def match_and_rewrite(self, op: memref.AllocaOp, rewriter: PatternRewriter, /):
         t = op.memref.type
         ops: list[Operation] = []
-        a = llvm.AllocaOp(const(ops, max(1, math.prod(t.get_shape()))), t.element_type, alignment=64)
+        a = llvm.AllocaOp(const(ops, max(1, math.prod(t.get_shape()))), convert_type(t.element_type), alignment=64)
         ops.append(a)
         rewriter.replace(op, with_location(ops, op), [a.res])
 
