@@ -7,6 +7,16 @@ values that are not active (autodiff/activity.py) have no tangent code at all (s
 Control flow is differentiated structurally: `scf.for`/`scf.while` carry a tangent next to each
 active carried value, `scf.if` yields one next to each active result.
 
+Calls that `loom-inline` would keep (a callee called from several places, larger than `max-ops`
+once its own calls are inlined, with no `ad` op inside and not `@checkpoint`) stay calls: a
+kept call with active operands calls the callee's JVP function for those operands, built once
+per (callee, active operands), so a call DAG is differentiated in time linear in its size
+(tests/filecheck/autodiff_call_dag.loom):
+
+    %0 = func.call @f1(%x) : (f64) -> f64
+becomes
+    %2, %3 = func.call @f1_jvp(%0, %1) {ad.jvp_call = 1 : i64} : (f64, f64) -> (f64, f64)
+
 For `ad.vjp @f` it builds the same JVP function (the wrt parameters' tangents as inputs) and
 retargets the op at it (`form = "jvp"`); `ad-linearize` and `ad-transpose` take it from there.
 A derivative op is only processed once its callee contains no derivative ops itself (nested

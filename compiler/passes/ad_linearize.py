@@ -14,7 +14,14 @@ Control flow splits in two: a loop becomes a primal loop (carrying the tape) and
 over the same iterations; a `while` loop counts its iterations (the count is pushed after the
 loop, the linear loop is an `scf.for` over it — so loops without a bound work, the tape grows as
 needed); an `if` becomes a primal and a linear `if` on the same condition. The derivative op
-becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape.
+becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape. A call of a callee's
+JVP function (`ad.jvp_call`, kept by ad-jvp) splits into calls of that function's halves, which
+take and return this program's tape (`@h_fwd` pushes the callee's residuals on it, `@h_lin` pops):
+
+    %2, %3 = func.call @f1_jvp(%0, %1) {ad.jvp_call = 1 : i64} : (f64, f64) -> (f64, f64)
+becomes, in the primal and in the linear program,
+    %2, %3 = func.call @f1_fwd(%0, %1) : (f64, !ad.tape) -> (f64, !ad.tape)
+    %6, %7 = func.call @f1_lin(%4, %1) {ad.linear_call} : (!ad.tape, f64) -> (f64, !ad.tape)
 
 Example (`@loss_jvp` of the `ad-jvp` example, `loss(w, x) = sum(tanh(x * w))`):
 

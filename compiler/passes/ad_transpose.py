@@ -11,7 +11,12 @@ each result into cotangents of its linear operands with the op's transpose rule
   the loop's carried values (and accumulating those of linear values from outside the loop); its
   iterations run in reverse because each pops the residuals of the matching primal iteration;
 - a linear `scf.if` becomes an `if` on the same (taped) condition whose branches yield the
-  cotangents of the outside values they use.
+  cotangents of the outside values they use;
+- a linear call (`ad.linear_call`, from ad-linearize) `@h(tape, tangents…) -> (result tangents…,
+  tape)` becomes a call of its transpose `@h_t(tape, cotangents…) -> (cotangents…, tape)`, which
+  pops the callee's residuals where the reversed program reaches it and hands the tape on (only
+  the entry's transpose frees it):
+      %16, %17 = func.call @f1_lin_t(%4, %10) : (!ad.tape, f64) -> (f64, !ad.tape)
 
 Example (`@loss_lin` of the `ad-linearize` example, `loss(w, x) = sum(tanh(x * w))`):
 
