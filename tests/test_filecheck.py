@@ -294,7 +294,7 @@ def results() -> dict[str, tuple[bool, str]]:
 
 def _params():
     for f in FILES:
-        marks = []
+        marks = [pytest.mark.xdist_group("filecheck")]  # one worker runs the corpus (once), under pytest-xdist
         if f.name in XFAIL:
             marks.append(pytest.mark.xfail(reason=XFAIL[f.name], strict=True))
         yield pytest.param(f, id=f.name, marks=marks)
