@@ -296,3 +296,32 @@ df = grad(f13, wrt=x)
     np.testing.assert_allclose(load(src).main(), 2 * 1.5 ** 13, rtol=1e-5)
     for mode in ("eager", "jit"):
         np.testing.assert_allclose(load(src, mode=mode).df(np.float32(0.75)), 2 * 1.5 ** 13, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_call_dag_gradient_through_loops_and_branches(mode):
+    """Kept calls inside a loop and both branches of an `if`: the callee's `_fwd` pushes on the
+    loop's tape each iteration, its `_lin_t` pops in the reversed loop."""
+    src = call_dag(8).replace("f32", "f64") + textwrap.dedent(f"""
+    def loss(x: f64[{WIDTH}]) -> f64:
+        s = 0.1
+        for i in range(3):
+            if i % 2 == 0:
+                s = s + sum(f(x * s))
+            else:
+                s = s * 0.5 + sum(f(x + s)) * 0.1
+        return s
+
+    dloss = grad(loss, wrt=x)
+    """)
+
+    def np_loss(x):
+        s = 0.1
+        for i in range(3):
+            s = s + dag(8, x * s)[0].sum() if i % 2 == 0 else s * 0.5 + dag(8, x + s)[0].sum() * 0.1
+        return s
+
+    x = np.linspace(-0.5, 0.5, WIDTH)
+    p = load(src, mode=mode)
+    np.testing.assert_allclose(p.loss(x), np_loss(x), rtol=1e-12)
+    np.testing.assert_allclose(p.dloss(x), fd_grad(np_loss, x), rtol=1e-6, atol=1e-8)
