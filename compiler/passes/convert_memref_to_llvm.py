@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, llvm, memref
+from xdsl.dialects import arith, llvm, memref
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -51,7 +51,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import declare, nbytes, with_location
+from compiler.passes.llvm_types import assert_not_null, declare, nbytes, with_location
 from dialects import memref_ext
 
 PTR = llvm.LLVMPointerType()
@@ -129,9 +129,7 @@ class LowerAlloc(RewritePattern):
         declare(op, "aligned_alloc", [i64, i64], PTR)
         ops: list[Operation] = []
         call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
-        address = llvm.PtrToIntOp(call.returned, i64)
-        ok = llvm.ICmpOp(address.results[0], const(ops, 0), IntegerAttr(1, i64))  # ne: not NULL
-        ops += [call, address, ok, cf.AssertOp(ok.res, f"out of memory (allocating {size} bytes)")]
+        ops += [call, *assert_not_null(call.returned, f"out of memory (allocating {size} bytes)")]
         rewriter.replace(op, with_location(ops, op), [call.returned])
 
 
