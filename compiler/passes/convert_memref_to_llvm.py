@@ -19,8 +19,9 @@ Example (these patterns as run by `convert-to-llvm`, which also lowers the funct
 becomes
     %b = llvm.mlir.constant(64) : i64
     %b_1 = llvm.mlir.constant(64) : i64
-    %b_2 = llvm.mlir.constant(0) : i64
-    %b_3 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    %b_2 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    %b_3 = llvm.ptrtoint %b_2 : !llvm.ptr to i64
+    %b_4 = llvm.mlir.constant(0) : i64
     …                                        (null: return the "out of memory" check's status)
     %v = llvm.mlir.constant(4) : i64
     %v_1 = llvm.mul %i, %v : i64
@@ -29,7 +30,7 @@ becomes
     %v_4 = llvm.load %v_3 : !llvm.ptr -> f32
     …
     llvm.store %v_4, %5 : f32, !llvm.ptr
-    llvm.call @free(%b_3) : (!llvm.ptr) -> ()
+    llvm.call @free(%b_2) : (!llvm.ptr) -> ()
 """
 
 from __future__ import annotations
