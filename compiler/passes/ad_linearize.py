@@ -76,6 +76,13 @@ def defined_in(v: SSAValue, block: Block) -> bool:
     return owner is block if isinstance(owner, Block) else owner.parent_block() is block
 
 
+def made_at(v: SSAValue):
+    """The source location of what made `v` (for a block argument: the op holding the block), where
+    the push and the pop of `v` report their run-time errors (out of memory)."""
+    owner = v.owner
+    return (owner.parent_op() if isinstance(owner, Block) else owner).location
+
+
 def remat(v: SSAValue) -> bool:
     """Constants are recomputed in the linear program rather than taped."""
     o = v.owner
@@ -193,6 +200,7 @@ class Splitter:
             self.rematerialize(v, ldst)
         for v in reversed(res):
             pop = ad.PopOp(ltape, v.type)
+            pop.location = made_at(v)  # (a pop allocates: running out of memory is reported there)
             ldst.add_op(pop)
             ltape, self.lmap[v] = pop.result_tape, pop.value
         for o in again:  # @checkpoint: recomputed, not taped
@@ -214,6 +222,7 @@ class Splitter:
                 self.clone(op, ldst, self.lmap)
         for v in res:
             push = ad.PushOp(ftape, self.fmap.get(v, v))
+            push.location = made_at(v)
             fdst.add_op(push)
             ftape = push.result
         return ftape, ltape
@@ -366,6 +375,7 @@ class Splitter:
         push = ad.PushOp(fop.results[-1], fop.results[-2])
         fdst.add_op(push)
         pop = ad.PopOp(ltape, i64)
+        push.location = pop.location = op.location
         pop.attributes[COUNT] = UnitAttr()
         ldst.add_op(pop)
         b = B(op.location)

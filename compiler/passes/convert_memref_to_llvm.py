@@ -19,8 +19,9 @@ Example (these patterns as run by `convert-to-llvm`, which also lowers the funct
 becomes
     %b = llvm.mlir.constant(64) : i64
     %b_1 = llvm.mlir.constant(64) : i64
-    %b_2 = llvm.mlir.constant(0) : i64
-    %b_3 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    %b_2 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    %b_3 = llvm.ptrtoint %b_2 : !llvm.ptr to i64
+    %b_4 = llvm.mlir.constant(0) : i64
     …                                        (null: return the "out of memory" check's status)
     %v = llvm.mlir.constant(4) : i64
     %v_1 = llvm.mul %i, %v : i64
@@ -29,7 +30,7 @@ becomes
     %v_4 = llvm.load %v_3 : !llvm.ptr -> f32
     …
     llvm.store %v_4, %5 : f32, !llvm.ptr
-    llvm.call @free(%b_3) : (!llvm.ptr) -> ()
+    llvm.call @free(%b_2) : (!llvm.ptr) -> ()
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, llvm, memref
+from xdsl.dialects import arith, llvm, memref
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -51,7 +52,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import convert_type, declare, nbytes, with_location
+from compiler.passes.llvm_types import assert_not_null, convert_type, declare, nbytes, with_location
 from dialects import memref_ext
 
 PTR = llvm.LLVMPointerType()
@@ -129,9 +130,7 @@ class LowerAlloc(RewritePattern):
         declare(op, "aligned_alloc", [i64, i64], PTR)
         ops: list[Operation] = []
         call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
-        address = llvm.PtrToIntOp(call.returned, i64)
-        ok = llvm.ICmpOp(address.results[0], const(ops, 0), IntegerAttr(1, i64))  # ne: not NULL
-        ops += [call, address, ok, cf.AssertOp(ok.res, f"out of memory (allocating {size} bytes)")]
+        ops += [call, *assert_not_null(call.returned, f"out of memory (allocating {size} bytes)")]
         rewriter.replace(op, with_location(ops, op), [call.returned])
 
 
