@@ -20,7 +20,8 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
     python -m bench --only compile_scaling [--scaling-sizes 100,200] [--scaling-families straight]
     python bench/compile_scaling.py [--quick] [--sizes 100,200] [--depths 4,8] [--no-eager]
                                     [--families straight,distinct,dag]
-    python bench/compile_scaling.py --passes [--sizes 100,200,400]   # CPU s per pass, exponent per pass
+    python bench/compile_scaling.py --passes [--sizes 100,200,400] [--families straight,control,distinct]
+                                    # CPU s per pass, exponent per pass
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
 `control` family: the same layers inside `for` loops with an `if`), timing each pass and the
@@ -216,11 +217,15 @@ def pass_profile(src: str, args: tuple) -> tuple[dict[str, float], dict[str, int
     return dict(times), ops
 
 
-def profile(sizes, out=functools.partial(print, flush=True)) -> dict:
+PROFILED = ("straight", "control")
+
+
+def profile(sizes, families=PROFILED, out=functools.partial(print, flush=True)) -> dict:
     """Per-pass CPU time and IR size against program size, with the fitted exponent of each."""
     args = straight_line_inputs(np.random.default_rng(0))
     res = {}
-    for family, make in (("straight", straight_line), ("control", control_flow)):
+    makers = {"straight": straight_line, "distinct": distinct_layers, "control": control_flow}
+    for family, make in ((f, makers[f]) for f in families):
         rows = [pass_profile(make(n), args) for n in sizes]
         res[family] = rows
         out(f"\n== per-pass CPU s, {family} ({', '.join(map(str, sizes))} lines) ==")
@@ -242,16 +247,16 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", help="comma-separated line counts (overrides the defaults)")
     p.add_argument("--depths", help="comma-separated call depths (overrides the defaults)")
     p.add_argument("--no-eager", action="store_true", help="time native compilation only")
-    p.add_argument("--families", default=",".join(FAMILIES),
-                   help=f"comma-separated program families to time (default: {','.join(FAMILIES)})")
+    p.add_argument("--families", help=f"comma-separated program families (default: {','.join(FAMILIES)}; "
+                   f"with --passes: {','.join(PROFILED)}, or distinct)")
     p.add_argument("--passes", action="store_true", help="CPU time and exponent per pass (straight and control)")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
     if a.passes:
-        profile(sizes)
+        profile(sizes, a.families.split(",") if a.families else PROFILED)
     else:
-        measure(sizes, depths, eager=not a.no_eager, families=a.families.split(","))
+        measure(sizes, depths, eager=not a.no_eager, families=a.families.split(",") if a.families else FAMILIES)
     return 0
 
 

@@ -7,7 +7,9 @@ its results' out-buffers, and returns nothing; here it gains a last argument, a 
 `convert-cf-to-llvm`), which callers propagate, after running the `loom.on_failure` that follows
 the call (the caller's frees). Public functions get external linkage (entry points: the JIT looks them
 up, an object file exports them); pointer arguments are `noalias` — inputs are never written and
-outputs are fresh arrays.
+outputs are fresh arrays. A function with argument attributes of its own (`llvm.noalias` or none on
+each buffer: a kernel of `loom-outline-loops`) keeps them, and its `no_inline` attribute becomes the
+`llvm.func`'s, as upstream's func-to-llvm carries them over.
 
 Example (tests/filecheck/backend_convert_func_cf_to_llvm.mlir):
 
