@@ -1,4 +1,4 @@
-"""`loom-outline-loops`: every loop nest of a function that runs more than one becomes a call to a
+"""`loom-outline-loops`: every loop nest of a function with more than one becomes a call to a
 private function of its own, a *kernel* (MLIR's `transform.loop.outline`; XLA:CPU and IREE likewise
 emit one function per fused kernel), marked `no_inline`; kernels with the same body are one function.
 
