@@ -5,6 +5,8 @@ Two families of generated programs:
   straight  one function of N statement lines, a Transformer-like mix repeated: a matmul, a bias
             add, a softmax written out (max, exp, sum, divide), a residual, a layer norm written
             out (mean, variance, rsqrt) — elementwise ops, matmuls and reductions.
+  distinct  the same with a constant of its own in every layer, so that no two layers compile to
+            the same kernel (the backend shares equal ones).
   dag       a call DAG of depth D: f_k calls f_{k-1} twice (2^D paths, D + 1 functions).
 
 For each size it times, in this process, from `compiler.loads(source)` to the first result:
@@ -15,9 +17,16 @@ exponent in depth is reported along with the time per added level (linear in dep
 shared callees are not re-expanded: exponential growth would show as doubling per level).
 
     python -m bench --only compile_scaling [--quick]   # through the benchmark driver
+    python -m bench --only compile_scaling [--scaling-sizes 100,200] [--scaling-families straight]
     python bench/compile_scaling.py [--quick] [--sizes 100,200] [--depths 4,8] [--no-eager]
+<<<<<<< HEAD
     python bench/compile_scaling.py --passes [--sizes 100,200,400]   # CPU s per pass, exponent per pass
     python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
+=======
+                                    [--families straight,distinct,dag]
+    python bench/compile_scaling.py --passes [--sizes 100,200,400] [--families straight,control,distinct]
+                                    # CPU s per pass, exponent per pass
+>>>>>>> llvmscale
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
 `control` family: the same layers inside `for` loops with an `if`), timing each pass and the
@@ -104,6 +113,13 @@ def control_flow(lines: int) -> str:
     return straight_line(lines, CONTROL)
 
 
+def distinct_layers(lines: int) -> str:
+    """Like `straight_line`, with a constant of its own in every layer: no two layers compile to the
+    same code (the native backend shares equal kernels, `loom-outline-loops`), so LLVM gets one new
+    kernel per layer."""
+    return straight_line(lines, LAYER.replace("0.5", "0.{k}1"))
+
+
 def straight_line_inputs(rng: np.random.Generator) -> tuple:
     return (rng.standard_normal((ROWS, WIDTH)).astype(np.float32),
             (rng.standard_normal((WIDTH, WIDTH)) / WIDTH).astype(np.float32),
@@ -163,15 +179,21 @@ def fit_exponent(sizes, seconds) -> float:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def measure(sizes=SIZES, depths=DEPTHS, eager: bool = True, out=functools.partial(print, flush=True)) -> dict:
-    """Times every program; returns {family: {mode: {"sizes", "wall_s", "cpu_s", "exponent"}}}."""
+FAMILIES = ("straight", "distinct", "dag")
+
+
+def measure(sizes=SIZES, depths=DEPTHS, eager: bool = True, families=FAMILIES,
+            out=functools.partial(print, flush=True)) -> dict:
+    """Times every program of `families`; returns {family: {mode: {"sizes", "wall_s", "cpu_s", "exponent"}}}."""
     rng = np.random.default_rng(0)
-    families = {"straight": (sizes, straight_line, straight_line_inputs(rng)),
-                "dag": (depths, call_dag, (rng.standard_normal(WIDTH).astype(np.float32),))}
+    args = straight_line_inputs(rng)
+    families = {f: g for f, g in {"straight": (sizes, straight_line, args), "distinct": (sizes, distinct_layers, args),
+                                  "dag": (depths, call_dag, (rng.standard_normal(WIDTH).astype(np.float32),))}.items()
+                if f in families}
     modes = ("jit", "eager") if eager else ("jit",)
     res: dict = {}
     for family, (ns, make, args) in families.items():
-        out(f"\n== compile scaling: {family} ({'lines' if family == 'straight' else 'call depth'}) ==")
+        out(f"\n== compile scaling: {family} ({'call depth' if family == 'dag' else 'lines'}) ==")
         out(f"  {'size':>6}" + "".join(f"{m + ' wall s':>14}{m + ' cpu s':>13}" for m in modes))
         res[family] = {m: {"sizes": [], "wall_s": [], "cpu_s": []} for m in modes}
         for n in ns:
@@ -229,11 +251,15 @@ def pass_profile(src: str, args: tuple) -> tuple[dict[str, float], dict[str, int
     return dict(times), ops
 
 
-def profile(sizes, out=functools.partial(print, flush=True)) -> dict:
+PROFILED = ("straight", "control")
+
+
+def profile(sizes, families=PROFILED, out=functools.partial(print, flush=True)) -> dict:
     """Per-pass CPU time and IR size against program size, with the fitted exponent of each."""
     args = straight_line_inputs(np.random.default_rng(0))
     res = {}
-    for family, make in (("straight", straight_line), ("control", control_flow)):
+    makers = {"straight": straight_line, "distinct": distinct_layers, "control": control_flow}
+    for family, make in ((f, makers[f]) for f in families):
         rows = [pass_profile(make(n), args) for n in sizes]
         res[family] = rows
         out(f"\n== per-pass CPU s, {family} ({', '.join(map(str, sizes))} lines) ==")
@@ -255,17 +281,23 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", help="comma-separated line counts (overrides the defaults)")
     p.add_argument("--depths", help="comma-separated call depths (overrides the defaults)")
     p.add_argument("--no-eager", action="store_true", help="time native compilation only")
+    p.add_argument("--families", help=f"comma-separated program families (default: {','.join(FAMILIES)}; "
+                   f"with --passes: {','.join(PROFILED)}, or distinct)")
     p.add_argument("--passes", action="store_true", help="CPU time and exponent per pass (straight and control)")
     p.add_argument("--grad-dag", action="store_true", help="CPU time of the gradient over the call DAG per depth")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
     if a.passes:
+<<<<<<< HEAD
         profile(sizes)
     elif a.grad_dag:
         grad_dag_profile(depths)
+=======
+        profile(sizes, a.families.split(",") if a.families else PROFILED)
+>>>>>>> llvmscale
     else:
-        measure(sizes, depths, eager=not a.no_eager)
+        measure(sizes, depths, eager=not a.no_eager, families=a.families.split(",") if a.families else FAMILIES)
     return 0
 
 

@@ -11,7 +11,8 @@ Ops: `llvm.fptosi`, `llvm.fptoui`, `llvm.uitofp`, `llvm.freeze`, `llvm.intr.maxi
 `llvm.intr.minimum` (NaN-propagating, −0 < +0: `arith.maximumf/minimumf`), `llvm.intr.round`,
 `llvm.intr.roundeven`, `llvm.intr.trunc`, `llvm.intr.log10`, `llvm.intr.powi` (LLVM calls
 `__powisf2`/`__powidf2` for a variable exponent: the JIT'd process must provide them). Atomic
-`llvm.load`s keep their ordering (xDSL's translation drops it).
+`llvm.load`s keep their ordering (xDSL's translation drops it), and so does a function its linkage
+(`internal`: LLVM may then change or drop it) and `no_inline`.
 """
 
 from __future__ import annotations
@@ -267,3 +268,14 @@ def install() -> None:
 
     convert_op._loom_llvm_ext = True
     convert.convert_op = convert_op
+    declare_func = convert._declare_func
+
+    def _declare_func(op: llvm.FuncOp, llvm_module: ir.Module):
+        declare_func(op, llvm_module)
+        fn = llvm_module.get_global(op.sym_name.data)
+        if op.body.blocks and op.linkage is not None and op.linkage.linkage.data != "external":
+            fn.linkage = op.linkage.linkage.data  # xDSL makes every function external
+        if op.no_inline is not None:  # xDSL drops it
+            fn.attributes.add("noinline")
+
+    convert._declare_func = _declare_func

@@ -325,3 +325,39 @@ def test_call_dag_gradient_through_loops_and_branches(mode):
     p = load(src, mode=mode)
     np.testing.assert_allclose(p.loss(x), np_loss(x), rtol=1e-12)
     np.testing.assert_allclose(p.dloss(x), fd_grad(np_loss, x), rtol=1e-6, atol=1e-8)
+
+
+# ---- LLVM: no function grows with the program (loom-outline-loops) ------------------------------
+
+def function_sizes(src: str) -> dict[str, int]:
+    """Ops per function of the straight-line benchmark program at stage `loops`."""
+    m = load(src).f.lower(*straight_line_inputs(np.random.default_rng(0))).stage("loops")
+    return {f.sym_name.data: sum(1 for _ in f.walk()) for f in m.body.block.ops if isinstance(f, func.FuncOp)}
+
+
+def test_long_programs_are_kernels_of_bounded_size():
+    """LLVM's O3 and code generation took time ~ lines^2 on the one function a straight-line
+    program was: every loop nest is now a kernel of its own, equal kernels are one function, and
+    the entry function is a sequence of calls (no loops)."""
+    small, large = function_sizes(straight_line(9 * 3)), function_sizes(straight_line(9 * 12))
+    assert set(small) == set(large) and len(small) > 10  # the same kernels, shared by all layers
+    kernels = [n for n in large if n != "f"]
+    assert all(small[n] == large[n] for n in kernels) and max(large[n] for n in kernels) < 100
+    m = load(straight_line(9 * 3)).f.lower(*straight_line_inputs(np.random.default_rng(0))).stage("loops")
+    entry = next(f for f in m.body.block.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "f")
+    assert not any(o.name == "scf.for" for o in entry.walk())
+
+
+def test_distinct_layers_have_distinct_kernels_of_bounded_size():
+    from bench.compile_scaling import LAYER
+    layer = LAYER.replace("0.5", "0.{k}1")  # a constant of its own per layer: one kernel each
+    sizes = [function_sizes(straight_line(9 * n, layer)) for n in (2, 4)]
+    assert len(sizes[1]) == len(sizes[0]) + 2
+    assert max(v for n, v in sizes[1].items() if n != "f") == max(v for n, v in sizes[0].items() if n != "f")
+
+
+def test_kernels_are_internal_and_noinline_in_llvm_ir():
+    text = load(straight_line(9)).f.lower(*straight_line_inputs(np.random.default_rng(0))).as_text("llvm")
+    kernels = [line for line in text.splitlines() if line.startswith('define internal i32 @"f_kernel')]
+    assert kernels and all(line.endswith(" noinline") for line in kernels)
+    assert '\ndefine i32 @"f"(' in text  # the entry point stays external

@@ -37,6 +37,7 @@ _TABLE = {
     "loom-matmul-kernel": ("compiler.passes.loom_matmul_kernel", "LoomMatmulKernel"),
     "loom-linalg-to-loops": ("compiler.passes.loom_linalg_to_loops", "LoomLinalgToLoops"),
     "loom-parallel-to-threads": ("compiler.passes.loom_parallel_to_threads", "LoomParallelToThreads"),
+    "loom-outline-loops": ("compiler.passes.loom_outline_loops", "LoomOutlineLoops"),
     "convert-scf-to-cf": ("xdsl.transforms.convert_scf_to_cf", "ConvertScfToCf"),
     "convert-scf-while-to-cf": ("compiler.passes.convert_scf_while_to_cf", "ConvertScfWhileToCf"),
     "loom-scf-to-cf": ("compiler.passes.loom_scf_to_cf", "LoomScfToCf"),

@@ -7,7 +7,9 @@ its results' out-buffers, and returns nothing; here it gains a last argument, a 
 `convert-cf-to-llvm`), which callers propagate, after running the `loom.on_failure` that follows
 the call (the caller's frees). Public functions get external linkage (entry points: the JIT looks them
 up, an object file exports them); pointer arguments are `noalias` — inputs are never written and
-outputs are fresh arrays.
+outputs are fresh arrays. A function with argument attributes of its own (`llvm.noalias` or none on
+each buffer: a kernel of `loom-outline-loops`) keeps them, and its `no_inline` attribute becomes the
+`llvm.func`'s, as upstream's func-to-llvm carries them over.
 
 Example (tests/filecheck/backend_convert_func_cf_to_llvm.mlir):
 
@@ -57,6 +59,7 @@ from dialects import loom
 
 STATUS = i32
 PTR = llvm.LLVMPointerType()
+NO_INLINE = "no_inline"  # a `func.func` attribute carried over to the `llvm.func` (as upstream)
 
 
 def error_values_arg(op) -> SSAValue:
@@ -91,11 +94,17 @@ class LowerFunc(RewritePattern):
     def match_and_rewrite(self, op: func.FuncOp, rewriter: PatternRewriter, /):
         inputs = [convert_type(t) for t in op.function_type.inputs] + [PTR]
         public = op.sym_visibility is None or op.sym_visibility.data == "public"
-        attrs = ArrayAttr([DictionaryAttr({"llvm.noalias": UnitAttr()} if isinstance(t, llvm.LLVMPointerType) else {})
-                           for t in inputs])
+        if op.arg_attrs is None:  # Loom's convention: every pointer is `noalias`
+            attrs = [DictionaryAttr({"llvm.noalias": UnitAttr()} if isinstance(t, llvm.LLVMPointerType) else {})
+                     for t in inputs]
+        else:  # the function's own (`llvm.*` attributes, as upstream); the error values are its own
+            attrs = [*op.arg_attrs.data, DictionaryAttr({"llvm.noalias": UnitAttr()})]
+        props = {"arg_attrs": ArrayAttr(attrs)}
+        if NO_INLINE in op.attributes:  # a kernel (loom-outline-loops)
+            props[NO_INLINE] = UnitAttr()
         new = llvm.FuncOp(op.sym_name.data, llvm.LLVMFunctionType(inputs, STATUS),
                           linkage=llvm.LinkageAttr("external" if public else "internal"),
-                          body=op.detach_region(op.body), other_props={"arg_attrs": attrs})
+                          body=op.detach_region(op.body), other_props=props)
         rewriter.replace(op, with_location(new, op))
 
 
