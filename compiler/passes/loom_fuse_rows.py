@@ -214,7 +214,7 @@ class FuseRows(RewritePattern):
             return
         for h in group.hoisted:
             h.detach()
-            rewriter.insert_op(h, InsertPoint.before(op))
+            rewriter.insert(h, InsertPoint.before(op))
             for buf in group.extra_frees.get(h, ()):
                 h.body.block.add_op(memref.DeallocOp.get(buf))
         e = Emitter(op.location)
@@ -237,12 +237,12 @@ class FuseRows(RewritePattern):
             body.add_ops(inner.ops)
             e.add(scf.ForOp(zero, rows, one, [], body))
         last = group.members[-1].op
-        rewriter.insert_op(e.ops, InsertPoint.after(last))
+        rewriter.insert(e.ops, InsertPoint.after(last))
         for d in reversed(group.sunk):
             d.detach()
-            rewriter.insert_op(d, InsertPoint.after(e.ops[-1]))
+            rewriter.insert(d, InsertPoint.after(e.ops[-1]))
         for m in reversed(group.members):
-            rewriter.erase_op(m.op)
+            rewriter.erase(m.op)
 
 
 @dataclass(frozen=True)
