@@ -16,7 +16,7 @@ import pytest
 from runtime import mpi_abi
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 SCRIPT = """
 import os, sys
