@@ -264,9 +264,10 @@ def _compile_native(args, program: driver.CheckedProgram, times: list) -> str | 
     if args.emit != "obj":
         return art.text(args.emit)
     out, header = _object_paths(args.output)
-    _write_bytes(art.object_code(), out)
+    obj = art.standalone_object()
+    _write_bytes(obj, out)
     entries = {i.symbol: (sigs[i.symbol], [p.name for p in i.fdef.params]) for i in insts}
-    _write(driver.c_header(args.file, entries), header)
+    _write(driver.c_header(args.file, entries, pool=b"loom_parallel_for" in obj), header)
     return None
 
 

@@ -38,7 +38,8 @@ NAMED_PIPELINES = {
     # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
     "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
     "linalg-to-buffers": "convert-shard-to-mpi,loom-bufferize,loom-interrupt-checks,loom-buffer-dealloc",
-    "buffers-to-loops": "loom-matmul-kernel,loom-linalg-to-loops,loom-parallel-to-threads,cse,loom-outline-loops",
+    "buffers-to-loops": "loom-matmul-kernel,loom-fuse-rows,loom-linalg-to-loops,loom-parallel-to-threads,cse,"
+                        "loom-outline-loops",
     "loops-to-llvm": "math-approximation,loom-scf-to-cf,convert-print-to-llvm,"
                      "convert-to-llvm,reconcile-unrealized-casts",
 }

@@ -154,6 +154,9 @@ class RuntimeLibrary:
     prefix: str
     ll_file: str | None = None
     setup: str | None = None
+    # LLVM IR linked into object files written for use outside this process (`--emit=obj`), in
+    # place of what `setup` resolves in it
+    object_ll_file: str | None = None
 
     def link(self, mod: llvm.ModuleRef) -> None:
         if self.ll_file:
@@ -172,8 +175,29 @@ class RuntimeLibrary:
 RUNTIME_LIBRARIES = (
     RuntimeLibrary("loom_tape_", ll_file="tape.ll"),  # reverse-mode tapes: a growable byte stack
     RuntimeLibrary("loom_mpi_", setup="runtime.mpi:link_jit"),  # collectives: libmpi + communicators
-    RuntimeLibrary("loom_parallel_", setup="runtime.parallel:link_jit"),  # parallel loops: the thread pool
+    RuntimeLibrary("loom_parallel_", setup="runtime.parallel:link_jit",  # parallel loops: the thread pool
+                   object_ll_file="parallel.ll"),
 )
+
+
+def standalone_object(mod: llvm.ModuleRef) -> bytes:
+    """Object code for a program outside this process (`loom compile --emit=obj`): the run-time
+    libraries that the JIT resolves to one copy per process (the thread pool) are linked in, their
+    entry points `weak`, so that several such objects linked into one program share one copy (the
+    linker keeps the first; its internal state goes with it). `mod` is left as it is."""
+    ir = str(mod)
+    out = llvm.parse_assembly(ir)
+    for lib in RUNTIME_LIBRARIES:
+        if lib.object_ll_file and lib.prefix in ir:
+            with open(os.path.join(os.path.dirname(__file__), lib.object_ll_file)) as f:
+                code = llvm.parse_assembly(f.read())
+            code.triple, code.data_layout = out.triple, out.data_layout
+            for fn in code.functions:
+                if not fn.is_declaration and fn.linkage == llvm.Linkage.external:
+                    fn.linkage = llvm.Linkage.weak_any
+            out.link_in(code)
+    out.verify()
+    return object_code(out)
 
 
 def optimize(ir: str) -> llvm.ModuleRef:

@@ -35,6 +35,7 @@ _TABLE = {
     "loom-buffer-dealloc": ("compiler.passes.loom_buffer_dealloc", "LoomBufferDealloc"),
     "loom-interrupt-checks": ("compiler.passes.loom_interrupt_checks", "LoomInterruptChecks"),
     "loom-matmul-kernel": ("compiler.passes.loom_matmul_kernel", "LoomMatmulKernel"),
+    "loom-fuse-rows": ("compiler.passes.loom_fuse_rows", "LoomFuseRows"),
     "loom-linalg-to-loops": ("compiler.passes.loom_linalg_to_loops", "LoomLinalgToLoops"),
     "loom-parallel-to-threads": ("compiler.passes.loom_parallel_to_threads", "LoomParallelToThreads"),
     "loom-outline-loops": ("compiler.passes.loom_outline_loops", "LoomOutlineLoops"),

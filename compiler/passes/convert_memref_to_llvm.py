@@ -5,6 +5,8 @@
 - `memref.alloc` → `aligned_alloc(64, size rounded up to 64)` and a `cf.assert` that it succeeded
   (running out of memory is a run-time error, not a crash), `memref.dealloc` → `free`;
 - `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch`;
+- `memref.subview` of a contiguous block (a row: `loom-fuse-rows`) → the address of its first
+  element;
 - `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views), and so is an
   `unrealized_conversion_cast` of an `!llvm.ptr` to a memref (a buffer received through memory,
   as `loom-parallel-to-threads` passes them to a loop body on another thread).
@@ -64,11 +66,15 @@ def const(ops: list[Operation], value: int) -> SSAValue:
     return c.result
 
 
-def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices) -> SSAValue:
+def row_major(shape: list[int]) -> list[int]:
+    return [math.prod(shape[i + 1:]) for i in range(len(shape))]
+
+
+def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices, strides=None) -> SSAValue:
     shape = list(t.get_shape())
     if not shape:
         return ptr
-    strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    strides = strides or row_major(shape)
     lin = None
     for idx, stride in zip(indices, strides):
         if isinstance(idx.type, IndexType):  # index → i64 (a no-op once arith is converted)
@@ -162,6 +168,25 @@ class LowerCopy(RewritePattern):
         rewriter.replace(op, with_location(ops, op), [])
 
 
+class LowerSubview(RewritePattern):
+    """A view of a contiguous block of a row-major buffer (`loom-fuse-rows`' rows, unit strides):
+    the address of its first element (its source may already be a pointer, so the offset is
+    computed from the view's strides, which are its source's); accesses through it use its shape's
+    row-major strides, which must be its own."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.SubviewOp, rewriter: PatternRewriter, /):
+        res = op.result.type
+        strides = res.get_strides()
+        if strides != tuple(row_major(list(res.get_shape()))) or any(s != 1 for s in op.static_strides.get_values()):
+            raise AssertionError(f"memref.subview to a non-contiguous view is not lowered: {res}")
+        dynamic = iter(op.offsets)
+        ops: list[Operation] = []
+        offsets = [next(dynamic) if o == memref.DYNAMIC_INDEX else const(ops, o) for o in op.static_offsets.get_values()]
+        element_address(ops, op.source, res, offsets, strides)
+        rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
+
+
 class LowerView(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)) or \
@@ -190,4 +215,4 @@ def access_patterns() -> list[RewritePattern]:
 
 def definition_patterns() -> list[RewritePattern]:
     """The ops that define buffers (after them, buffers are pointers)."""
-    return [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerView()]
+    return [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerSubview(), LowerView()]

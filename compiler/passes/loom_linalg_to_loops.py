@@ -162,6 +162,19 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
     level(e, 0)
 
 
+def loop_bounds(op: linalg.GenericOp) -> list[int]:
+    """The trip count of each loop dim of a generic on memrefs (from the operands it indexes)."""
+    maps = [m.data for m in op.indexing_maps.data]
+    bounds = [None] * maps[0].num_dims
+    for v, m in zip(list(op.inputs) + list(op.outputs), maps):
+        shape = v.type.get_shape() if isinstance(v.type, MemRefType) else ()
+        for r, size in zip(m.results, shape):
+            if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
+                bounds[r.position] = size
+    assert None not in bounds, "every loop dim must index some operand"
+    return bounds
+
+
 class LowerGeneric(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
@@ -170,13 +183,7 @@ class LowerGeneric(RewritePattern):
         maps = [m.data for m in op.indexing_maps.data]
         operands = list(op.inputs) + list(op.outputs)
         n_dims = maps[0].num_dims
-        bounds = [None] * n_dims
-        for v, m in zip(operands, maps):
-            shape = v.type.get_shape() if isinstance(v.type, MemRefType) else ()
-            for r, size in zip(m.results, shape):
-                if isinstance(r, AffineDimExpr) and bounds[r.position] is None:
-                    bounds[r.position] = size
-        assert None not in bounds, "every loop dim must index some operand"
+        bounds = loop_bounds(op)
         n_in = len(op.inputs)
         block = op.body.block
         e = Emitter(op.location)
