@@ -17,6 +17,7 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
     python -m bench --only compile_scaling [--quick]   # through the benchmark driver
     python bench/compile_scaling.py [--quick] [--sizes 100,200] [--depths 4,8] [--no-eager]
     python bench/compile_scaling.py --passes [--sizes 100,200,400]   # CPU s per pass, exponent per pass
+    python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
 `control` family: the same layers inside `for` loops with an `if`), timing each pass and the
@@ -117,6 +118,35 @@ def call_dag(depth: int) -> str:
                 f"    return f{k - 1}(x) + f{k - 1}(x * 0.5)"]
     src += [f"def f(x: f32[{WIDTH}]) -> f32[{WIDTH}]:", f"    return f{depth}(x)"]
     return "\n".join(src) + "\n"
+
+
+def grad_call_dag(depth: int) -> str:
+    """`g(x) = grad(sum(f(x)))` over call_dag(depth)."""
+    return call_dag(depth) + (f"def loss(x: f32[{WIDTH}]) -> f32:\n    return sum(f(x))\n"
+                              f"def g(x: f32[{WIDTH}]) -> f32[{WIDTH}]:\n    return grad(loss, wrt=x)(x)\n")
+
+
+def grad_dag_profile(depths, out=functools.partial(print, flush=True)) -> dict:
+    """CPU s of `ad-differentiate` alone and from source to the first result (native) of the
+    gradient over the call DAG, per depth (each program new: nothing cached between depths)."""
+    from compiler.frontend.irgen import generate
+    from compiler.pipeline import PassManager
+
+    x = np.linspace(-1, 1, WIDTH).astype(np.float32)
+    out(f"\n== grad over the call DAG: CPU s ==\n  {'depth':>6}{'ad-differentiate':>18}{'load to result':>16}")
+    res = {}
+    for d in depths:
+        prog = compiler.loads(grad_call_dag(d), name="scaling.loom", cache=False)
+        module = generate(prog.checker, [prog.g.lower(x).inst])
+        t = time.process_time()
+        PassManager(parse_passes("ad-differentiate")).run(module)
+        ad = time.process_time() - t
+        t = time.process_time()
+        compiler.loads(grad_call_dag(d), name="scaling.loom", cache=False).g(x)
+        total = time.process_time() - t
+        res[d] = (ad, total)
+        out(f"  {d:>6}{ad:>18.2f}{total:>16.2f}")
+    return res
 
 
 def time_first_call(src: str, args: tuple, mode: str) -> tuple[float, float]:
@@ -226,11 +256,14 @@ def main(argv=None) -> int:
     p.add_argument("--depths", help="comma-separated call depths (overrides the defaults)")
     p.add_argument("--no-eager", action="store_true", help="time native compilation only")
     p.add_argument("--passes", action="store_true", help="CPU time and exponent per pass (straight and control)")
+    p.add_argument("--grad-dag", action="store_true", help="CPU time of the gradient over the call DAG per depth")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
     if a.passes:
         profile(sizes)
+    elif a.grad_dag:
+        grad_dag_profile(depths)
     else:
         measure(sizes, depths, eager=not a.no_eager)
     return 0

@@ -77,43 +77,80 @@ def _culprits(rundir: str, statuses: dict) -> list[str]:
     return out
 
 
+START_ATTEMPTS = 3  # a job whose MPI start-up failed on some rank, before any program ran, is retried
+
+
 def launch(command: list[str], n: int, env: dict | None = None) -> int:
-    """Run `command` on `n` ranks; 0 when every rank succeeded, else 1 (after a message)."""
+    """Run `command` on `n` ranks; 0 when every rank succeeded, else 1 (after a message).
+
+    MPICH's start-up (`MPI_Init` over UCX) fails now and then on a loaded machine with an internal
+    error (pmodels/mpich#7417; seen here as "Message from rank 1 and tag 7 truncated" inside
+    `MPI_Init_thread`). No rank has run any of the program then — each rank waits at a barrier
+    after `MPI_Init` before it does (`mpi.comm`) — so the job is started again, at most
+    `START_ATTEMPTS` times in all, with a note on stderr; any other failure ends the job."""
     if n < 1:
         sys.stderr.write(f"error: the number of processes must be at least 1 (got {n})\n")
         return 1
     if command and os.path.basename(command[0]).startswith("python") and len(command) > 1 \
             and (command[1] == "-m" or not command[1].startswith("-")):  # `python script.py …`, `python -m mod …`
         command = [sys.executable, "-m", "runtime.launch", *command[1:]]
-    with tempfile.TemporaryDirectory(prefix="loom-mpi-") as rundir:
-        full_env = dict(os.environ, **(env or {}))
-        full_env.update({CHILD_ENV: "1", mpi.RUNDIR_ENV: rundir,
-                         "MPIR_CVAR_DEFAULT_THREAD_LEVEL": "MPI_THREAD_MULTIPLE"})
-        try:
-            proc = subprocess.Popen([mpiexec(), "-n", str(n), *command], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=full_env)
-        except (OSError, RuntimeError) as e:
-            sys.stderr.write(f"error: cannot start mpiexec: {e}\n")
-            return 1
-        statuses: dict = {}
-        pumps = [threading.Thread(target=_pump, args=(proc.stdout, sys.stdout, statuses), daemon=True),
-                 threading.Thread(target=_pump, args=(proc.stderr, sys.stderr, statuses), daemon=True)]
-        for t in pumps:
-            t.start()
-        try:
-            status = proc.wait()
-        except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
-            proc.wait()
-            return 130
-        for t in pumps:
-            t.join()
-        who = _culprits(rundir, statuses)
-        if status == 0 and not who:
-            return 0
+    for attempt in range(1, START_ATTEMPTS + 1):
+        with tempfile.TemporaryDirectory(prefix="loom-mpi-") as rundir:
+            try:
+                status, statuses = _run(command, n, env, rundir)
+            except OSError as e:
+                sys.stderr.write(f"error: cannot start mpiexec: {e}\n")
+                return 1
+            except KeyboardInterrupt:
+                return 130
+            who = _culprits(rundir, statuses)
+            if status == 0 and not who:
+                return 0
+            if attempt < START_ATTEMPTS and _failed_in_start_up(rundir):
+                sys.stderr.write(f"note: MPI start-up failed before any rank ran the program (a transient "
+                                 f"MPICH failure); starting the job again (attempt {attempt + 1} of "
+                                 f"{START_ATTEMPTS})\n")
+                continue
         who = who or [f"mpiexec exited with status {status}"]
         sys.stderr.write(f"error: the job on {n} processes was ended: {'; '.join(who)}\n")
         return 1
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run(command: list[str], n: int, env: dict | None, rundir: str) -> tuple[int, dict]:
+    """One run of the job: mpiexec's status and each rank's reported (code, signal). OSError when
+    mpiexec cannot start; KeyboardInterrupt (after passing SIGINT on to the job) on Ctrl-C."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env.update({CHILD_ENV: "1", mpi.RUNDIR_ENV: rundir,
+                     "MPIR_CVAR_DEFAULT_THREAD_LEVEL": "MPI_THREAD_MULTIPLE"})
+    try:
+        exe = mpiexec()
+    except RuntimeError as e:
+        raise OSError(str(e)) from e
+    proc = subprocess.Popen([exe, "-n", str(n), *command], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=full_env)
+    statuses: dict = {}
+    pumps = [threading.Thread(target=_pump, args=(proc.stdout, sys.stdout, statuses), daemon=True),
+             threading.Thread(target=_pump, args=(proc.stderr, sys.stderr, statuses), daemon=True)]
+    for t in pumps:
+        t.start()
+    try:
+        status = proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        raise
+    for t in pumps:
+        t.join()
+    return status, statuses
+
+
+def _failed_in_start_up(rundir: str) -> bool:
+    """Did the job end inside `MPI_Init`: some rank began it, none got past the barrier after it,
+    and none reported a failure of its own (a compile error before `MPI_Init` is not retried)?"""
+    marks = os.listdir(rundir)
+    return (any(m.endswith(".init") for m in marks)
+            and not any(m.endswith((".started", ".failed")) for m in marks))
 
 
 def run_devices(argv: list[str], n: int) -> int:

@@ -75,6 +75,7 @@ def comm():
     with _lock:
         world = _state.get("world")
         if world is None:
+            _mark("init")
             import mpi4py
 
             mpi4py.rc.thread_level = "multiple"
@@ -88,7 +89,18 @@ def comm():
             _state["MPI"], _state["world"] = MPI, world
             if in_job() and world.size > 1:
                 _prefix_stderr(world.rank)
+                world.Barrier()  # no rank runs its program before every rank is initialised
+            _mark("started")
         return world
+
+
+def _mark(what: str) -> None:
+    """Leave `<rank>.<what>` in the job's run directory (the launcher reads them after a failure:
+    `init` — this rank began `MPI_Init`; `started` — every rank finished it; `failed`)."""
+    rundir = os.environ.get(RUNDIR_ENV)
+    if rundir and in_job():
+        with open(os.path.join(rundir, f"{os.environ.get('PMI_RANK', '0')}.{what}"), "w"):
+            pass
 
 
 def rank() -> int:

@@ -1,6 +1,8 @@
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -27,3 +29,12 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `mpi` start MPI jobs of up to 4 processes: under pytest-xdist they form one group,
+    so two jobs never run at once (the suite's command uses `--dist loadgroup`, pyproject.toml)."""
+    for item in items:
+        if item.get_closest_marker("mpi") and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group("mpi"))

@@ -12,10 +12,11 @@ from xdsl.dialects import func
 from xdsl.ir import Block, Operation, Region
 
 import compiler
-from bench.compile_scaling import call_dag, control_flow, straight_line, straight_line_inputs
+from bench.compile_scaling import WIDTH, call_dag, control_flow, straight_line, straight_line_inputs
 from compiler.frontend.irgen import generate
 from compiler.passes.loom_inline import LoomInline
 from compiler.pipeline import PassManager, parse_passes, verify
+from tests.test_autodiff import fd_grad
 
 
 def load(src: str, **kw):
@@ -206,3 +207,121 @@ def test_control_flow_benchmark_program_matches_numpy():
         h = (h - u) / np.sqrt(((h - u) ** 2).mean(-1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(load(src).f(*args), h, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(load(src, mode="eager").f(*args), h, rtol=1e-4, atol=1e-5)
+
+
+# ---- F21 with derivatives: each callee of a call DAG is differentiated once ---------------------
+
+def dag_program(depth: int) -> str:
+    """call_dag in f64 (for finite differences), with a gradient and a JVP of it."""
+    return call_dag(depth).replace("f32", "f64") + textwrap.dedent(f"""
+    def loss(x: f64[{WIDTH}]) -> f64:
+        return sum(f(x) * x)
+
+    dloss = grad(loss, wrt=x)
+
+    def tangent(x: f64[{WIDTH}], v: f64[{WIDTH}]) -> (f64[{WIDTH}], f64[{WIDTH}]):
+        return jvp(f, wrt=x)(x, v)
+    """)
+
+
+def dag(k: int, v):  # NumPy, independently: f_k and its derivative (elementwise)
+    if k == 0:
+        return np.tanh(v * 2.0), 2.0 / np.cosh(v * 2.0) ** 2
+    (a, da), (b, db) = dag(k - 1, v), dag(k - 1, v * 0.5)
+    return a + b, da + 0.5 * db
+
+
+def differentiation_work(depth: int, pipeline: str, monkeypatch) -> tuple[int, int]:
+    """(ops cloned, derivative functions made) while differentiating the DAG's gradient."""
+    prog = load(dag_program(depth))
+    m = generate(prog.checker, [prog.dloss.lower(np.ones(WIDTH)).inst])
+    verify(m)
+    before = {f.sym_name.data for f in m.body.block.ops}
+    count = [0]
+    clone = Operation.clone
+
+    def counting(self, *a, **kw):
+        count[0] += 1
+        return clone(self, *a, **kw)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(Operation, "clone", counting)
+        PassManager(parse_passes(pipeline)).run(m)
+    return count[0], len({f.sym_name.data for f in m.body.block.ops} - before)
+
+
+@pytest.mark.parametrize("pipeline", ["ad-differentiate", "ad-jvp{max-ops=8},ad-linearize,ad-transpose"])
+def test_differentiating_a_call_dag_is_linear_in_depth(pipeline, monkeypatch):
+    """f_k calls f_{k-1} twice. Differentiation used to inline every call first (2^depth copies
+    of f0, folded back by CSE): the ops it cloned doubled with each level. Now a callee that
+    loom-inline keeps (shared, larger than max-ops) is differentiated once and its derivative
+    functions are called, so the work grows by a bounded amount per level."""
+    (c6, n6), (c8, n8), (c10, n10) = (differentiation_work(d, pipeline, monkeypatch) for d in (6, 8, 10))
+    assert c10 - c8 <= 2 * (c8 - c6) + 400 and c10 < 2 * c6, (c6, c8, c10)  # 2^depth: c10 ≈ 16 c6
+    assert n10 <= 4 * 10 + 4, n10  # one _jvp, _fwd, _lin, _lin_t per kept callee and for loss
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_call_dag_derivatives_match_numpy_and_finite_differences(mode):
+    """Depth 9: f6 is kept as a call (two callers, > max-ops), so `dloss` runs f6's `_fwd` and
+    `_lin_t` through one tape and `tangent` calls `f6_jvp`."""
+    src = dag_program(9)
+    m = generate(load(src).checker, [load(src).dloss.lower(np.ones(WIDTH)).inst])
+    PassManager(parse_passes("ad-differentiate")).run(m)
+    names = {o.callee.string_value() for o in m.walk() if isinstance(o, func.CallOp)}
+    assert {"f6_jvp", "f6_fwd", "f6_lin_t"} <= names, names
+    p = load(src, mode=mode)
+    x = np.linspace(-1.0, 1.0, WIDTH)
+    v = np.cos(np.arange(WIDTH))
+    y, dy = dag(9, x)
+    want = dy * x + y
+    np.testing.assert_allclose(p.dloss(x), want, rtol=1e-10)
+    np.testing.assert_allclose(want, fd_grad(lambda w: (dag(9, w)[0] * w).sum(), x), rtol=1e-6)
+    out, tan = p.tangent(x, v)
+    np.testing.assert_allclose(out, y, rtol=1e-12)
+    np.testing.assert_allclose(tan, dy * v, rtol=1e-10)
+
+
+def test_f21_gradient_of_the_depth_13_reproducer():
+    """The reproducer F21 (scalar f_k = f_{k-1}(x) + f_{k-1}(x/2), f0 = 2x, depth 13) and its
+    gradient: f13(x) = 2x·1.5^13, f13'(x) = 2·1.5^13, compiled and eagerly (the eager primal
+    makes 2^14 calls at run time, ~3 s: test_depth_13_call_dag_compiles_and_matches runs one)."""
+    src = "\n".join(["def f0(x: f32) -> f32:", "    return x * 2.0"] + [
+        f"def f{k}(x: f32) -> f32:\n    return f{k - 1}(x) + f{k - 1}(x * 0.5)" for k in range(1, 14)]) + """
+def main() -> f32:
+    return f13(1.0)
+
+df = grad(f13, wrt=x)
+"""
+    np.testing.assert_allclose(load(src).main(), 2 * 1.5 ** 13, rtol=1e-5)
+    for mode in ("eager", "jit"):
+        np.testing.assert_allclose(load(src, mode=mode).df(np.float32(0.75)), 2 * 1.5 ** 13, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_call_dag_gradient_through_loops_and_branches(mode):
+    """Kept calls inside a loop and both branches of an `if`: the callee's `_fwd` pushes on the
+    loop's tape each iteration, its `_lin_t` pops in the reversed loop."""
+    src = call_dag(8).replace("f32", "f64") + textwrap.dedent(f"""
+    def loss(x: f64[{WIDTH}]) -> f64:
+        s = 0.1
+        for i in range(3):
+            if i % 2 == 0:
+                s = s + sum(f(x * s))
+            else:
+                s = s * 0.5 + sum(f(x + s)) * 0.1
+        return s
+
+    dloss = grad(loss, wrt=x)
+    """)
+
+    def np_loss(x):
+        s = 0.1
+        for i in range(3):
+            s = s + dag(8, x * s)[0].sum() if i % 2 == 0 else s * 0.5 + dag(8, x + s)[0].sum() * 0.1
+        return s
+
+    x = np.linspace(-0.5, 0.5, WIDTH)
+    p = load(src, mode=mode)
+    np.testing.assert_allclose(p.loss(x), np_loss(x), rtol=1e-12)
+    np.testing.assert_allclose(p.dloss(x), fd_grad(np_loss, x), rtol=1e-6, atol=1e-8)

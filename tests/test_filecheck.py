@@ -16,13 +16,14 @@ only what lit's internal shell also understands (pipes, `&&`, `2>&1`, `rm`, `not
 once per session; a failing file's report shows each command's output and, for `X | filecheck`,
 the output of X (the IR that was checked).
 
-Speed: a `loom` process spends most of its second importing xDSL. Unless LOOM_FC_NO_SERVER=1 is
-set, the runner starts one warm "fork server" process (this file run as a script) and puts a tiny
-`loom` shim first on PATH for the RUN lines: the shim hands its argv, cwd, environment and its
-stdin/stdout/stderr to the server, which forks a child that runs `compiler.cli.main(argv)` exactly
-as the real entry point would, and the shim exits with the child's status. Each child is a fresh
-fork of the pristine server, so no state leaks between commands. If the server cannot start, the
-real `loom` is used.
+Speed: a `loom` process spends most of its second importing xDSL, and a `filecheck` process
+(FileCheck in Python) a fifth of one starting. Unless LOOM_FC_NO_SERVER=1 is set, the runner starts
+one warm "fork server" process (this file run as a script) and puts tiny `loom` and `filecheck`
+shims first on PATH for the RUN lines: a shim hands its program's name, argv, cwd, environment and
+its stdin/stdout/stderr to the server, which forks a child that runs `compiler.cli.main(argv)`
+(or `filecheck.main.main`) exactly as the real entry point would, and the shim exits with the
+child's status. Each child is a fresh fork of the pristine server, so no state leaks between
+commands. If the server cannot start, the real programs are used.
 
 Known bugs are listed in XFAIL below by file name: those tests must fail (strict xfail), so the
 suite stays green while the bug is visible; fix the bug, then delete the entry.
@@ -124,7 +125,7 @@ _SHIM = """#!{python} -SE
 import json, os, socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect({sock!r})
-req = json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}).encode()
+req = json.dumps({{"prog": os.path.basename(sys.argv[0]), "argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}).encode()
 socket.send_fds(s, [struct.pack("!I", len(req))], [0, 1, 2])
 s.sendall(req)
 data = b""
@@ -137,6 +138,7 @@ sys.exit(struct.unpack("!i", data)[0] if len(data) == 4 else 2)
 """
 
 _server: dict | None = None  # {"proc", "bin", "dir"} while the server runs
+PROGRAMS: dict = {}  # in the fork server: program name -> its main(argv), returning the exit status
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:
@@ -150,7 +152,7 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 
 
 def _serve_child(conn: socket.socket) -> None:
-    """In a forked child: become the `loom` process the shim stands for, then exit."""
+    """In a forked child: become the `loom` or `filecheck` process the shim stands for, then exit."""
     import signal
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -168,11 +170,9 @@ def _serve_child(conn: socket.socket) -> None:
         os.chdir(req["cwd"])
         os.environ.clear()
         os.environ.update(req["env"])
-        sys.argv = ["loom", *req["argv"]]
-        from compiler.cli import main
-
+        sys.argv = [req["prog"], *req["argv"]]
         try:
-            rc = main(req["argv"])
+            rc = PROGRAMS[req["prog"]](req["argv"])
         except SystemExit as e:  # argparse errors, --help
             rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         for stream in (sys.stdout, sys.stderr):
@@ -203,6 +203,13 @@ def serve(sock_path: str) -> None:
     from compiler.frontend.parser import parse
     from compiler.passes import PASSES
 
+    PROGRAMS["loom"] = compiler.cli.main
+    try:
+        from filecheck.main import main as filecheck_main
+    except ImportError:  # the real `filecheck` then
+        pass
+    else:
+        PROGRAMS["filecheck"] = lambda argv: filecheck_main(["filecheck", *argv])
     for get in PASSES.values():
         get()
     parse("def f(x: f32) -> f32:\n    return x\n", "<warm-up>")  # builds the (cached) Lark parser
@@ -210,7 +217,7 @@ def serve(sock_path: str) -> None:
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock_path)
     srv.listen(128)
-    print("ready", flush=True)
+    print("ready", *PROGRAMS, flush=True)
     while True:
         conn, _ = srv.accept()
         if os.fork() == 0:
@@ -229,13 +236,14 @@ def _start_server() -> dict | None:
     try:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", sock], cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
-        line = proc.stdout.readline() if proc.stdout else ""
-        if line.strip() != "ready":
+        ready = (proc.stdout.readline() if proc.stdout else "").split()
+        if ready[:1] != ["ready"]:
             proc.kill()
             raise RuntimeError("fork server did not start")
-        shim = bindir / "loom"
-        shim.write_text(_SHIM.format(python=sys.executable, sock=sock))
-        shim.chmod(0o755)
+        for prog in ready[1:]:
+            shim = bindir / prog
+            shim.write_text(_SHIM.format(python=sys.executable, sock=sock))
+            shim.chmod(0o755)
         return {"proc": proc, "bin": str(bindir), "dir": d}
     except Exception:
         shutil.rmtree(d, ignore_errors=True)
@@ -294,7 +302,7 @@ def results() -> dict[str, tuple[bool, str]]:
 
 def _params():
     for f in FILES:
-        marks = []
+        marks = [pytest.mark.xdist_group("filecheck")]  # one worker runs the corpus (once), under pytest-xdist
         if f.name in XFAIL:
             marks.append(pytest.mark.xfail(reason=XFAIL[f.name], strict=True))
         yield pytest.param(f, id=f.name, marks=marks)

@@ -207,6 +207,7 @@ step = value_and_grad(loss, wrt=(w1, w2))
 
 
 @pytest.mark.slow
+@pytest.mark.mpi
 def test_loom_run_devices_over_mpi_matches_unpartitioned(tmp_path):
     src = tmp_path / "g.loom"
     src.write_text(MPI_PROGRAM)
@@ -247,6 +248,7 @@ print(f"rank {mpi.rank()}: ok {type(prog.executor).__name__}", flush=True)
 
 
 @pytest.mark.slow
+@pytest.mark.mpi
 def test_api_in_an_mpi_job_runs_global_view_functions_partitioned(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(JOB)

@@ -159,6 +159,7 @@ def launch(n: int, *args: str, env: dict | None = None) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
+@pytest.mark.mpi
 @pytest.mark.parametrize("mesh", [(2,), (4,), (2, 2)], ids=["2", "4", "2x2"])
 def test_collectives_over_mpi(tmp_path, mesh):
     out = str(tmp_path / "results.npz")

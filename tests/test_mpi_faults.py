@@ -16,7 +16,7 @@ import pytest
 from runtime import mpi_abi
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 SCRIPT = """
 import os, sys
@@ -73,6 +73,31 @@ def test_a_failing_rank_ends_the_job(script, mode, message):
     assert message in p.stderr
     assert "error: the job on 2 processes was ended" in p.stderr
     assert "BAD TERMINATION" not in p.stdout + p.stderr and "Return code" not in p.stdout + p.stderr
+    assert "starting the job again" not in p.stderr  # the program ran: never retried
+
+
+# A rank that marks `MPI_Init` begun (as `mpi.comm` does) and dies before the barrier after it: the
+# launcher's picture of MPICH's transient start-up failure. It counts the attempts in a file.
+INIT_DIES = """
+import os, sys
+rank, rundir = os.environ["PMI_RANK"], os.environ["LOOM_MPI_RUNDIR"]
+open(os.path.join(rundir, rank + ".init"), "w").close()
+with open(sys.argv[1], "a") as f:
+    f.write(rank)
+if len(open(sys.argv[1]).read()) <= {dies} * 2:
+    sys.exit(7)
+"""
+
+
+@pytest.mark.parametrize("dies, attempts, status", [(1, 2, 0), (5, 3, 1)], ids=["once", "always"])
+def test_a_failure_inside_mpi_start_up_starts_the_job_again(tmp_path, dies, attempts, status):
+    count = tmp_path / "attempts"
+    p = loom("launch", "-n", "2", sys.executable, "-c", INIT_DIES.format(dies=dies), str(count))
+    assert p.returncode == status, p.stderr
+    assert len(count.read_text()) == 2 * attempts  # both ranks, once per attempt
+    assert p.stderr.count("starting the job again") == attempts - 1
+    if status:
+        assert "error: the job on 2 processes was ended" in p.stderr
 
 
 def write(tmp_path, body: str) -> tuple[str, str]:

@@ -8,6 +8,8 @@ Loom types are static, so each example writes one small Loom program for its sha
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,9 +23,35 @@ PIPELINES = list(EXECUTIONS)
 NP = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64, "bool": np.bool_}
 FLOATS = ("f32", "f64")
 TOL = {"f32": dict(rtol=1e-5, atol=1e-6), "f64": dict(rtol=1e-12, atol=1e-13)}
-SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Examples per execution. A compiled example builds and JIT-compiles its own program (~0.3 s), so the
+# compiled run draws fewer; the reference executor checks the same properties on 30 examples each.
+EXAMPLES = {"none": 30, "loom-opt": 30, "jit": 12}
 
-pipelines = pytest.mark.parametrize("pipeline", PIPELINES)
+
+def prop(**strategies):
+    """`@given(**strategies)` for each execution in PIPELINES, with EXAMPLES[execution] examples: the
+    decorated `test(pipeline, **drawn)` becomes a test parametrized over `pipeline`."""
+    def decorate(body):
+        def bind(pipeline: str):
+            def run(*args, **kwargs):
+                body(pipeline, *args, **kwargs)
+
+            sig = inspect.signature(body)
+            run.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
+            run.__name__ = run.__qualname__ = f"{body.__name__}_{pipeline.replace('-', '_')}"
+            run.__module__ = body.__module__
+            return settings(max_examples=EXAMPLES[pipeline], deadline=None,
+                            suppress_health_check=[HealthCheck.too_slow])(given(**strategies)(run))
+
+        runs = {p: bind(p) for p in PIPELINES}
+
+        @pytest.mark.parametrize("pipeline", PIPELINES)
+        def test(pipeline):
+            runs[pipeline]()
+
+        test.__name__, test.__qualname__, test.__doc__ = body.__name__, body.__qualname__, body.__doc__
+        return test
+    return decorate
 seeds = st.integers(0, 2**32 - 1)
 dtypes = st.sampled_from(["f32", "f64", "i32", "i64"])
 
@@ -76,9 +104,7 @@ BINARY = {
 CMP = {"<", ">=", "==", "!="}
 
 
-@pipelines
-@SETTINGS
-@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+@prop(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
        op=st.sampled_from(sorted(BINARY)), dt=dtypes, seed=seeds)
 def test_binary_broadcasting(pipeline, shapes, op, dt, seed):
     if op == "/" and dt not in FLOATS:
@@ -97,9 +123,7 @@ def test_binary_broadcasting(pipeline, shapes, op, dt, seed):
     check(call(src, pipeline, a, b), want, rdt)
 
 
-@pipelines
-@SETTINGS
-@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=3),
+@prop(shapes=hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=3),
        dt=dtypes, seed=seeds)
 def test_where_and_logic_broadcasting(pipeline, shapes, dt, seed):
     (sc, sa, sb), out = shapes.input_shapes, shapes.result_shape
@@ -112,9 +136,7 @@ def test_where_and_logic_broadcasting(pipeline, shapes, dt, seed):
     check(got[1], (c & (a > b)) | ~(c | (a == b)), "bool")
 
 
-@pipelines
-@SETTINGS
-@given(shapes=hnp.mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)",
+@prop(shapes=hnp.mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)",
                                                  min_dims=0, max_dims=2, max_side=4),
        dt=dtypes, seed=seeds)
 def test_matmul_shapes(pipeline, shapes, dt, seed):
@@ -153,9 +175,7 @@ def reduction_cases(draw):
     return name, dt, shape, axis, draw(st.booleans())
 
 
-@pipelines
-@SETTINGS
-@given(case=reduction_cases(), seed=seeds)
+@prop(case=reduction_cases(), seed=seeds)
 def test_reductions_random_axes(pipeline, case, seed):
     name, dt, shape, axis, keep = case
     rng = np.random.default_rng(seed)
@@ -174,9 +194,7 @@ def test_reductions_random_axes(pipeline, case, seed):
     check(call(src, pipeline, x), want, rdt)
 
 
-@pipelines
-@SETTINGS
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4), data=st.data(),
+@prop(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4), data=st.data(),
        name=st.sampled_from(["argmax", "argmin"]), dt=dtypes, seed=seeds)
 def test_argmax_argmin_random_axis(pipeline, shape, data, name, dt, seed):
     ndim = len(shape)
@@ -220,9 +238,7 @@ def slicing_cases(draw):
     return shape, text, key
 
 
-@pipelines
-@SETTINGS
-@given(case=slicing_cases(), dt=dtypes, seed=seeds)
+@prop(case=slicing_cases(), dt=dtypes, seed=seeds)
 def test_static_slicing(pipeline, case, dt, seed):
     shape, text, key = case
     x = values(np.random.default_rng(seed), dt, shape)
@@ -231,9 +247,7 @@ def test_static_slicing(pipeline, case, dt, seed):
     check(call(src, pipeline, x), want, dt)
 
 
-@pipelines
-@SETTINGS
-@given(case=slicing_cases(), seed=seeds, scalar=st.booleans())
+@prop(case=slicing_cases(), seed=seeds, scalar=st.booleans())
 def test_static_slice_update(pipeline, case, seed, scalar):
     shape, text, key = case
     rng = np.random.default_rng(seed)
@@ -253,9 +267,7 @@ def test_static_slice_update(pipeline, case, seed, scalar):
     check(got[1], want_x, "f64")
 
 
-@pipelines
-@SETTINGS
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6), data=st.data(), seed=seeds)
+@prop(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6), data=st.data(), seed=seeds)
 def test_dynamic_index_and_window(pipeline, shape, data, seed):
     n = shape[0]
     i = data.draw(st.integers(-n, n - 1), label="i")
@@ -278,9 +290,7 @@ def test_dynamic_index_and_window(pipeline, shape, data, seed):
 
 
 # ---------------------------------------------------------------------- transpose and reshape
-@pipelines
-@SETTINGS
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=5, min_side=1, max_side=4), data=st.data(), seed=seeds)
+@prop(shape=hnp.array_shapes(min_dims=1, max_dims=5, min_side=1, max_side=4), data=st.data(), seed=seeds)
 def test_transpose_random_permutation(pipeline, shape, data, seed):
     ndim = len(shape)
     perm = data.draw(st.permutations(range(ndim)), label="perm")
@@ -313,9 +323,7 @@ def factorizations(draw, n: int):
     return draw(st.permutations(dims))
 
 
-@pipelines
-@SETTINGS
-@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5), data=st.data(), dt=dtypes,
+@prop(shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5), data=st.data(), dt=dtypes,
        seed=seeds)
 def test_reshape_random_factorization(pipeline, shape, data, dt, seed):
     n = int(np.prod(shape))

@@ -4,6 +4,7 @@ and reported by `loom run` as `file:line:col: error: ...` with exit status 1 (ne
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import compiler
+from tests.alloc_faults import AllocFaults
 from tests.conftest import EXECUTIONS, how
 from compiler.cli import main
 
@@ -265,6 +267,74 @@ def test_a_failing_check_frees_the_autodiff_tape():
     assert leaked_per_failing_call(p.df, x, 10 ** 6, match="out of range") < 1024
 
 
+# a for loop pushes a buffer per iteration (the reverse sweep pops each into a fresh buffer); an
+# unbounded while has no reservation, so its pushes grow the tape (realloc)
+TAPE_OOM_SRC = """
+def f(x: f32[N], n: i64) -> f32:
+    y = x
+    for k in range(3):
+        y = sin(y) * x
+    i = 0
+    while i < n:
+        y = sin(y) * 0.5 + x
+        i = i + 1
+    return sum(y)
+df = grad(f, wrt=x)
+"""
+
+
+def test_every_failing_allocation_of_a_gradient_is_a_located_error_that_frees_everything():
+    """Issue 9: each allocation of a differentiated call fails in turn (tests/alloc_faults.py: the
+    N-th malloc/aligned_alloc/realloc returns null) — the tape, its growth, a popped buffer, any
+    buffer: a located "out of memory" error with nothing left allocated (a failing tape allocation
+    crashed the process and a failing pop leaked the call's buffers before), or, for the tape's
+    reservation (a hint), the right result."""
+    x = np.linspace(0.1, 0.9, 64, dtype=np.float32)
+    want = compiler.loads(TAPE_OOM_SRC, name="tape_oom.loom", mode="eager").df(x, 2)
+    with AllocFaults() as faults:
+        p = compiler.loads(TAPE_OOM_SRC, name="tape_oom.loom")
+        loops = p.df.lower(x, 2).as_text("loops")
+        assert re.search(r"ad\.pop .*: memref<64xf32>", loops) and "ad.tape_reserve" in loops, loops
+        faults.reset()
+        np.testing.assert_allclose(p.df(x, 2), want, rtol=1e-5)
+        n, kinds = faults.count, set()
+        assert n >= 10 and not faults.live
+        for k in range(1, n + 1):
+            faults.reset()
+            faults.fail_at = k
+            try:
+                got = p.df(x, 2)
+            except compiler.LoomRuntimeError as e:
+                first = str(e).splitlines()[0]
+                assert re.fullmatch(r"tape_oom\.loom:\d+:\d+: error: out of memory \((allocating \d+ bytes|"
+                                    r"growing an autodiff tape)\)", first), (k, str(e))
+                kinds.add(first.split(".loom:")[1] if "tape)" in first else "a buffer")
+            else:  # the reservation failed: the tape grew push by push
+                np.testing.assert_allclose(got, want, rtol=1e-5)
+            assert faults.failed == 1 and not faults.live, (k, faults.live)
+        # the buffers, the tape (line 11: the grad) and its growth by a push in the while (line 8)
+        assert kinds == {"a buffer", "11:1: error: out of memory (growing an autodiff tape)",
+                         "8:13: error: out of memory (growing an autodiff tape)"}, kinds
+
+
+def test_a_failing_pop_frees_the_call_with_the_c_allocator_back_where_it_was():
+    """The last allocation of the call above is a popped buffer: with it failing, the C allocator
+    holds no more than before each call (the leak tests' measure, malloc_in_use)."""
+    x = np.linspace(0.1, 0.9, 20_000, dtype=np.float32)
+    with AllocFaults() as faults:
+        p = compiler.loads(TAPE_OOM_SRC, name="tape_oom.loom")
+        faults.reset()
+        p.df(x, 2)
+        last = faults.count
+
+        def fail_last(*args):
+            faults.reset()
+            faults.fail_at = last
+            return p.df(*args)
+
+        assert leaked_per_failing_call(fail_last, x, 2, match="out of memory") < 1024
+
+
 SPIN = """def spin(n: i64) -> f32:
     s = zeros((SIZE,))
     i = 0
@@ -321,7 +391,6 @@ SCALAR_LOOP = """def f(x: i32[N]) -> i32:
 def test_interrupt_checks_leave_scalar_loops_vectorizable(n):
     """The interrupt poll is outside the loop that does the work, so LLVM vectorizes a scalar
     program loop (a per-iteration poll kept it scalar)."""
-    import re
 
     p = compiler.loads(SCALAR_LOOP, name="vec.loom")
     x = np.arange(n, dtype=np.int32)

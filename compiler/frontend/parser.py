@@ -24,6 +24,16 @@ from runtime import cache
 KEYWORDS = frozenset(
     "def struct mesh const return if elif else for in range while bound with and or not true false".split()
 )
+
+MAX_INT_DIGITS = 100  # far beyond any i64 (19 digits); Python's int() refuses over 4300 digits
+
+
+def too_long(text: str, span: Span) -> None:
+    """An integer literal of more than MAX_INT_DIGITS digits (F16: a 5000-digit literal was a
+    ValueError traceback from int()): it fits no integer type."""
+    if len(text) > MAX_INT_DIGITS:
+        raise LoomSyntaxError(f"the integer literal {text[:20]}… ({len(text)} digits) does not fit in i64", span)
+
 class _LoomIndenter(Indenter):
     NL_type = "_NL"
     OPEN_PAREN_types = ["LPAR", "LSQB"]
@@ -224,6 +234,7 @@ class _ToAST(Transformer_NonRecursive):
 
     @v_args(meta=True)
     def dim_int(self, meta, c):
+        too_long(str(c[0]), self.sp(meta))
         return A.DimExpr(self.sp(meta), "int", int(c[0]))
 
     @v_args(meta=True)
@@ -404,6 +415,8 @@ class _ToAST(Transformer_NonRecursive):
     def number(self, meta, c):
         text = str(c[0])
         is_float = any(ch in text for ch in ".eE")
+        if not is_float:
+            too_long(text, self.sp(meta))
         return A.Num(self.sp(meta), text, is_float)
 
     @v_args(meta=True)

@@ -7,6 +7,16 @@ values that are not active (autodiff/activity.py) have no tangent code at all (s
 Control flow is differentiated structurally: `scf.for`/`scf.while` carry a tangent next to each
 active carried value, `scf.if` yields one next to each active result.
 
+Calls that `loom-inline` would keep (a callee called from several places, larger than `max-ops`
+once its own calls are inlined, with no `ad` op inside and not `@checkpoint`) stay calls: a
+kept call with active operands calls the callee's JVP function for those operands, built once
+per (callee, active operands), so a call DAG is differentiated in time linear in its size
+(tests/filecheck/autodiff_call_dag.loom):
+
+    %0 = func.call @f1(%x) : (f64) -> f64
+becomes
+    %2, %3 = func.call @f1_jvp(%0, %1) {ad.jvp_call = 1 : i64} : (f64, f64) -> (f64, f64)
+
 For `ad.vjp @f` it builds the same JVP function (the wrt parameters' tangents as inputs) and
 retargets the op at it (`form = "jvp"`); `ad-linearize` and `ad-transpose` take it from there.
 A derivative op is only processed once its callee contains no derivative ops itself (nested
@@ -35,12 +45,13 @@ becomes (reverse mode: the vjp now names the JVP function, for `ad-linearize`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func, scf
-from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWalker
 from xdsl.traits import IsTerminator
@@ -51,10 +62,10 @@ from xdsl.transforms.dead_code_elimination import region_dce
 from compiler.diagnostics import LoomError
 from compiler.passes.ad_tape_forwarding import forward_tapes
 from compiler.passes.autodiff.activity import active_values
-from compiler.passes.autodiff.functions import fresh_name, lookup, new_function, replace_derivative
+from compiler.passes.autodiff.functions import JVP_CALL, fresh_name, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.build import B, differentiable
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
-from compiler.passes.loom_inline import InlineCall
+from compiler.passes.loom_inline import CHECKPOINT, InlineCall, LoomInline, bottom_up, call_graph, kept_callees
 from dialects import ad
 
 
@@ -71,28 +82,80 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
     return False
 
 
-def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp) -> func.FuncOp:
-    """A private copy of `f` with every call inlined, then canonicalized and CSE'd: differentiation
-    sees one body, as small as it gets (an inner derivative's code is simplified before it is
-    differentiated again, instead of each order re-expanding the last one's redundancy)."""
+def kept_calls(module: ModuleOp, max_ops: int) -> tuple[set[str], set[str]]:
+    """The callees whose calls differentiation keeps (each gets one JVP function, called): those
+    `loom-inline` keeps — called from several places, larger than its `max-ops` once their own
+    calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
+    is inlined and simplified before it is differentiated again) and are not `@checkpoint`
+    functions (whose ops must be inlined to be tagged). Also returns the functions that print
+    at no call depth: two calls of one with the same operands compute the same results."""
+    functions = {f.sym_name.data: f for f in module.body.block.ops if isinstance(f, func.FuncOp)}
+    calls = call_graph(functions)
+    impure: set[str] = set()
+    prints: set[str] = set()
+    for name in bottom_up(functions, calls):
+        ops = [o.name for o in functions[name].walk()]
+        callees = [c.callee.string_value() for c in calls[name]]
+        if any(o.startswith("ad.") for o in ops) or any(c in impure for c in callees):
+            impure.add(name)
+        if "loom.print" in ops or any(c in prints for c in callees):
+            prints.add(name)
+    keep = kept_callees(functions, max_ops, lambda name: name not in impure and
+                        CHECKPOINT not in functions[name].attributes)
+    return keep, set(functions) - prints
+
+
+def merge_calls(block: Block, pure: set[str], seen: dict | None = None) -> None:
+    """Replace a call of a `pure` function by an earlier one (in this block or an enclosing one)
+    with the same callee and operands: a call DAG's inlined levels call the same function on the
+    same values many times (`f2(x) = f1(x) + f1(x/2)`, `f1(x) = f0(x) + f0(x/2)`: `f0(x/2)` twice),
+    and CSE leaves calls alone."""
+    seen = {} if seen is None else seen
+    for op in list(block.ops):
+        for region in op.regions:
+            for b in region.blocks:
+                merge_calls(b, pure, dict(seen))
+        if isinstance(op, func.CallOp) and op.callee.string_value() in pure:
+            key = (op.callee.string_value(), tuple(op.operands))
+            if key in seen:
+                for old, new in zip(op.results, seen[key].results):
+                    old.replace_all_uses_with(new)
+                op.detach()
+                op.erase()
+            else:
+                seen[key] = op
+
+
+def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp, keep: set[str], pure: set[str]) -> func.FuncOp:
+    """A private copy of `f` with every call inlined except those to `keep`, then canonicalized
+    and CSE'd (calls of `pure` functions too): differentiation sees one body, as small as it gets (an inner derivative's code is
+    simplified before it is differentiated again, instead of each order re-expanding the last
+    one's redundancy)."""
     g = f.clone()
     g.sym_name = StringAttr(fresh_name(module, f.sym_name.data + "_inlined"))
     g.sym_visibility = StringAttr("private")
     module.body.block.add_op(g)
-    PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_region(g.body)
+    PatternRewriteWalker(InlineCall(keep), apply_recursively=True).rewrite_region(g.body)
     forward_tapes(g)  # an inner derivative's tape, where it is plain dataflow
     canonicalize = GreedyRewritePatternApplier([CanonicalizationRewritePattern()], ctx=ctx, folding_enabled=True)
     PatternRewriteWalker(canonicalize, post_walk_func=region_dce).rewrite_region(g.body)
     cse(g)
+    merge_calls(g.body.block, pure)
     g.detach()
     return g
+
+
+JvpOf = Callable[[str, list[int], Attribute], func.FuncOp]
+"""The JVP function of a callee for its active operands (built once per callee and operands)."""
 
 
 class JvpBuilder:
     """Clones a function body into a new block, adding tangent code after every active op."""
 
-    def __init__(self, active: set[SSAValue]):
+    def __init__(self, active: set[SSAValue], jvp_of: JvpOf):
         self.active = active
+        self.jvp_of = jvp_of
+        self.in_condition = False  # in a while loop's condition region, whose tangents are dead
         self.vmap: dict[SSAValue, SSAValue] = {}
         self.tmap: dict[SSAValue, SSAValue | None] = {}
 
@@ -140,7 +203,26 @@ class JvpBuilder:
             b.add(ad.TapeFreeOp(self.t(op.tape)))
         dst.add_ops(b.ops)
 
+    def call(self, op: func.CallOp, dst: Block) -> None:
+        """A kept call with active operands calls the callee's JVP function (for those operands)."""
+        act = [k for k, v in enumerate(op.operands) if v in self.active]
+        g = self.jvp_of(op.callee.string_value(), act, op.location)
+        b = B(op.location)
+        args = [self.vmap.get(v, v) for v in op.operands] + [self.tangent_or_zero(b, op.operands[k]) for k in act]
+        call = func.CallOp(g.sym_name.data, args, list(g.function_type.outputs))
+        call.attributes[JVP_CALL] = IntegerAttr(len(op.operands), i64)
+        b.add(call)
+        dst.add_ops(b.ops)
+        n = len(op.results)
+        for k, r in enumerate(op.results):
+            self.vmap[r] = call.results[k]
+            if r in self.active:
+                self.tmap[r] = call.results[n + k]
+
     def simple(self, op: Operation, dst: Block) -> None:
+        if isinstance(op, func.CallOp) and not self.in_condition and any(v in self.active for v in op.operands):
+            self.call(op, dst)
+            return
         new = op.clone(value_mapper=self.vmap)
         dst.add_op(new)
         for old, nv in zip(op.results, new.results):
@@ -232,7 +314,9 @@ class JvpBuilder:
         ttypes = [before.args[k].type for k in act]
         nbefore = Block(arg_types=[a.type for a in before.args] + ttypes)
         self.bind_args(before.args, nbefore.args, act)
+        self.in_condition, outer = True, self.in_condition
         cond = self.block(before, nbefore)
+        self.in_condition = outer
         if [self.vmap.get(a, a) for a in cond.args] != list(nbefore.args[:len(before.args)]):
             raise LoomError("ad-jvp: a while loop's condition region must pass its arguments on unchanged "
                             "(a compiler bug)")
@@ -249,9 +333,11 @@ class JvpBuilder:
         self.bind_results(op, new, act)
 
 
-def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], loc) -> func.FuncOp:
-    """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`."""
-    g = simplified_copy(ctx, module, f)
+def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], loc,
+              calls: tuple[set[str], set[str]], jvp_of: JvpOf) -> func.FuncOp:
+    """`@f_jvp(primals…, tangents of wrt…) -> (results…, result tangents…)`; the kept calls
+    (`calls`: from `kept_calls`) with active operands call their callees' JVP functions (`jvp_of`)."""
+    g = simplified_copy(ctx, module, f, *calls)
     body = g.body.block
     ins = list(g.function_type.inputs)
     outs = list(g.function_type.outputs)
@@ -260,7 +346,7 @@ def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], lo
             raise LoomError(f"cannot differentiate with respect to parameter {k} of '{f.sym_name.data}': "
                             f"it is not a float value", None)
     jf, nb = new_function(module, f"{f.sym_name.data}_jvp", ins + [ins[k] for k in wrt], outs + outs, loc)
-    builder = JvpBuilder(active_values(g, [body.args[k] for k in wrt]))
+    builder = JvpBuilder(active_values(g, [body.args[k] for k in wrt]), jvp_of)
     for a, na in zip(body.args, nb.args):
         builder.vmap[a] = na
     for j, k in enumerate(wrt):
@@ -279,18 +365,26 @@ def build_jvp(ctx: Context, module: ModuleOp, f: func.FuncOp, wrt: list[int], lo
 class AdJvp(ModulePass):
     name = "ad-jvp"
 
+    max_ops: int = LoomInline.max_ops
+    """A callee larger than this (once its own calls are inlined), called from several places, is
+    differentiated once and called, as `loom-inline` keeps it."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         built: dict[tuple[str, tuple[int, ...]], func.FuncOp] = {}  # one JVP function per (callee, wrt)
+        calls = kept_calls(op, self.max_ops)
+
+        def jvp_of(name: str, wrt: list[int], loc: Attribute) -> func.FuncOp:
+            if (name, tuple(wrt)) not in built:
+                built[name, tuple(wrt)] = build_jvp(ctx, op, lookup(op, name), wrt, loc, calls, jvp_of)
+            return built[name, tuple(wrt)]
+
         for d in [o for o in op.walk() if isinstance(o, (ad.JvpOp, ad.VjpOp))]:
             if isinstance(d, ad.VjpOp) and d.form_name() != "primal":
                 continue
             f = lookup(op, d.callee.string_value())
             if has_derivative_ops(op, f):
                 continue  # nested derivative: its inner ops go first (ad-differentiate repeats)
-            key = (f.sym_name.data, tuple(d.wrt_list()))
-            if key not in built:
-                built[key] = build_jvp(ctx, op, f, d.wrt_list(), d.location)
-            jf = built[key]
+            jf = jvp_of(f.sym_name.data, d.wrt_list(), d.location)
             if isinstance(d, ad.JvpOp):
                 call = func.CallOp(jf.sym_name.data, list(d.args), [r.type for r in d.outs])
             else:

@@ -14,7 +14,14 @@ Control flow splits in two: a loop becomes a primal loop (carrying the tape) and
 over the same iterations; a `while` loop counts its iterations (the count is pushed after the
 loop, the linear loop is an `scf.for` over it — so loops without a bound work, the tape grows as
 needed); an `if` becomes a primal and a linear `if` on the same condition. The derivative op
-becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape.
+becomes a call of `@g_fwd` and `ad.vjp @g_lin {form = "linear"}` on the tape. A call of a callee's
+JVP function (`ad.jvp_call`, kept by ad-jvp) splits into calls of that function's halves, which
+take and return this program's tape (`@h_fwd` pushes the callee's residuals on it, `@h_lin` pops):
+
+    %2, %3 = func.call @f1_jvp(%0, %1) {ad.jvp_call = 1 : i64} : (f64, f64) -> (f64, f64)
+becomes, in the primal and in the linear program,
+    %2, %3 = func.call @f1_fwd(%0, %1) : (f64, !ad.tape) -> (f64, !ad.tape)
+    %6, %7 = func.call @f1_lin(%4, %1) {ad.linear_call} : (!ad.tape, f64) -> (f64, !ad.tape)
 
 Example (`@loss_jvp` of the `ad-jvp` example, `loss(w, x) = sum(tanh(x * w))`):
 
@@ -45,6 +52,7 @@ becomes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -54,7 +62,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
-from compiler.passes.autodiff.functions import COUNT, lookup, new_function, replace_derivative
+from compiler.passes.autodiff.functions import COUNT, JVP_CALL, LINEAR_CALL, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
 from compiler.passes.llvm_types import nbytes
@@ -68,6 +76,13 @@ def defined_in(v: SSAValue, block: Block) -> bool:
     return owner is block if isinstance(owner, Block) else owner.parent_block() is block
 
 
+def made_at(v: SSAValue):
+    """The source location of what made `v` (for a block argument: the op holding the block), where
+    the push and the pop of `v` report their run-time errors (out of memory)."""
+    owner = v.owner
+    return (owner.parent_op() if isinstance(owner, Block) else owner).location
+
+
 def remat(v: SSAValue) -> bool:
     """Constants are recomputed in the linear program rather than taped."""
     o = v.owner
@@ -78,9 +93,14 @@ def remat(v: SSAValue) -> bool:
     return isinstance(o, loom.FullOp) and isinstance(o.value.owner, arith.ConstantOp)
 
 
+SplitOf = Callable[[str, int], tuple[func.FuncOp, func.FuncOp]]
+"""The tape-passing halves (`_fwd`, `_lin`) of a called JVP function with that many primal inputs."""
+
+
 class Splitter:
-    def __init__(self, linear: set[SSAValue]):
+    def __init__(self, linear: set[SSAValue], split_of: SplitOf):
         self.linear = linear
+        self.split_of = split_of
         self.fmap: dict[SSAValue, SSAValue] = {}
         self.lmap: dict[SSAValue, SSAValue] = {}
 
@@ -91,6 +111,8 @@ class Splitter:
     def linear_uses(self, op: Operation) -> list[SSAValue]:
         """Primal values the linear part of `op` reads (at any depth; nested blocks' own values
         are filtered out by the caller)."""
+        if JVP_CALL in op.attributes:  # its linear half takes the tangent operands only
+            return [v for v in op.operands[op.attributes[JVP_CALL].value.data:] if v not in self.linear]
         if not op.regions:
             return [v for v in op.operands if v not in self.linear]
         out: list[SSAValue] = []
@@ -178,6 +200,7 @@ class Splitter:
             self.rematerialize(v, ldst)
         for v in reversed(res):
             pop = ad.PopOp(ltape, v.type)
+            pop.location = made_at(v)  # (a pop allocates: running out of memory is reported there)
             ldst.add_op(pop)
             ltape, self.lmap[v] = pop.result_tape, pop.value
         for o in again:  # @checkpoint: recomputed, not taped
@@ -193,13 +216,35 @@ class Splitter:
                 ftape, ltape = self.if_(op, fdst, ldst, ftape, ltape)
             elif isinstance(op, scf.WhileOp):
                 ftape, ltape = self.while_(op, fdst, ldst, ftape, ltape)
+            elif JVP_CALL in op.attributes:
+                ftape, ltape = self.call(op, fdst, ldst, ftape, ltape)
             else:
                 self.clone(op, ldst, self.lmap)
         for v in res:
             push = ad.PushOp(ftape, self.fmap.get(v, v))
+            push.location = made_at(v)
             fdst.add_op(push)
             ftape = push.result
         return ftape, ltape
+
+    def call(self, op: func.CallOp, fdst: Block, ldst: Block, ftape, ltape):
+        """A call of a JVP function splits into calls of its halves: `@g_fwd(primals…, tape) ->
+        (results…, tape)` pushes the callee's residuals on this tape, `@g_lin(tape, tangents…) ->
+        (result tangents…, tape)` pops them (and is only ever run transposed, like this program)."""
+        n, half = op.attributes[JVP_CALL].value.data, len(op.results) // 2
+        fwd, lin = self.split_of(op.callee.string_value(), n)
+        fcall = func.CallOp(fwd.sym_name.data, [self.fmap.get(v, v) for v in op.operands[:n]] + [ftape],
+                            list(fwd.function_type.outputs))
+        lcall = func.CallOp(lin.sym_name.data, [ltape] + [self.lmap.get(v, v) for v in op.operands[n:]],
+                            list(lin.function_type.outputs))
+        lcall.attributes[LINEAR_CALL] = UnitAttr()
+        fcall.location = lcall.location = op.location
+        fdst.add_op(fcall)
+        ldst.add_op(lcall)
+        for k in range(half):
+            self.fmap[op.results[k]] = fcall.results[k]
+            self.lmap[op.results[half + k]] = lcall.results[k]
+        return fcall.results[-1], lcall.results[-1]
 
     def _terminate(self, src: Block, fdst: Block, ldst: Block, ftape, ltape, lin_k, pri_k, extra_f=()):
         t = src.last_op
@@ -330,6 +375,7 @@ class Splitter:
         push = ad.PushOp(fop.results[-1], fop.results[-2])
         fdst.add_op(push)
         pop = ad.PopOp(ltape, i64)
+        push.location = pop.location = op.location
         pop.attributes[COUNT] = UnitAttr()
         ldst.add_op(pop)
         b = B(op.location)
@@ -346,31 +392,39 @@ class Splitter:
         return push.result, lop.results[-1]
 
 
-def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc) -> tuple[func.FuncOp, func.FuncOp]:
+def linearize(module: ModuleOp, g: func.FuncOp, n_primal: int, loc, split_of: SplitOf,
+              threaded: bool = False) -> tuple[func.FuncOp, func.FuncOp]:
+    """`@g_fwd(primals…) -> (results…, tape)` and `@g_lin(tape, tangents…) -> (result tangents…)`;
+    `threaded` (a called JVP function): `@g_fwd(primals…, tape) -> (results…, tape)` pushes on
+    its caller's tape and `@g_lin(tape, tangents…) -> (result tangents…, tape)` returns it."""
     body = g.body.block
     ins = list(g.function_type.inputs)
     outs = list(g.function_type.outputs)
     n_res = len(outs) // 2
     tangent_params = list(body.args[n_primal:])
-    sp = Splitter(active_values(g, tangent_params, mirror_tapes=False))
-    fwd, fb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_fwd", ins[:n_primal],
-                           outs[:n_res] + [ad.TapeType()], loc)
-    lin, lb = new_function(module, g.sym_name.data.replace("_jvp", "") + "_lin", [ad.TapeType()] + ins[n_primal:],
-                           outs[n_res:], loc)
+    sp = Splitter(active_values(g, tangent_params, mirror_tapes=False), split_of)
+    tape_in = [ad.TapeType()] if threaded else []
+    base = g.sym_name.data.replace("_jvp", "")
+    fwd, fb = new_function(module, base + "_fwd", ins[:n_primal] + tape_in, outs[:n_res] + [ad.TapeType()], loc)
+    lin, lb = new_function(module, base + "_lin", [ad.TapeType()] + ins[n_primal:], outs[n_res:] + tape_in, loc)
     for a, na in zip(body.args[:n_primal], fb.args):
         sp.fmap[a] = na
     for a, na in zip(tangent_params, lb.args[1:]):
         sp.lmap[a] = na
-    tape = ad.TapeNewOp()
-    tape.location = loc
-    fb.add_op(tape)
-    ft, lt = sp.split(body, fb, lb, tape.tape, lb.args[0], list(range(n_res, 2 * n_res)))
+    if threaded:
+        tape = fb.args[-1]
+    else:
+        new = ad.TapeNewOp()
+        new.location = loc
+        fb.add_op(new)
+        tape = new.tape
+    ft, lt = sp.split(body, fb, lb, tape, lb.args[0], list(range(n_res, 2 * n_res)))
     ret = body.last_op
     r1 = func.ReturnOp(*([sp.fmap.get(v, v) for v in ret.operands[:n_res]] + [ft]))
     b = B(ret.location)
     lin_out = [sp.lmap[v] if v in sp.lmap else b.materialize(None, v.type) for v in ret.operands[n_res:]]
     lb.add_ops(b.ops)
-    r2 = func.ReturnOp(*lin_out)
+    r2 = func.ReturnOp(*(lin_out + ([lt] if threaded else [])))
     r1.location = r2.location = ret.location
     fb.add_op(r1)
     lb.add_op(r2)
@@ -382,14 +436,19 @@ class AdLinearize(ModulePass):
     name = "ad-linearize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        split: dict[str, tuple[func.FuncOp, func.FuncOp]] = {}  # one split per JVP function
+        split: dict[tuple[str, bool], tuple[func.FuncOp, func.FuncOp]] = {}  # one split per JVP function
+
+        def split_of(name: str, n_primal: int, loc=None, threaded: bool = True):
+            if (name, threaded) not in split:
+                g = lookup(op, name)
+                split[name, threaded] = linearize(op, g, n_primal, loc or g.location, split_of, threaded)
+            return split[name, threaded]
+
         for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "jvp"]:
             g = lookup(op, d.callee.string_value())
             n_primal = len(g.function_type.inputs) - len(d.wrt_list())
             n_res = len(g.function_type.outputs) // 2
-            if g.sym_name.data not in split:
-                split[g.sym_name.data] = linearize(op, g, n_primal, d.location)
-            fwd, lin = split[g.sym_name.data]
+            fwd, lin = split_of(g.sym_name.data, n_primal, d.location, threaded=False)
             call = func.CallOp(fwd.sym_name.data, list(d.args[:n_primal]), list(fwd.function_type.outputs))
             vjp = ad.VjpOp(lin.sym_name.data, d.wrt_list(), [call.results[-1]] + list(d.args[n_primal:]),
                            [r.type for r in d.outs[n_res:]], form="linear")

@@ -11,7 +11,12 @@ each result into cotangents of its linear operands with the op's transpose rule
   the loop's carried values (and accumulating those of linear values from outside the loop); its
   iterations run in reverse because each pops the residuals of the matching primal iteration;
 - a linear `scf.if` becomes an `if` on the same (taped) condition whose branches yield the
-  cotangents of the outside values they use.
+  cotangents of the outside values they use;
+- a linear call (`ad.linear_call`, from ad-linearize) `@h(tape, tangents…) -> (result tangents…,
+  tape)` becomes a call of its transpose `@h_t(tape, cotangents…) -> (cotangents…, tape)`, which
+  pops the callee's residuals where the reversed program reaches it and hands the tape on (only
+  the entry's transpose frees it):
+      %16, %17 = func.call @f1_lin_t(%4, %10) : (!ad.tape, f64) -> (f64, !ad.tape)
 
 Example (`@loss_lin` of the `ad-linearize` example, `loss(w, x) = sum(tanh(x * w))`):
 
@@ -46,6 +51,7 @@ cotangent stays 0 against an infinite residual)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -56,7 +62,7 @@ from xdsl.passes import ModulePass
 from xdsl.traits import IsTerminator
 
 from compiler.diagnostics import LoomError
-from compiler.passes.autodiff.functions import COUNT, lookup, new_function, replace_derivative
+from compiler.passes.autodiff.functions import COUNT, LINEAR_CALL, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
 from compiler.passes.autodiff.transpose_rules import TRANSPOSE
@@ -77,9 +83,14 @@ def outside_linear_uses(op: Operation, linear: set[SSAValue]) -> list[SSAValue]:
     return list(seen)
 
 
+TransposeOf = Callable[[str], func.FuncOp]
+"""The transpose of a called tape-passing linear function (built once per function)."""
+
+
 class Transposer:
-    def __init__(self, linear: set[SSAValue]):
+    def __init__(self, linear: set[SSAValue], transpose_of: TransposeOf):
         self.linear = linear
+        self.transpose_of = transpose_of
         self.pmap: dict[SSAValue, SSAValue] = {}  # primal values (pops, constants) → transposed copies
         self.ct: dict[SSAValue, SSAValue] = {}
 
@@ -108,6 +119,8 @@ class Transposer:
                 tape = self.for_(o, dst, tape)
             elif isinstance(o, scf.IfOp):
                 tape = self.if_(o, dst, tape)
+            elif LINEAR_CALL in o.attributes:
+                tape = self.call(o, dst, tape)
             else:
                 self.simple(o, dst)
         return tape
@@ -179,6 +192,19 @@ class Transposer:
                 dst.add_ops(bb.ops)
         shadow.erase(safe_erase=False)
 
+    def call(self, o: func.CallOp, dst: Block, tape: SSAValue) -> SSAValue:
+        """`@g_lin(tape, tangents…) -> (result tangents…, tape)` transposes to `@g_lin_t(tape,
+        result cotangents…) -> (cotangents of the tangents…, tape)`: it pops the callee's
+        residuals from this tape, at the point where the reversed program reaches the call."""
+        g = self.transpose_of(o.callee.string_value())
+        b = B(o.location)
+        cts = [b.materialize(self.ct.get(r), r.type) for r in o.results[:-1]]
+        call = b.add(func.CallOp(g.sym_name.data, [tape] + cts, list(g.function_type.outputs))).owner
+        for v, c in zip(o.operands[1:], call.results[:-1]):
+            self.accumulate(b, v, c)
+        dst.add_ops(b.ops)
+        return call.results[-1]
+
     def for_(self, o: scf.ForOp, dst: Block, tape: SSAValue) -> SSAValue:
         body = o.body.block
         n = len(o.iter_args) - 1  # the last carried value is the tape
@@ -248,26 +274,32 @@ class Transposer:
         return new.results[-1]
 
 
-def transpose(module: ModuleOp, h: func.FuncOp, loc) -> func.FuncOp:
+def transpose(module: ModuleOp, h: func.FuncOp, loc, transpose_of: TransposeOf, threaded: bool = False) -> func.FuncOp:
+    """`@h_t(tape, result cotangents…) -> (cotangents of the tangents…)`, which frees the tape;
+    `threaded` (`@h(tape, tangents…) -> (result tangents…, tape)`, a called linear function):
+    `@h_t(tape, result cotangents…) -> (cotangents…, tape)`, which returns it."""
     body = h.body.block
     ins = list(h.function_type.inputs)
     outs = list(h.function_type.outputs)
+    if threaded:
+        outs = outs[:-1]
     tangents = list(body.args[1:])
-    tr = Transposer(active_values(h, tangents, mirror_tapes=False))
-    ht, nb = new_function(module, h.sym_name.data + "_t", [ins[0]] + outs, ins[1:], loc)
+    tr = Transposer(active_values(h, tangents, mirror_tapes=False), transpose_of)
+    ht, nb = new_function(module, h.sym_name.data + "_t", [ins[0]] + outs, ins[1:] + ins[:1] * threaded, loc)
     ret = body.last_op
     b = B(ret.location)
-    for v, c in zip(ret.operands, nb.args[1:]):
+    for v, c in zip(ret.operands[:len(outs)], nb.args[1:]):
         tr.accumulate(b, v, c)
     nb.add_ops(b.ops)
     tape = tr.block(body, nb, nb.args[0])
-    free = ad.TapeFreeOp(tape)
-    free.location = ret.location
-    nb.add_op(free)
+    if not threaded:
+        free = ad.TapeFreeOp(tape)
+        free.location = ret.location
+        nb.add_op(free)
     b = B(ret.location)
     grads = [b.materialize(tr.ct.get(a), a.type) for a in tangents]
     nb.add_ops(b.ops)
-    r = func.ReturnOp(*grads)
+    r = func.ReturnOp(*(grads + [tape] * threaded))
     r.location = ret.location
     nb.add_op(r)
     return ht
@@ -279,10 +311,14 @@ class AdTranspose(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         built: dict[str, func.FuncOp] = {}  # one transpose per linear function
+
+        def transpose_of(name: str, loc=None, threaded: bool = True) -> func.FuncOp:
+            if name not in built:
+                h = lookup(op, name)
+                built[name] = transpose(op, h, loc or h.location, transpose_of, threaded)
+            return built[name]
+
         for d in [o for o in op.walk() if isinstance(o, ad.VjpOp) and o.form_name() == "linear"]:
-            h = d.callee.string_value()
-            if h not in built:
-                built[h] = transpose(op, lookup(op, h), d.location)
-            ht = built[h]
+            ht = transpose_of(d.callee.string_value(), d.location, threaded=False)
             call = func.CallOp(ht.sym_name.data, list(d.args), [r.type for r in d.outs])
             replace_derivative(d, [call], list(call.results))

@@ -8,6 +8,12 @@ fresh `memref.alloc` (freed where `loom-buffer-dealloc` decided) or a stack slot
 a pointer to a growable byte stack, mutated in place: the tape results of push/pop are the same
 pointer. Run before `convert-memref-to-llvm` (buffer sizes are read from the memref types).
 
+Running out of memory is a run-time error, as for any allocation: `loom_tape_new` and
+`loom_tape_push` return null when they get no memory, checked by a `cf.assert` ("out of memory
+(growing an autodiff tape)"); a pop's buffer is a `memref.alloc`, checked when it is lowered. The
+`loom.on_failure` that `loom-buffer-dealloc` put after the `ad` op (the call's frees) follows the
+check: after the push's or tape_new's `cf.assert`, and moved after the pop's `memref.alloc`.
+
 Example: `grad` of a loop `y = sin(y) * x` pushes two f32 per iteration and pops them in reverse
 (`loom compile --emit=loops`, then `loom opt -p …,convert-to-llvm`; excerpts):
 
@@ -45,10 +51,11 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
 
-from compiler.passes.llvm_types import declare, nbytes, with_location
-from dialects import ad
+from compiler.passes.llvm_types import assert_not_null, declare, nbytes, with_location
+from dialects import ad, loom
 
 PTR = llvm.LLVMPointerType()
+TAPE_OOM = "out of memory (growing an autodiff tape)"
 
 
 class LowerTapes(RewritePattern):
@@ -67,8 +74,9 @@ class LowerTapes(RewritePattern):
 
         if isinstance(op, ad.TapeNewOp):
             declare(op, "loom_tape_new", [], PTR)
-            ops.append(llvm.CallOp("loom_tape_new", return_type=PTR))
-            rewriter.replace(op, with_location(ops, op), [ops[-1].returned])
+            call = llvm.CallOp("loom_tape_new", return_type=PTR)
+            ops += [call, *assert_not_null(call.returned, TAPE_OOM)]
+            rewriter.replace(op, with_location(ops, op), [call.returned])
         elif isinstance(op, ad.PushOp):
             declare(op, "loom_tape_push", [PTR, PTR, i64], PTR)
             v = op.value
@@ -77,8 +85,9 @@ class LowerTapes(RewritePattern):
             else:
                 src = slot(v.type)
                 ops.append(llvm.StoreOp(v, src))
-            ops.append(llvm.CallOp("loom_tape_push", op.tape, src, const(nbytes(v.type)), return_type=PTR))
-            rewriter.replace(op, with_location(ops, op), [ops[-1].returned])
+            call = llvm.CallOp("loom_tape_push", op.tape, src, const(nbytes(v.type)), return_type=PTR)
+            ops += [call, *assert_not_null(call.returned, TAPE_OOM)]
+            rewriter.replace(op, with_location(ops, op), [call.returned])
         elif isinstance(op, ad.PopOp):
             declare(op, "loom_tape_pop", [PTR, PTR, i64], PTR)
             t = op.value.type
@@ -86,6 +95,10 @@ class LowerTapes(RewritePattern):
             if isinstance(t, MemRefType):  # a fresh buffer (lowered with the other allocations)
                 ops.append(memref.AllocOp.get(t.element_type, 64, list(t.get_shape())))
                 dst = ops[-1].memref
+                cleanup = op.next_op  # the pop's frees on failure are the allocation's
+                if isinstance(cleanup, loom.OnFailureOp):
+                    ops.append(cleanup.clone())
+                    rewriter.erase(cleanup)
             else:
                 dst = slot(t)
             call = llvm.CallOp("loom_tape_pop", op.tape, dst, const(n), return_type=PTR)

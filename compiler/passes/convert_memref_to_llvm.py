@@ -19,8 +19,9 @@ Example (these patterns as run by `convert-to-llvm`, which also lowers the funct
 becomes
     %b = llvm.mlir.constant(64) : i64
     %b_1 = llvm.mlir.constant(64) : i64
-    %b_2 = llvm.mlir.constant(0) : i64
-    %b_3 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    %b_2 = llvm.call @aligned_alloc(%b, %b_1) : (i64, i64) -> !llvm.ptr
+    %b_3 = llvm.ptrtoint %b_2 : !llvm.ptr to i64
+    %b_4 = llvm.mlir.constant(0) : i64
     …                                        (null: return the "out of memory" check's status)
     %v = llvm.mlir.constant(4) : i64
     %v_1 = llvm.mul %i, %v : i64
@@ -29,7 +30,7 @@ becomes
     %v_4 = llvm.load %v_3 : !llvm.ptr -> f32
     …
     llvm.store %v_4, %5 : f32, !llvm.ptr
-    llvm.call @free(%b_3) : (!llvm.ptr) -> ()
+    llvm.call @free(%b_2) : (!llvm.ptr) -> ()
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xdsl.context import Context
-from xdsl.dialects import arith, cf, llvm, memref
+from xdsl.dialects import arith, llvm, memref
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -51,7 +52,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import declare, nbytes, with_location
+from compiler.passes.llvm_types import assert_not_null, convert_type, declare, nbytes, with_location
 from dialects import memref_ext
 
 PTR = llvm.LLVMPointerType()
@@ -85,7 +86,7 @@ def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices)
             a = llvm.AddOp(lin, term)
             ops.append(a)
             lin = a.res
-    gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], t.element_type, ssa_indices=[lin], inbounds=True)
+    gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], convert_type(t.element_type), ssa_indices=[lin], inbounds=True)
     ops.append(gep)
     return gep.result
 
@@ -95,7 +96,7 @@ class LowerLoad(RewritePattern):
     def match_and_rewrite(self, op: memref.LoadOp, rewriter: PatternRewriter, /):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
-        ops.append(llvm.LoadOp(addr, op.res.type))
+        ops.append(llvm.LoadOp(addr, convert_type(op.res.type)))  # (a tape: a pointer)
         rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
 
 
@@ -129,9 +130,7 @@ class LowerAlloc(RewritePattern):
         declare(op, "aligned_alloc", [i64, i64], PTR)
         ops: list[Operation] = []
         call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
-        address = llvm.PtrToIntOp(call.returned, i64)
-        ok = llvm.ICmpOp(address.results[0], const(ops, 0), IntegerAttr(1, i64))  # ne: not NULL
-        ops += [call, address, ok, cf.AssertOp(ok.res, f"out of memory (allocating {size} bytes)")]
+        ops += [call, *assert_not_null(call.returned, f"out of memory (allocating {size} bytes)")]
         rewriter.replace(op, with_location(ops, op), [call.returned])
 
 
@@ -140,7 +139,7 @@ class LowerAlloca(RewritePattern):
     def match_and_rewrite(self, op: memref.AllocaOp, rewriter: PatternRewriter, /):
         t = op.memref.type
         ops: list[Operation] = []
-        a = llvm.AllocaOp(const(ops, max(1, math.prod(t.get_shape()))), t.element_type, alignment=64)
+        a = llvm.AllocaOp(const(ops, max(1, math.prod(t.get_shape()))), convert_type(t.element_type), alignment=64)
         ops.append(a)
         rewriter.replace(op, with_location(ops, op), [a.res])
 

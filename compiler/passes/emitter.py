@@ -32,6 +32,17 @@ def is_bool_t(t: Attribute) -> bool:
     return isinstance(t, IntegerType) and t.width.data == 1
 
 
+I64_MAX = 2 ** 63 - 1  # the largest i64 (and index: 64 bits here)
+
+
+def int_constant(v: SSAValue) -> int | None:
+    """The value of `v` when an `arith.constant` integer (or index) makes it."""
+    op = v.owner
+    if isinstance(op, arith.ConstantOp) and isinstance(op.value, IntegerAttr):
+        return op.value.value.data
+    return None
+
+
 class Emitter:
     """Collects new ops (each given the source location of the op being lowered)."""
 

@@ -8,9 +8,9 @@ Scalar integer and float types are unchanged.
 
 from __future__ import annotations
 
-from xdsl.dialects import llvm
-from xdsl.dialects.builtin import IndexType, MemRefType, i64
-from xdsl.ir import Attribute, Operation
+from xdsl.dialects import cf, llvm
+from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, i64
+from xdsl.ir import Attribute, Operation, SSAValue
 
 
 def convert_type(t: Attribute) -> Attribute:
@@ -75,6 +75,16 @@ def declare(at: Operation, name: str, inputs: list[Attribute], output: Attribute
     ftype = llvm.LLVMFunctionType(inputs, output, is_variadic=variadic)
     f = llvm.FuncOp(name, ftype, linkage=llvm.LinkageAttr("external"))
     module.body.block.add_op(f)
+
+
+def assert_not_null(ptr: SSAValue, message: str) -> list[Operation]:
+    """A run-time check that `ptr` (what an allocation returned) is not null: running out of memory
+    is a run-time error at the allocation (`cf.assert`; the `loom.on_failure` after the allocation
+    frees what the call holds there), not a crash."""
+    address = llvm.PtrToIntOp(ptr, i64)
+    zero = llvm.ConstantOp(IntegerAttr(0, i64), i64)
+    ok = llvm.ICmpOp(address.results[0], zero.result, IntegerAttr(1, i64))  # ne: not NULL
+    return [address, zero, ok, cf.AssertOp(ok.res, message)]
 
 
 def retype_block_args(module) -> None:

@@ -17,7 +17,8 @@ arguments of a loop body (or `scf.while` region). Per block, in this order:
 A loop-carried tensor therefore lives in one buffer updated in place when the body allows it.
 
 4. frees on failure: a run-time check (`cf.assert`, `loom.assert`) that fails ends the call, and so
-   does a call whose callee fails and an allocation that gets no memory; after each such op, a
+   does a call whose callee fails and an allocation that gets no memory (a buffer, an autodiff
+   tape, a push that grows one, a popped buffer); after each such op, a
    `loom.on_failure` (run on its failing path only) frees what is live there — per enclosing
    block, the buffers it owns that are allocated before the op holding it and not yet freed or
    handed to a loop, and the autodiff tapes not yet freed:
@@ -332,8 +333,10 @@ CHECKS = (cf.AssertOp, loom.AssertOp)
 
 def can_fail(op: Operation) -> bool:
     """Ends the call with a run-time error when it fails: a check, a call (its callee's checks), an
-    allocation (out of memory)."""
-    return isinstance(op, (*CHECKS, func.CallOp, memref.AllocOp))
+    allocation (out of memory) — of a buffer, a tape, a tape's growth, a popped buffer."""
+    if isinstance(op, ad.PopOp):
+        return isinstance(op.value.type, MemRefType)
+    return isinstance(op, (*CHECKS, func.CallOp, memref.AllocOp, ad.TapeNewOp, ad.PushOp))
 
 
 def is_tape(v: SSAValue) -> bool:

@@ -21,7 +21,8 @@ executor both call functions).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -38,14 +39,17 @@ def inlinable(callee: object) -> bool:
     return isinstance(callee, func.FuncOp) and not callee.is_declaration and len(callee.body.blocks) == 1
 
 
+@dataclass
 class InlineCall(RewritePattern):
-    """Replace a call by a copy of its callee's body (calls inside that copy stay calls; a
-    PatternRewriteWalker with `apply_recursively` inlines them too)."""
+    """Replace a call by a copy of its callee's body, unless the callee is one of `keep` (calls
+    inside that copy stay calls; a PatternRewriteWalker with `apply_recursively` inlines them too)."""
+
+    keep: Container[str] = field(default_factory=frozenset)
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: func.CallOp, rewriter: PatternRewriter, /):
         callee = SymbolTable.lookup_symbol(op, op.callee)
-        if not inlinable(callee):
+        if not inlinable(callee) or op.callee.string_value() in self.keep:
             return
         body: Block = callee.body.clone().block  # fresh copies of the callee's ops
         if CHECKPOINT in callee.attributes:  # @checkpoint: differentiation recomputes these ops
@@ -86,6 +90,35 @@ def bottom_up(functions: dict[str, func.FuncOp], calls: dict[str, list[func.Call
     return order
 
 
+def call_graph(functions: dict[str, func.FuncOp]) -> dict[str, list[func.CallOp]]:
+    """The calls in each function."""
+    return {name: [o for o in f.walk() if isinstance(o, func.CallOp)] for name, f in functions.items()}
+
+
+def kept_callees(functions: dict[str, func.FuncOp], max_ops: int,
+                 keepable: Callable[[str], bool] = lambda name: True) -> set[str]:
+    """The functions loom-inline keeps as calls: called from several places and, once their own
+    inlinable calls are inlined, larger than `max_ops` ops (and `keepable`). Sizes are added up
+    bottom-up without inlining anything: a function's size is its own ops plus, for each call
+    it inlines, the callee's size less the call and the callee's return."""
+    calls = call_graph(functions)
+    sites = Counter(c.callee.string_value() for cs in calls.values() for c in cs)
+    size: dict[str, int] = {}
+    kept: set[str] = set()
+    for name in bottom_up(functions, calls):
+        n = sum(1 for _ in functions[name].walk()) - 1
+        for call in calls[name]:
+            callee = call.callee.string_value()
+            if not inlinable(functions.get(callee)):
+                continue
+            if sites[callee] > 1 and size[callee] > max_ops and keepable(callee):
+                kept.add(callee)
+            else:
+                n += size[callee] - 2
+        size[name] = n
+    return kept
+
+
 @dataclass(frozen=True)
 class LoomInline(ModulePass):
     name = "loom-inline"
@@ -96,15 +129,12 @@ class LoomInline(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         functions = {f.sym_name.data: f for f in op.body.block.ops if isinstance(f, func.FuncOp)}
-        calls = {name: [o for o in f.walk() if isinstance(o, func.CallOp)] for name, f in functions.items()}
-        sites = Counter(c.callee.string_value() for cs in calls.values() for c in cs)
-        size: dict[str, int] = {}
-        for name in bottom_up(functions, calls):
+        kept = kept_callees(functions, self.max_ops)
+        calls = call_graph(functions)
+        inline = InlineCall(kept)
+        for name in bottom_up(functions, calls):  # callees first: each body is final when copied
             for call in calls[name]:
-                callee = functions.get(call.callee.string_value())
-                if inlinable(callee) and (sites[callee.sym_name.data] == 1 or size[callee.sym_name.data] <= self.max_ops):
-                    InlineCall().match_and_rewrite(call, PatternRewriter(call))
-            size[name] = sum(1 for _ in functions[name].walk()) - 1
+                inline.match_and_rewrite(call, PatternRewriter(call))
         # functions still named by a call or by a derivative op (ad.jvp/ad.vjp) stay
         called = {o.callee.string_value() for o in op.walk() if isinstance(o, func.CallOp)
                   or o.name in ("ad.jvp", "ad.vjp")}

@@ -29,7 +29,8 @@ from runtime.random import normal, uniform
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.loom"))
-IDS = [p.stem for p in EXAMPLES]
+# an example's tests share its runs (`raw_result`): under pytest-xdist one worker runs them all
+PARAMS = [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"example-{p.stem}")) for p in EXAMPLES]
 HEADLINE = ROOT / "examples" / "mlp_forward.loom"
 
 
@@ -300,7 +301,7 @@ def test_examples_exist():
     assert HEADLINE in EXAMPLES
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", PARAMS)
 def test_example_shape(path):
     """Small, commented, with a parameterless `main`."""
     text = path.read_text()
@@ -311,7 +312,7 @@ def test_example_shape(path):
 
 
 @pytest.mark.parametrize("execution", ["loom-opt", "jit"])
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", PARAMS)
 def test_agrees_with_reference_executor(path, execution):
     """Optimized (eager) and compiled (native) runs give the raw reference's results and printout."""
     raw, raw_out = raw_result(path)
@@ -326,7 +327,7 @@ def test_agrees_with_reference_executor(path, execution):
 
 
 @pytest.mark.parametrize("execution", EXECUTIONS)
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", PARAMS)
 def test_matches_numpy(path, execution):
     ref = REFERENCES.get(path.stem)
     if ref is None:
@@ -336,14 +337,14 @@ def test_matches_numpy(path, execution):
     assert_same(result, want, rtol=rtol, atol=atol, what=path.stem)
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", PARAMS)
 def test_cli_check(path, capsys):
     assert cli(["check", str(path)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{path}: ok (") and not err
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", PARAMS)
 def test_cli_run(path, capsys):
     result, printed = raw_result(path, "jit")  # `loom run` compiles, like the API's default
     assert cli(["run", str(path)]) == 0
@@ -353,7 +354,7 @@ def test_cli_run(path, capsys):
 
 
 @pytest.mark.parametrize("pipeline", ["none", "loom-opt"])
-@pytest.mark.parametrize("path", EXAMPLES, ids=IDS)
+@pytest.mark.parametrize("path", PARAMS)
 def test_cli_compile_reparses_with_opt(path, pipeline, tmp_path, capsys):
     from xdsl.parser import Parser
 

@@ -47,6 +47,7 @@ def test_partitioned_on_simulated_devices_gives_the_same_numbers(name, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.mpi
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_partitioned_on_mpi_gives_the_same_numbers(name, capsys):
     """`--devices 4`: compiled, on 4 MPI ranks."""

@@ -23,6 +23,7 @@ def train(script: str, epochs: int, *flags: str) -> list[str]:
 _SINGLE: list[str] = []
 
 
+@pytest.mark.xdist_group("train_mlp_spmd")  # the one-device run (_SINGLE) is shared
 @pytest.mark.parametrize("script, flags", [
     ("train_mlp_spmd.py", ()), ("train_mlp_dp.py", ()),
     pytest.param("train_mlp_dp.py", ("--devices", "4"), marks=pytest.mark.slow, id="dp-partitioned")])

@@ -29,9 +29,9 @@
 // A 4x3xf32 buffer is 48 bytes: 64 after rounding up to the alignment.
 // CHECK-NEXT:    [[ALIGN:%.*]] = llvm.mlir.constant(64) : i64
 // CHECK-NEXT:    [[SIZE:%.*]] = llvm.mlir.constant(64) : i64
-// CHECK-NEXT:    [[NULL:%.*]] = llvm.mlir.constant(0) : i64
 // CHECK-NEXT:    [[B:%.*]] = llvm.call @aligned_alloc([[ALIGN]], [[SIZE]]) : (i64, i64) -> !llvm.ptr
 // CHECK-NEXT:    [[BI:%.*]] = llvm.ptrtoint [[B]] : !llvm.ptr to i64
+// CHECK-NEXT:    [[NULL:%.*]] = llvm.mlir.constant(0) : i64
 // CHECK-NEXT:    [[NZ:%.*]] = llvm.icmp "ne" [[BI]], [[NULL]] : i64
 // CHECK-NEXT:    llvm.cond_br [[NZ]], ^[[OK1:bb[0-9]+]], ^[[OOM:bb[0-9]+]]
 // CHECK-NEXT:  ^[[OOM]]:

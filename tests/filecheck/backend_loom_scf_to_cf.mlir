@@ -101,3 +101,41 @@ func.func @collatz(%n: i64) -> i64 {
   }
   func.return %steps : i64
 }
+
+// A step other than 1 and a bound not known here: `i + 5` may wrap past the largest integer (n near
+// 2**63 - 1), so the latch steps to n instead when at most 5 are left (ub - i, exact unsigned).
+// CHECK-LABEL: func.func @strided(%n: i64) -> i64 {
+// CHECK:       ^[[HEAD:bb[0-9]+]]([[I:%.*]]: i64, {{%.*}}: i64):
+// CHECK:         [[NEXT:%.*]] = arith.addi [[I]], %five : i64
+// CHECK-NEXT:    [[LEFT:%.*]] = arith.subi %n, [[I]] : i64
+// CHECK-NEXT:    [[MORE:%.*]] = arith.cmpi ugt, [[LEFT]], %five : i64
+// CHECK-NEXT:    [[TO:%.*]] = arith.select [[MORE]], [[NEXT]], %n : i64
+// CHECK-NEXT:    cf.br ^[[HEAD]]([[TO]], {{%.*}} : i64, i64)
+// Step 1 (i < n, so i + 1 fits) or constant bounds that leave room: the plain latch.
+// CHECK-LABEL: func.func @unit(%n: i64) -> i64 {
+// CHECK-NOT:     arith.select
+// CHECK:         func.return
+func.func @strided(%n: i64) -> i64 {
+  %zero = arith.constant 0 : i64
+  %five = arith.constant 5 : i64
+  %r = scf.for %i = %zero to %n step %five iter_args(%a = %zero) -> (i64) : i64 {
+    %b = arith.addi %a, %i : i64
+    scf.yield %b : i64
+  }
+  func.return %r : i64
+}
+func.func @unit(%n: i64) -> i64 {
+  %zero = arith.constant 0 : i64
+  %one = arith.constant 1 : i64
+  %c100 = arith.constant 100 : i64
+  %five = arith.constant 5 : i64
+  %r = scf.for %i = %zero to %n step %one iter_args(%a = %zero) -> (i64) : i64 {
+    %b = arith.addi %a, %i : i64
+    scf.yield %b : i64
+  }
+  %s = scf.for %i = %zero to %c100 step %five iter_args(%a = %r) -> (i64) : i64 {
+    %b = arith.addi %a, %i : i64
+    scf.yield %b : i64
+  }
+  func.return %s : i64
+}

@@ -14,6 +14,7 @@ from xdsl.dialects import func, scf
 from xdsl.ir import Operation, SSAValue
 
 from compiler.passes.autodiff.build import differentiable
+from compiler.passes.autodiff.functions import JVP_CALL, LINEAR_CALL
 from compiler.passes.autodiff.jvp_rules import ZERO
 from dialects import ad
 
@@ -70,6 +71,18 @@ def active_values(root: Operation, seeds: Iterable[SSAValue], mirror_tapes: bool
                         changed |= mark(after.args[k]) | mark(op.results[k])
             elif isinstance(op, (scf.YieldOp, scf.ConditionOp, func.ReturnOp)) or isinstance(op, ZERO):
                 continue
+            elif JVP_CALL in op.attributes:  # primal results depend on the primal operands only
+                n, half = op.attributes[JVP_CALL].value.data, len(op.results) // 2
+                if any(o in active for o in op.operands[:n]):
+                    for r in op.results[:half]:
+                        changed |= mark(r)
+                if any(o in active for o in op.operands):
+                    for r in op.results[half:]:
+                        changed |= mark(r)
+            elif LINEAR_CALL in op.attributes:  # the tape it returns is its caller's primal tape
+                if any(o in active for o in op.operands):
+                    for r in op.results[:-1]:
+                        changed |= mark(r)
             elif any(o in active for o in op.operands):
                 for r in op.results:
                     changed |= mark(r)

@@ -13,6 +13,14 @@ from compiler.diagnostics import LoomError
 
 COUNT = "ad.trip_count"  # marks the pop of a while loop's trip count (pushed by ad-linearize, read by ad-transpose)
 
+# A call kept by differentiation (a large callee called from several places, see ad-jvp):
+JVP_CALL = "ad.jvp_call"
+"""On a call of a JVP function `@g_jvp(primals…, tangents…) -> (results…, result tangents…)`: the
+number of primal operands (from ad-jvp; ad-linearize splits the call in two)."""
+LINEAR_CALL = "ad.linear_call"
+"""On a call of a linear function `@g_lin(tape, tangents…) -> (result tangents…, tape)` that pops
+its residuals from its caller's tape (from ad-linearize; ad-transpose transposes it)."""
+
 
 def lookup(module: ModuleOp, name: str) -> func.FuncOp:
     f = SymbolTable.lookup_symbol(module, name)
