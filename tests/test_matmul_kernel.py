@@ -8,6 +8,8 @@ the loops stage) when the host has FMA."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,24 @@ def nt64(a: f64[M, K], b: f64[N, K]) -> f64[M, N]:
     return a @ transpose(b)
 
 def bias_relu(x: f32[M, K], w: f32[K, N], b: f32[N]) -> f32[M, N]:
+    return relu(x @ w + b)
+
+def residual(x: f32[M, K], w: f32[K, N], r: f32[M, N]) -> f32[M, N]:
+    return x @ w + r
+
+def residual_t(x: f32[M, K], w: f32[K, N], r: f32[N, M]) -> f32[M, N]:
+    return x @ w + transpose(r)
+
+def scaled(x: f32[M, K], w: f32[K, N], r: f32[M, N], b: f32[N]) -> f32[M, N]:
+    return maximum((x @ w - r) * 0.5, b)
+
+def bias_relu_nt(x: f32[M, K], w: f32[N, K], b: f32[N]) -> f32[M, N]:
+    return relu(x @ transpose(w) + b)
+
+def bias_relu_batched(x: f32[B, M, K], w: f32[K, N], b: f32[N]) -> f32[B, M, N]:
+    return relu(x @ w + b)
+
+def bias_relu64(x: f64[M, K], w: f64[K, N], b: f64[N]) -> f64[M, N]:
     return relu(x @ w + b)
 
 def loss(x: f32[M, K], w: f32[K, N]) -> f32:
@@ -106,10 +126,69 @@ def test_batched(progs):
     check(progs, "bmm", [a, b3], np.einsum("bmk,bkn->bmn", a.astype(np.float64), b3), 1e-4)
 
 
-def test_bias_relu_after_kernel(progs):
-    rng = np.random.default_rng(6)
-    x, w, b = (rng.standard_normal(s, np.float32) for s in [(33, 70), (70, 45), (45,)])
+def fused(fn, op, *args) -> bool:
+    """The epilogue runs inside the kernel's store: `op` on the tile's vectors (a separate loop
+    over C would apply it to scalars; the kernel's own `C + tile` is `reassoc`)."""
+    return any(re.search(rf"{op} .*: vector<", line) and "reassoc" not in line
+               for line in fn.lower(*args).as_text("loops").splitlines())
+
+
+# (M, K, N): one depth block and several (K > 256: the epilogue waits for the last), edges
+EPILOGUE_SIZES = [(33, 70, 45), (1, 600, 67), (37, 601, 43), (97, 263, 101), (6, 512, 16)]
+
+
+@pytest.mark.parametrize("m,k,n", EPILOGUE_SIZES)
+def test_bias_relu_fused(progs, m, k, n):
+    rng = np.random.default_rng(6 + m)
+    x, w, b = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, n), (n,)])
     check(progs, "bias_relu", [x, w, b], np.maximum(x.astype(np.float64) @ w + b, 0), 1e-4)
+    wt = w.T.copy()
+    check(progs, "bias_relu_nt", [x, wt, b], np.maximum(x.astype(np.float64) @ w + b, 0), 1e-4)
+    if loom_matmul_kernel.host_isa() != "none":
+        assert fused(progs[0].bias_relu, "arith.maximumf", x, w, b)
+
+
+@pytest.mark.parametrize("m,k,n", EPILOGUE_SIZES)
+def test_residual_and_scaled_fused(progs, m, k, n):
+    rng = np.random.default_rng(16 + k)
+    x, w, r, b = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, n), (m, n), (n,)])
+    mm = x.astype(np.float64) @ w
+    check(progs, "residual", [x, w, r], mm + r, 1e-4)
+    check(progs, "scaled", [x, w, r, b], np.maximum((mm - r) * 0.5, b), 1e-4)
+    check(progs, "residual_t", [x, w, r.T.copy()], mm + r, 1e-4)  # not fused: read across C's rows
+    if loom_matmul_kernel.host_isa() != "none":
+        assert fused(progs[0].residual, "arith.addf", x, w, r)
+        assert fused(progs[0].scaled, "arith.mulf", x, w, r, b)
+        assert not fused(progs[0].residual_t, "arith.addf", x, w, r.T.copy())
+
+
+def test_batched_and_f64_epilogues(progs):
+    rng = np.random.default_rng(9)
+    x, w, b = (rng.standard_normal(s, np.float32) for s in [(3, 29, 300), (300, 31), (31,)])
+    check(progs, "bias_relu_batched", [x, w, b],
+          np.maximum(np.einsum("bmk,kn->bmn", x.astype(np.float64), w) + b, 0), 1e-4)
+    x, w, b = (rng.standard_normal(s) for s in [(37, 300, ), (300, 43), (43,)])
+    check(progs, "bias_relu64", [x, w, b], np.maximum(x @ w + b, 0), 1e-12)
+
+
+def test_two_threads_against_numpy(progs):
+    """The loop over blocks of A's rows runs on the thread pool (each block packs its own rows of A);
+    every element is summed in the same order, so the bits are those of one thread."""
+    from runtime import parallel
+    rng = np.random.default_rng(10)
+    before = parallel.num_threads()
+    try:
+        for m, k, n in [(257, 300, 131), (37, 41, 43), (600, 70, 33)]:
+            x, w, b = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, n), (n,)])
+            parallel.set_num_threads(1)
+            one = progs[0].bias_relu(x, w, b), progs[0].nn(x, w)
+            parallel.set_num_threads(2)
+            check(progs, "bias_relu", [x, w, b], np.maximum(x.astype(np.float64) @ w + b, 0), 1e-4)
+            check(progs, "nn", [x, w], x.astype(np.float64) @ w, 1e-4)
+            np.testing.assert_array_equal(progs[0].bias_relu(x, w, b), one[0])
+            np.testing.assert_array_equal(progs[0].nn(x, w), one[1])
+    finally:
+        parallel.set_num_threads(before)
 
 
 def test_gradients_use_transposed_kernels(progs):

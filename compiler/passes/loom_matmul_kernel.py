@@ -86,10 +86,12 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
 from compiler.passes.emitter import REASSOC, Emitter
 from compiler.passes.loom_linalg_to_loops import eval_expr
+from compiler.passes.matmul_epilogue import Epilogue, match_epilogue
 from dialects import memref_ext
 
 
@@ -202,6 +204,16 @@ def match_contraction(op: linalg.GenericOp) -> Contraction | None:
     return Contraction(a, b, c, maps, m, n, k, tuple(batch), tuple(bounds))
 
 
+def block_rows(m: int, t: Tile, parallel: bool) -> int:
+    """Rows of A per block: at most MC, the blocks as equal as whole panels of MR rows allow (M = 256
+    is 132 + 124 rows, not 168 + 88), and an even number of them when they run in parallel (two
+    cores share the blocks evenly)."""
+    blocks = math.ceil(m / t.mc)
+    if parallel and blocks % 2 and m >= 2 * t.mr:
+        blocks += 1
+    return math.ceil(math.ceil(m / blocks) / t.mr) * t.mr
+
+
 # ------------------------------------------------------------------------------- building loops
 Body = Callable[[Emitter, SSAValue, list[SSAValue]], list[SSAValue] | None]
 
@@ -249,17 +261,21 @@ def _arith(e: Emitter, cls, a: SSAValue, b: SSAValue) -> SSAValue:
 class KernelBuilder:
     """Emits the five loops for one contraction and one tile."""
 
-    def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool, overwrite: bool):
+    def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool, overwrite: bool,
+                 epilogue: Epilogue | None = None):
         self.e, self.c, self.t, self.parallel = e, c, t, parallel
         self.overwrite = overwrite  # C's initial value is 0: the first depth block stores, not adds
+        self.epilogue = epilogue  # applied to C's tiles as the last depth block writes them
         self.first: SSAValue | None = None  # `pc == 0` when overwriting
+        self.last: SSAValue | None = None  # `pc + kc == K` with an epilogue
         self.elem = c.c.type.element_type
         self.vt = VectorType(self.elem, [t.vl])
         self.nv = t.nr // t.vl
         M, N, K = (c.bounds[d] for d in (c.m, c.n, c.k))
         self.M, self.N, self.K = M, N, K
         kce = min(K, t.kc)
-        self.ap_t = MemRefType(self.elem, [math.ceil(min(M, t.mc) / t.mr), kce, t.mr])
+        self.mc = block_rows(M, t, parallel)
+        self.ap_t = MemRefType(self.elem, [math.ceil(min(M, self.mc) / t.mr), kce, t.mr])
         self.bp_t = MemRefType(self.elem, [math.ceil(min(N, t.nc) / t.nr), kce, t.nr])
         self.ct_t = MemRefType(self.elem, [t.mr, t.nr])
 
@@ -300,10 +316,11 @@ class KernelBuilder:
             def pc_body(e2, pc, _):
                 kc = _arith(e2, arith.MinSIOp, e2.index(t.kc), _arith(e2, arith.SubiOp, e2.index(self.K), pc))
                 self.first = e2.cmp("eq", pc, e2.index(0)) if self.overwrite else None
+                self.last = e2.cmp("eq", _arith(e2, arith.AddiOp, pc, kc), e2.index(self.K)) if self.epilogue else None
                 self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
 
                 def ic_body(e3, ic, _):
-                    mc = _arith(e3, arith.MinSIOp, e3.index(t.mc), _arith(e3, arith.SubiOp, e3.index(self.M), ic))
+                    mc = _arith(e3, arith.MinSIOp, e3.index(self.mc), _arith(e3, arith.SubiOp, e3.index(self.M), ic))
                     ap, ct = shared or [e3.alloc(self.ap_t), e3.alloc(self.ct_t)]
                     self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
                     self.macro_kernel(e3, ivs, ap, bp, ct, ic, mc, jc, nc, kc)
@@ -311,42 +328,63 @@ class KernelBuilder:
                         e3.add(memref.DeallocOp.get(ap))
                         e3.add(memref.DeallocOp.get(ct))
 
-                (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(t.mc), ic_body)
+                (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(self.mc), ic_body)
             loop(e1, e1.index(0), e1.index(self.K), e1.index(t.kc), pc_body)
         loop(e, zero, e.index(self.N), e.index(t.nc), jc_body)
 
     def pack(self, e: Emitter, operand: int, ivs: list, buf: SSAValue, start: SSAValue, size: SSAValue,
              pc: SSAValue, kc: SSAValue) -> None:
         """Ap[q, p, i] = A[start + q·MR + i, pc + p] (0 past `size` rows), or
-        Bp[q, p, j] = B[pc + p, start + q·NR + j] (0 past `size` columns)."""
-        c = self.c
+        Bp[q, p, j] = B[pc + p, start + q·NR + j] (0 past `size` columns). A whole panel is copied
+        without bounds checks, with vector loads and stores when its lanes are contiguous in the
+        operand (B's rows: NR/VL vectors per depth step); the last, partial panel is padded."""
+        c, vl = self.c, self.t.vl
         width, dim, full = (self.t.mr, "m", self.M) if operand == 0 else (self.t.nr, "n", self.N)
+        src = c.a if operand == 0 else c.b
         along_k = c.contiguous(operand, c.k)  # the operand's rows run along k: read p innermost
+        vector_lanes = c.contiguous(operand, getattr(c, dim)) and width % vl == 0
         panels = e.add(arith.CeilDivSIOp(size, e.index(width)))
         zero_f = e.const(0.0, self.elem)
 
         def panel(e1, q, _):
             base = _arith(e1, arith.MuliOp, q, e1.index(width))
+            first = _arith(e1, arith.AddiOp, start, base)
 
-            def element(e3, p, j):
-                off = _arith(e3, arith.AddiOp, base, j)
-                inside = e3.cmp("lt", off, size)
-                at = _arith(e3, arith.MinSIOp, _arith(e3, arith.AddiOp, start, off), e3.index(full - 1))
-                idx = self.at(e3, operand, ivs, **{dim: at, "k": _arith(e3, arith.AddiOp, pc, p)})
-                v = e3.select(inside, e3.add(memref.LoadOp.get(c.a if operand == 0 else c.b, idx)), zero_f)
-                e3.add(memref.StoreOp.get(v, buf, [q, p, j]))
+            def whole(e2):
+                def step(e3, p, _):
+                    k = _arith(e3, arith.AddiOp, pc, p)
+                    if vector_lanes:
+                        for v in range(width // vl):
+                            idx = self.at(e3, operand, ivs, **{dim: _arith(e3, arith.AddiOp, first, e3.index(v * vl)), "k": k})
+                            x = e3.add(vector.LoadOp(src, idx, self.vt))
+                            e3.add(vector.StoreOp(x, buf, [q, p, e3.index(v * vl)]))
+                        return
 
-            def outer(e2, x, _):
-                def inner(e3, y, _):
-                    element(e3, *((x, y) if not along_k else (y, x)))
-                if along_k:  # x: lane j, y: depth p
-                    loop(e2, e2.index(0), kc, e2.index(1), inner)
-                else:        # x: depth p, y: lane j
-                    loop(e2, e2.index(0), e2.index(width), e2.index(1), inner)
-            if along_k:
-                loop(e1, e1.index(0), e1.index(width), e1.index(1), outer)
-            else:
-                loop(e1, e1.index(0), kc, e1.index(1), outer)
+                    def lane(e4, j, _):
+                        idx = self.at(e4, operand, ivs, **{dim: _arith(e4, arith.AddiOp, first, j), "k": k})
+                        e4.add(memref.StoreOp.get(e4.add(memref.LoadOp.get(src, idx)), buf, [q, p, j]))
+                    loop(e3, e3.index(0), e3.index(width), e3.index(1), lane)
+                loop(e2, e2.index(0), kc, e2.index(1), step)
+                return []
+
+            def padded(e2):
+                def element(e3, p, j):
+                    off = _arith(e3, arith.AddiOp, base, j)
+                    inside = e3.cmp("lt", off, size)
+                    at = _arith(e3, arith.MinSIOp, _arith(e3, arith.AddiOp, start, off), e3.index(full - 1))
+                    idx = self.at(e3, operand, ivs, **{dim: at, "k": _arith(e3, arith.AddiOp, pc, p)})
+                    v = e3.select(inside, e3.add(memref.LoadOp.get(src, idx)), zero_f)
+                    e3.add(memref.StoreOp.get(v, buf, [q, p, j]))
+
+                def outer(e3, x, _):
+                    def inner(e4, y, _):
+                        element(e4, *((x, y) if not along_k else (y, x)))
+                    loop(e3, e3.index(0), kc if along_k else e3.index(width), e3.index(1), inner)
+                loop(e2, e2.index(0), e2.index(width) if along_k else kc, e2.index(1), outer)
+                return []
+
+            end = _arith(e1, arith.AddiOp, base, e1.index(width))
+            if_(e1, e1.cmp("le", end, size), whole, padded, [])
         loop(e, e.index(0), panels, e.index(1), panel)
 
     def macro_kernel(self, e: Emitter, ivs, ap, bp, ct, ic, mc, jc, nc, kc) -> None:
@@ -391,23 +429,26 @@ class KernelBuilder:
             return self.at(be, 2, ivs, m=_arith(be, arith.AddiOp, row0, be.index(r)),
                            n=_arith(be, arith.AddiOp, col0, be.index(v * t.vl)))
 
-        def add_to_c(be):
-            for (r, v), x in lanes:
-                idx = c_index(be, r, v)
-                old = be.add(vector.LoadOp(self.c.c, idx, vt))
-                be.add(vector.StoreOp(be.add(arith.AddfOp(old, x, REASSOC)), self.c.c, idx))
-            return []
+        def write(first: bool, last: bool):  # C = [C +] tile, then the epilogue in the last block
+            def emit(be):
+                for (r, v), x in lanes:
+                    idx = c_index(be, r, v)
+                    if not first:
+                        x = be.add(arith.AddfOp(be.add(vector.LoadOp(self.c.c, idx, vt)), x, REASSOC))
+                    if last:
+                        x = self.epilogue.apply(be, x, idx, vt)
+                    be.add(vector.StoreOp(x, self.c.c, idx))
+                return []
+            return emit
 
-        def store_to_c(be):
-            for (r, v), x in lanes:
-                be.add(vector.StoreOp(x, self.c.c, c_index(be, r, v)))
-            return []
-
-        def whole_tile(be):
+        def whole_tile(be):  # branches on the (run-time) first and last depth blocks
+            def on_last(first: bool):
+                if self.last is None:
+                    return write(first, False)
+                return lambda b: if_(b, self.last, write(first, True), write(first, False), [])
             if self.first is None:
-                return add_to_c(be)
-            if_(be, self.first, store_to_c, add_to_c, [])
-            return []
+                return on_last(False)(be)
+            return if_(be, self.first, on_last(True), on_last(False), [])
 
         def add_edge_to_c(be):  # through Ct: only C[row0:+rows, col0:+cols] is touched
             for (r, v), x in lanes:
@@ -420,6 +461,8 @@ class KernelBuilder:
                     total = e2.add(arith.AddfOp(e2.add(memref.LoadOp.get(self.c.c, idx)), new, REASSOC))
                     if self.first is not None:
                         total = e2.select(self.first, new, total)
+                    if self.last is not None:
+                        total = e2.select(self.last, self.epilogue.apply(e2, total, idx, None), total)
                     e2.add(memref.StoreOp.get(total, self.c.c, idx))
                 loop(e1, e1.index(0), cols, e1.index(1), col)
             loop(be, be.index(0), rows, be.index(1), row)
@@ -441,8 +484,14 @@ class LowerContraction(RewritePattern):
             return
         tile = TILES[(self.isa, c.c.type.element_type.bitwidth)]
         fill = zero_fill_of(op, c)
+        epilogue = match_epilogue(op, c.c) if c.bounds[c.k] > 0 else None
         e = Emitter(op.location)
-        KernelBuilder(e, c, tile, self.parallel, overwrite=fill is not None).emit()
+        KernelBuilder(e, c, tile, self.parallel, overwrite=fill is not None, epilogue=epilogue).emit()
+        if epilogue is not None:
+            for const in epilogue.constants:
+                const.detach()
+                rewriter.insert(const, InsertPoint.before(op))
+            rewriter.erase(epilogue.op)
         rewriter.replace(op, e.ops, [])
         if fill is not None:
             rewriter.erase(fill)
@@ -470,7 +519,7 @@ class LoomMatmulKernel(ModulePass):
     name = "loom-matmul-kernel"
 
     isa: str = "host"
-    parallel: bool = False
+    parallel: bool = True
     min_size: int = 32768
 
     def __post_init__(self):

@@ -5,10 +5,12 @@
 // micro-kernel (MR*NR/VL vector accumulators in scf.for iter_args, per k step NR/VL vector loads
 // of packed B, MR broadcasts of packed A, MR*NR/VL vector.fma), C's tile prefetched, added to C
 // with vector loads/stores when the tile is whole, and through the small buffer Ct at C's edges.
+// A whole panel of B with contiguous rows is packed with vector loads and stores. An elementwise
+// op on C right after the contraction (bias + relu) is applied to the tile in the last depth block.
 // The tile depends on the instruction set: AVX2 6x16 f32 (vector<8xf32>) and 6x8 f64
 // (vector<4xf64>), AVX-512 12x32 f32 (vector<16xf32>), 12x16 f64; `isa=host` asks LLVM.
-// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0},cse' | filecheck %s
-// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0},cse' | filecheck %s --check-prefix=AVX512
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=false},cse' | filecheck %s
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0 parallel=false},cse' | filecheck %s --check-prefix=AVX512
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=true},cse' | filecheck %s --check-prefix=PAR
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=none min_size=0}' | filecheck %s --check-prefix=NONE
 // RUN: loom opt %s -p loom-matmul-kernel | filecheck %s --check-prefix=SMALL
@@ -19,10 +21,17 @@
 // CHECK-NEXT:    [[BP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
 // CHECK-NEXT:    [[AP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<3x7x6xf32>
 // CHECK-NEXT:    [[CT:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
-// Packing B (k contiguous in the transposed B: lanes outside, depth inside), rows clamped, padded with 0.
+// Packing B (k contiguous in the transposed B): a whole panel of 16 columns copied as it is; the
+// last one (lanes outside, depth inside) with rows clamped and padded with 0. A likewise.
+// CHECK:         scf.if {{%.*}} {
+// CHECK:           [[BW:%[0-9a-z_]+]] = memref.load %b[{{%.*}}, {{%.*}}] : memref<20x7xf32>
+// CHECK-NEXT:      memref.store [[BW]], [[BP]][{{%.*}}, {{%.*}}, {{%.*}}] : memref<2x7x16xf32>
+// CHECK:         } else {
 // CHECK:         [[BV:%[0-9a-z_]+]] = memref.load %b[{{%.*}}, {{%.*}}] : memref<20x7xf32>
 // CHECK-NEXT:    [[BS:%[0-9a-z_]+]] = arith.select {{%.*}}, [[BV]], {{%.*}} : f32
 // CHECK-NEXT:    memref.store [[BS]], [[BP]][{{%.*}}, {{%.*}}, {{%.*}}] : memref<2x7x16xf32>
+// CHECK:         memref.load %a
+// CHECK:         } else {
 // CHECK:         [[AV:%[0-9a-z_]+]] = memref.load %a[{{%.*}}, {{%.*}}] : memref<13x7xf32>
 // CHECK-NEXT:    [[AS:%[0-9a-z_]+]] = arith.select {{%.*}}, [[AV]], {{%.*}} : f32
 // CHECK-NEXT:    memref.store [[AS]], [[AP]][{{%.*}}, {{%.*}}, {{%.*}}] : memref<3x7x6xf32>
@@ -66,14 +75,14 @@
 // AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<12x16xf64>
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<8xf64>
 
-// With parallel=true the loop over blocks of A's rows is an scf.parallel without reductions; each
+// With parallel=true (the default) the loop over blocks of A's rows is an scf.parallel (2 blocks of 12 and 1 rows: an even count); each
 // iteration packs its own Ap and has its own Ct.
 // PAR-LABEL: func.func @mm(
 // PAR-NEXT:    [[BP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
 // PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
-// PAR:           memref.alloc() {alignment = 64 : i64} : memref<3x7x6xf32>
+// PAR:           memref.alloc() {alignment = 64 : i64} : memref<2x7x6xf32>
 // PAR-NEXT:      memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
-// PAR:           memref.dealloc {{%.*}} : memref<3x7x6xf32>
+// PAR:           memref.dealloc {{%.*}} : memref<2x7x6xf32>
 // PAR-NEXT:      memref.dealloc {{%.*}} : memref<6x16xf32>
 // PAR-NEXT:      scf.reduce
 // PAR:         memref.dealloc [[BP]] : memref<2x7x16xf32>
@@ -142,6 +151,45 @@ builtin.module {
       %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
       %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
       linalg.yield %s : f32
+    }
+    func.return
+  }
+  // Bias + relu in place on C after the contraction: the epilogue's constant moves before the
+  // kernel, the generic goes, and the last depth block (pc + kc == K) applies the body to the
+  // tile's vectors: the bias read along C's row as a vector, the constant broadcast (cse shares it with the
+  // accumulators' zero). B's whole
+  // panels are packed with vector loads and stores (its rows are contiguous).
+  // CHECK-LABEL: func.func @mmbiasrelu(
+  // CHECK:         [[ZERO:%[0-9a-z_]+]] = arith.constant 0.000000e+00 : f32
+  // CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:         scf.for [[PC:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:           [[END:%[0-9a-z_]+]] = arith.addi [[PC]], {{%.*}} : index
+  // CHECK-NEXT:      [[LAST:%[0-9a-z_]+]] = arith.cmpi eq, [[END]], {{%.*}} : index
+  // CHECK:           [[BV:%[0-9a-z_]+]] = vector.load %b[{{%.*}}, {{%.*}}] : memref<700x40xf32>, vector<8xf32>
+  // CHECK-NEXT:      vector.store [[BV]], {{%.*}}[{{%.*}}, {{%.*}}, {{%.*}}] : memref<3x256x16xf32>, vector<8xf32>
+  // CHECK:           scf.if [[LAST]] {
+  // CHECK:             [[BIAS:%[0-9a-z_]+]] = vector.load %bias[{{%.*}}] : memref<40xf32>, vector<8xf32>
+  // CHECK-NEXT:        [[S:%[0-9a-z_]+]] = arith.addf {{%.*}}, [[BIAS]] fastmath<contract> : vector<8xf32>
+  // CHECK-NEXT:        [[R:%[0-9a-z_]+]] = arith.maximumf [[S]], {{%.*}} : vector<8xf32>
+  // CHECK-NEXT:        vector.store [[R]], %c[{{%.*}}, {{%.*}}] : memref<13x40xf32>, vector<8xf32>
+  // CHECK:           arith.select [[LAST]], {{%.*}}, {{%.*}} : f32
+  // CHECK-NOT:     linalg.generic
+  // CHECK:         func.return
+  func.func @mmbiasrelu(%a: memref<13x700xf32>, %b: memref<700x40xf32>, %bias: memref<40xf32>, %c: memref<13x40xf32>) {
+    %zero = arith.constant 0.000000e+00 : f32
+    linalg.fill ins(%zero : f32) outs(%c : memref<13x40xf32>)
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<13x700xf32>, memref<700x40xf32>) outs(%c : memref<13x40xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    %zero2 = arith.constant 0.000000e+00 : f32
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%c, %bias : memref<13x40xf32>, memref<40xf32>) outs(%c : memref<13x40xf32>) {
+    ^bb0(%v: f32, %bv: f32, %o: f32):
+      %t = arith.addf %v, %bv fastmath<contract> : f32
+      %r = arith.maximumf %t, %zero2 : f32
+      linalg.yield %r : f32
     }
     func.return
   }
