@@ -62,6 +62,9 @@ def bias_relu_batched(x: f32[B, M, K], w: f32[K, N], b: f32[N]) -> f32[B, M, N]:
 def bias_relu64(x: f64[M, K], w: f64[K, N], b: f64[N]) -> f64[M, N]:
     return relu(x @ w + b)
 
+def negated(x: f32[M, K], w: f32[K, N], b: f32[N]) -> f32[M, N]:
+    return maximum(-(x @ w + b), 0.0)
+
 def loss(x: f32[M, K], w: f32[K, N]) -> f32:
     return sum(tanh(x @ w))
 
@@ -156,7 +159,9 @@ def test_residual_and_scaled_fused(progs, m, k, n):
     check(progs, "residual", [x, w, r], mm + r, 1e-4)
     check(progs, "scaled", [x, w, r, b], np.maximum((mm - r) * 0.5, b), 1e-4)
     check(progs, "residual_t", [x, w, r.T.copy()], mm + r, 1e-4)  # not fused: read across C's rows
+    check(progs, "negated", [x, w, b], np.maximum(-(mm + b), 0), 1e-4)  # negf on vectors
     if loom_matmul_kernel.host_isa() != "none":
+        assert fused(progs[0].negated, "arith.negf", x, w, b)
         assert fused(progs[0].residual, "arith.addf", x, w, r)
         assert fused(progs[0].scaled, "arith.mulf", x, w, r, b)
         assert not fused(progs[0].residual_t, "arith.addf", x, w, r.T.copy())

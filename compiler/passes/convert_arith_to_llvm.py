@@ -152,7 +152,7 @@ class LowerFloatBinary(RewritePattern):
 class LowerNegf(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: arith.NegfOp, rewriter: PatternRewriter, /):
-        if _scalar(op.result.type):
+        if _scalar_or_vector(op.result.type):
             _replace(rewriter, op, [llvm.FNegOp(op.operand, fastmath_of(op))])
 
 

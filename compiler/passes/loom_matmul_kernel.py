@@ -512,8 +512,8 @@ def zero_fill_of(op: linalg.GenericOp, c: Contraction) -> linalg.FillOp | None:
 @dataclass(frozen=True)
 class LoomMatmulKernel(ModulePass):
     """Options: `isa` (host|avx512|avx2|none: the tile; host asks LLVM for this CPU's features),
-    `parallel` (the loop over blocks of A's rows becomes an `scf.parallel`; off until the thread
-    pool's lowering of `scf.parallel` is in the pipeline), `min-size` (M·N·K below which the
+    `parallel` (default on: the loop over blocks of A's rows becomes an `scf.parallel`, which
+    `loom-parallel-to-threads` runs on the thread pool), `min-size` (M·N·K below which the
     contraction is left to `loom-linalg-to-loops`)."""
 
     name = "loom-matmul-kernel"
