@@ -295,13 +295,22 @@ class FuncGen:
             outs = self.loop_body(block, carried, s.body, {s.var: block.args[0]})
         else:
             # A trip-count loop: k in [0, max(0, ceil((stop - start) / step))), i = start + k*step.
+            # `stop - start` wraps for bounds far apart, so with start = qa*step + ra and stop =
+            # qb*step + rb (floor division): trips = qb - qa + ceil((rb - ra) / step), where
+            # |rb - ra| < |step| makes the last term -((ra - rb) // step), 0 or 1. Nothing wraps but
+            # qb - qa when |step| = 1, where the loop would have 2**63 trips or more anyway.
             if static_step is None:
                 ok = self.add(loom.CmpOp("ne", step, self.const(0, "i64", s.span), i1), s.span).results[0]
                 self.add(loom.AssertOp(ok, "range() step must not be zero"), s.range_args[2].span)
-            diff = self.add(loom.SubOp(start, stop, i64), s.span).results[0]
-            q = self.add(loom.FloorDivOp(diff, step, i64), s.span).results[0]
-            trips = self.add(loom.NegOp(q), s.span).results[0]
-            ub = self.add(loom.MaximumOp(trips, self.const(0, "i64", s.span), i64), s.span).results[0]
+
+            def binary(cls, a, b):
+                return self.add(cls(a, b, i64), s.span).results[0]
+
+            qa, qb = binary(loom.FloorDivOp, start, step), binary(loom.FloorDivOp, stop, step)
+            ra, rb = binary(loom.RemOp, start, step), binary(loom.RemOp, stop, step)
+            part = binary(loom.FloorDivOp, binary(loom.SubOp, ra, rb), step)
+            trips = binary(loom.SubOp, binary(loom.SubOp, qb, qa), part)
+            ub = binary(loom.MaximumOp, trips, self.const(0, "i64", s.span))
             lb, st = self.const(0, "i64", s.span), self.const(1, "i64", s.span)
             self.builder = Builder(InsertPoint.at_end(block))
             scaled = self.add(loom.MulOp(block.args[0], step, i64), s.span).results[0]
