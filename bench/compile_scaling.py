@@ -19,14 +19,10 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
     python -m bench --only compile_scaling [--quick]   # through the benchmark driver
     python -m bench --only compile_scaling [--scaling-sizes 100,200] [--scaling-families straight]
     python bench/compile_scaling.py [--quick] [--sizes 100,200] [--depths 4,8] [--no-eager]
-<<<<<<< HEAD
-    python bench/compile_scaling.py --passes [--sizes 100,200,400]   # CPU s per pass, exponent per pass
-    python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
-=======
                                     [--families straight,distinct,dag]
     python bench/compile_scaling.py --passes [--sizes 100,200,400] [--families straight,control,distinct]
                                     # CPU s per pass, exponent per pass
->>>>>>> llvmscale
+    python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
 `control` family: the same layers inside `for` loops with an `if`), timing each pass and the
@@ -289,13 +285,9 @@ def main(argv=None) -> int:
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
     if a.passes:
-<<<<<<< HEAD
-        profile(sizes)
+        profile(sizes, a.families.split(",") if a.families else PROFILED)
     elif a.grad_dag:
         grad_dag_profile(depths)
-=======
-        profile(sizes, a.families.split(",") if a.families else PROFILED)
->>>>>>> llvmscale
     else:
         measure(sizes, depths, eager=not a.no_eager, families=a.families.split(",") if a.families else FAMILIES)
     return 0
