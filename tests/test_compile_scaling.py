@@ -339,10 +339,11 @@ def test_long_programs_are_kernels_of_bounded_size():
     """LLVM's O3 and code generation took time ~ lines^2 on the one function a straight-line
     program was: every loop nest is now a kernel of its own, equal kernels are one function, and
     the entry function is a sequence of calls (no loops)."""
-    small, large = function_sizes(straight_line(9 * 3)), function_sizes(straight_line(9 * 12))
-    assert set(small) == set(large) and len(small) > 10  # the same kernels, shared by all layers
+    small, large = function_sizes(straight_line(9 * 6)), function_sizes(straight_line(9 * 12))
+    assert set(small) == set(large) and len(small) > 5  # the same kernels, shared by all layers
     kernels = [n for n in large if n != "f"]
-    assert all(small[n] == large[n] for n in kernels) and max(large[n] for n in kernels) < 100
+    # a kernel is a loop nest, or a row loop of `loom-fuse-rows` with the nests of its ops
+    assert all(small[n] == large[n] for n in kernels) and max(large[n] for n in kernels) < 200
     m = load(straight_line(9 * 3)).f.lower(*straight_line_inputs(np.random.default_rng(0))).stage("loops")
     entry = next(f for f in m.body.block.ops if isinstance(f, func.FuncOp) and f.sym_name.data == "f")
     assert not any(o.name == "scf.for" for o in entry.walk())
@@ -351,7 +352,7 @@ def test_long_programs_are_kernels_of_bounded_size():
 def test_distinct_layers_have_distinct_kernels_of_bounded_size():
     from bench.compile_scaling import LAYER
     layer = LAYER.replace("0.5", "0.{k}1")  # a constant of its own per layer: one kernel each
-    sizes = [function_sizes(straight_line(9 * n, layer)) for n in (2, 4)]
+    sizes = [function_sizes(straight_line(9 * n, layer)) for n in (3, 5)]
     assert len(sizes[1]) == len(sizes[0]) + 2
     assert max(v for n, v in sizes[1].items() if n != "f") == max(v for n, v in sizes[0].items() if n != "f")
 

@@ -64,7 +64,7 @@ from compiler.passes.loom_parallel_to_threads import captures, free_values
 
 KERNEL_DIALECTS = frozenset({"arith", "math", "vector"})
 KERNEL_OPS = frozenset({"scf.for", "scf.if", "scf.yield", "memref.load", "memref.store", "memref.prefetch",
-                        "memref.collapse_shape", "memref.expand_shape"})
+                        "memref.subview", "memref.collapse_shape", "memref.expand_shape"})
 NOALIAS = DictionaryAttr({"llvm.noalias": UnitAttr()})
 
 
