@@ -79,6 +79,7 @@ def test_semantic_pipelines_run_because_of_the_ops_present():
     assert full.startswith("autodiff,") and ",canonicalize,loom-opt,loom-to-linalg," in full
 
 
+@pytest.mark.mpi  # the `mpi` executor initialises MPI in this process: never beside an MPI job
 def test_every_executor_loads_and_runs():
     p = driver.check_source(PROG, "e.loom")
     x = np.arange(3, dtype=np.float32)
