@@ -172,6 +172,56 @@ hvp = jvp(dfdw, wrt=w)
     np.testing.assert_allclose(hv, want, rtol=1e-4, atol=1e-6)
 
 
+WHILE_ACTIVE_CONDITION = """
+def g(y: f64, x: f64) -> f64:
+    return y * x + sin(x)
+
+def f(x: f64, n: i64) -> f64:
+    y = x
+    k = 0
+    while k < n and g(y, x) * 2.0 < 50.0 bound 20:
+        j = 0
+        while j < 2 and exp(y) > 0.0:
+            y = y + 0.25 * cos(y * x)
+            j = j + 1
+        k = k + 1
+    if x > 0.0:
+        w = 0
+        while w < 0 and x * 2.0 < 10.0 bound 1:
+            w = w + 1
+    return y * y + x
+
+df = grad(f, wrt=x)
+d2f = grad(df, wrt=x)
+tangent = jvp(f, wrt=x)
+"""
+
+
+def np_while_active_condition(x, n):
+    y, k = x, 0
+    while k < n and (y * x + np.sin(x)) * 2.0 < 50.0:
+        for _ in range(2):
+            y = y + 0.25 * np.cos(y * x)
+        k += 1
+    return y * y + x
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_while_condition_computed_from_the_parameter_has_no_derivative(mode):
+    """A `while` whose condition computes from differentiated values (`and` of comparisons of
+    `x * 2.0`, a call, `exp(y)`), bounded or not, nested, run zero or more times: the condition
+    has no derivative (JAX's convention), the gradient is that of the iterations run (fuzz finding
+    grad_bounded_while_active_condition)."""
+    p = load(WHILE_ACTIVE_CONDITION, mode)
+    for x, n in ((0.7, 3), (1.3, 5), (-0.4, 0), (2.0, 2)):
+        want = fd_grad(lambda v: np_while_active_condition(float(v), n), x)
+        np.testing.assert_allclose(p.df(x, n), want, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(p.tangent(x, n, 1.0)[1], want, rtol=1e-6, atol=1e-9)
+        eps = 1e-5
+        second = (p.df(x + eps, n) - p.df(x - eps, n)) / (2 * eps)
+        np.testing.assert_allclose(p.d2f(x, n), second, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_checkpoint_gives_the_same_gradient_and_tapes_less(mode):
     body = """

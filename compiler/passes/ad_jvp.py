@@ -155,7 +155,6 @@ class JvpBuilder:
     def __init__(self, active: set[SSAValue], jvp_of: JvpOf):
         self.active = active
         self.jvp_of = jvp_of
-        self.in_condition = False  # in a while loop's condition region, whose tangents are dead
         self.vmap: dict[SSAValue, SSAValue] = {}
         self.tmap: dict[SSAValue, SSAValue | None] = {}
 
@@ -219,14 +218,30 @@ class JvpBuilder:
             if r in self.active:
                 self.tmap[r] = call.results[n + k]
 
-    def simple(self, op: Operation, dst: Block) -> None:
-        if isinstance(op, func.CallOp) and not self.in_condition and any(v in self.active for v in op.operands):
-            self.call(op, dst)
-            return
+    def copy(self, op: Operation, dst: Block) -> Operation:
+        """`op` (with its regions) in `dst` on the new values, without tangents."""
         new = op.clone(value_mapper=self.vmap)
         dst.add_op(new)
         for old, nv in zip(op.results, new.results):
             self.vmap[old] = nv
+        return new
+
+    def primal_block(self, src: Block, dst: Block) -> Operation:
+        """Copy `src`'s ops (not its terminator, which is returned) into `dst` without tangents: a
+        while loop's condition region, whose values only decide whether the loop goes on (it passes
+        its arguments on unchanged), so their tangents would be dead. As in JAX, the condition has
+        no derivative: the derivative is that of the iterations the loop runs."""
+        for op in src.ops:
+            if op is src.last_op and op.has_trait(IsTerminator):
+                return op
+            self.copy(op, dst)
+        return None  # pragma: no cover - blocks end with a terminator
+
+    def simple(self, op: Operation, dst: Block) -> None:
+        if isinstance(op, func.CallOp) and any(v in self.active for v in op.operands):
+            self.call(op, dst)
+            return
+        new = self.copy(op, dst)
         if isinstance(op, (ad.TapeNewOp, ad.PushOp, ad.PopOp, ad.TapeReserveOp, ad.TapeFreeOp)):
             if any(v in self.active for v in list(op.operands) + list(op.results)):
                 self.tape(op, new, dst)
@@ -314,9 +329,7 @@ class JvpBuilder:
         ttypes = [before.args[k].type for k in act]
         nbefore = Block(arg_types=[a.type for a in before.args] + ttypes)
         self.bind_args(before.args, nbefore.args, act)
-        self.in_condition, outer = True, self.in_condition
-        cond = self.block(before, nbefore)
-        self.in_condition = outer
+        cond = self.primal_block(before, nbefore)
         if [self.vmap.get(a, a) for a in cond.args] != list(nbefore.args[:len(before.args)]):
             raise LoomError("ad-jvp: a while loop's condition region must pass its arguments on unchanged "
                             "(a compiler bug)")
