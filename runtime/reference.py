@@ -16,6 +16,7 @@ import functools
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,8 @@ def fail(op: Operation, message: str) -> LoomRuntimeError:
 class LoomFunctions(InterpreterFunctions):
     """The loom ops, run by their meaning in `dialects/loom_semantics.py` (registered per op class
     below), and the ops with effects: constants, print, random numbers, tapes."""
+
+    noise: Callable[[Any], Any] | None = None  # applied to each result of a loom op (run_function)
 
     @impl(arith.ConstantOp)
     def run_constant(self, interp: Interpreter, op: arith.ConstantOp, args):
@@ -88,10 +91,12 @@ class LoomFunctions(InterpreterFunctions):
 
 
 def _located(run):
-    """Run an op's semantics; its errors (and an allocation that does not fit) at its location."""
+    """Run an op's semantics; its errors (and an allocation that does not fit) at its location.
+    With `noise` set on the functions, each result goes through it (see `run_function`)."""
     def located(self, interp, op, args):
         try:
-            return run(op, args)
+            out = run(op, args)
+            return out if self.noise is None else tuple(self.noise(v) for v in out)
         except EvalError as e:
             raise fail(op, str(e)) from None
         except MemoryError:
@@ -146,10 +151,16 @@ class LoomInterpreter(Interpreter):
         return self.symbols.get(name) or super().get_op_for_symbol(symbol)
 
 
-def run_function(module: ModuleOp, name: str, args: list[Any]) -> tuple:
-    """Run `@name` of `module` on NumPy arguments; returns its results as a tuple."""
+def run_function(module: ModuleOp, name: str, args: list[Any], noise: Callable[[Any], Any] | None = None) -> tuple:
+    """Run `@name` of `module` on NumPy arguments; returns its results as a tuple.
+
+    `noise` (Monte Carlo arithmetic, for tests): every result of a loom op is replaced by
+    `noise(result)` — e.g. a random relative perturbation of one rounding error, so that the
+    spread of a few such runs measures how much rounding can move each result of this program."""
     interp = LoomInterpreter(module)
-    interp.register_implementations(LoomFunctions())
+    fns = LoomFunctions()
+    fns.noise = noise
+    interp.register_implementations(fns)
     interp.register_implementations(ScfFunctions())
     interp.register_implementations(FuncFunctions())
     with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import compiler
+
 from tests.fuzz.gen import generate
 from tests.fuzz.mutate import corpus, mutate, tokens
-from tests.fuzz.oracle import check, compare, differential
+from tests.fuzz.oracle import check, compare, differential, noisy_references
 from tests.fuzz.runner import Campaign, Worker, cli_outcome
 
 # Seeds of the bounded campaign: programs that run today without a finding (see docs/testing.md).
@@ -104,6 +106,40 @@ def test_compare_is_nan_aware_and_strict_on_integers():
     assert compare(np.array([3], np.int64), np.array([4], np.int64)) is not None
     assert compare(np.array([3], np.int32), np.array([3], np.int64)) is not None
     assert compare((np.float64(1), np.int64(2)), (np.float64(1), np.int64(2))) is None
+
+
+def test_compare_accepts_rounding_by_the_noisy_reference_and_keeps_real_differences():
+    """f64: a dot product cancelling to 1e-5 of its terms' 1e6 is only rounding in another summation
+    order (a false alarm of a fixed tolerance); the noisy reference runs (Monte Carlo arithmetic)
+    show it, while a difference beyond rounding — in a well-conditioned result, or in a small
+    element beside a large one — is still reported."""
+    src = "def f(x: f64[37], w: f64[37]) -> (f64, f64[2]):\n    return sum(x * w), x[0:2] * w[0:2]\n"
+    r = np.random.default_rng(0)
+    x = r.standard_normal(37) * 1e6
+    x[-1] = -np.sum(x[:-1])
+    w = np.ones(37) + r.standard_normal(37) * 1e-12
+    want = compiler.loads(src, mode="eager").f(x, w)
+    noisy = lambda: noisy_references(src, "f", [x, w])  # noqa: E731
+    runs = noisy()
+    assert len(runs) == 6 and len({float(run[0]) for run in runs}) > 1, runs  # rounding moves the sum
+    other_order = np.float64(np.sum(x[::-1] * w[::-1]))
+    assert other_order != want[0] and compare((other_order, want[1]), want) is not None
+    assert compare((other_order, want[1]), want, noisy) is None
+    assert compare((other_order + 1.0, want[1]), want, noisy) is not None  # 1e5 times the dot's rounding
+    assert compare((want[0], want[1] * (1 + 1e-6)), want, noisy) is not None  # a well-conditioned product
+    assert compare(np.array([1e6, 1.001]), np.array([1e6, 1.0])) is not None  # not hidden by the 1e6
+
+
+def test_compare_accepts_an_integer_that_rounding_flips():
+    """`i64(x * 3.0)` at x = 1/3 is 1 or 0 depending on the last bit: the noisy runs show both, so
+    either is rounding; 2 is not."""
+    src = "def f(x: f64) -> i64:\n    return i64(x * 3.0)\n"
+    x = np.float64(1.0) / 3.0
+    runs = noisy_references(src, "f", [x])
+    assert {int(r[0]) for r in runs} == {0, 1}, runs
+    assert compare(np.int64(0), np.int64(1), lambda: runs) is None
+    assert compare(np.int64(2), np.int64(1), lambda: runs) is not None
+    assert compare(np.int64(0), np.int64(1)) is not None
 
 
 def test_differential_agrees_and_reports_runtime_errors_of_both_modes():
