@@ -214,7 +214,7 @@ def test_while_condition_computed_from_the_parameter_has_no_derivative(mode):
     grad_bounded_while_active_condition)."""
     p = load(WHILE_ACTIVE_CONDITION, mode)
     for x, n in ((0.7, 3), (1.3, 5), (-0.4, 0), (2.0, 2)):
-        want = fd_grad(lambda v: np_while_active_condition(float(v), n), x)
+        want = fd_grad(lambda v, n=n: np_while_active_condition(float(v), n), x)
         np.testing.assert_allclose(p.df(x, n), want, rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(p.tangent(x, n, 1.0)[1], want, rtol=1e-6, atol=1e-9)
         eps = 1e-5
