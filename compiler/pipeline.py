@@ -30,6 +30,7 @@ from dialects.memref_ext import MemrefExt
 from dialects.loom import Loom
 from dialects.shard_ext import SHARD, SPMD
 
+
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
