@@ -110,6 +110,13 @@ class Function:
         self.name = name
         self.fdef: A.FuncDef = program.checked.checker.funcs[name]
         self._cache: dict[tuple, Lowered] = {}
+        # the fast path of a call: positional arguments that are already the parameters' NumPy values
+        # (C-contiguous arrays, scalars of the declared type) are keyed by their shapes alone, and a key
+        # that a checked call has seen runs its specialization directly (`_plain_arguments`)
+        self._plain = None if any(p.type.struct for p in self.fdef.params) else \
+            tuple((NP_DTYPES[p.type.dtype], np.dtype(NP_DTYPES[p.type.dtype]), p.type.dims is None)
+                  for p in self.fdef.params)
+        self._runs: dict[tuple, object] = {}
 
     def __repr__(self) -> str:
         params = ", ".join(f"{p.name}: {_decl(p.type)}" for p in self.fdef.params)
@@ -156,18 +163,63 @@ class Function:
         return hit
 
     def __call__(self, *args, **kwargs):
-        types, arrays = self._arguments(args, kwargs)
-        lowered = self._lower(types)
-        try:
-            results = lowered.prepared(self.program.executor)(arrays)
-        except MemoryError as e:
-            raise LoomRuntimeError(f"out of memory running '{self.name}' ({e or 'an allocation failed'})",
-                                   self.fdef.span) from None
-        results = unflatten(list(results), lowered.inst.result_types,
-                            lambda t, values: StructValue(self.program.structs[t.name], values))
-        if len(results) == 0:
+        plain = self._plain_arguments(args) if not kwargs else None
+        if plain is not None:
+            run = self._runs.get(plain[0])
+            if run is not None:
+                return run(plain[1])
+        types, leaves = self._arguments(args, kwargs)
+        run = self._runner(types)
+        if plain is not None:
+            self._runs[plain[0]] = run
+        return run(leaves)
+
+    def _plain_arguments(self, args: tuple) -> tuple[tuple, list] | None:
+        """(the arguments' shapes, their leaves) when every argument is already its parameter's NumPy
+        value — an array of exactly the declared dtype (native byte order), C-contiguous, of rank ≥ 1 for a tensor
+        parameter; a NumPy scalar of the declared type, a Python float for f64, an int in range for
+        i64 or a bool for bool, for a scalar parameter — else None. `_arguments` would give these same
+        leaves, so shapes that a checked call has seen need no more checks."""
+        plain = self._plain
+        if plain is None or len(args) != len(plain):
             return None
-        return results[0] if len(results) == 1 else tuple(results)
+        key, leaves = [], []
+        for (want, dtype, scalar), a in zip(plain, args):
+            t = type(a)
+            if scalar:
+                if t is not want:
+                    if not ((t is float and want is np.float64) or (t is bool and want is np.bool_)
+                            or (t is int and want is np.int64 and -2 ** 63 <= a < 2 ** 63)):
+                        return None
+                    a = want(a)
+                key.append(None)
+            elif t is np.ndarray and a.dtype is dtype and a.flags.c_contiguous and a.ndim:  # (`is`: native byte order)
+                key.append(a.shape)
+            else:
+                return None
+            leaves.append(a)
+        return tuple(key), leaves
+
+    def _runner(self, types: tuple):
+        """The call of this specialization: flat argument leaves → the function's results."""
+        lowered = self._lower(types)
+        fn = lowered.prepared(self.program.executor)
+        result_types = lowered.inst.result_types
+        structs = any(isinstance(t, StructT) for t in result_types)
+
+        def run(leaves):
+            try:
+                results = fn(leaves)
+            except MemoryError as e:
+                raise LoomRuntimeError(f"out of memory running '{self.name}' ({e or 'an allocation failed'})",
+                                       self.fdef.span) from None
+            if structs:
+                results = unflatten(list(results), result_types,
+                                    lambda t, values: StructValue(self.program.structs[t.name], values))
+            if len(results) == 1:
+                return results[0]
+            return tuple(results) if results else None
+        return run
 
 
 def _decl(t: A.TypeExpr) -> str:

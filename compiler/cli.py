@@ -25,7 +25,7 @@ import numpy as np
 
 from compiler import driver
 from compiler.diagnostics import LoomError
-from compiler.pipeline import parse_passes, print_module, timing_report, verify_each_default
+from compiler.pipeline_config import timing_report, verify_each_default
 
 
 def _passes_flags(p: argparse.ArgumentParser, default_pipeline: str) -> None:
@@ -100,7 +100,7 @@ def cmd_run(args) -> int:
     from compiler.frontend.types import TensorT
 
     _check_dump_dir(args)
-    parse_passes(args.pipeline)  # a bad -p is an error in every mode
+    driver.check_pipeline(args.pipeline)  # a bad -p is an error in every mode
     program = driver.check_file(args.file)
     fdef = program.function(args.entry)
     inputs = _load_inputs(args.inputs, fdef)
@@ -229,9 +229,10 @@ def specialize(program: driver.CheckedProgram, name: str, shapes: list[str]):
 
 def cmd_compile(args) -> int:
     from compiler.frontend import ast as A
+    from compiler.pipeline import print_module
 
     _check_dump_dir(args)
-    parse_passes(args.pipeline)
+    driver.check_pipeline(args.pipeline)
     program = driver.check_file(args.file)
     times = list(program.times)
     if args.emit == "ast":
@@ -253,6 +254,8 @@ def cmd_compile(args) -> int:
 
 
 def _compile_native(args, program: driver.CheckedProgram, times: list) -> str | None:
+    from compiler.pipeline import print_module
+
     insts = _specialize_all(args, program)
     ir = driver.generate(program, insts, times)
     stage = args.emit if args.emit in driver.IR_STAGES else "llvm-dialect"
@@ -275,7 +278,7 @@ def cmd_explain(args) -> int:
     from compiler.explain import explain
 
     _check_dump_dir(args)
-    parse_passes(args.pipeline)
+    driver.check_pipeline(args.pipeline)
     program = driver.check_file(args.file)
     args.entry = program.function(args.entry).name
     lowered = driver.Lowered(program, _specialize_all(args, program)[0])
@@ -304,7 +307,7 @@ def cmd_opt(args) -> int:
 
     from compiler.diagnostics import SourceRegistry, Span
     from compiler.frontend.parser import decode_source
-    from compiler.pipeline import make_context, verify
+    from compiler.pipeline import make_context, print_module, verify
 
     _check_dump_dir(args)
     path = args.file

@@ -21,6 +21,7 @@ from xdsl.utils.arg_spec import parse_pipeline
 
 from compiler.diagnostics import LoomError, span_of
 from compiler.passes import PASSES, get_pass
+from compiler.pipeline_config import NAMED_PIPELINES
 from compiler.verifier import first_failure
 from dialects.ad import AD
 from dialects.arith_ext import ArithExt
@@ -28,21 +29,6 @@ from dialects.llvm_ext import LlvmExt
 from dialects.memref_ext import MemrefExt
 from dialects.loom import Loom
 from dialects.shard_ext import SHARD, SPMD
-
-NAMED_PIPELINES = {
-    "none": "",
-    # the loom-level optimizer
-    "loom-opt": "loom-inline,canonicalize,cse,dce",
-    # differentiation: rounds of ad-jvp,ad-linearize,ad-transpose until no derivative op is left
-    "autodiff": "ad-differentiate",
-    # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)
-    "loom-to-linalg": "convert-loom-to-linalg,canonicalize,cse,linalg-fuse-elementwise",
-    "linalg-to-buffers": "convert-shard-to-mpi,loom-bufferize,loom-interrupt-checks,loom-buffer-dealloc",
-    "buffers-to-loops": "loom-matmul-kernel,loom-fuse-rows,loom-linalg-to-loops,loom-parallel-to-threads,cse,"
-                        "loom-outline-loops",
-    "loops-to-llvm": "math-approximation,loom-scf-to-cf,convert-print-to-llvm,"
-                     "convert-to-llvm,reconcile-unrealized-casts",
-}
 
 
 def make_context() -> Context:
@@ -76,21 +62,6 @@ def parse_passes(spec: str) -> list[ModulePass]:
         except Exception as e:
             raise LoomError(f"bad options for pass '{s.name}': {e}") from None
     return passes
-
-
-def verify_each_default() -> bool:
-    """Whether the driver verifies the IR after every pass: `LOOM_VERIFY_EACH=1` (the test suite sets
-    it). Off by default: on the compile path of a first call, verifying after each of ~25 passes took
-    more time than any pass; the IR is still verified after IR generation and after the last pass
-    (docs/performance.md, "Compile time")."""
-    return os.environ.get("LOOM_VERIFY_EACH", "") not in ("", "0")
-
-
-def env_options() -> dict:
-    """PassManager options from the environment: LOOM_VERIFY_EACH, and LOOM_DUMP_IR / LOOM_DUMP_DIR
-    (IR dumps while Loom is embedded)."""
-    return {"verify_each": verify_each_default(), "print_after_all": bool(os.environ.get("LOOM_DUMP_IR")),
-            "stream": sys.stderr, "dump_dir": os.environ.get("LOOM_DUMP_DIR") or None}
 
 
 def print_module(module: ModuleOp, locations: bool = False) -> str:
@@ -193,16 +164,3 @@ class PassManager:
     def all_times(self) -> list[tuple[str, float]]:
         """Each pass's wall time, then the verification after the passes as one row."""
         return self.times + ([("verify (after the passes)", self.verify_time)] if self.verify_time else [])
-
-
-def timing_report(rows: list[tuple[str, float]]) -> str:
-    """MLIR's `--mlir-timing` table: one row per phase, with its share of the total."""
-    total = sum(t for _, t in rows) or 1e-12
-    lines = ["===-------------------------------------------------------------------------===",
-             "                         ... Execution time report ...",
-             "===-------------------------------------------------------------------------===",
-             "  Wall Time (s)   (%)   Name"]
-    for name, t in rows:
-        lines.append(f"  {t:12.4f}  {100 * t / total:5.1f}%  {name}")
-    lines.append(f"  {total:12.4f}  100.0%  Total")
-    return "\n".join(lines) + "\n"

@@ -82,25 +82,49 @@ class Signature:
         return f"int32_t {name}({', '.join(parts) or 'void'});"
 
 
-def call(fn, sig: Signature, args: list) -> tuple[int, list[np.ndarray]]:
-    """Call a native function on NumPy arguments; returns (status, outputs, error values)."""
-    cargs = []
-    for a, t in zip(args, sig.inputs):
-        if t.is_scalar:
-            cargs.append(CTYPES[t.dtype](a.item() if hasattr(a, "item") else a))
-        else:
-            assert a.flags.c_contiguous and a.dtype == DTYPES[t.dtype] and a.shape == t.shape
-            cargs.append(a.ctypes.data)
-    outs = [np.empty(t.shape, DTYPES[t.dtype]) for t in sig.outputs]
-    error_values = np.zeros(4, np.int64)
-    cargs += [o.ctypes.data for o in outs] + [error_values.ctypes.data]
-    status = fn(*cargs)
-    return status, outs, error_values
+def _data_address_reader():
+    """`data_address(a)`: the address of a NumPy array's data. NumPy's `PyArray_DATA` is the first field
+    of the array object after Python's object header, read here directly (`a.ctypes.data`, which
+    builds a ctypes object, costs several microseconds a call); checked on arrays and views when this
+    module loads, with `a.ctypes.data` where the layout differs (another Python implementation)."""
+    offset, at = object.__basicsize__, ctypes.c_void_p.from_address
+
+    def direct(a: np.ndarray) -> int:
+        return at(id(a) + offset).value
+
+    base = np.arange(12.0).reshape(3, 4)
+    probes = (base, base[1:], base[:, 2:], np.zeros(0, np.int32), np.empty((), np.float32))
+    if all(direct(a) == a.ctypes.data for a in probes):
+        return direct
+    return lambda a: a.ctypes.data
 
 
-def results(sig: Signature, outs: list[np.ndarray]):
-    vals = [o[()] if t.is_scalar else o for o, t in zip(outs, sig.outputs)]
-    return vals
+data_address = _data_address_reader()
+
+
+class NativeCall:
+    """A native function bound to its signature, its marshalling planned once:
+    `call(args)` → (status, outputs, error values). The inputs are C-contiguous arrays of the
+    signature's dtypes and shapes, and scalars (NumPy or Python numbers, which ctypes converts to the
+    parameter's C type); the caller checks them (the Python API does, once per call, in
+    `compiler/api.py`). Outputs are allocated here with NumPy and written in place by the native code."""
+
+    def __init__(self, address: int, sig: Signature):
+        self.fn = sig.ctypes_function(address)
+        self.scalar_inputs = tuple(t.is_scalar for t in sig.inputs)
+        self.outputs = tuple((t.shape, DTYPES[t.dtype]) for t in sig.outputs)
+        self.scalar_outputs = tuple(t.is_scalar for t in sig.outputs)
+
+    def __call__(self, args: list) -> tuple[int, list[np.ndarray], ctypes.Array]:
+        cargs = [a if scalar else data_address(a) for a, scalar in zip(args, self.scalar_inputs)]
+        outs = [np.empty(shape, dtype) for shape, dtype in self.outputs]
+        error_values = (ctypes.c_int64 * 4)()
+        status = self.fn(*cargs, *map(data_address, outs), error_values)
+        return status, outs, error_values
+
+    def results(self, outs: list[np.ndarray]) -> tuple:
+        """The outputs as values: a NumPy scalar for a scalar result."""
+        return tuple(o[()] if scalar else o for o, scalar in zip(outs, self.scalar_outputs))
 
 
 def read_value(address: int, t: ValueType):

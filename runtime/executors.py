@@ -52,18 +52,14 @@ class NativeExecutor:
 
         if not self.cache or self.pm_options:  # IR dumps and timings need the passes to run
             fn, _ = lowered.artifact(self.pm_options, self.pipeline).compiled()
-            return _as_tuple(fn)
+            return fn
         store = ObjectCache()
         key = lowered.cache_key(self.pipeline)
         fn = store.load(key, lowered.signature())
         if fn is None:
             fn, obj = lowered.artifact(self.pm_options, self.pipeline).compiled()
             store.store(key, obj, fn)
-        return _as_tuple(fn)
-
-
-def _as_tuple(fn) -> Callable[[list], tuple]:
-    return lambda leaves: tuple(fn(leaves))
+        return fn  # a `runtime.jit.CompiledFunction`: leaves → a tuple of results
 
 
 def _check_interpretable(module) -> None:

@@ -92,43 +92,36 @@ define void @loom_rt_sigint(i32 %sig) {
 _libc = ctypes.CDLL(None)
 _libc.signal.restype = ctypes.c_void_p
 _libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+_SIG_DFL, _SIG_IGN = 0, 1  # <signal.h>'s dispositions, as `signal()` returns them
 
 
-class _Interruptible:
-    """SIGINT sets `flag` (an `int32_t` the compiled code polls) while the call runs."""
+def _sigint_handler() -> tuple[int, ctypes.c_void_p]:
+    """The native handler's address and its target pointer (compiled once)."""
+    h = _state.get("sigint")
+    if h is None:
+        native = NativeModule(optimize(_SIGINT_HANDLER_IR))
+        target = ctypes.c_void_p.from_address(native.engine.get_global_value_address("loom_rt_interrupt_target"))
+        h = _state["sigint"] = (native.address("loom_rt_sigint"), target, native)
+    return h[0], h[1]
 
-    def __init__(self, flag: int):
-        self.flag = ctypes.c_int32.from_address(flag)
 
-    @staticmethod
-    def handler() -> tuple[int, ctypes.c_void_p]:
-        """The native handler's address and its target pointer (compiled once)."""
-        h = _state.get("sigint")
-        if h is None:
-            native = NativeModule(optimize(_SIGINT_HANDLER_IR))
-            target = ctypes.c_void_p.from_address(native.engine.get_global_value_address("loom_rt_interrupt_target"))
-            h = _state["sigint"] = (native.address("loom_rt_sigint"), target, native)
-        return h[0], h[1]
+def _route_sigint(flag: int) -> int | None:
+    """Send SIGINT to the native handler, which sets the `int32_t` at `flag`; returns the previous
+    handler, for `_restore_sigint`. Not from other threads (the handler is the process's), and not
+    where SIGINT is ignored (it stays so): then None, and nothing changed."""
+    if threading.get_ident() != threading.main_thread().ident:
+        return None
+    address, target = _sigint_handler()
+    target.value = flag
+    previous = _libc.signal(signal.SIGINT, address)
+    if previous == _SIG_IGN:
+        _libc.signal(signal.SIGINT, previous)
+        return None
+    return previous or _SIG_DFL
 
-    def __enter__(self):
-        self.flag.value = 0
-        self.previous = None
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None):  # (ignored: stays so)
-            address, target = self.handler()
-            target.value = ctypes.addressof(self.flag)
-            self.previous = _libc.signal(signal.SIGINT, address)
-        return self
 
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            _libc.signal(signal.SIGINT, self.previous)
-        return False
-
-    def interrupted(self) -> bool:
-        hit = bool(self.flag.value)
-        self.flag.value = 0
-        return hit
+def _restore_sigint(previous: int) -> None:
+    _libc.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------- LLVM
@@ -259,25 +252,35 @@ class CompiledFunction:
     signature: abi.Signature
     sites: list  # [message, file, line, col] per run-time check
     prints: list  # [format, [ValueType...]] per print
-    fn: object = field(init=False)
+    call: abi.NativeCall = field(init=False)
 
     def __post_init__(self):
-        self.fn = self.signature.ctypes_function(self.native.address(self.symbol))
-        # the flag its loops poll (a module without loops has none: then a private one)
-        flag = self.native.engine.get_global_value_address(INTERRUPT_FLAG)
-        self._own_flag = ctypes.c_int32(0)
-        self.interrupt_flag = flag or ctypes.addressof(self._own_flag)
+        self.call = abi.NativeCall(self.native.address(self.symbol), self.signature)
+        # the flag its loops poll: a module without loops has none, and then nothing to interrupt (a
+        # Ctrl-C during such a call raises KeyboardInterrupt as soon as it returns, from Python's handler)
+        self.interrupt_flag = self.native.engine.get_global_value_address(INTERRUPT_FLAG) or None
+        self._flag = ctypes.c_int32.from_address(self.interrupt_flag) if self.interrupt_flag else None
 
-    def __call__(self, args: list):
-        _print_tables.current = self.prints
-        with _Interruptible(self.interrupt_flag) as call:
-            status, outs, values = abi.call(self.fn, self.signature, args)
-        if call.interrupted():  # Ctrl-C during the call (its loops stopped, or it had none):
-            signal.raise_signal(signal.SIGINT)  # now Python's handler runs (KeyboardInterrupt)
-            raise KeyboardInterrupt  # (a handler that returns: the call's results are gone)
+    def __call__(self, args) -> tuple:
+        if self.prints:
+            _print_tables.current = self.prints
+        if self._flag is None:
+            status, outs, values = self.call(args)
+        else:  # Ctrl-C sets the flag (its loops stop, free their buffers and return a failing status)
+            self._flag.value = 0
+            previous = _route_sigint(self.interrupt_flag)
+            try:
+                status, outs, values = self.call(args)
+            finally:
+                if previous is not None:
+                    _restore_sigint(previous)
+            if self._flag.value:
+                self._flag.value = 0
+                signal.raise_signal(signal.SIGINT)  # now Python's handler runs (KeyboardInterrupt)
+                raise KeyboardInterrupt  # (a handler that returns: the call's results are gone)
         if status != 0:
-            raise self.error(status, [int(v) for v in values])
-        return abi.results(self.signature, outs)
+            raise self.error(status, list(values))
+        return self.call.results(outs)
 
     def error(self, status: int, values: list[int] = ()):
         from compiler.diagnostics import LoomRuntimeError, Span

@@ -24,7 +24,6 @@ A rank is one process of an MPI job started by `loom run --devices N` or `loom l
 from __future__ import annotations
 
 import ctypes
-import importlib.metadata
 import itertools
 import math
 import os
@@ -52,6 +51,8 @@ _site = ctypes.c_void_p(0)
 
 def wheel_file(suffix: str) -> str:
     """A file of the `mpich` wheel (libmpi, mpiexec) by the end of its path."""
+    import importlib.metadata  # (~50 ms, with the email package: not on the path of every `loom` command)
+
     try:
         files = importlib.metadata.files("mpich") or []
     except importlib.metadata.PackageNotFoundError:

@@ -1,6 +1,7 @@
 """What keeps a first call cheap (docs/performance.md, "Compile time"), checked structurally (no
 timings): `import compiler` and checking a program import neither xDSL nor LLVM, a call served from
-the compile cache imports no xDSL, and verification after every pass is opt-in outside the tests."""
+the compile cache — from Python or by `loom run` — imports no xDSL (so runs no pass), and
+verification after every pass is opt-in outside the tests."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 
 from compiler import driver
 from compiler.diagnostics import LoomError
+from compiler.pipeline import parse_passes
+from compiler.pipeline_config import NAMED_PIPELINES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = "def f(x: f32[N]) -> f32:\n    return sum(x * 2.0)\n"
@@ -48,6 +51,41 @@ def test_import_and_check_need_no_xdsl_nor_llvm_and_a_cache_hit_no_xdsl(tmp_path
     assert cold["call"] == ["llvmlite", "xdsl"] and cold["result"] == 12.0
     hit = run_child(tmp_path / "cache")  # the same cache directory: the object code is loaded
     assert hit["call"] == ["llvmlite"] and hit["result"] == 12.0
+
+
+# `loom run` in a fresh process: its output, then which heavy packages it loaded
+CLI_CHILD = r"""
+import sys
+from compiler.cli import main
+code = main(sys.argv[1:])
+print(code, sorted({m.split('.')[0] for m in sys.modules} & {"xdsl", "llvmlite"}))
+"""
+
+
+def test_loom_run_served_from_the_cache_imports_no_xdsl(tmp_path):
+    """The `loom` command imports xDSL only to run passes: a run whose object code is in the
+    cache (the same source, entry point and inputs) runs no pass, so it loads no xDSL."""
+    path = tmp_path / "main.loom"
+    path.write_text("def main() -> f32:\n    return sum(f32(arange(4)) * 2.0)\n")
+    env = dict(os.environ, LOOM_CACHE_DIR=str(tmp_path / "cache"))
+    outs = [subprocess.run([sys.executable, "-c", CLI_CHILD, "run", str(path)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300, check=False) for _ in range(2)]
+    assert [r.stdout.splitlines() for r in outs] == [["12.0", "0 ['llvmlite', 'xdsl']"], ["12.0", "0 ['llvmlite']"]], \
+        [r.stderr for r in outs]
+
+
+CHECK_NAMED = ("import sys; from compiler import driver; driver.check_pipeline('loom-opt'); "
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'xdsl'))")
+
+
+def test_a_named_pipeline_is_checked_without_xdsl_and_a_bad_one_with_it():
+    r = subprocess.run([sys.executable, "-c", CHECK_NAMED], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       check=False)
+    assert r.stdout.strip() == "[]", r.stderr
+    for name in NAMED_PIPELINES:  # what check_pipeline takes as valid without parsing it: it is
+        parse_passes(name)
+    with pytest.raises(LoomError, match="unknown pass 'loom-nope'"):
+        driver.check_pipeline("loom-opt,loom-nope")
 
 
 BROKEN = "func.func @f(%x: f32) -> i32 {\n  func.return %x : f32\n}\n"  # returns the wrong type
