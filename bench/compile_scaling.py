@@ -23,6 +23,7 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
     python bench/compile_scaling.py --passes [--sizes 100,200,400] [--families straight,control,distinct]
                                     # CPU s per pass, exponent per pass
     python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
+    python bench/compile_scaling.py --work [--sizes 54,108,216]  # IR work counted per pass, not timed
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
 `control` family: the same layers inside `for` loops with an `if`), timing each pass and the
@@ -202,7 +203,7 @@ def measure(sizes=SIZES, depths=DEPTHS, eager: bool = True, families=FAMILIES,
                 r["sizes"].append(n), r["wall_s"].append(w), r["cpu_s"].append(c)
                 row += f"{w:>14.2f}{c:>13.2f}"
             out(row)
-        for m in modes:
+        for m in modes if len(ns) > 1 else ():  # (one size: nothing to fit)
             r = res[family][m]
             r["exponent"] = fit_exponent(r["sizes"], r["cpu_s"])
             r["exponent_wall"] = fit_exponent(r["sizes"], r["wall_s"])
