@@ -23,6 +23,7 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
     python bench/compile_scaling.py --passes [--sizes 100,200,400] [--families straight,control,distinct]
                                     # CPU s per pass, exponent per pass
     python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
+    python bench/compile_scaling.py --work [--sizes 54,108,216]  # IR work counted per pass, not timed
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
 `control` family: the same layers inside `for` loops with an `if`), timing each pass and the
@@ -37,12 +38,13 @@ import functools
 import os
 import sys
 import time
+from collections import Counter, defaultdict
+from contextlib import contextmanager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from collections import defaultdict
 
 import numpy as np
 
@@ -201,7 +203,7 @@ def measure(sizes=SIZES, depths=DEPTHS, eager: bool = True, families=FAMILIES,
                 r["sizes"].append(n), r["wall_s"].append(w), r["cpu_s"].append(c)
                 row += f"{w:>14.2f}{c:>13.2f}"
             out(row)
-        for m in modes:
+        for m in modes if len(ns) > 1 else ():  # (one size: nothing to fit)
             r = res[family][m]
             r["exponent"] = fit_exponent(r["sizes"], r["cpu_s"])
             r["exponent_wall"] = fit_exponent(r["sizes"], r["wall_s"])
@@ -247,6 +249,92 @@ def pass_profile(src: str, args: tuple) -> tuple[dict[str, float], dict[str, int
     return dict(times), ops
 
 
+# ---- work counts: how much IR each pass touches, independent of the machine's load
+
+WORK = ("pattern applications", "ops created", "ops inserted", "op steps", "block steps", "use steps")
+
+
+@contextmanager
+def counting_work(counts: Counter):
+    """Counts, while active, the IR work every xDSL rewrite is made of: ops a pattern walker offers
+    to its patterns, ops created (clones included) and inserted into blocks, steps along a block's
+    ops (`next_op`/`prev_op`: walks, `len(block.ops)`, searches), along a region's blocks, and along
+    a value's uses. A pass whose counts grow faster than the IR it is given rescans what it has done."""
+    from xdsl.ir import Block, Operation
+    from xdsl.ir.core import IRUses
+    from xdsl.pattern_rewriter import Worklist
+
+    def counted(key, f):
+        def wrapper(*a, **kw):
+            counts[key] += 1
+            return f(*a, **kw)
+        return wrapper
+
+    def uses(self):
+        for use in plain_uses(self):
+            counts["use steps"] += 1
+            yield use
+
+    plain_uses = IRUses.__iter__
+    saved = [(Worklist, "pop"), (Operation, "__init__"), (Block, "_attach_op"), (IRUses, "__iter__"),
+             (Operation, "next_op"), (Operation, "prev_op"), (Block, "next_block"), (Block, "prev_block")]
+    saved = [(c, n, c.__dict__[n]) for c, n in saved]
+    Worklist.pop = counted("pattern applications", Worklist.pop)
+    Operation.__init__ = counted("ops created", Operation.__init__)
+    Block._attach_op = counted("ops inserted", Block._attach_op)
+    IRUses.__iter__ = uses
+    for cls, name, key in ((Operation, "next_op", "op steps"), (Operation, "prev_op", "op steps"),
+                           (Block, "next_block", "block steps"), (Block, "prev_block", "block steps")):
+        setattr(cls, name, property(counted(key, cls.__dict__[name].fget)))
+    try:
+        yield counts
+    finally:
+        for cls, name, value in saved:
+            setattr(cls, name, value)
+
+
+def pass_work(src: str, args: tuple) -> dict[str, Counter]:
+    """The `WORK` counts of IR generation and of each pass of the native pipeline (a pass that runs
+    more than once is numbered: `cse`, `cse#2`, ...), and the op count after each."""
+    lowered = compiler.loads(src, name="scaling.loom", cache=False).f.lower(*args)
+    res: dict[str, Counter] = {}
+    with counting_work(Counter()) as c:
+        module = lowered.generate()
+        res["irgen (and verify)"] = Counter(c)
+        ctx = make_context()
+        for p in parse_passes(driver.native_pipeline(module)):
+            name = p.name
+            for k in range(2, 10):
+                if name not in res:
+                    break
+                name = f"{p.name}#{k}"
+            c.clear()
+            p.apply(ctx, module)
+            res[name] = Counter(c)
+            res[name]["ops after"] = sum(1 for _ in module.walk())
+    return res
+
+
+def work_profile(sizes, families=("straight",), out=functools.partial(print, flush=True)) -> dict:
+    """`WORK` counts per pass against program size, with the fitted exponent of each."""
+    args = straight_line_inputs(np.random.default_rng(0))
+    makers = {"straight": straight_line, "distinct": distinct_layers, "control": control_flow}
+    res = {}
+    for family in families:
+        rows = [pass_work(makers[family](n), args) for n in sizes]
+        res[family] = rows
+        out(f"\n== work per pass, {family} ({', '.join(map(str, sizes))} lines): count, fitted exponent ==")
+        keys = WORK + ("ops after",)
+        out(f"  {'pass':<28}" + "".join(f"{k:>24}" for k in keys))
+        for name in rows[0]:
+            cells = []
+            for k in keys:
+                ns = [r[name][k] for r in rows]
+                cells.append(f"{ns[-1]:>16d} k={fit_exponent(sizes, ns):4.2f}" if min(ns) > 0 else f"{ns[-1]:>24d}")
+            out(f"  {name:<28}" + "".join(cells))
+    return res
+
+
 PROFILED = ("straight", "control")
 
 
@@ -280,11 +368,14 @@ def main(argv=None) -> int:
     p.add_argument("--families", help=f"comma-separated program families (default: {','.join(FAMILIES)}; "
                    f"with --passes: {','.join(PROFILED)}, or distinct)")
     p.add_argument("--passes", action="store_true", help="CPU time and exponent per pass (straight and control)")
+    p.add_argument("--work", action="store_true", help="IR work counted per pass (independent of load), exponent per pass")
     p.add_argument("--grad-dag", action="store_true", help="CPU time of the gradient over the call DAG per depth")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
-    if a.passes:
+    if a.work:
+        work_profile(sizes, a.families.split(",") if a.families else ("straight",))
+    elif a.passes:
         profile(sizes, a.families.split(",") if a.families else PROFILED)
     elif a.grad_dag:
         grad_dag_profile(depths)

@@ -46,23 +46,30 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from compiler.passes.convert_func_to_llvm import error_values_arg, failure_cleanup
-from compiler.passes.llvm_types import module_of, retype_block_args, with_location
+from compiler.passes.convert_func_to_llvm import error_values_arg, failure_cleanup, split_before
+from compiler.passes.llvm_types import retype_block_args, with_location
 from dialects import loom
 
 SITES = "loom.error_sites"
 
 
-def register_site(op: cf.AssertOp | loom.AssertOp) -> int:
-    module = module_of(op)
+CODE = "loom.check_code"  # a check's number, given before the checks are lowered (last first)
+
+
+def number_checks(module: ModuleOp) -> None:
+    """Numbers every check of the module in textual order (its position in `loom.error_sites`, + 1),
+    in one walk: the checks are then lowered last first, and appending to the sites one at a time
+    copied the list each time."""
     sites = list(module.attributes[SITES].data) if SITES in module.attributes else []
-    loc = op.location
-    where = [loc.filename, StringAttr(str(loc.line.data)), StringAttr(str(loc.column.data))] \
-        if isinstance(loc, FileLineColLoc) else [StringAttr(""), StringAttr("0"), StringAttr("0")]
-    msg = op.msg if isinstance(op, cf.AssertOp) else op.message
-    sites.append(ArrayAttr([msg, *where]))
-    module.attributes[SITES] = ArrayAttr(sites)
-    return len(sites)
+    for op in module.walk():
+        if isinstance(op, (cf.AssertOp, loom.AssertOp)):
+            loc = op.location
+            where = [loc.filename, StringAttr(str(loc.line.data)), StringAttr(str(loc.column.data))] \
+                if isinstance(loc, FileLineColLoc) else [StringAttr(""), StringAttr("0"), StringAttr("0")]
+            sites.append(ArrayAttr([op.msg if isinstance(op, cf.AssertOp) else op.message, *where]))
+            op.attributes[CODE] = IntegerAttr(len(sites), i32)
+    if sites:
+        module.attributes[SITES] = ArrayAttr(sites)
 
 
 class LowerBr(RewritePattern):
@@ -87,10 +94,10 @@ class LowerAssert(RewritePattern):
             return
         values = list(op.values) if isinstance(op, loom.AssertOp) else []
         cond = op.arg if isinstance(op, cf.AssertOp) else op.cond
-        code = register_site(op)
+        code = op.attributes[CODE].value.data  # (number_checks)
         block = op.parent_block()
         ops: list[Operation] = failure_cleanup(op, rewriter)
-        cont = block.split_before(op)
+        cont = split_before(op)
         fail = Block()
         if values:
             err = error_values_arg(op)
@@ -119,4 +126,5 @@ class ConvertCfToLlvm(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         retype_block_args(op)
-        PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)
+        number_checks(op)
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns()), walk_reverse=True).rewrite_module(op)  # checks last first

@@ -137,7 +137,10 @@ class LowerCall(RewritePattern):
 def split_before(op: Operation) -> Block:
     """`Block.split_before(op)` without its two walks of the region's block list (to find the
     block's index and insert at it), which make a function of many calls lower in O(blocks^2):
-    a new block after op's block receives op and the ops after it."""
+    a new block after op's block receives op and the ops after it. The ops that split a block
+    (calls, checks) are lowered last first (`walk_reverse`), as `loom-scf-to-cf` does: front to
+    back, each of n calls would move the rest of the function (O(n^2) moves); back to front, the
+    ops up to the split made after it, so each op moves about once."""
     block = op.parent_block()
     cont = Block()
     block.parent_region().insert_block_after(cont, block)
@@ -162,4 +165,4 @@ class ConvertFuncToLlvm(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         retype_block_args(op)
         add_error_values_arg(op)
-        PatternRewriteWalker(GreedyRewritePatternApplier(patterns())).rewrite_module(op)
+        PatternRewriteWalker(GreedyRewritePatternApplier(patterns()), walk_reverse=True).rewrite_module(op)

@@ -1,10 +1,11 @@
 """`convert-to-llvm`: the whole lowering to the `llvm` dialect in one pass, with the patterns of
-`convert-{ad,vector,memref,math,arith,func,cf}-to-llvm` in three rewrites over the module:
+`convert-{ad,vector,memref,math,arith,func,cf}-to-llvm` in four rewrites over the module:
 
 1. tape ops, buffer accesses and vector ops (the accesses read the memref types: shapes give strides and sizes);
 2. the ops that define buffers, which then become `!llvm.ptr`s;
 3. block arguments are retyped (memref and tape → `!llvm.ptr`, index → `i64`), functions get their
-   error-values argument, and math, arith, func and cf ops are converted together.
+   error-values argument, and math, arith, func and cf ops are converted together;
+4. calls and run-time checks, which branch to a failure block: last first (each splits its block).
 The single passes (its `PARTS`, each marked `PART_OF = "convert-to-llvm"`) leave the IR
 type-inconsistent until all of them have run (MLIR would insert `unrealized_conversion_cast`s); run
 together, the result verifies. The pass manager verifies after the last of consecutive parts, and a
@@ -83,8 +84,8 @@ class ByDialect(RewritePattern):
         self._appliers.get(op.dialect_name(), self._others).match_and_rewrite(op, rewriter)
 
 
-def rewrite(op: ModuleOp, patterns: dict[str, list[RewritePattern]]) -> None:
-    PatternRewriteWalker(ByDialect(patterns)).rewrite_module(op)
+def rewrite(op: ModuleOp, patterns: dict[str, list[RewritePattern]], last_first: bool = False) -> None:
+    PatternRewriteWalker(ByDialect(patterns), walk_reverse=last_first).rewrite_module(op)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ class ConvertToLlvm(ModulePass):
                      "builtin": [convert_memref_to_llvm.LowerView()]})
         retype_block_args(op)
         convert_func_to_llvm.add_error_values_arg(op)
-        cf = convert_cf_to_llvm.patterns()  # cf.br, cf.cond_br, and cf.assert like loom.assert
         rewrite(op, {"math": convert_math_to_llvm.patterns(), "arith": convert_arith_to_llvm.patterns(),
-                     "func": convert_func_to_llvm.patterns(), "cf": cf, "loom": cf})
+                     "func": [convert_func_to_llvm.LowerFunc(), convert_func_to_llvm.LowerReturn()],
+                     "cf": [convert_cf_to_llvm.LowerBr(), convert_cf_to_llvm.LowerCondBr()]})
+        # calls and checks (cf.assert like loom.assert) split their block before them: once their
+        # operands are converted, last first (see `convert_func_to_llvm.split_before`)
+        check = [convert_cf_to_llvm.LowerAssert()]
+        convert_cf_to_llvm.number_checks(op)
+        rewrite(op, {"func": [convert_func_to_llvm.LowerCall()], "cf": check, "loom": check}, last_first=True)

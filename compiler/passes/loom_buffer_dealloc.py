@@ -149,10 +149,14 @@ def escaping(block: Block) -> set[SSAValue]:
 class Dealloc:
     def __init__(self):
         self._live: dict[Block, tuple[dict, dict, set]] = {}
+        # the buffers a view is taken of, kept up to date by `merged` (asking each buffer's uses
+        # was quadratic: in-place rewrites merge a residual stream into one buffer of ~n uses)
+        self._viewed: set[SSAValue] = set()
 
     def function(self, f: func.FuncOp) -> None:
         if f.is_declaration:
             return
+        self._viewed.update(v for o in f.walk() if isinstance(o, VIEWS) for v in o.operands)
         self.block(f.body.block, top=True)
         free_on_failure(f.body.block, [], {})
 
@@ -198,9 +202,8 @@ class Dealloc:
                     set_operand(o, k, copy_before(o, v))
                 seen.add(o.operands[k])
 
-    @staticmethod
-    def has_views(v: SSAValue) -> bool:
-        return any(isinstance(u.operation, VIEWS) for u in v.uses)
+    def has_views(self, v: SSAValue) -> bool:
+        return v in self._viewed
 
     # 2 ------------------------------------------------------------------
     def liveness(self, block: Block) -> tuple[dict, dict, set]:
@@ -223,6 +226,9 @@ class Dealloc:
         if gone in esc:
             esc.discard(gone)
             esc.add(kept)
+        if gone in self._viewed:
+            self._viewed.discard(gone)
+            self._viewed.add(kept)
 
     def dies_at(self, v: SSAValue, op: Operation, block: Block) -> bool:
         if not owned(v, block) or self.has_views(v):
@@ -311,6 +317,8 @@ class Dealloc:
                     death_of[b] = death_of.pop(v)
                 del dead_at[b]
                 v.replace_all_uses_with(b)
+                if v in self._viewed:
+                    self._viewed.add(b)
                 Rewriter.erase_op(o)
                 if b in esc or v in esc:
                     esc.add(b)
