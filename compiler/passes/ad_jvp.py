@@ -66,6 +66,7 @@ from compiler.passes.autodiff.functions import JVP_CALL, fresh_name, lookup, new
 from compiler.passes.autodiff.build import B, differentiable
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
 from compiler.passes.loom_inline import CHECKPOINT, InlineCall, LoomInline, bottom_up, call_graph, kept_callees
+from compiler.passes.loom_merge_calls import merge_calls, pure_functions
 from dialects import ad
 
 
@@ -87,43 +88,18 @@ def kept_calls(module: ModuleOp, max_ops: int) -> tuple[set[str], set[str]]:
     `loom-inline` keeps — called from several places, larger than its `max-ops` once their own
     calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
     is inlined and simplified before it is differentiated again) and are not `@checkpoint`
-    functions (whose ops must be inlined to be tagged). Also returns the functions that print
-    at no call depth: two calls of one with the same operands compute the same results."""
+    functions (whose ops must be inlined to be tagged). Also returns the pure functions
+    (`loom-merge-calls`): two calls of one with the same operands compute the same results."""
     functions = {f.sym_name.data: f for f in module.body.block.ops if isinstance(f, func.FuncOp)}
     calls = call_graph(functions)
     impure: set[str] = set()
-    prints: set[str] = set()
     for name in bottom_up(functions, calls):
-        ops = [o.name for o in functions[name].walk()]
-        callees = [c.callee.string_value() for c in calls[name]]
-        if any(o.startswith("ad.") for o in ops) or any(c in impure for c in callees):
+        if any(o.name.startswith("ad.") for o in functions[name].walk()) or \
+                any(c.callee.string_value() in impure for c in calls[name]):
             impure.add(name)
-        if "loom.print" in ops or any(c in prints for c in callees):
-            prints.add(name)
     keep = kept_callees(functions, max_ops, lambda name: name not in impure and
                         CHECKPOINT not in functions[name].attributes)
-    return keep, set(functions) - prints
-
-
-def merge_calls(block: Block, pure: set[str], seen: dict | None = None) -> None:
-    """Replace a call of a `pure` function by an earlier one (in this block or an enclosing one)
-    with the same callee and operands: a call DAG's inlined levels call the same function on the
-    same values many times (`f2(x) = f1(x) + f1(x/2)`, `f1(x) = f0(x) + f0(x/2)`: `f0(x/2)` twice),
-    and CSE leaves calls alone."""
-    seen = {} if seen is None else seen
-    for op in list(block.ops):
-        for region in op.regions:
-            for b in region.blocks:
-                merge_calls(b, pure, dict(seen))
-        if isinstance(op, func.CallOp) and op.callee.string_value() in pure:
-            key = (op.callee.string_value(), tuple(op.operands))
-            if key in seen:
-                for old, new in zip(op.results, seen[key].results):
-                    old.replace_all_uses_with(new)
-                op.detach()
-                op.erase()
-            else:
-                seen[key] = op
+    return keep, pure_functions(module)
 
 
 def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp, keep: set[str], pure: set[str]) -> func.FuncOp:
