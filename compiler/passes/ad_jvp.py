@@ -8,7 +8,8 @@ Control flow is differentiated structurally: `scf.for`/`scf.while` carry a tange
 active carried value, `scf.if` yields one next to each active result.
 
 Calls that `loom-inline` would keep (a callee called from several places, larger than `max-ops`
-once its own calls are inlined, with no `ad` op inside and not `@checkpoint`) stay calls: a
+or still making several calls once its own calls are inlined, with no `ad` op inside and not
+`@checkpoint`) stay calls: a
 kept call with active operands calls the callee's JVP function for those operands, built once
 per (callee, active operands), so a call DAG is differentiated in time linear in its size
 (tests/filecheck/autodiff_call_dag.loom):
@@ -85,8 +86,8 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
 
 def kept_calls(module: ModuleOp, max_ops: int) -> tuple[set[str], set[str]]:
     """The callees whose calls differentiation keeps (each gets one JVP function, called): those
-    `loom-inline` keeps — called from several places, larger than its `max-ops` once their own
-    calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
+    `loom-inline` keeps — called from several places, larger than its `max-ops` or still making
+    several calls once their own calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
     is inlined and simplified before it is differentiated again) and are not `@checkpoint`
     functions (whose ops must be inlined to be tagged). Also returns the pure functions
     (`loom-merge-calls`): two calls of one with the same operands compute the same results."""

@@ -1,7 +1,7 @@
 """`loom-inline`: inline `func.call`s into their callers, bottom-up, then drop private functions
-that are no longer reachable from a public one. Inlined ops keep the callee's source locations (where an error inside
-them is in the program). Ops inlined from a `@checkpoint` function are tagged `ad.checkpoint`
-(reverse mode recomputes them).
+that are no longer reachable from a public one. Inlined ops keep the callee's source locations
+(where an error inside them is in the program). Ops inlined from a `@checkpoint` function are
+tagged `ad.checkpoint` (reverse mode recomputes them).
 
 Functions are visited callees first (Loom has no recursion), each once: when a function is
 visited, its callees are final, so a call is replaced by one copy of a body without inlinable
