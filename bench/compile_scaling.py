@@ -22,7 +22,8 @@ shared callees are not re-expanded: exponential growth would show as doubling pe
                                     [--families straight,distinct,dag]
     python bench/compile_scaling.py --passes [--sizes 100,200,400] [--families straight,control,distinct]
                                     # CPU s per pass, exponent per pass
-    python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16]  # gradients over the call DAG
+    python bench/compile_scaling.py --grad-dag [--depths 8,10,12,13,16] [--order 2]
+                                    # gradients (of gradients) over the call DAG
     python bench/compile_scaling.py --work [--sizes 54,108,216]  # IR work counted per pass, not timed
 
 `--passes` runs the native pipeline one pass at a time on the straight-line programs (and the
@@ -134,29 +135,37 @@ def call_dag(depth: int) -> str:
     return "\n".join(src) + "\n"
 
 
-def grad_call_dag(depth: int) -> str:
-    """`g(x) = grad(sum(f(x)))` over call_dag(depth)."""
-    return call_dag(depth) + (f"def loss(x: f32[{WIDTH}]) -> f32:\n    return sum(f(x))\n"
-                              f"def g(x: f32[{WIDTH}]) -> f32[{WIDTH}]:\n    return grad(loss, wrt=x)(x)\n")
+def grad_call_dag(depth: int, order: int = 1) -> str:
+    """`g(x) = grad(sum(f(x)))` over call_dag(depth); with `order` 2, `g` is the gradient of
+    `sum(g1(x))` where `g1` is that gradient (a derivative of a derivative), and so on."""
+    src, prev = call_dag(depth), "f"
+    for k in range(1, order + 1):
+        loss, g = ("loss", "g") if order == 1 else (f"loss{k}", "g" if k == order else f"g{k}")
+        src += (f"def {loss}(x: f32[{WIDTH}]) -> f32:\n    return sum({prev}(x))\n"
+                f"def {g}(x: f32[{WIDTH}]) -> f32[{WIDTH}]:\n    return grad({loss}, wrt=x)(x)\n")
+        prev = g
+    return src
 
 
-def grad_dag_profile(depths, out=functools.partial(print, flush=True)) -> dict:
+def grad_dag_profile(depths, order: int = 1, out=functools.partial(print, flush=True)) -> dict:
     """CPU s of `ad-differentiate` alone and from source to the first result (native) of the
-    gradient over the call DAG, per depth (each program new: nothing cached between depths)."""
+    gradient (of order `order`) over the call DAG, per depth (each program new: nothing cached
+    between depths)."""
     from compiler.frontend.irgen import generate
     from compiler.pipeline import PassManager
 
     x = np.linspace(-1, 1, WIDTH).astype(np.float32)
-    out(f"\n== grad over the call DAG: CPU s ==\n  {'depth':>6}{'ad-differentiate':>18}{'load to result':>16}")
+    out(f"\n== gradient of order {order} over the call DAG: CPU s ==\n"
+        f"  {'depth':>6}{'ad-differentiate':>18}{'load to result':>16}")
     res = {}
     for d in depths:
-        prog = compiler.loads(grad_call_dag(d), name="scaling.loom", cache=False)
+        prog = compiler.loads(grad_call_dag(d, order), name="scaling.loom", cache=False)
         module = generate(prog.checker, [prog.g.lower(x).inst])
         t = time.process_time()
         PassManager(parse_passes("ad-differentiate")).run(module)
         ad = time.process_time() - t
         t = time.process_time()
-        compiler.loads(grad_call_dag(d), name="scaling.loom", cache=False).g(x)
+        compiler.loads(grad_call_dag(d, order), name="scaling.loom", cache=False).g(x)
         total = time.process_time() - t
         res[d] = (ad, total)
         out(f"  {d:>6}{ad:>18.2f}{total:>16.2f}")
@@ -370,6 +379,7 @@ def main(argv=None) -> int:
     p.add_argument("--passes", action="store_true", help="CPU time and exponent per pass (straight and control)")
     p.add_argument("--work", action="store_true", help="IR work counted per pass (independent of load), exponent per pass")
     p.add_argument("--grad-dag", action="store_true", help="CPU time of the gradient over the call DAG per depth")
+    p.add_argument("--order", type=int, default=1, help="with --grad-dag: the order of the derivative (2: grad of grad)")
     a = p.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else (QUICK_SIZES if a.quick else SIZES)
     depths = [int(s) for s in a.depths.split(",")] if a.depths else (QUICK_DEPTHS if a.quick else DEPTHS)
@@ -378,7 +388,7 @@ def main(argv=None) -> int:
     elif a.passes:
         profile(sizes, a.families.split(",") if a.families else PROFILED)
     elif a.grad_dag:
-        grad_dag_profile(depths)
+        grad_dag_profile(depths, a.order)
     else:
         measure(sizes, depths, eager=not a.no_eager, families=a.families.split(",") if a.families else FAMILIES)
     return 0

@@ -11,7 +11,7 @@ import sys
 NAMED_PIPELINES = {
     "none": "",
     # the loom-level optimizer
-    "loom-opt": "loom-inline,canonicalize,cse,dce",
+    "loom-opt": "loom-inline,canonicalize,cse,loom-merge-calls,dce",
     # differentiation: rounds of ad-jvp,ad-linearize,ad-transpose until no derivative op is left
     "autodiff": "ad-differentiate",
     # the native backend, one stage each (the stage table is compiler/driver.py's STAGES)

@@ -73,9 +73,9 @@ def test_print_ir_flags_timing_and_dumps(prog, tmp_path, capsys):
     assert out.index("IR Dump Before cse") > out.index("IR Dump After canonicalize")
     assert "loom-inline" in err and "Total" in err
     assert sorted(p.name for p in dump.iterdir()) == ["00-irgen.mlir", "01-loom-inline.mlir", "02-canonicalize.mlir",
-                                                      "03-cse.mlir", "04-dce.mlir"]
+                                                      "03-cse.mlir", "04-loom-merge-calls.mlir", "05-dce.mlir"]
     code, out, _ = run(capsys, "run", prog, "--eager", "--print-ir-after-all")
-    assert out.count("// -----// IR Dump After") == 4 and out.endswith("6.0\n")
+    assert out.count("// -----// IR Dump After") == 5 and out.endswith("6.0\n")
     # compiled (the default): every pass of the whole pipeline, down to the llvm dialect
     from compiler.driver import NATIVE_PIPELINE
     from compiler.pipeline import parse_passes

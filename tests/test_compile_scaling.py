@@ -8,14 +8,14 @@ import textwrap
 
 import numpy as np
 import pytest
-from xdsl.dialects import func
+from xdsl.dialects import func, memref
 from xdsl.ir import Block, Operation, Region
 
 import compiler
-from bench.compile_scaling import WIDTH, call_dag, control_flow, straight_line, straight_line_inputs
+from bench.compile_scaling import WIDTH, call_dag, control_flow, grad_call_dag, straight_line, straight_line_inputs
 from compiler.frontend.irgen import generate
 from compiler.passes.loom_inline import LoomInline
-from compiler.pipeline import PassManager, parse_passes, verify
+from compiler.pipeline import NAMED_PIPELINES, PassManager, parse_passes, verify
 from tests.test_autodiff import fd_grad
 
 
@@ -161,6 +161,35 @@ def test_call_dag_code_is_linear_in_depth():
         sizes = [sum(1 for _ in f.walk()) for f in m.body.block.ops if isinstance(f, func.FuncOp)]
         assert len(sizes) <= depth + 1 and max(sizes) <= 2 * limit + 16
         assert any(isinstance(o, func.CallOp) for o in m.walk())
+
+
+BUFFERIZED = "ad-differentiate,loom-inline,ad-tape-forwarding," + ",".join(
+    NAMED_PIPELINES[k] for k in ("loom-opt", "loom-to-linalg", "linalg-to-buffers"))
+
+
+def bufferized_counts(src: str, entry: str) -> tuple[int, int, int]:
+    """(calls, memref.dealloc ops, all ops) of `entry` after bufferization (with its frees on failure)."""
+    prog = load(src)
+    m = generate(prog.checker, [getattr(prog, entry).lower(np.ones(WIDTH, np.float32)).inst])
+    PassManager(parse_passes(BUFFERIZED)).run(m)
+    ops = list(m.walk())
+    return (sum(isinstance(o, func.CallOp) for o in ops), sum(isinstance(o, memref.DeallocOp) for o in ops), len(ops))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program, entry", [(call_dag, "f"), (grad_call_dag, "g")])
+def test_call_dag_calls_and_frees_grow_linearly_in_depth(program, entry):
+    """The call DAG and its gradient at depths 10, 13, 16: calls, frees and ops grow by the same
+    amount every three levels. Before, loom-inline inlined every small level above the first kept
+    function (f6), so the entry kept 2^(depth-6) calls of it (128 at depth 13), all live until one
+    fused sum, and the `loom.on_failure` after each call freed every buffer live there: 16,913
+    deallocs at depth 13 (calls x live buffers). Now a shared callee that still makes several
+    calls is kept (every level is a small function with two calls) and equal calls of pure
+    functions are merged (loom-merge-calls)."""
+    (c1, d1, n1), (c2, d2, n2), (c3, d3, n3) = (bufferized_counts(program(d), entry) for d in (10, 13, 16))
+    for a, b, c in ((c1, c2, c3), (d1, d2, d3), (n1, n2, n3)):
+        assert a <= b <= c and abs((c - b) - (b - a)) <= 0.1 * (b - a) + 8, (a, b, c)
+    assert c3 <= 3 * 16 and d3 - d2 <= 3 * 16, (c3, d3)  # a few calls and frees per level
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ _TABLE = {
     "canonicalize": ("xdsl.transforms.canonicalize", "CanonicalizePass"),
     "cse": ("xdsl.transforms.common_subexpression_elimination", "CommonSubexpressionElimination"),
     "dce": ("xdsl.transforms.dead_code_elimination", "DeadCodeElimination"),
+    "loom-merge-calls": ("compiler.passes.loom_merge_calls", "LoomMergeCalls"),
     # global-view sharding: per-device programs
     "shard-partition": ("compiler.passes.shard_partition", "ShardPartition"),
     # automatic differentiation (reverse mode = ad-jvp, then ad-linearize, then ad-transpose)

@@ -8,7 +8,8 @@ Control flow is differentiated structurally: `scf.for`/`scf.while` carry a tange
 active carried value, `scf.if` yields one next to each active result.
 
 Calls that `loom-inline` would keep (a callee called from several places, larger than `max-ops`
-once its own calls are inlined, with no `ad` op inside and not `@checkpoint`) stay calls: a
+or still making several calls once its own calls are inlined, with no `ad` op inside and not
+`@checkpoint`) stay calls: a
 kept call with active operands calls the callee's JVP function for those operands, built once
 per (callee, active operands), so a call DAG is differentiated in time linear in its size
 (tests/filecheck/autodiff_call_dag.loom):
@@ -66,6 +67,7 @@ from compiler.passes.autodiff.functions import JVP_CALL, fresh_name, lookup, new
 from compiler.passes.autodiff.build import B, differentiable
 from compiler.passes.autodiff.jvp_rules import JVP, ZERO
 from compiler.passes.loom_inline import CHECKPOINT, InlineCall, LoomInline, bottom_up, call_graph, kept_callees
+from compiler.passes.loom_merge_calls import merge_calls, pure_functions
 from dialects import ad
 
 
@@ -84,46 +86,21 @@ def has_derivative_ops(module: ModuleOp, f: func.FuncOp, seen: set | None = None
 
 def kept_calls(module: ModuleOp, max_ops: int) -> tuple[set[str], set[str]]:
     """The callees whose calls differentiation keeps (each gets one JVP function, called): those
-    `loom-inline` keeps — called from several places, larger than its `max-ops` once their own
-    calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
+    `loom-inline` keeps — called from several places, larger than its `max-ops` or still making
+    several calls once their own calls are inlined — that contain no `ad` op at any call depth (derivative code, with its tapes,
     is inlined and simplified before it is differentiated again) and are not `@checkpoint`
-    functions (whose ops must be inlined to be tagged). Also returns the functions that print
-    at no call depth: two calls of one with the same operands compute the same results."""
+    functions (whose ops must be inlined to be tagged). Also returns the pure functions
+    (`loom-merge-calls`): two calls of one with the same operands compute the same results."""
     functions = {f.sym_name.data: f for f in module.body.block.ops if isinstance(f, func.FuncOp)}
     calls = call_graph(functions)
     impure: set[str] = set()
-    prints: set[str] = set()
     for name in bottom_up(functions, calls):
-        ops = [o.name for o in functions[name].walk()]
-        callees = [c.callee.string_value() for c in calls[name]]
-        if any(o.startswith("ad.") for o in ops) or any(c in impure for c in callees):
+        if any(o.name.startswith("ad.") for o in functions[name].walk()) or \
+                any(c.callee.string_value() in impure for c in calls[name]):
             impure.add(name)
-        if "loom.print" in ops or any(c in prints for c in callees):
-            prints.add(name)
     keep = kept_callees(functions, max_ops, lambda name: name not in impure and
                         CHECKPOINT not in functions[name].attributes)
-    return keep, set(functions) - prints
-
-
-def merge_calls(block: Block, pure: set[str], seen: dict | None = None) -> None:
-    """Replace a call of a `pure` function by an earlier one (in this block or an enclosing one)
-    with the same callee and operands: a call DAG's inlined levels call the same function on the
-    same values many times (`f2(x) = f1(x) + f1(x/2)`, `f1(x) = f0(x) + f0(x/2)`: `f0(x/2)` twice),
-    and CSE leaves calls alone."""
-    seen = {} if seen is None else seen
-    for op in list(block.ops):
-        for region in op.regions:
-            for b in region.blocks:
-                merge_calls(b, pure, dict(seen))
-        if isinstance(op, func.CallOp) and op.callee.string_value() in pure:
-            key = (op.callee.string_value(), tuple(op.operands))
-            if key in seen:
-                for old, new in zip(op.results, seen[key].results):
-                    old.replace_all_uses_with(new)
-                op.detach()
-                op.erase()
-            else:
-                seen[key] = op
+    return keep, pure_functions(module)
 
 
 def simplified_copy(ctx: Context, module: ModuleOp, f: func.FuncOp, keep: set[str], pure: set[str]) -> func.FuncOp:

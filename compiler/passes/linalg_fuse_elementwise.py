@@ -75,8 +75,19 @@ def _is_copy(p: linalg.GenericOp) -> bool:
 CHEAP = 2  # a producer used elsewhere is recomputed in a consumer when it costs at most this many ops
 
 
-def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operation, int]) -> bool:
-    """Whether `p` may be fused into `consumer`; `cost` is each generic's fused cost (see `fused_costs`)."""
+def read_maps(consumer: linalg.GenericOp) -> dict[SSAValue, set[AffineMap]]:
+    """The maps through which `consumer` reads each of its inputs (computed once per consumer, not
+    once per producer checked: a consumer that absorbs a wide DAG has hundreds of inputs)."""
+    reads: dict[SSAValue, set[AffineMap]] = {}
+    for v, m in zip(consumer.inputs, consumer.indexing_maps.data):
+        reads.setdefault(v, set()).add(m.data)
+    return reads
+
+
+def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operation, int],
+                     reads: dict[SSAValue, set[AffineMap]]) -> bool:
+    """Whether `p` may be fused into `consumer`; `cost` is each generic's fused cost (see
+    `fused_costs`), `reads` the consumer's `read_maps`."""
     if not isinstance(p, linalg.GenericOp) or len(p.outputs) != 1 or len(p.res) != 1:
         return False
     if any(it.data != linalg_attrs.IteratorType.PARALLEL for it in p.iterator_types):
@@ -90,10 +101,10 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operat
         # fusing computes the producer once per consumer iteration: only when that is once per
         # element (read through one map, a permutation of all the consumer's loop dims)
         n_dims = len(consumer.iterator_types)
-        reads = {m.data for v, m in zip(consumer.inputs, consumer.indexing_maps.data) if v is p.res[0]}
-        if len(reads) != 1:
+        maps = reads[p.res[0]]
+        if len(maps) != 1:
             return False
-        m = reads.pop()
+        m = next(iter(maps))
         dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
         if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
             return False
@@ -141,8 +152,9 @@ def fused_costs(module: ModuleOp) -> dict[Operation, int]:
             continue
         own = sum(1 if o.name.startswith("arith.") else CHEAP + 1
                   for o in op.body.block.ops if not isinstance(o, linalg.YieldOp))
-        cost[op] = own + sum(cost[v.owner] for v in dict.fromkeys(op.inputs)
-                             if v.owner in cost and fusable_producer(v.owner, op, cost))
+        reads = read_maps(op)
+        cost[op] = own + sum(cost[v.owner] for v in reads
+                             if v.owner in cost and fusable_producer(v.owner, op, cost, reads))
     return cost
 
 
@@ -194,9 +206,10 @@ class FuseProducerIntoConsumer(RewritePattern):
     def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
         if not op.res:  # buffer semantics: nothing to fuse
             return
-        for v in dict.fromkeys(op.inputs):
+        reads = read_maps(op)
+        for v in reads:
             p = v.owner
-            if isinstance(p, Operation) and fusable_producer(p, op, self.cost):
+            if isinstance(p, Operation) and fusable_producer(p, op, self.cost, reads):
                 plan = FusionPlan.of(op, p)
                 if plan.keeps_loop_bounds(op):
                     self.cost[self.fuse(op, p, plan, rewriter)] = self.cost.pop(op, CHEAP + 1)

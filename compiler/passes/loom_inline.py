@@ -1,15 +1,16 @@
 """`loom-inline`: inline `func.call`s into their callers, bottom-up, then drop private functions
-that are no longer called. Inlined ops keep the callee's source locations (where an error inside
-them is in the program). Ops inlined from a `@checkpoint` function are tagged `ad.checkpoint`
-(reverse mode recomputes them).
+that are no longer reachable from a public one. Inlined ops keep the callee's source locations
+(where an error inside them is in the program). Ops inlined from a `@checkpoint` function are
+tagged `ad.checkpoint` (reverse mode recomputes them).
 
 Functions are visited callees first (Loom has no recursion), each once: when a function is
 visited, its callees are final, so a call is replaced by one copy of a body without inlinable
 calls, and the work is proportional to the code produced. A call is inlined when its callee is
-called from one place only, or its body (after its own inlining) has at most `max-ops` ops.
-Otherwise the call stays, to one shared function: a call DAG where `f_k` calls `f_{k-1}` twice
-keeps O(depth) code instead of 2^depth copies of `f_0` (the native backend and the eager
-executor both call functions).
+called from one place only, or its body (after its own inlining) has at most `max-ops` ops and
+at most one call left (inlining a body with several calls into several callers multiplies the
+calls). Otherwise the call stays, to one shared function: a call DAG where `f_k` calls `f_{k-1}`
+twice keeps O(depth) code and O(depth) calls instead of 2^depth copies of `f_0` (the native
+backend and the eager executor both call functions).
 
     func.func @f(%x: f32) -> f32 {                        func.func @f(%x: f32) -> f32 {
       %0 = func.call @sq(%x) : (f32) -> f32       ==>       %0 = loom.mul %x, %x : ...
@@ -97,25 +98,32 @@ def call_graph(functions: dict[str, func.FuncOp]) -> dict[str, list[func.CallOp]
 
 def kept_callees(functions: dict[str, func.FuncOp], max_ops: int,
                  keepable: Callable[[str], bool] = lambda name: True) -> set[str]:
-    """The functions loom-inline keeps as calls: called from several places and, once their own
-    inlinable calls are inlined, larger than `max_ops` ops (and `keepable`). Sizes are added up
-    bottom-up without inlining anything: a function's size is its own ops plus, for each call
-    it inlines, the callee's size less the call and the callee's return."""
+    """The functions loom-inline keeps as calls (if `keepable`): those called from several places
+    that, once their own inlinable calls are inlined, are larger than `max_ops` ops or still make
+    several calls. Inlining the latter would copy their calls into every caller and multiply the
+    call sites: in a call DAG (`f_k` calls `f_{k-1}` twice) every level above the first kept one
+    would be inlined, leaving 2^levels calls of it in the entry; kept, each level is one small
+    function with its two calls. Sizes and remaining calls are added up bottom-up without
+    inlining anything: a function's size is its own ops plus, for each call it inlines, the
+    callee's size less the call and the callee's return."""
     calls = call_graph(functions)
     sites = Counter(c.callee.string_value() for cs in calls.values() for c in cs)
     size: dict[str, int] = {}
+    left: dict[str, int] = {}  # the calls to kept functions a function makes, its own inlined
     kept: set[str] = set()
     for name in bottom_up(functions, calls):
-        n = sum(1 for _ in functions[name].walk()) - 1
+        n, k = sum(1 for _ in functions[name].walk()) - 1, 0
         for call in calls[name]:
             callee = call.callee.string_value()
             if not inlinable(functions.get(callee)):
                 continue
-            if sites[callee] > 1 and size[callee] > max_ops and keepable(callee):
+            if sites[callee] > 1 and (size[callee] > max_ops or left[callee] > 1) and keepable(callee):
                 kept.add(callee)
+                k += 1
             else:
                 n += size[callee] - 2
-        size[name] = n
+                k += left[callee]
+        size[name], left[name] = n, k
     return kept
 
 
@@ -125,7 +133,7 @@ class LoomInline(ModulePass):
 
     max_ops: int = 256
     """A callee with more ops than this (after its own inlining), called from several places, is
-    kept as a function and called."""
+    kept as a function and called (so is one with several calls left, `kept_callees`)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         functions = {f.sym_name.data: f for f in op.body.block.ops if isinstance(f, func.FuncOp)}
@@ -135,11 +143,25 @@ class LoomInline(ModulePass):
         for name in bottom_up(functions, calls):  # callees first: each body is final when copied
             for call in calls[name]:
                 inline.match_and_rewrite(call, PatternRewriter(call))
-        # functions still named by a call or by a derivative op (ad.jvp/ad.vjp) stay
-        called = {o.callee.string_value() for o in op.walk() if isinstance(o, func.CallOp)
-                  or o.name in ("ad.jvp", "ad.vjp")}
-        for f in list(op.body.block.ops):
-            if isinstance(f, func.FuncOp) and f.sym_visibility is not None \
-                    and f.sym_visibility.data == "private" and f.sym_name.data not in called:
+        # private functions not reachable from a public one (by calls and derivative ops) go
+        live = reachable(functions)
+        for name, f in functions.items():
+            if name not in live:
                 f.detach()
                 f.erase()
+
+
+def reachable(functions: dict[str, func.FuncOp]) -> set[str]:
+    """The functions reachable from the public ones through calls and derivative ops
+    (`ad.jvp`/`ad.vjp` name their callee): private functions that only dead ones call (as the
+    primal and intermediate derivative functions of a differentiated call DAG) are not."""
+    todo = [n for n, f in functions.items() if f.sym_visibility is None or f.sym_visibility.data != "private"]
+    live = set(todo)
+    while todo:
+        for o in functions[todo.pop()].walk():
+            if isinstance(o, func.CallOp) or o.name in ("ad.jvp", "ad.vjp"):
+                name = o.callee.string_value()
+                if name in functions and name not in live:
+                    live.add(name)
+                    todo.append(name)
+    return live

@@ -1,7 +1,7 @@
-// The named pipeline loom-opt = loom-inline,canonicalize,cse,dce; spelled out it gives the same
+// The named pipeline loom-opt = loom-inline,canonicalize,cse,loom-merge-calls,dce; spelled out it gives the same
 // result. After inlining, constants fold across the former call boundary.
 // RUN: loom opt %s -p loom-opt | filecheck %s
-// RUN: loom opt %s -p loom-inline,canonicalize,cse,dce | filecheck %s
+// RUN: loom opt %s -p loom-inline,canonicalize,cse,loom-merge-calls,dce | filecheck %s
 
 // CHECK-LABEL: func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK-NEXT:    [[C:%.*]] = arith.constant 6.000000e+00 : f32

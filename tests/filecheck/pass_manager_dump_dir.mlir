@@ -4,7 +4,7 @@
 // RUN: ls %t | filecheck %s --check-prefix=LS
 // RUN: filecheck %s --check-prefix=INPUT --input-file %t/00-input.mlir
 // RUN: filecheck %s --check-prefix=CANON --input-file %t/02-canonicalize.mlir
-// RUN: filecheck %s --check-prefix=DCE --input-file %t/04-dce.mlir
+// RUN: filecheck %s --check-prefix=DCE --input-file %t/05-dce.mlir
 
 // OUT:       func.func @f(%x: f32) -> f32 {
 // OUT-NEXT:    [[E:%.*]] = loom.exp %x : (f32) -> f32
@@ -14,7 +14,8 @@
 // LS-NEXT: 01-loom-inline.mlir
 // LS-NEXT: 02-canonicalize.mlir
 // LS-NEXT: 03-cse.mlir
-// LS-NEXT: 04-dce.mlir
+// LS-NEXT: 04-loom-merge-calls.mlir
+// LS-NEXT: 05-dce.mlir
 // LS-EMPTY:
 
 // INPUT:       func.func @f(%x: f32
