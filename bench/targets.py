@@ -12,7 +12,9 @@ layernorm,cold`). For each row:
   the verdict.
 - **All cores, wall time**: Loom on 1 and on N threads (`--threads`, default every core
   available), interleaved, median and minimum; the speed-up of the medians and of the minima (on a
-  loaded machine the minimum is the run that got the cores).
+  loaded machine the minimum is the run that got the cores). And, robust to other load, Loom's CPU
+  time on N threads over its CPU time on 1 (the work the threads add: start-up, waiting, imbalance):
+  N / that is the speed-up N free cores would allow at most.
 - **Roofline**: Loom's GFLOP/s of CPU time as a fraction of the FMA peak (`--peak`, per core), or
   its GB/s (inputs read once, outputs written once) as a fraction of a 64 MiB copy's, both CPU time.
 - **Check**: every implementation's result against NumPy's (bench/run.py's tolerance); a mismatch
@@ -107,8 +109,7 @@ def measure(w: W.Workload, libs: dict, repeats: int, threads: int) -> dict:
     for name, out in outs.items():
         if name != "numpy" and ref is not None:
             res["check"][name] = R.check(out, ref, w)
-    one = {k: v for k, v in calls.items() if not k.startswith("loom x")}
-    res["cpu_ms"] = {k: statistics.median(v) * 1e3 for k, v in interleaved(one, repeats, time.process_time).items()}
+    res["cpu_ms"] = {k: statistics.median(v) * 1e3 for k, v in interleaved(calls, repeats, time.process_time).items()}
     multi = {k: v for k, v in calls.items() if k.startswith("loom")}
     if len(multi) == 2:
         wall = interleaved(multi, repeats, time.perf_counter)
@@ -165,10 +166,13 @@ def print_row(name: str, res: dict, threads: int, peak: float, bandwidth: float)
     row = {"name": name, "target": what, "ratio": ratio, "verdict": v, "roofline": roofline(res, peak, bandwidth)}
     if "wall_ms" in res:
         (m1, n1), (mn, nn) = res["wall_ms"]["loom"], res["wall_ms"][f"loom x{threads}"]
-        row["speedup"] = (m1 / mn, n1 / nn)
+        inflation = cpu[f"loom x{threads}"] / cpu["loom"]
+        row["speedup"] = (m1 / mn, n1 / nn, threads / inflation)
         target = f" (target >= {SPEEDUP_TARGET})" if name.startswith("matmul") else ""
         print(f"  wall ms, loom 1 thread {m1:.3f} (min {n1:.3f}), {threads} threads {mn:.3f} (min {nn:.3f}): "
               f"speed-up {m1 / mn:.2f} (of minima {n1 / nn:.2f}){target}")
+        print(f"  CPU time on {threads} threads / on 1: {inflation:.2f}, so at most {threads / inflation:.2f}x "
+              f"on {threads} free cores")
     print(f"  roofline: {row['roofline']}")
     for lib, (ok, text) in res["check"].items():
         print(f"  check {lib}: {'ok' if ok else '*** MISMATCH ***'} ({text})")
@@ -235,8 +239,8 @@ def main(argv=None) -> int:
     print(f"\n== targets (load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}) ==")
     for r in out["rows"]:
         sp, ratio = r.get("speedup"), "n/a" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        multi = "-" if sp is None else f"{sp[0]:.2f} (min {sp[1]:.2f})"
-        print(f"  {r['name']:<12} {r['target']:<34} {ratio:>7}  {r['verdict']:<8} x{args.threads}: {multi:<16} "
+        multi = "-" if sp is None else f"{sp[0]:.2f} (min {sp[1]:.2f}, cpu {sp[2]:.2f})"
+        print(f"  {r['name']:<12} {r['target']:<34} {ratio:>7}  {r['verdict']:<8} x{args.threads}: {multi:<27} "
               f"{r.get('roofline', '')}")
     if args.json:
         with open(args.json, "w") as f:
