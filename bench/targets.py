@@ -32,7 +32,6 @@ from __future__ import annotations
 from bench import run as R  # first: it sets the single-thread environment before NumPy is imported
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
@@ -73,46 +72,20 @@ def workloads(quick: bool, only: set[str]) -> list[W.Workload]:
     return chosen + [by_name[name] for name, (row, _, _) in TARGETS.items() if row in only]
 
 
-def interleaved(calls: dict, repeats: int, clock) -> dict[str, list[float]]:
-    """Each call timed `repeats` times with `clock`, round by round, the garbage collector off."""
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            for name, call in calls.items():
-                t = clock()
-                call()
-                times[name].append(clock() - t)
-    finally:
-        gc.enable()
-    return times
-
-
 def measure(w: W.Workload, libs: dict, repeats: int, threads: int) -> dict:
     inputs = w.make_inputs(np.random.default_rng(0))
     impls = R.implementations(w, inputs, libs, threads)
-    res = {"title": w.title, "flops": w.flops, "bytes": w.bytes, "cpu_ms": {}, "check": {}, "errors": {}}
-    calls, outs = {}, {}
-    for name, (call, to_np) in impls.items():
-        try:
-            if isinstance(call, Exception):
-                raise call
-            t = time.process_time()
-            out = call()  # the first call compiles (Loom, jax.jit): not part of the medians
-            res.setdefault("first_cpu_s", {})[name] = time.process_time() - t
-            call()
-        except Exception as e:  # noqa: BLE001  (report any failure, time the others)
-            res["errors"][name] = R.error_text(e)
-            continue
-        calls[name], outs[name] = call, to_np(out)
+    calls, outs, first, errors = R.warm_up(impls, time.process_time)
+    res = {"title": w.title, "flops": w.flops, "bytes": w.bytes, "first_cpu_s": first, "cpu_ms": {}, "check": {},
+           "errors": errors}
     ref = outs.get("numpy")
     for name, out in outs.items():
         if name != "numpy" and ref is not None:
             res["check"][name] = R.check(out, ref, w)
-    res["cpu_ms"] = {k: statistics.median(v) * 1e3 for k, v in interleaved(calls, repeats, time.process_time).items()}
+    res["cpu_ms"] = {k: statistics.median(v) * 1e3 for k, v in R.interleaved(calls, repeats, time.process_time).items()}
     multi = {k: v for k, v in calls.items() if k.startswith("loom")}
     if len(multi) == 2:
-        wall = interleaved(multi, repeats, time.perf_counter)
+        wall = R.interleaved(multi, repeats, time.perf_counter)
         res["wall_ms"] = {k: (statistics.median(v) * 1e3, min(v) * 1e3) for k, v in wall.items()}
     return res
 
@@ -121,7 +94,7 @@ def copy_gbps(repeats: int) -> float:
     """A 64 MiB copy's bandwidth (read + write) in CPU time, median of `repeats`."""
     src = np.ones(16 * 2 ** 20, np.float32)
     dst = np.empty_like(src)
-    ts = interleaved({"copy": lambda: np.copyto(dst, src)}, repeats, time.process_time)["copy"]
+    ts = R.interleaved({"copy": lambda: np.copyto(dst, src)}, repeats, time.process_time)["copy"]
     return 2 * src.nbytes / statistics.median(ts) / 1e9
 
 
