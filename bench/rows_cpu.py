@@ -3,7 +3,11 @@ other load on a shared machine disturbs least: medians of `time.process_time` ov
 calls in this process, Loom, NumPy, JAX and PyTorch each on 1 thread (JAX and PyTorch when
 installed); then Loom's wall time on 1 and 2 threads (docs/performance.md, "Row fusion").
 
-    python -m bench.rows_cpu [--quick] [--repeats N]
+    python -m bench.rows_cpu [--quick] [--repeats N] [--parts]
+
+`--parts`: what softmax's time is made of — Loom's softmax beside Loom programs that do a part
+of its work (the max pass, `exp`, `y = x * 2`: the same memory traffic) and PyTorch's softmax,
+CPU time, interleaved (docs/performance.md, "What bounds it now").
 """
 
 from __future__ import annotations
@@ -67,13 +71,50 @@ def others(x: np.ndarray) -> dict:
     return out
 
 
+PARTS = {
+    "softmax (builtin)": ("f32[R, C]", "softmax(x, axis=-1)"),
+    "max pass alone (reads x once)": ("f32[R, 1]", "max(x, axis=-1, keepdims=true)"),
+    "exp(x)": ("f32[R, C]", "exp(x)"),
+    "y = x * 2 (one read, one write)": ("f32[R, C]", "x * 2.0"),
+}
+
+
+def parts(x: np.ndarray, repeats: int) -> None:
+    fs = {name: compiler.loads(f"def f(x: f32[R, C]) -> {t}:\n    return {body}\n", name="part.loom").f
+          for name, (t, body) in PARTS.items()}
+    calls = {name: (lambda f=f: f(x)) for name, f in fs.items()}
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        xt = torch.from_numpy(x)
+        calls["PyTorch softmax"] = lambda: torch.softmax(xt, -1)
+    except ImportError:
+        pass
+    for call in calls.values():
+        call()
+    ts: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            c = time.process_time()
+            call()
+            ts[name].append(time.process_time() - c)
+    for name, t in ts.items():
+        print(f"{name:34s} {np.median(t) * 1e3:8.2f} ms CPU")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="f32[256, 1024], 3 repeats")
     ap.add_argument("--repeats", type=int, default=11)
+    ap.add_argument("--parts", action="store_true", help="softmax's time, part by part")
     args = ap.parse_args()
     rows, cols, repeats = (256, 1024, 3) if args.quick else (4096, 1024, args.repeats)
     x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
+    if args.parts:
+        print(f"f32[{rows}, {cols}], Loom on 1 thread, CPU ms (medians of {repeats}, interleaved)")
+        parts(x, repeats)
+        return
     libs = others(x)
     cases = [("softmax", W.SOFTMAX_SRC, 0, W.np_softmax), ("softmax written out", W.SOFTMAX_MANUAL_SRC, 0, W.np_softmax),
              ("layer norm", W.LAYERNORM_SRC, 1, W.np_layer_norm),

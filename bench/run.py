@@ -137,42 +137,54 @@ def check(out, ref, w: W.Workload) -> tuple[bool, str]:
     return ok, f"max err {err:.1e}"
 
 
-def time_workload(w: W.Workload, libs: dict, repeats: int, threads: int = 1) -> dict:
-    inputs = w.make_inputs(np.random.default_rng(0))
-    res = {"title": w.title, "flops": w.flops, "bytes": w.bytes, "impls": {}}
-    impls = implementations(w, inputs, libs, threads)
-
-    # Warm-up: the first call compiles (Loom, jax.jit); it is timed on its own, for information.
-    calls, outs = {}, {}
+def warm_up(impls: dict, clock=time.perf_counter) -> tuple[dict, dict, dict, dict]:
+    """Call each implementation WARMUP times: the first call compiles (Loom, jax.jit), timed on its
+    own with `clock`, for information. Returns the working calls, their results as NumPy values,
+    the first calls' times and the failures' error texts, by name."""
+    calls, outs, first, errors = {}, {}, {}, {}
     for name, (call, to_np) in impls.items():
         try:
             if isinstance(call, Exception):
                 raise call
-            t = time.perf_counter()
+            t = clock()
             out = call()
-            first = time.perf_counter() - t
+            first[name] = clock() - t
             for _ in range(WARMUP - 1):
                 out = call()
         except Exception as e:  # noqa: BLE001  (report any failure, go on)
-            res["impls"][name] = {"error": error_text(e)}
+            errors[name] = error_text(e)
             continue
-        calls[name] = call
-        outs[name] = to_np(out)
-        res["impls"][name] = {"first_s": first}
+        calls[name], outs[name] = call, to_np(out)
+    return calls, outs, first, errors
 
-    # Timed runs, interleaved: round r times every implementation once.
-    times = {name: [] for name in calls}
+
+def interleaved(calls: dict, repeats: int, clock=time.perf_counter) -> dict[str, list[float]]:
+    """Timed runs, interleaved: round r times every call once with `clock`, the garbage collector off."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeats):
             for name, call in calls.items():
-                t = time.perf_counter()
+                t = clock()
                 call()
-                times[name].append(time.perf_counter() - t)
+                times[name].append(clock() - t)
     finally:
         if gc_was_enabled:
             gc.enable()
+    return times
+
+
+def time_workload(w: W.Workload, libs: dict, repeats: int, threads: int = 1) -> dict:
+    inputs = w.make_inputs(np.random.default_rng(0))
+    res = {"title": w.title, "flops": w.flops, "bytes": w.bytes, "impls": {}}
+    impls = implementations(w, inputs, libs, threads)
+
+    calls, outs, first, errors = warm_up(impls)
+    res["impls"] = {name: {"error": text} for name, text in errors.items()}
+    res["impls"].update({name: {"first_s": first[name]} for name in calls})
+
+    times = interleaved(calls, repeats)
 
     ref = outs.get("numpy")
     for name in calls:

@@ -65,6 +65,9 @@ def bias_relu64(x: f64[M, K], w: f64[K, N], b: f64[N]) -> f64[M, N]:
 def negated(x: f32[M, K], w: f32[K, N], b: f32[N]) -> f32[M, N]:
     return maximum(-(x @ w + b), 0.0)
 
+def two_layers(x: f32[M, K], w1: f32[K, H], b1: f32[H], w2: f32[H, N], b2: f32[N]) -> f32[M, N]:
+    return relu(x @ w1 + b1) @ w2 - b2
+
 def loss(x: f32[M, K], w: f32[K, N]) -> f32:
     return sum(tanh(x @ w))
 
@@ -165,6 +168,18 @@ def test_residual_and_scaled_fused(progs, m, k, n):
         assert fused(progs[0].residual, "arith.addf", x, w, r)
         assert fused(progs[0].scaled, "arith.mulf", x, w, r, b)
         assert not fused(progs[0].residual_t, "arith.addf", x, w, r.T.copy())
+
+
+@pytest.mark.parametrize("m,k,h,n", [(37, 70, 301, 43), (1, 9, 600, 67), (13, 300, 160, 17)])
+def test_second_layer_epilogue_fused(progs, m, k, h, n):
+    """Bufferization frees the hidden activation right after the second matmul (its last use),
+    between the contraction and its epilogue: the epilogue (`- b2`) is still fused."""
+    rng = np.random.default_rng(m + h)
+    x, w1, b1, w2, b2 = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, h), (h,), (h, n), (n,)])
+    hidden = np.maximum(x.astype(np.float64) @ w1 + b1, 0)
+    check(progs, "two_layers", [x, w1, b1, w2, b2], hidden @ w2 - b2, 1e-4)
+    if loom_matmul_kernel.host_isa() != "none":
+        assert fused(progs[0].two_layers, "arith.subf", x, w1, b1, w2, b2)
 
 
 def test_batched_and_f64_epilogues(progs):

@@ -237,6 +237,53 @@ def test_object_file_with_parallel_loops_carries_the_thread_pool(tmp_path):
     np.testing.assert_allclose(outs[0].reshape(300, 257), e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_outlined_functions_are_internal_so_objects_link_together(tmp_path):
+    """The outlined parallel bodies (`<f>_parallel<k>`) and kernels (`<f>_kernel<k>`) have internal
+    linkage: only the entry is global, so an object whose entry is named like another object's
+    parallel body (`sm_parallel0`) links beside it, and each call runs its own code."""
+    shapes = ["--shape", "R=300", "--shape", "C=257"]
+    sources = {"a": "def sm(x: f32[R, C]) -> f32[R, C]:\n    return softmax(x, axis=-1)\n",
+               "b": "def sm_parallel0(x: f32[R, C]) -> f32[R, C]:\n    return layer_norm(x, axis=-1)\n"}
+    for name, text in sources.items():
+        (tmp_path / f"{name}.loom").write_text(text)
+        entry = text.split("(")[0].removeprefix("def ")
+        assert cli(["compile", str(tmp_path / f"{name}.loom"), "--emit=llvm", "--entry", entry, *shapes,
+                    "-o", str(tmp_path / f"{name}.ll")]) == 0
+        defines = [ln for ln in (tmp_path / f"{name}.ll").read_text().splitlines() if ln.startswith("define")]
+        outlined = [ln for ln in defines if f'@"{entry}_' in ln]
+        assert outlined and all(ln.startswith("define internal") for ln in outlined), defines
+        assert cli(["compile", str(tmp_path / f"{name}.loom"), "--emit=obj", "--entry", entry, *shapes,
+                    "-o", str(tmp_path / f"{name}.o")]) == 0
+    (tmp_path / "main.c").write_text(textwrap.dedent("""
+        #include <stdio.h>
+        #include "a.h"
+        #include "b.h"
+        int main(void) {
+            enum { R = 300, C = 257 };
+            static float x[R][C], y[2][R][C];
+            int64_t error_values[4];
+            for (int i = 0; i < R; i++)
+                for (int j = 0; j < C; j++)
+                    x[i][j] = (float)((i * 7 + j * 13) % 29) / 7.0f;
+            loom_parallel_set_threads(2);
+            int32_t status = sm(&x[0][0], &y[0][0][0], error_values)
+                             | sm_parallel0(&x[0][0], &y[1][0][0], error_values);
+            fwrite(y, sizeof y, 1, stdout);
+            return status;
+        }
+        """))
+    exe = tmp_path / "main"
+    subprocess.run(["cc", "-o", str(exe), "main.c", "a.o", "b.o", "-lm", "-lpthread"], check=True, cwd=tmp_path)
+    out = np.frombuffer(subprocess.run([str(exe)], capture_output=True, check=True).stdout, np.float32)
+    i, j = np.indices((300, 257))
+    x = (((i * 7 + j * 13) % 29).astype(np.float32) / np.float32(7)).astype(np.float64)
+    e = np.exp(x - x.max(-1, keepdims=True))
+    d = x - x.mean(-1, keepdims=True)
+    expected = [e / e.sum(-1, keepdims=True), d / np.sqrt((d * d).mean(-1, keepdims=True) + 1e-5)]
+    np.testing.assert_allclose(out.reshape(2, 300, 257), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_compile_emit_needs_shapes_for_symbolic_dims(capsys):
     path = ROOT / "examples" / "mlp_forward.loom"
     assert cli(["compile", str(path), "--emit=linalg", "--entry", "dense"]) == 1

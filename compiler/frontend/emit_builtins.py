@@ -149,8 +149,9 @@ def emit_nn(g, e, info, a):
     shifted = _bin(g, loom.SubOp, x, m, sp)
     ex = g.add(loom.ExpOp(shifted), sp).results[0]
     s = _red(g, loom.SumOp, ex, ax, sp)
-    if name == "softmax":
-        return _bin(g, loom.DivOp, ex, s, sp)
+    if name == "softmax":  # one division per row, a multiply per element
+        recip = _bin(g, loom.DivOp, g.const(1.0, info.extra["dtype"], sp), s, sp)
+        return _bin(g, loom.MulOp, ex, recip, sp)
     log_s = g.add(loom.LogOp(s), sp).results[0]
     if name == "log_softmax":
         return _bin(g, loom.SubOp, shifted, log_s, sp)

@@ -42,6 +42,7 @@ from xdsl.ir import Block, Operation, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 
 from compiler.passes.emitter import Emitter
+from compiler.passes.loom_buffer_dealloc import root
 from compiler.passes.loom_linalg_to_loops import eval_expr
 
 EPILOGUE_OPS = (arith.AddfOp, arith.SubfOp, arith.MulfOp, arith.DivfOp, arith.MaximumfOp, arith.MinimumfOp,
@@ -112,12 +113,17 @@ def _body_is_elementwise(block: Block, elem) -> bool:
 def match_epilogue(contraction: Operation, c: SSAValue) -> Epilogue | None:
     """The elementwise generic right after `contraction` that reads C at each element and writes
     the result back to C, its other operands read as vectors along C's rows or broadcast (constants
-    in between are allowed)."""
-    op, constants = contraction.next_op, []
-    while isinstance(op, arith.ConstantOp):
-        constants.append(op)
+    in between are allowed, and frees of buffers the epilogue does not use: bufferization frees
+    the matmul's left operand there when the matmul was its last use, as in an MLP's second layer)."""
+    op, constants, freed = contraction.next_op, [], []
+    while isinstance(op, (arith.ConstantOp, memref.DeallocOp)):
+        if isinstance(op, arith.ConstantOp):
+            constants.append(op)
+        else:
+            freed.append(root(op.memref))
         op = op.next_op
-    if not isinstance(op, linalg.GenericOp) or op.res or list(op.outputs) != [c]:
+    if not isinstance(op, linalg.GenericOp) or op.res or list(op.outputs) != [c] or \
+            any(root(x) in freed for x in op.operands):
         return None
     t = c.type
     assert isinstance(t, MemRefType)

@@ -193,4 +193,33 @@ builtin.module {
     }
     func.return
   }
+  // A free between the contraction and the epilogue (bufferization frees the matmul's left operand
+  // after its last use, as in an MLP's second layer): the epilogue is still fused, the free stays
+  // after the kernel.
+  // CHECK-LABEL: func.func @mmfreebias(
+  // CHECK:           scf.if {{%.*}} {
+  // CHECK:             [[BIAS:%[0-9a-z_]+]] = vector.load %bias[{{%.*}}] : memref<40xf32>, vector<8xf32>
+  // CHECK-NEXT:        [[S:%[0-9a-z_]+]] = arith.addf {{%.*}}, [[BIAS]] fastmath<contract> : vector<8xf32>
+  // CHECK-NEXT:        vector.store [[S]], %c[{{%.*}}, {{%.*}}] : memref<13x40xf32>, vector<8xf32>
+  // CHECK-NOT:     linalg.generic
+  // CHECK:         memref.dealloc %a : memref<13x700xf32>
+  // CHECK-NEXT:    func.return
+  func.func @mmfreebias(%b: memref<700x40xf32>, %bias: memref<40xf32>, %c: memref<13x40xf32>) {
+    %one = arith.constant 1.000000e+00 : f32
+    %a = memref.alloc() {alignment = 64 : i64} : memref<13x700xf32>
+    linalg.fill ins(%one : f32) outs(%a : memref<13x700xf32>)
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<13x700xf32>, memref<700x40xf32>) outs(%c : memref<13x40xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    memref.dealloc %a : memref<13x700xf32>
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%c, %bias : memref<13x40xf32>, memref<40xf32>) outs(%c : memref<13x40xf32>) {
+    ^bb0(%v: f32, %bv: f32, %o: f32):
+      %t = arith.addf %v, %bv fastmath<contract> : f32
+      linalg.yield %t : f32
+    }
+    func.return
+  }
 }
