@@ -74,6 +74,27 @@ def f(x: f32[8@AX, 8], n: i64) -> (f32[8, 8], f32):
         y = y * 2.0
     return y, s
 """, [X, np.int64(2)]),
+    "calls_structs": ("""
+struct P:
+    w: f32[8, 4@AX]
+    b: f32[4]
+
+@spmd(M)
+def g(x: f32[8@AX, 8]) -> f32[8]:
+    return all_reduce(sum(x, axis=0), over=AX)
+
+def helper(x: f32[N, 8], p: P) -> f32[N, 4]:
+    return tanh(x @ p.w + p.b)
+
+def layer(x: f32[8@AX, 8], p: P) -> f32[8@AX, 4]:
+    return helper(x, p) * 2.0
+
+def f(x: f32[8@AX, 8], w: f32[8, 4], b: f32[4]) -> (f32[8, 4], f32[8], f32[4]):
+    p = P(w, b)
+    q = p
+    q.b = p.b + sum(layer(x, p), axis=0)
+    return layer(x, q), g(x), q.b
+""", [X, W, W[0]]),  # a plain helper, a global-view one (inlined: its annotations are requests), an @spmd one
     "reshard": ("""
 def f(x: f32[8@AX, 8]) -> f32[8, 8]:
     y = reshard(exp(x * 0.1), (_, AX))
