@@ -146,6 +146,34 @@ def test_a_pending_sum_resharded_to_split_is_one_reduce_scatter():
     assert collectives(src, "f", X, X.T.copy()) == ["reduce_scatter", "all_gather"]
 
 
+NN = """
+mesh M = (dp=4)
+
+def split_axis(x: f32[8@dp, 8]) -> f32[8@dp, 8]:
+    return softmax(x, axis=0)
+
+def whole_axis(x: f32[8@dp, 8]) -> f32[8@dp, 8]:
+    return softmax(x, axis=1) + layer_norm(x)
+
+def norm_split(x: f32[8, 8@dp]) -> f32[8, 8@dp]:
+    return layer_norm(x)
+"""
+
+
+def test_softmax_and_layer_norm_along_a_split_axis_all_reduce_each_reduction():
+    """Along a split axis, each reduction of softmax (max, sum) or layer_norm (mean, variance) is
+    one all_reduce; along a whole axis nothing is sent (the all_gather assembles the result)."""
+    assert collectives(NN, "split_axis", X) == ["all_reduce", "all_reduce", "all_gather"]
+    assert collectives(NN, "whole_axis", X) == ["all_gather"]
+    assert collectives(NN, "norm_split", X) == ["all_reduce", "all_reduce", "all_gather"]
+    module = compiler.loads(NN, "g.loom", mode="eager").split_axis.lower(X).stage("spmd")
+    assert [op.attributes["loom.reason"].data.split(" over ")[0].split(" is ")[1] for op in module.walk()
+            if op.name == "shard.all_reduce"] == ["partial max", "partial sum"]
+    for entry in ("split_axis", "whole_axis", "norm_split"):
+        np.testing.assert_allclose(results(NN.replace("def " + entry, "def f"), [X], devices=4)[0],
+                                   results(NN.replace("def " + entry, "def f"), [X])[0], rtol=2e-5, atol=2e-5)
+
+
 def collectives(src: str, entry: str, *args) -> list[str]:
     """The collectives of the per-device program (`--emit=spmd`), by kind, in order."""
     fn = getattr(compiler.loads(src, "g.loom", mode="eager", devices=None), entry)
