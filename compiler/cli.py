@@ -322,14 +322,17 @@ def cmd_opt(args) -> int:
         except OSError as e:
             raise LoomError(f"cannot read '{path}': {e.strerror}") from None
     SourceRegistry.add(path, text)
+    parser = Parser(make_context(), text, path)
     try:
-        module = Parser(make_context(), text, path).parse_module()
+        module = parser.parse_module()
     except ParseError as e:
         line, col = _parse_error_position(e, text)
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else "parse error"
         raise LoomError(f"invalid MLIR: {msg}", Span(path, line, col, line, col + 1)) from None
-    except Exception as e:  # xDSL raises various exception types for unknown ops/types
-        raise LoomError(f"invalid MLIR: {e}", Span(path, 1, 1, 1, 2)) from None
+    except Exception as e:  # xDSL raises various exception types for unknown ops/types, and an
+        # attribute's verifier fails while it is parsed: the caret goes where the parser stopped
+        line, col = _offset_position(text, parser.pos)
+        raise LoomError(f"invalid MLIR: {e}", Span(path, line, col, line, col + 1)) from None
     verify(module)
     times: list = []
     driver.run_passes(module, driver.user_pipeline(module, args.pipeline), _pm_options(args), times, initial="input")
@@ -364,9 +367,14 @@ def cmd_graph(args) -> int:
 def _parse_error_position(e, text: str) -> tuple[int, int]:
     span = getattr(e, "span", None)
     if span is not None and hasattr(span, "start"):
-        before = text[: span.start]
-        return before.count("\n") + 1, span.start - (before.rfind("\n") + 1) + 1
+        return _offset_position(text, span.start)
     return 1, 1
+
+
+def _offset_position(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based (line, column) of a character offset into `text`."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 def _write(text: str, output: str | None) -> None:

@@ -380,11 +380,25 @@ class ShardingAttr(ParametrizedAttribute):
         if any(a < 0 for a in used):
             raise VerifyException(f"{self}: a mesh axis index is negative")
         if len(set(used)) != len(used):
-            twice = next(a for a in used if used.count(a) > 1)
-            raise VerifyException(f"sharding {_text(self)} uses mesh axis {twice} twice")
+            raise VerifyException(f"sharding {_text(self)} {self._twice()}")
         if self.partial_kind not in PARTIAL_KINDS:
             raise VerifyException(f"sharding {_text(self)}: unknown partial kind '{self.partial_kind}' "
                                   f"(one of {', '.join(PARTIAL_KINDS)})")
+
+    def _twice(self) -> str:
+        """What is wrong with a sharding that names a mesh axis twice (a mesh axis splits at most
+        one dimension, once; a value is never reduced over an axis it is split on)."""
+        used = self.axes_used()
+        a = next(a for a in used if used.count(a) > 1)
+        dims = [i for i, d in enumerate(self.split_axes) if a in d]
+        if a in self.partial:
+            if dims:
+                return (f"is a pending {self.partial_kind} over mesh axis {a}, which also splits dimension {dims[0]}: "
+                        f"a reduction over a mesh axis that the result is split on")
+            return f"names mesh axis {a} twice in its pending reduction"
+        if len(dims) > 1:
+            return f"splits dimensions {dims[0]} and {dims[1]} over mesh axis {a}: a mesh axis splits at most one dimension"
+        return f"splits dimension {dims[0]} over mesh axis {a} twice"
 
     def verify_for(self, value_type: Attribute, grid: xshard.GridOp) -> None:
         """Checks against the grid and the value's type: axes exist, one list per dimension,

@@ -3,7 +3,10 @@
 The first line of each file is `# ERROR: <line>:<col>: <fragment>`: where the error must be reported
 and a stable fragment of its message. `loom check` must exit with status 1 and print
 `<path>:<line>:<col>: error: <message>`, the source line and a caret under the column — never a
-Python traceback — and `compiler.load` must raise a `LoomError` at the same place.
+Python traceback — and `compiler.load` must raise a `LoomError` at the same place. The `.mlir`
+files (header `// ERROR: …`) are IR that `loom opt` must reject the same way: the verifier of
+global-view shardings and `sharding-propagation` (an op verified after parsing is reported at its
+`loc(...)`, which these files give relative to the repository root).
 
 Files listed in BUGS are programs Loom currently diagnoses wrongly (bad place, confusing message,
 accepted, or a crash); their headers give the *correct* diagnostic, and the tests are strict xfails
@@ -25,7 +28,7 @@ from compiler.cli import main
 HERE = os.path.dirname(os.path.abspath(__file__))
 INVALID = os.path.join(HERE, "invalid")
 ROOT = os.path.dirname(HERE)
-HEADER = re.compile(rb"^# ERROR: (\d+):(\d+): (.+?)\r?$")
+HEADER = re.compile(rb"^(?:#|//) ERROR: (\d+):(\d+): (.+?)\r?$")
 
 BUGS: dict[str, str] = {}
 
@@ -48,6 +51,7 @@ def _cases():
 
 
 CASES = _cases()
+IR_CASES = sorted(n for n in os.listdir(INVALID) if n.endswith(".mlir"))
 
 
 def test_corpus_is_large_and_headers_are_well_formed():
@@ -78,6 +82,22 @@ def test_check_reports_the_error(name, capsys):
     caret = lines[2]
     assert caret.strip().startswith("^"), err
     assert caret.index("^") == 2 + col - 1, f"caret not under column {col}:\n{err}"
+
+
+@pytest.mark.parametrize("name", IR_CASES, ids=[n[:-5] for n in IR_CASES])
+def test_opt_rejects_the_invalid_ir(name, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    path = os.path.join("tests", "invalid", name)
+    line, col, frag = _header(path)
+    code = main(["opt", path, "-p", "sharding-propagation,shard-partition"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "internal compiler error" not in err, err
+    assert code == 1 and not out, f"exit status {code}\n{out}{err}"
+    prefix = f"{path}:{line}:{col}: error:"
+    assert err.startswith(prefix), f"expected {prefix!r}, got:\n{err}"
+    lines = err.splitlines()
+    assert frag in lines[0], f"fragment {frag!r} not in the message:\n{err}"
+    assert len(lines) >= 3 and lines[2].index("^") == 2 + col - 1, f"caret not under column {col}:\n{err}"
 
 
 @pytest.mark.parametrize("name", CASES)

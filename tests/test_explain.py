@@ -1,7 +1,7 @@
 """`loom explain` (compiler/explain.py): the table of a partitioned program's collectives.
 
 The table builder is a function of a module, tested on hand-written partitioned IR
-(tests/fixtures/partitioned_mlp.mlir: what `shard-partition` writes, SHARDING-SPEC §4); the CLI
+(tests/fixtures/partitioned_mlp.mlir: what `shard-partition` writes, docs/sharding.md §3); the CLI
 subcommand on programs compiled to stage `spmd`."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Global-view programs run partitioned (`sharding-propagation`, `shard-partition`) on simulated
-devices compute what they compute unpartitioned, for every op family, on 1, 2 and 4 devices and
-1-D and 2-D meshes; data-parallel and Megatron-style training steps communicate what they must
-(counted in the `spmd` stage); a few runs over MPI (slow).
+"""Global-view programs run partitioned (`sharding-propagation`, `shard-partition`) compute what
+they compute unpartitioned, for every op family, on 1, 2 and 4 devices and 1-D and 2-D meshes — on
+simulated devices and, compiled, over MPI (slow); data-parallel and Megatron-style training steps
+communicate what they must (counted in the `spmd` stage).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ R = np.random.default_rng(1)
 X = R.standard_normal((8, 8)).astype(np.float32)
 W = R.standard_normal((8, 4)).astype(np.float32)
 V = R.standard_normal((8,)).astype(np.float32)
+B = R.standard_normal((4, 8, 4)).astype(np.float32)
 
 # each family: (source with `AX` for the mesh axis a dimension is split over, arguments)
 FAMILIES = {
@@ -40,6 +41,12 @@ def f(x: f32[8@AX, 8], w: f32[8, 4], v: f32[8@AX]) -> (f32[8, 4], f32[8], f32[4]
 def f(x: f32[8@AX, 8]) -> (f32, f32[8], f32[8], f32[1, 8], i64[8], bool[8]):
     return sum(x), mean(x, axis=0), max(x, axis=1), min(x, axis=0, keepdims=true), argmax(x, axis=1), any(x > 1.0, axis=0)
 """, [X]),
+    "nn": ("""
+def f(x: f32[8@AX, 8], b: f32[4@AX, 8, 4], w: f32[4, 4]) -> (f32[8, 8], f32[8, 8], f32[8, 8], f32[8], f32[8, 8],
+                                                           f32[4, 8, 4], f32[4, 8, 8]):
+    return softmax(x, axis=1), softmax(x, axis=0), layer_norm(x), logsumexp(x, axis=0), log_softmax(x * 0.5), \\
+        b @ w, b @ transpose(b, (0, 2, 1))
+""", [X, B, W[:4]]),
     "shapes": ("""
 def f(x: f32[8@AX, 8], v: f32[8@AX]) -> (f32[8, 8], f32[64], f32[4, 2, 8], f32[2, 8, 8], f32[16, 8], f32[8, 9]):
     return transpose(x), reshape(x, (64,)), reshape(x, (4, 2, 8)), broadcast_to(x, (2, 8, 8)), \\
@@ -67,6 +74,27 @@ def f(x: f32[8@AX, 8], n: i64) -> (f32[8, 8], f32):
         y = y * 2.0
     return y, s
 """, [X, np.int64(2)]),
+    "calls_structs": ("""
+struct P:
+    w: f32[8, 4@AX]
+    b: f32[4]
+
+@spmd(M)
+def g(x: f32[8@AX, 8]) -> f32[8]:
+    return all_reduce(sum(x, axis=0), over=AX)
+
+def helper(x: f32[N, 8], p: P) -> f32[N, 4]:
+    return tanh(x @ p.w + p.b)
+
+def layer(x: f32[8@AX, 8], p: P) -> f32[8@AX, 4]:
+    return helper(x, p) * 2.0
+
+def f(x: f32[8@AX, 8], w: f32[8, 4], b: f32[4]) -> (f32[8, 4], f32[8], f32[4]):
+    p = P(w, b)
+    q = p
+    q.b = p.b + sum(layer(x, p), axis=0)
+    return layer(x, q), g(x), q.b
+""", [X, W, W[0]]),  # a plain helper, a global-view one (inlined: its annotations are requests), an @spmd one
     "reshard": ("""
 def f(x: f32[8@AX, 8]) -> f32[8, 8]:
     y = reshard(exp(x * 0.1), (_, AX))
@@ -77,6 +105,21 @@ def f(x: f32[8, 8@AX], w: f32[8@AX, 8]) -> f32[8, 8]:
     return reshard(x @ w, (AX, _)) * 2.0
 """, [X, X.T.copy()]),
 }
+
+
+def family_source(family: str, mesh: str) -> str:
+    """A family's program on one of MESHES: its split dimensions over `dp` (1-D) or `(dp, tp)` (2×2)."""
+    body = FAMILIES[family][0]
+    axis = "(dp, tp)" if mesh == "2x2" else "dp"
+    if family == "reshard" and mesh == "2x2":
+        body = body.replace("(_, AX)", "(tp, dp)")
+    if family == "reduce_scatter" and mesh == "2x2":
+        body = body.replace("(AX, _)", "(dp, tp)")
+    return f"mesh M = {MESHES[mesh]}\n" + body.replace("AX", axis)
+
+
+def mesh_devices(mesh: str) -> int:
+    return int(np.prod([int(n) for n in mesh.split("x")]))
 
 
 def results(src: str, args, **kw):
@@ -95,19 +138,40 @@ def check_same(src, args, devices):
 @pytest.mark.parametrize("mesh", list(MESHES))
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_partitioned_equals_unpartitioned(family, mesh):
-    body, args = FAMILIES[family]
-    axis = "(dp, tp)" if mesh == "2x2" else "dp"
-    if family == "reshard" and mesh == "2x2":
-        body = body.replace("(_, AX)", "(tp, dp)")
-    if family == "reduce_scatter" and mesh == "2x2":
-        body = body.replace("(AX, _)", "(dp, tp)")
-    src = f"mesh M = {MESHES[mesh]}\n" + body.replace("AX", axis)
-    check_same(src, args, devices=int(np.prod([int(n) for n in mesh.split("x")])))
+    check_same(family_source(family, mesh), FAMILIES[family][1], devices=mesh_devices(mesh))
 
 
 def test_a_pending_sum_resharded_to_split_is_one_reduce_scatter():
     src = "mesh M = (dp=4)\n" + FAMILIES["reduce_scatter"][0].replace("AX", "dp")
     assert collectives(src, "f", X, X.T.copy()) == ["reduce_scatter", "all_gather"]
+
+
+NN = """
+mesh M = (dp=4)
+
+def split_axis(x: f32[8@dp, 8]) -> f32[8@dp, 8]:
+    return softmax(x, axis=0)
+
+def whole_axis(x: f32[8@dp, 8]) -> f32[8@dp, 8]:
+    return softmax(x, axis=1) + layer_norm(x)
+
+def norm_split(x: f32[8, 8@dp]) -> f32[8, 8@dp]:
+    return layer_norm(x)
+"""
+
+
+def test_softmax_and_layer_norm_along_a_split_axis_all_reduce_each_reduction():
+    """Along a split axis, each reduction of softmax (max, sum) or layer_norm (mean, variance) is
+    one all_reduce; along a whole axis nothing is sent (the all_gather assembles the result)."""
+    assert collectives(NN, "split_axis", X) == ["all_reduce", "all_reduce", "all_gather"]
+    assert collectives(NN, "whole_axis", X) == ["all_gather"]
+    assert collectives(NN, "norm_split", X) == ["all_reduce", "all_reduce", "all_gather"]
+    module = compiler.loads(NN, "g.loom", mode="eager").split_axis.lower(X).stage("spmd")
+    assert [op.attributes["loom.reason"].data.split(" over ")[0].split(" is ")[1] for op in module.walk()
+            if op.name == "shard.all_reduce"] == ["partial max", "partial sum"]
+    for entry in ("split_axis", "whole_axis", "norm_split"):
+        np.testing.assert_allclose(results(NN.replace("def " + entry, "def f"), [X], devices=4)[0],
+                                   results(NN.replace("def " + entry, "def f"), [X])[0], rtol=2e-5, atol=2e-5)
 
 
 def collectives(src: str, entry: str, *args) -> list[str]:
@@ -224,6 +288,46 @@ def test_loom_run_devices_over_mpi_matches_unpartitioned(tmp_path):
     assert len(got.files) == len(want) == 3
     for i, w in enumerate(want):
         np.testing.assert_allclose(got[f"result{i}"], w, rtol=1e-4, atol=1e-5)
+
+
+FAMILIES_JOB = '''
+import sys
+
+import numpy as np
+
+import compiler
+from runtime import mpi
+from tests.test_global_view_runs import FAMILIES, family_source
+
+mesh = sys.argv[1]
+for family, (_, args) in FAMILIES.items():
+    src = family_source(family, mesh)
+    want = compiler.loads(src, "g.loom", mode="eager").f(*args)  # unpartitioned, in this process
+    prog = compiler.loads(src, "g.loom")  # compiled, partitioned over the ranks of the job
+    assert type(prog.executor).__name__ == "MPIExecutor"
+    got = prog.f(*args)
+    got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+    assert len(got) == len(want), family
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-5, atol=2e-5, err_msg=family)
+    print(f"rank {mpi.rank()}: {family} ok", flush=True)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.mpi
+@pytest.mark.parametrize("mesh", list(MESHES))
+def test_every_family_over_mpi_equals_unpartitioned(tmp_path, mesh):
+    """Every op family of FAMILIES, compiled and partitioned, on 1, 2 and 4 MPI ranks (1-D meshes)
+    and on 2×2: what the unpartitioned reference computes, on every rank."""
+    script = tmp_path / "job.py"
+    script.write_text(FAMILIES_JOB)
+    n = mesh_devices(mesh)
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", "launch", "-n", str(n), "python", str(script), mesh],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    done = re.findall(r"rank (\d+): (\w+) ok", p.stdout)
+    assert sorted(done) == sorted((str(r), f) for r in range(n) for f in FAMILIES), p.stdout
 
 
 JOB = '''

@@ -65,8 +65,11 @@ def test_attribute_in_attribute_dicts_round_trips():
 
 
 @pytest.mark.parametrize("sharding, typ, message", [
-    ("[[0], [0]]", "tensor<8x4xf32>", "uses mesh axis 0 twice"),
-    ("[[0], []], partial = sum [0]", "tensor<8x4xf32>", "uses mesh axis 0 twice"),
+    ("[[0], [0]]", "tensor<8x4xf32>", "splits dimensions 0 and 1 over mesh axis 0: a mesh axis splits at most one"),
+    ("[[0, 0], []]", "tensor<8x4xf32>", "splits dimension 0 over mesh axis 0 twice"),
+    ("[[], [1]], partial = sum [1]", "tensor<8x4xf32>", "is a pending sum over mesh axis 1, which also splits "
+     "dimension 1: a reduction over a mesh axis that the result is split on"),
+    ("[[], []], partial = max [0, 0]", "tensor<8x4xf32>", "names mesh axis 0 twice in its pending reduction"),
     ("[[2], []]", "tensor<8x4xf32>", "names mesh axis 2, but grid @M has 2 axes"),
     ("[[0]]", "tensor<8x4xf32>", "has 1 dimensions but the value's type tensor<8x4xf32> has rank 2"),
     ("[[], [1]]", "tensor<8x6xf32>", "dimension 1 of size 6 does not split evenly over mesh axes [1] (4 devices)"),
