@@ -14,12 +14,14 @@ From xDSL (`xdsl.dialects.shard`):
   gets the elementwise reduction of the group's `x`.
 - `shard.broadcast %x on @M grid_axes = [k] root = [r]` — every device gets device `r`'s `x`.
 - `shard.reduce … root = [r]` — the reduction, defined on device `r` only.
-- `shard.shift %x on @M grid_axes = [k] shift_axis = k offset = o rotate` — device `i` receives the
-  `x` of device `(i - o) mod n` (it sends its own to `(i + o) mod n`).
 - `shard.gather`, `shard.scatter`, `shard.send`, `shard.recv`; `shard.grid`, `shard.sharding`,
   `shard.shard` (sharding annotations).
 
 Defined here:
+- `shard.shift %x on @M grid_axes = [k] shift_axis = k offset = o rotate` — device `i` receives the
+  `x` of device `(i - o) mod n` (it sends its own to `(i + o) mod n`); without `rotate`, device `i`
+  receives that of device `i - o`, and one without such a device gets an undefined result (upstream's
+  op; xDSL's requires `rotate`).
 - `shard.all_gather %x on @M grid_axes = [k] gather_axis = a` — the group's blocks concatenated
   along tensor axis `a` in device order: `tensor<2x3>` → `tensor<(2n)x3>` for `a = 0`.
 - `shard.reduce_scatter %x on @M grid_axes = [k] reduction = sum scatter_axis = a` — the
@@ -68,7 +70,10 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolRefAttr,
     TensorType,
+    UnitAttr,
     i16,
+    i64,
+    I64,
 )
 from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue
 from xdsl.irdl import (
@@ -79,6 +84,7 @@ from xdsl.irdl import (
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     traits_def,
@@ -500,10 +506,40 @@ class ShardingConstraintOp(IRDLOperation):
         self.sharding.verify_for(self.input.type, grid)
 
 
-EXTRA_OPS = [AllGatherOp, AllSliceOp, AllToAllOp, ReduceScatterOp, ProcessMultiIndexOp, ProcessLinearIndexOp,
+@irdl_op_definition
+class ShiftOp(xshard.CollectiveCommunicationOp):
+    """Upstream's `shard.shift`, with `rotate` optional as upstream has it (xDSL 0.74 requires it):
+    device i of a group receives the `input` of device i − offset; with `rotate` that index is taken
+    mod n, without it a device that has no such source gets an undefined result."""
+
+    name = "shard.shift"
+    input = operand_def(TensorType)
+    shift_axis = prop_def(IntegerAttr.constr(IndexTypeConstr))
+    offset = prop_def(IntegerAttr[I64])
+    rotate = opt_prop_def(UnitAttr)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = ("$input `on` $grid (`grid_axes` `=` $grid_axes^)? `shift_axis` `=` $shift_axis "
+                       "`offset` `=` $offset (`rotate` $rotate^)? attr-dict `:` type($input) `->` type($result)")
+
+    def __init__(self, input: SSAValue, grid: str, axis: int, offset: int, rotate: bool = False):
+        props = {"grid": FlatSymbolRefAttr(grid), "grid_axes": axes_attr([axis]), "shift_axis": index_attr(axis),
+                 "offset": IntegerAttr(offset, i64)}
+        if rotate:
+            props["rotate"] = UnitAttr()
+        super().__init__(operands=[input], result_types=[input.type], properties=props)
+
+    def verify_(self) -> None:
+        if self.input.type != self.result.type:
+            raise VerifyException(f"'{self.name}' op requires the same type for operand and result")
+        if self.shift_axis.value.data not in self.grid_axes.get_values():
+            raise VerifyException(f"'{self.name}' op shift_axis {self.shift_axis.value.data} is not one of its grid_axes")
+
+
+EXTRA_OPS = [ShiftOp, AllGatherOp, AllSliceOp, AllToAllOp, ReduceScatterOp, ProcessMultiIndexOp, ProcessLinearIndexOp,
              GridShapeOp]
 
-SHARD = Dialect("shard", [*xshard.Shard.operations, *EXTRA_OPS], list(xshard.Shard.attributes))
+SHARD = Dialect("shard", [*(o for o in xshard.Shard.operations if o is not xshard.ShiftOp), *EXTRA_OPS], list(xshard.Shard.attributes))
 """xDSL's shard dialect with the upstream ops it lacks: load this instead of `xdsl.dialects.shard.Shard`."""
 
 SPMD = Dialect("spmd", [EnterOp, ExitOp, ShardingConstraintOp], [ShardingAttr])

@@ -109,6 +109,13 @@ def _reduce(kind: str, parts: list[np.ndarray]):
     raise LoomRuntimeError(f"reduction '{kind}' is not one the simulator knows")
 
 
+def _undefined(like: np.ndarray) -> np.ndarray:
+    """What a non-rotating `shard.shift` gives a device without a source (undefined upstream)."""
+    if like.dtype.kind == "f":
+        return np.full_like(like, np.nan)
+    return np.full_like(like, np.iinfo(like.dtype).min if like.dtype.kind in "iu" else 0)
+
+
 @register_impls
 class DeviceFunctions(InterpreterFunctions):
     """The shard/spmd ops on one simulated device."""
@@ -158,12 +165,12 @@ class DeviceFunctions(InterpreterFunctions):
         (root,) = op.root.get_values()
         return (result(op, parts[root]),)
 
-    @impl(sx.xshard.ShiftOp)
+    @impl(sx.ShiftOp)
     def run_shift(self, interp, op, args):
         parts, i = self._group(op, args[0])
         n, offset = len(parts), op.offset.value.data
-        if op.properties.get("rotate") is None and not 0 <= i - offset < n:
-            raise fail(op, "shard.shift without `rotate` has no source for this device")
+        if op.rotate is None and not 0 <= i - offset < n:  # no source: undefined (here NaN, or the
+            return (result(op, _undefined(parts[i])),)     # type's minimum, so that a read shows)
         return (result(op, parts[(i - offset) % n]),)
 
     def _queried(self, op) -> list[int]:

@@ -138,7 +138,7 @@ def rules_of(body: str, args: str) -> list[str]:
      "stops = array<i64: -9223372036854775808, 0>, steps = array<i64: -9223372036854775808, 1>} "
      ": (tensor<8x6xf32>) -> tensor<8xf32>", "%a: tensor<8x6xf32>", "([i, j]) -> ([i]) {i=8, j=6} need_replicated={j}"),
     ("loom.slice %a {kinds = array<i64: 0>, starts = array<i64: 2>, stops = array<i64: 6>, steps = array<i64: 1>} "
-     ": (tensor<8xf32>) -> tensor<4xf32>", "%a: tensor<8xf32>", "([i]) -> ([j]) {i=8, j=4} need_replicated={i, j}"),
+     ": (tensor<8xf32>) -> tensor<4xf32>", "%a: tensor<8xf32>", "([i]) -> ([i]) {i=4} windows={i=[2:6] of 8}"),
     ("loom.update %a, %v {kinds = array<i64: 2, 0>, starts = array<i64: 1, 0>, stops = array<i64: 0, 6>, "
      "steps = array<i64: 1, 1>} : (tensor<8x6xf32>, tensor<6xf32>) -> tensor<8x6xf32>",
      "%a: tensor<8x6xf32>, %v: tensor<6xf32>", "([i, j], [j]) -> ([i, j]) {i=8, j=6} need_replicated={i}"),

@@ -101,7 +101,7 @@ def test_collective_vjp_dot_product(name):
 
 def test_every_collective_has_rules():
     used = {sx.xshard.AllReduceOp, sx.AllGatherOp, sx.ReduceScatterOp, sx.AllToAllOp, sx.AllSliceOp,
-            sx.xshard.BroadcastOp, sx.xshard.ShiftOp, sx.EnterOp, sx.ExitOp}
+            sx.xshard.BroadcastOp, sx.ShiftOp, sx.EnterOp, sx.ExitOp}
     assert used <= set(JVP_COLLECTIVES) and used <= set(TRANSPOSE_COLLECTIVES)
 
 

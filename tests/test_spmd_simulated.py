@@ -188,9 +188,27 @@ def test_a_failing_device_stops_all_and_is_named():
     m = Parser(make_context(), """
 shard.grid @M(shape = 2)
 func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
-  %r = shard.shift %x on @M grid_axes = [0] shift_axis = 0 offset = 1 : tensor<4xf32> -> tensor<4xf32>
-  %s = shard.all_reduce %r on @M grid_axes = [0] : tensor<4xf32> -> tensor<4xf32>
+  %i = shard.process_linear_index on @M : index
+  %j = arith.index_cast %i : index to i64
+  %c1 = arith.constant 1 : i64
+  %ok = loom.cmp "eq", %j, %c1 : (i64, i64) -> i1
+  loom.assert %ok, "device 0 fails"
+  %s = shard.all_reduce %x on @M grid_axes = [0] : tensor<4xf32> -> tensor<4xf32>
   func.return %s : tensor<4xf32>
 }""").parse_module()
-    with pytest.raises(LoomRuntimeError, match=r"on device 0 \(0,\): shard.shift without `rotate`"):
+    with pytest.raises(LoomRuntimeError, match=r"on device 0 \(0,\): device 0 fails"):
         run_devices(m, "f", [[np.ones(4, np.float32)]] * 2)
+
+
+@pytest.mark.parametrize("offset", [1, -1, 2])
+def test_shift_without_rotate_leaves_the_ends_undefined(offset):
+    """MLIR's shard.shift without `rotate`: device i gets device i − offset's block; a device without
+    one gets an undefined result (NaN here, so that a read of it shows)."""
+    m = module((4,), f"shard.shift %x on @M grid_axes = [0] shift_axis = 0 offset = {offset}", (4, 6), (4, 6))
+    xs = [np.full((4, 6), r, np.float32) for r in range(4)]
+    got = run_devices(m, "f", [[x] for x in xs])
+    for r in range(4):
+        if 0 <= r - offset < 4:
+            np.testing.assert_array_equal(got[r][0], xs[r - offset])
+        else:
+            assert np.isnan(got[r][0]).all()

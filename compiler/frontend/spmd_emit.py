@@ -123,7 +123,7 @@ def _one(g, e: A.Call, facts: dict, x: SSAValue, result_type) -> SSAValue:
         op = sx.xshard.BroadcastOp.create(operands=[x], result_types=[x.type], properties=_props(
             facts, axes, root=DenseArrayBase.from_list(i64, [facts["root"]])))
     elif kind == "shift":
-        op = sx.xshard.ShiftOp.create(operands=[x], result_types=[x.type], properties=_props(
+        op = sx.ShiftOp.create(operands=[x], result_types=[x.type], properties=_props(
             facts, axes, shift_axis=sx.index_attr(axes[0]), offset=IntegerAttr(facts["offset"], i64),
             rotate=UnitAttr()))
     elif kind == "all_gather":

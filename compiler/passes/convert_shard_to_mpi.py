@@ -37,8 +37,8 @@ unpacks its device-major blocks with a `linalg.generic` transpose around the cal
 Per op: `all_reduce` → `MPI_Allreduce`; `all_gather` → `MPI_Allgather` (+ unpacking unless along
 axis 0); `reduce_scatter` → `MPI_Reduce_scatter_block` (+ packing unless along axis 0);
 `all_to_all` → `MPI_Alltoall` (+ packing/unpacking unless split/concat is axis 0); `broadcast` →
-a copy and `MPI_Bcast`; `shift` → `MPI_Sendrecv` (without `rotate`, `MPI_PROC_NULL` at the ends
-and a run-time check that the device has a source); `all_slice` → a local slice at this device's
+a copy and `MPI_Bcast`; `shift` → `MPI_Sendrecv` (without `rotate`, `MPI_PROC_NULL` at the ends: a
+device without a source keeps an undefined result, as upstream defines it); `all_slice` → a local slice at this device's
 in-group index; `process_multi_index`/`process_linear_index` → in-group indices from
 `loom_mpi_ranks`; `grid_shape` → constants; `spmd.enter`/`spmd.exit` → their operand. The
 communicator of an ordered set of mesh axes is slot `runtime.mpi.comm_slot(axes)` of the global
@@ -282,8 +282,8 @@ def _shift(L: Lowering, e: Emitter, op) -> list[SSAValue]:
     else:
         def inside(v):
             return e.add(arith.AndIOp(e.cmp("ge", v, e.const(0, i32)), e.cmp("lt", v, e.const(n, i32))))
-        e.check(inside(frm), f"shard.shift without `rotate` has no source for this device: it would receive "
-                             f"from device {{}} of a group of {n}", [frm])
+        # at the ends MPI_PROC_NULL: nothing is sent, and nothing received (the result is undefined)
+        frm = e.select(inside(frm), frm, e.const(ABI.MPI_PROC_NULL, i32))
         to = e.select(inside(to), to, e.const(ABI.MPI_PROC_NULL, i32))
     elem = t.element_type
     src, dst = buffer_of(e, op.input), fresh(e, t.get_shape(), elem)
@@ -347,7 +347,7 @@ RULES = {
     sx.ReduceScatterOp: _reduce_scatter,
     sx.AllToAllOp: _all_to_all,
     sx.xshard.BroadcastOp: _broadcast,
-    sx.xshard.ShiftOp: _shift,
+    sx.ShiftOp: _shift,
     sx.AllSliceOp: _all_slice,
     sx.ProcessMultiIndexOp: _process_multi_index,
     sx.ProcessLinearIndexOp: _process_linear_index,

@@ -52,6 +52,7 @@ from xdsl.passes import ModulePass
 from compiler.diagnostics import InternalCompilerError, span_of
 from compiler.passes.sharding.local_rules import COMPUTED_WHOLE, Rebuild, local_rule
 from compiler.passes.sharding.reshard import Layout, Step, plan
+from compiler.passes.sharding import split_indexing as si
 from compiler.passes.sharding.rules import rule_for
 from dialects import loom
 from dialects import shard_ext as sx
@@ -183,7 +184,7 @@ class Partitioner:
                 f"{t.describe(self.names)}")), target)
         elif isinstance(op, (scf.ForOp, scf.WhileOp, scf.IfOp)):
             self.region_op(op)
-        else:
+        elif not (isinstance(op, loom.SliceOp) and self.split_slice(op)):
             self.generic(op)
 
     def keep(self, op: Operation) -> None:
@@ -239,7 +240,7 @@ class Partitioner:
 
         def take(f: str, d: tuple[int, ...]) -> None:
             size, n = rule.factor_sizes.get(f, -1), math.prod(self.grid[a] for a in d)
-            if f in axes or f in rule.need_replicated or (d and (used & set(d) or size < 0 or size % n)):
+            if f in axes or f in rule.need_replicated or f in rule.windows or (d and (used & set(d) or size < 0 or size % n)):
                 return
             axes[f] = d
             used.update(d)
@@ -271,6 +272,56 @@ class Partitioner:
         results = [Layout(tuple(axes.get(f, ()) for f in factors), pend if j == 0 else (), kind if pend and j == 0 else "sum")
                    for j, factors in enumerate(rule.result_factors)]
         return targets, results, reduced
+
+    def split_slice(self, op: loom.SliceOp) -> bool:
+        """A slice along a split dimension without gathering it, when the cost model prefers a halo
+        exchange or a pick (`sharding/split_indexing.py`); False leaves the op to `generic`."""
+        if op.source not in self.env or any((op.source, self.decide(op)[0][0]) in scope for scope in self.scopes):
+            return False  # gathered for another op already: slicing that copy costs nothing more
+        if (choice := si.choose(op, self.lay(op.source), self.grid, bytes_of(op.source.type))) is None:
+            return False
+        src = self.lay(op.source)
+        x = self.reshard(op.source, Layout(choice.split), self.needs(op, 0))
+        where_, name = where(op), what(op.source)
+        for h in choice.halos:
+            x = si.exchange(self.insert, self.grid_name, self.grid, x, h, lambda side, h=h: (
+                f"{where_}: operand #0 ({name}) is {src.describe(self.names)} and the slice "
+                f"[{h.start}:{h.start + h.length}] of dimension {h.dim} reads past its blocks: each device "
+                f"sends its {side} element(s) to its neighbour over {self.names[h.axis]} (a halo exchange "
+                f"instead of an all_gather)"))
+        picked = {p.dim: p for p in choice.picks}
+        dyn = [v for v in op.indices]
+        spec, operands, inside, dyn_i = [], [], None, 0
+        for k, (kind, start, stop, step) in enumerate(op.spec()):
+            if k in picked:
+                p = picked[k]
+                index = dyn[p.operand] if p.operand is not None else None
+                li, ok = si.local_index(self.insert, self.grid_name, self.grid, p, self.local(index) if index else None,
+                                        f"index {{}} is out of range for axis {k} of size {p.size}")
+                inside = ok if inside is None else self.insert(loom.AndOp(inside, ok, i1)).result
+                spec.append((loom.KIND_DYN_INDEX, loom.NONE, loom.NONE, 1))
+                operands.append(li)
+            elif choice.split[k]:  # kept whole on the block, or cut already by the halo exchange
+                spec.append((loom.KIND_RANGE, loom.NONE, loom.NONE, 1))
+            else:
+                spec.append((kind, start, stop, step))
+                if kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX):
+                    operands.append(self.local(dyn[dyn_i]))
+            dyn_i += kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX)
+        out = Layout(tuple(choice.split[k] for k, (kind, *_) in enumerate(op.spec())
+                           if kind in (loom.KIND_RANGE, loom.KIND_WINDOW)))
+        whole = all(s == (loom.KIND_RANGE, loom.NONE, loom.NONE, 1) for s in spec)
+        y = x if whole else self.insert(loom.SliceOp(x, operands, spec, self.local_type(op.result, out))).result
+        if inside is not None:
+            axes = tuple(sorted(a for p in choice.picks for a in p.axes))
+            y = si.zero_unless(self.insert, inside, y)
+            y = self.emit(Step("all_reduce", axes, Layout(out.split, axes), out), y, shape_of(op.result), (
+                f"{where_}: operand #0 ({name}) is {src.describe(self.names)} and the index of dimension(s) "
+                f"{', '.join(str(p.dim) for p in choice.picks)} picks one device's element: it sends it, the others "
+                f"zero (an all_reduce of the result instead of an all_gather of the operand)"))
+        y.name_hint = op.result.name_hint
+        self.env[op.result] = (y, out)
+        return True
 
     # ---------------------------------------------------------------- control flow
     def region_op(self, op: Operation) -> None:

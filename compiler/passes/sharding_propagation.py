@@ -29,7 +29,8 @@ The model (docs/distributed.md, "Sharding propagation"):
    dimension carrying it — a user constraint's first, then operands before results, lower indices
    first — and every open dimension carrying the factor takes it, if its mesh axes are not used by
    another dimension of the value and the factor's size divides evenly. Factors an op needs
-   whole (`need_replicated`) do not propagate. So forward propagation wins over backward, and a
+   whole (`need_replicated`) do not propagate; a slice's window factor (a static range of a
+   split dimension) only over one mesh axis whose halo exchange is possible. So forward propagation wins over backward, and a
    value takes the sharding nearest to it in program order. Conflicting requirements leave a value
    with one of them; the partitioner redistributes where the op needs the other.
 4. Dimensions still open at the fixpoint are replicated (the default).
@@ -58,6 +59,8 @@ from xdsl.utils.exceptions import VerifyException
 
 from compiler.diagnostics import LoomError, span_of
 from compiler.passes.sharding.rules import OpShardingRule, rule_for, shape
+from compiler.passes.sharding.split_indexing import halo
+from dialects.loom_indexing import KIND_RANGE
 from dialects.shard_ext import ShardingAttr, ShardingConstraintOp, lookup_grid
 
 Axes = tuple[int, ...]
@@ -188,6 +191,10 @@ class Propagation:
             if axes is None or not axes and size == 1:
                 continue
             if axes and (size < 0 or size % self.devices(axes)):
+                continue
+            window = node.rule.windows.get(f) if node.rule is not None else None
+            if axes and window and (len(axes) != 1 or halo(0, axes[0], self.devices(axes), window[0],
+                                                            (KIND_RANGE, window[1], window[1] + window[2], 1)) is None):
                 continue
             for v, d in carriers:
                 st = self.state(v)

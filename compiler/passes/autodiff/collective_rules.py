@@ -153,12 +153,12 @@ JVP_COLLECTIVES = {
     sx.ShardingConstraintOp: _constraint,
     sx.xshard.AllReduceOp: _all_reduce,
     **{cls: _linear for cls in (sx.AllGatherOp, sx.ReduceScatterOp, sx.AllToAllOp, sx.AllSliceOp,
-                                sx.xshard.BroadcastOp, sx.xshard.ShiftOp, sx.EnterOp, sx.ExitOp)},
+                                sx.xshard.BroadcastOp, sx.ShiftOp, sx.EnterOp, sx.ExitOp)},
 }
 
 TRANSPOSE_COLLECTIVES = {
     sx.xshard.AllReduceOp: _t_all_reduce, sx.AllGatherOp: _t_all_gather, sx.ReduceScatterOp: _t_reduce_scatter,
-    sx.AllToAllOp: _t_all_to_all, sx.xshard.ShiftOp: _t_shift, sx.xshard.BroadcastOp: _t_broadcast,
+    sx.AllToAllOp: _t_all_to_all, sx.ShiftOp: _t_shift, sx.xshard.BroadcastOp: _t_broadcast,
     sx.AllSliceOp: _t_all_slice, sx.EnterOp: _t_enter, sx.ExitOp: _t_exit, sx.ShardingConstraintOp: _t_constraint,
 }
 

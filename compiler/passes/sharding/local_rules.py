@@ -90,17 +90,24 @@ def indexing(r: Rebuild) -> list[SSAValue]:
     return list(new.results)
 
 
+def group_index(insert: Callable[[Operation], Operation], grid: str, grid_shape: Sequence[int],
+                axes: Sequence[int]) -> SSAValue:
+    """This device's index (an i64) in its group over mesh `axes` (the first axis major):
+    `shard.process_multi_index`, combined."""
+    index = [insert(arith.IndexCastOp(i, i64)).result for i in insert(sx.ProcessMultiIndexOp(grid, list(axes))).results]
+    block = index[0]
+    for a, i in zip(axes[1:], index[1:]):
+        size = insert(arith.ConstantOp(IntegerAttr(grid_shape[a], i64))).result
+        block = insert(loom.AddOp(insert(loom.MulOp(block, size, i64)).result, i, i64)).result
+    return block
+
+
 def arange(r: Rebuild) -> list[SSAValue]:
     (local,) = same(r)
     axes = list(r.result_split[0]) if r.result_split else []
     if not axes:
         return [local]
-    index = r.insert(sx.ProcessMultiIndexOp(r.grid, axes)).results
-    block = r.insert(arith.ConstantOp(IntegerAttr(0, i64))).result
-    for a, i in zip(axes, index):  # the in-group index, the first axis major
-        size = r.insert(arith.ConstantOp(IntegerAttr(r.grid_shape[a], i64))).result
-        i64_index = r.insert(arith.IndexCastOp(i, i64)).result
-        block = r.insert(loom.AddOp(r.insert(loom.MulOp(block, size, i64)).result, i64_index, i64)).result
+    block = group_index(r.insert, r.grid, r.grid_shape, axes)
     n = r.insert(arith.ConstantOp(IntegerAttr(local.type.get_shape()[0], i64))).result
     offset = r.insert(loom.MulOp(block, n, i64)).result
     return [r.insert(loom.AddOp(local, offset, local.type)).result]

@@ -11,6 +11,10 @@ them the same way. `loom.matmul` of a `tensor<8x16>` and a `tensor<16x4>` is
   partial result and the result is `partial = <reduction_kind>` over those mesh axes.
 - `need_replicated`: factors that must not be split (the dimension `concat` joins along, a dimension
   a `slice` cuts other than whole, the dimensions `loom.random` generates, what `print` shows).
+- `windows`: factors a static step-1 range `x[a:b]` shares between the source dimension and the
+  result's (`{factor: (size, start, length)}`): propagation splits them only over one mesh axis
+  whose halo exchange is possible (`split_indexing.halo`), and `shard-partition` decides per op
+  between the halo exchange and an all_gather by cost.
 - `partial_ok`: groups of operand indices in which the op is jointly linear: when exactly the
   operands of one group hold pending sums (`partial = sum`) over the same mesh axes, the result is
   that pending sum too (`add`: both operands; `mul`: either one; `exp`: none).
@@ -54,6 +58,7 @@ class OpShardingRule:
     need_replicated: set[str] = field(default_factory=set)
     partial_ok: tuple[frozenset[int], ...] = ()
     reduction_kind: str = "sum"  # of the partial result when a reduction factor is split
+    windows: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # factor -> (size, start, length)
 
     def __str__(self) -> str:
         def group(fs: list[list[str]]) -> str:
@@ -70,6 +75,9 @@ class OpShardingRule:
                 text += f" ({self.reduction_kind})"
         if self.need_replicated:
             text += f" need_replicated={fset(self.need_replicated)}"
+        if self.windows:
+            text += " windows={" + ", ".join(f"{f}=[{a}:{a + n}] of {size}"
+                                             for f, (size, a, n) in self.windows.items()) + "}"
         return text
 
     def _order(self, f: str) -> int:
@@ -99,9 +107,10 @@ class _Factors:
             self.replicated.add(name)
         return name
 
-    def rule(self, operands, results, reduction=(), partial_ok=(), kind="sum") -> OpShardingRule:
+    def rule(self, operands, results, reduction=(), partial_ok=(), kind="sum", windows=None) -> OpShardingRule:
         return OpShardingRule([list(d) for d in operands], [list(d) for d in results], dict(self.sizes),
-                              set(reduction), set(self.replicated), tuple(frozenset(g) for g in partial_ok), kind)
+                              set(reduction), set(self.replicated), tuple(frozenset(g) for g in partial_ok), kind,
+                              dict(windows or {}))
 
 
 def shape(v: SSAValue) -> list[int]:
@@ -249,15 +258,26 @@ def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
             and (stop == loom.NONE or (size >= 0 and stop >= size)))
 
 
-def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp) -> tuple[list[str], list[str]]:
+def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp,
+             windows: dict[str, tuple[int, int, int]] | None = None) -> tuple[list[str], list[str]]:
     """The source's factors and those of the part it indexes (the kept dims, in order): a dim kept
-    whole shares its factor; any other subscript needs the dim whole on every device."""
+    whole shares its factor; any other subscript needs the dim whole on every device — except, when
+    `windows` collects them, a static step-1 range of a static dim: its source and result dims share
+    a *window* factor (of size gcd(N, L), so a split divides both), split only where a halo exchange
+    can serve it (`split_indexing.halo`)."""
     src, part = [], []
     for spec, d in zip(op.spec(), shape(op.source)):
+        kind, start, stop, step = spec
         whole = _whole(spec, d)
-        src.append(fx.new(d, replicated=not whole))
-        if spec[0] in (loom.KIND_RANGE, loom.KIND_WINDOW):
-            part.append(src[-1] if whole else None)
+        r = range(*slice(*(None if v == loom.NONE else v for v in spec[1:])).indices(d)) \
+            if windows is not None and kind == loom.KIND_RANGE and not whole and d > 0 else range(0)
+        if len(r) and r.step == 1:
+            src.append(fx.new(pymath.gcd(d, len(r))))
+            windows[src[-1]] = (d, r.start, len(r))
+        else:
+            src.append(fx.new(d, replicated=not whole))
+        if kind in (loom.KIND_RANGE, loom.KIND_WINDOW):
+            part.append(src[-1] if whole or src[-1] in (windows or {}) else None)
     return src, part
 
 
@@ -270,9 +290,10 @@ def _fill(fx: _Factors, part: list[str | None], s: list[int]) -> list[str]:
 
 def _slice(op: loom.SliceOp) -> OpShardingRule:
     fx = _Factors()
-    src, part = _indexed(fx, op)
+    windows: dict[str, tuple[int, int, int]] = {}
+    src, part = _indexed(fx, op, windows)
     res = _fill(fx, part, shape(op.result))
-    return fx.rule([src] + [[] for _ in op.indices], [res], partial_ok=[[0]])
+    return fx.rule([src] + [[] for _ in op.indices], [res], partial_ok=[[0]], windows=windows)
 
 
 def _update(op: loom.UpdateOp) -> OpShardingRule:
