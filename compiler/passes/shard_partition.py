@@ -184,7 +184,7 @@ class Partitioner:
                 f"{t.describe(self.names)}")), target)
         elif isinstance(op, (scf.ForOp, scf.WhileOp, scf.IfOp)):
             self.region_op(op)
-        elif not (isinstance(op, loom.SliceOp) and self.split_slice(op)):
+        elif not (isinstance(op, (loom.SliceOp, loom.UpdateOp)) and self.split_indexing(op)):
             self.generic(op)
 
     def keep(self, op: Operation) -> None:
@@ -273,54 +273,47 @@ class Partitioner:
                    for j, factors in enumerate(rule.result_factors)]
         return targets, results, reduced
 
-    def split_slice(self, op: loom.SliceOp) -> bool:
-        """A slice along a split dimension without gathering it, when the cost model prefers a halo
-        exchange or a pick (`sharding/split_indexing.py`); False leaves the op to `generic`."""
+    def split_indexing(self, op: loom.SliceOp | loom.UpdateOp) -> bool:
+        """A slice or update along a split dimension without gathering it, when the cost model
+        prefers a halo exchange or a pick (`sharding/split_indexing.py`); False leaves it to `generic`."""
         if op.source not in self.env or any((op.source, self.decide(op)[0][0]) in scope for scope in self.scopes):
-            return False  # gathered for another op already: slicing that copy costs nothing more
-        if (choice := si.choose(op, self.lay(op.source), self.grid, bytes_of(op.source.type))) is None:
-            return False
+            return False  # gathered for another op already: indexing that copy costs nothing more
         src = self.lay(op.source)
+        if (choice := si.choose(op, src, self.grid, bytes_of(op.source.type))) is None:
+            return False
         x = self.reshard(op.source, Layout(choice.split), self.needs(op, 0))
-        where_, name = where(op), what(op.source)
+        part = Layout(si.part_split(op, choice))
+        writes = isinstance(op, loom.UpdateOp)
+        v = self.reshard(op.value, part, self.needs(op, 1)) if writes and op.value in self.env else \
+            op.value if writes else x
+        head = f"{where(op)}: operand #{int(writes)} ({what(op.operands[int(writes)])}) is " \
+               f"{self.lay(op.operands[int(writes)]).describe(self.names)}"
         for h in choice.halos:
-            x = si.exchange(self.insert, self.grid_name, self.grid, x, h, lambda side, h=h: (
-                f"{where_}: operand #0 ({name}) is {src.describe(self.names)} and the slice "
-                f"[{h.start}:{h.start + h.length}] of dimension {h.dim} reads past its blocks: each device "
-                f"sends its {side} element(s) to its neighbour over {self.names[h.axis]} (a halo exchange "
-                f"instead of an all_gather)"))
-        picked = {p.dim: p for p in choice.picks}
-        dyn = [v for v in op.indices]
-        spec, operands, inside, dyn_i = [], [], None, 0
-        for k, (kind, start, stop, step) in enumerate(op.spec()):
-            if k in picked:
-                p = picked[k]
-                index = dyn[p.operand] if p.operand is not None else None
-                li, ok = si.local_index(self.insert, self.grid_name, self.grid, p, self.local(index) if index else None,
-                                        f"index {{}} is out of range for axis {k} of size {p.size}")
-                inside = ok if inside is None else self.insert(loom.AndOp(inside, ok, i1)).result
-                spec.append((loom.KIND_DYN_INDEX, loom.NONE, loom.NONE, 1))
-                operands.append(li)
-            elif choice.split[k]:  # kept whole on the block, or cut already by the halo exchange
-                spec.append((loom.KIND_RANGE, loom.NONE, loom.NONE, 1))
+            v = si.exchange(self.insert, self.grid_name, self.grid, v, h, lambda side, h=h: (
+                f"{head} and the {'update' if writes else 'slice'} [{h.start}:{h.start + h.length}] of dimension "
+                f"{h.dim} crosses its blocks: each device sends its {side} element(s) to its neighbour over "
+                f"{self.names[h.axis]} (a halo exchange instead of an all_gather)"))
+        if writes and choice.halos:
+            y = si.written(self.insert, self.grid_name, self.grid, choice.halos[0], v, x)
+        else:
+            spec, operands, inside = si.subscripts(self.insert, self.grid_name, self.grid, op, choice,
+                                                   [self.local(i) for i in op.indices])
+            if all(s == (loom.KIND_RANGE, loom.NONE, loom.NONE, 1) for s in spec) and not writes:
+                y = v
+            elif writes:
+                y = self.insert(loom.UpdateOp(x, v, operands, spec)).result
+                y = self.insert(loom.SelectOp(inside, y, x, y.type)).result  # written only where it lies
             else:
-                spec.append((kind, start, stop, step))
-                if kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX):
-                    operands.append(self.local(dyn[dyn_i]))
-            dyn_i += kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX)
-        out = Layout(tuple(choice.split[k] for k, (kind, *_) in enumerate(op.spec())
-                           if kind in (loom.KIND_RANGE, loom.KIND_WINDOW)))
-        whole = all(s == (loom.KIND_RANGE, loom.NONE, loom.NONE, 1) for s in spec)
-        y = x if whole else self.insert(loom.SliceOp(x, operands, spec, self.local_type(op.result, out))).result
-        if inside is not None:
-            axes = tuple(sorted(a for p in choice.picks for a in p.axes))
-            y = si.zero_unless(self.insert, inside, y)
-            y = self.emit(Step("all_reduce", axes, Layout(out.split, axes), out), y, shape_of(op.result), (
-                f"{where_}: operand #0 ({name}) is {src.describe(self.names)} and the index of dimension(s) "
-                f"{', '.join(str(p.dim) for p in choice.picks)} picks one device's element: it sends it, the others "
-                f"zero (an all_reduce of the result instead of an all_gather of the operand)"))
+                y = self.insert(loom.SliceOp(v, operands, spec, self.local_type(op.result, part))).result
+            if inside is not None and not writes:
+                axes = tuple(sorted(a for p in choice.picks for a in p.axes))
+                y = self.emit(Step("all_reduce", axes, Layout(part.split, axes), part),
+                              si.zero_unless(self.insert, inside, y), shape_of(op.result), (
+                    f"{head} and the index of dimension(s) {', '.join(str(p.dim) for p in choice.picks)} picks one "
+                    f"device's element: it sends it, the others zero (an all_reduce of the result instead of an "
+                    f"all_gather of the operand)"))
         y.name_hint = op.result.name_hint
-        self.env[op.result] = (y, out)
+        self.env[op.result] = (y, Layout(choice.split) if writes else part)
         return True
 
     # ---------------------------------------------------------------- control flow

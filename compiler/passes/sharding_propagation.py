@@ -193,8 +193,8 @@ class Propagation:
             if axes and (size < 0 or size % self.devices(axes)):
                 continue
             window = node.rule.windows.get(f) if node.rule is not None else None
-            if axes and window and (len(axes) != 1 or halo(0, axes[0], self.devices(axes), window[0],
-                                                            (KIND_RANGE, window[1], window[1] + window[2], 1)) is None):
+            if axes and window and (len(axes) != 1 or halo(0, axes[0], self.devices(axes), window[0], (
+                    KIND_RANGE, window[1], window[1] + window[2], 1), writes=window[3]) is None):
                 continue
             for v, d in carriers:
                 st = self.state(v)

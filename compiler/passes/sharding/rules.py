@@ -12,7 +12,7 @@ them the same way. `loom.matmul` of a `tensor<8x16>` and a `tensor<16x4>` is
 - `need_replicated`: factors that must not be split (the dimension `concat` joins along, a dimension
   a `slice` cuts other than whole, the dimensions `loom.random` generates, what `print` shows).
 - `windows`: factors a static step-1 range `x[a:b]` shares between the source dimension and the
-  result's (`{factor: (size, start, length)}`): propagation splits them only over one mesh axis
+  result's (or an update's value's) (`{factor: (size, start, length, writes)}`): propagation splits them only over one mesh axis
   whose halo exchange is possible (`split_indexing.halo`), and `shard-partition` decides per op
   between the halo exchange and an all_gather by cost.
 - `partial_ok`: groups of operand indices in which the op is jointly linear: when exactly the
@@ -58,7 +58,7 @@ class OpShardingRule:
     need_replicated: set[str] = field(default_factory=set)
     partial_ok: tuple[frozenset[int], ...] = ()
     reduction_kind: str = "sum"  # of the partial result when a reduction factor is split
-    windows: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # factor -> (size, start, length)
+    windows: dict[str, tuple[int, int, int, bool]] = field(default_factory=dict)  # factor -> (size, start, length, writes)
 
     def __str__(self) -> str:
         def group(fs: list[list[str]]) -> str:
@@ -77,7 +77,7 @@ class OpShardingRule:
             text += f" need_replicated={fset(self.need_replicated)}"
         if self.windows:
             text += " windows={" + ", ".join(f"{f}=[{a}:{a + n}] of {size}"
-                                             for f, (size, a, n) in self.windows.items()) + "}"
+                                             for f, (size, a, n, _) in self.windows.items()) + "}"
         return text
 
     def _order(self, f: str) -> int:
@@ -259,7 +259,7 @@ def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
 
 
 def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp,
-             windows: dict[str, tuple[int, int, int]] | None = None) -> tuple[list[str], list[str]]:
+             windows: dict[str, tuple[int, int, int, bool]] | None = None) -> tuple[list[str], list[str]]:
     """The source's factors and those of the part it indexes (the kept dims, in order): a dim kept
     whole shares its factor; any other subscript needs the dim whole on every device — except, when
     `windows` collects them, a static step-1 range of a static dim: its source and result dims share
@@ -273,7 +273,7 @@ def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp,
             if windows is not None and kind == loom.KIND_RANGE and not whole and d > 0 else range(0)
         if len(r) and r.step == 1:
             src.append(fx.new(pymath.gcd(d, len(r))))
-            windows[src[-1]] = (d, r.start, len(r))
+            windows[src[-1]] = (d, r.start, len(r), isinstance(op, loom.UpdateOp))
         else:
             src.append(fx.new(d, replicated=not whole))
         if kind in (loom.KIND_RANGE, loom.KIND_WINDOW):
@@ -290,17 +290,21 @@ def _fill(fx: _Factors, part: list[str | None], s: list[int]) -> list[str]:
 
 def _slice(op: loom.SliceOp) -> OpShardingRule:
     fx = _Factors()
-    windows: dict[str, tuple[int, int, int]] = {}
+    windows: dict[str, tuple[int, int, int, bool]] = {}
     src, part = _indexed(fx, op, windows)
     res = _fill(fx, part, shape(op.result))
     return fx.rule([src] + [[] for _ in op.indices], [res], partial_ok=[[0]], windows=windows)
 
 
 def _update(op: loom.UpdateOp) -> OpShardingRule:
+    """As a slice; a window only when it is the one subscript other than `:` (a halo exchange of
+    the value serves only that case)."""
     fx = _Factors()
-    src, part = _indexed(fx, op)
+    ranges = sum(not _whole(s, d) for s, d in zip(op.spec(), shape(op.source)))
+    windows: dict[str, tuple[int, int, int, bool]] | None = {} if ranges == 1 else None
+    src, part = _indexed(fx, op, windows)
     value = _fill(fx, part, shape(op.value))
-    return fx.rule([src, value] + [[] for _ in op.indices], [src], partial_ok=[[0, 1]])
+    return fx.rule([src, value] + [[] for _ in op.indices], [src], partial_ok=[[0, 1]], windows=windows)
 
 
 def _dim(op: loom.DimOp) -> OpShardingRule:

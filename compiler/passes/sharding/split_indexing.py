@@ -52,7 +52,8 @@ Insert = Callable[[Operation], Operation]
 @dataclass(frozen=True)
 class Halo:
     """A static range [start, start + length) of dimension `dim` (size `size`), split over mesh
-    axis `axis` of `n` devices."""
+    axis `axis` of `n` devices, that a slice reads (`writes` False: the source's blocks travel) or
+    an update writes (`writes` True: the value's blocks travel to the blocks they land in)."""
 
     dim: int
     axis: int
@@ -60,6 +61,7 @@ class Halo:
     size: int
     start: int
     length: int
+    writes: bool = False
 
     @property
     def block(self) -> int:
@@ -69,20 +71,51 @@ class Halo:
     def out(self) -> int:
         return self.length // self.n
 
+    @property
+    def travels(self) -> int:
+        """The block size of the operand whose halos are exchanged."""
+        return self.out if self.writes else self.block
+
+    @property
+    def window(self) -> int:
+        """How many of its (extended) elements each device takes."""
+        return self.block if self.writes else self.out
+
     def starts(self) -> list[int]:
-        """s_j: where device j's part of the result starts, relative to its block."""
-        return [self.start + j * (self.out - self.block) for j in range(self.n)]
+        """Per device j, where its window starts relative to the travelling block: s_j = a + j·(m − M)
+        for a slice (its part of the result in its source block), −s_j for an update (its source
+        block in its part of the value)."""
+        return [(-1 if self.writes else 1) * (self.start + j * (self.out - self.block)) for j in range(self.n)]
+
+    def needed(self) -> list[tuple[int, int]]:
+        """Per device, the positions [lo, hi) relative to its travelling block that it reads."""
+        if not self.writes:
+            return [(s, s + self.out) for s in self.starts()]
+        out = []
+        for j, t in enumerate(self.starts()):
+            lo = min(max(self.start - j * self.block, 0), self.block)
+            hi = min(max(self.start + self.length - j * self.block, 0), self.block)
+            if lo < hi:
+                out.append((lo + t, hi + t))
+        return out
 
     @property
     def left(self) -> int:
-        return max(0, *(-s for s in self.starts()))
+        return max(0, *(-lo for lo, _ in self.needed()))
 
     @property
     def right(self) -> int:
-        return max(0, *(s + self.out - self.block for s in self.starts()))
+        return max(0, *(hi - self.travels for _, hi in self.needed()))
+
+    def pads(self) -> tuple[int, int]:
+        """Padding of the extended block so that every device's window lies inside it (an update's
+        window also covers positions outside the range, which are not written)."""
+        ext = self.travels + self.left + self.right
+        return (max(0, *(-(s + self.left) for s in self.starts())),
+                max(0, *(s + self.left + self.window - ext for s in self.starts())))
 
 
-def halo(dim: int, axis: int, n: int, size: int, spec: tuple[int, int, int, int]) -> Halo | None:
+def halo(dim: int, axis: int, n: int, size: int, spec: tuple[int, int, int, int], writes: bool = False) -> Halo | None:
     """The halo exchange of a static step-1 range, or None when it has none (a step other than 1,
     a length n does not divide, a halo wider than a block)."""
     kind, start, stop, step = spec
@@ -91,8 +124,8 @@ def halo(dim: int, axis: int, n: int, size: int, spec: tuple[int, int, int, int]
     r = range(*slice(*(None if v == loom.NONE else v for v in (start, stop, step))).indices(size))
     if len(r) == 0 or len(r) % n:
         return None
-    h = Halo(dim, axis, n, size, r.start, len(r))
-    return h if h.left <= h.block and h.right <= h.block else None
+    h = Halo(dim, axis, n, size, r.start, len(r), writes)
+    return h if h.left <= h.travels and h.right <= h.travels else None
 
 
 @dataclass(frozen=True)
@@ -122,31 +155,34 @@ def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
             and (stop == loom.NONE or (size >= 0 and stop >= size)))
 
 
-def choose(op: loom.SliceOp, lay: Layout, grid: Sequence[int], elem_bytes: int) -> Choice | None:
+def choose(op: loom.SliceOp | loom.UpdateOp, lay: Layout, grid: Sequence[int], elem_bytes: int) -> Choice | None:
     """Per dimension of the source: keep its split (a whole subscript, or a halo exchange or a pick
     cheaper than gathering it) or gather it. None when no split dimension is kept by a halo or a
-    pick (the partitioner's ordinary rule then applies)."""
+    pick (the partitioner's ordinary rule then applies). An update writes at a pick without any
+    communication; it takes a halo only when its other subscripts are whole."""
     if lay.partial:
         return None
+    writes = isinstance(op, loom.UpdateOp)
     shape = list(op.source.type.get_shape())
     local = list(lay.local_shape(shape, grid))
     block = math.prod(local) * elem_bytes
+    specs = op.spec()
     split, halos, picks, dyn = [], [], [], 0
-    for k, (spec, d) in enumerate(zip(op.spec(), lay.split)):
+    for k, (spec, d) in enumerate(zip(specs, lay.split)):
         kind = spec[0]
         n = math.prod(grid[a] for a in d)
+        slab = block // local[k] if local[k] else 0
+        gather = collective_time("all_gather", block, n)
         keep = None
         if not d or _whole(spec, shape[k]):
             keep = d
-        elif len(d) == 1 and (h := halo(k, d[0], n, shape[k], spec)) is not None:
-            slab = block // local[k] if local[k] else 0
-            sends = sum(collective_time("shift", w * slab, n) for w in (h.left, h.right) if w)
-            if sends < collective_time("all_gather", block, n):
+        elif len(d) == 1 and (h := halo(k, d[0], n, shape[k], spec, writes)) is not None and (
+                not writes or all(_whole(o, shape[i]) for i, o in enumerate(specs) if i != k)):
+            if sum(collective_time("shift", w * slab, n) for w in (h.left, h.right) if w) < gather:
                 keep = d
                 halos.append(h)
         elif kind in (loom.KIND_INDEX, loom.KIND_DYN_INDEX) and shape[k] > 0:
-            part = block // local[k] if local[k] else 0
-            if collective_time("all_reduce", part, n) < collective_time("all_gather", block, n):
+            if writes or collective_time("all_reduce", slab, n) < gather:
                 keep = d
                 picks.append(Pick(k, d, shape[k], static=spec[1] if kind == loom.KIND_INDEX else None,
                                   operand=dyn if kind == loom.KIND_DYN_INDEX else None))
@@ -155,6 +191,37 @@ def choose(op: loom.SliceOp, lay: Layout, grid: Sequence[int], elem_bytes: int) 
     if not halos and not picks:
         return None
     return Choice(tuple(split), halos, picks)
+
+
+def part_split(op: loom.SliceOp | loom.UpdateOp, choice: Choice) -> Split:
+    """The split of the indexed part (a slice's result, an update's value): that of each kept dim."""
+    return tuple(choice.split[k] for k, (kind, *_) in enumerate(op.spec())
+                 if kind in (loom.KIND_RANGE, loom.KIND_WINDOW))
+
+
+def subscripts(insert: Insert, grid: str, grid_shape: Sequence[int], op: loom.SliceOp | loom.UpdateOp,
+               choice: Choice, dyn: Sequence[SSAValue]) -> tuple[list, list[SSAValue], SSAValue | None]:
+    """The local subscript (spec, index operands) on the block, and whether this device holds
+    every picked position (None without picks): a split dimension is taken whole (a halo exchange
+    has cut it already), a pick at its clamped local index, a replicated one as it was."""
+    picked = {p.dim: p for p in choice.picks}
+    spec, operands, inside, i = [], [], None, 0
+    for k, (kind, start, stop, step) in enumerate(op.spec()):
+        if k in picked:
+            p = picked[k]
+            li, ok = local_index(insert, grid, grid_shape, p, dyn[p.operand] if p.operand is not None else None,
+                                 f"index {{}} is out of range for axis {k} of size {p.size}")
+            inside = ok if inside is None else insert(loom.AndOp(inside, ok, i1)).result
+            spec.append((loom.KIND_DYN_INDEX, loom.NONE, loom.NONE, 1))
+            operands.append(li)
+        elif choice.split[k]:
+            spec.append((loom.KIND_RANGE, loom.NONE, loom.NONE, 1))
+        else:
+            spec.append((kind, start, stop, step))
+            if kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX):
+                operands.append(dyn[i])
+        i += kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX)
+    return spec, operands, inside
 
 
 def _const(insert: Insert, v: int) -> SSAValue:
@@ -179,31 +246,58 @@ def _range_slice(insert: Insert, x: SSAValue, dim: int, start: int, stop: int) -
 
 def exchange(insert: Insert, grid: str, grid_shape: Sequence[int], x: SSAValue, h: Halo,
              reason: Callable[[str], str]) -> SSAValue:
-    """`x` (this device's block) cut to its part of the result along `h.dim`, after the halo exchange."""
-    M, parts = h.block, [x]
+    """Each device's window of `h.window` elements along `h.dim` of the travelling operand `x` (its
+    block), after the halo exchange: a slice's part of the result, or the part of an update's value
+    that lands in its block (with padding where the value does not reach)."""
+    B, parts = h.travels, [x]
+    elem = x.type.element_type
 
     def shifted(piece: SSAValue, offset: int, side: str) -> SSAValue:
         op = insert(sx.ShiftOp(piece, grid, h.axis, offset))
         op.attributes["loom.reason"] = sx.StringAttr(reason(side))
         return op.results[0]
 
+    def sized(n: int) -> TensorType:
+        shape = list(x.type.get_shape())
+        shape[h.dim] = n
+        return TensorType(elem, shape)
+
     if h.left:  # the left neighbour's last `left` elements: each device sends its own to the right
-        parts.insert(0, shifted(_range_slice(insert, x, h.dim, M - h.left, M), 1, f"last {h.left}"))
+        parts.insert(0, shifted(_range_slice(insert, x, h.dim, B - h.left, B), 1, f"last {h.left}"))
     if h.right:  # the right neighbour's first `right` elements: each device sends its own to the left
         parts.append(shifted(_range_slice(insert, x, h.dim, 0, h.right), -1, f"first {h.right}"))
-    shape = list(x.type.get_shape())
-    shape[h.dim] = M + h.left + h.right
-    ext = x if len(parts) == 1 else insert(loom.ConcatOp(parts, h.dim, TensorType(x.type.element_type, shape))).result
-    spec = [(loom.KIND_RANGE, loom.NONE, loom.NONE, 1)] * len(shape)
-    shape[h.dim] = h.out
-    if len(set(h.starts())) == 1:  # the same offset on every device
-        spec[h.dim] = (loom.KIND_RANGE, h.starts()[0] + h.left, h.starts()[0] + h.left + h.out, 1)
-        return insert(loom.SliceOp(ext, [], spec, TensorType(x.type.element_type, shape))).result
+    pad_l, pad_r = h.pads()
+    if pad_l or pad_r:  # zeros where an update's value does not reach (never written)
+        zero = insert(arith.ConstantOp(_zero(elem))).result
+        parts = ([insert(loom.FullOp(zero, sized(pad_l))).result] if pad_l else []) + parts \
+            + ([insert(loom.FullOp(zero, sized(pad_r))).result] if pad_r else [])
+    total = B + h.left + h.right + pad_l + pad_r
+    ext = x if len(parts) == 1 else insert(loom.ConcatOp(parts, h.dim, sized(total))).result
+    starts = [s + h.left + pad_l for s in h.starts()]
+    spec = [(loom.KIND_RANGE, loom.NONE, loom.NONE, 1)] * len(x.type.get_shape())
+    if len(set(starts)) == 1:  # the same offset on every device
+        spec[h.dim] = (loom.KIND_RANGE, starts[0], starts[0] + h.window, 1)
+        return insert(loom.SliceOp(ext, [], spec, sized(h.window))).result
     j = group_index(insert, grid, grid_shape, [h.axis])
-    offset = _binary(insert, loom.AddOp, _const(insert, h.start + h.left),
-                     _binary(insert, loom.MulOp, j, _const(insert, h.out - h.block)))
-    spec[h.dim] = (loom.KIND_WINDOW, loom.NONE, h.out, 1)
-    return insert(loom.SliceOp(ext, [offset], spec, TensorType(x.type.element_type, shape))).result
+    step = starts[1] - starts[0]
+    offset = _binary(insert, loom.AddOp, _const(insert, starts[0]), _binary(insert, loom.MulOp, j, _const(insert, step)))
+    spec[h.dim] = (loom.KIND_WINDOW, loom.NONE, h.window, 1)
+    return insert(loom.SliceOp(ext, [offset], spec, sized(h.window))).result
+
+
+def written(insert: Insert, grid: str, grid_shape: Sequence[int], h: Halo, window: SSAValue, block: SSAValue) -> SSAValue:
+    """An update's block: `window` where its global position lies in the range, else `block`."""
+    rank = len(block.type.get_shape())
+    j = group_index(insert, grid, grid_shape, [h.axis])
+    pos = insert(loom.AddOp(insert(loom.ArangeOp(TensorType(i64, [h.block]))).result,
+                            _binary(insert, loom.MulOp, j, _const(insert, h.block)), TensorType(i64, [h.block]))).result
+    mask_t = TensorType(i1, [h.block])
+    mask = insert(loom.AndOp(insert(loom.CmpOp("ge", pos, _const(insert, h.start), mask_t)).result,
+                             insert(loom.CmpOp("lt", pos, _const(insert, h.start + h.length), mask_t)).result,
+                             mask_t)).result
+    if h.dim != rank - 1:  # broadcast along the dimensions after it (NumPy aligns shapes right)
+        mask = insert(loom.ReshapeOp(mask, TensorType(i1, [h.block] + [1] * (rank - 1 - h.dim)))).result
+    return insert(loom.SelectOp(mask, window, block, block.type)).result
 
 
 def local_index(insert: Insert, grid: str, grid_shape: Sequence[int], p: Pick, index: SSAValue | None,
@@ -228,9 +322,11 @@ def local_index(insert: Insert, grid: str, grid_shape: Sequence[int], p: Pick, i
     return insert(loom.SelectOp(inside, rel, _const(insert, 0), i64)).result, inside
 
 
+def _zero(elem: Attribute) -> Attribute:
+    return FloatAttr(0.0, elem) if loom.is_float(elem) else IntegerAttr(0, elem)
+
+
 def zero_unless(insert: Insert, inside: SSAValue, y: SSAValue) -> SSAValue:
     """`y` where this device holds the picked element, else zero (NaN in another block stays there)."""
-    elem = loom.element_type(y.type)
-    value = FloatAttr(0.0, elem) if loom.is_float(elem) else IntegerAttr(0, elem)
-    zero = insert(arith.ConstantOp(value)).result
+    zero = insert(arith.ConstantOp(_zero(loom.element_type(y.type)))).result
     return insert(loom.SelectOp(inside, y, zero, y.type)).result
