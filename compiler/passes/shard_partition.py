@@ -288,11 +288,22 @@ class Partitioner:
             op.value if writes else x
         head = f"{where(op)}: operand #{int(writes)} ({what(op.operands[int(writes)])}) is " \
                f"{self.lay(op.operands[int(writes)]).describe(self.names)}"
+        travelling = op.operands[int(writes)]
         for h in choice.halos:
-            v = si.exchange(self.insert, self.grid_name, self.grid, v, h, lambda side, h=h: (
-                f"{head} and the {'update' if writes else 'slice'} [{h.start}:{h.start + h.length}] of dimension "
-                f"{h.dim} crosses its blocks: each device sends its {side} element(s) to its neighbour over "
-                f"{self.names[h.axis]} (a halo exchange instead of an all_gather)"))
+            def halo_of(side: str, width: int, h=h, x=v) -> SSAValue:
+                """The neighbour's halo, once per value, side and width (a wider one serves a narrower)."""
+                known = [(w, s[key]) for s in self.scopes for key in s
+                         if key[:4] == ("halo", travelling, h.dim, side) and (w := key[4]) >= width]
+                if known:
+                    return si.narrowed(self.insert, min(known, key=lambda k: k[0])[1], h.dim, side, width)
+                piece = si.shifted(self.insert, self.grid_name, x, h, side, width, (
+                    f"{head} and the {'update' if writes else 'slice'} [{h.start}:{h.start + h.length}] of dimension "
+                    f"{h.dim} crosses its blocks: each device sends its {'last' if side == 'left' else 'first'} "
+                    f"{width} element(s) to its {'right' if side == 'left' else 'left'} neighbour over "
+                    f"{self.names[h.axis]} (a halo exchange instead of an all_gather)"))
+                self.scopes[-1][("halo", travelling, h.dim, side, width)] = piece
+                return piece
+            v = si.exchange(self.insert, self.grid_name, self.grid, v, h, halo_of)
         if writes and choice.halos:
             y = si.written(self.insert, self.grid_name, self.grid, choice.halos[0], v, x)
         else:

@@ -244,28 +244,41 @@ def _range_slice(insert: Insert, x: SSAValue, dim: int, start: int, stop: int) -
     return insert(loom.SliceOp(x, [], spec, TensorType(x.type.element_type, shape))).result
 
 
+def shifted(insert: Insert, grid: str, x: SSAValue, h: Halo, side: str, width: int, reason: str) -> SSAValue:
+    """The `width` elements along `h.dim` of the neighbour on `side` nearest this device: each device
+    sends its own to the other side (`shard.shift` without `rotate`: the end devices receive an
+    undefined halo, which they never read)."""
+    B = h.travels
+    piece = _range_slice(insert, x, h.dim, B - width, B) if side == "left" else _range_slice(insert, x, h.dim, 0, width)
+    op = insert(sx.ShiftOp(piece, grid, h.axis, 1 if side == "left" else -1))
+    op.attributes["loom.reason"] = sx.StringAttr(reason)
+    return op.results[0]
+
+
+def narrowed(insert: Insert, piece: SSAValue, dim: int, side: str, width: int) -> SSAValue:
+    """The `width` elements nearest this device of a wider halo from the neighbour on `side`."""
+    n = piece.type.get_shape()[dim]
+    return _range_slice(insert, piece, dim, n - width, n) if side == "left" else _range_slice(insert, piece, dim, 0, width)
+
+
 def exchange(insert: Insert, grid: str, grid_shape: Sequence[int], x: SSAValue, h: Halo,
-             reason: Callable[[str], str]) -> SSAValue:
+             halo_of: Callable[[str, int], SSAValue]) -> SSAValue:
     """Each device's window of `h.window` elements along `h.dim` of the travelling operand `x` (its
     block), after the halo exchange: a slice's part of the result, or the part of an update's value
-    that lands in its block (with padding where the value does not reach)."""
+    that lands in its block (with padding where the value does not reach). `halo_of(side, width)`
+    gives the neighbour's `width` elements on that side (`shifted`, or one exchanged already)."""
     B, parts = h.travels, [x]
     elem = x.type.element_type
-
-    def shifted(piece: SSAValue, offset: int, side: str) -> SSAValue:
-        op = insert(sx.ShiftOp(piece, grid, h.axis, offset))
-        op.attributes["loom.reason"] = sx.StringAttr(reason(side))
-        return op.results[0]
 
     def sized(n: int) -> TensorType:
         shape = list(x.type.get_shape())
         shape[h.dim] = n
         return TensorType(elem, shape)
 
-    if h.left:  # the left neighbour's last `left` elements: each device sends its own to the right
-        parts.insert(0, shifted(_range_slice(insert, x, h.dim, B - h.left, B), 1, f"last {h.left}"))
-    if h.right:  # the right neighbour's first `right` elements: each device sends its own to the left
-        parts.append(shifted(_range_slice(insert, x, h.dim, 0, h.right), -1, f"first {h.right}"))
+    if h.left:
+        parts.insert(0, halo_of("left", h.left))
+    if h.right:
+        parts.append(halo_of("right", h.right))
     pad_l, pad_r = h.pads()
     if pad_l or pad_r:  # zeros where an update's value does not reach (never written)
         zero = insert(arith.ConstantOp(_zero(elem))).result
