@@ -1,4 +1,5 @@
-"""The global-view examples (examples/{train_mlp_dp,megatron_mlp,hybrid_dp_tp,reshard_walkthrough}.loom)
+"""The global-view examples (examples/{train_mlp_dp,megatron_mlp,hybrid_dp_tp,reshard_walkthrough,
+heat_equation_sharded}.loom)
 partitioned: the same numbers with and without `--devices`, and the communication `loom explain`
 reports for each (which collectives, over which mesh axes). tests/e2e/test_examples.py runs them
 unpartitioned like every example."""
@@ -19,6 +20,7 @@ EXAMPLES = {  # example → (entry, its collectives as explain names them, in or
     "hybrid_dp_tp": ("main", {"all_reduce(sum) over tp", "all_reduce(sum) over dp"}),
     "reshard_walkthrough": ("walk", {"all_to_all(axis 1 -> 0) over dp", "all_to_all(axis 0 -> 1) over dp",
                                      "all_gather(axis 0) over dp", "all_reduce(sum) over dp"}),
+    "heat_equation_sharded": ("main", {"shift(offset 1) over dp", "shift(offset -1) over dp"}),
 }
 DEVICES = 4  # every one of them has a mesh of 4 devices
 
@@ -72,12 +74,12 @@ def test_explain_names_the_expected_collectives(name, capsys):
     assert all("written in the program" not in row for row in rows), "a global-view program writes no collective"
 
 
-def step_collectives(name: str):
+def step_collectives(name: str, entry: str = "train_step", shapes=("B=16", "D=8", "H=32")):
     from compiler import driver, explain
     from compiler.cli import specialize
 
     program = driver.check_file(path(name))
-    lowered = driver.Lowered(program, specialize(program, "train_step", ["B=16", "D=8", "H=32"]))
+    lowered = driver.Lowered(program, specialize(program, entry, list(shapes)))
     return explain.collectives(lowered.stage("spmd"))[0]
 
 
@@ -98,3 +100,13 @@ def test_megatron_step_all_reduces_the_logits_once():
     reduces = [r for r in rows if r.kind == "all_reduce"]
     assert len(reduces) == 1 and reduces[0].axes == ("tp",) and reduces[0].operand_bytes == 16 * 10 * 4
     assert all(r.kind == "all_gather" and r.reason.startswith("func.return") for r in rows if r not in reduces)
+
+
+def test_heat_equation_time_loop_only_shifts():
+    """Each of the 200 Euler steps reads the neighbours of a split array by halo exchange: shifts of
+    a few elements, nothing gathered in the loop (the array is assembled once, after it)."""
+    rows = step_collectives("heat_equation_sharded", "main", ())
+    in_loop = [r for r in rows if r.count == 200]
+    assert [r.kind for r in in_loop] == ["shift"] * 5
+    assert all(r.operand_bytes <= 8 for r in in_loop)  # at most 2 f32 per halo
+    assert all(r.count == 1 for r in rows if r not in in_loop)
