@@ -4,8 +4,9 @@ parameters and random `reshard`s, computes on simulated devices (partitioned: fr
 
 The programs are straight-line compositions of ops with different sharding rules — elementwise
 (binary, with a scalar, unary), matmul (contracting a possibly split dimension: partial sums),
-transpose (moves the split), a reduction over one axis, `reshard` — over 8×8 f32 values, so every
-split divides. tests/test_shard_partition.py covers the partitioner alone on every op family."""
+transpose (moves the split), a reduction over one axis, `reshard`, static slices, an index and a
+range update (along a split dimension: halo exchanges, compiler/passes/sharding/split_indexing.py)
+— over 8×8 f32 values, so every split divides. tests/test_shard_partition.py covers the partitioner alone on every op family."""
 
 from __future__ import annotations
 
@@ -46,8 +47,15 @@ def programs(draw) -> tuple[str, str]:
         expr = draw(st.sampled_from([
             f"{a} + {b}", f"{a} * {b}", f"{a} * 0.5 - {b}", f"relu({a})", f"tanh({a})", f"{a} @ {b} * 0.1",
             f"transpose({a})", f"{a} - mean({a}, axis=0, keepdims=true)", f"{a} + sum({b}, axis=1, keepdims=true)",
-            "reshard({}, ({}))".format(a, ", ".join(draw(shardings(axes))))]))
-        lines.append(f"    v{k} = {expr}")
+            "reshard({}, ({}))".format(a, ", ".join(draw(shardings(axes)))),
+            f"{a} + sum({b}[2:6], axis=0, keepdims=true)", f"{a} * ({b}[:, 1:5] @ {b}[3:7, :])", f"{a} - {b}[5]",
+            "update"]))
+        if expr == "update":  # a halo exchange of the value when dimension 0 is split
+            lines.append(f"    v{k} = {a} * 1.0")
+            expr = f"{b}[1:5] * 0.5"
+            lines.append(f"    v{k}[2:6] = {expr}")
+        else:
+            lines.append(f"    v{k} = {expr}")
         vals.append(f"v{k}")
     x, y = annotation(draw(shardings(axes))), annotation(draw(shardings(axes)))
     result = draw(st.sampled_from([f"f32[{N}, {N}]", annotation(draw(shardings(axes)))]))
