@@ -291,18 +291,20 @@ class Partitioner:
         travelling = op.operands[int(writes)]
         for h in choice.halos:
             def halo_of(side: str, width: int, h=h, x=v) -> SSAValue:
-                """The neighbour's halo, once per value, side and width (a wider one serves a narrower)."""
+                """The neighbour's halo, once per value, side and width (a wider one serves a narrower):
+                as wide as the widest any user of the value needs (`Choice.widths`)."""
                 known = [(w, s[key]) for s in self.scopes for key in s
                          if key[:4] == ("halo", travelling, h.dim, side) and (w := key[4]) >= width]
                 if known:
                     return si.narrowed(self.insert, min(known, key=lambda k: k[0])[1], h.dim, side, width)
-                piece = si.shifted(self.insert, self.grid_name, x, h, side, width, (
+                wide = max(width, choice.widths[h.dim][side == "right"])
+                piece = si.shifted(self.insert, self.grid_name, x, h, side, wide, (
                     f"{head} and the {'update' if writes else 'slice'} [{h.start}:{h.start + h.length}] of dimension "
                     f"{h.dim} crosses its blocks: each device sends its {'last' if side == 'left' else 'first'} "
-                    f"{width} element(s) to its {'right' if side == 'left' else 'left'} neighbour over "
+                    f"{wide} element(s) to its {'right' if side == 'left' else 'left'} neighbour over "
                     f"{self.names[h.axis]} (a halo exchange instead of an all_gather)"))
-                self.scopes[-1][("halo", travelling, h.dim, side, width)] = piece
-                return piece
+                self.scopes[-1][("halo", travelling, h.dim, side, wide)] = piece
+                return piece if wide == width else si.narrowed(self.insert, piece, h.dim, side, width)
             v = si.exchange(self.insert, self.grid_name, self.grid, v, h, halo_of)
         if writes and choice.halos:
             y = si.written(self.insert, self.grid_name, self.grid, choice.halos[0], v, x)

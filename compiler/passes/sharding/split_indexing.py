@@ -147,12 +147,35 @@ class Choice:
     split: Split
     halos: list[Halo] = field(default_factory=list)
     picks: list[Pick] = field(default_factory=list)
+    widths: dict[int, tuple[int, int]] = field(default_factory=dict)  # per halo dim: (left, right) exchanged
 
 
 def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
     kind, start, stop, step = spec
     return (kind == loom.KIND_RANGE and start in (loom.NONE, 0) and step in (loom.NONE, 1)
             and (stop == loom.NONE or (size >= 0 and stop >= size)))
+
+
+def _halo_of_use(use, k: int, axis: int, n: int) -> Halo | None:
+    """The halo a slice (of its source) or a range update (of its value) needs along `k`."""
+    o, i = use.operation, use.index
+    if isinstance(o, loom.SliceOp) and i == 0:
+        writes = False
+    elif isinstance(o, loom.UpdateOp) and i == 1 and all(
+            _whole(s, d) for j, (s, d) in enumerate(zip(o.spec(), o.source.type.get_shape())) if j != k):
+        writes = True
+    else:
+        return None
+    if len(o.spec()) <= k:
+        return None
+    return halo(k, axis, n, o.source.type.get_shape()[k], o.spec()[k], writes)
+
+
+def widths(travelling: SSAValue, k: int, axis: int, n: int) -> tuple[int, int]:
+    """The widest halos on each side that the slices and updates of `travelling` along dimension
+    `k` need: exchanged once, the narrower ones are cut from them."""
+    hs = [h for use in travelling.uses if (h := _halo_of_use(use, k, axis, n)) is not None]
+    return max((h.left for h in hs), default=0), max((h.right for h in hs), default=0)
 
 
 def choose(op: loom.SliceOp | loom.UpdateOp, lay: Layout, grid: Sequence[int], elem_bytes: int) -> Choice | None:
@@ -167,7 +190,7 @@ def choose(op: loom.SliceOp | loom.UpdateOp, lay: Layout, grid: Sequence[int], e
     local = list(lay.local_shape(shape, grid))
     block = math.prod(local) * elem_bytes
     specs = op.spec()
-    split, halos, picks, dyn = [], [], [], 0
+    split, halos, picks, dyn, exchanged = [], [], [], 0, {}
     for k, (spec, d) in enumerate(zip(specs, lay.split)):
         kind = spec[0]
         n = math.prod(grid[a] for a in d)
@@ -178,9 +201,11 @@ def choose(op: loom.SliceOp | loom.UpdateOp, lay: Layout, grid: Sequence[int], e
             keep = d
         elif len(d) == 1 and (h := halo(k, d[0], n, shape[k], spec, writes)) is not None and (
                 not writes or all(_whole(o, shape[i]) for i, o in enumerate(specs) if i != k)):
-            if sum(collective_time("shift", w * slab, n) for w in (h.left, h.right) if w) < gather:
+            wide = widths(op.operands[int(writes)], k, d[0], n)  # what every user of the value needs
+            if sum(collective_time("shift", w * slab, n) for w in wide if w) < gather:
                 keep = d
                 halos.append(h)
+                exchanged[k] = wide
         elif kind in (loom.KIND_INDEX, loom.KIND_DYN_INDEX) and shape[k] > 0:
             if writes or collective_time("all_reduce", slab, n) < gather:
                 keep = d
@@ -190,7 +215,7 @@ def choose(op: loom.SliceOp | loom.UpdateOp, lay: Layout, grid: Sequence[int], e
         dyn += kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX)
     if not halos and not picks:
         return None
-    return Choice(tuple(split), halos, picks)
+    return Choice(tuple(split), halos, picks, exchanged)
 
 
 def part_split(op: loom.SliceOp | loom.UpdateOp, choice: Choice) -> Split:
