@@ -151,6 +151,17 @@ def test_a_run_time_index_inside_every_block_and_at_its_edges(i):
     check(source("pick"), [BIG, np.int64(i)], 4)
 
 
+def test_a_picked_element_keeps_its_sign_nan_and_infinity():
+    """The others contribute −0.0, the neutral element of IEEE addition: −0.0, NaN, ±inf and every
+    other value come back exactly; a NaN elsewhere does not leak."""
+    x = BIG.copy()
+    x[[100, 5000, 9000, 16000, 12000]] = [-0.0, np.nan, np.inf, -np.inf, 0.0]
+    for i in (100, 5000, 9000, 16000, 12000, 7):
+        got = run(source("pick"), [x, np.int64(i)], devices=4)[0]
+        want = run(source("pick"), [x, np.int64(i)])[0]
+        assert np.array_equal(got, want, equal_nan=True) and np.signbit(got) == np.signbit(want)
+
+
 @pytest.mark.parametrize("i", [16384, -16385, 2**40])
 def test_an_index_out_of_range_is_the_same_error(i):
     with pytest.raises(LoomRuntimeError) as want:

@@ -302,7 +302,8 @@ class Partitioner:
                     f"{head} and the {'update' if writes else 'slice'} [{h.start}:{h.start + h.length}] of dimension "
                     f"{h.dim} crosses its blocks: each device sends its {'last' if side == 'left' else 'first'} "
                     f"{wide} element(s) to its {'right' if side == 'left' else 'left'} neighbour over "
-                    f"{self.names[h.axis]} (a halo exchange instead of an all_gather)"))
+                    f"{self.names[h.axis]} (a halo exchange instead of an all_gather"
+                    + (f"; {wide}, not {width}: the widest another use of the value needs)" if wide > width else ")")))
                 self.scopes[-1][("halo", travelling, h.dim, side, wide)] = piece
                 return piece if wide == width else si.narrowed(self.insert, piece, h.dim, side, width)
             v = si.exchange(self.insert, self.grid_name, self.grid, v, h, halo_of)

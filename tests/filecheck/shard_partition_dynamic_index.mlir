@@ -25,7 +25,7 @@ shard.grid @M(shape = 4) {loom.axes = ["dp"]}
 // CHECK-NEXT:    [[ZERO:%.*]] = arith.constant 0 : i64
 // CHECK-NEXT:    [[LI:%.*]] = loom.select [[IN]], [[REL]], [[ZERO]] : (i1, i64, i64) -> i64
 // CHECK-NEXT:    [[V:%.*]] = loom.slice [[B]][[[LI]]] {kinds = array<i64: 3>, {{.*}}} : (tensor<4096xf32>, i64) -> f32
-// CHECK-NEXT:    [[Z:%.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    [[Z:%.*]] = arith.constant -0.000000e+00 : f32
 // CHECK-NEXT:    [[MINE:%.*]] = loom.select [[IN]], [[V]], [[Z]] : (i1, f32, f32) -> f32
 // CHECK-NEXT:    [[T:%.*]] = loom.reshape [[MINE]] : (f32) -> tensor<1xf32>
 // CHECK-NEXT:    [[S:%.*]] = shard.all_reduce [[T]] on @M grid_axes = [0] {loom.reason = "loom.slice at f.loom:3:12: operand #0 (%x) is (dp,) and the index of dimension(s) 0 picks one device's element: it sends it, the others zero (an all_reduce of the result instead of an all_gather of the operand)"} : tensor<1xf32> -> tensor<1xf32>

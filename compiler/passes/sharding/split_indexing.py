@@ -365,6 +365,8 @@ def _zero(elem: Attribute) -> Attribute:
 
 
 def zero_unless(insert: Insert, inside: SSAValue, y: SSAValue) -> SSAValue:
-    """`y` where this device holds the picked element, else zero (NaN in another block stays there)."""
-    zero = insert(arith.ConstantOp(_zero(loom.element_type(y.type)))).result
+    """`y` where this device holds the picked element, else zero (NaN in another block stays there):
+    −0.0 for floats, the exact neutral element of IEEE addition (x + −0.0 = x, also for x = −0.0)."""
+    elem = loom.element_type(y.type)
+    zero = insert(arith.ConstantOp(FloatAttr(-0.0, elem) if loom.is_float(elem) else _zero(elem))).result
     return insert(loom.SelectOp(inside, y, zero, y.type)).result
