@@ -11,6 +11,9 @@ program every device runs on its blocks; the function's (global) type is unchang
   makes the result a pending reduction, `partial`), and pending sums pass through the operands in
   which the op is linear. An operand that does not lie as needed is redistributed by the cheapest
   sequence of collectives (`sharding/reshard.py`); each carries `loom.reason` and the op's loc.
+- A slice or update along a split dimension is served without gathering it when the cost model
+  prefers it (`sharding/split_indexing.py`): a halo exchange (`shard.shift`) for a static range, one
+  all_reduce of the element for an index, nothing for an update at an index.
 - Results are not forced to their propagated sharding: a consumer reshards what it needs (once per
   value and target), so a pending sum is reduced where something needs it whole.
 - `scf.for`/`scf.while`/`scf.if` carry their results' shardings (without pending reductions);

@@ -12,7 +12,8 @@ A local rule builds the per-device op from those (`Rebuild`) and returns its loc
 - `mean`: a mean over split dims is the local mean divided by the number of blocks (a pending sum);
 - `dim`: the global size of the dimension, a constant (the operand may be a block);
 - `indexing` (slice, update): a dim kept whole may be split; its subscript becomes `:` (the
-  local block is taken whole); every other subscript is on a replicated dim and stays;
+  local block is taken whole); every other subscript is on a replicated dim and stays (a split dim
+  indexed otherwise is handled before, by `split_indexing.py`, when that is cheaper than gathering);
 - `arange`: the local arange plus the block's offset (this device's index in the group of the
   split axes, `shard.process_multi_index`, times the block size).
 

@@ -10,7 +10,8 @@ them the same way. `loom.matmul` of a `tensor<8x16>` and a `tensor<16x4>` is
 - `reduction`: factors the op sums (or maxes, …) over; when one is split, each device computes a
   partial result and the result is `partial = <reduction_kind>` over those mesh axes.
 - `need_replicated`: factors that must not be split (the dimension `concat` joins along, a dimension
-  a `slice` cuts other than whole, the dimensions `loom.random` generates, what `print` shows).
+  a `slice` cuts other than whole or by a static step-1 range (a window, below), the dimensions
+  `loom.random` generates, what `print` shows).
 - `windows`: factors a static step-1 range `x[a:b]` shares between the source dimension and the
   result's (or an update's value's) (`{factor: (size, start, length, writes)}`): propagation splits them only over one mesh axis
   whose halo exchange is possible (`split_indexing.halo`), and `shard-partition` decides per op
