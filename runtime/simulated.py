@@ -30,7 +30,8 @@ from xdsl.interpreters.scf import ScfFunctions
 from xdsl.ir import Operation
 
 from compiler.diagnostics import LoomError, LoomRuntimeError
-from dialects import loom, shard_ext as sx
+from dialects import loom
+from dialects import shard_ext as sx
 from dialects.loom_semantics import result
 from runtime.reference import LoomFunctions, fail
 

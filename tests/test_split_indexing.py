@@ -20,7 +20,6 @@ import compiler
 from compiler.diagnostics import LoomRuntimeError
 from compiler.passes.sharding.split_indexing import halo
 from dialects import loom
-from tests.test_global_view_runs import collectives
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 R = np.random.default_rng(11)
@@ -82,7 +81,7 @@ def test_partitioned_equals_unpartitioned(case, devices):
 
 def kinds(case: str, devices: int = 4, mesh: str = "(dp=P)") -> list[str]:
     """The collectives of the per-device program, less the all_gathers assembling the results."""
-    fn = getattr(compiler.loads(source(case, mesh, devices), "g.loom", mode="eager", devices=None), "f")
+    fn = compiler.loads(source(case, mesh, devices), "g.loom", mode="eager", devices=None).f
     module = fn.lower(*CASES[case][1]).stage("spmd")
     return [op.name.removeprefix("shard.") for op in module.walk()
             if op.name.startswith("shard.") and op.name not in ("shard.grid", "shard.all_slice",
@@ -134,7 +133,7 @@ def test_a_small_operand_is_gathered_for_an_index_by_cost():
 
 def test_halos_on_both_sides_need_more_than_two_devices():
     """On 2 devices s_0 = a > M − m and s_1 = a + m − M < 0 cannot both hold: one side at most."""
-    for a in range(0, 5):
+    for a in range(5):
         h = halo(0, 0, 2, 16, (loom.KIND_RANGE, a, a + 12, 1))
         assert h is not None and not (h.left and h.right)
 

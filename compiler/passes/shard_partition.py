@@ -53,9 +53,9 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 
 from compiler.diagnostics import InternalCompilerError, span_of
+from compiler.passes.sharding import split_indexing as si
 from compiler.passes.sharding.local_rules import COMPUTED_WHOLE, Rebuild, local_rule
 from compiler.passes.sharding.reshard import Layout, Step, plan
-from compiler.passes.sharding import split_indexing as si
 from compiler.passes.sharding.rules import rule_for
 from dialects import loom
 from dialects import shard_ext as sx

@@ -45,6 +45,7 @@ from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Operation, SSAValue
 
 from dialects import loom
+from dialects.loom_indexing import is_whole, static_range
 from dialects.shard_ext import ShardingConstraintOp
 
 _NAMES = "ijklmnopqrstuvwxyzabcdefgh"
@@ -252,13 +253,6 @@ def _concat(op: loom.ConcatOp) -> OpShardingRule:
     return fx.rule(ins, [res], partial_ok=[range(len(op.inputs))])
 
 
-def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
-    """A subscript that keeps the whole dimension in order (`x[:]`, `x[0:n]`)."""
-    kind, start, stop, step = spec
-    return (kind == loom.KIND_RANGE and start in (loom.NONE, 0) and step in (loom.NONE, 1)
-            and (stop == loom.NONE or (size >= 0 and stop >= size)))
-
-
 def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp,
              windows: dict[str, tuple[int, int, int, bool]] | None = None) -> tuple[list[str], list[str]]:
     """The source's factors and those of the part it indexes (the kept dims, in order): a dim kept
@@ -268,11 +262,10 @@ def _indexed(fx: _Factors, op: loom.SliceOp | loom.UpdateOp,
     can serve it (`split_indexing.halo`)."""
     src, part = [], []
     for spec, d in zip(op.spec(), shape(op.source)):
-        kind, start, stop, step = spec
-        whole = _whole(spec, d)
-        r = range(*slice(*(None if v == loom.NONE else v for v in spec[1:])).indices(d)) \
-            if windows is not None and kind == loom.KIND_RANGE and not whole and d > 0 else range(0)
-        if len(r) and r.step == 1:
+        kind = spec[0]
+        whole = is_whole(spec, d)
+        r = static_range(spec, d) if windows is not None and not whole else None
+        if r and r.step == 1:
             src.append(fx.new(pymath.gcd(d, len(r))))
             windows[src[-1]] = (d, r.start, len(r), isinstance(op, loom.UpdateOp))
         else:
@@ -301,7 +294,7 @@ def _update(op: loom.UpdateOp) -> OpShardingRule:
     """As a slice; a window only when it is the one subscript other than `:` (a halo exchange of
     the value serves only that case)."""
     fx = _Factors()
-    ranges = sum(not _whole(s, d) for s, d in zip(op.spec(), shape(op.source)))
+    ranges = sum(not is_whole(s, d) for s, d in zip(op.spec(), shape(op.source)))
     windows: dict[str, tuple[int, int, int, bool]] | None = {} if ranges == 1 else None
     src, part = _indexed(fx, op, windows)
     value = _fill(fx, part, shape(op.value))

@@ -45,6 +45,7 @@ from compiler.passes.sharding.local_rules import group_index
 from compiler.passes.sharding.reshard import Layout, Split
 from dialects import loom
 from dialects import shard_ext as sx
+from dialects.loom_indexing import is_whole, static_range
 
 Insert = Callable[[Operation], Operation]
 
@@ -118,11 +119,8 @@ class Halo:
 def halo(dim: int, axis: int, n: int, size: int, spec: tuple[int, int, int, int], writes: bool = False) -> Halo | None:
     """The halo exchange of a static step-1 range, or None when it has none (a step other than 1,
     a length n does not divide, a halo wider than a block)."""
-    kind, start, stop, step = spec
-    if kind != loom.KIND_RANGE or step not in (loom.NONE, 1) or size < 0 or size % n:
-        return None
-    r = range(*slice(*(None if v == loom.NONE else v for v in (start, stop, step))).indices(size))
-    if len(r) == 0 or len(r) % n:
+    r = static_range(spec, size)
+    if r is None or r.step != 1 or size % n or len(r) == 0 or len(r) % n:
         return None
     h = Halo(dim, axis, n, size, r.start, len(r), writes)
     return h if h.left <= h.travels and h.right <= h.travels else None
@@ -150,19 +148,13 @@ class Choice:
     widths: dict[int, tuple[int, int]] = field(default_factory=dict)  # per halo dim: (left, right) exchanged
 
 
-def _whole(spec: tuple[int, int, int, int], size: int) -> bool:
-    kind, start, stop, step = spec
-    return (kind == loom.KIND_RANGE and start in (loom.NONE, 0) and step in (loom.NONE, 1)
-            and (stop == loom.NONE or (size >= 0 and stop >= size)))
-
-
 def _halo_of_use(use, k: int, axis: int, n: int) -> Halo | None:
     """The halo a slice (of its source) or a range update (of its value) needs along `k`."""
     o, i = use.operation, use.index
     if isinstance(o, loom.SliceOp) and i == 0:
         writes = False
     elif isinstance(o, loom.UpdateOp) and i == 1 and all(
-            _whole(s, d) for j, (s, d) in enumerate(zip(o.spec(), o.source.type.get_shape())) if j != k):
+            is_whole(s, d) for j, (s, d) in enumerate(zip(o.spec(), o.source.type.get_shape())) if j != k):
         writes = True
     else:
         return None
@@ -197,20 +189,20 @@ def choose(op: loom.SliceOp | loom.UpdateOp, lay: Layout, grid: Sequence[int], e
         slab = block // local[k] if local[k] else 0
         gather = collective_time("all_gather", block, n)
         keep = None
-        if not d or _whole(spec, shape[k]):
+        if not d or is_whole(spec, shape[k]):
             keep = d
         elif len(d) == 1 and (h := halo(k, d[0], n, shape[k], spec, writes)) is not None and (
-                not writes or all(_whole(o, shape[i]) for i, o in enumerate(specs) if i != k)):
+                not writes or all(is_whole(o, shape[i]) for i, o in enumerate(specs) if i != k)):
             wide = widths(op.operands[int(writes)], k, d[0], n)  # what every user of the value needs
             if sum(collective_time("shift", w * slab, n) for w in wide if w) < gather:
                 keep = d
                 halos.append(h)
                 exchanged[k] = wide
-        elif kind in (loom.KIND_INDEX, loom.KIND_DYN_INDEX) and shape[k] > 0:
-            if writes or collective_time("all_reduce", slab, n) < gather:
-                keep = d
-                picks.append(Pick(k, d, shape[k], static=spec[1] if kind == loom.KIND_INDEX else None,
-                                  operand=dyn if kind == loom.KIND_DYN_INDEX else None))
+        elif kind in (loom.KIND_INDEX, loom.KIND_DYN_INDEX) and shape[k] > 0 and (
+                writes or collective_time("all_reduce", slab, n) < gather):
+            keep = d
+            picks.append(Pick(k, d, shape[k], static=spec[1] if kind == loom.KIND_INDEX else None,
+                              operand=dyn if kind == loom.KIND_DYN_INDEX else None))
         split.append(keep if keep is not None else ())
         dyn += kind in (loom.KIND_WINDOW, loom.KIND_DYN_INDEX)
     if not halos and not picks:
