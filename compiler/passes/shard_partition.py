@@ -291,13 +291,12 @@ class Partitioner:
             op.value if writes else x
         head = f"{where(op)}: operand #{int(writes)} ({what(op.operands[int(writes)])}) is " \
                f"{self.lay(op.operands[int(writes)]).describe(self.names)}"
-        travelling = op.operands[int(writes)]
         for h in choice.halos:
             def halo_of(side: str, width: int, h=h, x=v) -> SSAValue:
                 """The neighbour's halo, once per value, side and width (a wider one serves a narrower):
                 as wide as the widest any user of the value needs (`Choice.widths`)."""
-                known = [(w, s[key]) for s in self.scopes for key in s
-                         if key[:4] == ("halo", travelling, h.dim, side) and (w := key[4]) >= width]
+                known = [(w, s[key]) for s in self.scopes for key in s  # keyed by the local value: its layout
+                         if key[:4] == ("halo", x, h.dim, side) and (w := key[4]) >= width]
                 if known:
                     return si.narrowed(self.insert, min(known, key=lambda k: k[0])[1], h.dim, side, width)
                 wide = max(width, choice.widths[h.dim][side == "right"])
@@ -307,7 +306,7 @@ class Partitioner:
                     f"{wide} element(s) to its {'right' if side == 'left' else 'left'} neighbour over "
                     f"{self.names[h.axis]} (a halo exchange instead of an all_gather"
                     + (f"; {wide}, not {width}: the widest another use of the value needs)" if wide > width else ")")))
-                self.scopes[-1][("halo", travelling, h.dim, side, wide)] = piece
+                self.scopes[-1][("halo", x, h.dim, side, wide)] = piece
                 return piece if wide == width else si.narrowed(self.insert, piece, h.dim, side, width)
             v = si.exchange(self.insert, self.grid_name, self.grid, v, h, halo_of)
         if writes and choice.halos:
