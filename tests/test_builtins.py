@@ -1,5 +1,5 @@
-"""The elementwise and reduction builtins (LANGUAGE.md §7), and `random` against NumPy references written independently
-here (values, element types and shapes), in every execution of tests/conftest.py `EXECUTIONS`
+"""The elementwise, reduction and random builtins (LANGUAGE.md §7) against NumPy references
+written independently here (values, element types and shapes), in every execution of tests/conftest.py `EXECUTIONS`
 (the `pipeline` fixture); helpers: tests/builtin_helpers.py.
 """
 
