@@ -1,5 +1,8 @@
-"""Helpers shared by the builtin and operator tests (tests/test_builtins*.py, tests/test_operators.py):
-Loom type text, loading a small program, and checking a result against a NumPy reference."""
+"""Helpers shared by the builtin and operator tests (tests/test_builtins*.py, test_operators.py,
+test_indexing_builtins.py): Loom type text, loading a small program, and checking a result against
+a NumPy reference. Each case is a small Loom function built with `compiler.loads`, called with
+NumPy inputs, in every execution of tests/conftest.py `EXECUTIONS` (the reference executor on the
+IR as generated and after `loom-opt`, and compiled): none may change any result."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The shape, creation and neural-network builtins (LANGUAGE.md §7) run by the reference executor,
-checked against NumPy references written independently here (values, element types and shapes).
-
-Each case is a small Loom function built with `compiler.loads`, called with NumPy inputs, and run
-twice: on the IR as generated (`pipeline="none"`) and after the optimizing passes
-(`pipeline="loom-opt"`), which must not change any result. Helpers: tests/builtin_helpers.py.
+"""The shape, creation and neural-network builtins (LANGUAGE.md §7) against NumPy references written independently
+here (values, element types and shapes), in every execution of tests/conftest.py `EXECUTIONS`
+(the `pipeline` fixture); helpers: tests/builtin_helpers.py.
 """
 
 from __future__ import annotations
@@ -17,19 +14,12 @@ from tests.builtin_helpers import (
     INTS,
     LOOSE,
     NP,
-    PIPELINES,
     check,
     load,
     rand,
     run,
     ty,
 )
-
-
-@pytest.fixture(params=PIPELINES)
-def pipeline(request):
-    return request.param
-
 
 # ====================================================================== shape builtins
 RESHAPES = [((2, 3, 4), (6, 4)), ((2, 3, 4), (3, -1)), ((2, 3, 4), (-1,)), ((2, 3, 4), (4, 1, 3, 2)),

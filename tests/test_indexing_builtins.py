@@ -1,9 +1,6 @@
-"""Indexing (LANGUAGE.md §5) run by the reference executor, checked against NumPy references
-written independently here (values, element types and shapes).
-
-Each case is a small Loom function built with `compiler.loads`, called with NumPy inputs, and run
-twice: on the IR as generated (`pipeline="none"`) and after the optimizing passes
-(`pipeline="loom-opt"`), which must not change any result. Helpers: tests/builtin_helpers.py.
+"""Indexing (LANGUAGE.md §5) against NumPy references written independently
+here (values, element types and shapes), in every execution of tests/conftest.py `EXECUTIONS`
+(the `pipeline` fixture); helpers: tests/builtin_helpers.py.
 """
 
 from __future__ import annotations
@@ -13,18 +10,11 @@ import pytest
 
 import compiler
 from tests.builtin_helpers import (
-    PIPELINES,
     check,
     load,
     run,
     ty,
 )
-
-
-@pytest.fixture(params=PIPELINES)
-def pipeline(request):
-    return request.param
-
 
 # ====================================================================== indexing
 X34 = np.arange(12, dtype=np.float32).reshape(3, 4) * 1.5 - 4

@@ -1,9 +1,6 @@
-"""The arithmetic operators (LANGUAGE.md §5) run by the reference executor, checked against NumPy
-references written independently here (values, element types and shapes).
-
-Each case is a small Loom function built with `compiler.loads`, called with NumPy inputs, and run
-twice: on the IR as generated (`pipeline="none"`) and after the optimizing passes
-(`pipeline="loom-opt"`), which must not change any result. Helpers: tests/builtin_helpers.py.
+"""The arithmetic operators (LANGUAGE.md §5) against NumPy references written independently
+here (values, element types and shapes), in every execution of tests/conftest.py `EXECUTIONS`
+(the `pipeline` fixture); helpers: tests/builtin_helpers.py.
 """
 
 from __future__ import annotations
@@ -17,19 +14,12 @@ from tests.builtin_helpers import (
     INTS,
     LOOSE,
     NP,
-    PIPELINES,
     check,
     load,
     rand,
     run,
     ty,
 )
-
-
-@pytest.fixture(params=PIPELINES)
-def pipeline(request):
-    return request.param
-
 
 # ====================================================================== arithmetic operators
 ARITH = {
