@@ -193,7 +193,8 @@ class MicroKernel:
         return if_(e, self.first, on_last(True), on_last(False), [])
 
     def write(self, e: Emitter, tile: Accumulators, first: bool, last: bool) -> list:
-        """Every row's loads and updates, then every row's stores; rows past C's edge are skipped."""
+        """Every row's loads and updates, then every row's stores (with an epilogue, row by row);
+        rows past C's edge are skipped."""
         t, nv, vt, c = self.t, self.nv, self.vt, self.c.c
         idx = {(r, v): self.at(e, 2, tile.ivs, m=arith_op(e, arith.AddiOp, tile.row0, e.index(r)),
                                n=arith_op(e, arith.AddiOp, tile.col0, e.index(v * t.vl)))
@@ -222,6 +223,12 @@ class MicroKernel:
                 return []
             return body
 
+        new: list[list[SSAValue]] = []
+        if last:  # the epilogue's operands need registers too: row by row (all rows spill)
+            for r in range(t.mr):
+                new.append(row_exists(r, update(r), [vt] * nv))
+                row_exists(r, store(r), [])
+            return []
         new = [row_exists(r, update(r), [vt] * nv) for r in range(t.mr)]
         for r in range(t.mr):
             row_exists(r, store(r), [])
