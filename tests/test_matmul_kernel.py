@@ -237,3 +237,36 @@ def test_avx512_tile_runs(monkeypatch):
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     assert "vector<8xf64>" in prog.nt64.lower(a64, b64.T.copy()).as_text("loops")
     np.testing.assert_allclose(prog.nt64(a64, b64.T.copy()), a64 @ b64, rtol=1e-12, atol=1e-12)
+
+
+def writes_through_ct(fn, *args) -> bool:
+    """Ct (the buffer of tiles with fewer than NR columns) is allocated: memref<6x16xf32> on AVX2."""
+    return re.search(r"memref\.alloc\(\).*memref<\d+x(16|8)xf(32|64)>$",
+                     fn.lower(*args).as_text("loops"), re.MULTILINE) is not None
+
+
+# (M, K, N): N a multiple of NR (16 f32, 8 f64), M not a multiple of MR = 6 (the register tile is
+# the edge kernel: its rows past C's edge are neither read nor written), one depth block and
+# several, with a fill of C (the first block stores) and with epilogues (the last one applies
+# them, reading the bias, the residual r[i, j] only at C's rows)
+ROW_EDGE_SIZES = [(37, 300, 32), (13, 601, 48), (1, 601, 64), (97, 70, 16), (12, 300, 32)]
+
+
+@pytest.mark.parametrize("m,k,n", ROW_EDGE_SIZES)
+def test_row_edges_in_registers(progs, m, k, n):
+    rng = np.random.default_rng(20 + m)
+    x, w, r, b = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, n), (m, n), (n,)])
+    mm = x.astype(np.float64) @ w
+    check(progs, "nn", [x, w], mm, 1e-4)
+    check(progs, "nt", [x, w.T.copy()], mm, 1e-4)
+    check(progs, "bias_relu", [x, w, b], np.maximum(mm + b, 0), 1e-4)
+    check(progs, "residual", [x, w, r], mm + r, 1e-4)
+    check(progs, "scaled", [x, w, r, b], np.maximum((mm - r) * 0.5, b), 1e-4)
+    x3, w3 = rng.standard_normal((2, m, k), np.float32), rng.standard_normal((2, k, n), np.float32)
+    check(progs, "bmm", [x3, w3], np.einsum("bmk,bkn->bmn", x3.astype(np.float64), w3), 1e-4)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    check(progs, "nn64", [x64, w64], x64 @ w64, 1e-12)
+    if loom_matmul_kernel.host_isa() == "avx2":
+        assert not writes_through_ct(progs[0].nn, x, w)
+        assert not writes_through_ct(progs[0].nn64, x64, w64)
+        assert writes_through_ct(progs[0].nn, x[:, :], w[:, :-1].copy())  # 15, 31, 47 columns: Ct

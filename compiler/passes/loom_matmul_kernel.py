@@ -16,7 +16,8 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
                 micro-kernel: the MR × NR tile of C in MR·NR/VL vector registers (scf.for
                 iter_args from zero), per k step NR/VL vector loads of Bp, MR broadcasts of Ap
                 and MR·NR/VL `vector.fma`s; C's rows prefetched before the loop, the tile added
-                to C after it (at C's edges through a small buffer, Ct)
+                to C after it: all loads, then all stores; rows past C's bottom edge guarded,
+                a tile past C's right edge through a small buffer, Ct (matmul_microkernel.py)
 
 Packing zero-pads the last panels, so the micro-kernel always runs a full tile. A transposed
 operand costs nothing extra: packing reads A and B through their indexing maps, in the order that
@@ -41,7 +42,7 @@ Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2; abridged: tests/filecheck/bac
 becomes
     %bp = memref.alloc() {alignment = 64 : i64} : memref<3x48x16xf32>
     %ap = memref.alloc() {alignment = 64 : i64} : memref<11x48x6xf32>
-    %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+    %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>     (only when N % NR != 0)
     scf.for %jc = %c0 to %c40 step %c4080 {
       scf.for %pc = %c0 to %c48 step %c256 {
         …                                            (pack B into %bp, panels of 16 columns)
@@ -61,9 +62,10 @@ becomes
                 …                                   (rows 1..5: 12 FMAs in all)
                 scf.yield %n0, %n1, … : vector<8xf32>, …
               }
-              scf.if %full {
+              scf.if %all_columns {
                 %c0v = vector.load %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
                 %s0 = arith.addf %c0v, %r#0 fastmath<reassoc,contract> : vector<8xf32>
+                …                                    (12 loads and adds, then 12 stores)
                 vector.store %s0, %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
                 …
               } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
@@ -74,37 +76,42 @@ becomes
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from llvmlite import binding as llvm_binding
 from xdsl.context import Context
-from xdsl.dialects import arith, memref, scf, vector
-from xdsl.dialects.builtin import Float32Type, Float64Type, FloatAttr, IndexType, MemRefType, ModuleOp, VectorType
+from xdsl.dialects import arith, memref, vector
+from xdsl.dialects.builtin import (
+    Float32Type,
+    Float64Type,
+    FloatAttr,
+    MemRefType,
+    ModuleOp,
+)
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
-from xdsl.ir import Block, Region, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 from xdsl.passes import ModulePass
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 from xdsl.rewriter import InsertPoint
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
 
-from compiler.passes.emitter import REASSOC, Emitter
-from compiler.passes.loom_linalg_to_loops import eval_expr
+from compiler.passes.emitter import Emitter
 from compiler.passes.matmul_epilogue import Epilogue, match_epilogue
-from dialects import memref_ext
-
-
-@dataclass(frozen=True)
-class Tile:
-    """Register and cache blocking for one element type on one instruction set."""
-    vl: int  # lanes of a vector register
-    mr: int  # rows of the register tile: MR broadcasts of A per k step
-    nr: int  # columns of the register tile: NR/VL vector loads of B per k step
-    mc: int  # rows of A packed at a time (Ap: MC × KC, for L2)
-    kc: int  # depth of a block (a KC × NR micro-panel of B stays in L1)
-    nc: int  # columns of B packed at a time (Bp: KC × NC, for L3)
-
+from compiler.passes.matmul_microkernel import (
+    Contraction,
+    MicroKernel,
+    Tile,
+    arith_op,
+    if_,
+    loop,
+    parallel_loop,
+)
 
 # BLIS's blockings (haswell for AVX2, skx for AVX-512), for row-major C: A is broadcast, B loaded.
 TILES = {
@@ -127,25 +134,6 @@ def host_isa() -> str:
     if features.get("avx2") and features.get("fma"):
         return "avx2"
     return "none"
-
-
-@dataclass(frozen=True)
-class Contraction:
-    """A matched `C[b…, m, n] += A[…m…k…] · B[…k…n…]` (A and B indexed through their maps)."""
-    a: SSAValue
-    b: SSAValue
-    c: SSAValue
-    maps: tuple[AffineMap, AffineMap, AffineMap]
-    m: int
-    n: int
-    k: int
-    batch: tuple[int, ...]
-    bounds: tuple[int, ...]
-
-    def contiguous(self, operand: int, dim: int) -> bool:
-        """Is `dim` the last (contiguous) index of operand 0 (A) or 1 (B)?"""
-        last = self.maps[operand].results[-1]
-        return isinstance(last, AffineDimExpr) and last.position == dim
 
 
 def _dims(m: AffineMap) -> list[int] | None:
@@ -214,82 +202,28 @@ def block_rows(m: int, t: Tile, parallel: bool) -> int:
     return math.ceil(math.ceil(m / blocks) / t.mr) * t.mr
 
 
-# ------------------------------------------------------------------------------- building loops
-Body = Callable[[Emitter, SSAValue, list[SSAValue]], list[SSAValue] | None]
-
-
-def loop(e: Emitter, lb: SSAValue, ub: SSAValue, step: SSAValue, body: Body,
-         inits: list[SSAValue] = ()) -> list[SSAValue]:
-    """`scf.for`; `body(emitter, iv, iter_args)` returns the values to yield."""
-    blk = Block(arg_types=[IndexType(), *[v.type for v in inits]])
-    inner = Emitter(e.loc)
-    yields = body(inner, blk.args[0], list(blk.args[1:])) or []
-    inner.add(scf.YieldOp(*yields))
-    blk.add_ops(inner.ops)
-    f = scf.ForOp(lb, ub, step, list(inits), blk)
-    e.add(f)
-    return list(f.results)
-
-
-def parallel_loop(e: Emitter, lb: SSAValue, ub: SSAValue, step: SSAValue, body: Body) -> None:
-    """`scf.parallel` without reductions (iterations independent)."""
-    blk = Block(arg_types=[IndexType()])
-    inner = Emitter(e.loc)
-    body(inner, blk.args[0], [])
-    inner.add(scf.ReduceOp())
-    blk.add_ops(inner.ops)
-    e.add(scf.ParallelOp([lb], [ub], [step], Region(blk)))
-
-
-def if_(e: Emitter, cond: SSAValue, then: Callable[[Emitter], list[SSAValue]],
-        other: Callable[[Emitter], list[SSAValue]], types: list) -> list[SSAValue]:
-    regions = []
-    for branch in (then, other):
-        inner = Emitter(e.loc)
-        inner.add(scf.YieldOp(*branch(inner)))
-        regions.append(Region(Block(inner.ops)))
-    op = scf.IfOp(cond, types, *regions)
-    e.add(op)
-    return list(op.results)
-
-
-def _arith(e: Emitter, cls, a: SSAValue, b: SSAValue) -> SSAValue:
-    return e.add(cls(a, b))
-
-
 # ------------------------------------------------------------------------------- the kernel
-class KernelBuilder:
+class KernelBuilder(MicroKernel):
     """Emits the five loops for one contraction and one tile."""
 
     def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool, overwrite: bool,
                  epilogue: Epilogue | None = None):
-        self.e, self.c, self.t, self.parallel = e, c, t, parallel
-        self.overwrite = overwrite  # C's initial value is 0: the first depth block stores, not adds
-        self.epilogue = epilogue  # applied to C's tiles as the last depth block writes them
-        self.first: SSAValue | None = None  # `pc == 0` when overwriting
-        self.last: SSAValue | None = None  # `pc + kc == K` with an epilogue
-        self.elem = c.c.type.element_type
-        self.vt = VectorType(self.elem, [t.vl])
-        self.nv = t.nr // t.vl
-        M, N, K = (c.bounds[d] for d in (c.m, c.n, c.k))
-        self.M, self.N, self.K = M, N, K
-        kce = min(K, t.kc)
-        self.mc = block_rows(M, t, parallel)
-        self.ap_t = MemRefType(self.elem, [math.ceil(min(M, self.mc) / t.mr), kce, t.mr])
-        self.bp_t = MemRefType(self.elem, [math.ceil(min(N, t.nc) / t.nr), kce, t.nr])
+        super().__init__(c, t, overwrite, epilogue)
+        self.e, self.parallel = e, parallel
+        self.mc = block_rows(self.M, t, parallel)
+        kce = min(self.K, t.kc)
+        self.ap_t = MemRefType(self.elem, [math.ceil(min(self.M, self.mc) / t.mr), kce, t.mr])
+        self.bp_t = MemRefType(self.elem, [math.ceil(min(self.N, t.nc) / t.nr), kce, t.nr])
         self.ct_t = MemRefType(self.elem, [t.mr, t.nr])
 
-    def at(self, e: Emitter, operand: int, ivs: list, **dims: SSAValue) -> list[SSAValue]:
-        """Indices of operand (0 A, 1 B, 2 C) at the batch ivs with dims m/n/k set."""
-        ivs = list(ivs)
-        for name, v in dims.items():
-            ivs[getattr(self.c, name)] = v
-        return [eval_expr(e, r, ivs) for r in self.c.maps[operand].results]
+    def tile_buffers(self, e: Emitter) -> list[SSAValue]:
+        """Ap, and Ct when some tile has fewer than NR columns."""
+        return [e.alloc(self.ap_t)] + ([e.alloc(self.ct_t)] if self.col_edges else [])
 
     def emit(self) -> None:
         e, c = self.e, self.c
         bp = e.alloc(self.bp_t)
-        shared = [] if self.parallel else [e.alloc(self.ap_t), e.alloc(self.ct_t)]
+        shared = [] if self.parallel else self.tile_buffers(e)
         ivs: list[SSAValue | None] = [None] * len(c.bounds)
 
         def batch(be: Emitter, level: int) -> None:
@@ -311,22 +245,22 @@ class KernelBuilder:
         zero = e.index(0)
 
         def jc_body(e1, jc, _):
-            nc = _arith(e1, arith.MinSIOp, e1.index(t.nc), _arith(e1, arith.SubiOp, e1.index(self.N), jc))
+            nc = arith_op(e1, arith.MinSIOp, e1.index(t.nc), arith_op(e1, arith.SubiOp, e1.index(self.N), jc))
 
             def pc_body(e2, pc, _):
-                kc = _arith(e2, arith.MinSIOp, e2.index(t.kc), _arith(e2, arith.SubiOp, e2.index(self.K), pc))
+                kc = arith_op(e2, arith.MinSIOp, e2.index(t.kc), arith_op(e2, arith.SubiOp, e2.index(self.K), pc))
                 self.first = e2.cmp("eq", pc, e2.index(0)) if self.overwrite else None
-                self.last = e2.cmp("eq", _arith(e2, arith.AddiOp, pc, kc), e2.index(self.K)) if self.epilogue else None
+                self.last = e2.cmp("eq", arith_op(e2, arith.AddiOp, pc, kc), e2.index(self.K)) if self.epilogue else None
                 self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
 
                 def ic_body(e3, ic, _):
-                    mc = _arith(e3, arith.MinSIOp, e3.index(self.mc), _arith(e3, arith.SubiOp, e3.index(self.M), ic))
-                    ap, ct = shared or [e3.alloc(self.ap_t), e3.alloc(self.ct_t)]
+                    mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
+                    bufs = shared or self.tile_buffers(e3)
+                    ap, ct = bufs[0], bufs[1] if self.col_edges else None
                     self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
                     self.macro_kernel(e3, ivs, ap, bp, ct, ic, mc, jc, nc, kc)
-                    if not shared:
-                        e3.add(memref.DeallocOp.get(ap))
-                        e3.add(memref.DeallocOp.get(ct))
+                    for buf in [] if shared else bufs:
+                        e3.add(memref.DeallocOp.get(buf))
 
                 (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(self.mc), ic_body)
             loop(e1, e1.index(0), e1.index(self.K), e1.index(t.kc), pc_body)
@@ -347,21 +281,21 @@ class KernelBuilder:
         zero_f = e.const(0.0, self.elem)
 
         def panel(e1, q, _):
-            base = _arith(e1, arith.MuliOp, q, e1.index(width))
-            first = _arith(e1, arith.AddiOp, start, base)
+            base = arith_op(e1, arith.MuliOp, q, e1.index(width))
+            first = arith_op(e1, arith.AddiOp, start, base)
 
             def whole(e2):
                 def step(e3, p, _):
-                    k = _arith(e3, arith.AddiOp, pc, p)
+                    k = arith_op(e3, arith.AddiOp, pc, p)
                     if vector_lanes:
                         for v in range(width // vl):
-                            idx = self.at(e3, operand, ivs, **{dim: _arith(e3, arith.AddiOp, first, e3.index(v * vl)), "k": k})
+                            idx = self.at(e3, operand, ivs, **{dim: arith_op(e3, arith.AddiOp, first, e3.index(v * vl)), "k": k})
                             x = e3.add(vector.LoadOp(src, idx, self.vt))
                             e3.add(vector.StoreOp(x, buf, [q, p, e3.index(v * vl)]))
                         return
 
                     def lane(e4, j, _):
-                        idx = self.at(e4, operand, ivs, **{dim: _arith(e4, arith.AddiOp, first, j), "k": k})
+                        idx = self.at(e4, operand, ivs, **{dim: arith_op(e4, arith.AddiOp, first, j), "k": k})
                         e4.add(memref.StoreOp.get(e4.add(memref.LoadOp.get(src, idx)), buf, [q, p, j]))
                     loop(e3, e3.index(0), e3.index(width), e3.index(1), lane)
                 loop(e2, e2.index(0), kc, e2.index(1), step)
@@ -369,10 +303,10 @@ class KernelBuilder:
 
             def padded(e2):
                 def element(e3, p, j):
-                    off = _arith(e3, arith.AddiOp, base, j)
+                    off = arith_op(e3, arith.AddiOp, base, j)
                     inside = e3.cmp("lt", off, size)
-                    at = _arith(e3, arith.MinSIOp, _arith(e3, arith.AddiOp, start, off), e3.index(full - 1))
-                    idx = self.at(e3, operand, ivs, **{dim: at, "k": _arith(e3, arith.AddiOp, pc, p)})
+                    at = arith_op(e3, arith.MinSIOp, arith_op(e3, arith.AddiOp, start, off), e3.index(full - 1))
+                    idx = self.at(e3, operand, ivs, **{dim: at, "k": arith_op(e3, arith.AddiOp, pc, p)})
                     v = e3.select(inside, e3.add(memref.LoadOp.get(src, idx)), zero_f)
                     e3.add(memref.StoreOp.get(v, buf, [q, p, j]))
 
@@ -383,7 +317,7 @@ class KernelBuilder:
                 loop(e2, e2.index(0), e2.index(width) if along_k else kc, e2.index(1), outer)
                 return []
 
-            end = _arith(e1, arith.AddiOp, base, e1.index(width))
+            end = arith_op(e1, arith.AddiOp, base, e1.index(width))
             if_(e1, e1.cmp("le", end, size), whole, padded, [])
         loop(e, e.index(0), panels, e.index(1), panel)
 
@@ -393,83 +327,17 @@ class KernelBuilder:
         iq_n = e.add(arith.CeilDivSIOp(mc, e.index(t.mr)))
 
         def jr_body(e1, jq, _):
-            jr = _arith(e1, arith.MuliOp, jq, e1.index(t.nr))
-            cols = _arith(e1, arith.MinSIOp, e1.index(t.nr), _arith(e1, arith.SubiOp, nc, jr))
-            col0 = _arith(e1, arith.AddiOp, jc, jr)
+            jr = arith_op(e1, arith.MuliOp, jq, e1.index(t.nr))
+            cols = arith_op(e1, arith.MinSIOp, e1.index(t.nr), arith_op(e1, arith.SubiOp, nc, jr))
+            col0 = arith_op(e1, arith.AddiOp, jc, jr)
 
             def ir_body(e2, iq, _):
-                ir = _arith(e2, arith.MuliOp, iq, e2.index(t.mr))
-                rows = _arith(e2, arith.MinSIOp, e2.index(t.mr), _arith(e2, arith.SubiOp, mc, ir))
-                row0 = _arith(e2, arith.AddiOp, ic, ir)
+                ir = arith_op(e2, arith.MuliOp, iq, e2.index(t.mr))
+                rows = arith_op(e2, arith.MinSIOp, e2.index(t.mr), arith_op(e2, arith.SubiOp, mc, ir))
+                row0 = arith_op(e2, arith.AddiOp, ic, ir)
                 self.micro_kernel(e2, ivs, ap, bp, ct, iq, jq, row0, rows, col0, cols, kc)
             loop(e1, e1.index(0), iq_n, e1.index(1), ir_body)
         loop(e, e.index(0), jq_n, e.index(1), jr_body)
-
-    def micro_kernel(self, e: Emitter, ivs, ap, bp, ct, iq, jq, row0, rows, col0, cols, kc) -> None:
-        """Accumulate the tile from zero (the k loop never waits for C), then add it to C."""
-        t, nv, vt = self.t, self.nv, self.vt
-        zero = e.add(vector.BroadcastOp(e.const(0.0, self.elem), vt))
-        for r in range(t.mr):  # the tile's rows of C (clamped to the edge: a hint never faults)
-            row = _arith(e, arith.MinSIOp, _arith(e, arith.AddiOp, row0, e.index(r)), e.index(self.M - 1))
-            e.add(memref_ext.PrefetchOp(self.c.c, self.at(e, 2, ivs, m=row, n=col0), write=True))
-
-        def k_step(be, p, acc):
-            bs = [be.add(vector.LoadOp(bp, [jq, p, be.index(v * t.vl)], vt)) for v in range(nv)]
-            out = []
-            for r in range(t.mr):
-                a = be.add(vector.BroadcastOp(be.add(memref.LoadOp.get(ap, [iq, p, be.index(r)])), vt))
-                out += [be.add(vector.FMAOp(a, bs[v], acc[r * nv + v])) for v in range(nv)]
-            return out
-
-        acc = loop(e, e.index(0), kc, e.index(1), k_step, [zero] * (t.mr * nv))
-        lanes = list(zip([(r, v) for r in range(t.mr) for v in range(nv)], acc))
-        full = e.add(arith.AndIOp(e.cmp("eq", rows, e.index(t.mr)), e.cmp("eq", cols, e.index(t.nr))))
-
-        def c_index(be, r, v):
-            return self.at(be, 2, ivs, m=_arith(be, arith.AddiOp, row0, be.index(r)),
-                           n=_arith(be, arith.AddiOp, col0, be.index(v * t.vl)))
-
-        def write(first: bool, last: bool):  # C = [C +] tile, then the epilogue in the last block
-            def emit(be):
-                for (r, v), x in lanes:
-                    idx = c_index(be, r, v)
-                    if not first:
-                        x = be.add(arith.AddfOp(be.add(vector.LoadOp(self.c.c, idx, vt)), x, REASSOC))
-                    if last:
-                        x = self.epilogue.apply(be, x, idx, vt)
-                    be.add(vector.StoreOp(x, self.c.c, idx))
-                return []
-            return emit
-
-        def whole_tile(be):  # branches on the (run-time) first and last depth blocks
-            def on_last(first: bool):
-                if self.last is None:
-                    return write(first, False)
-                return lambda b: if_(b, self.last, write(first, True), write(first, False), [])
-            if self.first is None:
-                return on_last(False)(be)
-            return if_(be, self.first, on_last(True), on_last(False), [])
-
-        def add_edge_to_c(be):  # through Ct: only C[row0:+rows, col0:+cols] is touched
-            for (r, v), x in lanes:
-                be.add(vector.StoreOp(x, ct, [be.index(r), be.index(v * t.vl)]))
-
-            def row(e1, r, _):
-                def col(e2, j, _):
-                    idx = self.at(e2, 2, ivs, m=_arith(e2, arith.AddiOp, row0, r), n=_arith(e2, arith.AddiOp, col0, j))
-                    new = e2.add(memref.LoadOp.get(ct, [r, j]))
-                    total = e2.add(arith.AddfOp(e2.add(memref.LoadOp.get(self.c.c, idx)), new, REASSOC))
-                    if self.first is not None:
-                        total = e2.select(self.first, new, total)
-                    if self.last is not None:
-                        total = e2.select(self.last, self.epilogue.apply(e2, total, idx, None), total)
-                    e2.add(memref.StoreOp.get(total, self.c.c, idx))
-                loop(e1, e1.index(0), cols, e1.index(1), col)
-            loop(be, be.index(0), rows, be.index(1), row)
-            return []
-
-        if_(e, full, whole_tile, add_edge_to_c, [])
-
 
 class LowerContraction(RewritePattern):
     def __init__(self, isa: str, parallel: bool, min_size: int):

@@ -49,13 +49,26 @@
 // CHECK-COUNT-10:  vector.fma
 // CHECK:           scf.yield {{.*}} : vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>
 // CHECK-NEXT:    }
-// A whole tile: C += the accumulators, vector by vector.
-// CHECK:         scf.if {{%.*}} {
-// CHECK:           [[OLD:%[0-9a-z_]+]] = vector.load %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
+// A tile with all 16 columns: C += the accumulators, vector by vector, every row's loads before
+// the stores (C's rows 4 KiB apart would alias in the store buffer); 13 rows are not a multiple
+// of 6, so rows 1..5 are guarded by `r < rows` (read, updated and stored only inside C).
+// CHECK:         [[WHOLE:%[0-9a-z_]+]] = arith.cmpi eq, {{%.*}}, {{%.*}} : index
+// CHECK-NEXT:    scf.if [[WHOLE]] {
+// CHECK:           [[OLD:%[0-9a-z_]+]] = vector.load %c[[[R0:%[0-9a-z_]+]], [[J0:%[0-9a-z_]+]]] : memref<13x20xf32>, vector<8xf32>
 // CHECK-NEXT:      [[NEW:%[0-9a-z_]+]] = arith.addf [[OLD]], {{%.*}} fastmath<reassoc,contract> : vector<8xf32>
-// CHECK-NEXT:      vector.store [[NEW]], %c[{{%.*}}, {{%.*}}] : memref<13x20xf32>, vector<8xf32>
-// An edge tile: accumulators to Ct, then only the rows and columns inside C.
-// CHECK:         } else {
+// CHECK:           [[ROW1:%[0-9a-z_]+]] = arith.cmpi slt, {{%.*}}, [[ROWS:%[0-9a-z_]+]] : index
+// CHECK-NEXT:      {{%.*}}, {{%.*}} = scf.if [[ROW1]] -> (vector<8xf32>, vector<8xf32>) {
+// CHECK-NEXT:        vector.load %c
+// CHECK:           } else {
+// CHECK-NEXT:        scf.yield [[Z]], [[Z]] : vector<8xf32>, vector<8xf32>
+// CHECK-COUNT-4:   arith.cmpi slt, {{%.*}}, [[ROWS]] : index
+// CHECK:           vector.store [[NEW]], %c[[[R0]], [[J0]]] : memref<13x20xf32>, vector<8xf32>
+// CHECK-NOT:       vector.load
+// CHECK:           scf.if [[ROW1]] {
+// CHECK-NEXT:        vector.store {{%.*}}, %c
+// An edge tile (fewer than 16 columns: N = 20 is not a multiple of 16): accumulators to Ct, then
+// only the rows and columns inside C.
+// CHECK-NOT:       vector.load
 // CHECK:           vector.store {{%.*}}, [[CT]][{{%.*}}, {{%.*}}] : memref<6x16xf32>, vector<8xf32>
 // CHECK:           memref.load [[CT]][{{%.*}}, {{%.*}}] : memref<6x16xf32>
 // CHECK:         memref.dealloc [[BP]] : memref<2x7x16xf32>
@@ -128,6 +141,29 @@ builtin.module {
     }
     func.return
   }
+  // M = 12 and N = 32, multiples of the 6x16 tile: every tile is whole, written without a guard,
+  // and there is no Ct.
+  // CHECK-LABEL: func.func @mmwhole(
+  // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
+  // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x7x6xf32>
+  // CHECK-NEXT:    arith.constant
+  // CHECK-NOT:     memref.alloc
+  // CHECK:         scf.yield {{.*}} : vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>
+  // CHECK-NEXT:  }
+  // CHECK-COUNT-12: vector.load %c
+  // CHECK-COUNT-12: vector.store {{%.*}}, %c
+  // CHECK-NEXT:  }
+  // CHECK-NOT:     scf.if
+  // CHECK:         func.return
+  func.func @mmwhole(%a: memref<12x7xf32>, %b: memref<7x32xf32>, %c: memref<12x32xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<12x7xf32>, memref<7x32xf32>) outs(%c : memref<12x32xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
   // A fill of C with 0 right before: the fill goes, the first depth block (pc == 0) stores the
   // tile instead of adding it to C (so C is not read while it holds only zeros).
   // CHECK-LABEL: func.func @mmfill(
@@ -171,7 +207,7 @@ builtin.module {
   // CHECK:             [[BIAS:%[0-9a-z_]+]] = vector.load %bias[{{%.*}}] : memref<40xf32>, vector<8xf32>
   // CHECK-NEXT:        [[S:%[0-9a-z_]+]] = arith.addf {{%.*}}, [[BIAS]] fastmath<contract> : vector<8xf32>
   // CHECK-NEXT:        [[R:%[0-9a-z_]+]] = arith.maximumf [[S]], {{%.*}} : vector<8xf32>
-  // CHECK-NEXT:        vector.store [[R]], %c[{{%.*}}, {{%.*}}] : memref<13x40xf32>, vector<8xf32>
+  // CHECK:             vector.store [[R]], %c[{{%.*}}, {{%.*}}] : memref<13x40xf32>, vector<8xf32>
   // CHECK:           arith.select [[LAST]], {{%.*}}, {{%.*}} : f32
   // CHECK-NOT:     linalg.generic
   // CHECK:         func.return
@@ -200,7 +236,7 @@ builtin.module {
   // CHECK:           scf.if {{%.*}} {
   // CHECK:             [[BIAS:%[0-9a-z_]+]] = vector.load %bias[{{%.*}}] : memref<40xf32>, vector<8xf32>
   // CHECK-NEXT:        [[S:%[0-9a-z_]+]] = arith.addf {{%.*}}, [[BIAS]] fastmath<contract> : vector<8xf32>
-  // CHECK-NEXT:        vector.store [[S]], %c[{{%.*}}, {{%.*}}] : memref<13x40xf32>, vector<8xf32>
+  // CHECK:             vector.store [[S]], %c[{{%.*}}, {{%.*}}] : memref<13x40xf32>, vector<8xf32>
   // CHECK-NOT:     linalg.generic
   // CHECK:         memref.dealloc %a : memref<13x700xf32>
   // CHECK-NEXT:    func.return
