@@ -16,11 +16,7 @@ as it is. The kernel takes the values the nest uses from outside, each once; con
 buffers are recomputed inside (as `loom-parallel-to-threads` does), so LLVM sees constant trip counts
 and a view and its buffer never arrive as two pointers. Its buffer arguments are `llvm.noalias`
 when each is a distinct allocation or an argument of the caller (which are `noalias` themselves);
-a buffer that comes from a loop or a branch might be another one, and then none is. Otherwise (a
-loop body on the thread pool loads its buffers from its context) an allocation of the caller still
-is `noalias`: without it LLVM guards a packing loop (loom-matmul-kernel) with run-time overlap
-checks of its source against the packed buffer, one per unrolled row (10x its code, and 1 s of
-compile time on the MLP training step).
+a buffer that comes from a loop or a branch might be another one, and then none is.
 
     func.func @f(%x: memref<4xf32>, %0: memref<4xf32>) {
       %c0 = arith.constant 0 : index
@@ -57,9 +53,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects import func, llvm, memref, scf
-from xdsl.dialects.builtin import (ArrayAttr, DictionaryAttr, MemRefType, ModuleOp, StringAttr, UnitAttr,
-                                   UnrealizedConversionCastOp)
+from xdsl.dialects import func, memref, scf
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, MemRefType, ModuleOp, StringAttr, UnitAttr
 from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
@@ -95,29 +90,10 @@ def find_nests(block: Block, nests: list[scf.ForOp]) -> bool:
     return pure
 
 
-def fresh_buffer(v: SSAValue) -> bool:
-    """Whether buffer `v` is an allocation of the function."""
-    return isinstance(v.owner, (memref.AllocOp, memref.AllocaOp))
-
-
 def distinct_buffer(v: SSAValue, entry: Block) -> bool:
     """Whether buffer `v` is memory no other buffer of the function is: an allocation, or an
     argument of the function (its arguments are `noalias`)."""
-    return fresh_buffer(v) or (isinstance(v, BlockArgument) and v.owner is entry)
-
-
-def given_buffer(v: SSAValue, entry: Block) -> bool:
-    """Whether buffer `v` existed before the function was called (so is none of its allocations):
-    an argument, or a pointer it loads from its context argument (a loop body on the thread pool,
-    `loom-parallel-to-threads`)."""
-    if isinstance(v, BlockArgument):
-        return v.owner is entry
-    cast = v.owner
-    if not isinstance(cast, UnrealizedConversionCastOp) or cast.parent_block() is not entry:
-        return False
-    load = cast.inputs[0].owner
-    return (isinstance(load, llvm.LoadOp) and isinstance(load.ptr.owner, llvm.GEPOp)
-            and load.ptr.owner.ptr in entry.args)
+    return isinstance(v.owner, (memref.AllocOp, memref.AllocaOp)) or (isinstance(v, BlockArgument) and v.owner is entry)
 
 
 def outline(loop: scf.ForOp, entry: Block) -> tuple[func.FuncOp, list[SSAValue], list[Operation]]:
@@ -138,12 +114,8 @@ def outline(loop: scf.ForOp, entry: Block) -> tuple[func.FuncOp, list[SSAValue],
     ret.location = loop.location
     block.add_op(ret)
     buffers = [isinstance(v.type, MemRefType) for v in passed]
-    # all are noalias when each buffer is distinct; else an allocation still is, unless a buffer
-    # from a loop or a branch (which might be that allocation) is passed too
-    distinct = all(distinct_buffer(v, entry) for v, b in zip(passed, buffers) if b)
-    known = all(distinct_buffer(v, entry) or given_buffer(v, entry) for v, b in zip(passed, buffers) if b)
-    attrs = ArrayAttr([NOALIAS if b and (distinct or (known and fresh_buffer(v))) else DictionaryAttr({})
-                       for v, b in zip(passed, buffers)])
+    noalias = all(distinct_buffer(v, entry) for v, b in zip(passed, buffers) if b)
+    attrs = ArrayAttr([NOALIAS if b and noalias else DictionaryAttr({}) for b in buffers])
     fn = func.FuncOp("kernel", ([v.type for v in passed], []), Region(block), visibility="private", arg_attrs=attrs)
     fn.attributes[NO_INLINE] = UnitAttr()
     fn.location = loop.location
