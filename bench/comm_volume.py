@@ -15,7 +15,8 @@
    The all_gathers that assemble split results at the return are shown apart: a global-view
    function returns replicated values, so a step that returns split weights gathers them.
 2. scaling: data-parallel weak scaling of the global-view training step of (1) at 1, 2 and 4
-   MPI ranks (mesh `dp` = the ranks, a constant batch per rank): the partitioned step compiled by
+   MPI ranks (mesh `dp` = the ranks, a constant batch per rank: 256 rows of the MLP of (1), 16 rows
+   of a 64-64-10 MLP with --quick): the partitioned step compiled by
    Loom, median of the slowest rank, against the one-device step (unpartitioned, native) on one
    rank; efficiency t1/tN by median wall time, median CPU time and fastest wall time (each run at
    its slowest rank: on a loaded machine, or with more ranks than cores, the wall time also counts
@@ -98,7 +99,7 @@ def job_scaling(quick: bool) -> None:
 
     world = mpi.comm()
     n = world.size
-    per_rank, d, h = (16 if quick else 64), 64, (64 if quick else 256)
+    per_rank, d, h = (16, 64, 64) if quick else (256, 784, 512)  # full: the MLP of `volume`, per rank
     b = per_rank * n
     lowered = lowered_step(example("train_mlp_dp", f"dp={n}"), "train_mlp_dp.loom", b, d, h)
     # one rank: the one-device program (native code, unpartitioned) is the baseline

@@ -24,6 +24,15 @@ import traceback
 import numpy as np
 
 from compiler import driver
+from compiler.cli_io import (
+    format_results,
+    load_inputs,
+    object_paths,
+    save_results,
+    shape_bindings,
+    write_bytes,
+    write_text,
+)
 from compiler.diagnostics import LoomError
 from compiler.pipeline_config import timing_report, verify_each_default
 
@@ -69,32 +78,6 @@ def cmd_check(args) -> int:
     return 0
 
 
-def _load_inputs(path: str | None, fdef) -> list:
-    from compiler.api import to_numpy
-
-    if not fdef.params:
-        if path:
-            raise LoomError(f"'{fdef.name}' takes no parameters, but --inputs was given")
-        return []
-    if not path:
-        names = ", ".join(p.name for p in fdef.params)
-        raise LoomError(f"'{fdef.name}' takes parameters ({names}): give them with --inputs FILE.npz "
-                        "(one array per parameter name)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except Exception as e:  # OSError, ValueError, zipfile.BadZipFile, EOFError, …: not a readable .npz
-        raise LoomError(f"cannot read inputs '{path}': {e or type(e).__name__}") from None
-    missing = [p.name for p in fdef.params if p.name not in arrays]
-    if missing:
-        raise LoomError(f"'{path}' has no array for parameter(s) {', '.join(missing)} of '{fdef.name}' "
-                        f"(it has: {', '.join(arrays) or 'nothing'})")
-    extra = [k for k in arrays if k not in {p.name for p in fdef.params}]
-    if extra:
-        raise LoomError(f"'{path}' has arrays that are not parameters of '{fdef.name}': {', '.join(extra)}")
-    return [to_numpy(arrays[p.name], p, fdef.name) for p in fdef.params]
-
-
 def cmd_run(args) -> int:
     from compiler.api import DTYPE_NAMES
     from compiler.frontend.types import TensorT
@@ -103,7 +86,7 @@ def cmd_run(args) -> int:
     driver.check_pipeline(args.pipeline)  # a bad -p is an error in every mode
     program = driver.check_file(args.file)
     fdef = program.function(args.entry)
-    inputs = _load_inputs(args.inputs, fdef)
+    inputs = load_inputs(args.inputs, fdef)
     types = [TensorT(DTYPE_NAMES[np.asarray(a).dtype], tuple(np.shape(a))) for a in inputs]
     lowered = driver.Lowered(program, program.specialize(args.entry, types))
     opts = _pm_options(args)
@@ -139,65 +122,12 @@ def cmd_run(args) -> int:
     if args.devices is not None and not args.eager and launch.is_rank() and mpi.rank() != 0:
         return 0  # rank 0 writes --out
     if args.out:
-        _save_results(args.out, results, lowered.inst.result_types)
+        save_results(args.out, results, lowered.inst.result_types)
     elif results:
-        print(_format_results(results, lowered.inst.result_types))
+        print(format_results(results, lowered.inst.result_types))
     if args.timing:
         sys.stderr.write(timing_report(times))
     return 0
-
-
-def _format_results(leaves: list, types) -> str:
-    """What `main` returned, printed like the eager executor's values; a struct as `S(f=…, …)`."""
-    from compiler.api import unflatten
-    from runtime.format import format_value
-
-    def show(v) -> str:
-        return v if isinstance(v, str) else format_value(v)
-
-    values = unflatten(leaves, types, lambda t, f: f"{t.name}(" + ", ".join(f"{k}={show(v)}" for k, v in f.items()) + ")")
-    shown = [show(v) for v in values]
-    return shown[0] if len(shown) == 1 else "(" + ", ".join(shown) + ")"
-
-
-def _save_results(path: str, leaves: list, types) -> None:
-    """`--out`: one array per result leaf, named `result` (or `result0`, `result1`, …), a struct's
-    fields by their names: `result.w1`, `result.layer.b`."""
-    from compiler.api import unflatten
-
-    values = unflatten(leaves, types, lambda t, f: f)
-    arrays: dict[str, np.ndarray] = {}
-
-    def put(name: str, v) -> None:
-        if isinstance(v, dict):
-            for k, x in v.items():
-                put(f"{name}.{k}", x)
-        else:
-            arrays[name] = np.asarray(v)
-
-    for i, v in enumerate(values):
-        put("result" if len(values) == 1 else f"result{i}", v)
-    try:
-        with open(path, "wb") as f:  # exactly this path (np.savez would append '.npz' to a bare name)
-            np.savez(f, **arrays)
-    except OSError as e:
-        raise LoomError(f"cannot write --out '{path}': {e.strerror or e}") from None
-
-
-def _shape_bindings(items: list[str]) -> dict:
-    bindings: dict = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        try:
-            dims = tuple(int(v) for v in value.replace("x", ",").split(",") if v)
-        except ValueError:
-            dims = None
-        if not name.strip() or dims is None or not dims or any(d < 0 for d in dims):
-            raise LoomError(f"bad --shape '{item}': expected NAME=SIZE (e.g. B=256) or S=4x5 for '...S'")
-        if any(d >= 2 ** 62 for d in dims):
-            raise LoomError(f"bad --shape '{item}': a size must be below 2**62")
-        bindings[name.strip()] = dims[0] if len(dims) == 1 and "x" not in value and "," not in value else dims
-    return bindings
 
 
 def _specialize_all(args, program: driver.CheckedProgram):
@@ -209,7 +139,7 @@ def _specialize_all(args, program: driver.CheckedProgram):
 def specialize(program: driver.CheckedProgram, name: str, shapes: list[str]):
     """The instance of function `name` whose symbolic dimensions have the sizes `shapes` gives
     (`["B=256", "S=4x5"]`, as `--shape` takes them)."""
-    bindings = _shape_bindings(shapes)
+    bindings = shape_bindings(shapes)
     checker = program.checker
     f = checker.funcs[name]
     types = []
@@ -236,7 +166,7 @@ def cmd_compile(args) -> int:
     program = driver.check_file(args.file)
     times = list(program.times)
     if args.emit == "ast":
-        _write(A.dump(program.ast.items) + "\n", args.output)
+        write_text(A.dump(program.ast.items) + "\n", args.output)
         return 0
     if args.emit == "loom":  # generic (unspecialized) IR, after exactly the -p passes
         roots = [program.checker.generic(program.function(args.entry).name if args.entry else n)
@@ -247,7 +177,7 @@ def cmd_compile(args) -> int:
     else:
         text = _compile_native(args, program, times)
     if text is not None:
-        _write(text, args.output)
+        write_text(text, args.output)
     if args.timing:
         sys.stderr.write(timing_report(times))
     return 0
@@ -266,11 +196,11 @@ def _compile_native(args, program: driver.CheckedProgram, times: list) -> str | 
     art = driver.Artifact(ir, insts[0].symbol, sigs[insts[0].symbol], times)
     if args.emit != "obj":
         return art.text(args.emit)
-    out, header = _object_paths(args.output)
+    out, header = object_paths(args.output)
     obj = art.standalone_object()
-    _write_bytes(obj, out)
+    write_bytes(obj, out)
     entries = {i.symbol: (sigs[i.symbol], [p.name for p in i.fdef.params]) for i in insts}
-    _write(driver.c_header(args.file, entries, pool=b"loom_parallel_for" in obj), header)
+    write_text(driver.c_header(args.file, entries, pool=b"loom_parallel_for" in obj), header)
     return None
 
 
@@ -284,21 +214,8 @@ def cmd_explain(args) -> int:
     lowered = driver.Lowered(program, _specialize_all(args, program)[0])
     module = lowered.stage("spmd", _pm_options(args), args.pipeline)
     shapes = "".join(f" --shape {s}" for s in args.shape)
-    _write(explain(module, f"loom explain {args.file} --entry {args.entry}{shapes}"), None)
+    write_text(explain(module, f"loom explain {args.file} --entry {args.entry}{shapes}"), None)
     return 0
-
-
-def _object_paths(output: str | None) -> tuple[str, str]:
-    """`-o f.o` → (f.o, f.h), next to each other: the header replaces the object's extension, or
-    is added when it has none (`-o out.d/kernel` → out.d/kernel.h)."""
-    if not output or output == "-":
-        raise LoomError("--emit=obj needs an output file: -o OUT.o")
-    head, base = os.path.split(output)
-    stem, ext = os.path.splitext(base)
-    if ext == ".h":
-        raise LoomError(f"-o '{output}' names a C header: give the object file (e.g. -o {os.path.join(head, stem)}.o); "
-                        "the header is written next to it")
-    return output, os.path.join(head, (stem if ext else base) + ".h")
 
 
 def cmd_opt(args) -> int:
@@ -336,7 +253,7 @@ def cmd_opt(args) -> int:
     verify(module)
     times: list = []
     driver.run_passes(module, driver.user_pipeline(module, args.pipeline), _pm_options(args), times, initial="input")
-    _write(print_module(module, args.locations), args.output)
+    write_text(print_module(module, args.locations), args.output)
     if args.timing:
         sys.stderr.write(timing_report(times))
     return 0
@@ -360,7 +277,7 @@ def cmd_graph(args) -> int:
     if args.output and not args.output.endswith(".dot") and args.output != "-":
         render(dot, args.output)
     else:
-        _write(dot, args.output)
+        write_text(dot, args.output)
     return 0
 
 
@@ -375,25 +292,6 @@ def _offset_position(text: str, offset: int) -> tuple[int, int]:
     """The 1-based (line, column) of a character offset into `text`."""
     before = text[:offset]
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
-
-
-def _write(text: str, output: str | None) -> None:
-    if output and output != "-":
-        try:
-            with open(output, "w") as f:
-                f.write(text)
-        except OSError as e:
-            raise LoomError(f"cannot write '{output}': {e.strerror or e}") from None
-    else:
-        sys.stdout.write(text)
-
-
-def _write_bytes(data: bytes, output: str) -> None:
-    try:
-        with open(output, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        raise LoomError(f"cannot write '{output}': {e.strerror or e}") from None
 
 
 STAGE_CHOICES = ["ast"] + [n for n in driver.STAGES if n != "ast"]

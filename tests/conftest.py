@@ -22,6 +22,13 @@ def how(execution: str) -> dict:
     return {"mode": "jit"} if execution == "jit" else {"mode": "eager", "pipeline": execution}
 
 
+@pytest.fixture(params=EXECUTIONS)
+def pipeline(request) -> str:
+    """Each execution of EXECUTIONS in turn (the builtin and operator suites; a module may
+    parametrize `pipeline` itself instead)."""
+    return request.param
+
+
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """`loom ARGV…` in this process: (exit status, stdout, stderr)."""
     from compiler.cli import main

@@ -2,7 +2,7 @@
 `print` in compiled code, vectorization, and ahead-of-time object files linked into C.
 
 (Compiled *results* are checked against the reference executor and NumPy by the shared suites:
-test_builtins.py, test_properties.py, test_runtime_errors.py and e2e/test_examples.py run every
+test_builtins*.py, test_operators.py, test_properties.py, test_runtime_errors.py and e2e/test_examples.py run every
 case in both modes.)
 """
 

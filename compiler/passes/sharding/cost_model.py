@@ -16,20 +16,20 @@ operand type of the `shard` op):
 | `all_slice`      | 0                                     | no communication: a local slice             |
 
 A group of one device costs nothing. `ALPHA` and `BETA` are the only constants, fitted on this
-machine (2 cores, loaded) by `python -m bench.alpha_beta --quick` to mpi4py's Allreduce and
-Allgather at 2 and 4 ranks with the formulas above; the planner's choices depend on their ratio
-α/β (≈ 5.4 KB).
+machine (2 cores, idle: load 0.0) by `python -m bench.alpha_beta` to mpi4py's Allreduce and
+Allgather at 2 and 4 ranks with the formulas above (docs/sharding.md §6 keeps every fit); the
+planner's choices depend on their ratio α/β (≈ 11 KB).
 """
 
 from __future__ import annotations
 
 import math
 
-ALPHA = 1.744e-05
-"""Seconds per message step (17 µs)."""
+ALPHA = 7.911e-06
+"""Seconds per message step (7.9 µs)."""
 
-BETA = 3.220e-09
-"""Seconds per byte (0.31 GB/s)."""
+BETA = 6.920e-10
+"""Seconds per byte (1.45 GB/s)."""
 
 KINDS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all", "broadcast", "shift", "all_slice")
 
