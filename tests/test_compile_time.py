@@ -122,35 +122,6 @@ def test_invalid_ir_is_reported_either_way(monkeypatch, setting):
 
 
 # ---------------------------------------------------------------- the compile path's shortcuts
-def lowered_examples():
-    """Specializations that exercise every part of `convert-to-llvm`: a training step (a tape,
-    matmul kernels, parallel loops) and `main`s with while loops, run-time checks and prints."""
-    import numpy as np
-
-    from bench.ad_workloads import TRAIN_SRC, train_inputs
-
-    step = compiler.loads(TRAIN_SRC, name="train.loom").step
-    yield step.lower(*train_inputs(np.random.default_rng(0), 8))
-    for name in ("collatz.loom", "while_grad.loom"):
-        yield compiler.load(os.path.join(ROOT, "examples", name)).main.lower()
-
-
-def test_convert_to_llvm_one_walk_is_xdsls_fixpoint(monkeypatch):
-    """`OneWalk` leaves out the walker's confirming walk: the LLVM-dialect IR is the same as with
-    xDSL's walker, which walks again until nothing changes."""
-    from xdsl.pattern_rewriter import PatternRewriteWalker
-
-    from compiler.passes import convert_to_llvm
-    from compiler.pipeline import print_module
-
-    for low in lowered_examples():
-        one = print_module(low.stage("llvm-dialect"))
-        monkeypatch.setattr(convert_to_llvm, "OneWalk", PatternRewriteWalker)
-        low._modules.clear()
-        assert print_module(low.stage("llvm-dialect")) == one
-        monkeypatch.undo()
-
-
 @pytest.mark.parametrize("loom_verify, each, verified", [("", "0", False), ("1", "0", True), ("", "1", True)])
 def test_ir_compiled_for_a_call_is_verified_on_request(monkeypatch, loom_verify, each, verified):
     """The JIT path skips the final verification unless LOOM_VERIFY=1 (or LOOM_VERIFY_EACH=1, as in

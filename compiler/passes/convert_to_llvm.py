@@ -55,7 +55,7 @@ from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation, Region
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
 
@@ -84,21 +84,8 @@ class ByDialect(RewritePattern):
         self._appliers.get(op.dialect_name(), self._others).match_and_rewrite(op, rewriter)
 
 
-class OneWalk(PatternRewriteWalker):
-    """A walker that stops after one pass over its worklist. The worklist still takes every op a
-    pattern creates or changes, as in xDSL's walker; what is dropped is the walker's second walk of
-    the whole module to find that nothing more applies, which for a conversion (every op's pattern
-    applies once, to an op of the source dialects) only re-offers the module's `llvm` ops (about
-    0.3 s CPU of the MLP training step's first call). tests/test_convert_to_llvm_walk.py checks that
-    a full walker finds nothing left to do after the pass."""
-
-    def rewrite_region(self, region: Region) -> bool:
-        self._populate_worklist(region)
-        return self._process_worklist(self._get_rewriter_listener())
-
-
 def rewrite(op: ModuleOp, patterns: dict[str, list[RewritePattern]], last_first: bool = False) -> None:
-    OneWalk(ByDialect(patterns), walk_reverse=last_first).rewrite_module(op)
+    PatternRewriteWalker(ByDialect(patterns), walk_reverse=last_first).rewrite_module(op)
 
 
 @dataclass(frozen=True)
