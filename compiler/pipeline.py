@@ -100,6 +100,7 @@ def verify(module: ModuleOp, after: str | None = None, parts: Sequence[str] = ()
 class PassManager:
     passes: list[ModulePass]
     verify_each: bool = True
+    verify_last: bool = True  # without verify_each: verify once, after the last pass
     print_after_all: bool = False
     print_before: set[str] = field(default_factory=set)
     print_after: set[str] = field(default_factory=set)
@@ -150,7 +151,7 @@ class PassManager:
             if self.print_after_all or p.name in self.print_after:
                 self._show(module, f"After {p.name}")
             self._dump(module, i, p.name)
-        if not self.verify_each and self.passes:
+        if not self.verify_each and self.verify_last and self.passes:
             self._verify(module, self.passes[-1].name, parts, exact=len(self.passes) == 1)  # without verify-each: once
         return module
 

@@ -32,6 +32,15 @@ def verify_each_default() -> bool:
     return os.environ.get("LOOM_VERIFY_EACH", "") not in ("", "0")
 
 
+def verify_compiled_default() -> bool:
+    """Whether IR compiled to machine code (the JIT path: a call, `loom run`) is verified after its
+    last pass: `LOOM_VERIFY=1` (or `LOOM_VERIFY_EACH=1`, which verifies after every pass). Off by
+    default: on a first call it was the largest single item after `convert-to-llvm` (about 0.6-0.9 s
+    CPU on the MLP training step), and LLVM verifies the module it is given. What a user prints
+    (`loom compile --emit=…`, `loom opt`) is always verified (docs/performance.md, "Compile time")."""
+    return verify_each_default() or os.environ.get("LOOM_VERIFY", "") not in ("", "0")
+
+
 def env_options() -> dict:
     """PassManager options from the environment: LOOM_VERIFY_EACH, and LOOM_DUMP_IR / LOOM_DUMP_DIR
     (IR dumps while Loom is embedded)."""

@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import compiler
 from compiler import driver
 from compiler.diagnostics import LoomError
 from compiler.pipeline import parse_passes
@@ -117,3 +119,36 @@ def test_invalid_ir_is_reported_either_way(monkeypatch, setting):
         assert "after pass 'cse' (a bug in that pass)" in e.value.message
     else:
         assert "after the passes up to 'dce'" in e.value.message and "LOOM_VERIFY_EACH=1" in e.value.message
+
+
+# ---------------------------------------------------------------- the compile path's shortcuts
+@pytest.mark.parametrize("loom_verify, each, verified", [("", "0", False), ("1", "0", True), ("", "1", True)])
+def test_ir_compiled_for_a_call_is_verified_on_request(monkeypatch, loom_verify, each, verified):
+    """The JIT path skips the final verification unless LOOM_VERIFY=1 (or LOOM_VERIFY_EACH=1, as in
+    the tests); IR a user asks for (`stage`, `as_text`) is always verified."""
+    from compiler import pipeline
+
+    calls = []
+    real = pipeline.verify
+    monkeypatch.setattr(pipeline, "verify", lambda m, *a, **k: (calls.append(a[0] if a else None), real(m, *a, **k)))
+    monkeypatch.setenv("LOOM_VERIFY", loom_verify)
+    monkeypatch.setenv("LOOM_VERIFY_EACH", each)
+    low = compiler.loads(SRC).f.lower(np.arange(4, dtype=np.float32))
+    low.artifact()
+    after_passes = [c for c in calls if c is not None]  # (IR generation's verification names no pass)
+    assert bool(after_passes) is verified
+    calls.clear()
+    low.stage("llvm-dialect")  # a stage asked for: verified (now, unless it was for the call)
+    assert bool([c for c in calls if c is not None]) is not verified
+
+
+def test_no_full_collections_while_compiling():
+    """`young_collections_only` turns generation 2 off and restores the thresholds, also on errors."""
+    import gc
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError):
+        with driver.young_collections_only():
+            assert gc.get_threshold() == (before[0], before[1], driver.NO_FULL_COLLECTIONS)
+            raise RuntimeError
+    assert gc.get_threshold() == before
