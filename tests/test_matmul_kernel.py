@@ -72,6 +72,9 @@ def loss(x: f32[M, K], w: f32[K, N]) -> f32:
     return sum(tanh(x @ w))
 
 dloss = grad(loss, wrt=(x, w))
+
+def chain(a: f32[M, K], b: f32[K, N], c: f32[N, P], d: f32[Q, P]) -> f32[M, Q]:
+    return (a @ b) @ c @ transpose(d)
 """
 
 # (M, K, N): M*K*N >= 32768 (the kernel's default min-size), with 1s, primes and edges
@@ -262,3 +265,22 @@ def test_row_edges_in_registers(progs, m, k, n):
     check(progs, "nn64", [x64, w64], x64 @ w64, 1e-12)
     # C's tiles of 15, 31, 47 columns (N not a multiple of NR): the last one through Ct
     check(progs, "nn", [x, w[:, :-1].copy()], mm[:, :-1], 1e-4)
+
+
+@pytest.mark.parametrize("m,k,n,p,q", [(37, 41, 43, 97, 61), (3, 257, 131, 300, 64), (130, 7, 300, 33, 16)])  # each M*N*K >= min-size
+def test_matmuls_of_different_shapes_share_one_kernel(progs, m, k, n, p, q):
+    """Three matmuls of different shapes (C's row strides n, p and q, edges in both dimensions, the
+    last one with a transposed operand) call one shared macro-kernel, one packing routine of A and
+    two of B (one per layout of B), and agree with NumPy."""
+    rng = np.random.default_rng(m + k)
+    a, b, c, d = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, n), (n, p), (q, p)])
+    expected = a.astype(np.float64) @ b @ c @ d.T
+    check(progs, "chain", [a, b, c, d], expected, 1e-4)
+    if loom_matmul_kernel.host_isa() == "none":
+        return
+    text = progs[0].chain.lower(a, b, c, d).as_text("loops")
+    defined = re.findall(r"func\.func private @(matmul_\w+)\(", text)
+    called = re.findall(r"call @(matmul_\w+)\(", text)
+    macros = [f for f in defined if f.startswith("matmul_macro_")]
+    assert len(macros) == 1 and called.count(macros[0]) == 3
+    assert sorted(f.split("_f32")[0] for f in defined) == ["matmul_macro", "matmul_pack_a", "matmul_pack_b", "matmul_pack_b"]

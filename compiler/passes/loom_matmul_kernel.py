@@ -20,15 +20,22 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
                 a tile past C's right edge through a small buffer, Ct (matmul_microkernel.py)
 
 Packing zero-pads the last panels, so the micro-kernel always runs a full tile. A transposed
-operand costs nothing extra: packing reads A and B through their indexing maps, in the order that
-is contiguous for their layout (for `x @ transpose(w)`, B's panels are read along its rows).
+operand costs nothing extra: packing reads A and B through their strides, in the order that is
+contiguous for their layout (for `x @ transpose(w)`, B's panels are read along its rows).
+The packing routines and the macro-kernel (the jr/ir loops and the micro-kernel) are functions
+shared by all matmuls of the module that need the same variant, called with their buffers flat and
+their sizes, strides and offsets as arguments (matmul_functions.py): a program with many matmuls
+compiles each kernel once (the MLP training step: eight matmuls, one macro-kernel without and one
+with an epilogue). What stays at each matmul is the loops over blocks, the packed buffers and the
+calls.
 The tile comes from the host CPU's features (llvmlite): AVX-512 → MR×NR = 12×32 f32 / 12×16 f64
 (24 of the 32 zmm registers accumulate), AVX2+FMA → 6×16 f32 / 6×8 f64 (12 of 16 ymm: BLIS's
 haswell kernel); without FMA the pass changes nothing. `isa=avx2|avx512|none` overrides it.
 Contractions below `min-size` (M·N·K) are left to the loops. C keeps its initial value (the
 `linalg.fill` before it), so any init works.
 
-Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2; abridged: tests/filecheck/backend_loom_matmul_kernel.mlir):
+Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2, parallel=false; abridged:
+tests/filecheck/backend_loom_matmul_kernel.mlir):
 
     linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>,
                                      affine_map<(d0, d1, d2) -> (d0, d1)>],
@@ -42,35 +49,48 @@ Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2; abridged: tests/filecheck/bac
 becomes
     %bp = memref.alloc() {alignment = 64 : i64} : memref<3x48x16xf32>
     %ap = memref.alloc() {alignment = 64 : i64} : memref<11x48x6xf32>
-    %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>     (only when N % NR != 0)
     scf.for %jc = %c0 to %c40 step %c4080 {
       scf.for %pc = %c0 to %c48 step %c256 {
-        …                                            (pack B into %bp, panels of 16 columns)
-        scf.for %ic = %c0 to %c64 step %c168 {
-          …                                          (pack A into %ap, panels of 6 rows)
-          scf.for %jq = %c0 to %nq step %c1 {
-            scf.for %iq = %c0 to %mq step %c1 {
-              %z = vector.broadcast %zero : f32 to vector<8xf32>
-              "memref.prefetch"(%c, %r0, %q0) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}> …
-              %r:12 = scf.for %p = %c0 to %kc step %c1 iter_args(%t0 = %z, …) -> (vector<8xf32>, …) {
-                %b0 = vector.load %bp[%jq, %p, %c0] : memref<3x48x16xf32>, vector<8xf32>
-                %b1 = vector.load %bp[%jq, %p, %c8] : memref<3x48x16xf32>, vector<8xf32>
-                %a0 = memref.load %ap[%iq, %p, %c0] : memref<11x48x6xf32>
-                %a0v = vector.broadcast %a0 : f32 to vector<8xf32>
-                %n0 = vector.fma %a0v, %b0, %t0 : vector<8xf32>
-                %n1 = vector.fma %a0v, %b1, %t1 : vector<8xf32>
-                …                                   (rows 1..5: 12 FMAs in all)
-                scf.yield %n0, %n1, … : vector<8xf32>, …
-              }
-              scf.if %all_columns {
-                %c0v = vector.load %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
-                %s0 = arith.addf %c0v, %r#0 fastmath<reassoc,contract> : vector<8xf32>
-                …                                    (12 loads and adds, then 12 stores)
-                vector.store %s0, %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
-                …
-              } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
-            } } } } }
+        %b1 = memref.collapse_shape %b [[0, 1]] : memref<48x40xf32> into memref<1920xf32>
+        %bf = memref.cast %b1 : memref<1920xf32> to memref<?xf32>
+        …                                            (%bpf: %bp flat likewise)
+        func.call @matmul_pack_b_f32_6x16(%bf, %bpf, %c0, %c1, %c40, %jc, %nc, %pc, %kc, %c40)
+        scf.for %ic = %c0 to %c64 step %c66 {
+          …
+          func.call @matmul_pack_a_f32_6x16(%af, %apf, %c0, %c48, %c1, %ic, %mc, %pc, %kc, %c64)
+          func.call @matmul_macro_f32_6x16(%apf, %bpf, %cf, %c0, %c40, %c64, %ic, %mc, %jc, %nc, %kc)
+        } } }
     memref.dealloc %bp …
+    …
+    func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias},
+        %c: memref<?xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index,
+        %jc: index, %nc: index, %kc: index) attributes {no_inline} {
+      %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+      scf.for %jq = %c0 to %nq step %c1 {
+        scf.for %iq = %c0 to %mq step %c1 {
+          %z = vector.broadcast %zero : f32 to vector<8xf32>
+          "memref.prefetch"(%c, %at0) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}> …
+          %r:12 = scf.for %p = %c0 to %kc step %c1 iter_args(%t0 = %z, …) -> (vector<8xf32>, …) {
+            %b0 = vector.load %bp[%bq] : memref<?xf32>, vector<8xf32>      (%bq = jq·kc·16 + p·16)
+            %b1 = vector.load %bp[%bq8] : memref<?xf32>, vector<8xf32>
+            %a0 = memref.load %ap[%aq] : memref<?xf32>                     (%aq = iq·kc·6 + p·6)
+            %a0v = vector.broadcast %a0 : f32 to vector<8xf32>
+            %n0 = vector.fma %a0v, %b0, %t0 : vector<8xf32>
+            %n1 = vector.fma %a0v, %b1, %t1 : vector<8xf32>
+            …                                   (rows 1..5: 12 FMAs in all)
+            scf.yield %n0, %n1, … : vector<8xf32>, …
+          }
+          scf.if %all_columns {
+            %c0v = vector.load %c[%at00] : memref<?xf32>, vector<8xf32>     (c_base + row·ldc + col)
+            %s0 = arith.addf %c0v, %r#0 fastmath<reassoc,contract> : vector<8xf32>
+            …                                    (12 loads and adds, then 12 stores; rows past C guarded)
+            vector.store %s0, %c[%at00] : memref<?xf32>, vector<8xf32>
+            …
+          } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
+      } }
+      memref.dealloc %ct : memref<6x16xf32>
+      func.return
+    }
 """
 
 from __future__ import annotations

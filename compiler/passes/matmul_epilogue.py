@@ -13,21 +13,23 @@ written again by a separate loop.
       %r = arith.maximumf %s, %zero : f32
       linalg.yield %r : f32
     }
-becomes, in the micro-kernel's write of a whole tile in the last depth block (vector by vector):
+becomes, in the shared macro-kernel's write of a whole tile in the last depth block (vector by
+vector; the bias is an argument, flat, with its offset and row stride: 0 for a bias over columns):
 
-    %old = vector.load %c[%i, %j] : memref<256x512xf32>, vector<8xf32>
+    %old = vector.load %c[%at] : memref<?xf32>, vector<8xf32>
     %sum = arith.addf %old, %acc fastmath<reassoc,contract> : vector<8xf32>
-    %bv = vector.load %b[%j] : memref<512xf32>, vector<8xf32>
+    %bv = vector.load %e0[%bat] : memref<?xf32>, vector<8xf32>     (%bat = e0_base + i·e0_stride + j)
+    %z = vector.broadcast %s0 : f32 to vector<8xf32>                 (%s0: the constant, an argument)
     %s = arith.addf %sum, %bv fastmath<contract> : vector<8xf32>
-    %z = vector.broadcast %zero : f32 to vector<8xf32>
     %r = arith.maximumf %s, %z : vector<8xf32>
-    vector.store %r, %c[%i, %j] : memref<256x512xf32>, vector<8xf32>
+    vector.store %r, %c[%at] : memref<?xf32>, vector<8xf32>
 
 and the same body on scalars at C's edges. An operand of the epilogue is read along the tile's
 columns as a vector when C's last dim is its last index (a bias over columns, a residual), as a
 broadcast scalar when it does not depend on that dim (a bias over rows); values from outside the
 body (constants) are broadcast. The body may use the float arithmetic of `EPILOGUE_OPS`, which
-LLVM lowers on vectors as on scalars.
+LLVM lowers on vectors as on scalars. Two epilogues with the same body, operand kinds and constants'
+positions have the same `key()`: their matmuls share the macro-kernel.
 """
 
 from __future__ import annotations

@@ -1,33 +1,37 @@
-"""The register tile of `loom-matmul-kernel`: the micro-kernel (the depth loop on MR·NR/VL vector
-accumulators) and the update of C with the tile, plus the loop builders the pass shares.
+"""The macro-kernel of `loom-matmul-kernel` (the loops over the register tiles of one block of C, the
+micro-kernel: the depth loop on MR·NR/VL vector accumulators, and the update of C with the tile),
+built as the body of a function the module's matmuls share (matmul_functions.py), plus the loop
+builders the pass uses. C is flat (`memref<?xT>`): element (i, j) of the current matrix at
+`c_base + i·ldc + j`, so one function serves every shape.
 
 C's update runs after the depth loop. Every row's loads (and the epilogue) come before the stores:
 C's rows are often a multiple of 4 KiB apart (1024 or 2048 f32), and a load after a store whose
 address has the same low 12 bits waits for it (the store buffer matches on them), which serialized
 the 12 vector updates of a tile (measured: 3–6 % of a 1024³ or 2048³ matmul). A tile with all NR
-columns is written with vector loads and stores; when M is not a multiple of MR, the last panel of
-a block has fewer rows, and each row past the first is guarded by `r < rows` (rows outside C are
+columns is written with vector loads and stores; the last panel of a block may have fewer rows
+(M not a multiple of MR), so each row past the first is guarded by `r < rows` (rows outside C are
 neither read nor written: the register tile is the edge kernel). A tile with fewer than NR columns
-(only when N is not a multiple of NR) goes through a small buffer Ct and scalar loops.
+(N not a multiple of NR) goes through a small buffer Ct and scalar loops.
 
-A whole-column tile of `f32[13, 20] += …` (AVX2, 6 × 16; abridged: rows 2–5 like row 1):
+A whole-column tile (AVX2, 6 × 16; abridged: rows 2–5 like row 1; %i00 = c_base + row0·ldc + col0,
+%i01 = %i00 + 8, %i10 = %i00 + ldc, …):
 
-    %o0 = vector.load %c[%r0, %j0] : memref<13x20xf32>, vector<8xf32>
+    %o0 = vector.load %c[%i00] : memref<?xf32>, vector<8xf32>
     %n0 = arith.addf %o0, %acc0 fastmath<reassoc,contract> : vector<8xf32>
     …
     %has1 = arith.cmpi slt, %c1, %rows : index
     %n2, %n3 = scf.if %has1 -> (vector<8xf32>, vector<8xf32>) {
-      %o2 = vector.load %c[%r1, %j0] : memref<13x20xf32>, vector<8xf32>
+      %o2 = vector.load %c[%i10] : memref<?xf32>, vector<8xf32>
       …
       scf.yield %s2, %s3 : vector<8xf32>, vector<8xf32>
     } else {
       scf.yield %zero, %zero : vector<8xf32>, vector<8xf32>
     }
     …
-    vector.store %n0, %c[%r0, %j0] : memref<13x20xf32>, vector<8xf32>
-    vector.store %n1, %c[%r0, %j8] : memref<13x20xf32>, vector<8xf32>
+    vector.store %n0, %c[%i00] : memref<?xf32>, vector<8xf32>
+    vector.store %n1, %c[%i01] : memref<?xf32>, vector<8xf32>
     scf.if %has1 {
-      vector.store %n2, %c[%r1, %j0] : memref<13x20xf32>, vector<8xf32>
+      vector.store %n2, %c[%i10] : memref<?xf32>, vector<8xf32>
       …
     }
 """
