@@ -125,6 +125,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.emitter import Emitter
+from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK
 from compiler.passes.matmul_epilogue import Epilogue, match_epilogue
 from compiler.passes.matmul_functions import (
     SharedFunctions,
@@ -260,12 +261,17 @@ class KernelBuilder:
         self.ep_coeff = [{c_dims[p]: s for p, s in coefficients(m, buf.type).items()}
                          for buf, m in (epilogue.buffers() if epilogue else [])]
         name, size = elem_name(self.elem), f"{t.mr}x{t.nr}"
+        # B's panels are packed by all threads when the blocks run in parallel (else the packing,
+        # ~1/MC of the work, would be serial: 5-10 % of a 512³ product on 2 cores)
+        across_b = parallel and min(self.N, t.nc) * min(self.K, t.kc) >= PARALLEL_MIN_WORK
         self.packs = []
         for operand, (width, dim) in enumerate(((t.mr, c.m), (t.nr, c.n))):
             along_k, lanes = c.contiguous(operand, c.k), c.contiguous(operand, dim) and width % t.vl == 0
+            across = across_b and operand == 1
             self.packs.append(shared.get(
-                ("pack", operand, name, t, along_k, lanes), f"matmul_pack_{'ab'[operand]}_{name}_{size}",
-                pack_args(self.elem), lambda be, args, w=width, ak=along_k, ln=lanes: build_pack(be, args, t, w, ak, ln),
+                ("pack", operand, name, t, along_k, lanes, across), f"matmul_pack_{'ab'[operand]}_{name}_{size}",
+                pack_args(self.elem),
+                lambda be, args, w=width, ak=along_k, ln=lanes, x=across: build_pack(be, args, t, w, ak, ln, x),
                 e.loc))
         noalias = epilogue is None or distinct([c.c, *[buf for buf, _ in epilogue.buffers()]])
         flat_t = flat_type(self.elem)

@@ -52,7 +52,7 @@ from compiler.passes.convert_func_to_llvm import NO_INLINE
 from compiler.passes.emitter import Emitter
 from compiler.passes.loom_buffer_dealloc import root
 from compiler.passes.loom_outline_loops import NOALIAS, distinct_buffer
-from compiler.passes.matmul_microkernel import Tile, arith_op, if_, loop, plus
+from compiler.passes.matmul_microkernel import Tile, arith_op, if_, loop, parallel_loop, plus
 
 INDEX = IndexType()
 
@@ -165,12 +165,14 @@ def pack_args(elem: Attribute) -> list[Arg]:
     return [("src", flat_type(elem), True), ("buf", flat_type(elem), True), *[(n, INDEX, False) for n in PACK_ARGS]]
 
 
-def build_pack(e: Emitter, args: list[SSAValue], t: Tile, width: int, along_k: bool, vector_lanes: bool) -> None:
+def build_pack(e: Emitter, args: list[SSAValue], t: Tile, width: int, along_k: bool, vector_lanes: bool,
+               across: bool = False) -> None:
     """buf[(q·kc + p)·width + j] = src[base + (start + q·width + j)·stride_mn + (pc + p)·stride_k]
     for the `size` rows of A (columns of B) from `start`, 0 past them. A whole panel is copied without
     bounds checks, with vector loads and stores when its lanes are contiguous in the operand
     (`vector_lanes`: stride_mn is 1); the last, partial panel is padded, read along k when the
-    operand's rows run along k (`along_k`)."""
+    operand's rows run along k (`along_k`). With `across`, the panels are an `scf.parallel` (packed
+    by all threads)."""
     src, buf, base, s_mn, s_k, start, size, pc, kc, full = args
     elem = src.type.element_type
     vt = VectorType(elem, [t.vl])
@@ -224,4 +226,4 @@ def build_pack(e: Emitter, args: list[SSAValue], t: Tile, width: int, along_k: b
 
         end = arith_op(e1, arith.AddiOp, first_off, w)
         if_(e1, e1.cmp("le", end, size), whole, padded, [])
-    loop(e, e.index(0), panels, e.index(1), panel)
+    (parallel_loop if across else loop)(e, e.index(0), panels, e.index(1), panel)

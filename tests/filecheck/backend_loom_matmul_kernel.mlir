@@ -245,6 +245,21 @@
 // PAR-NEXT:      memref.dealloc [[AP]] : memref<2x7x6xf32>
 // PAR-NEXT:      scf.reduce
 // PAR:         memref.dealloc [[BP]] : memref<2x7x16xf32>
+// In parallel, a B block of at least PARALLEL_MIN_WORK elements (here 256 x 256) is packed by all
+// threads too: a packing routine of its own whose panels are an scf.parallel.
+// PAR-LABEL: func.func @mmwide(
+// PAR-NEXT:    [[BPW:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<16x256x16xf32>
+// PAR:         func.call @matmul_pack_b_f32_6x16_2(
+// PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
+// PAR:           memref.alloc() {alignment = 64 : i64} : memref<{{[0-9]+}}x256x6xf32>
+// PAR:           func.call @matmul_macro_f32_6x16(
+// PAR:         memref.dealloc [[BPW]] : memref<16x256x16xf32>
+// PAR-LABEL: func.func private @matmul_pack_b_f32_6x16_2(
+// PAR-NEXT:    arith.constant 16 : index
+// PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
+// PAR:           vector.load %src[{{%.*}}] : memref<?xf32>, vector<8xf32>
+// PAR:           vector.store {{%.*}}, %buf[{{%.*}}] : memref<?xf32>, vector<8xf32>
+// PAR:           scf.reduce
 
 // No FMA (isa=none), or smaller than min_size (default 32768 = M*N*K): left to the loops.
 // NONE-LABEL: func.func @mm(
@@ -371,4 +386,13 @@ builtin.module {
     func.return
   }
   func.func private @make_bias() -> memref<40xf32>
+  func.func @mmwide(%a: memref<64x256xf32>, %b: memref<256x256xf32>, %c: memref<64x256xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<64x256xf32>, memref<256x256xf32>) outs(%c : memref<64x256xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
 }
