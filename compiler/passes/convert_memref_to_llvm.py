@@ -7,7 +7,8 @@
 - `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch`;
 - `memref.subview` of a contiguous block (a row: `loom-fuse-rows`) → the address of its first
   element;
-- `memref.collapse_shape`/`expand_shape` → the same pointer (contiguous views), and so is an
+- `memref.collapse_shape`/`expand_shape`/`cast` → the same pointer (contiguous views; a cast to a
+  dynamic size, `memref<?xf32>`, is indexed like any one-dimensional buffer), and so is an
   `unrealized_conversion_cast` of an `!llvm.ptr` to a memref (a buffer received through memory,
   as `loom-parallel-to-threads` passes them to a loop body on another thread).
 Sizes and strides are compile-time constants.
@@ -189,7 +190,7 @@ class LowerSubview(RewritePattern):
 
 class LowerView(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp)) or \
+        if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp, memref.CastOp)) or \
                 isinstance(op, UnrealizedConversionCastOp) and len(op.operands) == 1 and \
                 isinstance(op.operands[0].type, llvm.LLVMPointerType) and isinstance(op.results[0].type, MemRefType):
             rewriter.replace(op, [], [op.operands[0]])

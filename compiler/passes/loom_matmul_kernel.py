@@ -20,15 +20,22 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
                 a tile past C's right edge through a small buffer, Ct (matmul_microkernel.py)
 
 Packing zero-pads the last panels, so the micro-kernel always runs a full tile. A transposed
-operand costs nothing extra: packing reads A and B through their indexing maps, in the order that
-is contiguous for their layout (for `x @ transpose(w)`, B's panels are read along its rows).
+operand costs nothing extra: packing reads A and B through their strides, in the order that is
+contiguous for their layout (for `x @ transpose(w)`, B's panels are read along its rows).
+The packing routines and the macro-kernel (the jr/ir loops and the micro-kernel) are functions
+shared by all matmuls of the module that need the same variant, called with their buffers flat and
+their sizes, strides and offsets as arguments (matmul_functions.py): a program with many matmuls
+compiles each kernel once (the MLP training step: eight matmuls, one macro-kernel without and one
+with an epilogue). What stays at each matmul is the loops over blocks, the packed buffers and the
+calls.
 The tile comes from the host CPU's features (llvmlite): AVX-512 → MR×NR = 12×32 f32 / 12×16 f64
 (24 of the 32 zmm registers accumulate), AVX2+FMA → 6×16 f32 / 6×8 f64 (12 of 16 ymm: BLIS's
 haswell kernel); without FMA the pass changes nothing. `isa=avx2|avx512|none` overrides it.
 Contractions below `min-size` (M·N·K) are left to the loops. C keeps its initial value (the
 `linalg.fill` before it), so any init works.
 
-Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2; abridged: tests/filecheck/backend_loom_matmul_kernel.mlir):
+Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2, parallel=false; abridged:
+tests/filecheck/backend_loom_matmul_kernel.mlir):
 
     linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>,
                                      affine_map<(d0, d1, d2) -> (d0, d1)>],
@@ -42,35 +49,48 @@ Example (`a @ b`, f32[64, 48] @ f32[48, 40], AVX2; abridged: tests/filecheck/bac
 becomes
     %bp = memref.alloc() {alignment = 64 : i64} : memref<3x48x16xf32>
     %ap = memref.alloc() {alignment = 64 : i64} : memref<11x48x6xf32>
-    %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>     (only when N % NR != 0)
     scf.for %jc = %c0 to %c40 step %c4080 {
       scf.for %pc = %c0 to %c48 step %c256 {
-        …                                            (pack B into %bp, panels of 16 columns)
-        scf.for %ic = %c0 to %c64 step %c168 {
-          …                                          (pack A into %ap, panels of 6 rows)
-          scf.for %jq = %c0 to %nq step %c1 {
-            scf.for %iq = %c0 to %mq step %c1 {
-              %z = vector.broadcast %zero : f32 to vector<8xf32>
-              "memref.prefetch"(%c, %r0, %q0) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}> …
-              %r:12 = scf.for %p = %c0 to %kc step %c1 iter_args(%t0 = %z, …) -> (vector<8xf32>, …) {
-                %b0 = vector.load %bp[%jq, %p, %c0] : memref<3x48x16xf32>, vector<8xf32>
-                %b1 = vector.load %bp[%jq, %p, %c8] : memref<3x48x16xf32>, vector<8xf32>
-                %a0 = memref.load %ap[%iq, %p, %c0] : memref<11x48x6xf32>
-                %a0v = vector.broadcast %a0 : f32 to vector<8xf32>
-                %n0 = vector.fma %a0v, %b0, %t0 : vector<8xf32>
-                %n1 = vector.fma %a0v, %b1, %t1 : vector<8xf32>
-                …                                   (rows 1..5: 12 FMAs in all)
-                scf.yield %n0, %n1, … : vector<8xf32>, …
-              }
-              scf.if %all_columns {
-                %c0v = vector.load %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
-                %s0 = arith.addf %c0v, %r#0 fastmath<reassoc,contract> : vector<8xf32>
-                …                                    (12 loads and adds, then 12 stores)
-                vector.store %s0, %c[%r0, %q0] : memref<64x40xf32>, vector<8xf32>
-                …
-              } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
-            } } } } }
+        %b1 = memref.collapse_shape %b [[0, 1]] : memref<48x40xf32> into memref<1920xf32>
+        %bf = memref.cast %b1 : memref<1920xf32> to memref<?xf32>
+        …                                            (%bpf: %bp flat likewise)
+        func.call @matmul_pack_b_f32_6x16(%bf, %bpf, %c0, %c1, %c40, %jc, %nc, %pc, %kc, %c40)
+        scf.for %ic = %c0 to %c64 step %c66 {
+          …
+          func.call @matmul_pack_a_f32_6x16(%af, %apf, %c0, %c48, %c1, %ic, %mc, %pc, %kc, %c64)
+          func.call @matmul_macro_f32_6x16(%apf, %bpf, %cf, %c0, %c40, %c64, %ic, %mc, %jc, %nc, %kc)
+        } } }
     memref.dealloc %bp …
+    …
+    func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias},
+        %c: memref<?xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index,
+        %jc: index, %nc: index, %kc: index) attributes {no_inline} {
+      %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+      scf.for %jq = %c0 to %nq step %c1 {
+        scf.for %iq = %c0 to %mq step %c1 {
+          %z = vector.broadcast %zero : f32 to vector<8xf32>
+          "memref.prefetch"(%c, %at0) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}> …
+          %r:12 = scf.for %p = %c0 to %kc step %c1 iter_args(%t0 = %z, …) -> (vector<8xf32>, …) {
+            %b0 = vector.load %bp[%bq] : memref<?xf32>, vector<8xf32>      (%bq = jq·kc·16 + p·16)
+            %b1 = vector.load %bp[%bq8] : memref<?xf32>, vector<8xf32>
+            %a0 = memref.load %ap[%aq] : memref<?xf32>                     (%aq = iq·kc·6 + p·6)
+            %a0v = vector.broadcast %a0 : f32 to vector<8xf32>
+            %n0 = vector.fma %a0v, %b0, %t0 : vector<8xf32>
+            %n1 = vector.fma %a0v, %b1, %t1 : vector<8xf32>
+            …                                   (rows 1..5: 12 FMAs in all)
+            scf.yield %n0, %n1, … : vector<8xf32>, …
+          }
+          scf.if %all_columns {
+            %c0v = vector.load %c[%at00] : memref<?xf32>, vector<8xf32>     (c_base + row·ldc + col)
+            %s0 = arith.addf %c0v, %r#0 fastmath<reassoc,contract> : vector<8xf32>
+            …                                    (12 loads and adds, then 12 stores; rows past C guarded)
+            vector.store %s0, %c[%at00] : memref<?xf32>, vector<8xf32>
+            …
+          } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
+      } }
+      memref.dealloc %ct : memref<6x16xf32>
+      func.return
+    }
 """
 
 from __future__ import annotations
@@ -80,13 +100,16 @@ from dataclasses import dataclass
 
 from llvmlite import binding as llvm_binding
 from xdsl.context import Context
-from xdsl.dialects import arith, memref, vector
+from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import (
     Float32Type,
     Float64Type,
     FloatAttr,
+    IndexType,
     MemRefType,
     ModuleOp,
+    NoneAttr,
+    i1,
 )
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
@@ -101,15 +124,26 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK
 from compiler.passes.emitter import Emitter
+from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK
 from compiler.passes.matmul_epilogue import Epilogue, match_epilogue
+from compiler.passes.matmul_functions import (
+    SharedFunctions,
+    build_pack,
+    call,
+    coefficients,
+    distinct,
+    flat,
+    flat_type,
+    linear,
+    pack_args,
+)
 from compiler.passes.matmul_microkernel import (
+    MACRO_ARGS,
     Contraction,
-    MicroKernel,
+    MacroKernel,
     Tile,
     arith_op,
-    if_,
     loop,
     parallel_loop,
 )
@@ -183,7 +217,7 @@ def match_contraction(op: linalg.GenericOp) -> Contraction | None:
         return None
     if len(da) != len(set(da)) or len(db) != len(set(db)) or k not in da or k not in db or \
             any(d not in batch for d in da + db if d not in (m, n, k)) or \
-            any(size < 0 for t in types for size in t.get_shape()):
+            any(size < 0 for t in types for size in t.get_shape()) or any(not isinstance(t.layout, NoneAttr) for t in types):
         return None
     bounds = [0] * maps[2].num_dims
     for d, size in zip(dc, types[2].get_shape()):
@@ -204,27 +238,58 @@ def block_rows(m: int, t: Tile, parallel: bool) -> int:
 
 
 # ------------------------------------------------------------------------------- the kernel
-class KernelBuilder(MicroKernel):
-    """Emits the five loops for one contraction and one tile."""
+def elem_name(elem) -> str:
+    return f"f{elem.bitwidth}"
+
+
+class KernelBuilder:
+    """Emits the loops around packing and the macro-kernel for one contraction and one tile; the
+    packing routines and the macro-kernel are calls to the module's shared functions."""
 
     def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool, overwrite: bool,
-                 epilogue: Epilogue | None = None):
-        super().__init__(c, t, overwrite, epilogue)
-        self.e, self.parallel = e, parallel
+                 epilogue: Epilogue | None, shared: SharedFunctions):
+        self.e, self.c, self.t, self.parallel = e, c, t, parallel
+        self.overwrite, self.epilogue = overwrite, epilogue
+        self.elem = c.c.type.element_type
+        self.M, self.N, self.K = (c.bounds[d] for d in (c.m, c.n, c.k))
         self.mc = block_rows(self.M, t, parallel)
         kce = min(self.K, t.kc)
         self.ap_t = MemRefType(self.elem, [math.ceil(min(self.M, self.mc) / t.mr), kce, t.mr])
         self.bp_t = MemRefType(self.elem, [math.ceil(min(self.N, t.nc) / t.nr), kce, t.nr])
-        self.ct_t = MemRefType(self.elem, [t.mr, t.nr])
-
-    def tile_buffers(self, e: Emitter) -> list[SSAValue]:
-        """Ap, and Ct when some tile has fewer than NR columns."""
-        return [e.alloc(self.ap_t)] + ([e.alloc(self.ct_t)] if self.col_edges else [])
+        self.coeff = [coefficients(c.maps[i], v.type) for i, v in enumerate((c.a, c.b, c.c))]
+        c_dims = [r.position for r in c.maps[2].results]  # C's indices as the contraction's dims
+        self.ep_coeff = [{c_dims[p]: s for p, s in coefficients(m, buf.type).items()}
+                         for buf, m in (epilogue.buffers() if epilogue else [])]
+        name, size = elem_name(self.elem), f"{t.mr}x{t.nr}"
+        # B's panels are packed by all threads when the blocks run in parallel (else the packing,
+        # ~1/MC of the work, would be serial: 5-10 % of a 512³ product on 2 cores)
+        across_b = parallel and min(self.N, t.nc) * min(self.K, t.kc) >= PARALLEL_MIN_WORK
+        self.packs = []
+        for operand, (width, dim) in enumerate(((t.mr, c.m), (t.nr, c.n))):
+            along_k, lanes = c.contiguous(operand, c.k), c.contiguous(operand, dim) and width % t.vl == 0
+            across = across_b and operand == 1
+            self.packs.append(shared.get(
+                ("pack", operand, name, t, along_k, lanes, across), f"matmul_pack_{'ab'[operand]}_{name}_{size}",
+                pack_args(self.elem),
+                lambda be, args, w=width, ak=along_k, ln=lanes, x=across: build_pack(be, args, t, w, ak, ln, x),
+                e.loc))
+        noalias = epilogue is None or distinct([c.c, *[buf for buf, _ in epilogue.buffers()]])
+        flat_t = flat_type(self.elem)
+        args = [("ap", flat_t, True), ("bp", flat_t, True), ("c", flat_t, noalias),
+                *[(n, IndexType(), False) for n in MACRO_ARGS]]
+        args += [("first", i1, False)] if overwrite else []
+        args += [("last", i1, False)] if epilogue else []
+        for i in range(len(self.ep_coeff)):
+            args += [(f"e{i}", flat_t, noalias), (f"e{i}_base", IndexType(), False), (f"e{i}_stride", IndexType(), False)]
+        args += [(f"s{i}", self.elem, False) for i in range(len(epilogue.scalars()) if epilogue else 0)]
+        key = ("macro", name, t, overwrite, epilogue.key() if epilogue else None, noalias)
+        self.macro = shared.get(key, f"matmul_macro_{name}_{size}", args,
+                                MacroKernel(t, self.elem, overwrite, epilogue).build, e.loc)
 
     def emit(self) -> None:
         e, c = self.e, self.c
         bp = e.alloc(self.bp_t)
-        shared = [] if self.parallel else self.tile_buffers(e)
+        shared = [] if self.parallel else [e.alloc(self.ap_t)]
         ivs: list[SSAValue | None] = [None] * len(c.bounds)
 
         def batch(be: Emitter, level: int) -> None:
@@ -243,109 +308,53 @@ class KernelBuilder(MicroKernel):
 
     def blocks(self, e: Emitter, ivs: list, bp: SSAValue, shared: list[SSAValue]) -> None:
         t = self.t
-        zero = e.index(0)
 
         def jc_body(e1, jc, _):
             nc = arith_op(e1, arith.MinSIOp, e1.index(t.nc), arith_op(e1, arith.SubiOp, e1.index(self.N), jc))
 
             def pc_body(e2, pc, _):
                 kc = arith_op(e2, arith.MinSIOp, e2.index(t.kc), arith_op(e2, arith.SubiOp, e2.index(self.K), pc))
-                self.first = e2.cmp("eq", pc, e2.index(0)) if self.overwrite else None
-                self.last = e2.cmp("eq", arith_op(e2, arith.AddiOp, pc, kc), e2.index(self.K)) if self.epilogue else None
+                flags = [e2.cmp("eq", pc, e2.index(0))] if self.overwrite else []
+                if self.epilogue:
+                    flags.append(e2.cmp("eq", arith_op(e2, arith.AddiOp, pc, kc), e2.index(self.K)))
                 self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
 
                 def ic_body(e3, ic, _):
                     mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
-                    bufs = shared or self.tile_buffers(e3)
-                    ap, ct = bufs[0], bufs[1] if self.col_edges else None
+                    ap = shared[0] if shared else e3.alloc(self.ap_t)
                     self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
-                    self.macro_kernel(e3, ivs, ap, bp, ct, ic, mc, jc, nc, kc)
-                    for buf in [] if shared else bufs:
-                        e3.add(memref.DeallocOp.get(buf))
+                    self.macro_kernel(e3, ivs, ap, bp, [ic, mc, jc, nc, kc], flags)
+                    if not shared:
+                        e3.add(memref.DeallocOp.get(ap))
 
                 (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(self.mc), ic_body)
             loop(e1, e1.index(0), e1.index(self.K), e1.index(t.kc), pc_body)
-        loop(e, zero, e.index(self.N), e.index(t.nc), jc_body)
+        loop(e, e.index(0), e.index(self.N), e.index(t.nc), jc_body)
 
     def pack(self, e: Emitter, operand: int, ivs: list, buf: SSAValue, start: SSAValue, size: SSAValue,
              pc: SSAValue, kc: SSAValue) -> None:
-        """Ap[q, p, i] = A[start + q·MR + i, pc + p] (0 past `size` rows), or
-        Bp[q, p, j] = B[pc + p, start + q·NR + j] (0 past `size` columns). A whole panel is copied
-        without bounds checks, with vector loads and stores when its lanes are contiguous in the
-        operand (B's rows: NR/VL vectors per depth step); the last, partial panel is padded."""
-        c, vl = self.c, self.t.vl
-        width, dim, full = (self.t.mr, "m", self.M) if operand == 0 else (self.t.nr, "n", self.N)
+        """A call of the packing routine of A (operand 0) or B (1): see `build_pack`."""
+        c, coeff = self.c, self.coeff[operand]
+        dim = c.m if operand == 0 else c.n
         src = c.a if operand == 0 else c.b
-        along_k = c.contiguous(operand, c.k)  # the operand's rows run along k: read p innermost
-        vector_lanes = c.contiguous(operand, getattr(c, dim)) and width % vl == 0
-        panels = e.add(arith.CeilDivSIOp(size, e.index(width)))
-        zero_f = e.const(0.0, self.elem)
+        args = [flat(e, src), flat(e, buf), linear(e, coeff, ivs, c.batch), e.index(coeff[dim]), e.index(coeff[c.k]),
+                start, size, pc, kc, e.index(c.bounds[dim])]
+        call(e, self.packs[operand], args)
 
-        def panel(e1, q, _):
-            base = arith_op(e1, arith.MuliOp, q, e1.index(width))
-            first = arith_op(e1, arith.AddiOp, start, base)
+    def macro_kernel(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, blocks: list[SSAValue],
+                     flags: list[SSAValue]) -> None:
+        c = self.c
+        args = [flat(e, ap), flat(e, bp), flat(e, c.c), linear(e, self.coeff[2], ivs, c.batch),
+                e.index(self.coeff[2][c.m]), e.index(self.M), *blocks, *flags]
+        for (buf, _), coeff in zip(self.epilogue.buffers() if self.epilogue else [], self.ep_coeff):
+            args += [flat(e, buf), linear(e, coeff, ivs, c.batch), e.index(coeff.get(c.m, 0))]
+        args += self.epilogue.scalars() if self.epilogue else []
+        call(e, self.macro, args)
 
-            def whole(e2):
-                def step(e3, p, _):
-                    k = arith_op(e3, arith.AddiOp, pc, p)
-                    if vector_lanes:
-                        for v in range(width // vl):
-                            idx = self.at(e3, operand, ivs, **{dim: arith_op(e3, arith.AddiOp, first, e3.index(v * vl)), "k": k})
-                            x = e3.add(vector.LoadOp(src, idx, self.vt))
-                            e3.add(vector.StoreOp(x, buf, [q, p, e3.index(v * vl)]))
-                        return
-
-                    def lane(e4, j, _):
-                        idx = self.at(e4, operand, ivs, **{dim: arith_op(e4, arith.AddiOp, first, j), "k": k})
-                        e4.add(memref.StoreOp.get(e4.add(memref.LoadOp.get(src, idx)), buf, [q, p, j]))
-                    loop(e3, e3.index(0), e3.index(width), e3.index(1), lane)
-                loop(e2, e2.index(0), kc, e2.index(1), step)
-                return []
-
-            def padded(e2):
-                def element(e3, p, j):
-                    off = arith_op(e3, arith.AddiOp, base, j)
-                    inside = e3.cmp("lt", off, size)
-                    at = arith_op(e3, arith.MinSIOp, arith_op(e3, arith.AddiOp, start, off), e3.index(full - 1))
-                    idx = self.at(e3, operand, ivs, **{dim: at, "k": arith_op(e3, arith.AddiOp, pc, p)})
-                    v = e3.select(inside, e3.add(memref.LoadOp.get(src, idx)), zero_f)
-                    e3.add(memref.StoreOp.get(v, buf, [q, p, j]))
-
-                def outer(e3, x, _):
-                    def inner(e4, y, _):
-                        element(e4, *((x, y) if not along_k else (y, x)))
-                    loop(e3, e3.index(0), kc if along_k else e3.index(width), e3.index(1), inner)
-                loop(e2, e2.index(0), e2.index(width) if along_k else kc, e2.index(1), outer)
-                return []
-
-            end = arith_op(e1, arith.AddiOp, base, e1.index(width))
-            if_(e1, e1.cmp("le", end, size), whole, padded, [])
-        # B's panels are packed by all threads when the blocks run in parallel (else the packing,
-        # ~1/MC of the work, would be serial: 5-10 % of a 512³ product on 2 cores)
-        across = self.parallel and operand == 1 and min(self.N, self.t.nc) * min(self.K, self.t.kc) >= PARALLEL_MIN_WORK
-        (parallel_loop if across else loop)(e, e.index(0), panels, e.index(1), panel)
-
-    def macro_kernel(self, e: Emitter, ivs, ap, bp, ct, ic, mc, jc, nc, kc) -> None:
-        t = self.t
-        jq_n = e.add(arith.CeilDivSIOp(nc, e.index(t.nr)))
-        iq_n = e.add(arith.CeilDivSIOp(mc, e.index(t.mr)))
-
-        def jr_body(e1, jq, _):
-            jr = arith_op(e1, arith.MuliOp, jq, e1.index(t.nr))
-            cols = arith_op(e1, arith.MinSIOp, e1.index(t.nr), arith_op(e1, arith.SubiOp, nc, jr))
-            col0 = arith_op(e1, arith.AddiOp, jc, jr)
-
-            def ir_body(e2, iq, _):
-                ir = arith_op(e2, arith.MuliOp, iq, e2.index(t.mr))
-                rows = arith_op(e2, arith.MinSIOp, e2.index(t.mr), arith_op(e2, arith.SubiOp, mc, ir))
-                row0 = arith_op(e2, arith.AddiOp, ic, ir)
-                self.micro_kernel(e2, ivs, ap, bp, ct, iq, jq, row0, rows, col0, cols, kc)
-            loop(e1, e1.index(0), iq_n, e1.index(1), ir_body)
-        loop(e, e.index(0), jq_n, e.index(1), jr_body)
 
 class LowerContraction(RewritePattern):
-    def __init__(self, isa: str, parallel: bool, min_size: int):
-        self.isa, self.parallel, self.min_size = isa, parallel, min_size
+    def __init__(self, isa: str, parallel: bool, min_size: int, shared: SharedFunctions):
+        self.isa, self.parallel, self.min_size, self.shared = isa, parallel, min_size, shared
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
@@ -358,7 +367,7 @@ class LowerContraction(RewritePattern):
         fill = zero_fill_of(op, c)
         epilogue = match_epilogue(op, c.c) if c.bounds[c.k] > 0 else None
         e = Emitter(op.location)
-        KernelBuilder(e, c, tile, self.parallel, overwrite=fill is not None, epilogue=epilogue).emit()
+        KernelBuilder(e, c, tile, self.parallel, fill is not None, epilogue, self.shared).emit()
         if epilogue is not None:
             for const in epilogue.constants:
                 const.detach()
@@ -400,5 +409,7 @@ class LoomMatmulKernel(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         isa = host_isa() if self.isa == "host" else self.isa
-        PatternRewriteWalker(LowerContraction(isa, self.parallel, self.min_size),
+        shared = SharedFunctions(op)
+        PatternRewriteWalker(LowerContraction(isa, self.parallel, self.min_size, shared),
                              apply_recursively=False).rewrite_module(op)
+        shared.finish()

@@ -13,21 +13,23 @@ written again by a separate loop.
       %r = arith.maximumf %s, %zero : f32
       linalg.yield %r : f32
     }
-becomes, in the micro-kernel's write of a whole tile in the last depth block (vector by vector):
+becomes, in the shared macro-kernel's write of a whole tile in the last depth block (vector by
+vector; the bias is an argument, flat, with its offset and row stride: 0 for a bias over columns):
 
-    %old = vector.load %c[%i, %j] : memref<256x512xf32>, vector<8xf32>
+    %old = vector.load %c[%at] : memref<?xf32>, vector<8xf32>
     %sum = arith.addf %old, %acc fastmath<reassoc,contract> : vector<8xf32>
-    %bv = vector.load %b[%j] : memref<512xf32>, vector<8xf32>
+    %bv = vector.load %e0[%bat] : memref<?xf32>, vector<8xf32>     (%bat = e0_base + i·e0_stride + j)
+    %z = vector.broadcast %s0 : f32 to vector<8xf32>                 (%s0: the constant, an argument)
     %s = arith.addf %sum, %bv fastmath<contract> : vector<8xf32>
-    %z = vector.broadcast %zero : f32 to vector<8xf32>
     %r = arith.maximumf %s, %z : vector<8xf32>
-    vector.store %r, %c[%i, %j] : memref<256x512xf32>, vector<8xf32>
+    vector.store %r, %c[%at] : memref<?xf32>, vector<8xf32>
 
 and the same body on scalars at C's edges. An operand of the epilogue is read along the tile's
 columns as a vector when C's last dim is its last index (a bias over columns, a residual), as a
 broadcast scalar when it does not depend on that dim (a bias over rows); values from outside the
 body (constants) are broadcast. The body may use the float arithmetic of `EPILOGUE_OPS`, which
-LLVM lowers on vectors as on scalars.
+LLVM lowers on vectors as on scalars. Two epilogues with the same body, operand kinds and constants'
+positions have the same `key()`: their matmuls share the macro-kernel.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.dialects import arith, memref, vector
-from xdsl.dialects.builtin import MemRefType, VectorType
+from xdsl.dialects.builtin import MemRefType, NoneAttr, VectorType
 from xdsl.dialects.linalg import attrs as linalg_attrs
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Operation, SSAValue
@@ -43,7 +45,6 @@ from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineMap
 
 from compiler.passes.emitter import Emitter
 from compiler.passes.loom_buffer_dealloc import root
-from compiler.passes.loom_linalg_to_loops import eval_expr
 
 EPILOGUE_OPS = (arith.AddfOp, arith.SubfOp, arith.MulfOp, arith.DivfOp, arith.MaximumfOp, arith.MinimumfOp,
                 arith.MaxnumfOp, arith.MinnumfOp, arith.NegfOp)
@@ -56,29 +57,60 @@ class Epilogue:
     constants: tuple[arith.ConstantOp, ...]  # between the contraction and `op`: they move before the kernel
     reads: tuple[tuple[SSAValue, AffineMap, bool], ...]  # per input: buffer, map, vector (else broadcast)
 
-    def apply(self, e: Emitter, value: SSAValue, c_index: list[SSAValue], vt: VectorType | None) -> SSAValue:
-        """The body at C's element (or vector of elements, `vt`) `c_index`, C's value there being `value`."""
+    def scalars(self) -> list[SSAValue]:
+        """The values from outside the body that it uses (constants), in first-use order: the shared
+        kernel takes them as arguments."""
+        block, seen = self.op.body.block, {}
+        inside = set(block.args)
+        for op in block.ops:
+            seen.update((x, None) for x in op.operands if x not in inside)
+            inside.update(op.results)
+        return list(seen)
+
+    def buffers(self) -> list[tuple[SSAValue, AffineMap]]:
+        """The buffers the body reads besides C, with their maps (from C's indices)."""
+        return [(buf, m) for buf, m, _ in self.reads if buf is not None]
+
+    def key(self) -> tuple:
+        """What the code of `apply` depends on: matmuls whose epilogues have equal keys share a kernel."""
+        block = self.op.body.block
+        ids: dict[SSAValue, tuple] = {arg: ("arg", i) for i, arg in enumerate(block.args)}
+        ids.update((x, ("scalar", i)) for i, x in enumerate(self.scalars()))
+        ops = []
+        for j, op in enumerate(block.ops):
+            ops.append((op.name, tuple(ids[x] for x in op.operands), tuple(sorted(op.properties.items())),
+                        tuple(sorted(op.attributes.items()))))
+            ids.update((r, ("op", j)) for r in op.results)
+        return tuple(None if buf is None else along for buf, _, along in self.reads), tuple(ops)
+
+    def apply(self, e: Emitter, value: SSAValue, row: SSAValue, col: SSAValue, vt: VectorType | None,
+              buffers: list[tuple[SSAValue, SSAValue, SSAValue]], scalars: list[SSAValue]) -> SSAValue:
+        """The body at C's element (or vector of elements, `vt`) in row `row`, column `col` of the
+        current C matrix, C's value there being `value`. Each buffer is read flat (`memref<?xT>`) at
+        `base + row·row_stride (+ col when read along C's rows)`: `buffers` are (flat, base,
+        row_stride) in `buffers()` order, `scalars` stand for `scalars()`."""
         block = self.op.body.block
         env: dict[SSAValue, SSAValue] = {}
-        for arg, (buf, m, along) in zip(block.args, self.reads):
+        flat = iter(buffers)
+        for arg, (buf, _, along) in zip(block.args, self.reads):
             if buf is None:
                 env[arg] = value
                 continue
-            idx = [eval_expr(e, r, c_index) for r in m.results]
+            src, base, row_stride = next(flat)
+            idx = e.add(arith.AddiOp(base, e.add(arith.MuliOp(row, row_stride))))
+            if along:
+                idx = e.add(arith.AddiOp(idx, col))
             if vt is not None and along:
-                env[arg] = e.add(vector.LoadOp(buf, idx, vt))
+                env[arg] = e.add(vector.LoadOp(src, [idx], vt))
             else:
-                x = e.add(memref.LoadOp.get(buf, idx))
+                x = e.add(memref.LoadOp.get(src, [idx]))
                 env[arg] = e.add(vector.BroadcastOp(x, vt)) if vt is not None else x
+        for x, s in zip(self.scalars(), scalars):
+            env[x] = e.add(vector.BroadcastOp(s, vt)) if vt is not None else s
         for op in block.ops:
             if isinstance(op, linalg.YieldOp):
                 return env[op.operands[0]]
-            operands = []
-            for x in op.operands:
-                if x not in env:  # defined outside the body: a scalar
-                    env[x] = e.add(vector.BroadcastOp(x, vt)) if vt is not None else x
-                operands.append(env[x])
-            new = type(op).create(operands=operands, result_types=[vt or op.results[0].type],
+            new = type(op).create(operands=[env[x] for x in op.operands], result_types=[vt or op.results[0].type],
                                   properties=dict(op.properties), attributes=dict(op.attributes))
             env[op.results[0]] = e.add(new)
         raise AssertionError("a linalg.generic body ends with linalg.yield")
@@ -135,13 +167,16 @@ def match_epilogue(contraction: Operation, c: SSAValue) -> Epilogue | None:
         return None
     reads = []
     for x, m in zip(op.inputs, maps):
+        if x != c and root(x) == root(c):  # C through a view: it would read C before the last block
+            return None
         if x == c:
             if m != identity:
                 return None
             reads.append((None, m, True))
             continue
         along = _reads_along(m, rank - 1)
-        if along is None or not isinstance(x.type, MemRefType) or x.type.element_type != elem:
+        if along is None or not isinstance(x.type, MemRefType) or x.type.element_type != elem or \
+                any(size < 0 for size in x.type.get_shape()) or not isinstance(x.type.layout, NoneAttr):
             return None
         reads.append((x, m, along))
     if all(buf is not None for buf, _, _ in reads) or not _body_is_elementwise(op.body.block, elem):

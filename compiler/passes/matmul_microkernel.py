@@ -1,33 +1,37 @@
-"""The register tile of `loom-matmul-kernel`: the micro-kernel (the depth loop on MR·NR/VL vector
-accumulators) and the update of C with the tile, plus the loop builders the pass shares.
+"""The macro-kernel of `loom-matmul-kernel` (the loops over the register tiles of one block of C, the
+micro-kernel: the depth loop on MR·NR/VL vector accumulators, and the update of C with the tile),
+built as the body of a function the module's matmuls share (matmul_functions.py), plus the loop
+builders the pass uses. C is flat (`memref<?xT>`): element (i, j) of the current matrix at
+`c_base + i·ldc + j`, so one function serves every shape.
 
 C's update runs after the depth loop. Every row's loads (and the epilogue) come before the stores:
 C's rows are often a multiple of 4 KiB apart (1024 or 2048 f32), and a load after a store whose
 address has the same low 12 bits waits for it (the store buffer matches on them), which serialized
 the 12 vector updates of a tile (measured: 3–6 % of a 1024³ or 2048³ matmul). A tile with all NR
-columns is written with vector loads and stores; when M is not a multiple of MR, the last panel of
-a block has fewer rows, and each row past the first is guarded by `r < rows` (rows outside C are
+columns is written with vector loads and stores; the last panel of a block may have fewer rows
+(M not a multiple of MR), so each row past the first is guarded by `r < rows` (rows outside C are
 neither read nor written: the register tile is the edge kernel). A tile with fewer than NR columns
-(only when N is not a multiple of NR) goes through a small buffer Ct and scalar loops.
+(N not a multiple of NR) goes through a small buffer Ct and scalar loops.
 
-A whole-column tile of `f32[13, 20] += …` (AVX2, 6 × 16; abridged: rows 2–5 like row 1):
+A whole-column tile (AVX2, 6 × 16; abridged: rows 2–5 like row 1; %i00 = c_base + row0·ldc + col0,
+%i01 = %i00 + 8, %i10 = %i00 + ldc, …):
 
-    %o0 = vector.load %c[%r0, %j0] : memref<13x20xf32>, vector<8xf32>
+    %o0 = vector.load %c[%i00] : memref<?xf32>, vector<8xf32>
     %n0 = arith.addf %o0, %acc0 fastmath<reassoc,contract> : vector<8xf32>
     …
     %has1 = arith.cmpi slt, %c1, %rows : index
     %n2, %n3 = scf.if %has1 -> (vector<8xf32>, vector<8xf32>) {
-      %o2 = vector.load %c[%r1, %j0] : memref<13x20xf32>, vector<8xf32>
+      %o2 = vector.load %c[%i10] : memref<?xf32>, vector<8xf32>
       …
       scf.yield %s2, %s3 : vector<8xf32>, vector<8xf32>
     } else {
       scf.yield %zero, %zero : vector<8xf32>, vector<8xf32>
     }
     …
-    vector.store %n0, %c[%r0, %j0] : memref<13x20xf32>, vector<8xf32>
-    vector.store %n1, %c[%r0, %j8] : memref<13x20xf32>, vector<8xf32>
+    vector.store %n0, %c[%i00] : memref<?xf32>, vector<8xf32>
+    vector.store %n1, %c[%i01] : memref<?xf32>, vector<8xf32>
     scf.if %has1 {
-      vector.store %n2, %c[%r1, %j0] : memref<13x20xf32>, vector<8xf32>
+      vector.store %n2, %c[%i10] : memref<?xf32>, vector<8xf32>
       …
     }
 """
@@ -38,12 +42,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.dialects import arith, memref, scf, vector
-from xdsl.dialects.builtin import IndexType, VectorType
+from xdsl.dialects.builtin import IndexType, MemRefType, VectorType
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineMap
 
 from compiler.passes.emitter import REASSOC, Emitter
-from compiler.passes.loom_linalg_to_loops import eval_expr
 from compiler.passes.matmul_epilogue import Epilogue
 from dialects import memref_ext
 
@@ -121,64 +124,99 @@ def arith_op(e: Emitter, cls, a: SSAValue, b: SSAValue) -> SSAValue:
     return e.add(cls(a, b))
 
 
-# ------------------------------------------------------------------------------- the register tile
+def plus(e: Emitter, a: SSAValue, k: int) -> SSAValue:
+    """`a + k` (`a` itself when k is 0)."""
+    return a if k == 0 else arith_op(e, arith.AddiOp, a, e.index(k))
+
+
+# ------------------------------------------------------------------------------- the macro-kernel
 @dataclass(frozen=True)
 class Accumulators:
     """A computed register tile: its accumulators and where it lies in C."""
     acc: list[SSAValue]  # MR·NR/VL vectors, row by row
-    ivs: list  # the batch ivs
     row0: SSAValue
     rows: SSAValue  # C's rows in the tile (MR but at the edge)
     col0: SSAValue
     zero: SSAValue  # a zero vector
 
 
-class MicroKernel:
-    """The micro-kernel of one contraction on one tile; `KernelBuilder` adds the loops and packing."""
+MACRO_ARGS = ("c_base", "ldc", "m", "ic", "mc", "jc", "nc", "kc")
 
-    def __init__(self, c: Contraction, t: Tile, overwrite: bool, epilogue: Epilogue | None = None):
-        self.c, self.t = c, t
+
+class MacroKernel:
+    """The body of a shared macro-kernel function: the loops over the register tiles of one block
+    of C (`mc` rows from `ic`, `nc` columns from `jc`, depth `kc`), each tile computed from packed
+    Ap and Bp by the micro-kernel and written to C. C is flat: element (i, j) of the current matrix
+    is `c[c_base + i·ldc + j]`, `m` its rows. Arguments: `ap, bp, c`, `MACRO_ARGS`, then `first`
+    (overwriting: `pc == 0`), `last` (with an epilogue: `pc + kc == K`), then per buffer of the
+    epilogue (flat, base, row stride), then its scalars."""
+
+    def __init__(self, t: Tile, elem, overwrite: bool, epilogue: Epilogue | None):
+        self.t, self.elem = t, elem
         self.overwrite = overwrite  # C's initial value is 0: the first depth block stores, not adds
         self.epilogue = epilogue  # applied to C's tiles as the last depth block writes them
-        self.first: SSAValue | None = None  # `pc == 0` when overwriting
-        self.last: SSAValue | None = None  # `pc + kc == K` with an epilogue
-        self.elem = c.c.type.element_type
-        self.vt = VectorType(self.elem, [t.vl])
+        self.vt = VectorType(elem, [t.vl])
         self.nv = t.nr // t.vl
-        self.M, self.N, self.K = (c.bounds[d] for d in (c.m, c.n, c.k))
-        self.row_edges = self.M % t.mr != 0  # a block's last panel may have fewer than MR rows
-        self.col_edges = self.N % t.nr != 0  # the last panel of B may have fewer than NR columns (Ct)
 
-    def at(self, e: Emitter, operand: int, ivs: list, **dims: SSAValue) -> list[SSAValue]:
-        """Indices of operand (0 A, 1 B, 2 C) at the batch ivs with dims m/n/k set."""
-        ivs = list(ivs)
-        for name, v in dims.items():
-            ivs[getattr(self.c, name)] = v
-        return [eval_expr(e, r, ivs) for r in self.c.maps[operand].results]
+    def build(self, e: Emitter, args: list[SSAValue]) -> None:
+        t = self.t
+        self.ap, self.bp, self.c = args[:3]
+        self.c_base, self.ldc, self.m, ic, mc, jc, nc, kc = args[3:11]
+        rest = args[11:]
+        self.first = rest.pop(0) if self.overwrite else None
+        self.last = rest.pop(0) if self.epilogue else None
+        n_buf = len(self.epilogue.buffers()) if self.epilogue else 0
+        self.ep_buffers = [tuple(rest[3 * i:3 * i + 3]) for i in range(n_buf)]
+        self.ep_scalars = rest[3 * n_buf:]
+        self.kc = kc
+        ct = e.alloc(MemRefType(self.elem, [t.mr, t.nr]))  # (an alloca's vector stores do not translate)
+        jq_n = e.add(arith.CeilDivSIOp(nc, e.index(t.nr)))
+        iq_n = e.add(arith.CeilDivSIOp(mc, e.index(t.mr)))
 
-    def micro_kernel(self, e: Emitter, ivs, ap, bp, ct, iq, jq, row0, rows, col0, cols, kc) -> None:
+        def jr_body(e1, jq, _):
+            jr = arith_op(e1, arith.MuliOp, jq, e1.index(t.nr))
+            cols = arith_op(e1, arith.MinSIOp, e1.index(t.nr), arith_op(e1, arith.SubiOp, nc, jr))
+            col0 = arith_op(e1, arith.AddiOp, jc, jr)
+
+            def ir_body(e2, iq, _):
+                ir = arith_op(e2, arith.MuliOp, iq, e2.index(t.mr))
+                rows = arith_op(e2, arith.MinSIOp, e2.index(t.mr), arith_op(e2, arith.SubiOp, mc, ir))
+                row0 = arith_op(e2, arith.AddiOp, ic, ir)
+                self.micro_kernel(e2, ct, iq, jq, row0, rows, col0, cols)
+            loop(e1, e1.index(0), iq_n, e1.index(1), ir_body)
+        loop(e, e.index(0), jq_n, e.index(1), jr_body)
+        e.add(memref.DeallocOp.get(ct))
+
+    def c_at(self, e: Emitter, row: SSAValue, col: SSAValue) -> SSAValue:
+        return arith_op(e, arith.AddiOp, arith_op(e, arith.AddiOp, self.c_base, arith_op(e, arith.MuliOp, row, self.ldc)), col)
+
+    def micro_kernel(self, e: Emitter, ct, iq, jq, row0, rows, col0, cols) -> None:
         """Accumulate the tile from zero (the k loop never waits for C), then add it to C."""
         t, nv, vt = self.t, self.nv, self.vt
         zero = e.add(vector.BroadcastOp(e.const(0.0, self.elem), vt))
+        last_row = arith_op(e, arith.SubiOp, self.m, e.index(1))
         for r in range(t.mr):  # the tile's rows of C (clamped to the edge: a hint never faults)
-            row = arith_op(e, arith.MinSIOp, arith_op(e, arith.AddiOp, row0, e.index(r)), e.index(self.M - 1))
-            e.add(memref_ext.PrefetchOp(self.c.c, self.at(e, 2, ivs, m=row, n=col0), write=True))
+            row = arith_op(e, arith.MinSIOp, plus(e, row0, r), last_row)
+            e.add(memref_ext.PrefetchOp(self.c, [self.c_at(e, row, col0)], write=True))
+        a0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, iq, self.kc), e.index(t.mr))
+        b0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, jq, self.kc), e.index(t.nr))
 
         def k_step(be, p, acc):
-            bs = [be.add(vector.LoadOp(bp, [jq, p, be.index(v * t.vl)], vt)) for v in range(nv)]
+            bp = arith_op(be, arith.AddiOp, b0, arith_op(be, arith.MuliOp, p, be.index(t.nr)))
+            ap = arith_op(be, arith.AddiOp, a0, arith_op(be, arith.MuliOp, p, be.index(t.mr)))
+            bs = [be.add(vector.LoadOp(self.bp, [plus(be, bp, v * t.vl)], vt))
+                  for v in range(nv)]
             out = []
             for r in range(t.mr):
-                a = be.add(vector.BroadcastOp(be.add(memref.LoadOp.get(ap, [iq, p, be.index(r)])), vt))
+                x = be.add(memref.LoadOp.get(self.ap, [plus(be, ap, r)]))
+                a = be.add(vector.BroadcastOp(x, vt))
                 out += [be.add(vector.FMAOp(a, bs[v], acc[r * nv + v])) for v in range(nv)]
             return out
 
-        acc = loop(e, e.index(0), kc, e.index(1), k_step, [zero] * (t.mr * nv))
-        tile = Accumulators(acc, ivs, row0, rows, col0, zero)
-        if not self.col_edges:
-            self.whole_columns(e, tile)
-        else:
-            if_(e, e.cmp("eq", cols, e.index(t.nr)), lambda b: self.whole_columns(b, tile),
-                lambda b: self.through_ct(b, tile, ct, cols), [])
+        acc = loop(e, e.index(0), self.kc, e.index(1), k_step, [zero] * (t.mr * nv))
+        tile = Accumulators(acc, row0, rows, col0, zero)
+        if_(e, e.cmp("eq", cols, e.index(t.nr)), lambda b: self.whole_columns(b, tile),
+            lambda b: self.through_ct(b, tile, ct, cols), [])
 
     def whole_columns(self, e: Emitter, tile: Accumulators) -> list:
         """C's update by a tile with all NR columns, branching on the (run-time) first and last
@@ -192,16 +230,20 @@ class MicroKernel:
             return on_last(False)(e)
         return if_(e, self.first, on_last(True), on_last(False), [])
 
+    def finish(self, e: Emitter, x: SSAValue, row: SSAValue, col: SSAValue, vt) -> SSAValue:
+        """The epilogue at C's (row, col)."""
+        return self.epilogue.apply(e, x, row, col, vt, self.ep_buffers, self.ep_scalars)
+
     def write(self, e: Emitter, tile: Accumulators, first: bool, last: bool) -> list:
         """Every row's loads and updates, then every row's stores (with an epilogue, row by row);
         rows past C's edge are skipped."""
-        t, nv, vt, c = self.t, self.nv, self.vt, self.c.c
-        idx = {(r, v): self.at(e, 2, tile.ivs, m=arith_op(e, arith.AddiOp, tile.row0, e.index(r)),
-                               n=arith_op(e, arith.AddiOp, tile.col0, e.index(v * t.vl)))
-               for r in range(t.mr) for v in range(nv)}
+        t, nv, vt, c = self.t, self.nv, self.vt, self.c
+        rows = [plus(e, tile.row0, r) for r in range(t.mr)]
+        cols = [plus(e, tile.col0, v * t.vl) for v in range(nv)]
+        idx = {(r, v): self.c_at(e, rows[r], cols[v]) for r in range(t.mr) for v in range(nv)}
 
         def row_exists(r, body, types):  # body(emitter) for row r of the tile, if C has it
-            if not self.row_edges or r == 0:
+            if r == 0:
                 return body(e)
             return if_(e, e.cmp("lt", e.index(r), tile.rows), body, lambda _: [tile.zero] * len(types), types)
 
@@ -211,15 +253,15 @@ class MicroKernel:
                 for v in range(nv):
                     x = tile.acc[r * nv + v]
                     if not first:
-                        x = b.add(arith.AddfOp(b.add(vector.LoadOp(c, idx[r, v], vt)), x, REASSOC))
-                    out.append(self.epilogue.apply(b, x, idx[r, v], vt) if last else x)
+                        x = b.add(arith.AddfOp(b.add(vector.LoadOp(c, [idx[r, v]], vt)), x, REASSOC))
+                    out.append(self.finish(b, x, rows[r], cols[v], vt) if last else x)
                 return out
             return body
 
         def store(r):
             def body(b):
                 for v in range(nv):
-                    b.add(vector.StoreOp(new[r][v], c, idx[r, v]))
+                    b.add(vector.StoreOp(new[r][v], c, [idx[r, v]]))
                 return []
             return body
 
@@ -243,16 +285,18 @@ class MicroKernel:
                 e.add(vector.StoreOp(tile.acc[r * nv + v], ct, [e.index(r), e.index(v * t.vl)]))
 
         def row(e1, r, _):
+            i = arith_op(e1, arith.AddiOp, tile.row0, r)
+
             def col(e2, j, _):
-                idx = self.at(e2, 2, tile.ivs, m=arith_op(e2, arith.AddiOp, tile.row0, r),
-                              n=arith_op(e2, arith.AddiOp, tile.col0, j))
+                jj = arith_op(e2, arith.AddiOp, tile.col0, j)
+                idx = [self.c_at(e2, i, jj)]
                 new = e2.add(memref.LoadOp.get(ct, [r, j]))
-                total = e2.add(arith.AddfOp(e2.add(memref.LoadOp.get(self.c.c, idx)), new, REASSOC))
+                total = e2.add(arith.AddfOp(e2.add(memref.LoadOp.get(self.c, idx)), new, REASSOC))
                 if self.first is not None:
                     total = e2.select(self.first, new, total)
                 if self.last is not None:
-                    total = e2.select(self.last, self.epilogue.apply(e2, total, idx, None), total)
-                e2.add(memref.StoreOp.get(total, self.c.c, idx))
+                    total = e2.select(self.last, self.finish(e2, total, i, jj, None), total)
+                e2.add(memref.StoreOp.get(total, self.c, idx))
             loop(e1, e1.index(0), cols, e1.index(1), col)
         loop(e, e.index(0), tile.rows, e.index(1), row)
         return []
