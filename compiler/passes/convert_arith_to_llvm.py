@@ -53,6 +53,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     VectorType,
     i1,
+    i32,
 )
 from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Attribute, Operation, SSAValue
@@ -130,7 +131,7 @@ class LowerIntBinary(RewritePattern):
         if of is not None and issubclass(cls, llvm.ArithmeticBinOpOverflow):
             bits = (1 if arith.IntegerOverflowFlag.NSW in of.data else 0) | \
                    (2 if arith.IntegerOverflowFlag.NUW in of.data else 0)
-            props["overflowFlags"] = int_attr(bits, IntegerType(32))
+            props["overflowFlags"] = int_attr(bits, i32)
         _replace(rewriter, op, [_make(cls, list(op.operands), op.results[0].type, **props)])
 
 
