@@ -1,6 +1,6 @@
-"""`convert-to-llvm`'s own walk (`convert_to_llvm.Conversion`) against xDSL's greedy walker: the
-same IR comes out, and xDSL's walker finds nothing left to rewrite (no op of a source dialect, no
-trivially dead op) after the pass. The programs are those whose conversion needs more than one
+"""The conversion driver (`compiler/passes/conversion.py`) of `convert-to-llvm` and `loom-scf-to-cf`
+against xDSL's greedy walker: the same IR comes out, and xDSL's walker finds nothing left to rewrite
+(no op of a source dialect, no trivially dead op) after `convert-to-llvm`. The programs are those whose conversion needs more than one
 walk of a greedy driver: tapes pushed and popped in `for`/`if`/`while` loops (a pop's
 `loom.on_failure` is cloned with the tape's free inside), checks and calls that split blocks, the
 matmul micro-kernel's vector ops, prints."""
@@ -15,6 +15,7 @@ import compiler
 from compiler import driver
 from compiler.passes import convert_ad_to_llvm, convert_arith_to_llvm, convert_cf_to_llvm, convert_func_to_llvm
 from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm, convert_to_llvm, convert_vector_to_llvm
+from compiler.passes import loom_scf_to_cf
 from compiler.pipeline import make_context, print_module
 from compiler.pipeline_config import NAMED_PIPELINES
 from tests.test_autodiff import LOOPS, WHILE_ACTIVE_CONDITION
@@ -44,17 +45,34 @@ PROGRAMS = {
 
 
 def greedy(module, patterns, last_first=False):
-    """xDSL's driver, as the pass used before: every op offered to all the patterns, to a fixpoint."""
+    """xDSL's driver, as the passes used before: every op offered to all the patterns, to a fixpoint."""
     everything = [p for ps in patterns.values() for p in ps]
     PatternRewriteWalker(GreedyRewritePatternApplier(everything), walk_reverse=last_first).rewrite_module(module)
 
 
-def before_conversion(name: str):
+def greedy_region(region, patterns, last_first=False):
+    everything = [p for ps in patterns.values() for p in ps]
+    PatternRewriteWalker(GreedyRewritePatternApplier(everything), walk_reverse=last_first).rewrite_region(region)
+
+
+def before_conversion(name: str, passes: str = BEFORE):
     src, entry, args = PROGRAMS[name]
     lowered = getattr(compiler.loads(src, cache=False), entry).lower(*args)
     m = lowered.stage("loops")
-    driver.run_passes(m, BEFORE)
+    driver.run_passes(m, passes)
     return m
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_scf_to_cf_same_ir_as_xdsls_greedy_walker(name, monkeypatch):
+    m = before_conversion(name, BEFORE.split(",loom-scf-to-cf")[0])
+    reference = m.clone()
+    loom_scf_to_cf.LoomScfToCf().apply(make_context(), m)
+    with monkeypatch.context() as patch:
+        patch.setattr(loom_scf_to_cf, "convert", greedy_region)
+        loom_scf_to_cf.LoomScfToCf().apply(make_context(), reference)
+    assert print_module(m, locations=True) == print_module(reference, locations=True)
+    assert "scf." not in print_module(m)
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
