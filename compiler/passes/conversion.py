@@ -40,7 +40,8 @@ class Conversion:
         self.patterns = patterns
         self._dialect: dict[type[Operation], str] = {}
         self._stack: list[Operation] = []
-        self._removed: set[int] = set()
+        # the erased ops by id, held so that no op made later can reuse an erased one's id
+        self._removed: dict[int, Operation] = {}
         self._again = False  # whether another round may find more to rewrite
         self.rewriter = PatternRewriter(InsertPoint.at_end(Block()))
         self.rewriter.operation_insertion_handler.append(self._inserted)
@@ -63,7 +64,7 @@ class Conversion:
             if operand.has_one_use() and isinstance(owner := operand.owner, Operation):
                 self._stack.append(owner)
         for o in op.walk() if op.regions else (op,):
-            self._removed.add(id(o))
+            self._removed[id(o)] = o
 
     def run(self, region: Region, last_first: bool = False) -> None:
         while self._round(region, last_first) and self._again:
