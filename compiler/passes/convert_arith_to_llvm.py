@@ -53,7 +53,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     VectorType,
     i1,
-    i64,
+    i32,
 )
 from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Attribute, Operation, SSAValue
@@ -66,7 +66,7 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import convert_type, with_location
+from compiler.passes.llvm_types import constant, convert_type, icmp, int_attr, with_location
 from dialects import arith_ext, llvm_ext
 
 
@@ -104,10 +104,12 @@ class LowerConstant(RewritePattern):
         if not _scalar(t):
             return
         if isinstance(v, IntegerAttr):
-            v = IntegerAttr(v.value.data, convert_type(t))
-        elif not isinstance(v, FloatAttr):
+            new = constant(v.value.data, convert_type(t))
+        elif isinstance(v, FloatAttr):
+            new = llvm.ConstantOp.create(properties={"value": v}, result_types=[t])
+        else:
             return
-        _replace(rewriter, op, [llvm.ConstantOp(v, convert_type(t))])
+        _replace(rewriter, op, [new])
 
 
 _INT_BINARY: dict[type[Operation], type[Operation]] = {
@@ -129,7 +131,7 @@ class LowerIntBinary(RewritePattern):
         if of is not None and issubclass(cls, llvm.ArithmeticBinOpOverflow):
             bits = (1 if arith.IntegerOverflowFlag.NSW in of.data else 0) | \
                    (2 if arith.IntegerOverflowFlag.NUW in of.data else 0)
-            props["overflowFlags"] = IntegerAttr(bits, 32)
+            props["overflowFlags"] = int_attr(bits, i32)
         _replace(rewriter, op, [_make(cls, list(op.operands), op.results[0].type, **props)])
 
 
@@ -159,10 +161,6 @@ class LowerNegf(RewritePattern):
 _MINMAX = {arith.MaxSIOp: "sgt", arith.MinSIOp: "slt", arith.MaxUIOp: "ugt", arith.MinUIOp: "ult"}
 
 
-def _icmp(a: SSAValue, b: SSAValue, pred: str) -> llvm.ICmpOp:
-    return llvm.ICmpOp(a, b, IntegerAttr(llvm.ICmpPredicateFlag(pred).to_int(), i64))
-
-
 def _select(cond: SSAValue, a: SSAValue, b: SSAValue, t: Attribute) -> Operation:
     return _make(llvm.SelectOp, [cond, a, b], t, fastmathFlags=llvm.FastMathAttr(None))
 
@@ -173,7 +171,7 @@ class LowerIntMinMax(RewritePattern):
         if pred is None or not _scalar(op.results[0].type):
             return
         a, b = op.operands
-        cmp = _icmp(a, b, pred)
+        cmp = icmp(a, b, pred)
         _replace(rewriter, op, [cmp, _select(cmp.res, a, b, op.results[0].type)])
 
 
@@ -182,7 +180,7 @@ class LowerCmpi(RewritePattern):
     def match_and_rewrite(self, op: arith.CmpiOp, rewriter: PatternRewriter, /):
         if _scalar(op.lhs.type):
             pred = arith.CMPI_COMPARISON_OPERATIONS[op.predicate.value.data]
-            _replace(rewriter, op, [_icmp(op.lhs, op.rhs, pred)])
+            _replace(rewriter, op, [icmp(op.lhs, op.rhs, pred)])
 
 
 class LowerCmpf(RewritePattern):
@@ -241,7 +239,7 @@ class LowerCast(RewritePattern):
 
 
 def _const(value: int, t: Attribute) -> llvm.ConstantOp:
-    return llvm.ConstantOp(IntegerAttr(value, convert_type(t)), convert_type(t))
+    return constant(value, convert_type(t))
 
 
 def _rounded_division(op: Operation, rewriter: PatternRewriter, ceil: bool) -> None:
@@ -254,10 +252,10 @@ def _rounded_division(op: Operation, rewriter: PatternRewriter, ceil: bool) -> N
     zero, one = _const(0, t), _const(1, t)
     q = _make(llvm.SDivOp, [a, b], t)
     r = _make(llvm.SRemOp, [a, b], t)
-    nz = _icmp(r.results[0], zero.result, "ne")
-    rneg = _icmp(r.results[0], zero.result, "slt")
-    bneg = _icmp(b, zero.result, "slt")
-    signs = _icmp(rneg.res, bneg.res, "eq" if ceil else "ne")
+    nz = icmp(r.results[0], zero.result, "ne")
+    rneg = icmp(r.results[0], zero.result, "slt")
+    bneg = icmp(b, zero.result, "slt")
+    signs = icmp(rneg.res, bneg.res, "eq" if ceil else "ne")
     fix = llvm.AndOp(nz.res, signs.res)
     stepped = _make(llvm.AddOp if ceil else llvm.SubOp, [q.results[0], one.result], t)
     res = _select(fix.res, stepped.results[0], q.results[0], t)
@@ -288,7 +286,7 @@ class LowerCeilDivUI(RewritePattern):
         am1 = _make(llvm.SubOp, [a, one.result], t)
         q = _make(llvm.UDivOp, [am1.results[0], b], t)
         qp1 = _make(llvm.AddOp, [q.results[0], one.result], t)
-        isz = _icmp(a, zero.result, "eq")
+        isz = icmp(a, zero.result, "eq")
         res = _select(isz.res, zero.result, qp1.results[0], t)
         _replace(rewriter, op, [zero, one, am1, q, qp1, isz, res])
 

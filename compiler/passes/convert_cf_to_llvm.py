@@ -47,7 +47,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.convert_func_to_llvm import error_values_arg, failure_cleanup, split_before
-from compiler.passes.llvm_types import retype_block_args, with_location
+from compiler.passes.llvm_types import br, cond_br, retype_block_args, with_location
 from dialects import loom
 
 SITES = "loom.error_sites"
@@ -75,13 +75,13 @@ def number_checks(module: ModuleOp) -> None:
 class LowerBr(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cf.BranchOp, rewriter: PatternRewriter, /):
-        rewriter.replace(op, with_location(llvm.BrOp(op.successor, *op.arguments), op))
+        rewriter.replace(op, with_location(br(op.successor, op.arguments), op))
 
 
 class LowerCondBr(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: cf.ConditionalBranchOp, rewriter: PatternRewriter, /):
-        new = llvm.CondBrOp(op.cond, op.then_block, op.then_arguments, op.else_block, op.else_arguments)
+        new = cond_br(op.cond, op.then_block, op.then_arguments, op.else_block, op.else_arguments)
         rewriter.replace(op, with_location(new, op))
 
 

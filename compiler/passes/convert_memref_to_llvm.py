@@ -43,8 +43,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from xdsl.context import Context
-from xdsl.dialects import arith, llvm, memref
-from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
+from xdsl.dialects import llvm, memref
+from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -55,16 +55,26 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 
-from compiler.passes.llvm_types import assert_not_null, convert_type, declare, nbytes, with_location
+from compiler.passes.llvm_types import (
+    address,
+    assert_not_null,
+    constant,
+    convert_type,
+    declare,
+    int_arith,
+    load,
+    nbytes,
+    store,
+    with_location,
+)
 from dialects import memref_ext
 
 PTR = llvm.LLVMPointerType()
 
 
 def const(ops: list[Operation], value: int) -> SSAValue:
-    c = llvm.ConstantOp(IntegerAttr(value, i64), i64)
-    ops.append(c)
-    return c.result
+    ops.append(constant(value))
+    return ops[-1].results[0]
 
 
 def row_major(shape: list[int]) -> list[int]:
@@ -77,25 +87,18 @@ def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices,
         return ptr
     strides = strides or row_major(shape)
     lin = None
-    for idx, stride in zip(indices, strides):
-        if isinstance(idx.type, IndexType):  # index → i64 (a no-op once arith is converted)
-            cast = arith.IndexCastOp(idx, i64)
-            ops.append(cast)
-            idx = cast.result
+    for idx, stride in zip(indices, strides):  # (`index` operands become `i64` with the arith ops)
         term = idx
         if stride != 1:
-            m = llvm.MulOp(idx, const(ops, stride))
-            ops.append(m)
-            term = m.res
+            ops.append(int_arith(llvm.MulOp, idx, const(ops, stride)))
+            term = ops[-1].results[0]
         if lin is None:
             lin = term
         else:
-            a = llvm.AddOp(lin, term)
-            ops.append(a)
-            lin = a.res
-    gep = llvm.GEPOp(ptr, [llvm.GEP_USE_SSA_VAL], convert_type(t.element_type), ssa_indices=[lin], inbounds=True)
-    ops.append(gep)
-    return gep.result
+            ops.append(int_arith(llvm.AddOp, lin, term))
+            lin = ops[-1].results[0]
+    ops.append(address(ptr, lin, convert_type(t.element_type)))
+    return ops[-1].results[0]
 
 
 class LowerLoad(RewritePattern):
@@ -103,7 +106,7 @@ class LowerLoad(RewritePattern):
     def match_and_rewrite(self, op: memref.LoadOp, rewriter: PatternRewriter, /):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
-        ops.append(llvm.LoadOp(addr, convert_type(op.res.type)))  # (a tape: a pointer)
+        ops.append(load(addr, convert_type(op.res.type)))  # (a tape: a pointer)
         rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
 
 
@@ -112,7 +115,7 @@ class LowerStore(RewritePattern):
     def match_and_rewrite(self, op: memref.StoreOp, rewriter: PatternRewriter, /):
         ops: list[Operation] = []
         addr = element_address(ops, op.memref, op.memref.type, op.indices)
-        ops.append(llvm.StoreOp(op.value, addr))
+        ops.append(store(op.value, addr))
         rewriter.replace(op, with_location(ops, op), [])
 
 

@@ -50,42 +50,26 @@ becomes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import Operation
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker, RewritePattern
+from xdsl.pattern_rewriter import RewritePattern
 
 from compiler.passes import convert_ad_to_llvm, convert_arith_to_llvm, convert_cf_to_llvm, convert_func_to_llvm
 from compiler.passes import convert_math_to_llvm, convert_memref_to_llvm, convert_vector_to_llvm
+from compiler.passes.conversion import convert, erase_dead
 from compiler.passes.llvm_types import retype_block_args
 from dialects import llvm_ext
 
 
-@dataclass
-class ByDialect(RewritePattern):
-    """`GreedyRewritePatternApplier` over only the patterns that convert the op's dialect (every
-    pattern of the conversions matches ops of one or two dialects): an op of any other dialect —
-    most often an `llvm` op the conversion just made, which the walker visits again — is only
-    erased if trivially dead, instead of being offered to all ~30 patterns."""
-
-    patterns: dict[str, list[RewritePattern]]
-    _appliers: dict[str, GreedyRewritePatternApplier] = field(init=False)
-    _others: GreedyRewritePatternApplier = field(init=False)
-
-    def __post_init__(self):
-        self._appliers = {d: GreedyRewritePatternApplier(ps) for d, ps in self.patterns.items()}
-        self._others = GreedyRewritePatternApplier([])
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        self._appliers.get(op.dialect_name(), self._others).match_and_rewrite(op, rewriter)
-
-
 def rewrite(op: ModuleOp, patterns: dict[str, list[RewritePattern]], last_first: bool = False) -> None:
-    PatternRewriteWalker(ByDialect(patterns), walk_reverse=last_first).rewrite_module(op)
+    """One rewrite over the module: each op of a dialect in `patterns` offered to that dialect's
+    patterns (`Conversion`: without xDSL's walker, which visited every op twice and each op the
+    conversion creates once more, 2.3 of this pass's 2.5 s CPU on the MLP train step)."""
+    convert(op.body, patterns, last_first)
 
 
 @dataclass(frozen=True)
@@ -98,6 +82,7 @@ class ConvertToLlvm(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         llvm_ext.install()
+        erase_dead(op.body)
         rewrite(op, {"ad": convert_ad_to_llvm.patterns(), "memref": convert_memref_to_llvm.access_patterns(),
                      "vector": convert_vector_to_llvm.patterns()})
         # (and a pointer cast back to a memref — `builtin.unrealized_conversion_cast` — is the pointer)

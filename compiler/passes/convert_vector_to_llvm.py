@@ -51,7 +51,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler.passes.convert_memref_to_llvm import element_address
-from compiler.passes.llvm_types import byte_size, with_location
+from compiler.passes.llvm_types import byte_size, load, store, with_location
 
 
 class LowerVectorAccess(RewritePattern):
@@ -65,10 +65,10 @@ class LowerVectorAccess(RewritePattern):
         addr = element_address(ops, op.base, t, op.indices)
         align = byte_size(t.element_type)
         if isinstance(op, vector.LoadOp):
-            ops.append(llvm.LoadOp(addr, op.result.type, alignment=align))
+            ops.append(load(addr, op.result.type, alignment=align))
             rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
         else:
-            ops.append(llvm.StoreOp(op.vector, addr, alignment=align))
+            ops.append(store(op.vector, addr, alignment=align))
             rewriter.replace(op, with_location(ops, op), [])
 
 

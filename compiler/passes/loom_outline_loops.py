@@ -57,10 +57,10 @@ from xdsl.dialects import func, memref, scf
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, MemRefType, ModuleOp, StringAttr, UnitAttr
 from xdsl.ir import Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import Rewriter
+from xdsl.rewriter import InsertPoint, Rewriter
 
 from compiler.passes.convert_func_to_llvm import NO_INLINE
-from compiler.passes.loom_parallel_to_threads import captures, free_values
+from compiler.passes.loom_parallel_to_threads import captures, free_values, remap
 
 KERNEL_DIALECTS = frozenset({"arith", "math", "vector"})
 KERNEL_OPS = frozenset({"scf.for", "scf.if", "scf.yield", "memref.load", "memref.store", "memref.prefetch",
@@ -97,8 +97,8 @@ def distinct_buffer(v: SSAValue, entry: Block) -> bool:
 
 
 def outline(loop: scf.ForOp, entry: Block) -> tuple[func.FuncOp, list[SSAValue], list[Operation]]:
-    """The kernel running `loop` (not yet named), the values to call it with and the ops it
-    recomputes."""
+    """The kernel running `loop` (not yet named; the loop is moved into it), the values to call it
+    with and the ops it recomputes."""
     passed, cloned = captures(list(loop.operands) + free_values(loop.body.block, loop))
     block = Block(arg_types=[v.type for v in passed])
     mapping: dict[SSAValue, SSAValue] = dict(zip(passed, block.args))
@@ -109,7 +109,9 @@ def outline(loop: scf.ForOp, entry: Block) -> tuple[func.FuncOp, list[SSAValue],
         c = o.clone(value_mapper=mapping)
         block.add_op(c)
         mapping.update(zip(o.results, c.results))
-    block.add_op(loop.clone(value_mapper=mapping))
+    loop.detach()
+    block.add_op(loop)
+    remap(loop, mapping)
     ret = func.ReturnOp()
     ret.location = loop.location
     block.add_op(ret)
@@ -171,10 +173,11 @@ class LoomOutlineLoops(ModulePass):
             if len(nests) < self.min_kernels:
                 continue
             for loop in nests:
+                where = InsertPoint.before(loop.next_op)  # (a loop is never its block's terminator)
                 fn, passed, cloned = outline(loop, f.body.blocks[0])
                 call = func.CallOp(kernels.add(fn, f.sym_name.data), passed, [])
                 call.location = loop.location
-                Rewriter.replace_op(loop, call, [])
+                Rewriter.insert_op(call, where)
                 for o in reversed(cloned):  # constants and views now used inside only
                     if all(not r.uses for r in o.results):
                         Rewriter.erase_op(o)

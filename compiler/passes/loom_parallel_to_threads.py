@@ -78,12 +78,29 @@ CLONED = (arith.ConstantOp, memref.CollapseShapeOp, memref.ExpandShapeOp)
 
 def free_values(body: Block, loop: Operation) -> list[SSAValue]:
     """The values the loop body uses that are defined outside the loop, in first-use order."""
+    inside: set[SSAValue] = set()
+    for o in loop.walk():
+        inside.update(o.results)
+        for region in o.regions:
+            for b in region.blocks:
+                inside.update(b.args)
     seen: dict[SSAValue, None] = {}
     for o in body.walk():
         for v in o.operands:
-            if not loop.is_ancestor(v.owner if isinstance(v.owner, Operation) else v.owner.parent_op()):
+            if v not in inside:
                 seen.setdefault(v, None)
     return list(seen)
+
+
+def remap(op: Operation, mapping: dict[SSAValue, SSAValue]) -> None:
+    """Replace the operands of `op` and of the ops nested in it as `mapping` says: what
+    `op.clone(value_mapper=mapping)` would do, for an op that is moved instead of cloned (a loop
+    moved into the function outlined from it: cloning its body cost as much as the rest of the
+    outlining)."""
+    for o in op.walk():
+        for i, v in enumerate(o.operands):
+            if v in mapping:
+                o.operands[i] = mapping[v]
 
 
 def captures(values: list[SSAValue]) -> tuple[list[SSAValue], list[Operation]]:
@@ -143,9 +160,11 @@ def outline(loop: scf.ParallelOp, name: str) -> tuple[func.FuncOp, list[SSAValue
     lb, step = mapping[loop.lowerBound[0]], mapping[loop.step[0]]
     mapping[body.args[0]] = ce.add(arith.AddiOp(lb, ce.add(arith.MuliOp(chunk.args[0], step))))
     chunk.add_ops(ce.ops)
-    for o in body.ops:
+    for o in list(body.ops):  # moved: the loop is replaced by the call to the pool
         if not isinstance(o, scf.ReduceOp):
-            chunk.add_op(o.clone(value_mapper=mapping))
+            o.detach()
+            chunk.add_op(o)
+            remap(o, mapping)
     chunk.add_op(scf.YieldOp())
     e.add(scf.ForOp(lo, hi, e.index(1), [], chunk))
     e.add(func.ReturnOp())

@@ -49,10 +49,11 @@ from xdsl.context import Context
 from xdsl.dialects import arith, cf, scf
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriter, PatternRewriteWalker
+from xdsl.pattern_rewriter import PatternRewriter
 from xdsl.rewriter import InsertPoint
 from xdsl.transforms.convert_scf_to_cf import ForLowering, IfLowering, SwitchLowering
 
+from compiler.passes.conversion import convert, erase_dead
 from compiler.passes.convert_scf_while_to_cf import WhileLowering
 from compiler.passes.emitter import I64_MAX, int_constant
 
@@ -114,4 +115,6 @@ class LoomScfToCf(ModulePass):
         # would move the rest of the function (O(n^2) moves); back to front, only the ops up to
         # the split made before it, so each op moves about once. The block split is then also
         # near the front of its region, where `split_before` finds its index.
-        PatternRewriteWalker(GreedyRewritePatternApplier(patterns), walk_reverse=True).rewrite_module(op)
+        # (`convert`: each scf op once, without xDSL's walker's visits of every other op)
+        erase_dead(op.body)
+        convert(op.body, {"scf": patterns}, last_first=True)
