@@ -45,3 +45,54 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("mpi") and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group("mpi"))
+
+
+# ---------------------------------------------------------------- CPU time per test
+# `--cpu-durations=N` lists the N tests that took the most CPU time (this process and the
+# subprocesses it waited for — CLI runs, MPI jobs — in setup, call and teardown): on a loaded
+# machine wall times (`--durations`) say more about the load than about the tests. Works under
+# pytest-xdist (each worker measures its tests; the numbers travel in the reports).
+def pytest_addoption(parser):
+    parser.addoption("--cpu-durations", type=int, default=None, metavar="N",
+                     help="show the N tests that used the most CPU time (0: all), with the suite's total")
+
+
+def _cpu_now() -> float:
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    item._cpu_start = _cpu_now()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield
+    if item.config.getoption("cpu_durations") is not None and hasattr(item, "_cpu_start"):
+        item.user_properties.append(("cpu_s", _cpu_now() - item._cpu_start))
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == "cpu_s":
+                _CPU_TIMES[report.nodeid] = value
+
+
+_CPU_TIMES: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    n = config.getoption("cpu_durations")
+    if n is None or not _CPU_TIMES:
+        return
+    rows = sorted(_CPU_TIMES.items(), key=lambda kv: -kv[1])
+    terminalreporter.write_sep("=", f"CPU time of {'all' if not n else f'the {n} costliest'} tests "
+                                    f"(total {sum(_CPU_TIMES.values()):.1f} s over {len(rows)} tests)")
+    for nodeid, seconds in rows[:n or None]:
+        terminalreporter.write_line(f"{seconds:9.2f}s  {nodeid}")
