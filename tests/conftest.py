@@ -11,6 +11,13 @@ if ROOT not in sys.path:
 # pass that breaks the IR is named; CLI subprocesses inherit it.
 os.environ.setdefault("LOOM_VERIFY_EACH", "1")
 
+# The environment of the MPI jobs that run whole programs end to end (examples, every op family):
+# there the IR is verified once, after the last pass (LOOM_VERIFY=1), not after each (about an
+# eighth of such a job's CPU time); the passes on these programs are verified one by one in the
+# in-process tests (simulated devices, the filecheck corpus) and in the MPI collectives' and
+# split-indexing jobs, which keep LOOM_VERIFY_EACH.
+END_TO_END_ENV = dict(os.environ, LOOM_VERIFY_EACH="0", LOOM_VERIFY="1")
+
 # How a program is executed in the shared suites: the reference executor on the IR as generated
 # ("none") and after the loom-level optimizer ("loom-opt"), and natively compiled ("jit"). Each
 # case runs under all three and is compared with NumPy, so compiled results match the reference.
