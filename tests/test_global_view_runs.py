@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import compiler
+from tests.conftest import END_TO_END_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MESHES = {"1": "(dp=1)", "2": "(dp=2)", "4": "(dp=4)", "2x2": "(dp=2, tp=2)"}
@@ -282,7 +283,7 @@ def test_loom_run_devices_over_mpi_matches_unpartitioned(tmp_path):
     want = compiler.loads(MPI_PROGRAM, "g.loom", mode="eager").step(*args.values())
     p = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(src), "--entry", "step", "--inputs",
                         str(tmp_path / "in.npz"), "--devices", "4", "--out", str(tmp_path / "out.npz")],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, env=END_TO_END_ENV)
     assert p.returncode == 0, p.stderr
     got = np.load(tmp_path / "out.npz")
     assert len(got.files) == len(want) == 3
@@ -324,7 +325,7 @@ def test_every_family_over_mpi_equals_unpartitioned(tmp_path, mesh):
     script.write_text(FAMILIES_JOB)
     n = mesh_devices(mesh)
     p = subprocess.run([sys.executable, "-m", "compiler.cli", "launch", "-n", str(n), "python", str(script), mesh],
-                       cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+                       cwd=ROOT, capture_output=True, text=True, timeout=900, check=False, env=END_TO_END_ENV)
     assert p.returncode == 0, p.stdout + p.stderr
     done = re.findall(r"rank (\d+): (\w+) ok", p.stdout)
     assert sorted(done) == sorted((str(r), f) for r in range(n) for f in FAMILIES), p.stdout

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import END_TO_END_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
@@ -65,7 +66,7 @@ def test_data_parallel_training_step_over_mpi_matches_simulated_devices():
     path = os.path.join(ROOT, "examples", "train_mlp_spmd.loom")
     before, after, _ = compiler.load(path).main()  # simulated devices
     p = subprocess.run([sys.executable, "-m", "compiler.cli", "run", path, "--devices", "4"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, env=END_TO_END_ENV)
     assert p.returncode == 0, p.stderr
     got = re.search(r"loss before: (\S+) after one step: (\S+)", p.stdout)
     assert got and p.stdout.count("loss before") == 1  # printed once, by rank 0

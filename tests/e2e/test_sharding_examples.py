@@ -48,18 +48,53 @@ def test_partitioned_on_simulated_devices_gives_the_same_numbers(name, capsys):
     assert_same_printout(out, unpartitioned(name, capsys))
 
 
+# One MPI job of 4 ranks runs `loom run EXAMPLE --devices 4` for every example in turn, as each rank of
+# `loom run --devices 4` does (its launcher re-executes it as the ranks of such a job; that step and
+# its checks are tested in tests/test_global_view_runs.py, tests/test_mpi_faults.py and
+# tests/test_mpi_api.py): one MPI start-up instead of one per example. Rank 0 prints each example's
+# printout, delimited, for the test to compare one by one.
+MPI_JOB = """
+import contextlib, io, sys
+from compiler.cli import main
+from runtime import mpi
+
+for path in sys.argv[1:]:
+    sys.stderr.write(f"running {path}\\n")  # the last one named ran when a rank ended the job
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["run", path, "--devices", "4"])
+    assert status == 0, (path, status)
+    if mpi.rank() == 0:
+        print(f"<<< {path}\\n{out.getvalue()}>>> {path}", flush=True)
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.mpi
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_partitioned_on_mpi_gives_the_same_numbers(name, capsys):
-    """`--devices 4`: compiled, on 4 MPI ranks."""
+def test_partitioned_on_mpi_gives_the_same_numbers(tmp_path, capsys):
+    """`--devices 4`: compiled, on 4 MPI ranks; every example prints what it prints unpartitioned."""
+    import re
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, "-m", "compiler.cli", "run", path(name), "--devices", str(DEVICES)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
-    assert p.returncode == 0, p.stderr
-    assert_same_printout(p.stdout, unpartitioned(name, capsys))
+    from conftest import END_TO_END_ENV
+
+    script = tmp_path / "job.py"
+    script.write_text(MPI_JOB)
+    paths = [path(name) for name in EXAMPLES]
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", "launch", "-n", str(DEVICES), "python", str(script),
+                        *paths], cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
+                       env=END_TO_END_ENV)
+    assert p.returncode == 0, p.stdout + p.stderr
+    printed = {m.group(1): m.group(2) for m in re.finditer(r"^<<< (.*?)\n(.*?)^>>> \1$", p.stdout, re.S | re.M)}
+    failures = []
+    for name in EXAMPLES:
+        try:
+            assert path(name) in printed, f"no printout in the job's output:\n{p.stdout}"
+            assert_same_printout(printed[path(name)], unpartitioned(name, capsys))
+        except AssertionError as e:
+            failures.append(f"{name}: {e}")
+    assert not failures, "\n\n".join(failures)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
