@@ -141,6 +141,30 @@ builtin.module {
     }
     func.return
   }
+  // batched A, B shared by the batch (`x @ transpose(w)`, w 2-D): B is packed once per block, and
+  // the batch loop runs inside the depth block, over A's rows and C.
+  // CHECK-LABEL: func.func @bmmshared(
+  // CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK:         memref.load %b{{\[}}{{%.*}}, {{%.*}}] : memref<11x5xf32>
+  // CHECK:         memref.load %b{{\[}}{{%.*}}, {{%.*}}] : memref<11x5xf32>
+  // CHECK-NOT:     memref.load %b
+  // CHECK:         scf.for [[BATCH:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
+  // CHECK-NOT:     memref.load %b
+  // CHECK:         memref.load %a{{\[}}[[BATCH]], {{%.*}}, {{%.*}}] : memref<3x9x5xf32>
+  // CHECK-NOT:     memref.load %b
+  // CHECK:         vector.load %c{{\[}}[[BATCH]], {{%.*}}, {{%.*}}] : memref<3x9x11xf32>, vector<8xf32>
+  // CHECK-NOT:     memref.load %b
+  // CHECK:         func.return
+  func.func @bmmshared(%a: memref<3x9x5xf32>, %b: memref<11x5xf32>, %c: memref<3x9x11xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : memref<3x9x5xf32>, memref<11x5xf32>) outs(%c : memref<3x9x11xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
   // M = 12 and N = 32, multiples of the 6x16 tile: every tile is whole, written without a guard,
   // and there is no Ct.
   // CHECK-LABEL: func.func @mmwhole(
