@@ -44,7 +44,8 @@ from xdsl.ir import Operation, SSAValue
 
 from compiler.diagnostics import LoomError, span_of
 from compiler.passes.sharding.cost_model import collective_time
-from dialects.shard_ext import EnterOp, ExitOp, grid_of, group_size
+from dialects.shard_ext import grid_of, group_size
+from dialects.spmd import EnterOp, ExitOp
 
 # bytes each device sends, from S (bytes of the operand, this device's block) and n (group size)
 SEND_BYTES: dict[str, Callable[[int, int], int]] = {

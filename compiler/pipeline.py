@@ -28,7 +28,8 @@ from dialects.arith_ext import ArithExt
 from dialects.llvm_ext import LlvmExt
 from dialects.memref_ext import MemrefExt
 from dialects.loom import Loom
-from dialects.shard_ext import SHARD, SPMD
+from dialects.shard_ext import SHARD
+from dialects.spmd import SPMD
 
 
 def make_context() -> Context:

@@ -48,6 +48,7 @@ def _init() -> llvm.TargetMachine:
         if tm is None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
+            llvm.initialize_native_asmparser()  # the thread pool's spin loop has inline asm (`pause`)
             tm = new_target_machine()
             _state["tm"] = tm
             _state["print_cb"] = _PRINT_CB
@@ -155,8 +156,7 @@ class RuntimeLibrary:
 
     def link(self, mod: llvm.ModuleRef) -> None:
         if self.ll_file:
-            with open(os.path.join(os.path.dirname(__file__), self.ll_file)) as f:
-                lib = llvm.parse_assembly(f.read())
+            lib = llvm.parse_assembly(runtime_ll(self.ll_file, mod.triple))
             lib.triple, lib.data_layout = mod.triple, mod.data_layout
             mod.link_in(lib)
         self.load()
@@ -165,6 +165,20 @@ class RuntimeLibrary:
         if self.setup:
             module, function = self.setup.split(":")
             getattr(importlib.import_module(module), function)()
+
+
+# The spin-wait hint of runtime/*.ll (`pause`, x86's) on other instruction sets
+CPU_RELAX = {"aarch64": "yield", "arm64": "yield"}
+
+
+def runtime_ll(file: str, triple: str) -> str:
+    """The LLVM IR of a run-time library in runtime/, for the target `triple`."""
+    with open(os.path.join(os.path.dirname(__file__), file)) as f:
+        text = f.read()
+    arch = triple.split("-")[0]
+    if arch not in ("x86_64", "i386", "i686"):
+        text = text.replace('asm sideeffect "pause"', f'asm sideeffect "{CPU_RELAX.get(arch, "")}"')
+    return text
 
 
 RUNTIME_LIBRARIES = (
@@ -184,8 +198,7 @@ def standalone_object(mod: llvm.ModuleRef) -> bytes:
     out = llvm.parse_assembly(ir)
     for lib in RUNTIME_LIBRARIES:
         if lib.object_ll_file and lib.prefix in ir:
-            with open(os.path.join(os.path.dirname(__file__), lib.object_ll_file)) as f:
-                code = llvm.parse_assembly(f.read())
+            code = llvm.parse_assembly(runtime_ll(lib.object_ll_file, out.triple))
             code.triple, code.data_layout = out.triple, out.data_layout
             for fn in code.functions:
                 if not fn.is_declaration and fn.linkage == llvm.Linkage.external:

@@ -123,6 +123,36 @@ out:
   ret void
 }
 
+; Spinning. Waking a thread asleep on a condition variable costs tens of microseconds (more on a
+; virtual machine, whose idle virtual CPU the host has halted): as much as a whole small parallel
+; loop. So a worker that finished a job, and the caller waiting for the workers' chunks, first poll
+; for up to @lp_spin iterations (a `pause` each, `yield` on ARM: runtime/jit.py's `runtime_ll`) before they sleep. Returns whether
+; the awaited value came (otherwise the caller sleeps, having re-checked under the lock).
+@lp_spin = internal global i64 10000    ; about 0.3 ms on this machine (30 ns each)
+
+define internal i1 @lp_spin_until(ptr %p, i64 %x, i1 %equal) {   ; until (*p == x) == equal
+entry:
+  %limit = load i64, ptr @lp_spin
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %again ]
+  %v = load atomic i64, ptr %p acquire, align 8
+  %eq = icmp eq i64 %v, %x
+  %came = icmp eq i1 %eq, %equal
+  br i1 %came, label %yes, label %more
+more:
+  %i1 = add i64 %i, 1
+  %out = icmp uge i64 %i1, %limit
+  br i1 %out, label %no, label %again
+again:
+  call void asm sideeffect "pause", "~{memory}"()
+  br label %loop
+yes:
+  ret i1 true
+no:
+  ret i1 false
+}
+
 ; A worker: %arg is (the job number when it was started) << 8 | its index.
 define internal ptr @lp_worker(ptr %arg) {
 entry:
@@ -140,7 +170,16 @@ wait:                                   ; holding lp_lock
   %g = load i64, ptr @lp_generation
   %seen = load i64, ptr %seenp
   %new = icmp ne i64 %g, %seen
-  br i1 %new, label %job, label %sleep
+  br i1 %new, label %job, label %spin_start
+spin_start:                             ; spin a while without the lock: the next loop often comes soon
+  call i32 @pthread_mutex_unlock(ptr @lp_lock)
+  %waited = call i1 @lp_spin_until(ptr @lp_generation, i64 %seen, i1 false)
+  call i32 @pthread_mutex_lock(ptr @lp_lock)
+  br i1 %waited, label %wait, label %recheck
+recheck:                                ; holding lp_lock: a job published since the last look?
+  %g2 = load i64, ptr @lp_generation
+  %new2 = icmp ne i64 %g2, %seen
+  br i1 %new2, label %wait, label %sleep
 sleep:
   call i32 @pthread_cond_wait(ptr @lp_work, ptr @lp_lock)
   br label %wait
@@ -243,10 +282,11 @@ start:
   store i32 0, ptr @lp_status
   store i64 %avail, ptr @lp_active
   store atomic i64 %first, ptr @lp_next monotonic, align 8
-  store i64 %g1, ptr @lp_generation
+  store atomic i64 %g1, ptr @lp_generation release, align 8   ; spinning workers read it unlocked
   call i32 @pthread_cond_broadcast(ptr @lp_work)
   call i32 @pthread_mutex_unlock(ptr @lp_lock)
   call void @lp_run(i64 %tag, ptr %fn, ptr %ctx, i64 %n, i64 %chunks)
+  call i1 @lp_spin_until(ptr @lp_finished, i64 %chunks, i1 true)
   call i32 @pthread_mutex_lock(ptr @lp_lock)
   br label %wait
 wait:                                   ; until the chunks workers took are finished too

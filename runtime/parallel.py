@@ -45,9 +45,9 @@ def _pool() -> jit.NativeModule:
     with _lock:
         native = _state.get("native")
         if native is None:
-            with open(os.path.join(os.path.dirname(__file__), "parallel.ll")) as f:
-                mod = llvm.parse_assembly(f.read())
-            mod.triple = jit.target_machine().triple
+            triple = jit.target_machine().triple
+            mod = llvm.parse_assembly(jit.runtime_ll("parallel.ll", triple))
+            mod.triple = triple
             mod.verify()
             native = _state["native"] = jit.NativeModule(mod)
             for name in ("loom_parallel_for", "loom_parallel_status"):

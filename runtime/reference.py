@@ -30,6 +30,7 @@ from xdsl.ir import Operation
 from compiler.diagnostics import LoomRuntimeError, span_of
 from dialects import ad, loom
 from dialects import shard_ext as sx
+from dialects.spmd import ShardingConstraintOp
 from dialects.loom_semantics import CHECKS, SEMANTICS, EvalError, evaluate, np_dtype, result, result_shape
 from runtime import random as rng
 from runtime.format import format_value
@@ -60,7 +61,7 @@ class LoomFunctions(InterpreterFunctions):
     def run_stop_gradient(self, interp, op, args):
         return (args[0],)
 
-    @impl(sx.ShardingConstraintOp)
+    @impl(ShardingConstraintOp)
     def run_sharding_constraint(self, interp, op, args):
         """Unpartitioned, a sharding request is the value itself (LANGUAGE.md §9.2)."""
         return (args[0],)

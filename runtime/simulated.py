@@ -32,6 +32,7 @@ from xdsl.ir import Operation
 from compiler.diagnostics import LoomError, LoomRuntimeError
 from dialects import loom
 from dialects import shard_ext as sx
+from dialects.spmd import EnterOp, ExitOp
 from dialects.loom_semantics import result
 from runtime.reference import LoomFunctions, fail
 
@@ -190,11 +191,11 @@ class DeviceFunctions(InterpreterFunctions):
     def run_grid_shape(self, interp, op, args):
         return tuple(self.shape[a] for a in self._queried(op))
 
-    @impl(sx.EnterOp)
+    @impl(EnterOp)
     def run_enter(self, interp, op, args):
         return (args[0],)
 
-    @impl(sx.ExitOp)
+    @impl(ExitOp)
     def run_exit(self, interp, op, args):
         return (args[0],)
 

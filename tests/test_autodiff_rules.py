@@ -24,7 +24,7 @@ from compiler.passes.autodiff.jvp_rules import JVP, ZERO
 from compiler.passes.autodiff.transpose_rules import TRANSPOSE
 from compiler.pipeline import PassManager, parse_passes, verify
 from dialects import ad, loom
-from dialects.shard_ext import SPMD
+from dialects.spmd import SPMD
 from runtime.reference import run_function
 
 

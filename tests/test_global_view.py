@@ -9,7 +9,7 @@ import pytest
 
 import compiler
 from compiler import driver
-from dialects.shard_ext import ShardingConstraintOp
+from dialects.spmd import ShardingConstraintOp
 from xdsl.dialects import func
 from xdsl.dialects.builtin import FileLineColLoc
 

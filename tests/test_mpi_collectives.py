@@ -187,7 +187,7 @@ def test_every_collective_has_an_mpi_lowering():
     from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, ZERO_COLLECTIVES
     from compiler.passes.convert_shard_to_mpi import RULES
 
-    from dialects.shard_ext import ShardingConstraintOp
+    from dialects.spmd import ShardingConstraintOp
 
     # a sharding constraint never reaches this pass: shard-partition consumes it on devices, and
     # convert-loom-to-linalg drops it (an identity) in an unpartitioned compile

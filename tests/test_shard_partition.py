@@ -25,6 +25,7 @@ from compiler.passes.shard_partition import REASON
 from compiler.passes.sharding.local_rules import LOCAL
 from dialects import loom
 from dialects import shard_ext as sx
+from dialects.spmd import ShardingAttr
 from runtime.reference import run_function
 from runtime.simulated import run_spmd
 
@@ -37,7 +38,7 @@ def test_every_loom_op_has_a_local_rule():
     assert not missing
 
 
-def random_sharding(rng: random.Random, t, grid) -> sx.ShardingAttr:
+def random_sharding(rng: random.Random, t, grid) -> ShardingAttr:
     shape = list(t.get_shape()) if isinstance(t, TensorType) else []
     split = [[] for _ in shape]
     for a in rng.sample(range(len(grid)), len(grid)):
@@ -45,7 +46,7 @@ def random_sharding(rng: random.Random, t, grid) -> sx.ShardingAttr:
                 if s > 0 and s % (int(np.prod([grid[b] for b in split[d]])) * grid[a]) == 0]
         if dims and rng.random() < 0.7:
             split[rng.choice(dims)].append(a)
-    return sx.ShardingAttr("M", split)
+    return ShardingAttr("M", split)
 
 
 def annotate(module, symbol: str, grid, seed: int) -> None:
@@ -56,7 +57,7 @@ def annotate(module, symbol: str, grid, seed: int) -> None:
     module.body.block.insert_op_before(grid_op, module.body.block.first_op)
     f = next(o for o in module.body.block.ops if isinstance(o, func.FuncOp) and o.sym_name.data == symbol)
     f.attributes["spmd.arg_shardings"] = ArrayAttr([random_sharding(rng, t, grid) for t in f.function_type.inputs])
-    f.attributes["spmd.res_shardings"] = ArrayAttr([sx.ShardingAttr.replicated("M", len(getattr(t, "shape", [])))
+    f.attributes["spmd.res_shardings"] = ArrayAttr([ShardingAttr.replicated("M", len(getattr(t, "shape", [])))
                                                     for t in f.function_type.outputs])
     for op in f.walk():
         if op.results and not isinstance(op, (func.FuncOp, scf.YieldOp)):

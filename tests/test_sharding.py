@@ -16,7 +16,7 @@ from compiler.passes.sharding.rules import RULES, rule_for
 from compiler.passes.sharding_propagation import Propagation, propagate
 from compiler.pipeline import make_context
 from dialects import loom
-from dialects.shard_ext import ShardingAttr, ShardingConstraintOp, SPMD
+from dialects.spmd import SPMD, ShardingAttr, ShardingConstraintOp
 
 
 def parse(text: str, verify: bool = True):

@@ -13,6 +13,7 @@ from xdsl.parser import Parser
 from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, TRANSPOSE_COLLECTIVES
 from compiler.pipeline import PassManager, make_context, parse_passes, verify
 from dialects import ad, shard_ext as sx
+from dialects.spmd import EnterOp, ExitOp
 from runtime.simulated import run_devices, run_spmd
 
 EPS = 1e-6
@@ -101,7 +102,7 @@ def test_collective_vjp_dot_product(name):
 
 def test_every_collective_has_rules():
     used = {sx.xshard.AllReduceOp, sx.AllGatherOp, sx.ReduceScatterOp, sx.AllToAllOp, sx.AllSliceOp,
-            sx.xshard.BroadcastOp, sx.ShiftOp, sx.EnterOp, sx.ExitOp}
+            sx.xshard.BroadcastOp, sx.ShiftOp, EnterOp, ExitOp}
     assert used <= set(JVP_COLLECTIVES) and used <= set(TRANSPOSE_COLLECTIVES)
 
 

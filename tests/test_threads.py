@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -109,6 +110,20 @@ def test_elementwise_same_bits_for_any_thread_count(prog, threads, n):
     a = np.float32(0.75)
     np.testing.assert_allclose(runs(threads, prog.ew, x, a), np.tanh(x * a + np.float32(0.5)) * np.float32(1.5) + x,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_workers_asleep_and_spinning_take_the_next_loop(prog, threads):
+    """Loops back to back (the workers are still spinning when the next one comes) and loops after
+    a pause longer than the spin (the workers sleep on the condition variable and must be woken):
+    every call's result is its own."""
+    threads(2)
+    xs = [np.random.default_rng(k).standard_normal(200_003).astype(np.float32) for k in range(3)]
+    a = np.float32(1.25)
+    want = [np.tanh(x * a + np.float32(0.5)) * np.float32(1.5) + x for x in xs]
+    for rnd in range(3):
+        for k in (0, 1, 2, 1, 0):  # back to back
+            np.testing.assert_allclose(prog.ew(xs[k], a), want[k], rtol=1e-5, atol=1e-5, err_msg=f"round {rnd}")
+        time.sleep(0.02)  # ~60x the spin: the workers are asleep when the next loop comes
 
 
 def test_big_loops_run_on_threads_small_ones_do_not(prog):

@@ -14,18 +14,18 @@ from compiler.frontend import ast as A
 from compiler.frontend.check_common import Instance
 from compiler.frontend.global_view import GlobalView
 from compiler.frontend.spmd import Mesh, Sharding
-from dialects import shard_ext as sx
+from dialects.spmd import ShardingAttr, ShardingConstraintOp
 
 
-def sharding_attr(mesh: Mesh, sh: Sharding | None, rank: int) -> sx.ShardingAttr:
-    return sx.ShardingAttr(mesh.name, [[mesh.index(a) for a in axes] for axes in sh] if sh else [()] * rank)
+def sharding_attr(mesh: Mesh, sh: Sharding | None, rank: int) -> ShardingAttr:
+    return ShardingAttr(mesh.name, [[mesh.index(a) for a in axes] for axes in sh] if sh else [()] * rank)
 
 
 def constrain(g, v: SSAValue, mesh: Mesh, sh: Sharding | None, kind: str, span: Span | None) -> SSAValue:
     """`v` through a `spmd.sharding_constraint` (a scalar or an unranked value passes unchanged)."""
     if not isinstance(v.type, TensorType):
         return v
-    op = sx.ShardingConstraintOp(v, sharding_attr(mesh, sh, v.type.get_num_dims()), kind)
+    op = ShardingConstraintOp(v, sharding_attr(mesh, sh, v.type.get_num_dims()), kind)
     return g.add(op, span).results[0]
 
 

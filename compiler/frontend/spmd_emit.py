@@ -30,6 +30,7 @@ from compiler.frontend.emit_common import flat_ir_types
 from compiler.frontend.emit_structs import SVal
 from dialects import loom
 from dialects import shard_ext as sx
+from dialects.spmd import EnterOp, ExitOp
 
 
 def grid_op(mesh) -> sx.xshard.GridOp:
@@ -78,7 +79,7 @@ def wrapper(inst, location) -> func.FuncOp:
 
     args = []
     for v, bt, sh in zip(block.args, b_in, sig.param_shardings):
-        x = add(sx.EnterOp(v, mesh.name, every))
+        x = add(EnterOp(v, mesh.name, every))
         for dim, axes in enumerate(sh or ()):
             if axes:
                 x = add(sx.AllSliceOp(x, mesh.name, [mesh.index(a) for a in axes],
@@ -93,7 +94,7 @@ def wrapper(inst, location) -> func.FuncOp:
             if axes:
                 x = add(sx.AllGatherOp(x, mesh.name, [mesh.index(a) for a in axes],
                                        _resized(x.type, dim, loom.shape_of(gt)[dim]), gather_axis=dim))
-        outs.append(add(sx.ExitOp(x, mesh.name, every)))
+        outs.append(add(ExitOp(x, mesh.name, every)))
     ret = func.ReturnOp(*outs)
     ret.location = location
     block.add_ops(ops + [ret])

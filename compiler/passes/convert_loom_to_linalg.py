@@ -77,7 +77,7 @@ from compiler.diagnostics import LoomError
 from compiler.passes import loom_scalar as S
 from compiler.passes.emitter import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import ad, loom
-from dialects import shard_ext as sx
+from dialects.spmd import ShardingConstraintOp
 from compiler.passes.linalg_build import (
     PAR, RED, amap, broadcast_map, elementwise, empty, extract_scalar, fill, generic, static_shape,
 )
@@ -474,7 +474,7 @@ LOWERINGS: dict[type, Callable[[Emitter, Operation], list[SSAValue]]] = {
     loom.FullOp: lambda e, op: [fill(e, op.value, static_shape(op, op.result.type))],
     loom.AssertOp: _assert,
     # unpartitioned, a sharding request is its operand (the SPMD partitioner consumes it before)
-    sx.ShardingConstraintOp: lambda e, op: [op.input],
+    ShardingConstraintOp: lambda e, op: [op.input],
 }
 
 

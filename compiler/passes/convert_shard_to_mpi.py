@@ -68,6 +68,7 @@ from compiler.passes.linalg_build import PAR, amap, empty, generic
 from compiler.passes.llvm_types import declare
 from compiler.passes.emitter import Emitter
 from dialects import shard_ext as sx
+from dialects.spmd import EnterOp, ExitOp
 from runtime import mpi_abi
 from runtime.mpi import COMMS_SYMBOL, RANKS_SYMBOL, SITE_SYMBOL, TABLE_SIZE, comm_slot
 
@@ -352,8 +353,8 @@ RULES = {
     sx.ProcessMultiIndexOp: _process_multi_index,
     sx.ProcessLinearIndexOp: _process_linear_index,
     sx.GridShapeOp: _grid_shape,
-    sx.EnterOp: _identity,
-    sx.ExitOp: _identity,
+    EnterOp: _identity,
+    ExitOp: _identity,
 }
 
 

@@ -59,6 +59,7 @@ from compiler.passes.sharding.reshard import Layout, Step, plan
 from compiler.passes.sharding.rules import rule_for
 from dialects import loom
 from dialects import shard_ext as sx
+from dialects.spmd import EnterOp, ExitOp, ShardingConstraintOp
 
 ARG_SHARDINGS, RES_SHARDINGS, SHARDINGS = "spmd.arg_shardings", "spmd.res_shardings", "spmd.shardings"
 REASON = "loom.reason"
@@ -83,7 +84,7 @@ def where(op: Operation) -> str:
 def what(v: SSAValue) -> str:
     """A value in a reason: its name, else the name of the parameter it is, else its type."""
     name = v.name_hint or next((u.operation.result.name_hint for u in v.uses
-                                if isinstance(u.operation, sx.ShardingConstraintOp) and u.operation.kind.data == "param"),
+                                if isinstance(u.operation, ShardingConstraintOp) and u.operation.kind.data == "param"),
                                None)
     return f"%{name}" if name else str(v.type)
 
@@ -154,10 +155,10 @@ class Partitioner:
         shardings = f.attributes[ARG_SHARDINGS].data
         for i, (arg, new_arg, sharding) in enumerate(zip(old.args, block.args, shardings)):
             new_arg.name_hint = arg.name_hint or next(  # the parameter's name, from its annotation
-                (u.operation.result.name_hint for u in arg.uses if isinstance(u.operation, sx.ShardingConstraintOp)
+                (u.operation.result.name_hint for u in arg.uses if isinstance(u.operation, ShardingConstraintOp)
                  and u.operation.kind.data == "param"), None)
             self.loc = f.location
-            entered = self.insert(sx.EnterOp(new_arg, self.grid_name, all_axes)).result
+            entered = self.insert(EnterOp(new_arg, self.grid_name, all_axes)).result
             self.env[arg] = (entered, Layout.replicated(len(shape_of(arg))))
             target = Layout.of(sharding).whole()
             self.env[arg] = (self.reshard(arg, target, lambda s, t, i=i, arg=arg: (
@@ -177,9 +178,9 @@ class Partitioner:
     def op(self, op: Operation) -> None:
         if isinstance(op, func.ReturnOp):
             self.ret(op)
-        elif op.name == sx.EnterOp.name or any(v in self.per_device for v in op.operands):
+        elif op.name == EnterOp.name or any(v in self.per_device for v in op.operands):
             self.keep(op)
-        elif isinstance(op, sx.ShardingConstraintOp):
+        elif isinstance(op, ShardingConstraintOp):
             target = Layout.of(op.sharding)
             label = CONSTRAINT_LABELS[op.kind.data] + (f" at {span_of(op)}" if span_of(op) else "")
             self.env[op.result] = (self.reshard(op.input, target, lambda s, t: (
@@ -201,7 +202,7 @@ class Partitioner:
         new = self.insert(op.clone(value_mapper=mapper))
         for r, n in zip(op.results, new.results):
             self.env[r] = (n, Layout.replicated(len(shape_of(r))))
-            if op.name != sx.ExitOp.name:
+            if op.name != ExitOp.name:
                 self.per_device.add(r)
 
     def ret(self, op: func.ReturnOp) -> None:
@@ -209,7 +210,7 @@ class Partitioner:
         for i, v in enumerate(op.arguments):
             x = self.reshard(v, Layout.replicated(len(shape_of(v))), lambda s, t, i=i, v=v: (
                 f"{where(op)}: result #{i} ({what(v)}) is {s.describe(self.names)} but the function returns it whole"))
-            outs.append(self.insert(sx.ExitOp(x, self.grid_name, list(range(len(self.grid))))).result)
+            outs.append(self.insert(ExitOp(x, self.grid_name, list(range(len(self.grid))))).result)
         self.insert(func.ReturnOp(*outs))
 
     def needs(self, op: Operation, i: int) -> Callable[[Layout, Layout], str]:

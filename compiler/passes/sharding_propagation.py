@@ -61,7 +61,7 @@ from compiler.diagnostics import LoomError, span_of
 from compiler.passes.sharding.rules import OpShardingRule, rule_for, shape
 from compiler.passes.sharding.split_indexing import halo
 from dialects.loom_indexing import KIND_RANGE
-from dialects.shard_ext import ShardingAttr, ShardingConstraintOp, lookup_grid
+from dialects.spmd import ShardingAttr, ShardingConstraintOp, lookup_grid
 
 Axes = tuple[int, ...]
 

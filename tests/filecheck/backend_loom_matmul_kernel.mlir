@@ -282,4 +282,24 @@ builtin.module {
     }
     func.return
   }
+  // In parallel, a B block of at least PARALLEL_MIN_WORK elements (here 256 x 256) is packed by all
+  // threads too: its panels are an scf.parallel before the one over the blocks of A's rows.
+  // PAR-LABEL: func.func @mmwide(
+  // PAR-NEXT:    [[BPW:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<16x256x16xf32>
+  // PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
+  // PAR:           vector.load %b[{{%.*}}, {{%.*}}] : memref<256x256xf32>, vector<8xf32>
+  // PAR:           vector.store {{%.*}}, [[BPW]][{{%.*}}, {{%.*}}, {{%.*}}] : memref<16x256x16xf32>, vector<8xf32>
+  // PAR:           scf.reduce
+  // PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
+  // PAR:           memref.alloc() {alignment = 64 : i64} : memref<{{[0-9]+}}x256x6xf32>
+  // PAR:         memref.dealloc [[BPW]] : memref<16x256x16xf32>
+  func.func @mmwide(%a: memref<64x256xf32>, %b: memref<256x256xf32>, %c: memref<64x256xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<64x256xf32>, memref<256x256xf32>) outs(%c : memref<64x256xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
 }

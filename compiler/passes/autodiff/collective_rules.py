@@ -27,6 +27,7 @@ from xdsl.dialects.builtin import i64
 from compiler.passes.autodiff.build import B
 from dialects import loom
 from dialects import shard_ext as sx
+from dialects.spmd import EnterOp, ExitOp, ShardingConstraintOp
 
 
 def _grid(op) -> str:
@@ -128,17 +129,17 @@ def _t_all_slice(b: B, op, ct, lin):
 
 def _t_enter(b: B, op, ct, lin):
     total = _sum_over(b, op, ct, _axes(op))
-    return [b.add(sx.ExitOp(total, _grid(op), _axes(op)))]
+    return [b.add(ExitOp(total, _grid(op), _axes(op)))]
 
 
 def _t_exit(b: B, op, ct, lin):
     _, n = _positions(b, op)
     share = b.div(ct, b.add(loom.ConvertOp(n, loom.element_type(ct.type))))
-    return [b.add(sx.EnterOp(share, _grid(op), _axes(op)))]
+    return [b.add(EnterOp(share, _grid(op), _axes(op)))]
 
 
-def _constrained(b: B, op: sx.ShardingConstraintOp, x):
-    return b.add(sx.ShardingConstraintOp(x, op.sharding, op.kind.data))
+def _constrained(b: B, op: ShardingConstraintOp, x):
+    return b.add(ShardingConstraintOp(x, op.sharding, op.kind.data))
 
 
 def _constraint(b: B, op, t):
@@ -150,16 +151,16 @@ def _t_constraint(b: B, op, ct, lin):
 
 
 JVP_COLLECTIVES = {
-    sx.ShardingConstraintOp: _constraint,
+    ShardingConstraintOp: _constraint,
     sx.xshard.AllReduceOp: _all_reduce,
     **{cls: _linear for cls in (sx.AllGatherOp, sx.ReduceScatterOp, sx.AllToAllOp, sx.AllSliceOp,
-                                sx.xshard.BroadcastOp, sx.ShiftOp, sx.EnterOp, sx.ExitOp)},
+                                sx.xshard.BroadcastOp, sx.ShiftOp, EnterOp, ExitOp)},
 }
 
 TRANSPOSE_COLLECTIVES = {
     sx.xshard.AllReduceOp: _t_all_reduce, sx.AllGatherOp: _t_all_gather, sx.ReduceScatterOp: _t_reduce_scatter,
     sx.AllToAllOp: _t_all_to_all, sx.ShiftOp: _t_shift, sx.xshard.BroadcastOp: _t_broadcast,
-    sx.AllSliceOp: _t_all_slice, sx.EnterOp: _t_enter, sx.ExitOp: _t_exit, sx.ShardingConstraintOp: _t_constraint,
+    sx.AllSliceOp: _t_all_slice, EnterOp: _t_enter, ExitOp: _t_exit, ShardingConstraintOp: _t_constraint,
 }
 
 # positions and sizes on the mesh are integers: no derivative

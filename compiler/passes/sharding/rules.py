@@ -46,7 +46,7 @@ from xdsl.ir import Operation, SSAValue
 
 from dialects import loom
 from dialects.loom_indexing import is_whole, static_range
-from dialects.shard_ext import ShardingConstraintOp
+from dialects.spmd import ShardingConstraintOp
 
 _NAMES = "ijklmnopqrstuvwxyzabcdefgh"
 

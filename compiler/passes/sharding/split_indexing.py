@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xdsl.dialects import arith
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr, TensorType, i1, i64
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, StringAttr, TensorType, i1, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 
 from compiler.passes.sharding.cost_model import collective_time
@@ -268,7 +268,7 @@ def shifted(insert: Insert, grid: str, x: SSAValue, h: Halo, side: str, width: i
     B = h.travels
     piece = _range_slice(insert, x, h.dim, B - width, B) if side == "left" else _range_slice(insert, x, h.dim, 0, width)
     op = insert(sx.ShiftOp(piece, grid, h.axis, 1 if side == "left" else -1))
-    op.attributes["loom.reason"] = sx.StringAttr(reason)
+    op.attributes["loom.reason"] = StringAttr(reason)
     return op.results[0]
 
 
