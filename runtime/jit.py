@@ -26,6 +26,7 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from runtime import abi
+from runtime.malloc import tune_malloc
 from runtime.abi import INTERRUPT_FLAG
 
 _lock = threading.Lock()
@@ -52,6 +53,7 @@ def _init() -> llvm.TargetMachine:
             _state["tm"] = tm
             _state["print_cb"] = _PRINT_CB
             llvm.add_symbol("loom_rt_print", ctypes.cast(_PRINT_CB, ctypes.c_void_p).value)
+            tune_malloc()  # compiled code's buffers reused from call to call (runtime/malloc.py)
         return tm
 
 

@@ -109,6 +109,10 @@ OPS = {
     "convert": ("def f(x: f64[4]) -> f64[4]:\n    return f64(f32(x) * f32(2.0))\n", [X], [0]),
     "matmul": ("def f(x: f64[4], w: f64[4, 3]) -> f64[3]:\n    return x @ w\n", [X, M], [0, 1]),
     "matmul_2d": ("def f(a: f64[4, 3], b: f64[3, 4]) -> f64[4, 4]:\n    return a @ b\n", [M, M.T.copy()], [0, 1]),
+    # a weight shared by every batch element: its cotangent is one matmul over all rows (ad-transpose)
+    "matmul_shared_weight": ("def f(x: f64[2, 3, 5, 4], w: f64[4, 3], u: f64[3]) -> f64[2, 3, 5]:\n"
+                             "    return (x @ w) @ u\n",
+                             [np.linspace(-1, 1, 120).reshape(2, 3, 5, 4), M, X[:3].copy()], [0, 1, 2]),
     "reductions": ("def f(x: f64[4, 3]) -> f64[3]:\n    return sum(x, axis=0) + mean(x * x, axis=0) + prod(x, axis=0)\n",
                    [M + 2.0], [0]),
     "max_min": ("def f(x: f64[4, 3]) -> f64[4]:\n    return max(x, axis=1) - min(x * x, axis=1)\n", [M], [0]),
@@ -131,7 +135,7 @@ def test_op_derivatives_eager(name):
     check_grads(src, args, wrt, **(dict(eps=0.1, fd_rtol=1e-5, rtol=1e-5) if name == "convert" else {}))
 
 
-@pytest.mark.parametrize("name", ["mul", "div", "exp_log_sqrt", "tanh_sigmoid", "matmul_2d", "reductions",
+@pytest.mark.parametrize("name", ["mul", "div", "exp_log_sqrt", "tanh_sigmoid", "matmul_2d", "matmul_shared_weight", "reductions",
                                   "slice_update", "where"])
 def test_op_derivatives_compiled(name):
     src, args, wrt = OPS[name]

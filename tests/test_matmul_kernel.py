@@ -34,6 +34,8 @@ def bcast(a: f32[B, M, K], b: f32[K, N]) -> f32[B, M, N]:
 
 def bmm(a: f32[B, M, K], b: f32[B, K, N]) -> f32[B, M, N]:
     return a @ b
+def bcast_nt(a: f32[B, C, M, K], b: f32[N, K]) -> f32[B, C, M, N]:
+    return a @ transpose(b)
 
 def nn64(a: f64[M, K], b: f64[K, N]) -> f64[M, N]:
     return a @ b
@@ -133,6 +135,23 @@ def test_batched(progs):
     check(progs, "bcast", [a, b], np.einsum("bmk,kn->bmn", a.astype(np.float64), b), 1e-4)
     b3 = rng.standard_normal((3, 53, 31), np.float32)
     check(progs, "bmm", [a, b3], np.einsum("bmk,bkn->bmn", a.astype(np.float64), b3), 1e-4)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 29, 300, 31), (1, 2, 1, 601, 67), (3, 1, 13, 70, 45)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batched_shared_right_operand(progs, shape, threads):
+    """B shared by the batch (`x @ transpose(w)`): packed once per block, the batch loops inside
+    the depth blocks (several of them when K > 256)."""
+    from runtime import parallel
+    bsz, c, m, k, n = shape
+    rng = np.random.default_rng(k)
+    a, b = rng.standard_normal((bsz, c, m, k), np.float32), rng.standard_normal((n, k), np.float32)
+    before = parallel.num_threads()
+    try:
+        parallel.set_num_threads(threads)
+        check(progs, "bcast_nt", [a, b], np.einsum("bcmk,nk->bcmn", a.astype(np.float64), b), 1e-4)
+    finally:
+        parallel.set_num_threads(before)
 
 
 def fused(fn, op, *args) -> bool:

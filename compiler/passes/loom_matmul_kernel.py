@@ -96,6 +96,7 @@ becomes
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llvmlite import binding as llvm_binding
@@ -285,6 +286,9 @@ class KernelBuilder:
         key = ("macro", name, t, overwrite, epilogue.key() if epilogue else None, noalias)
         self.macro = shared.get(key, f"matmul_macro_{name}_{size}", args,
                                 MacroKernel(t, self.elem, overwrite, epilogue).build, e.loc)
+        # B does not depend on the batch (`x @ W` with x batched): the batch loops go inside B's
+        # blocks, so B is packed once per block instead of once per batch element
+        self.shared_b = not any(isinstance(r, AffineDimExpr) and r.position in c.batch for r in c.maps[1].results)
 
     def emit(self) -> None:
         e, c = self.e, self.c
@@ -292,21 +296,27 @@ class KernelBuilder:
         shared = [] if self.parallel else [e.alloc(self.ap_t)]
         ivs: list[SSAValue | None] = [None] * len(c.bounds)
 
-        def batch(be: Emitter, level: int) -> None:
+        def batch(be: Emitter, level: int, inner: Callable[[Emitter], None]) -> None:
             if level == len(c.batch):
-                self.blocks(be, ivs, bp, shared)
+                inner(be)
                 return
 
             def body(le, iv, _):
                 ivs[c.batch[level]] = iv
-                batch(le, level + 1)
+                batch(le, level + 1, inner)
             loop(be, be.index(0), be.index(c.bounds[c.batch[level]]), be.index(1), body)
 
-        batch(e, 0)
+        if self.shared_b:  # B packed once per block, then every batch element's rows run on it
+            self.blocks(e, ivs, bp, shared, lambda be, rows: batch(be, 0, rows))
+        else:
+            batch(e, 0, lambda be: self.blocks(be, ivs, bp, shared, lambda be2, rows: rows(be2)))
         for buf in [bp, *shared]:
             e.add(memref.DeallocOp.get(buf))
 
-    def blocks(self, e: Emitter, ivs: list, bp: SSAValue, shared: list[SSAValue]) -> None:
+    def blocks(self, e: Emitter, ivs: list, bp: SSAValue, shared: list[SSAValue],
+               around_rows: Callable[[Emitter, Callable[[Emitter], None]], None]) -> None:
+        """The loops over B's column blocks, depth blocks and A's row blocks; `around_rows` emits
+        the row blocks' loop (with the batch loops around it, when B is the same for all)."""
         t = self.t
 
         def jc_body(e1, jc, _):
@@ -327,7 +337,8 @@ class KernelBuilder:
                     if not shared:
                         e3.add(memref.DeallocOp.get(ap))
 
-                (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(self.mc), ic_body)
+                around_rows(e2, lambda e3: (parallel_loop if self.parallel else loop)(
+                    e3, e3.index(0), e3.index(self.M), e3.index(self.mc), ic_body))
             loop(e1, e1.index(0), e1.index(self.K), e1.index(t.kc), pc_body)
         loop(e, e.index(0), e.index(self.N), e.index(t.nc), jc_body)
 

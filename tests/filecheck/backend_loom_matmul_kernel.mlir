@@ -64,6 +64,23 @@
 // CHECK-NEXT:          [[CBASE:%[0-9a-z_]+]] = arith.addi {{%.*}}, [[COFF]] : index
 // CHECK-NEXT:          func.call @matmul_macro_f64_6x8({{%.*}}, {{%.*}}, {{%.*}}, [[CBASE]],
 
+// batched A, B shared by the batch (`x @ transpose(w)`, w 2-D): B is packed once per block, and
+// the batch loop runs inside the depth block, over A's rows and C.
+// CHECK-LABEL: func.func @bmmshared(
+// CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+// CHECK:         scf.for {{%.*}} = {{%.*}} to {{%.*}} step {{%.*}} {
+// CHECK:         func.call @matmul_pack_b_f32_6x16(
+// CHECK-NOT:     func.call @matmul_pack_b
+// CHECK:         scf.for [[BATCH:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
+// CHECK-NOT:     func.call @matmul_pack_b
+// CHECK:         [[AOFF:%[0-9a-z_]+]] = arith.muli [[BATCH]], {{%.*}} : index
+// CHECK:         func.call @matmul_pack_a_f32_6x16(
+// CHECK-NOT:     func.call @matmul_pack_b
+// CHECK:         [[COFF:%[0-9a-z_]+]] = arith.muli [[BATCH]], {{%.*}} : index
+// CHECK:         func.call @matmul_macro_f32_6x16(
+// CHECK-NOT:     func.call @matmul_pack_b
+// CHECK:         func.return
+
 // M = 12 and N = 32, C's row stride 32 (not 20 as @mm's): the same macro-kernel as @mm. B's rows
 // are contiguous: another packing routine (vector loads).
 // CHECK-LABEL: func.func @mmwhole(
@@ -292,6 +309,15 @@ builtin.module {
       %p = arith.mulf %x, %y fastmath<reassoc,contract> : f64
       %s = arith.addf %acc, %p fastmath<reassoc,contract> : f64
       linalg.yield %s : f64
+    }
+    func.return
+  }
+  func.func @bmmshared(%a: memref<3x9x5xf32>, %b: memref<11x5xf32>, %c: memref<3x9x11xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : memref<3x9x5xf32>, memref<11x5xf32>) outs(%c : memref<3x9x11xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
     }
     func.return
   }

@@ -9,6 +9,8 @@ None) per operand — only linear operands get one. A linear op is linear in its
 
 from __future__ import annotations
 
+import math
+
 from compiler.passes.autodiff.build import B
 from compiler.passes.autodiff.collective_rules import TRANSPOSE_COLLECTIVES
 from dialects import loom
@@ -50,7 +52,8 @@ def _swap_last(b: B, v):
 
 
 def _matmul(b: B, op, ct, lin):
-    """ct_x = ct @ yᵀ, ct_y = xᵀ @ ct (1-D operands as a row/column; batch dims summed back).
+    """ct_x = ct @ yᵀ, ct_y = xᵀ @ ct (1-D operands as a row/column; batch dims summed back, or for
+    a 2-D y, contracted together with x's rows).
     Only the primal operand's value is used; of the linear one only its type."""
     x, y = op.operands
     xs, ys = loom.shape_of(x.type), loom.shape_of(y.type)
@@ -66,7 +69,15 @@ def _matmul(b: B, op, ct, lin):
         out[0] = b.reshape(b.unbroadcast(gx, loom.make_type(elem, x2s)), x.type)
     if lin[1]:
         x2 = b.reshape(x, loom.make_type(elem, x2s))
-        gy = b.matmul(_swap_last(b, x2), c2, loom.make_type(elem, (*batch, y2s[-2], y2s[-1])))
+        gbatch = batch
+        if batch and len(y2s) == 2:
+            # y is shared by every batch element (`x @ W`): the batch joins the contraction, one
+            # matmul xᵀ @ ct over all rows instead of one per batch element summed afterwards
+            dims = (*batch, x2s[-2])
+            rows = loom.DYNAMIC if loom.DYNAMIC in dims else math.prod(dims)
+            x2 = b.reshape(x2, loom.make_type(elem, (rows, x2s[-1])))
+            c2, gbatch = b.reshape(c2, loom.make_type(elem, (rows, y2s[-1]))), ()
+        gy = b.matmul(_swap_last(b, x2), c2, loom.make_type(elem, (*gbatch, y2s[-2], y2s[-1])))
         out[1] = b.reshape(b.unbroadcast(gy, loom.make_type(elem, y2s)), y.type)
     return out
 
