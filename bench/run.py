@@ -90,11 +90,18 @@ def optional_libraries() -> dict:
 # conversion is not timed) and a `to_numpy` that turns its result into a NumPy value for the check.
 # ---------------------------------------------------------------------------------------------
 
+# After a parallel loop the pool's workers spin for a while (runtime/parallel.ll, "Spinning") before
+# they sleep: `interleaved` lets a call on several threads settle this long after it returns, so that
+# this CPU time is counted as that call's and never as the next library's (the clocks are per process).
+SETTLE_S = 0.005
+
+
 def on_threads(n: int, f):
     """`f` with Loom's parallel loops on `n` threads."""
     def call():
         parallel.set_num_threads(n)
         return f()
+    call.settle = SETTLE_S if n > 1 else 0.0
     return call
 
 
@@ -166,9 +173,14 @@ def interleaved(calls: dict, repeats: int, clock=time.perf_counter) -> dict[str,
     try:
         for _ in range(repeats):
             for name, call in calls.items():
+                settle = getattr(call, "settle", 0.0)
                 t = clock()
                 call()
+                if settle and clock is time.process_time:
+                    time.sleep(settle)  # the pool's spinning workers: this call's CPU time
                 times[name].append(clock() - t)
+                if settle and clock is not time.process_time:
+                    time.sleep(settle)  # not timed, but not overlapping the next call either
     finally:
         if gc_was_enabled:
             gc.enable()
