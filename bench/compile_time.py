@@ -7,7 +7,11 @@ So for each program we start two subprocesses that share one temporary, initiall
 LOOM_CACHE_DIR:
 
   (a) cold:      the cache directory is empty, so Loom compiles the program to native code;
-  (b) cache hit: the same directory now holds the object code, so Loom only loads it.
+  (b) cache hit: the same directory now holds the object code, so Loom only loads it;
+  (c) new shape: the same program at half the batch size, a specialization not compiled before,
+                 with the matmul kernels that (a) compiled already in the directory (they do not
+                 depend on the sizes: runtime/codegen_units.py) — the first call of a new program
+                 on a machine where Loom has run before.
 
 Each subprocess times, with time.perf_counter (wall) and time.process_time (CPU: what other load
 on the machine disturbs least), from `compiler.load(path, cache=True)` to the first result. The
@@ -93,7 +97,7 @@ def error_lines(text: str, keep: int = 3) -> list[str]:
 
 
 def measure(batch: int, workloads: tuple[str, ...] = tuple(WORKLOADS)) -> dict:
-    """For each workload, the cold and the cache-hit subprocess: {"batch": …, workload: {"cold", "hit"}}."""
+    """For each workload, the three subprocesses: {"batch": …, workload: {"cold", "hit", "new_shape"}}."""
     res = {"batch": batch}
     for w in workloads:
         tmp = tempfile.mkdtemp(prefix="loom-bench-")
@@ -105,7 +109,8 @@ def measure(batch: int, workloads: tuple[str, ...] = tuple(WORKLOADS)) -> dict:
             os.makedirs(cache_dir)
             cold = run_child(w, path, batch, cache_dir)
             hit = run_child(w, path, batch, cache_dir)
-            res[w] = {"cold": cold, "hit": hit}
+            shape = run_child(w, path, max(batch // 2, 1), cache_dir)
+            res[w] = {"cold": cold, "hit": hit, "new_shape": shape}
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return res
@@ -113,14 +118,15 @@ def measure(batch: int, workloads: tuple[str, ...] = tuple(WORKLOADS)) -> dict:
 
 def report(res: dict) -> None:
     print(f"\n== (7) compile time (batch {res['batch']}), each in a fresh process (CPU s: process time) ==")
-    print(f"  {'run':<38}{'import s':>9}{'(CPU)':>7}{'load->1st s':>13}{'(CPU)':>7}{'warm call s':>13}"
+    print(f"  {'run':<46}{'import s':>9}{'(CPU)':>7}{'load->1st s':>13}{'(CPU)':>7}{'warm call s':>13}"
           f"{'process s':>11}{'cache files':>13}  check")
     for w in WORKLOADS:
         if w not in res:
             continue
-        for label, key in (("(a) cold, empty cache", "cold"), ("(b) cache hit", "hit")):
+        for label, key in (("(a) cold, empty cache", "cold"), ("(b) cache hit", "hit"),
+                           (f"(c) batch {max(res['batch'] // 2, 1)}, kernels cached", "new_shape")):
             r = res[w][key]
-            print(f"  {WORKLOADS[w][0] + ' ' + label:<38}{r['import_compiler_s']:>9.3f}{r['import_compiler_cpu_s']:>7.2f}"
+            print(f"  {WORKLOADS[w][0] + ' ' + label:<46}{r['import_compiler_s']:>9.3f}{r['import_compiler_cpu_s']:>7.2f}"
                   f"{r['load_to_first_result_s']:>13.3f}{r['load_to_first_result_cpu_s']:>7.2f}{r['warm_call_s']:>13.3f}"
                   f"{r['process_wall_s']:>11.2f}{r['cache_files']:>13}  {'ok' if r['ok'] else '*** MISMATCH ***'}")
     print("  targets (MLP forward): cold <= 1 s, cache hit <= 100 ms, on 'load->1st result' (import not included);")

@@ -56,7 +56,7 @@ if ROOT not in sys.path:  # `python bench/run.py` puts bench/ (not the repositor
 import numpy as np
 
 import compiler
-from bench import compile_scaling, compile_time
+from bench import compile_scaling, compile_time, machine
 from bench import workloads as W
 from runtime import parallel
 
@@ -242,22 +242,8 @@ MACHINE: dict = {}  # "peak_gflops" (per core) and "copy_gbps", measured once by
 
 
 def measure_machine(repeats: int) -> dict:
-    """The roofline's two ceilings, measured with NumPy on 1 thread: FMA peak ~ a 1024 matmul's
-    GFLOP/s (OpenBLAS reaches ~90% of the core's peak), bandwidth ~ a 64 MiB copy's GB/s (read +
-    write). Medians of `repeats` runs."""
-    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
-    src = np.ones(16 * 2 ** 20, np.float32)
-    dst = np.empty_like(src)
-    mm, cp = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ a
-        mm.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        np.copyto(dst, src)
-        cp.append(time.perf_counter() - t)
-    MACHINE.update(peak_gflops=2 * 1024 ** 3 / statistics.median(mm) / 1e9,
-                   copy_gbps=2 * src.nbytes / statistics.median(cp) / 1e9)
+    """The roofline's two ceilings (bench/machine.py): FMA peak per core and copy bandwidth."""
+    MACHINE.update(peak_gflops=machine.fma_peak_gflops(repeats), copy_gbps=machine.copy_gbps(repeats))
     return MACHINE
 
 
@@ -473,8 +459,8 @@ def main(argv=None) -> int:
     if args.threads > 1:
         print(f"row 'loom x{args.threads}': Loom's parallel loops on {args.threads} threads (the others stay on 1)")
     m = measure_machine(args.repeats)
-    print(f"roofline ceilings (NumPy, 1 thread, medians): FMA peak ~ {m['peak_gflops']:.1f} GFLOP/s per core "
-          f"(1024 matmul), bandwidth ~ {m['copy_gbps']:.1f} GB/s (64 MiB copy)")
+    print(f"roofline ceilings (bench/machine.py, 1 thread, medians): FMA peak {m['peak_gflops']:.1f} GFLOP/s "
+          f"per core, bandwidth {m['copy_gbps']:.1f} GB/s (64 MiB copy)")
 
     results = {}
     for w in selected:

@@ -15,7 +15,7 @@ layernorm,cold`). For each row:
   loaded machine the minimum is the run that got the cores). And, robust to other load, Loom's CPU
   time on N threads over its CPU time on 1 (the work the threads add: start-up, waiting, imbalance):
   N / that is the speed-up N free cores would allow at most.
-- **Roofline**: Loom's GFLOP/s of CPU time as a fraction of the FMA peak (`--peak`, per core), or
+- **Roofline**: Loom's GFLOP/s of CPU time as a fraction of the FMA peak (measured by bench/machine.py, or `--peak`; per core), or
   its GB/s (inputs read once, outputs written once) as a fraction of a 64 MiB copy's, both CPU time.
 - **Check**: every implementation's result against NumPy's (bench/run.py's tolerance); a mismatch
   is shown and fails the run (exit status 1).
@@ -41,10 +41,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from bench import compile_time  # noqa: E402
+from bench import compile_time, machine  # noqa: E402
 from bench import workloads as W  # noqa: E402
 
-PEAK_GFLOPS = 117.0  # per core, AVX2: 2 FMA pipes x 8 f32 lanes x 2 flops x ~3.7 GHz (this machine)
 ROWS = ("matmul", "mlp", "train", "transformer", "softmax", "layernorm", "cold")
 
 # workload name -> (row group, the libraries the target compares with, target ratio of CPU times)
@@ -88,14 +87,6 @@ def measure(w: W.Workload, libs: dict, repeats: int, threads: int) -> dict:
         wall = R.interleaved(multi, repeats, time.perf_counter)
         res["wall_ms"] = {k: (statistics.median(v) * 1e3, min(v) * 1e3) for k, v in wall.items()}
     return res
-
-
-def copy_gbps(repeats: int) -> float:
-    """A 64 MiB copy's bandwidth (read + write) in CPU time, median of `repeats`."""
-    src = np.ones(16 * 2 ** 20, np.float32)
-    dst = np.empty_like(src)
-    ts = R.interleaved({"copy": lambda: np.copyto(dst, src)}, repeats, time.process_time)["copy"]
-    return 2 * src.nbytes / statistics.median(ts) / 1e9
 
 
 def verdict(name: str, res: dict) -> tuple[str, float | None, str]:
@@ -156,7 +147,8 @@ def print_row(name: str, res: dict, threads: int, peak: float, bandwidth: float)
 
 def cold(batch: int) -> dict:
     """Loom's and JAX's first call of the training step, each in a fresh process, CPU seconds."""
-    loom = compile_time.measure(batch, ("train",))["train"]["cold"]
+    runs = compile_time.measure(batch, ("train",))["train"]
+    loom, shape = runs["cold"], runs["new_shape"]
     env = dict(os.environ, PYTHONPATH=R.ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", JAX_COLD, str(batch)], capture_output=True, text=True, cwd=R.ROOT,
                           env=env, check=False)
@@ -164,7 +156,9 @@ def cold(batch: int) -> dict:
         raise RuntimeError("JAX's first call failed:\n" + "\n".join(compile_time.error_lines(proc.stderr)))
     jax_res = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"loom_cpu_s": loom["load_to_first_result_cpu_s"], "loom_wall_s": loom["load_to_first_result_s"],
-            "loom_ok": loom["ok"], "jax_cpu_s": jax_res["cpu_s"], "jax_wall_s": jax_res["wall_s"]}
+            "loom_ok": loom["ok"] and shape["ok"], "jax_cpu_s": jax_res["cpu_s"], "jax_wall_s": jax_res["wall_s"],
+            "loom_new_shape_cpu_s": shape["load_to_first_result_cpu_s"],
+            "loom_new_shape_wall_s": shape["load_to_first_result_s"]}
 
 
 def main(argv=None) -> int:
@@ -173,7 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="timed calls per implementation (default 11; --quick 5)")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="the all-cores column")
     ap.add_argument("--only", default=",".join(ROWS), help=f"rows, comma-separated: {', '.join(ROWS)}")
-    ap.add_argument("--peak", type=float, default=PEAK_GFLOPS, help="FMA peak per core, GFLOP/s")
+    ap.add_argument("--peak", type=float, default=None,
+                    help="FMA peak per core, GFLOP/s (default: measured, bench/machine.py)")
     ap.add_argument("--json", metavar="OUT", help="also write the results to OUT")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
@@ -186,8 +181,11 @@ def main(argv=None) -> int:
     print(f"{info['time']}  {info['cpu']}, {info['cpus_available']} cores available; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}{'  (--quick sizes)' if args.quick else ''}")
     libs = R.optional_libraries()
-    bandwidth = copy_gbps(repeats)
-    print(f"ceilings: FMA peak {args.peak:.0f} GFLOP/s per core (--peak); copy {bandwidth:.1f} GB/s (CPU time)")
+    bandwidth = machine.copy_gbps(repeats)
+    if args.peak is None:
+        args.peak = machine.fma_peak_gflops(repeats)
+    print(f"ceilings: FMA peak {args.peak:.0f} GFLOP/s per core ({machine.vector_lanes()} f32 lanes; --peak); "
+          f"copy {bandwidth:.1f} GB/s (CPU time)")
     out = {"meta": {**info, "quick": args.quick, "repeats": repeats, "threads": args.threads, "peak": args.peak,
                     "copy_gbps": bandwidth}, "rows": [], "results": {}}
     for w in workloads(args.quick, only):
@@ -203,7 +201,9 @@ def main(argv=None) -> int:
             v = "MISMATCH" if not c["loom_ok"] else "PASS" if ratio <= 1.0 else "MISS"
             print(f"\n== cold first call, MLP train step, batch {batch}, fresh processes (import excluded) ==\n"
                   f"  CPU s: loom {c['loom_cpu_s']:.2f}  jax {c['jax_cpu_s']:.2f}  (wall {c['loom_wall_s']:.2f} / "
-                  f"{c['jax_wall_s']:.2f})\n  target: loom/jax <= 1.0: {ratio:.2f}  {v}")
+                  f"{c['jax_wall_s']:.2f})\n  target: loom/jax <= 1.0: {ratio:.2f}  {v}\n"
+                  f"  batch {max(batch // 2, 1)} next, in a fresh process with the kernels of the first in the cache: "
+                  f"loom {c['loom_new_shape_cpu_s']:.2f} CPU s ({c['loom_new_shape_cpu_s'] / c['jax_cpu_s']:.2f}x jax)")
             out["results"]["cold"] = c
             out["rows"].append({"name": "cold", "target": "CPU time vs jax <= 1.0", "ratio": ratio, "verdict": v})
         except Exception as e:  # noqa: BLE001

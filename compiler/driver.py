@@ -22,6 +22,7 @@ program needs neither and a call served from the compile cache needs no xDSL
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import os
@@ -409,7 +410,9 @@ def signature(module: ModuleOp, symbol: str):
 
 
 class Artifact:
-    """One specialization taken through LLVM: IR texts, object code and (lazily) machine code."""
+    """One specialization taken through LLVM: IR texts, object code and (lazily) machine code. The
+    JIT compiles it in codegen units (`runtime/codegen_units.py`: the matmul kernels apart, and
+    reused from earlier compilations); the text stages and `--emit=obj` optimize the whole module."""
 
     def __init__(self, llvm_module: ModuleOp, symbol: str, sig, times: list | None = None):
         from runtime import jit
@@ -419,10 +422,17 @@ class Artifact:
         self.times = times if times is not None else []
         t0 = time.perf_counter()
         self.llvm_ir = jit.translate(llvm_module)
-        t1 = time.perf_counter()
-        self.optimized = jit.optimize(self.llvm_ir)
-        self.llvm_opt = str(self.optimized)
-        self.times += [("translate to LLVM IR (llvmlite)", t1 - t0), ("LLVM O3", time.perf_counter() - t1)]
+        self.times.append(("translate to LLVM IR (llvmlite)", time.perf_counter() - t0))
+
+    @functools.cached_property
+    def optimized(self):
+        """The whole module after O3 (the text stages, `--emit=obj`)."""
+        from runtime import jit
+
+        t0 = time.perf_counter()
+        mod = jit.optimize(self.llvm_ir)
+        self.times.append(("LLVM O3 (whole module)", time.perf_counter() - t0))
+        return mod
 
     def text(self, stage: str) -> str:
         from runtime import jit
@@ -430,13 +440,8 @@ class Artifact:
         if stage == "llvm":
             return self.llvm_ir
         if stage == "llvm-opt":
-            return self.llvm_opt
+            return str(self.optimized)
         return jit.assembly(self.optimized)
-
-    def object_code(self) -> bytes:
-        from runtime import jit
-
-        return jit.object_code(self.optimized)
 
     def standalone_object(self) -> bytes:
         """The object code with the run-time libraries it needs linked in (`--emit=obj`)."""
@@ -444,15 +449,29 @@ class Artifact:
 
         return jit.standalone_object(self.optimized)
 
-    def compiled(self):
-        """(the native function, its object code)."""
-        from runtime import jit
+    def objects(self, store=None) -> list[bytes]:
+        """The object files of the codegen units: the program's, then its kernels' (found in this
+        process's memory or in `store`, an ObjectCache, when compiled before)."""
+        from runtime import codegen_units, jit
 
         t0 = time.perf_counter()
-        obj = self.object_code()
-        fn = jit.CompiledFunction(jit.NativeModule(obj=obj), self.symbol, self.signature, self.sites, self.prints)
-        self.times.append(("LLVM codegen + load", time.perf_counter() - t0))
-        return fn, obj
+        units = codegen_units.split(self.llvm_ir, jit.compiler_identity())
+        objects, found = codegen_units.compile_units(units, jit.compile_unit, store)
+        kernels = len(units) - 1
+        self.times.append((f"LLVM O3 + codegen ({kernels} kernel units, {found} compiled before)",
+                           time.perf_counter() - t0))
+        return objects
+
+    def compiled(self, store=None):
+        """(the native function, its object files)."""
+        from runtime import jit
+
+        objects = self.objects(store)
+        t0 = time.perf_counter()
+        fn = jit.CompiledFunction(jit.NativeModule(objects=objects), self.symbol, self.signature, self.sites,
+                                  self.prints)
+        self.times.append(("load", time.perf_counter() - t0))
+        return fn, objects
 
 
 def c_header(source: str, entries: dict, pool: bool = False) -> str:

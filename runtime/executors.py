@@ -57,8 +57,8 @@ class NativeExecutor:
         key = lowered.cache_key(self.pipeline)
         fn = store.load(key, lowered.signature())
         if fn is None:
-            fn, obj = lowered.artifact(self.pm_options, self.pipeline).compiled()
-            store.store(key, obj, fn)
+            fn, objects = lowered.artifact(self.pm_options, self.pipeline).compiled(store)
+            store.store(key, objects, fn)
         return fn  # a `runtime.jit.CompiledFunction`: leaves → a tuple of results
 
 

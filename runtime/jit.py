@@ -31,7 +31,7 @@ from runtime.abi import INTERRUPT_FLAG
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
-LOOM_VERSION = "0.3"
+LOOM_VERSION = "0.4"
 
 
 def new_target_machine() -> llvm.TargetMachine:
@@ -234,20 +234,27 @@ def object_code(mod: llvm.ModuleRef) -> bytes:
     return target_machine().emit_object(mod)
 
 
+def compile_unit(ir: str) -> bytes:
+    """Object code of one codegen unit (`runtime/codegen_units.py`): O3, then code generation."""
+    return object_code(optimize(ir))
+
+
 class NativeModule:
     """Machine code in memory (one MCJIT engine)."""
 
-    def __init__(self, mod: llvm.ModuleRef | None = None, obj: bytes | None = None):
+    def __init__(self, mod: llvm.ModuleRef | None = None, objects: list[bytes] = ()):
+        """From an optimized module, or from object files (a program's codegen units: the engine
+        resolves the calls between them)."""
         target_machine()  # initializes LLVM
         tm = new_target_machine()
         if mod is None:
             mod = llvm.parse_assembly("")
             mod.triple = tm.triple
         self.engine = llvm.create_mcjit_compiler(mod, tm)
-        if obj is not None:
-            for lib in RUNTIME_LIBRARIES:
-                if lib.prefix.encode() in obj:  # the object's symbol table names it
-                    lib.load()
+        for lib in RUNTIME_LIBRARIES:
+            if any(lib.prefix.encode() in obj for obj in objects):  # an object's symbol table names it
+                lib.load()
+        for obj in objects:
             self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()
 

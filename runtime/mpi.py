@@ -286,17 +286,18 @@ def link_jit() -> None:
 # ---------------------------------------------------------------- running compiled code
 def compile_once(build):
     """A compiled function on every rank, compiled on rank 0 only: `build()` returns
-    `(CompiledFunction, object code)` there, and the other ranks load the same machine code (N ranks
+    `(CompiledFunction, object files)` there, and the other ranks load the same machine code (N ranks
     on fewer cores would otherwise compile N times over). Call after `link_jit()`."""
     from runtime import jit
 
     world = comm()
     fn, payload = None, None
     if world.rank == 0:
-        fn, obj = build()
-        payload = (obj, fn.symbol, fn.signature, fn.sites, fn.prints)
-    obj, symbol, signature, sites, prints = world.bcast(payload, root=0)
-    return fn if fn is not None else jit.CompiledFunction(jit.NativeModule(obj=obj), symbol, signature, sites, prints)
+        fn, objects = build()
+        payload = (objects, fn.symbol, fn.signature, fn.sites, fn.prints)
+    objects, symbol, signature, sites, prints = world.bcast(payload, root=0)
+    return fn if fn is not None else jit.CompiledFunction(jit.NativeModule(objects=objects), symbol, signature,
+                                                          sites, prints)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ _warned: set[str] = set()
 
 class ObjectCache:
     """Compiled functions on disk, one entry per key (`jit.cache_key`): a JSON line of metadata
-    (key, compiler identity, signature, symbol, check sites, print formats), then the object code."""
+    (key, compiler identity, signature, symbol, check sites, print formats, the sizes of its object
+    files), then the object files (the program's codegen units: `runtime/codegen_units.py`). And
+    compiled kernels, one entry per content key (`k<key>.entry`: a JSON line with the key, the
+    compiler identity and the kernel's symbol, then its object file), which any program may load."""
 
     def __init__(self, directory: str | None = None):
         self.dir = directory or cache_dir()
@@ -42,27 +45,54 @@ class ObjectCache:
         payload = read_entry(path)
         if payload is None:
             return None
+        head, _, data = payload.partition(b"\n")
+        try:
+            meta = json.loads(head)
+        except ValueError:
+            meta = None
+        if not _valid(meta, _stamp(key, signature)) or sum(meta["objects"]) != len(data):
+            discard(path)
+            return None
+        objects, at = [], 0
+        for size in meta["objects"]:
+            objects.append(data[at:at + size])
+            at += size
+        prints = [(f, [abi.ValueType.from_json(t) for t in ts]) for f, ts in meta["prints"]]
+        try:
+            return CompiledFunction(NativeModule(objects=objects), meta["symbol"], signature, meta["sites"], prints)
+        except RuntimeError:  # the object lacks the symbol
+            discard(path)
+            return None
+
+    def store(self, key: str, objects: list[bytes], fn: CompiledFunction) -> None:
+        if self.dir is None:
+            return
+        meta = {**_stamp(key, fn.signature), "symbol": fn.symbol, "sites": fn.sites,
+                "prints": [[f, [t.to_json() for t in ts]] for f, ts in fn.prints],
+                "objects": [len(o) for o in objects]}
+        write_entry(self._path(key), json.dumps(meta, separators=(",", ":")).encode() + b"\n" + b"".join(objects))
+
+    def load_unit(self, key: str, symbol: str) -> bytes | None:
+        """The object file of the kernel `key` (defining `symbol`), or None (a bad entry is removed)."""
+        if self.dir is None:
+            return None
+        path = self._path("k" + key)
+        payload = read_entry(path)
+        if payload is None:
+            return None
         head, _, obj = payload.partition(b"\n")
         try:
             meta = json.loads(head)
         except ValueError:
             meta = None
-        if not _valid(meta, _stamp(key, signature)):
+        if meta != _unit_stamp(key, symbol) or symbol.encode() not in obj:
             discard(path)
             return None
-        prints = [(f, [abi.ValueType.from_json(t) for t in ts]) for f, ts in meta["prints"]]
-        try:
-            return CompiledFunction(NativeModule(obj=obj), meta["symbol"], signature, meta["sites"], prints)
-        except RuntimeError:  # the object lacks the symbol
-            discard(path)
-            return None
+        return obj
 
-    def store(self, key: str, obj: bytes, fn: CompiledFunction) -> None:
-        if self.dir is None:
-            return
-        meta = {**_stamp(key, fn.signature), "symbol": fn.symbol, "sites": fn.sites,
-                "prints": [[f, [t.to_json() for t in ts]] for f, ts in fn.prints]}
-        write_entry(self._path(key), json.dumps(meta, separators=(",", ":")).encode() + b"\n" + obj)
+    def store_unit(self, key: str, symbol: str, obj: bytes) -> None:
+        if self.dir is not None:
+            write_entry(self._path("k" + key), json.dumps(_unit_stamp(key, symbol)).encode() + b"\n" + obj)
 
 
 def _stamp(key: str, signature: abi.Signature) -> dict:
@@ -70,12 +100,18 @@ def _stamp(key: str, signature: abi.Signature) -> dict:
     return {"key": key, "compiler": list(compiler_identity()), "signature": signature.to_json()}
 
 
+def _unit_stamp(key: str, symbol: str) -> dict:
+    return {"unit": key, "compiler": list(compiler_identity()), "symbol": symbol}
+
+
 def _valid(meta, stamp: dict) -> bool:
-    return (isinstance(meta, dict) and set(meta) == set(stamp) | {"symbol", "sites", "prints"}
+    return (isinstance(meta, dict) and set(meta) == set(stamp) | {"symbol", "sites", "prints", "objects"}
             and all(meta[k] == v for k, v in stamp.items())
             and isinstance(meta["symbol"], str) and meta["symbol"].isidentifier()
             and isinstance(meta["sites"], list) and all(map(_is_site, meta["sites"]))
-            and isinstance(meta["prints"], list) and all(map(_is_print, meta["prints"])))
+            and isinstance(meta["prints"], list) and all(map(_is_print, meta["prints"]))
+            and isinstance(meta["objects"], list) and len(meta["objects"]) > 0
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in meta["objects"]))
 
 
 def _is_site(s) -> bool:

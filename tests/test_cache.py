@@ -134,8 +134,14 @@ def _metadata_edits() -> dict:
     def not_an_identifier(m):
         m["symbol"] = "big; rm"
 
+    def object_sizes(m):  # the object files' sizes do not add up to what follows the metadata
+        m["objects"] = [m["objects"][0] + 1, *m["objects"][1:]]
+
+    def no_objects(m):
+        m["objects"] = []
+
     return {f.__name__: f for f in (output_shape, version, cpu, key, missing_keys, extra_key,
-                                     site_shape, print_type, symbol, not_an_identifier)}
+                                     site_shape, print_type, symbol, not_an_identifier, object_sizes, no_objects)}
 
 
 @pytest.mark.parametrize("edit", list(_metadata_edits()))
