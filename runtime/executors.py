@@ -50,10 +50,10 @@ class NativeExecutor:
     def prepare(self, lowered) -> Callable[[list], tuple]:
         from runtime.object_cache import ObjectCache
 
-        if not self.cache or self.pm_options:  # IR dumps and timings need the passes to run
-            fn, _ = lowered.artifact(self.pm_options, self.pipeline).compiled()
+        store = ObjectCache() if self.cache else None
+        if store is None or self.pm_options:  # IR dumps and timings need the passes to run
+            fn, _ = lowered.artifact(self.pm_options, self.pipeline).compiled(store)  # (kernels: from the cache)
             return fn
-        store = ObjectCache()
         key = lowered.cache_key(self.pipeline)
         fn = store.load(key, lowered.signature())
         if fn is None:

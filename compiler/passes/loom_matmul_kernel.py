@@ -49,6 +49,7 @@ tests/filecheck/backend_loom_matmul_kernel.mlir):
 becomes
     %bp = memref.alloc() {alignment = 64 : i64} : memref<3x48x16xf32>
     %ap = memref.alloc() {alignment = 64 : i64} : memref<11x48x6xf32>
+    %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>   (the macro-kernel's edge tiles)
     scf.for %jc = %c0 to %c40 step %c4080 {
       scf.for %pc = %c0 to %c48 step %c256 {
         %b1 = memref.collapse_shape %b [[0, 1]] : memref<48x40xf32> into memref<1920xf32>
@@ -58,14 +59,13 @@ becomes
         scf.for %ic = %c0 to %c64 step %c66 {
           …
           func.call @matmul_pack_a_f32_6x16(%af, %apf, %c0, %c48, %c1, %ic, %mc, %pc, %kc, %c64)
-          func.call @matmul_macro_f32_6x16(%apf, %bpf, %cf, %c0, %c40, %c64, %ic, %mc, %jc, %nc, %kc)
+          func.call @matmul_macro_f32_6x16(%apf, %bpf, %cf, %ct, %c0, %c40, %c64, %ic, %mc, %jc, %nc, %kc)
         } } }
     memref.dealloc %bp …
     …
     func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias},
-        %c: memref<?xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index,
-        %jc: index, %nc: index, %kc: index) attributes {no_inline} {
-      %ct = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+        %c: memref<?xf32> {llvm.noalias}, %ct: memref<6x16xf32> {llvm.noalias}, %c_base: index, %ldc: index,
+        %m: index, %ic: index, %mc: index, %jc: index, %nc: index, %kc: index) attributes {no_inline} {
       scf.for %jq = %c0 to %nq step %c1 {
         scf.for %iq = %c0 to %mq step %c1 {
           %z = vector.broadcast %zero : f32 to vector<8xf32>
@@ -88,7 +88,6 @@ becomes
             …
           } else { … (%r → %ct, then %ct's rows and columns inside C added to C) }
       } }
-      memref.dealloc %ct : memref<6x16xf32>
       func.return
     }
 """
@@ -276,7 +275,8 @@ class KernelBuilder:
                 e.loc))
         noalias = epilogue is None or distinct([c.c, *[buf for buf, _ in epilogue.buffers()]])
         flat_t = flat_type(self.elem)
-        args = [("ap", flat_t, True), ("bp", flat_t, True), ("c", flat_t, noalias),
+        self.ct_t = MemRefType(self.elem, [t.mr, t.nr])
+        args = [("ap", flat_t, True), ("bp", flat_t, True), ("c", flat_t, noalias), ("ct", self.ct_t, True),
                 *[(n, IndexType(), False) for n in MACRO_ARGS]]
         args += [("first", i1, False)] if overwrite else []
         args += [("last", i1, False)] if epilogue else []
@@ -293,7 +293,7 @@ class KernelBuilder:
     def emit(self) -> None:
         e, c = self.e, self.c
         bp = e.alloc(self.bp_t)
-        shared = [] if self.parallel else [e.alloc(self.ap_t)]
+        shared = [] if self.parallel else [e.alloc(self.ap_t), e.alloc(self.ct_t)]  # (per thread when parallel)
         ivs: list[SSAValue | None] = [None] * len(c.bounds)
 
         def batch(be: Emitter, level: int, inner: Callable[[Emitter], None]) -> None:
@@ -331,11 +331,12 @@ class KernelBuilder:
 
                 def ic_body(e3, ic, _):
                     mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
-                    ap = shared[0] if shared else e3.alloc(self.ap_t)
+                    ap, ct = shared if shared else (e3.alloc(self.ap_t), e3.alloc(self.ct_t))
                     self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
-                    self.macro_kernel(e3, ivs, ap, bp, [ic, mc, jc, nc, kc], flags)
+                    self.macro_kernel(e3, ivs, ap, bp, ct, [ic, mc, jc, nc, kc], flags)
                     if not shared:
                         e3.add(memref.DeallocOp.get(ap))
+                        e3.add(memref.DeallocOp.get(ct))
 
                 around_rows(e2, lambda e3: (parallel_loop if self.parallel else loop)(
                     e3, e3.index(0), e3.index(self.M), e3.index(self.mc), ic_body))
@@ -352,10 +353,10 @@ class KernelBuilder:
                 start, size, pc, kc, e.index(c.bounds[dim])]
         call(e, self.packs[operand], args)
 
-    def macro_kernel(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, blocks: list[SSAValue],
+    def macro_kernel(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, ct: SSAValue, blocks: list[SSAValue],
                      flags: list[SSAValue]) -> None:
         c = self.c
-        args = [flat(e, ap), flat(e, bp), flat(e, c.c), linear(e, self.coeff[2], ivs, c.batch),
+        args = [flat(e, ap), flat(e, bp), flat(e, c.c), ct, linear(e, self.coeff[2], ivs, c.batch),
                 e.index(self.coeff[2][c.m]), e.index(self.M), *blocks, *flags]
         for (buf, _), coeff in zip(self.epilogue.buffers() if self.epilogue else [], self.ep_coeff):
             args += [flat(e, buf), linear(e, coeff, ivs, c.batch), e.index(coeff.get(c.m, 0))]

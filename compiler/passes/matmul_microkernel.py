@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.dialects import arith, memref, scf, vector
-from xdsl.dialects.builtin import IndexType, MemRefType, VectorType
+from xdsl.dialects.builtin import IndexType, VectorType
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.ir.affine import AffineDimExpr, AffineMap
 
@@ -147,7 +147,9 @@ class MacroKernel:
     """The body of a shared macro-kernel function: the loops over the register tiles of one block
     of C (`mc` rows from `ic`, `nc` columns from `jc`, depth `kc`), each tile computed from packed
     Ap and Bp by the micro-kernel and written to C. C is flat: element (i, j) of the current matrix
-    is `c[c_base + i·ldc + j]`, `m` its rows. Arguments: `ap, bp, c`, `MACRO_ARGS`, then `first`
+    is `c[c_base + i·ldc + j]`, `m` its rows. Arguments: `ap, bp, c`, `ct` (an MR × NR buffer for
+    tiles past C's right edge, allocated by the caller: the kernel itself cannot fail, so its code
+    does not depend on the program's numbering of run-time checks), `MACRO_ARGS`, then `first`
     (overwriting: `pc == 0`), `last` (with an epilogue: `pc + kc == K`), then per buffer of the
     epilogue (flat, base, row stride), then its scalars."""
 
@@ -160,16 +162,15 @@ class MacroKernel:
 
     def build(self, e: Emitter, args: list[SSAValue]) -> None:
         t = self.t
-        self.ap, self.bp, self.c = args[:3]
-        self.c_base, self.ldc, self.m, ic, mc, jc, nc, kc = args[3:11]
-        rest = args[11:]
+        self.ap, self.bp, self.c, ct = args[:4]
+        self.c_base, self.ldc, self.m, ic, mc, jc, nc, kc = args[4:12]
+        rest = args[12:]
         self.first = rest.pop(0) if self.overwrite else None
         self.last = rest.pop(0) if self.epilogue else None
         n_buf = len(self.epilogue.buffers()) if self.epilogue else 0
         self.ep_buffers = [tuple(rest[3 * i:3 * i + 3]) for i in range(n_buf)]
         self.ep_scalars = rest[3 * n_buf:]
         self.kc = kc
-        ct = e.alloc(MemRefType(self.elem, [t.mr, t.nr]))  # (an alloca's vector stores do not translate)
         jq_n = e.add(arith.CeilDivSIOp(nc, e.index(t.nr)))
         iq_n = e.add(arith.CeilDivSIOp(mc, e.index(t.mr)))
 
@@ -185,7 +186,6 @@ class MacroKernel:
                 self.micro_kernel(e2, ct, iq, jq, row0, rows, col0, cols)
             loop(e1, e1.index(0), iq_n, e1.index(1), ir_body)
         loop(e, e.index(0), jq_n, e.index(1), jr_body)
-        e.add(memref.DeallocOp.get(ct))
 
     def c_at(self, e: Emitter, row: SSAValue, col: SSAValue) -> SSAValue:
         return arith_op(e, arith.AddiOp, arith_op(e, arith.AddiOp, self.c_base, arith_op(e, arith.MuliOp, row, self.ldc)), col)

@@ -26,6 +26,8 @@
 // Bp: 2 panels of 16 columns (20 padded to 32) x depth 7; Ap: 3 panels of 6 rows (13 -> 18).
 // CHECK-NEXT:    [[BP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
 // CHECK-NEXT:    [[AP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<3x7x6xf32>
+// Ct: the macro-kernel's buffer for tiles past C's right edge (the caller's: a kernel cannot fail).
+// CHECK-NEXT:    [[CT0:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
 // CHECK-NEXT:    [[C0:%[0-9a-z_]+]] = arith.constant 0 : index
 // CHECK-NEXT:    [[C20:%[0-9a-z_]+]] = arith.constant 20 : index
 // CHECK:         scf.for [[JC:%[0-9a-z_]+]] = [[C0]] to [[C20]] step {{%.*}} {
@@ -43,9 +45,10 @@
 // C flat: base 0, row stride 20, 13 rows.
 // CHECK:               [[CF1:%[0-9a-z_]+]] = memref.collapse_shape %c {{\[}}[0 : i64, 1 : i64]] : memref<13x20xf32> into memref<260xf32>
 // CHECK-NEXT:          [[CF:%[0-9a-z_]+]] = "memref.cast"([[CF1]]) : (memref<260xf32>) -> memref<?xf32>
-// CHECK-NEXT:          func.call @matmul_macro_f32_6x16({{%.*}}, [[BPF]], [[CF]], [[C0]], [[C20]], {{%.*}}, [[IC]], {{%.*}}, [[JC]], {{%.*}}, {{%.*}}) : (memref<?xf32>, memref<?xf32>, memref<?xf32>, index, index, index, index, index, index, index, index) -> ()
+// CHECK-NEXT:          func.call @matmul_macro_f32_6x16({{%.*}}, [[BPF]], [[CF]], [[CT0]], [[C0]], [[C20]], {{%.*}}, [[IC]], {{%.*}}, [[JC]], {{%.*}}, {{%.*}}) : (memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<6x16xf32>, index, index, index, index, index, index, index, index) -> ()
 // CHECK:         memref.dealloc [[BP]] : memref<2x7x16xf32>
 // CHECK-NEXT:    memref.dealloc [[AP]] : memref<3x7x6xf32>
+// CHECK-NEXT:    memref.dealloc [[CT0]] : memref<6x16xf32>
 // CHECK-NEXT:    func.return
 
 // Batched, A broadcast over the batch (its batch dim has size 1): the batch loop stays in the
@@ -53,6 +56,7 @@
 // CHECK-LABEL: func.func @bmm(
 // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x5x8xf64>
 // CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x5x6xf64>
+// CHECK-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<6x8xf64>
 // CHECK:         scf.for [[BATCH:%[0-9a-z_]+]] = {{%.*}} to {{%.*}} step {{%.*}} {
 // CHECK:             [[C55:%[0-9a-z_]+]] = arith.constant 55 : index
 // CHECK-NEXT:        [[BOFF:%[0-9a-z_]+]] = arith.muli [[BATCH]], [[C55]] : index
@@ -149,8 +153,8 @@
 // CHECK:         func.return
 
 // One macro-kernel for @mm and @mmwhole: C's rows, row stride and offset are arguments.
-// CHECK-LABEL: func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index, %jc: index, %nc: index, %kc: index) attributes {no_inline} {
-// CHECK-NEXT:    [[CT:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+// CHECK-LABEL: func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32> {llvm.noalias}, %ct: memref<6x16xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index, %jc: index, %nc: index, %kc: index) attributes {no_inline} {
+// CHECK-NOT:     memref.alloc
 // The micro-kernel: C's 6 rows prefetched (clamped to row m - 1), 12 accumulators from zero.
 // CHECK:         [[Z:%[0-9a-z_]+]] = vector.broadcast {{%.*}} : f32 to vector<8xf32>
 // CHECK-NEXT:    [[LASTROW:%[0-9a-z_]+]] = arith.subi %m, {{%.*}} : index
@@ -196,10 +200,10 @@
 // CHECK-NEXT:        vector.store {{%.*}}, %c
 // An edge tile (fewer than 16 columns): accumulators to Ct, then only the rows and columns inside C.
 // CHECK-NOT:       vector.load
-// CHECK:           vector.store {{%.*}}, [[CT]][{{%.*}}, {{%.*}}] : memref<6x16xf32>, vector<8xf32>
-// CHECK:           memref.load [[CT]][{{%.*}}, {{%.*}}] : memref<6x16xf32>
-// CHECK:         memref.dealloc [[CT]] : memref<6x16xf32>
-// CHECK-NEXT:    func.return
+// CHECK:           vector.store {{%.*}}, %ct[{{%.*}}, {{%.*}}] : memref<6x16xf32>, vector<8xf32>
+// CHECK:           memref.load %ct[{{%.*}}, {{%.*}}] : memref<6x16xf32>
+// CHECK-NOT:     memref.dealloc
+// CHECK:         func.return
 
 // CHECK-LABEL: func.func private @matmul_macro_f64_6x8(
 // CHECK-COUNT-12: vector.fma {{.*}} : vector<4xf64>
@@ -232,7 +236,7 @@
 // CHECK:               vector.store [[R]], %c[{{%.*}}] : memref<?xf32>, vector<8xf32>
 // CHECK:         arith.select %last, {{%.*}}, {{%.*}} : f32
 // CHECK-LABEL: func.func private @matmul_macro_f32_6x16_3(
-// CHECK-LABEL: func.func private @matmul_macro_f32_6x16_4(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32>, %c_base: index, {{.*}}, %e0: memref<?xf32>, %e0_base: index, %e0_stride: index) attributes {no_inline} {
+// CHECK-LABEL: func.func private @matmul_macro_f32_6x16_4(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32>, %ct: memref<6x16xf32> {llvm.noalias}, %c_base: index, {{.*}}, %e0: memref<?xf32>, %e0_base: index, %e0_stride: index) attributes {no_inline} {
 // CHECK-NOT:     func.func private @matmul_macro_f32_6x16_5(
 
 // AVX512-LABEL: func.func @mm(
@@ -244,22 +248,23 @@
 // AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<1x5x12xf64>
 // AVX512:         func.call @matmul_macro_f64_12x16(
 // AVX512-LABEL: func.func private @matmul_macro_f32_12x32(
-// AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<12x32xf32>
 // AVX512:         scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<16xf32>
 // AVX512-LABEL: func.func private @matmul_macro_f64_12x16(
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<8xf64>
 
 // With parallel=true (the default) the loop over blocks of A's rows is an scf.parallel (2 blocks
-// of 12 and 1 rows: an even count); each iteration packs its own Ap and calls the macro-kernel
-// (which has its own Ct).
+// of 12 and 1 rows: an even count); each iteration packs its own Ap and gives the macro-kernel
+// its own Ct.
 // PAR-LABEL: func.func @mm(
 // PAR-NEXT:    [[BP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
 // PAR:         "scf.parallel"({{%.*}}, {{%.*}}, {{%.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> ({
 // PAR:           [[AP:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<2x7x6xf32>
+// PAR-NEXT:      [[CT:%[0-9a-z_]+]] = memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
 // PAR:           func.call @matmul_pack_a_f32_6x16(
-// PAR:           func.call @matmul_macro_f32_6x16(
+// PAR:           func.call @matmul_macro_f32_6x16({{%.*}}, {{%.*}}, {{%.*}}, [[CT]],
 // PAR-NEXT:      memref.dealloc [[AP]] : memref<2x7x6xf32>
+// PAR-NEXT:      memref.dealloc [[CT]] : memref<6x16xf32>
 // PAR-NEXT:      scf.reduce
 // PAR:         memref.dealloc [[BP]] : memref<2x7x16xf32>
 // In parallel, a B block of at least PARALLEL_MIN_WORK elements (here 256 x 256) is packed by all
