@@ -86,6 +86,9 @@ def test_a_kernel_does_not_depend_on_the_matrix_sizes():
     small = {k.key for k in units_of(MM, rand(64, 48), rand(48, 40))[1:]}
     other = {k.key for k in units_of(MM, rand(67, 53), rand(53, 41))[1:]}
     assert small & other, "the same macro-kernel for two sizes"
+    checked = "def f(a: f32[M, K], b: f32[K, N], n: i64) -> f32[M, N]:\n    return (a @ b) * f32(10 // n)\n"
+    assert {k.key for k in units_of(checked, rand(64, 48), rand(48, 40), 3)[1:]} == small, \
+        "a kernel has no run-time check of its own: the program's checks do not change it"
     fused = {k.key for k in units_of(MLP, rand(32, 96), rand(96, 64), rand(64), rand(64, 32))[1:]}
     assert fused - small, "a kernel with a fused epilogue (bias, ReLU) is another kernel"
 
