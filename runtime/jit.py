@@ -34,11 +34,22 @@ _state: dict[str, object] = {}
 LOOM_VERSION = "0.4"
 
 
+# LLVM tunes Intel's AVX-512 server cores to vectorize loops 256 bits wide (`prefer-256-bit`: on
+# Skylake-X, heavy 512-bit code lowered the clock). The matmul kernels use 512-bit vectors anyway, and
+# softmax and layer norm ran 15-21 % faster 512 bits wide on an Emerald Rapids core
+# (docs/performance.md, "Vector width"); on other CPUs the flag changes nothing.
+TUNING = "-prefer-256-bit"
+
+
+def target_features() -> str:
+    """The host CPU's features, and our tuning of LLVM's code generation for it."""
+    return llvm.get_host_cpu_features().flatten() + "," + TUNING
+
+
 def new_target_machine() -> llvm.TargetMachine:
     """A target machine for the host CPU (an MCJIT engine takes ownership of the one it gets)."""
     target = llvm.Target.from_default_triple()
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                        features=llvm.get_host_cpu_features().flatten(),
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=target_features(),
                                         opt=3, codemodel="jitdefault")
 
 
@@ -62,7 +73,7 @@ def target_machine() -> llvm.TargetMachine:
 
 
 def cpu_key() -> str:
-    return f"{llvm.get_default_triple()}|{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}"
+    return f"{llvm.get_default_triple()}|{llvm.get_host_cpu_name()}|{target_features()}"
 
 
 # ---------------------------------------------------------------- print callback
