@@ -36,20 +36,27 @@ class ObjectCache:
             raise ValueError(f"malformed cache key {key!r}")
         return os.path.join(self.dir, key + ".entry")
 
+    def _read(self, name: str) -> tuple[str | None, object, bytes]:
+        """(path, metadata or None if it is not JSON, the bytes after it) of the entry `name` whose
+        digest matches; (None, None, b"") when there is none."""
+        if self.dir is None:
+            return None, None, b""
+        path = self._path(name)
+        payload = read_entry(path)
+        if payload is None:
+            return None, None, b""
+        head, _, data = payload.partition(b"\n")
+        try:
+            return path, json.loads(head), data
+        except ValueError:
+            return path, None, data
+
     def load(self, key: str, signature: abi.Signature) -> CompiledFunction | None:
         """The function cached under `key` if its entry verifies and has this signature; else None
         (a bad entry is removed)."""
-        if self.dir is None:
+        path, meta, data = self._read(key)
+        if path is None:
             return None
-        path = self._path(key)
-        payload = read_entry(path)
-        if payload is None:
-            return None
-        head, _, data = payload.partition(b"\n")
-        try:
-            meta = json.loads(head)
-        except ValueError:
-            meta = None
         if not _valid(meta, _stamp(key, signature)) or sum(meta["objects"]) != len(data):
             discard(path)
             return None
@@ -74,17 +81,9 @@ class ObjectCache:
 
     def load_unit(self, key: str, symbol: str) -> bytes | None:
         """The object file of the kernel `key` (defining `symbol`), or None (a bad entry is removed)."""
-        if self.dir is None:
+        path, meta, obj = self._read("k" + key)
+        if path is None:
             return None
-        path = self._path("k" + key)
-        payload = read_entry(path)
-        if payload is None:
-            return None
-        head, _, obj = payload.partition(b"\n")
-        try:
-            meta = json.loads(head)
-        except ValueError:
-            meta = None
         if meta != _unit_stamp(key, symbol) or symbol.encode() not in obj:
             discard(path)
             return None

@@ -147,59 +147,24 @@ def test_a_bad_kernel_entry_is_recompiled(fresh, tmp_path, monkeypatch, damage):
     assert all(store.load_unit(k, u.symbol) is not None for k, u in units.items())
 
 
-SYNTHETIC = r'''; ModuleID = ""
-target triple = "TRIPLE"
-target datalayout = ""
-@"g" = internal global i32 7
-define i32 @"main"(i32 %".1")
-{
-.3:
-  %".4" = call i32 @"matmul_a"(i32 %".1")
-  %".5" = call i32 @"matmul_b_1"(i32 %".4")
-  %".6" = call i32 @"matmul_g"(i32 %".5")
-  %".7" = call i32 @"matmul_c"(i32 %".6")
-  %".8" = call i32 @"matmul_c_2"(i32 %".7")
-  ret i32 %".8"
-}
-define internal i32 @"helper"(i32 %".1") noinline
-{
-.3:
-  %".4" = mul i32 %".1", 3
-  ret i32 %".4"
-}
-define internal i32 @"matmul_a"(i32 %".1") noinline
-{
-.3:
-  %".4" = add i32 %".1", 1
-  ret i32 %".4"
-}
-define internal i32 @"matmul_b_1"(i32 %".1") noinline
-{
-.3:
-  %".4" = call i32 @"helper"(i32 %".1")
-  %".5" = call i32 @"matmul_a"(i32 %".4")
-  ret i32 %".5"
-}
-define internal i32 @"matmul_g"(i32 %".1") noinline
-{
-.3:
-  %".4" = load i32, ptr @"g"
-  %".5" = add i32 %".1", %".4"
-  ret i32 %".5"
-}
-define internal i32 @"matmul_c"(i32 %".1") noinline
-{
-.3:
-  %".4" = sub i32 %".1", 5
-  ret i32 %".4"
-}
-define internal i32 @"matmul_c_2"(i32 %".1") noinline
-{
-.3:
-  %".4" = sub i32 %".1", 5
-  ret i32 %".4"
-}
-'''
+def define(name: str, *body: str, internal: bool = True) -> str:
+    """An `i32 (i32)` function as xDSL's translation writes it; `%".1"` is its argument."""
+    return "\n".join([f'define {"internal " if internal else ""}i32 @"{name}"(i32 %".1") noinline', "{", ".3:",
+                      *(f"  {line}" for line in body), "}"])
+
+
+SYNTHETIC = "\n".join([
+    '; ModuleID = ""', 'target triple = "TRIPLE"', 'target datalayout = ""', '@"g" = internal global i32 7',
+    define("main", *(f'%".{i + 4}" = call i32 @"{f}"(i32 %".{i + 3 if i else 1}")'
+                     for i, f in enumerate(["matmul_a", "matmul_b_1", "matmul_g", "matmul_c", "matmul_c_2"])),
+           'ret i32 %".8"', internal=False),
+    define("helper", '%".4" = mul i32 %".1", 3', 'ret i32 %".4"'),
+    define("matmul_a", '%".4" = add i32 %".1", 1', 'ret i32 %".4"'),
+    define("matmul_b_1", '%".4" = call i32 @"helper"(i32 %".1")', '%".5" = call i32 @"matmul_a"(i32 %".4")',
+           'ret i32 %".5"'),
+    define("matmul_g", '%".4" = load i32, ptr @"g"', '%".5" = add i32 %".1", %".4"', 'ret i32 %".5"'),
+    *(define(name, '%".4" = sub i32 %".1", 5', 'ret i32 %".4"') for name in ("matmul_c", "matmul_c_2")),
+    ""])
 
 
 def run_main(objects: list[bytes], x: int) -> int:
