@@ -303,3 +303,15 @@ def test_matmuls_of_different_shapes_share_one_kernel(progs, m, k, n, p, q):
     macros = [f for f in defined if f.startswith("matmul_macro_")]
     assert len(macros) == 1 and called.count(macros[0]) == 3
     assert sorted(f.split("_f32")[0] for f in defined) == ["matmul_macro", "matmul_pack_a", "matmul_pack_b", "matmul_pack_b"]
+
+
+@pytest.mark.parametrize("tile", sorted(loom_matmul_kernel.TILES))
+def test_depth_blocks_are_as_few_and_as_equal_as_possible(tile):
+    """K in ceil(K / KC) blocks of at most KC whose depths differ by less than their number (784 with
+    KC = 384: 262 + 262 + 260, not 384 + 384 + 16)."""
+    t = loom_matmul_kernel.TILES[tile]
+    for k in range(1, 5 * t.kc + 2):
+        kc = loom_matmul_kernel.block_depth(k, t)
+        blocks = -(-k // kc)
+        assert kc <= t.kc and blocks == -(-k // t.kc)
+        assert 0 <= kc - (k - (blocks - 1) * kc) < blocks

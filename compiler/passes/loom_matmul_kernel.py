@@ -237,6 +237,13 @@ def block_rows(m: int, t: Tile, parallel: bool) -> int:
     return math.ceil(math.ceil(m / blocks) / t.mr) * t.mr
 
 
+def block_depth(k: int, t: Tile) -> int:
+    """Depth of a block: at most KC, the blocks as equal as possible (K = 784 is 3 × 262, not
+    384 + 384 + 16: every depth block reads and writes all of C, so a thin last one costs a pass over
+    C for little work; OpenBLAS likewise halves the last two)."""
+    return math.ceil(k / math.ceil(k / t.kc)) if k else t.kc
+
+
 # ------------------------------------------------------------------------------- the kernel
 def elem_name(elem) -> str:
     return f"f{elem.bitwidth}"
@@ -252,8 +259,8 @@ class KernelBuilder:
         self.overwrite, self.epilogue = overwrite, epilogue
         self.elem = c.c.type.element_type
         self.M, self.N, self.K = (c.bounds[d] for d in (c.m, c.n, c.k))
-        self.mc = block_rows(self.M, t, parallel)
-        kce = min(self.K, t.kc)
+        self.mc, self.kc = block_rows(self.M, t, parallel), block_depth(self.K, t)
+        kce = min(self.K, self.kc)
         self.ap_t = MemRefType(self.elem, [math.ceil(min(self.M, self.mc) / t.mr), kce, t.mr])
         self.bp_t = MemRefType(self.elem, [math.ceil(min(self.N, t.nc) / t.nr), kce, t.nr])
         self.coeff = [coefficients(c.maps[i], v.type) for i, v in enumerate((c.a, c.b, c.c))]
@@ -263,7 +270,7 @@ class KernelBuilder:
         name, size = elem_name(self.elem), f"{t.mr}x{t.nr}"
         # B's panels are packed by all threads when the blocks run in parallel (else the packing,
         # ~1/MC of the work, would be serial: 5-10 % of a 512³ product on 2 cores)
-        across_b = parallel and min(self.N, t.nc) * min(self.K, t.kc) >= PARALLEL_MIN_WORK
+        across_b = parallel and min(self.N, t.nc) * self.kc >= PARALLEL_MIN_WORK
         self.packs = []
         for operand, (width, dim) in enumerate(((t.mr, c.m), (t.nr, c.n))):
             along_k, lanes = c.contiguous(operand, c.k), c.contiguous(operand, dim) and width % t.vl == 0
@@ -323,7 +330,7 @@ class KernelBuilder:
             nc = arith_op(e1, arith.MinSIOp, e1.index(t.nc), arith_op(e1, arith.SubiOp, e1.index(self.N), jc))
 
             def pc_body(e2, pc, _):
-                kc = arith_op(e2, arith.MinSIOp, e2.index(t.kc), arith_op(e2, arith.SubiOp, e2.index(self.K), pc))
+                kc = arith_op(e2, arith.MinSIOp, e2.index(self.kc), arith_op(e2, arith.SubiOp, e2.index(self.K), pc))
                 flags = [e2.cmp("eq", pc, e2.index(0))] if self.overwrite else []
                 if self.epilogue:
                     flags.append(e2.cmp("eq", arith_op(e2, arith.AddiOp, pc, kc), e2.index(self.K)))
@@ -340,7 +347,7 @@ class KernelBuilder:
 
                 around_rows(e2, lambda e3: (parallel_loop if self.parallel else loop)(
                     e3, e3.index(0), e3.index(self.M), e3.index(self.mc), ic_body))
-            loop(e1, e1.index(0), e1.index(self.K), e1.index(t.kc), pc_body)
+            loop(e1, e1.index(0), e1.index(self.K), e1.index(self.kc), pc_body)
         loop(e, e.index(0), e.index(self.N), e.index(t.nc), jc_body)
 
     def pack(self, e: Emitter, operand: int, ivs: list, buf: SSAValue, start: SSAValue, size: SSAValue,
