@@ -13,6 +13,8 @@ as a fraction of them.
 from __future__ import annotations
 
 import ctypes
+import os
+import platform
 import statistics
 import time
 
@@ -98,3 +100,18 @@ def copy_gbps(repeats: int) -> float:
         np.copyto(dst, src)
         times.append(time.process_time() - t)
     return 2 * src.nbytes / statistics.median(times) / 1e9
+
+
+def machine_info() -> dict:
+    """What the benchmark ran on (printed at the top and kept in --json)."""
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    import llvmlite
+    return {"python": platform.python_version(), "numpy": np.__version__, "llvmlite": llvmlite.__version__,
+            "cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}

@@ -43,7 +43,6 @@ os.environ.update(THREAD_ENV)
 import argparse
 import gc
 import json
-import platform
 import statistics
 import sys
 import time
@@ -398,20 +397,6 @@ def print_summary(rows: list[dict], quick: bool) -> None:
         print(f"  {r['label']:<40}{r['shown']:>12}  {r['target']:<10}  {r['verdict']}")
 
 
-def machine_info() -> dict:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    import llvmlite
-    return {"python": platform.python_version(), "numpy": np.__version__, "llvmlite": llvmlite.__version__,
-            "cpu": cpu, "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
-
-
 # ---------------------------------------------------------------------------------------------
 
 def parse_args(argv):
@@ -447,7 +432,7 @@ def main(argv=None) -> int:
         return 2
     selected = [w for w in suite if only is None or w.name in only or w.group in only]
 
-    info = machine_info()
+    info = machine.machine_info()
     print("Loom benchmark suite" + (" (--quick sizes)" if args.quick else ""))
     used = f"1 used, {args.threads} by 'loom x{args.threads}'" if args.threads > 1 else "1 used"
     print(f"{info['time']}  cpu: {info['cpu']} ({info['cpus_available']} available, {used})  "

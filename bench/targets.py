@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     if not 2 <= args.threads <= R.parallel.MAX_THREADS:
         ap.error(f"--threads must be from 2 to {R.parallel.MAX_THREADS}")
     repeats = args.repeats or (5 if args.quick else 11)
-    info = R.machine_info()
+    info = machine.machine_info()
     print(f"{info['time']}  {info['cpu']}, {info['cpus_available']} cores available; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}{'  (--quick sizes)' if args.quick else ''}")
     libs = R.optional_libraries()

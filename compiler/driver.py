@@ -22,7 +22,6 @@ program needs neither and a call served from the compile cache needs no xDSL
 
 from __future__ import annotations
 
-import functools
 import gc
 import importlib
 import os
@@ -38,6 +37,7 @@ from compiler.frontend.derivatives import is_hidden
 from compiler.frontend.parser import parse, parse_file
 from compiler.frontend.typecheck import Checker, Instance
 from compiler.frontend.types import TensorT, flat_types
+from compiler.artifact import Artifact, c_header, signature, tables  # noqa: F401  (the driver's API)
 from compiler.pipeline_config import NAMED_PIPELINES, env_options, verify_compiled_default
 
 if TYPE_CHECKING:
@@ -382,118 +382,6 @@ class Lowered:
         return print_module(self.stage(stage), locations)
 
 
-# ------------------------------------------------------------------ LLVM
-def tables(module: ModuleOp) -> tuple[list, list]:
-    """The run-time check sites and print formats recorded by the llvm conversions."""
-    from xdsl.dialects.builtin import ArrayAttr
-
-    from runtime.abi import ValueType
-
-    sites = [[a.data for a in entry.data] for entry in module.attributes.get("loom.error_sites", ArrayAttr([])).data]
-    prints = [(entry.data[0].data, [ValueType.from_ir(t) for t in entry.data[1].data])
-              for entry in module.attributes.get("loom.prints", ArrayAttr([])).data]
-    return sites, prints
-
-
-def signature(module: ModuleOp, symbol: str):
-    """The boundary types of `@symbol`, read from loom-level IR (a generic function has none)."""
-    from xdsl.dialects import func
-
-    from runtime.abi import Signature, ValueType
-
-    for op in module.ops:
-        if isinstance(op, func.FuncOp) and op.sym_name.data == symbol:
-            ft = op.function_type
-            return Signature(tuple(ValueType.from_ir(t) for t in ft.inputs),
-                             tuple(ValueType.from_ir(t) for t in ft.outputs))
-    raise LoomError(f"the module has no function '@{symbol}'")
-
-
-class Artifact:
-    """One specialization taken through LLVM: IR texts, object code and (lazily) machine code. The
-    JIT compiles it in codegen units (`runtime/codegen_units.py`: the matmul kernels apart, and
-    reused from earlier compilations); the text stages and `--emit=obj` optimize the whole module."""
-
-    def __init__(self, llvm_module: ModuleOp, symbol: str, sig, times: list | None = None):
-        from runtime import jit
-
-        self.symbol, self.signature = symbol, sig
-        self.sites, self.prints = tables(llvm_module)
-        self.times = times if times is not None else []
-        t0 = time.perf_counter()
-        self.llvm_ir = jit.translate(llvm_module)
-        self.times.append(("translate to LLVM IR (llvmlite)", time.perf_counter() - t0))
-
-    @functools.cached_property
-    def optimized(self):
-        """The whole module after O3 (the text stages, `--emit=obj`)."""
-        from runtime import jit
-
-        t0 = time.perf_counter()
-        mod = jit.optimize(self.llvm_ir)
-        self.times.append(("LLVM O3 (whole module)", time.perf_counter() - t0))
-        return mod
-
-    def text(self, stage: str) -> str:
-        from runtime import jit
-
-        if stage == "llvm":
-            return self.llvm_ir
-        if stage == "llvm-opt":
-            return str(self.optimized)
-        return jit.assembly(self.optimized)
-
-    def standalone_object(self) -> bytes:
-        """The object code with the run-time libraries it needs linked in (`--emit=obj`)."""
-        from runtime import jit
-
-        return jit.standalone_object(self.optimized)
-
-    def objects(self, store=None) -> list[bytes]:
-        """The object files of the codegen units: the program's, then its kernels' (found in this
-        process's memory or in `store`, an ObjectCache, when compiled before)."""
-        from runtime import codegen_units, jit
-
-        t0 = time.perf_counter()
-        units = codegen_units.split(self.llvm_ir, jit.compiler_identity())
-        objects, found = codegen_units.compile_units(units, jit.compile_unit, store)
-        kernels = len(units) - 1
-        self.times.append((f"LLVM O3 + codegen ({kernels} kernel units, {found} compiled before)",
-                           time.perf_counter() - t0))
-        return objects
-
-    def compiled(self, store=None):
-        """(the native function, its object files)."""
-        from runtime import jit
-
-        objects = self.objects(store)
-        t0 = time.perf_counter()
-        fn = jit.CompiledFunction(jit.NativeModule(objects=objects), self.symbol, self.signature, self.sites,
-                                  self.prints)
-        self.times.append(("load", time.perf_counter() - t0))
-        return fn, objects
-
-
-def c_header(source: str, entries: dict, pool: bool = False) -> str:
-    """A C header declaring compiled entry points (`loom compile --emit=obj`); `pool`: the object
-    holds the thread pool (its parallel loops run on 1 thread unless the program sets more)."""
-    lines = [f"/* Generated by loom from {source}. Each function returns 0 on success or the number",
-             " * of the run-time check that failed; results are written to the out pointers, and a failing",
-             " * check stores the values its message shows in error_values. A program may define",
-             " * `int32_t loom_interrupt`: setting it to 1 makes a running call return (a nonzero status)",
-             " * at its next loop iteration. */",
-             "#pragma once", "#include <stdbool.h>", "#include <stdint.h>", ""]
-    if pool:
-        lines += ["/* Parallel loops run on a thread pool linked into the object (link with -lpthread). Threads",
-                  " * per loop, the calling thread included: 1 until the program calls this (1 to 256). */",
-                  "void loom_parallel_set_threads(int64_t threads);", ""]
-    for name, (sig, params) in entries.items():
-        lines.append(sig.c_declaration(name, params))
-    return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------ executors
-# name → (module, class): loaded on first use, so importing the driver does not import LLVM.
 EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
