@@ -123,7 +123,3 @@ def c_header(source: str, entries: dict, pool: bool = False) -> str:
     for name, (sig, params) in entries.items():
         lines.append(sig.c_declaration(name, params))
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------ executors
-# name → (module, class): loaded on first use, so importing the driver does not import LLVM.

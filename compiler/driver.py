@@ -382,6 +382,8 @@ class Lowered:
         return print_module(self.stage(stage), locations)
 
 
+# ------------------------------------------------------------------ executors
+# name → (module, class): loaded on first use, so importing the driver does not import LLVM.
 EXECUTORS = {
     "eager": ("runtime.executors", "EagerExecutor"),
     "native": ("runtime.executors", "NativeExecutor"),
