@@ -8,6 +8,8 @@ import ctypes
 import glob
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -201,3 +203,35 @@ def test_what_becomes_a_unit_and_what_stays():
     assert found == 0
     expected = ((10 + 1) * 3 + 1 + 7 - 5 - 5)
     assert run_main(objects, 10) == expected == run_main([jit.compile_unit(ir)], 10)
+
+
+CHILD = f"""
+import sys
+MM = {MM!r}
+import numpy as np
+import compiler
+from runtime import jit
+compiled = []
+real = jit.compile_unit
+jit.compile_unit = lambda text: compiled.append(text) or real(text)
+m, k, n = map(int, sys.argv[1:])
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+c = compiler.loads(MM, cache=True).f(a, b)
+assert np.allclose(c, a @ b, rtol=1e-5, atol=1e-4)
+print(len(compiled))
+"""
+
+
+def test_another_process_uses_the_kernels_on_disk(tmp_path):
+    """The real case: a later process (another hash seed, another matrix size) compiles only its
+    program's unit; the kernels come from the disk cache. (Hash seeds 1 and 2 wrote fast-math flags
+    in different orders before `split` sorted them.)"""
+    counts = []
+    for seed, size in (("1", ("64", "48", "40")), ("2", ("67", "53", "41"))):
+        env = dict(os.environ, LOOM_CACHE_DIR=str(tmp_path), PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-c", CHILD, *size], capture_output=True, text=True, env=env,
+                           check=False)
+        assert r.returncode == 0, r.stderr
+        counts.append(int(r.stdout.split()[-1]))
+    assert counts[0] >= 3 and counts[1] == 1, counts
