@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import llvmlite
 import llvmlite.binding as llvm
 
-from runtime import abi
+from runtime import abi, perf_map
 from runtime.malloc import tune_malloc
 from runtime.abi import INTERRUPT_FLAG
 
@@ -268,6 +268,8 @@ class NativeModule:
         for obj in objects:
             self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.engine.finalize_object()
+        if objects and perf_map.enabled():  # names for `perf` (LOOM_PERF_MAP=1)
+            perf_map.record(self.engine, objects)
 
     def address(self, name: str) -> int:
         addr = self.engine.get_function_address(name)
