@@ -39,12 +39,6 @@ PIPELINE = "O3"  # how units are compiled (part of a kernel's key)
 _NAME = re.compile(r'@"((?:[^"\\]|\\.)*)"|@([-\w.$]+)')
 _LINKAGE = re.compile(r"^define\s+(?:(internal|private)\s+)?")
 
-# xDSL's translation writes an op's fast-math flags in the order of a Python set, which changes with
-# the process's hash seed ("fadd reassoc contract" or "fadd contract reassoc"): sorted here, so that
-# the same kernel has the same text, and key, in every process
-_FLAGS = re.compile(r"\b(fadd|fsub|fmul|fdiv|frem|fneg|fcmp|call|select|phi)((?: (?:nnan|ninf|nsz|arcp|contract|afn|"
-                    r"reassoc|fast)\b)+)")
-
 _memory: dict[str, bytes] = {}  # kernel key -> object code, for this process
 _memory_lock = threading.Lock()
 
@@ -84,7 +78,6 @@ def parse(ir: str) -> tuple[list[str], dict[str, Function], set[str]]:
     head: list[str] = []
     functions: dict[str, Function] = {}
     current: Function | None = None
-    ir = _FLAGS.sub(lambda m: m.group(1) + "".join(" " + f for f in sorted(m.group(2).split())), ir)
     for line in ir.split("\n"):
         if current is None and line.startswith("define"):
             m = _LINKAGE.match(line)

@@ -17,6 +17,7 @@ import ctypes
 import hashlib
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -147,7 +148,19 @@ def translate(module) -> str:
 
     llvm_ext.install()
     _init()
-    return str(convert_module(module, fallback_target_triple=llvm.get_default_triple()))
+    return sorted_fast_math(str(convert_module(module, fallback_target_triple=llvm.get_default_triple())))
+
+
+# xDSL keeps an op's fast-math flags in a frozenset and writes them in its iteration order, which
+# changes with the process's hash seed ("fadd reassoc contract" or "fadd contract reassoc")
+_FAST_MATH = re.compile(r"\b(fadd|fsub|fmul|fdiv|frem|fneg|fcmp|call|select|phi)((?: (?:nnan|ninf|nsz|arcp|contract|"
+                        r"afn|reassoc|fast)\b)+)")
+
+
+def sorted_fast_math(ir: str) -> str:
+    """LLVM IR with every op's fast-math flags in sorted order: the same module translates to the same
+    text in every process (codegen units name kernels by their text; `--emit=llvm` is reproducible)."""
+    return _FAST_MATH.sub(lambda m: m.group(1) + "".join(" " + f for f in sorted(m.group(2).split())), ir)
 
 
 @dataclass(frozen=True)
