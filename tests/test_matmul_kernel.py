@@ -43,6 +43,9 @@ def nn64(a: f64[M, K], b: f64[K, N]) -> f64[M, N]:
 def nt64(a: f64[M, K], b: f64[N, K]) -> f64[M, N]:
     return a @ transpose(b)
 
+def tn64(a: f64[K, M], b: f64[K, N]) -> f64[M, N]:
+    return transpose(a) @ b
+
 def bias_relu(x: f32[M, K], w: f32[K, N], b: f32[N]) -> f32[M, N]:
     return relu(x @ w + b)
 
@@ -127,6 +130,7 @@ def test_f64(progs, m, k, n):
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
     check(progs, "nn64", [a, b], a @ b, 1e-12)
     check(progs, "nt64", [a, b.T.copy()], a @ b, 1e-12)
+    check(progs, "tn64", [a.T.copy(), b], a @ b, 1e-12)  # A's panels: vectors of MR lanes (12 = 8 + 4)
 
 
 def test_batched(progs):
@@ -259,6 +263,30 @@ def test_avx512_tile_runs(monkeypatch):
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     assert "vector<8xf64>" in prog.nt64.lower(a64, b64.T.copy()).as_text("loops")
     np.testing.assert_allclose(prog.nt64(a64, b64.T.copy()), a64 @ b64, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_every_layout_on_each_tile(monkeypatch, isa):
+    """Each operand layout on each tile, f32 and f64: packing that transposes in registers (A
+    row-major, B transposed: blocks of VL depth steps, then the rest lane by lane), copies vectors
+    of MR lanes (A transposed: 6, 12 = 8 + 4 for f64), or whole vectors (B row-major)."""
+    if isa == "avx512" and loom_matmul_kernel.host_isa() != "avx512":
+        pytest.skip("this CPU has no AVX-512")
+    if loom_matmul_kernel.host_isa() == "none":
+        pytest.skip("this CPU has no FMA")
+    monkeypatch.setattr(loom_matmul_kernel, "host_isa", lambda: isa)
+    prog = compiler.loads(SRC, name=f"layouts_{isa}.loom")
+    rng = np.random.default_rng(9)
+    m, k, n = 29, 71, 37  # K: 4 blocks of 16 (8 of 8) depth steps and 7 more
+    a64, b64 = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    for dtype, names, rtol in ((np.float32, ("nn", "nt", "tn", "tt"), 1e-4), (np.float64, ("nn64", "nt64", "tn64"), 1e-12)):
+        a, b = a64.astype(dtype), b64.astype(dtype)
+        expected = a.astype(np.float64) @ b.astype(np.float64)
+        for name in names:
+            args = [a if name[0] == "n" else a.T.copy(), b if name[1] == "n" else b.T.copy()]
+            fn = getattr(prog, name)
+            np.testing.assert_allclose(fn(*args), expected, rtol=rtol, atol=rtol * 10)
+            assert uses_kernel(fn, *args)
 
 
 # (M, K, N): N a multiple of NR (16 f32, 8 f64), M not a multiple of MR = 6 (the register tile is

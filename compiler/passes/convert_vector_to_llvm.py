@@ -6,7 +6,8 @@ on LLVM vector types (`vector<8xf32>` stays `vector<8xf32>`, LLVM's `<8 x float>
   vector, aligned to one element only (a vector may start anywhere in a row);
 - `vector.broadcast` of a scalar → `llvm.insertelement` into lane 0 of an undef vector and an
   all-zero `llvm.shufflevector` (one `vbroadcastss` on x86, folded into the FMA's memory operand);
-- `vector.fma` → `llvm.intr.fma` (fused, one rounding).
+- `vector.fma` → `llvm.intr.fma` (fused, one rounding);
+- 1-D `vector.shuffle` → `llvm.shufflevector` (the packing routines' in-register transposes).
 
 Loads and stores read their buffer's memref type (shapes give strides), so `convert-to-llvm` runs
 these patterns with the memref accesses, before buffers become pointers.
@@ -91,9 +92,20 @@ class LowerFma(RewritePattern):
         rewriter.replace(op, with_location([llvm.FMAOp(op.lhs, op.rhs, op.acc)], op))
 
 
+class LowerShuffle(RewritePattern):
+    """1-D `vector.shuffle` → `llvm.shufflevector` (the same mask, as i32)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: vector.ShuffleOp, rewriter: PatternRewriter, /):
+        if op.v1.type.get_num_dims() != 1 or op.v2.type.get_num_dims() != 1:
+            return
+        mask = DenseArrayBase.from_list(i32, list(op.mask.get_values()))
+        rewriter.replace(op, with_location([llvm.ShuffleVectorOp(op.v1, op.v2, mask, op.result.type)], op))
+
+
 def patterns() -> list[RewritePattern]:
     """All of them; run with the memref accesses (loads and stores read the memref types)."""
-    return [LowerVectorAccess(), LowerBroadcast(), LowerFma()]
+    return [LowerVectorAccess(), LowerBroadcast(), LowerFma(), LowerShuffle()]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
 
 Packing zero-pads the last panels, so the micro-kernel always runs a full tile. A transposed
 operand costs nothing extra: packing reads A and B through their strides, in the order that is
-contiguous for their layout (for `x @ transpose(w)`, B's panels are read along its rows).
+contiguous for their layout. A panel whose lanes are contiguous (B row-major, A transposed) is
+copied a vector of lanes per depth step; one whose rows run along k (A row-major, B transposed in
+`x @ transpose(w)`) VL depth steps at a time, one vector load per row and a transpose in registers
+(`vector.shuffle`s), so that no layout packs element by element.
 The packing routines and the macro-kernel (the jr/ir loops and the micro-kernel) are functions
 shared by all matmuls of the module that need the same variant, called with their buffers flat and
 their sizes, strides and offsets as arguments (matmul_functions.py): a program with many matmuls
@@ -273,7 +276,8 @@ class KernelBuilder:
         across_b = parallel and min(self.N, t.nc) * self.kc >= PARALLEL_MIN_WORK
         self.packs = []
         for operand, (width, dim) in enumerate(((t.mr, c.m), (t.nr, c.n))):
-            along_k, lanes = c.contiguous(operand, c.k), c.contiguous(operand, dim) and width % t.vl == 0
+            # unit strides (the operand's rows along k; its lanes along m or n) are constants in the routine
+            along_k, lanes = self.coeff[operand].get(c.k) == 1, self.coeff[operand].get(dim) == 1
             across = across_b and operand == 1
             self.packs.append(shared.get(
                 ("pack", operand, name, t, along_k, lanes, across), f"matmul_pack_{'ab'[operand]}_{name}_{size}",

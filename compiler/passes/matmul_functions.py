@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from xdsl.dialects import arith, func, memref, vector
 from xdsl.dialects.builtin import (
     ArrayAttr,
+    DenseArrayBase,
     DictionaryAttr,
     IndexType,
     IntegerAttr,
@@ -165,24 +166,55 @@ def pack_args(elem: Attribute) -> list[Arg]:
     return [("src", flat_type(elem), True), ("buf", flat_type(elem), True), *[(n, INDEX, False) for n in PACK_ARGS]]
 
 
+def shuffle(e: Emitter, a: SSAValue, b: SSAValue, mask: list[int]) -> SSAValue:
+    """`vector.shuffle`: lane i of the result is lane mask[i] of `a` followed by `b`."""
+    return e.add(vector.ShuffleOp(a, b, DenseArrayBase.from_list(i64, mask),
+                                  result_type=VectorType(a.type.element_type, [len(mask)])))
+
+
+def transpose_in_registers(e: Emitter, rows: list[SSAValue]) -> list[SSAValue]:
+    """The transpose of a VL × VL block held in VL vectors (VL a power of 2): log2(VL) stages of
+    two-source shuffles, stage b exchanging bit b of the row index with bit b of the lane index
+    (lane l of the new row i is lane l of row i when l and i agree on bit b, else lane l ^ b of row
+    i ^ b). 64 shuffles for 16 × 16 f32 (`vpermt2ps` on AVX-512), where lane-by-lane copies take
+    256 loads and 256 stores."""
+    vl, rows, bit = len(rows), list(rows), 1
+    while bit < vl:
+        for i in range(vl):
+            if i & bit:
+                continue
+            a, b = rows[i], rows[i | bit]
+            rows[i] = shuffle(e, a, b, [lane if not lane & bit else vl + (lane & ~bit) for lane in range(vl)])
+            rows[i | bit] = shuffle(e, a, b, [lane | bit if not lane & bit else vl + lane for lane in range(vl)])
+        bit <<= 1
+    return rows
+
+
 def build_pack(e: Emitter, args: list[SSAValue], t: Tile, width: int, along_k: bool, vector_lanes: bool,
                across: bool = False) -> None:
     """buf[(q·kc + p)·width + j] = src[base + (start + q·width + j)·stride_mn + (pc + p)·stride_k]
     for the `size` rows of A (columns of B) from `start`, 0 past them. A whole panel is copied without
     bounds checks, with vector loads and stores when its lanes are contiguous in the operand
-    (`vector_lanes`: stride_mn is 1); the last, partial panel is padded, read along k when the
-    operand's rows run along k (`along_k`). With `across`, the panels are an `scf.parallel` (packed
-    by all threads)."""
+    (`vector_lanes`: stride_mn is 1; MR = 12 lanes of f32 on AVX-512 are one `vector<12xf32>`); the
+    last, partial panel is padded, read along k when the operand's rows run along k (`along_k`:
+    stride_k is 1). A unit stride is known in the routine, not read from its argument: LLVM then
+    vectorizes the copy of a panel whose lanes are strided along k (A row-major, B transposed).
+    With `across`, the panels are an `scf.parallel` (packed by all threads)."""
     src, buf, base, s_mn, s_k, start, size, pc, kc, full = args
     elem = src.type.element_type
+    s_k = None if along_k else s_k  # a unit stride: no multiplication (LLVM then vectorizes along k)
+    s_mn = None if vector_lanes else s_mn
     vt = VectorType(elem, [t.vl])
+    chunks = [(v * t.vl, t.vl) for v in range(width // t.vl)] + ([(width - width % t.vl, width % t.vl)] if width % t.vl else [])
     panels = e.add(arith.CeilDivSIOp(size, e.index(width)))
     zero_f = e.const(0.0, elem)
     w = e.index(width)
 
+    def scaled(b: Emitter, x: SSAValue, stride: SSAValue | None) -> SSAValue:
+        return x if stride is None else arith_op(b, arith.MuliOp, x, stride)
+
     def at(b: Emitter, mn: SSAValue, k: SSAValue) -> SSAValue:
-        return arith_op(b, arith.AddiOp, arith_op(b, arith.AddiOp, base, arith_op(b, arith.MuliOp, mn, s_mn)),
-                        arith_op(b, arith.MuliOp, k, s_k))
+        return arith_op(b, arith.AddiOp, arith_op(b, arith.AddiOp, base, scaled(b, mn, s_mn)), scaled(b, k, s_k))
 
     def dest(b: Emitter, q: SSAValue, p: SSAValue, j: SSAValue | int) -> SSAValue:
         row = arith_op(b, arith.MuliOp, arith_op(b, arith.AddiOp, arith_op(b, arith.MuliOp, q, kc), p), w)
@@ -196,16 +228,36 @@ def build_pack(e: Emitter, args: list[SSAValue], t: Tile, width: int, along_k: b
             def step(e3, p, _):
                 k = arith_op(e3, arith.AddiOp, pc, p)
                 if vector_lanes:
-                    for v in range(width // t.vl):
-                        x = e3.add(vector.LoadOp(src, [at(e3, plus(e3, first, v * t.vl), k)], vt))
-                        e3.add(vector.StoreOp(x, buf, [dest(e3, q, p, v * t.vl)]))
+                    for off, n in chunks:
+                        x = e3.add(vector.LoadOp(src, [at(e3, plus(e3, first, off), k)], VectorType(elem, [n])))
+                        e3.add(vector.StoreOp(x, buf, [dest(e3, q, p, off)]))
                     return
 
                 def lane(e4, j, _):
                     x = e4.add(memref.LoadOp.get(src, [at(e4, arith_op(e4, arith.AddiOp, first, j), k)]))
                     e4.add(memref.StoreOp.get(x, buf, [dest(e4, q, p, j)]))
                 loop(e3, e3.index(0), w, e3.index(1), lane)
-            loop(e2, e2.index(0), kc, e2.index(1), step)
+            if vector_lanes or not along_k:
+                loop(e2, e2.index(0), kc, e2.index(1), step)
+                return []
+            # the panel's rows are contiguous along k, its lanes are not: VL depth steps at a time,
+            # one vector load per row, transposed in registers, one vector store per depth step;
+            # the last kc mod VL steps lane by lane
+            vl = e2.index(t.vl)
+            blocks_end = arith_op(e2, arith.MuliOp, e2.add(arith.DivSIOp(kc, vl)), vl)
+            zero_v = e2.add(vector.BroadcastOp(zero_f, vt))
+
+            def block(e3, p0, _):
+                k0 = arith_op(e3, arith.AddiOp, pc, p0)
+                for g in range(0, width, t.vl):
+                    n = min(t.vl, width - g)
+                    rows = [e3.add(vector.LoadOp(src, [at(e3, plus(e3, first, g + r), k0)], vt)) for r in range(n)]
+                    for p, col in enumerate(transpose_in_registers(e3, rows + [zero_v] * (t.vl - n))):
+                        if n < t.vl:
+                            col = shuffle(e3, col, col, list(range(n)))
+                        e3.add(vector.StoreOp(col, buf, [dest(e3, q, plus(e3, p0, p), g)]))
+            loop(e2, e2.index(0), blocks_end, vl, block)
+            loop(e2, blocks_end, kc, e2.index(1), step)
             return []
 
         def padded(e2):

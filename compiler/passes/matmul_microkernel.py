@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from xdsl.dialects import arith, memref, scf, vector
 from xdsl.dialects.builtin import IndexType, VectorType
 from xdsl.ir import Block, Region, SSAValue
-from xdsl.ir.affine import AffineDimExpr, AffineMap
+from xdsl.ir.affine import AffineMap
 
 from compiler.passes.emitter import REASSOC, Emitter
 from compiler.passes.matmul_epilogue import Epilogue
@@ -74,11 +74,6 @@ class Contraction:
     k: int
     batch: tuple[int, ...]
     bounds: tuple[int, ...]
-
-    def contiguous(self, operand: int, dim: int) -> bool:
-        """Is `dim` the last (contiguous) index of operand 0 (A) or 1 (B)?"""
-        last = self.maps[operand].results[-1]
-        return isinstance(last, AffineDimExpr) and last.position == dim
 
 
 # ------------------------------------------------------------------------------- building loops

@@ -2,7 +2,9 @@
 // stores address the first element like scalar memref accesses (getelementptr inbounds on the
 // linearized index) and are aligned to one element; a broadcast is insertelement + an all-zero
 // shufflevector; vector.fma is llvm.intr.fma. memref.prefetch becomes llvm.prefetch (rw, locality,
-// data cache). Vector float arithmetic lowers like scalar (convert-arith-to-llvm).
+// data cache). Vector float arithmetic lowers like scalar (convert-arith-to-llvm). A 1-D
+// vector.shuffle is llvm.shufflevector with the same mask (the packing's transposes), also to a
+// shorter vector.
 // RUN: loom opt %s -p convert-to-llvm | filecheck %s
 
 // CHECK-LABEL: llvm.func @kernel(%b: !llvm.ptr {llvm.noalias}, %c: !llvm.ptr {llvm.noalias}, %x: f32, %acc: vector<8xf32>, %i: i64, %j: i64
@@ -24,6 +26,10 @@
 // CHECK-NEXT:    [[LOC:%[0-9a-z_]+]] = llvm.mlir.constant(3 : i32) : i32
 // CHECK-NEXT:    [[DATA:%[0-9a-z_]+]] = llvm.mlir.constant(1 : i32) : i32
 // CHECK-NEXT:    llvm.call_intrinsic "llvm.prefetch.p0"([[PF]], [[RW]], [[LOC]], [[DATA]]) : (!llvm.ptr, i32, i32, i32) -> ()
+// CHECK-LABEL: llvm.func @shuffles(
+// CHECK-NEXT:    [[U:%[0-9a-z_]+]] = llvm.shufflevector %a, {{%[0-9a-z_]+}} [0, 4, 2, 6] : vector<4xf32>
+// CHECK-NEXT:    [[V:%[0-9a-z_]+]] = llvm.shufflevector [[U]], [[U]] [0, 1, 2] : vector<4xf32>
+// CHECK:         llvm.store [[V]], {{%.*}} {alignment = 4 : i64} : vector<3xf32>, !llvm.ptr
 builtin.module {
   func.func @kernel(%b: memref<4x16xf32>, %c: memref<4x16xf32>, %x: f32, %acc: vector<8xf32>, %i: index, %j: index) {
     %v = vector.load %b[%i, %j] : memref<4x16xf32>, vector<8xf32>
@@ -32,6 +38,13 @@ builtin.module {
     %t = arith.addf %r, %v fastmath<reassoc,contract> : vector<8xf32>
     vector.store %t, %c[%i, %j] : memref<4x16xf32>, vector<8xf32>
     "memref.prefetch"(%c, %i, %j) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}> : (memref<4x16xf32>, index, index) -> ()
+    func.return
+  }
+  func.func @shuffles(%a: vector<4xf32>, %b: vector<4xf32>, %out: memref<3xf32>) {
+    %u = vector.shuffle %a, %b [0, 4, 2, 6] : vector<4xf32>, vector<4xf32>
+    %v = vector.shuffle %u, %u [0, 1, 2] : vector<4xf32>, vector<4xf32>
+    %z = arith.constant 0 : index
+    vector.store %v, %out[%z] : memref<3xf32>, vector<3xf32>
     func.return
   }
 }

@@ -134,15 +134,37 @@
 // CHECK-LABEL: func.func @mmcallbias(
 // CHECK:         func.call @matmul_macro_f32_6x16_4(
 
+// A transposed (`transpose(a) @ b`, A is 7x13): a packing routine of its own (below).
+// CHECK-LABEL: func.func @mmta(
+// CHECK:         func.call @matmul_pack_a_f32_6x16_1(
+
 // The shared functions, after the module's own.
-// Packing A: element (i, k) of A at base + i*stride_mn + k*stride_k; a whole panel of 6 rows
-// copied as it is, the last one with rows clamped (to full - 1) and padded with 0.
+// Packing A: element (i, k) of A at base + i*stride_mn + k*stride_k. A is row-major here, so
+// stride_k is 1 and not read, and a whole panel of 6 rows is copied 8 depth steps (AVX2's VL) at
+// a time: one vector load per row, the 6 x 8 block (and 2 zero rows) transposed in registers by
+// 3 stages of two-source vector.shuffle (stage b exchanges bit b of the row and lane indices),
+// each depth step's 6 lanes stored as one vector; the last kc mod 8 steps lane by lane. The last
+// panel has its rows clamped (to full - 1) and padded with 0.
 // CHECK-LABEL: func.func private @matmul_pack_a_f32_6x16(%src: memref<?xf32> {llvm.noalias}, %buf: memref<?xf32> {llvm.noalias}, %base: index, %stride_mn: index, %stride_k: index, %start: index, %size: index, %pc: index, %kc: index, %full: index) attributes {no_inline} {
+// CHECK-NOT:     %stride_k
 // CHECK:         scf.if {{%.*}} {
-// CHECK:           [[I:%[0-9a-z_]+]] = arith.muli {{%.*}}, %stride_mn : index
-// CHECK-NEXT:      [[IB:%[0-9a-z_]+]] = arith.addi %base, [[I]] : index
-// CHECK-NEXT:      [[K:%[0-9a-z_]+]] = arith.muli {{%.*}}, %stride_k : index
-// CHECK-NEXT:      [[AT:%[0-9a-z_]+]] = arith.addi [[IB]], [[K]] : index
+// CHECK:           [[BLOCKS:%[0-9a-z_]+]] = arith.divsi %kc, [[VL:%[0-9a-z_]+]] : index
+// CHECK-NEXT:      [[BEND:%[0-9a-z_]+]] = arith.muli [[BLOCKS]], [[VL]] : index
+// CHECK:           scf.for [[P0:%[0-9a-z_]+]] = {{%.*}} to [[BEND]] step [[VL]] {
+// CHECK-COUNT-6:     vector.load %src[{{%.*}}] : memref<?xf32>, vector<8xf32>
+// CHECK-NEXT:        vector.shuffle {{%.*}}, {{%.*}} [0, 8, 2, 10, 4, 12, 6, 14] : vector<8xf32>, vector<8xf32>
+// CHECK-NEXT:        vector.shuffle {{%.*}}, {{%.*}} [1, 9, 3, 11, 5, 13, 7, 15] : vector<8xf32>, vector<8xf32>
+// CHECK:             vector.shuffle {{%.*}}, {{%.*}} [0, 1, 8, 9, 4, 5, 12, 13] : vector<8xf32>, vector<8xf32>
+// CHECK:             vector.shuffle {{%.*}}, {{%.*}} [0, 1, 2, 3, 8, 9, 10, 11] : vector<8xf32>, vector<8xf32>
+// CHECK:             [[COL:%[0-9a-z_]+]] = vector.shuffle {{%.*}}, {{%.*}} [0, 1, 2, 3, 4, 5] : vector<8xf32>, vector<8xf32>
+// CHECK:             vector.store [[COL]], %buf[{{%.*}}] : memref<?xf32>, vector<6xf32>
+// CHECK-COUNT-7:     vector.store {{%.*}}, %buf[{{%.*}}] : memref<?xf32>, vector<6xf32>
+// CHECK:           }
+// CHECK-NEXT:      scf.for {{%.*}} = [[BEND]] to %kc step {{%.*}} {
+// CHECK:             [[K:%[0-9a-z_]+]] = arith.addi %pc, {{%.*}} : index
+// CHECK:             [[I:%[0-9a-z_]+]] = arith.muli {{%.*}}, %stride_mn : index
+// CHECK-NEXT:        [[IB:%[0-9a-z_]+]] = arith.addi %base, [[I]] : index
+// CHECK-NEXT:        [[AT:%[0-9a-z_]+]] = arith.addi [[IB]], [[K]] : index
 // CHECK-NEXT:      [[AW:%[0-9a-z_]+]] = memref.load %src{{\[}}[[AT]]] : memref<?xf32>
 // CHECK:           memref.store [[AW]], %buf[{{%.*}}] : memref<?xf32>
 // CHECK:         } else {
@@ -238,6 +260,14 @@
 // CHECK-LABEL: func.func private @matmul_macro_f32_6x16_3(
 // CHECK-LABEL: func.func private @matmul_macro_f32_6x16_4(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32>, %ct: memref<6x16xf32> {llvm.noalias}, %c_base: index, {{.*}}, %e0: memref<?xf32>, %e0_base: index, %e0_stride: index) attributes {no_inline} {
 // CHECK-NOT:     func.func private @matmul_macro_f32_6x16_5(
+// Packing a transposed A: a panel's MR rows are contiguous in A, so a whole panel is copied with
+// one vector of MR lanes per depth step, whatever MR is (6 on AVX2; 12 on AVX-512, a
+// vector<12xf32> that LLVM splits into legal vectors), and stride_mn is not read.
+// CHECK-LABEL: func.func private @matmul_pack_a_f32_6x16_1({{.*}}) attributes {no_inline} {
+// CHECK-NOT:     %stride_mn
+// CHECK:         [[TA:%[0-9a-z_]+]] = vector.load %src[{{%.*}}] : memref<?xf32>, vector<6xf32>
+// CHECK:         vector.store [[TA]], %buf[{{%.*}}] : memref<?xf32>, vector<6xf32>
+// CHECK:         } else {
 
 // AVX512-LABEL: func.func @mm(
 // AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<1x7x32xf32>
@@ -252,6 +282,8 @@
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<16xf32>
 // AVX512-LABEL: func.func private @matmul_macro_f64_12x16(
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<8xf64>
+// AVX512-LABEL: func.func private @matmul_pack_a_f32_12x32_1(
+// AVX512:         vector.load %src[{{%.*}}] : memref<?xf32>, vector<12xf32>
 
 // With parallel=true (the default) the loop over blocks of A's rows is an scf.parallel (2 blocks
 // of 12 and 1 rows: an even count); each iteration packs its own Ap and gives the macro-kernel
@@ -419,6 +451,15 @@ builtin.module {
   func.func private @make_bias() -> memref<40xf32>
   func.func @mmwide(%a: memref<64x256xf32>, %b: memref<256x256xf32>, %c: memref<64x256xf32>) {
     linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<64x256xf32>, memref<256x256xf32>) outs(%c : memref<64x256xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
+  func.func @mmta(%a: memref<7x13xf32>, %b: memref<7x20xf32>, %c: memref<13x20xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d2, d0)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<7x13xf32>, memref<7x20xf32>) outs(%c : memref<13x20xf32>) {
     ^bb0(%x: f32, %y: f32, %acc: f32):
       %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
       %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
