@@ -317,8 +317,9 @@ def test_row_edges_in_registers(progs, m, k, n):
 @pytest.mark.parametrize("m,k,n,p,q", [(37, 41, 43, 97, 61), (3, 257, 131, 300, 64), (130, 7, 300, 33, 16)])  # each M*N*K >= min-size
 def test_matmuls_of_different_shapes_share_one_kernel(progs, m, k, n, p, q):
     """Three matmuls of different shapes (C's row strides n, p and q, edges in both dimensions, the
-    last one with a transposed operand) call one shared macro-kernel, one packing routine of A and
-    two of B (one per layout of B), and agree with NumPy."""
+    last one with a transposed operand) call one shared macro-kernel per way of reading A (packed,
+    or directly when N is small), one packing routine of A (when it is packed) and two of B (one per
+    layout of B), and agree with NumPy."""
     rng = np.random.default_rng(m + k)
     a, b, c, d = (rng.standard_normal(s, np.float32) for s in [(m, k), (k, n), (n, p), (q, p)])
     expected = a.astype(np.float64) @ b @ c @ d.T
@@ -329,8 +330,45 @@ def test_matmuls_of_different_shapes_share_one_kernel(progs, m, k, n, p, q):
     defined = re.findall(r"func\.func private @(matmul_\w+)\(", text)
     called = re.findall(r"call @(matmul_\w+)\(", text)
     macros = [f for f in defined if f.startswith("matmul_macro_")]
-    assert len(macros) == 1 and called.count(macros[0]) == 3
-    assert sorted(f.split("_f32")[0] for f in defined) == ["matmul_macro", "matmul_pack_a", "matmul_pack_b", "matmul_pack_b"]
+    # one macro-kernel per way of reading A: packed, or directly when few panels of B re-read it
+    tile, most = loom_matmul_kernel.TILES[(loom_matmul_kernel.host_isa(), 32)], loom_matmul_kernel.LoomMatmulKernel.direct_a
+    direct = {loom_matmul_kernel.direct_a_pays(x, tile, most) for x in (n, p, q)}
+    assert len(macros) == len(direct) and sum(called.count(f) for f in macros) == 3
+    assert sorted(f.split("_f32")[0] for f in defined) == (
+        ["matmul_macro"] * len(direct) + ["matmul_pack_a"] * (False in direct) + ["matmul_pack_b"] * 2)
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_a_packed_or_read_directly(monkeypatch, direct):
+    """A packed always, or read where it is always (the default chooses by N, so both ways run in
+    the tests above too): every layout, batched, broadcast-batched, with an epilogue, on 1 and 2
+    threads, against NumPy and the reference executor."""
+    if loom_matmul_kernel.host_isa() == "none":
+        pytest.skip("this CPU has no FMA")
+    monkeypatch.setattr(loom_matmul_kernel, "direct_a_pays", lambda n, t, most: direct)
+    progs = compiler.loads(SRC, name=f"direct_{direct}.loom"), compiler.loads(SRC, name="mm.loom", mode="eager")
+    rng = np.random.default_rng(10)
+    m, k, n = 53, 300, 45
+    a, b, bias = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32), rng.standard_normal(n, np.float32)
+    mm = a.astype(np.float64) @ b
+    x3, w3 = rng.standard_normal((3, m, k), np.float32), rng.standard_normal((3, k, n), np.float32)
+    cases = [("nn", [a, b], mm), ("nt", [a, b.T.copy()], mm), ("tn", [a.T.copy(), b], mm),
+             ("bias_relu", [a, b, bias], np.maximum(mm + bias, 0)),
+             ("bmm", [x3, w3], np.einsum("bmk,bkn->bmn", x3.astype(np.float64), w3)),
+             ("bcast", [x3, b], np.einsum("bmk,kn->bmn", x3.astype(np.float64), b))]
+    for name, args, expected in cases:
+        check(progs, name, args, expected, 1e-4)
+        if name != "tn":  # (a transposed A is packed either way: its rows do not run along k)
+            packs_a = "call @matmul_pack_a" in getattr(progs[0], name).lower(*args).as_text("loops")
+            assert packs_a != direct, name
+    from runtime import parallel
+    before, one = parallel.num_threads(), {name: getattr(progs[0], name)(*args) for name, args, _ in cases}
+    try:
+        parallel.set_num_threads(2)
+        for name, args, _ in cases:  # the same bits as one thread
+            np.testing.assert_array_equal(getattr(progs[0], name)(*args), one[name])
+    finally:
+        parallel.set_num_threads(before)
 
 
 @pytest.mark.parametrize("tile", sorted(loom_matmul_kernel.TILES))

@@ -240,6 +240,14 @@ def block_rows(m: int, t: Tile, parallel: bool) -> int:
     return math.ceil(math.ceil(m / blocks) / t.mr) * t.mr
 
 
+def direct_a_pays(n: int, t: Tile, max_panels: int) -> bool:
+    """Whether the micro-kernel reads A's rows where they are instead of a packed copy (BLIS's
+    "sup" kernels do this for small products): packing A is a pass over A that no FMA overlaps, and
+    it pays for itself only when many panels of B re-read the packed block (`max_panels`: the
+    pass's `direct_a` option; docs/performance.md, "Reading A without packing it")."""
+    return math.ceil(n / t.nr) <= max_panels
+
+
 def block_depth(k: int, t: Tile) -> int:
     """Depth of a block: at most KC, the blocks as equal as possible (K = 784 is 3 × 262, not
     384 + 384 + 16: every depth block reads and writes all of C, so a thin last one costs a pass over
@@ -257,7 +265,7 @@ class KernelBuilder:
     packing routines and the macro-kernel are calls to the module's shared functions."""
 
     def __init__(self, e: Emitter, c: Contraction, t: Tile, parallel: bool, overwrite: bool,
-                 epilogue: Epilogue | None, shared: SharedFunctions):
+                 epilogue: Epilogue | None, shared: SharedFunctions, direct_a: int):
         self.e, self.c, self.t, self.parallel = e, c, t, parallel
         self.overwrite, self.epilogue = overwrite, epilogue
         self.elem = c.c.type.element_type
@@ -274,8 +282,12 @@ class KernelBuilder:
         # B's panels are packed by all threads when the blocks run in parallel (else the packing,
         # ~1/MC of the work, would be serial: 5-10 % of a 512³ product on 2 cores)
         across_b = parallel and min(self.N, t.nc) * self.kc >= PARALLEL_MIN_WORK
-        self.packs = []
+        # A read where it is, not packed: its rows contiguous along k, few panels of B
+        self.direct_a = self.coeff[0].get(c.k) == 1 and direct_a_pays(self.N, t, direct_a)
+        self.packs = [None] if self.direct_a else []
         for operand, (width, dim) in enumerate(((t.mr, c.m), (t.nr, c.n))):
+            if operand == 0 and self.direct_a:
+                continue
             # unit strides (the operand's rows along k; its lanes along m or n) are constants in the routine
             along_k, lanes = self.coeff[operand].get(c.k) == 1, self.coeff[operand].get(dim) == 1
             across = across_b and operand == 1
@@ -287,16 +299,18 @@ class KernelBuilder:
         noalias = epilogue is None or distinct([c.c, *[buf for buf, _ in epilogue.buffers()]])
         flat_t = flat_type(self.elem)
         self.ct_t = MemRefType(self.elem, [t.mr, t.nr])
-        args = [("ap", flat_t, True), ("bp", flat_t, True), ("c", flat_t, noalias), ("ct", self.ct_t, True),
-                *[(n, IndexType(), False) for n in MACRO_ARGS]]
+        a_noalias = not self.direct_a or distinct([c.a, c.c])  # (Ap is a fresh buffer)
+        args = [("a" if self.direct_a else "ap", flat_t, a_noalias), ("bp", flat_t, True), ("c", flat_t, noalias),
+                ("ct", self.ct_t, True), *[(n, IndexType(), False) for n in MACRO_ARGS]]
+        args += [("a_base", IndexType(), False), ("lda", IndexType(), False)] if self.direct_a else []
         args += [("first", i1, False)] if overwrite else []
         args += [("last", i1, False)] if epilogue else []
         for i in range(len(self.ep_coeff)):
             args += [(f"e{i}", flat_t, noalias), (f"e{i}_base", IndexType(), False), (f"e{i}_stride", IndexType(), False)]
         args += [(f"s{i}", self.elem, False) for i in range(len(epilogue.scalars()) if epilogue else 0)]
-        key = ("macro", name, t, overwrite, epilogue.key() if epilogue else None, noalias)
+        key = ("macro", name, t, overwrite, epilogue.key() if epilogue else None, noalias, self.direct_a, a_noalias)
         self.macro = shared.get(key, f"matmul_macro_{name}_{size}", args,
-                                MacroKernel(t, self.elem, overwrite, epilogue).build, e.loc)
+                                MacroKernel(t, self.elem, overwrite, epilogue, self.direct_a).build, e.loc)
         # B does not depend on the batch (`x @ W` with x batched): the batch loops go inside B's
         # blocks, so B is packed once per block instead of once per batch element
         self.shared_b = not any(isinstance(r, AffineDimExpr) and r.position in c.batch for r in c.maps[1].results)
@@ -304,7 +318,8 @@ class KernelBuilder:
     def emit(self) -> None:
         e, c = self.e, self.c
         bp = e.alloc(self.bp_t)
-        shared = [] if self.parallel else [e.alloc(self.ap_t), e.alloc(self.ct_t)]  # (per thread when parallel)
+        # Ap (unless A is read directly) and Ct, per thread when parallel
+        shared = [] if self.parallel else [None if self.direct_a else e.alloc(self.ap_t), e.alloc(self.ct_t)]
         ivs: list[SSAValue | None] = [None] * len(c.bounds)
 
         def batch(be: Emitter, level: int, inner: Callable[[Emitter], None]) -> None:
@@ -322,7 +337,8 @@ class KernelBuilder:
         else:
             batch(e, 0, lambda be: self.blocks(be, ivs, bp, shared, lambda be2, rows: rows(be2)))
         for buf in [bp, *shared]:
-            e.add(memref.DeallocOp.get(buf))
+            if buf is not None:
+                e.add(memref.DeallocOp.get(buf))
 
     def blocks(self, e: Emitter, ivs: list, bp: SSAValue, shared: list[SSAValue],
                around_rows: Callable[[Emitter, Callable[[Emitter], None]], None]) -> None:
@@ -342,12 +358,13 @@ class KernelBuilder:
 
                 def ic_body(e3, ic, _):
                     mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
-                    ap, ct = shared if shared else (e3.alloc(self.ap_t), e3.alloc(self.ct_t))
-                    self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
-                    self.macro_kernel(e3, ivs, ap, bp, ct, [ic, mc, jc, nc, kc], flags)
-                    if not shared:
-                        e3.add(memref.DeallocOp.get(ap))
-                        e3.add(memref.DeallocOp.get(ct))
+                    ap, ct = shared if shared else (None if self.direct_a else e3.alloc(self.ap_t), e3.alloc(self.ct_t))
+                    if not self.direct_a:
+                        self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
+                    self.macro_kernel(e3, ivs, ap, bp, ct, [ic, mc, jc, nc, kc], flags, pc)
+                    for buf in [] if shared else [ap, ct]:
+                        if buf is not None:
+                            e3.add(memref.DeallocOp.get(buf))
 
                 around_rows(e2, lambda e3: (parallel_loop if self.parallel else loop)(
                     e3, e3.index(0), e3.index(self.M), e3.index(self.mc), ic_body))
@@ -364,11 +381,14 @@ class KernelBuilder:
                 start, size, pc, kc, e.index(c.bounds[dim])]
         call(e, self.packs[operand], args)
 
-    def macro_kernel(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, ct: SSAValue, blocks: list[SSAValue],
-                     flags: list[SSAValue]) -> None:
+    def macro_kernel(self, e: Emitter, ivs: list, ap: SSAValue | None, bp: SSAValue, ct: SSAValue,
+                     blocks: list[SSAValue], flags: list[SSAValue], pc: SSAValue) -> None:
         c = self.c
-        args = [flat(e, ap), flat(e, bp), flat(e, c.c), ct, linear(e, self.coeff[2], ivs, c.batch),
-                e.index(self.coeff[2][c.m]), e.index(self.M), *blocks, *flags]
+        args = [flat(e, c.a if self.direct_a else ap), flat(e, bp), flat(e, c.c), ct,
+                linear(e, self.coeff[2], ivs, c.batch), e.index(self.coeff[2][c.m]), e.index(self.M), *blocks]
+        if self.direct_a:  # A's batch offset plus the depth block's first column, A's row stride
+            args += [arith_op(e, arith.AddiOp, linear(e, self.coeff[0], ivs, c.batch), pc), e.index(self.coeff[0][c.m])]
+        args += flags
         for (buf, _), coeff in zip(self.epilogue.buffers() if self.epilogue else [], self.ep_coeff):
             args += [flat(e, buf), linear(e, coeff, ivs, c.batch), e.index(coeff.get(c.m, 0))]
         args += self.epilogue.scalars() if self.epilogue else []
@@ -376,8 +396,8 @@ class KernelBuilder:
 
 
 class LowerContraction(RewritePattern):
-    def __init__(self, isa: str, parallel: bool, min_size: int, shared: SharedFunctions):
-        self.isa, self.parallel, self.min_size, self.shared = isa, parallel, min_size, shared
+    def __init__(self, isa: str, parallel: bool, min_size: int, direct_a: int, shared: SharedFunctions):
+        self.isa, self.parallel, self.min_size, self.direct_a, self.shared = isa, parallel, min_size, direct_a, shared
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
@@ -390,7 +410,7 @@ class LowerContraction(RewritePattern):
         fill = zero_fill_of(op, c)
         epilogue = match_epilogue(op, c.c) if c.bounds[c.k] > 0 else None
         e = Emitter(op.location)
-        KernelBuilder(e, c, tile, self.parallel, fill is not None, epilogue, self.shared).emit()
+        KernelBuilder(e, c, tile, self.parallel, fill is not None, epilogue, self.shared, self.direct_a).emit()
         if epilogue is not None:
             for const in epilogue.constants:
                 const.detach()
@@ -418,13 +438,16 @@ class LoomMatmulKernel(ModulePass):
     """Options: `isa` (host|avx512|avx2|none: the tile; host asks LLVM for this CPU's features),
     `parallel` (default on: the loop over blocks of A's rows becomes an `scf.parallel`, which
     `loom-parallel-to-threads` runs on the thread pool), `min-size` (M·N·K below which the
-    contraction is left to `loom-linalg-to-loops`)."""
+    contraction is left to `loom-linalg-to-loops`), `direct-a` (A, when its rows are contiguous
+    along k, is read by the micro-kernel where it is, not packed, when at most this many panels of
+    B (NR columns each) re-read it; 0: A always packed)."""
 
     name = "loom-matmul-kernel"
 
     isa: str = "host"
     parallel: bool = True
     min_size: int = 32768
+    direct_a: int = 8
 
     def __post_init__(self):
         if self.isa not in ISAS:
@@ -433,6 +456,6 @@ class LoomMatmulKernel(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         isa = host_isa() if self.isa == "host" else self.isa
         shared = SharedFunctions(op)
-        PatternRewriteWalker(LowerContraction(isa, self.parallel, self.min_size, shared),
+        PatternRewriteWalker(LowerContraction(isa, self.parallel, self.min_size, self.direct_a, shared),
                              apply_recursively=False).rewrite_module(op)
         shared.finish()

@@ -144,12 +144,13 @@ class MacroKernel:
     Ap and Bp by the micro-kernel and written to C. C is flat: element (i, j) of the current matrix
     is `c[c_base + i·ldc + j]`, `m` its rows. Arguments: `ap, bp, c`, `ct` (an MR × NR buffer for
     tiles past C's right edge, allocated by the caller: the kernel itself cannot fail, so its code
-    does not depend on the program's numbering of run-time checks), `MACRO_ARGS`, then `first`
+    does not depend on the program's numbering of run-time checks), `MACRO_ARGS`; with `direct_a`,
+    `ap` is A itself (flat), read at `a_base + i·lda + p` (`a_base`, `lda` follow), then `first`
     (overwriting: `pc == 0`), `last` (with an epilogue: `pc + kc == K`), then per buffer of the
     epilogue (flat, base, row stride), then its scalars."""
 
-    def __init__(self, t: Tile, elem, overwrite: bool, epilogue: Epilogue | None):
-        self.t, self.elem = t, elem
+    def __init__(self, t: Tile, elem, overwrite: bool, epilogue: Epilogue | None, direct_a: bool = False):
+        self.t, self.elem, self.direct_a = t, elem, direct_a
         self.overwrite = overwrite  # C's initial value is 0: the first depth block stores, not adds
         self.epilogue = epilogue  # applied to C's tiles as the last depth block writes them
         self.vt = VectorType(elem, [t.vl])
@@ -160,6 +161,8 @@ class MacroKernel:
         self.ap, self.bp, self.c, ct = args[:4]
         self.c_base, self.ldc, self.m, ic, mc, jc, nc, kc = args[4:12]
         rest = args[12:]
+        if self.direct_a:  # A itself (`ap` is A flat): row i, depth step p at a_base + i·lda + p
+            self.a_base, self.lda = rest.pop(0), rest.pop(0)
         self.first = rest.pop(0) if self.overwrite else None
         self.last = rest.pop(0) if self.epilogue else None
         n_buf = len(self.epilogue.buffers()) if self.epilogue else 0
@@ -193,17 +196,23 @@ class MacroKernel:
         for r in range(t.mr):  # the tile's rows of C (clamped to the edge: a hint never faults)
             row = arith_op(e, arith.MinSIOp, plus(e, row0, r), last_row)
             e.add(memref_ext.PrefetchOp(self.c, [self.c_at(e, row, col0)], write=True))
-        a0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, iq, self.kc), e.index(t.mr))
+        if self.direct_a:  # each row of A where it is (rows past C's edge read row m - 1: discarded)
+            a_rows = [arith_op(e, arith.AddiOp, self.a_base, arith_op(
+                e, arith.MuliOp, arith_op(e, arith.MinSIOp, plus(e, row0, r), last_row), self.lda)) for r in range(t.mr)]
+        else:  # panel iq of Ap
+            a0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, iq, self.kc), e.index(t.mr))
         b0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, jq, self.kc), e.index(t.nr))
 
         def k_step(be, p, acc):
             bp = arith_op(be, arith.AddiOp, b0, arith_op(be, arith.MuliOp, p, be.index(t.nr)))
-            ap = arith_op(be, arith.AddiOp, a0, arith_op(be, arith.MuliOp, p, be.index(t.mr)))
+            if not self.direct_a:
+                ap = arith_op(be, arith.AddiOp, a0, arith_op(be, arith.MuliOp, p, be.index(t.mr)))
             bs = [be.add(vector.LoadOp(self.bp, [plus(be, bp, v * t.vl)], vt))
                   for v in range(nv)]
             out = []
             for r in range(t.mr):
-                x = be.add(memref.LoadOp.get(self.ap, [plus(be, ap, r)]))
+                at = arith_op(be, arith.AddiOp, a_rows[r], p) if self.direct_a else plus(be, ap, r)
+                x = be.add(memref.LoadOp.get(self.ap, [at]))
                 a = be.add(vector.BroadcastOp(x, vt))
                 out += [be.add(vector.FMAOp(a, bs[v], acc[r * nv + v])) for v in range(nv)]
             return out

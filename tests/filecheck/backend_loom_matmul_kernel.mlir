@@ -13,11 +13,15 @@
 // loads and stores. An elementwise op on C right after the contraction (bias + relu) is applied to
 // the tile in the last depth block; its body is part of the variant. The shared functions are
 // private, no_inline, with llvm.noalias on their buffers.
+// The checks without the DIRECT prefix pack A always (direct_a=0); by default (DIRECT) A, when its
+// rows are contiguous along k and at most 8 panels of B (here all: N <= 40) re-read it, is not
+// packed: the micro-kernel broadcasts from A's rows where they are.
 // The tile depends on the instruction set: AVX2 6x16 f32 (vector<8xf32>) and 6x8 f64
 // (vector<4xf64>), AVX-512 12x32 f32 (vector<16xf32>), 12x16 f64; `isa=host` asks LLVM.
-// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=false},cse' | filecheck %s
-// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0 parallel=false},cse' | filecheck %s --check-prefix=AVX512
-// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=true},cse' | filecheck %s --check-prefix=PAR
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 direct_a=0 parallel=false},cse' | filecheck %s
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0 direct_a=0 parallel=false},cse' | filecheck %s --check-prefix=AVX512
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 direct_a=0 parallel=true},cse' | filecheck %s --check-prefix=PAR
+// RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx2 min_size=0 parallel=false},cse' | filecheck %s --check-prefix=DIRECT
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=none min_size=0}' | filecheck %s --check-prefix=NONE
 // RUN: loom opt %s -p loom-matmul-kernel | filecheck %s --check-prefix=SMALL
 // RUN: not loom opt %s -p 'loom-matmul-kernel{isa=avx3}' 2>&1 | filecheck %s --check-prefix=BADISA
@@ -314,6 +318,28 @@
 // PAR:           vector.load %src[{{%.*}}] : memref<?xf32>, vector<8xf32>
 // PAR:           vector.store {{%.*}}, %buf[{{%.*}}] : memref<?xf32>, vector<8xf32>
 // PAR:           scf.reduce
+
+// Read directly (BLIS's "sup" kernels): no Ap and no packing of A; the macro-kernel gets A flat,
+// its batch offset plus the depth block's first column (a_base) and its row stride (lda); each of
+// the tile's MR rows is clamped to the last row of C (rows past the edge are read, then discarded)
+// and read at a_base + row*lda + p.
+// DIRECT-LABEL: func.func @mm(
+// DIRECT-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<2x7x16xf32>
+// DIRECT-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<6x16xf32>
+// DIRECT-NOT:     func.call @matmul_pack_a
+// DIRECT:         func.call @matmul_pack_b_f32_6x16(
+// DIRECT:         [[AF:%[0-9a-z_]+]] = "memref.cast"({{%.*}}) : (memref<91xf32>) -> memref<?xf32>
+// DIRECT:         [[ABASE:%[0-9a-z_]+]] = arith.addi {{%.*}}, {{%.*}} : index
+// DIRECT-NEXT:    func.call @matmul_macro_f32_6x16([[AF]], {{.*}}, [[ABASE]], [[LDA:%[0-9a-z_]+]]) :
+// DIRECT-LABEL: func.func private @matmul_macro_f32_6x16(%a: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, {{.*}}, %kc: index, %a_base: index, %lda: index) attributes {no_inline} {
+// DIRECT:         [[LAST:%[0-9a-z_]+]] = arith.subi %m, {{%.*}} : index
+// DIRECT:         [[ROW0:%[0-9a-z_]+]] = arith.minsi {{%.*}}, [[LAST]] : index
+// DIRECT:         [[OFF0:%[0-9a-z_]+]] = arith.muli [[ROW0]], %lda : index
+// DIRECT-NEXT:    [[A0:%[0-9a-z_]+]] = arith.addi %a_base, [[OFF0]] : index
+// DIRECT:         scf.for [[P:%[0-9a-z_]+]] = {{%.*}} to %kc step {{%.*}} iter_args(
+// DIRECT:           [[AT:%[0-9a-z_]+]] = arith.addi [[A0]], [[P]] : index
+// DIRECT-NEXT:      [[X:%[0-9a-z_]+]] = memref.load %a{{\[}}[[AT]]] : memref<?xf32>
+// DIRECT-NEXT:      vector.broadcast [[X]] : f32 to vector<8xf32>
 
 // No FMA (isa=none), or smaller than min_size (default 32768 = M*N*K): left to the loops.
 // NONE-LABEL: func.func @mm(
