@@ -244,7 +244,7 @@ def direct_a_pays(n: int, t: Tile, max_panels: int) -> bool:
     """Whether the micro-kernel reads A's rows where they are instead of a packed copy (BLIS's
     "sup" kernels do this for small products): packing A is a pass over A that no FMA overlaps, and
     it pays for itself only when many panels of B re-read the packed block (`max_panels`: the
-    pass's `direct_a` option; docs/performance.md, "Reading A without packing it")."""
+    pass's `direct_a` option; docs/performance.md, "Packing: … A read without packing")."""
     return math.ceil(n / t.nr) <= max_panels
 
 

@@ -197,12 +197,14 @@ def build_pack(e: Emitter, args: list[SSAValue], t: Tile, width: int, along_k: b
     bounds checks, with vector loads and stores when its lanes are contiguous in the operand
     (`vector_lanes`: stride_mn is 1; MR = 12 lanes of f32 on AVX-512 are one `vector<12xf32>`); the
     last, partial panel is padded, read along k when the operand's rows run along k (`along_k`:
-    stride_k is 1). A unit stride is known in the routine, not read from its argument: LLVM then
-    vectorizes the copy of a panel whose lanes are strided along k (A row-major, B transposed).
-    With `across`, the panels are an `scf.parallel` (packed by all threads)."""
+    stride_k is 1). A whole panel whose rows run along k but whose lanes do not (A row-major, B
+    transposed) is copied VL depth steps at a time: a vector load per row, a transpose in registers
+    (`transpose_in_registers`), a store per depth step; the last kc mod VL steps lane by lane. A unit
+    stride is known in the routine, not read from its argument. With `across`, the panels are an
+    `scf.parallel` (packed by all threads)."""
     src, buf, base, s_mn, s_k, start, size, pc, kc, full = args
     elem = src.type.element_type
-    s_k = None if along_k else s_k  # a unit stride: no multiplication (LLVM then vectorizes along k)
+    s_k = None if along_k else s_k  # a unit stride: no multiplication
     s_mn = None if vector_lanes else s_mn
     vt = VectorType(elem, [t.vl])
     chunks = [(v * t.vl, t.vl) for v in range(width // t.vl)] + ([(width - width % t.vl, width % t.vl)] if width % t.vl else [])
