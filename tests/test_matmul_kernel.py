@@ -267,14 +267,16 @@ def test_avx512_tile_runs(monkeypatch):
 
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 def test_every_layout_on_each_tile(monkeypatch, isa):
-    """Each operand layout on each tile, f32 and f64: packing that transposes in registers (A
-    row-major, B transposed: blocks of VL depth steps, then the rest lane by lane), copies vectors
-    of MR lanes (A transposed: 6, 12 = 8 + 4 for f64), or whole vectors (B row-major)."""
+    """Each operand layout on each tile, f32 and f64, A always packed (read directly, it is tested
+    by every small product): packing that transposes in registers (A row-major, B transposed:
+    blocks of VL depth steps, then the rest lane by lane), copies vectors of MR lanes (A
+    transposed: 6, 12 = 8 + 4 for f64), or whole vectors (B row-major)."""
     if isa == "avx512" and loom_matmul_kernel.host_isa() != "avx512":
         pytest.skip("this CPU has no AVX-512")
     if loom_matmul_kernel.host_isa() == "none":
         pytest.skip("this CPU has no FMA")
     monkeypatch.setattr(loom_matmul_kernel, "host_isa", lambda: isa)
+    monkeypatch.setattr(loom_matmul_kernel, "direct_a_pays", lambda n, t, most: False)  # A packed: its transposes
     prog = compiler.loads(SRC, name=f"layouts_{isa}.loom")
     rng = np.random.default_rng(9)
     m, k, n = 29, 71, 37  # K: 4 blocks of 16 (8 of 8) depth steps and 7 more

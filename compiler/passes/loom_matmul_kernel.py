@@ -447,7 +447,7 @@ class LoomMatmulKernel(ModulePass):
     isa: str = "host"
     parallel: bool = True
     min_size: int = 32768
-    direct_a: int = 8
+    direct_a: int = 16
 
     def __post_init__(self):
         if self.isa not in ISAS:

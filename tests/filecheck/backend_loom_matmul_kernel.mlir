@@ -14,7 +14,7 @@
 // the tile in the last depth block; its body is part of the variant. The shared functions are
 // private, no_inline, with llvm.noalias on their buffers.
 // The checks without the DIRECT prefix pack A always (direct_a=0); by default (DIRECT) A, when its
-// rows are contiguous along k and at most 8 panels of B (here all: N <= 40) re-read it, is not
+// rows are contiguous along k and at most 16 panels of B (here all: N <= 40) re-read it, is not
 // packed: the micro-kernel broadcasts from A's rows where they are.
 // The tile depends on the instruction set: AVX2 6x16 f32 (vector<8xf32>) and 6x8 f64
 // (vector<4xf64>), AVX-512 12x32 f32 (vector<16xf32>), 12x16 f64; `isa=host` asks LLVM.
