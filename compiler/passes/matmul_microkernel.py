@@ -193,12 +193,13 @@ class MacroKernel:
         t, nv, vt = self.t, self.nv, self.vt
         zero = e.add(vector.BroadcastOp(e.const(0.0, self.elem), vt))
         last_row = arith_op(e, arith.SubiOp, self.m, e.index(1))
-        for r in range(t.mr):  # the tile's rows of C (clamped to the edge: a hint never faults)
-            row = arith_op(e, arith.MinSIOp, plus(e, row0, r), last_row)
+        # the tile's rows, clamped to C's last one (a prefetch never faults; a row of A past the
+        # edge is read, its results discarded)
+        clamped = [arith_op(e, arith.MinSIOp, plus(e, row0, r), last_row) for r in range(t.mr)]
+        for row in clamped:
             e.add(memref_ext.PrefetchOp(self.c, [self.c_at(e, row, col0)], write=True))
-        if self.direct_a:  # each row of A where it is (rows past C's edge read row m - 1: discarded)
-            a_rows = [arith_op(e, arith.AddiOp, self.a_base, arith_op(
-                e, arith.MuliOp, arith_op(e, arith.MinSIOp, plus(e, row0, r), last_row), self.lda)) for r in range(t.mr)]
+        if self.direct_a:  # each row of A where it is
+            a_rows = [arith_op(e, arith.AddiOp, self.a_base, arith_op(e, arith.MuliOp, row, self.lda)) for row in clamped]
         else:  # panel iq of Ap
             a0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, iq, self.kc), e.index(t.mr))
         b0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, jq, self.kc), e.index(t.nr))
