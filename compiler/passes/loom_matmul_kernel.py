@@ -151,11 +151,13 @@ from compiler.passes.matmul_microkernel import (
     parallel_loop,
 )
 
-# BLIS's blockings (haswell for AVX2, skx for AVX-512), for row-major C: A is broadcast, B loaded.
+# BLIS's blockings (haswell for AVX2, skx for AVX-512), for row-major C: A is broadcast, B loaded;
+# f32 on AVX-512 twice as deep (KC 768, MC 240: Ap ≤ 720 KiB, the B micro-panel 96 KiB, both from a
+# 2 MiB L2), so a large K reads and writes C half as often: 2048³ 5-12 % faster (docs/performance.md)
 TILES = {
     ("avx2", 32): Tile(vl=8, mr=6, nr=16, mc=168, kc=256, nc=4080),
     ("avx2", 64): Tile(vl=4, mr=6, nr=8, mc=72, kc=256, nc=4080),
-    ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=144, kc=384, nc=3072),
+    ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=240, kc=768, nc=3072),
     ("avx512", 64): Tile(vl=8, mr=12, nr=16, mc=96, kc=384, nc=3072),
 }
 ISAS = ("host", "avx512", "avx2", "none")
