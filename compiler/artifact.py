@@ -47,10 +47,11 @@ class Artifact:
     JIT compiles it in codegen units (`runtime/codegen_units.py`: the matmul kernels apart, and
     reused from earlier compilations); the text stages and `--emit=obj` optimize the whole module."""
 
-    def __init__(self, llvm_module: ModuleOp, symbol: str, sig, times: list | None = None):
+    def __init__(self, llvm_module: ModuleOp, symbol: str, sig, times: list | None = None, library=None):
         from runtime import jit
 
         self.symbol, self.signature = symbol, sig
+        self.library = library  # the JIT's kernel library: the kernels declared from it are linked in
         self.sites, self.prints = tables(llvm_module)
         self.times = times if times is not None else []
         t0 = time.perf_counter()
@@ -90,10 +91,13 @@ class Artifact:
         t0 = time.perf_counter()
         units = codegen_units.split(self.llvm_ir, jit.compiler_identity())
         objects, found = codegen_units.compile_units(units, jit.compile_unit, store)
-        kernels = len(units) - 1
-        self.times.append((f"LLVM O3 + codegen ({kernels} kernel units, {found} compiled before)",
-                           time.perf_counter() - t0))
-        return objects
+        declared = []
+        if self.library is not None:
+            self.library.record(units)
+            declared = self.library.objects(units[0].text)
+        what = f"{len(units) - 1} kernel units, {found} compiled before, {len(declared)} declared"
+        self.times.append((f"LLVM O3 + codegen ({what})", time.perf_counter() - t0))
+        return objects + declared
 
     def compiled(self, store=None):
         """(the native function, its object files)."""

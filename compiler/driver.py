@@ -308,23 +308,26 @@ class Lowered:
         return self._cached(("loom", pipeline, devices), pm_options, lambda m: with_semantics(m, pipeline, devices))
 
     def stage(self, stage: str, pm_options: dict | None = None, loom_passes: str = "loom-opt",
-              devices: bool = False, verify: bool = True) -> ModuleOp:
+              devices: bool = False, verify: bool = True, keep: bool = True) -> ModuleOp:
         """The IR at a stage of the native pipeline (`loom_passes`: the loom-level passes to use);
-        `verify=False`: not verified after the last pass (for LLVM, which verifies what it gets)."""
+        `verify=False`: not verified after the last pass (for LLVM, which verifies what it gets);
+        `keep=False`: not kept for later calls."""
         if STAGES.get(stage) is None or STAGES[stage].kind != "ir":
             raise LoomError(f"'{stage}' is not an IR stage (IR stages: {', '.join(IR_STAGES)})")
         if stage == "loom":  # exactly as generated: derivative ops not yet expanded
             return self._cached(("loom", None), pm_options, lambda m: "none")
         devices = devices or stage == "spmd"
         return self._cached((stage, loom_passes, devices) + (() if verify else ("unverified",)), pm_options,
-                            lambda m: native_pipeline(m, loom_passes, stage, devices), verify)
+                            lambda m: native_pipeline(m, loom_passes, stage, devices), verify, keep)
 
-    def _cached(self, key, pm_options, spec: Callable[[ModuleOp], str], verify: bool = True) -> ModuleOp:
-        if not pm_options and key in self._modules:
+    def _cached(self, key, pm_options, spec: Callable[[ModuleOp], str], verify: bool = True,
+                keep: bool = True) -> ModuleOp:
+        keep = keep and not pm_options
+        if keep and key in self._modules:
             return self._modules[key]
         m = self.generate()
         run_passes(m, spec(m), pm_options, self.times, verify_last=verify)
-        if not pm_options:
+        if keep:
             self._modules[key] = m
         return m
 
@@ -339,16 +342,30 @@ class Lowered:
         return Signature(tuple(map(vt, flat_types(self.inst.param_types))),
                          tuple(map(vt, flat_types(self.inst.result_types))))
 
-    def artifact(self, pm_options: dict | None = None, loom_passes: str = "loom-opt", devices: bool = False):
-        """This specialization taken through LLVM (translated and optimized)."""
-        art = None if pm_options else self._artifacts.get((loom_passes, devices))
+    def artifact(self, pm_options: dict | None = None, loom_passes: str = "loom-opt", devices: bool = False,
+                 library=None):
+        """This specialization taken through LLVM (translated and optimized). With `library` (the
+        JIT's `runtime.kernel_library.KernelLibrary`), the matmul kernels it has compiled before are
+        declared, not built; such an artifact (whose text lacks their code) is not kept."""
+        from runtime import kernel_library
+
+        keep = not pm_options and library is None
+        art = self._artifacts.get((loom_passes, devices)) if keep else None
         if art is None:
-            with young_collections_only():  # IR generation, the passes, the translation to LLVM IR
-                module = self.stage("llvm-dialect", pm_options, loom_passes, devices, verify=verify_compiled_default())
-                art = Artifact(module, self.symbol, self.signature(), self.times)
-            if not pm_options:
+            with young_collections_only(), kernel_library.using(library):  # IR generation, passes, translation
+                module = self.stage("llvm-dialect", pm_options, loom_passes, devices, verify=verify_compiled_default(),
+                                    keep=library is None)
+                art = Artifact(module, self.symbol, self.signature(), self.times, library)
+            if keep:
                 self._artifacts[(loom_passes, devices)] = art
         return art
+
+    def kernel_library(self, loom_passes: str = "loom-opt", store=None):
+        """A kernel library for one compilation by the JIT (`store`: the disk cache, or None)."""
+        from runtime import jit
+        from runtime.kernel_library import KernelLibrary
+
+        return KernelLibrary(jit.cache_key("kernels", loom_passes, NATIVE_PIPELINE), store)
 
     def cache_key(self, loom_passes: str = "loom-opt") -> str:
         """What determines the compiled code: the source, the function, its argument types and the

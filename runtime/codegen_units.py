@@ -62,6 +62,7 @@ class Unit:
     text: str  # LLVM IR
     key: str | None  # a kernel's content key; None for the program's own unit
     symbol: str | None = None  # the kernel's entry point
+    roots: list[str] = field(default_factory=list)  # the kernel's names in the program
 
 
 def _quoted(name: str) -> str:
@@ -149,7 +150,7 @@ def split(ir: str, identity: tuple[str, ...]) -> list[Unit]:
         names = {m: symbol if m == root else f"{symbol}.{i}" for i, m in enumerate(members)}
         body = _rename(body, names)
         body[0] = _LINKAGE.sub("define ", body[0], count=1)  # the entry point: external
-        kernels.append(Unit("\n".join([*preamble, *declares, *body, ""]), digest[:32], symbol))
+        kernels.append(Unit("\n".join([*preamble, *declares, *body, ""]), digest[:32], symbol, [root]))
         moved[root] = symbol
         taken.update(members)
     # a function of a kernel's unit that the program's code calls too stays there as well (a copy)
@@ -164,7 +165,12 @@ def split(ir: str, identity: tuple[str, ...]) -> list[Unit]:
     declared = {s: functions[n].declaration(s) for n, s in moved.items()}  # one per content name
     program = [*head, *declared.values(), *_rename(rest, moved), ""]
     # the same kernel twice in one program (two names, one content) is compiled once
-    unique = {u.key: u for u in kernels}
+    unique: dict[str, Unit] = {}
+    for u in kernels:
+        if u.key in unique:
+            unique[u.key].roots += u.roots
+        else:
+            unique[u.key] = u
     return [Unit("\n".join(program), None), *unique.values()]
 
 
@@ -190,6 +196,17 @@ def compile_units(units: list[Unit], compile_one, store=None) -> tuple[list[byte
                 _memory[unit.key] = obj
         objects.append(obj)
     return objects, found
+
+
+def remembered(key: str) -> bytes | None:
+    """A kernel's object code if this process compiled or loaded it."""
+    with _memory_lock:
+        return _memory.get(key)
+
+
+def remember(key: str, obj: bytes) -> None:
+    with _memory_lock:
+        _memory[key] = obj
 
 
 def forget() -> None:

@@ -35,6 +35,9 @@ class EagerExecutor:
         return lambda leaves: run_function(module, symbol, leaves)
 
 
+DUMPS = ("print_after_all", "print_before", "print_after", "dump_dir")  # PassManager options that show IR
+
+
 @dataclass(frozen=True)
 class NativeExecutor:
     """Compile to machine code (the loom-level passes `pipeline`, then the backend); with `cache`,
@@ -51,13 +54,17 @@ class NativeExecutor:
         from runtime.object_cache import ObjectCache
 
         store = ObjectCache() if self.cache else None
+        # matmul kernels compiled before (this process, or the disk cache) are declared, not built;
+        # IR dumps show every kernel's IR
+        dumps = self.pm_options and any(self.pm_options.get(k) for k in DUMPS)
+        library = None if dumps else lowered.kernel_library(self.pipeline, store)
         if store is None or self.pm_options:  # IR dumps and timings need the passes to run
-            fn, _ = lowered.artifact(self.pm_options, self.pipeline).compiled(store)  # (kernels: from the cache)
+            fn, _ = lowered.artifact(self.pm_options, self.pipeline, library=library).compiled(store)
             return fn
         key = lowered.cache_key(self.pipeline)
         fn = store.load(key, lowered.signature())
         if fn is None:
-            fn, objects = lowered.artifact(self.pm_options, self.pipeline).compiled(store)
+            fn, objects = lowered.artifact(None, self.pipeline, library=library).compiled(store)
             store.store(key, objects, fn)
         return fn  # a `runtime.jit.CompiledFunction`: leaves → a tuple of results
 

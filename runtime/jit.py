@@ -6,7 +6,8 @@
 - `NativeModule`: an MCJIT engine holding the machine code, built from an optimized module or from
   a cached object file, kept alive as long as the compiled function that uses it;
 - `cache_key`: a hash of everything that determines compiled code (the caller's parts: source,
-  function, argument signature, pipeline; and `compiler_identity()`: Loom/llvmlite versions, CPU)
+  function, argument signature, pipeline; and `compiler_identity()`: Loom's version and a hash of
+  its sources, llvmlite's version, the CPU)
   naming its entry in the on-disk cache (`runtime/object_cache.py`).
 Native code reports run-time errors through its status; `loom_rt_print` calls back into Python.
 """
@@ -343,9 +344,35 @@ class CompiledFunction:
 
 
 # ---------------------------------------------------------------- cache key
-def compiler_identity() -> tuple[str, str, str]:
-    """What, besides the program, determines compiled code: Loom's and llvmlite's versions, the CPU."""
-    return LOOM_VERSION, llvmlite.__version__, cpu_key()
+SOURCE_PACKAGES = ("compiler", "dialects", "runtime")
+SOURCE_SUFFIXES = (".py", ".ll", ".lark", ".json")
+
+
+def source_digest() -> str:
+    """A hash of the compiler's own files (its Python, LLVM IR and grammar): code compiled by a
+    changed compiler is not taken from the cache, even where the version was not bumped (a checkout
+    between releases). Computed once per process (~10 ms for 1.3 MB)."""
+    digest = _state.get("sources")
+    if digest is None:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        h = hashlib.sha256()
+        for pkg in SOURCE_PACKAGES:
+            files = []
+            for d, dirs, names in os.walk(os.path.join(root, pkg)):
+                dirs[:] = [x for x in dirs if x != "__pycache__"]
+                files += [os.path.join(d, n) for n in names if n.endswith(SOURCE_SUFFIXES)]
+            for path in sorted(files):
+                h.update(os.path.relpath(path, root).encode() + b"\0")
+                with open(path, "rb") as f:
+                    h.update(f.read() + b"\0")
+        digest = _state["sources"] = h.hexdigest()[:16]
+    return digest
+
+
+def compiler_identity() -> tuple[str, str, str, str]:
+    """What, besides the program, determines compiled code: Loom's version and sources, llvmlite's
+    version, the CPU."""
+    return LOOM_VERSION, source_digest(), llvmlite.__version__, cpu_key()
 
 
 def cache_key(*parts: str) -> str:

@@ -19,7 +19,8 @@ class ObjectCache:
     (key, compiler identity, signature, symbol, check sites, print formats, the sizes of its object
     files), then the object files (the program's codegen units: `runtime/codegen_units.py`). And
     compiled kernels, one entry per content key (`k<key>.entry`: a JSON line with the key, the
-    compiler identity and the kernel's symbol, then its object file), which any program may load."""
+    compiler identity and the kernel's symbol, then its object file), which any program may load;
+    and which kernel each recipe made (`r<key>.entry`, a JSON line: `runtime/kernel_library.py`)."""
 
     def __init__(self, directory: str | None = None):
         self.dir = directory or cache_dir()
@@ -92,6 +93,25 @@ class ObjectCache:
     def store_unit(self, key: str, symbol: str, obj: bytes) -> None:
         if self.dir is not None:
             write_entry(self._path("k" + key), json.dumps(_unit_stamp(key, symbol)).encode() + b"\n" + obj)
+
+
+    def load_recipe(self, key: str) -> tuple[str, str] | None:
+        """(unit key, symbol) of the kernel built from the recipe `key` (`runtime/kernel_library.py`),
+        or None (a bad entry is removed)."""
+        path, meta, rest = self._read("r" + key)
+        if path is None:
+            return None
+        if not (isinstance(meta, dict) and set(meta) == {"recipe", "compiler", "unit", "symbol"} and not rest
+                and meta["recipe"] == key and meta["compiler"] == list(compiler_identity())
+                and isinstance(meta["unit"], str) and meta["unit"].isalnum() and isinstance(meta["symbol"], str)):
+            discard(path)
+            return None
+        return meta["unit"], meta["symbol"]
+
+    def store_recipe(self, key: str, unit: str, symbol: str) -> None:
+        if self.dir is not None:
+            meta = {"recipe": key, "compiler": list(compiler_identity()), "unit": unit, "symbol": symbol}
+            write_entry(self._path("r" + key), json.dumps(meta).encode() + b"\n")
 
 
 def _stamp(key: str, signature: abi.Signature) -> dict:

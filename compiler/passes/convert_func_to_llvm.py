@@ -102,8 +102,8 @@ class LowerFunc(RewritePattern):
         props = {"arg_attrs": ArrayAttr(attrs)}
         if NO_INLINE in op.attributes:  # a kernel (loom-outline-loops)
             props[NO_INLINE] = UnitAttr()
-        new = llvm.FuncOp(op.sym_name.data, llvm.LLVMFunctionType(inputs, STATUS),
-                          linkage=llvm.LinkageAttr("external" if public else "internal"),
+        new = llvm.FuncOp(op.sym_name.data, llvm.LLVMFunctionType(inputs, STATUS),  # (a declaration: external)
+                          linkage=llvm.LinkageAttr("external" if public or op.is_declaration else "internal"),
                           body=op.detach_region(op.body), other_props=props)
         rewriter.replace(op, with_location(new, op))
 

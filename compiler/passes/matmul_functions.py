@@ -29,6 +29,7 @@ a distinct allocation or argument of the caller (`noalias` is then part of the k
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from compiler.passes.emitter import Emitter
 from compiler.passes.loom_buffer_dealloc import root
 from compiler.passes.loom_outline_loops import NOALIAS, distinct_buffer
 from compiler.passes.matmul_microkernel import Tile, arith_op, if_, loop, parallel_loop, plus
+from runtime import kernel_library
 
 INDEX = IndexType()
 
@@ -113,6 +115,24 @@ def distinct(buffers: list[SSAValue]) -> bool:
 Arg = tuple[str, Attribute, bool]  # name, type, noalias
 
 
+def recipe(key: tuple, stem: str, args: list[Arg]) -> str:
+    """What a shared function's code is made from, as text that is the same in every process (the
+    kernel library's index; sets sorted: xDSL keeps fast-math flags in one)."""
+    return canonical((stem, key, [(n, t, noalias) for n, t, noalias in args]))
+
+
+def canonical(x) -> str:
+    if isinstance(x, (tuple, list)):
+        return "(" + ",".join(map(canonical, x)) + ")"
+    if isinstance(x, (set, frozenset)):
+        return "{" + ",".join(sorted(map(canonical, x))) + "}"
+    if isinstance(x, dict):
+        return "{" + ",".join(sorted(f"{canonical(k)}:{canonical(v)}" for k, v in x.items())) + "}"
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return type(x).__name__ + canonical([(f.name, getattr(x, f.name)) for f in dataclasses.fields(x)])
+    return repr(x)
+
+
 @dataclass
 class SharedFunctions:
     """The module's shared matmul functions, one per key; added to the module by `finish`."""
@@ -127,22 +147,35 @@ class SharedFunctions:
 
     def get(self, key: tuple, stem: str, args: list[Arg], body: Callable[[Emitter, list[SSAValue]], None],
             loc) -> str:
-        """The name of the function of `key`, built (`body(emitter, arguments)`) on first use."""
+        """The name of the function of `key`, built (`body(emitter, arguments)`) on first use; only
+        declared, by its compiled unit's symbol, when the JIT's kernel library has compiled it
+        before (`runtime/kernel_library.py`)."""
         if key in self.by_key:
             return self.by_key[key]
-        name, k = stem, 1
+        library = kernel_library.active()
+        text = recipe(key, stem, args) if library is not None else ""
+        found = library.find(text) if library is not None else None
+        if found is not None and found in self.names:  # two recipes, one kernel: declared once
+            self.by_key[key] = found
+            return found
+        name, k = found or stem, 1
         while name in self.names:
             name, k = f"{stem}_{k}", k + 1
         self.names.add(name)
-        block = Block(arg_types=[t for _, t, _ in args])
-        for arg, (hint, _, _) in zip(block.args, args):
-            arg.name_hint = hint
-        e = Emitter(loc)
-        body(e, list(block.args))
-        e.add(func.ReturnOp())
-        block.add_ops(e.ops)
+        block = None
+        if found is None:
+            block = Block(arg_types=[t for _, t, _ in args])
+            for arg, (hint, _, _) in zip(block.args, args):
+                arg.name_hint = hint
+            e = Emitter(loc)
+            body(e, list(block.args))
+            e.add(func.ReturnOp())
+            block.add_ops(e.ops)
+            if library is not None:
+                library.built_as(name, text)
         attrs = ArrayAttr([NOALIAS if noalias else DictionaryAttr({}) for _, _, noalias in args])
-        fn = func.FuncOp(name, ([t for _, t, _ in args], []), Region(block), visibility="private", arg_attrs=attrs)
+        fn = func.FuncOp(name, ([t for _, t, _ in args], []), Region(block) if block else Region(),
+                         visibility="private", arg_attrs=attrs)
         fn.attributes[NO_INLINE] = UnitAttr()
         fn.location = loc
         self.functions.append(fn)

@@ -1,0 +1,118 @@
+"""The kernel library: matmul kernels found by their recipe before their IR is built.
+
+`runtime/codegen_units.py` compiles each matmul kernel once per machine, keyed by its LLVM IR. A
+program still had to build every kernel's IR in `loom-matmul-kernel` and lower it through each later
+pass, only to find the same text again: on the MLP training step, two thirds of the ops after that
+pass are in kernel bodies. The library remembers, for each kernel the JIT compiled, the recipe it
+was built from — the pass's key for the shared function (element type, tile, layouts, epilogue, its
+arguments: `matmul_functions.recipe`) under a salt that covers everything else its code depends on
+(the compiler's identity and sources, the pipeline) — and the codegen unit that came out of it. In a
+later compilation the pass asks the library first (`find`): for a kernel compiled before it emits
+only a declaration, named by the unit's symbol,
+
+    func.func private @"matmul_macro_f32_12x32.86ed0cd511b1e7a7"(memref<?xf32> {llvm.noalias}, …)
+
+and the unit's object code is linked in (`objects`).
+
+Only the JIT uses it (`Lowered.artifact(library=…)`, around the passes and the code generation of
+one compilation); the text stages (`loom compile --emit=…`, `Lowered.as_text`) and IR dumps build
+every kernel. A recipe is only an index: a kernel is declared only when its unit's object is in this
+process's memory or verifies in the disk cache (`ObjectCache.load_unit`); else it is built as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from runtime import codegen_units
+
+_recipes: dict[str, tuple[str, str]] = {}  # recipe key -> (unit key, symbol), this process
+_lock = threading.Lock()
+_active: ContextVar[KernelLibrary | None] = ContextVar("loom_kernel_library", default=None)
+
+
+class KernelLibrary:
+    """The kernels of one compilation: found by recipe (declared), or built and then recorded."""
+
+    def __init__(self, salt: str, store=None):
+        self.salt = salt  # what else a kernel's code depends on (`Lowered.kernel_library`)
+        self.store = store  # a `runtime.object_cache.ObjectCache`, or None (this process only)
+        self.built: dict[str, str] = {}  # a kernel built this time: its name in the program -> recipe key
+        self.found: dict[str, str] = {}  # a kernel declared this time: its symbol -> unit key
+
+    def key(self, recipe: str) -> str:
+        return hashlib.sha256(f"{self.salt}\0{recipe}".encode()).hexdigest()[:32]
+
+    def find(self, recipe: str) -> str | None:
+        """The symbol of the kernel compiled before from `recipe`, its object code now in this
+        process's memory; None when there is none."""
+        rkey = self.key(recipe)
+        with _lock:
+            hit = _recipes.get(rkey)
+        if hit is None and self.store is not None:
+            hit = self.store.load_recipe(rkey)
+        if hit is None:
+            return None
+        unit, symbol = hit
+        obj = codegen_units.remembered(unit)
+        if obj is None and self.store is not None:
+            obj = self.store.load_unit(unit, symbol)
+        if obj is None:
+            return None
+        codegen_units.remember(unit, obj)
+        with _lock:
+            _recipes[rkey] = hit
+        self.found[symbol] = unit
+        return symbol
+
+    def built_as(self, name: str, recipe: str) -> None:
+        """The pass built the kernel `name` of this program from `recipe`."""
+        self.built[name] = self.key(recipe)
+
+    def record(self, units: list[codegen_units.Unit]) -> None:
+        """Remember the units of the kernels built this time under their recipes."""
+        for u in units:
+            for root in u.roots:
+                rkey = self.built.get(root)
+                if rkey is None:
+                    continue
+                with _lock:
+                    _recipes[rkey] = (u.key, u.symbol)
+                if self.store is not None:
+                    self.store.store_recipe(rkey, u.key, u.symbol)
+
+    def objects(self, program_ir: str) -> list[bytes]:
+        """The object code of the kernels the program's unit declares from the library."""
+        out = []
+        for symbol, unit in self.found.items():
+            if f'@"{symbol}"' not in program_ir:  # its call was removed after all
+                continue
+            obj = codegen_units.remembered(unit)
+            if obj is None:
+                raise RuntimeError(f"kernel '{symbol}' left this process's memory while in use (a compiler bug)")
+            out.append(obj)
+        return out
+
+
+def active() -> KernelLibrary | None:
+    """The library of the compilation under way in this thread, if the JIT gave it one."""
+    return _active.get()
+
+
+@contextmanager
+def using(library: KernelLibrary | None) -> Iterator[KernelLibrary | None]:
+    token = _active.set(library)
+    try:
+        yield library
+    finally:
+        _active.reset(token)
+
+
+def forget() -> None:
+    """Drop this process's recipes (tests)."""
+    with _lock:
+        _recipes.clear()

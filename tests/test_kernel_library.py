@@ -1,0 +1,154 @@
+"""The kernel library (runtime/kernel_library.py): a matmul kernel the JIT compiled before is only
+declared in a later program, found by its recipe, and its object code linked in; never in the text
+stages; a damaged or foreign recipe entry, or a changed compiler, means the kernel is built again."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import compiler
+from runtime import cache, codegen_units, jit, kernel_library
+
+MLP = """\
+def f(x: f32[B, 96], w1: f32[96, 64], b1: f32[64], w2: f32[64, 32]) -> f32[B, 32]:
+    return relu(x @ w1 + b1) @ transpose(w2 @ transpose(w2)) @ w2
+"""
+KERNEL_DEFINED = re.compile(r'^define .*@"matmul_', re.MULTILINE)
+KERNEL_DECLARED = re.compile(r'^declare .*@"(matmul_\w+\.[0-9a-f]{16})"', re.MULTILINE)
+
+
+def inputs(batch: int):
+    rng = np.random.default_rng(batch)
+    return [rng.standard_normal(s, dtype=np.float32) for s in [(batch, 96), (96, 64), (64,), (64, 32)]]
+
+
+def numpy_f(x, w1, b1, w2):
+    h = np.maximum(x.astype(np.float64) @ w1 + b1, 0)
+    return h @ (w2 @ w2.T).T @ w2
+
+
+class Seen(list):
+    """The units compiled (this list's texts) and the programs' LLVM IR before the split (`irs`)."""
+
+    irs: list[str]
+
+
+@pytest.fixture
+def compiled():
+    """Nothing compiled or found by recipe in this process yet; what is compiled from now on."""
+    codegen_units.forget()
+    kernel_library.forget()
+    seen = Seen()
+    seen.irs = []
+    compile_unit, split = jit.compile_unit, codegen_units.split
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jit, "compile_unit", lambda text: seen.append(text) or compile_unit(text))
+        mp.setattr(codegen_units, "split", lambda ir, identity: seen.irs.append(ir) or split(ir, identity))
+        yield seen
+    codegen_units.forget()
+    kernel_library.forget()
+
+
+def run(batch: int, cache_on: bool = False):
+    args = inputs(batch)
+    got = compiler.loads(MLP, cache=cache_on).f(*args)
+    np.testing.assert_allclose(got, numpy_f(*args), rtol=1e-4, atol=1e-3)
+
+
+def test_a_kernel_compiled_before_is_declared_not_built(compiled):
+    run(32)
+    kernels = [t for t in compiled if KERNEL_DEFINED.search(t)]
+    assert len(kernels) >= 4  # packings of A and B, macro-kernels
+    assert KERNEL_DEFINED.search(compiled.irs[0]) and not KERNEL_DECLARED.search(compiled.irs[0])
+    compiled.clear()
+    run(20)  # another specialization: its program's unit only, every kernel declared by the pass
+    assert len(compiled) == 1 and not KERNEL_DEFINED.search(compiled[0])
+    assert not KERNEL_DEFINED.search(compiled.irs[1])
+    assert len(set(KERNEL_DECLARED.findall(compiled.irs[1]))) == len(kernels)
+
+
+def test_the_text_stages_build_every_kernel(compiled):
+    run(32)
+    args = inputs(20)
+    prog = compiler.loads(MLP, cache=False)
+    prog.f(*args)
+    llvm = prog.f.lower(*args).as_text("llvm")
+    assert KERNEL_DEFINED.search(llvm) and not KERNEL_DECLARED.search(llvm)
+    assert "func.func private @matmul_macro_f32" in prog.f.lower(*args).as_text("loops")
+
+
+def test_a_changed_compiler_builds_its_kernels_again(compiled, monkeypatch):
+    run(32)
+    first = len(compiled)
+    monkeypatch.setitem(jit._state, "sources", "0" * 16)  # as if a source file had changed
+    compiled.clear()
+    run(20)
+    assert len(compiled) == first and not KERNEL_DECLARED.search(compiled.irs[-1])
+
+
+@pytest.mark.parametrize("damage", ["bytes", "unit", "compiler"])
+def test_a_bad_recipe_entry_means_the_kernel_is_built(compiled, tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("LOOM_CACHE_DIR", str(tmp_path))
+    run(32, cache_on=True)
+    recipes = sorted(glob.glob(str(tmp_path / "r*.entry")))
+    assert recipes and len(recipes) == len(glob.glob(str(tmp_path / "k*.entry")))
+    for path in recipes:
+        meta = json.loads(cache.read_entry(path))
+        if damage == "bytes":
+            with open(path, "r+b") as f:
+                f.seek(-3, os.SEEK_END)
+                f.write(b"x")
+            continue
+        meta[damage] = "0123abcd" if damage == "unit" else ["0"]
+        cache.write_entry(path, json.dumps(meta).encode() + b"\n")
+    codegen_units.forget()  # as a new process: only the disk
+    kernel_library.forget()
+    compiled.clear()
+    run(20, cache_on=True)
+    assert len(compiled) == 1  # every kernel loaded from its entry, found by its content
+    assert not KERNEL_DECLARED.search(compiled.irs[-1])  # but built from IR: no recipe trusted
+    for path in recipes:  # and each recipe written again, naming its kernel's entry
+        assert (tmp_path / f"k{json.loads(cache.read_entry(path))['unit']}.entry").exists()
+
+
+CHILD = f"""
+import re, sys
+import numpy as np
+import compiler
+from runtime import jit
+from runtime import codegen_units
+texts, irs = [], []
+real, split = jit.compile_unit, codegen_units.split
+jit.compile_unit = lambda text: texts.append(text) or real(text)
+codegen_units.split = lambda ir, identity: irs.append(ir) or split(ir, identity)
+MLP = {MLP!r}
+b = int(sys.argv[1])
+rng = np.random.default_rng(b)
+x, w1, b1, w2 = (rng.standard_normal(s, dtype=np.float32) for s in [(b, 96), (96, 64), (64,), (64, 32)])
+got = compiler.loads(MLP, cache=True).f(x, w1, b1, w2)
+want = np.maximum(x.astype(np.float64) @ w1 + b1, 0) @ (w2 @ w2.T).T @ w2
+assert np.allclose(got, want, rtol=1e-4, atol=1e-3)
+print(len(texts), len(set(re.findall(r'^declare .*@"(matmul_\\w+\\.[0-9a-f]{{16}})"', irs[0], re.MULTILINE))))
+"""
+
+
+def test_another_process_declares_the_kernels_of_the_first(tmp_path):
+    """The real case: a second process (another hash seed: xDSL's fast-math flag sets iterate in
+    another order, the recipes must not) builds no kernel and compiles only its program."""
+    counts = []
+    for seed, batch in (("1", "32"), ("2", "20")):
+        env = dict(os.environ, LOOM_CACHE_DIR=str(tmp_path), PYTHONHASHSEED=seed)
+        r = subprocess.run([sys.executable, "-c", CHILD, batch], capture_output=True, text=True, env=env,
+                           check=False)
+        assert r.returncode == 0, r.stderr
+        counts.append(tuple(map(int, r.stdout.split()[-2:])))
+    (units, declared), (units2, declared2) = counts
+    assert declared == 0 and units >= 5 and (units2, declared2) == (1, units - 1), counts
