@@ -94,7 +94,7 @@ class Artifact:
         declared = []
         if self.library is not None:
             self.library.record(units)
-            declared = self.library.objects(units[0].text)
+            declared = self.library.objects(units)
         what = f"{len(units) - 1} kernel units, {found} compiled before, {len(declared)} declared"
         self.times.append((f"LLVM O3 + codegen ({what})", time.perf_counter() - t0))
         return objects + declared

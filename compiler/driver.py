@@ -295,6 +295,9 @@ class Lowered:
         return self.inst.fdef.name
 
     def generate(self) -> ModuleOp:
+        from runtime.cache import source_digest
+
+        source_digest()  # the sources as they are when this process first compiles (a cache key's part)
         return generate(self.program, [self.inst], self.times)
 
     @property

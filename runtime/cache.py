@@ -27,6 +27,51 @@ import stat
 import tempfile
 
 MAGIC = b"LOOM-CACHE 1 "
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOURCE_PACKAGES = ("compiler", "dialects", "runtime")
+SOURCE_SUFFIXES = (".py", ".ll", ".lark", ".json")
+_identity: dict[str, str] = {}
+
+
+def source_digest() -> str:
+    """A hash of the compiler's own files (its Python, LLVM IR and grammar), part of every cache
+    key (`jit.compiler_identity`): code compiled by a changed compiler is never taken for the new
+    one's, even where the version was not bumped (a checkout between releases). Computed once per
+    process (~10 ms for 1.3 MB), at the first IR generation (`Lowered.generate`), before most
+    passes are imported: a process that keeps running while its sources are edited keys what it
+    compiles by the sources as they were then."""
+    digest = _identity.get("sources")
+    if digest is None:
+        h = hashlib.sha256()
+        for pkg in SOURCE_PACKAGES:
+            files = []
+            for d, dirs, names in os.walk(os.path.join(ROOT, pkg)):
+                dirs[:] = [x for x in dirs if x != "__pycache__"]
+                files += [os.path.join(d, n) for n in names if n.endswith(SOURCE_SUFFIXES)]
+            for path in sorted(files):
+                h.update(os.path.relpath(path, ROOT).encode() + b"\0")
+                with open(path, "rb") as f:
+                    h.update(f.read() + b"\0")
+        digest = _identity["sources"] = h.hexdigest()[:16]
+    return digest
+
+
+def xdsl_version() -> str:
+    """xDSL's installed version, from its distribution's directory name (without importing xDSL
+    or `importlib.metadata`, which a cache hit does not need)."""
+    version = _identity.get("xdsl")
+    if version is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("xdsl")
+        version = "unknown"
+        if spec is not None and spec.origin:
+            site = os.path.dirname(os.path.dirname(spec.origin))
+            for name in os.listdir(site):
+                if name.startswith("xdsl-") and name.endswith(".dist-info"):
+                    version = name[len("xdsl-"):-len(".dist-info")]
+        _identity["xdsl"] = version
+    return version
 
 
 def cache_dir() -> str:

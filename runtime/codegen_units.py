@@ -162,7 +162,10 @@ def split(ir: str, identity: tuple[str, ...]) -> list[Unit]:
                 keep.add(r)
                 todo.append(r)
     rest = [line for n, f in functions.items() if n in keep for line in f.lines]
-    declared = {s: functions[n].declaration(s) for n, s in moved.items()}  # one per content name
+    # one declaration per content name (none where the program declares it already: a kernel the
+    # kernel library had, which the program also built under another recipe)
+    present = {n for line in declares for n in _names(line)[:1]}
+    declared = {s: functions[n].declaration(s) for n, s in moved.items() if s not in present}
     program = [*head, *declared.values(), *_rename(rest, moved), ""]
     # the same kernel twice in one program (two names, one content) is compiled once
     unique: dict[str, Unit] = {}

@@ -36,6 +36,7 @@ class EagerExecutor:
 
 
 DUMPS = ("print_after_all", "print_before", "print_after", "dump_dir")  # PassManager options that show IR
+# (given by the CLI's flags, or by LOOM_DUMP_IR / LOOM_DUMP_DIR: compiler/pipeline_config.env_options)
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,14 @@ class NativeExecutor:
         return ("native", self.cache, self.pipeline, id(self.pm_options) if self.pm_options else None)
 
     def prepare(self, lowered) -> Callable[[list], tuple]:
+        from compiler.pipeline_config import env_options
         from runtime.object_cache import ObjectCache
 
         store = ObjectCache() if self.cache else None
         # matmul kernels compiled before (this process, or the disk cache) are declared, not built;
         # IR dumps show every kernel's IR
-        dumps = self.pm_options and any(self.pm_options.get(k) for k in DUMPS)
-        library = None if dumps else lowered.kernel_library(self.pipeline, store)
+        dumps = {**env_options(), **(self.pm_options or {})}
+        library = None if any(dumps.get(k) for k in DUMPS) else lowered.kernel_library(self.pipeline, store)
         if store is None or self.pm_options:  # IR dumps and timings need the passes to run
             fn, _ = lowered.artifact(self.pm_options, self.pipeline, library=library).compiled(store)
             return fn

@@ -7,7 +7,7 @@
   a cached object file, kept alive as long as the compiled function that uses it;
 - `cache_key`: a hash of everything that determines compiled code (the caller's parts: source,
   function, argument signature, pipeline; and `compiler_identity()`: Loom's version and a hash of
-  its sources, llvmlite's version, the CPU)
+  its sources, xDSL's and llvmlite's versions, the CPU)
   naming its entry in the on-disk cache (`runtime/object_cache.py`).
 Native code reports run-time errors through its status; `loom_rt_print` calls back into Python.
 """
@@ -28,6 +28,7 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from runtime import abi, perf_map
+from runtime.cache import source_digest, xdsl_version
 from runtime.malloc import tune_malloc
 from runtime.abi import INTERRUPT_FLAG
 
@@ -344,35 +345,10 @@ class CompiledFunction:
 
 
 # ---------------------------------------------------------------- cache key
-SOURCE_PACKAGES = ("compiler", "dialects", "runtime")
-SOURCE_SUFFIXES = (".py", ".ll", ".lark", ".json")
-
-
-def source_digest() -> str:
-    """A hash of the compiler's own files (its Python, LLVM IR and grammar): code compiled by a
-    changed compiler is not taken from the cache, even where the version was not bumped (a checkout
-    between releases). Computed once per process (~10 ms for 1.3 MB)."""
-    digest = _state.get("sources")
-    if digest is None:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        h = hashlib.sha256()
-        for pkg in SOURCE_PACKAGES:
-            files = []
-            for d, dirs, names in os.walk(os.path.join(root, pkg)):
-                dirs[:] = [x for x in dirs if x != "__pycache__"]
-                files += [os.path.join(d, n) for n in names if n.endswith(SOURCE_SUFFIXES)]
-            for path in sorted(files):
-                h.update(os.path.relpath(path, root).encode() + b"\0")
-                with open(path, "rb") as f:
-                    h.update(f.read() + b"\0")
-        digest = _state["sources"] = h.hexdigest()[:16]
-    return digest
-
-
-def compiler_identity() -> tuple[str, str, str, str]:
-    """What, besides the program, determines compiled code: Loom's version and sources, llvmlite's
-    version, the CPU."""
-    return LOOM_VERSION, source_digest(), llvmlite.__version__, cpu_key()
+def compiler_identity() -> tuple[str, str, str, str, str]:
+    """What, besides the program, determines compiled code: Loom's version and sources
+    (`cache.source_digest`), xDSL's and llvmlite's versions, the CPU."""
+    return LOOM_VERSION, source_digest(), xdsl_version(), llvmlite.__version__, cpu_key()
 
 
 def cache_key(*parts: str) -> str:

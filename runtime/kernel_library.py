@@ -23,6 +23,7 @@ process's memory or verifies in the disk cache (`ObjectCache.load_unit`); else i
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from contextvars import ContextVar
 from runtime import codegen_units
 
 _recipes: dict[str, tuple[str, str]] = {}  # recipe key -> (unit key, symbol), this process
+_FAILING_RETURN = re.compile(r"^\s*ret i32 (?!0$)", re.MULTILINE)  # a status other than 0
 _lock = threading.Lock()
 _active: ContextVar[KernelLibrary | None] = ContextVar("loom_kernel_library", default=None)
 
@@ -74,22 +76,30 @@ class KernelLibrary:
         self.built[name] = self.key(recipe)
 
     def record(self, units: list[codegen_units.Unit]) -> None:
-        """Remember the units of the kernels built this time under their recipes."""
+        """Remember the units of the kernels built this time under their recipes (and, with the
+        disk cache, the unit too when it came from this process's memory). A kernel that can return
+        a failure status is not remembered: its status numbers are its program's numbering of
+        run-time checks (none of today's kernels has a check)."""
         for u in units:
-            for root in u.roots:
-                rkey = self.built.get(root)
-                if rkey is None:
-                    continue
-                with _lock:
-                    _recipes[rkey] = (u.key, u.symbol)
-                if self.store is not None:
+            rkeys = [self.built[root] for root in u.roots if root in self.built]
+            if not rkeys or _FAILING_RETURN.search(u.text):
+                continue
+            with _lock:
+                _recipes.update((rkey, (u.key, u.symbol)) for rkey in rkeys)
+            if self.store is not None:
+                obj = codegen_units.remembered(u.key)
+                if obj is not None and not self.store.has_unit(u.key):
+                    self.store.store_unit(u.key, u.symbol, obj)
+                for rkey in rkeys:
                     self.store.store_recipe(rkey, u.key, u.symbol)
 
-    def objects(self, program_ir: str) -> list[bytes]:
-        """The object code of the kernels the program's unit declares from the library."""
+    def objects(self, units: list[codegen_units.Unit]) -> list[bytes]:
+        """The object code of the kernels declared from the library that this compilation's units
+        do not define themselves."""
+        defined = {u.symbol for u in units}
         out = []
         for symbol, unit in self.found.items():
-            if f'@"{symbol}"' not in program_ir:  # its call was removed after all
+            if symbol in defined:
                 continue
             obj = codegen_units.remembered(unit)
             if obj is None:

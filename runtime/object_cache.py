@@ -90,6 +90,9 @@ class ObjectCache:
             return None
         return obj
 
+    def has_unit(self, key: str) -> bool:
+        return self.dir is not None and os.path.exists(self._path("k" + key))
+
     def store_unit(self, key: str, symbol: str, obj: bytes) -> None:
         if self.dir is not None:
             write_entry(self._path("k" + key), json.dumps(_unit_stamp(key, symbol)).encode() + b"\n" + obj)

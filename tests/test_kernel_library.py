@@ -88,7 +88,7 @@ def test_the_text_stages_build_every_kernel(compiled):
 def test_a_changed_compiler_builds_its_kernels_again(compiled, monkeypatch):
     run(32)
     first = len(compiled)
-    monkeypatch.setitem(jit._state, "sources", "0" * 16)  # as if a source file had changed
+    monkeypatch.setitem(cache._identity, "sources", "0" * 16)  # as if a source file had changed
     compiled.clear()
     run(20)
     assert len(compiled) == first and not KERNEL_DECLARED.search(compiled.irs[-1])
@@ -152,3 +152,29 @@ def test_another_process_declares_the_kernels_of_the_first(tmp_path):
         counts.append(tuple(map(int, r.stdout.split()[-2:])))
     (units, declared), (units2, declared2) = counts
     assert declared == 0 and units >= 5 and (units2, declared2) == (1, units - 1), counts
+
+
+def test_ir_dumps_show_every_kernel(compiled, tmp_path, monkeypatch):
+    """LOOM_DUMP_DIR (like `--dump-dir`, `--print-ir-after…`) turns the library off: the dumped IR
+    has every kernel's body, none is declared by its compiled unit's symbol."""
+    run(32)
+    monkeypatch.setenv("LOOM_DUMP_DIR", str(tmp_path))
+    run(20)
+    dumps = [p.read_text() for p in sorted(tmp_path.rglob("*.mlir"))]
+    assert any("func.func private @matmul_macro_f32" in d and "vector.fma" in d for d in dumps)
+    assert not any(re.search(r'@"?matmul_\w+\.[0-9a-f]{16}', d) for d in dumps)
+    assert not KERNEL_DECLARED.search(compiled.irs[-1])
+
+
+def test_a_kernel_that_can_fail_is_not_remembered(compiled):
+    """A kernel's failure statuses would be its first program's numbering of run-time checks: such
+    a unit is never found by recipe (today's kernels have no checks)."""
+    for status, remembered in (('%".2"', False), ("7", False), ("0", True)):
+        kernel_library.forget()
+        codegen_units.remember("k0", b"object code")
+        library = kernel_library.KernelLibrary("salt")
+        library.built_as("matmul_x", "recipe")
+        text = f'define i32 @"matmul_x.0123456789abcdef"() {{\n.1:\n  ret i32 {status}\n}}\n'
+        library.record([codegen_units.Unit(text, "k0", "matmul_x.0123456789abcdef", ["matmul_x"])])
+        found = kernel_library.KernelLibrary("salt").find("recipe")
+        assert (found == "matmul_x.0123456789abcdef") == remembered, status
