@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
     from compiler.pipeline import PassManager
+
+# One compilation at a time: xDSL's IR, the passes' patterns and LLVM's set-up are not made for
+# threads; compiling is Python (the GIL) anyway, so the lock costs no throughput.
+COMPILE_LOCK = threading.RLock()
 
 
 # ------------------------------------------------------------------ stages
@@ -161,7 +166,8 @@ class CheckedProgram:
         return f
 
     def specialize(self, name: str, types: list) -> Instance:
-        return self.checker.specialize(name, list(types))
+        with COMPILE_LOCK:  # the checker records its instances
+            return self.checker.specialize(name, list(types))
 
 
 def check(module: A.Module, source: str, path: str, times: list | None = None) -> CheckedProgram:
@@ -326,13 +332,14 @@ class Lowered:
     def _cached(self, key, pm_options, spec: Callable[[ModuleOp], str], verify: bool = True,
                 keep: bool = True) -> ModuleOp:
         keep = keep and not pm_options
-        if keep and key in self._modules:
-            return self._modules[key]
-        m = self.generate()
-        run_passes(m, spec(m), pm_options, self.times, verify_last=verify)
-        if keep:
-            self._modules[key] = m
-        return m
+        with COMPILE_LOCK:
+            if keep and key in self._modules:
+                return self._modules[key]
+            m = self.generate()
+            run_passes(m, spec(m), pm_options, self.times, verify_last=verify)
+            if keep:
+                self._modules[key] = m
+            return m
 
     def signature(self):
         """The native boundary types, from the checked instance (no IR needed: a cache hit skips
@@ -355,7 +362,7 @@ class Lowered:
         keep = not pm_options and library is None
         art = self._artifacts.get((loom_passes, devices)) if keep else None
         if art is None:
-            with young_collections_only(), kernel_library.using(library):  # IR generation, passes, translation
+            with COMPILE_LOCK, young_collections_only(), kernel_library.using(library):  # IR generation, passes, translation
                 module = self.stage("llvm-dialect", pm_options, loom_passes, devices, verify=verify_compiled_default(),
                                     keep=library is None)
                 art = Artifact(module, self.symbol, self.signature(), self.times, library)
@@ -383,7 +390,10 @@ class Lowered:
         key = executor.key()
         fn = self._prepared.get(key)
         if fn is None:
-            fn = self._prepared[key] = executor.prepare(self)
+            with COMPILE_LOCK:
+                fn = self._prepared.get(key)
+                if fn is None:
+                    fn = self._prepared[key] = executor.prepare(self)
         return fn
 
     def compiled(self, cache: bool | None = None) -> Callable[[list], tuple]:

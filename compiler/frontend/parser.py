@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from functools import lru_cache
 
 from lark import Lark, Token, v_args
@@ -465,6 +466,9 @@ def decode_source(data: bytes, file: str) -> str:
     return text.replace("\r\n", "\n")
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 def parse(text: str, file: str = "<string>") -> A.Module:
     """Parse Loom source text into an AST, raising `LoomSyntaxError` on any malformed input."""
     SourceRegistry.add(file, text)
@@ -472,7 +476,8 @@ def parse(text: str, file: str = "<string>") -> A.Module:
     if not text.endswith("\n"):
         text += "\n"
     try:
-        tree = _lark().parse(text)
+        with _PARSE_LOCK:  # one parse at a time: the parser (its indenter's state) is shared
+            tree = _lark().parse(text)
     except UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
         msg = "unterminated string" if ch in "\"'" else f"unexpected character {ch!r}"
