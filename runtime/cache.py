@@ -8,8 +8,9 @@ imports it). What is guaranteed (docs/backend.md, "On-disk cache"):
   warning; the parser builds its tables from the grammar).
 - An entry is one file: a header line `LOOM-CACHE 1 <sha256 of the rest>`, then the payload. Nothing
   in a file is parsed before its digest matches, and nothing reaches LLVM before the entry's
-  metadata matches what the caller expects (key, compiler version, CPU, signature); an entry that
-  fails any check is removed, the caller rebuilds it, and nothing is ever unpickled.
+  metadata matches what the caller expects (key; compiler identity: versions, sources, CPU;
+  signature); an entry that fails any check is removed, the caller rebuilds it, and nothing is ever
+  unpickled.
 - Writes are atomic (a temporary file in the same directory, fsync, `os.replace`): processes sharing
   the directory see a whole old entry, a whole new one or none.
 

@@ -13,8 +13,8 @@ parallel loop), a unit of its own, named by its content:
       + declare i32 @"matmul_macro_f32_12x32.3fa9c1d2e4b5a6f7"(…)          (in the program's unit)
 
 The name's hash covers the unit's text with its own functions' names replaced by placeholders, the
-compiler's identity (Loom and llvmlite versions, the host CPU and its features) and how the unit is
-compiled. `compile_units` optimizes and compiles each unit (O3, code generation for the host) and
+compiler's identity (Loom's version and sources, xDSL's and llvmlite's versions, the host CPU and
+its features) and how the unit is compiled. `compile_units` optimizes and compiles each unit (O3, code generation for the host) and
 keeps a kernel unit's object code in memory for the rest of the process and, when the on-disk cache
 is in use, in it (`ObjectCache.load_unit`/`store_unit`): a later program that needs the same kernel
 loads its object instead of compiling it. The objects are loaded together into one MCJIT engine,
