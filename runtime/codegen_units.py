@@ -183,33 +183,43 @@ def compile_units(units: list[Unit], compile_one, store=None) -> tuple[list[byte
     many kernels were found compiled)."""
     objects, found = [], 0
     for unit in units:
-        obj = None
-        if unit.key is not None:
-            with _memory_lock:
-                obj = _memory.get(unit.key)
-            if obj is None and store is not None:
-                obj = store.load_unit(unit.key, unit.symbol)
-            found += obj is not None
+        obj = None if unit.key is None else lookup(unit.key, unit.symbol, store)
+        found += obj is not None
         if obj is None:
             obj = compile_one(unit.text)
-            if unit.key is not None and store is not None:
-                store.store_unit(unit.key, unit.symbol, obj)
-        if unit.key is not None:
-            with _memory_lock:
-                _memory[unit.key] = obj
+            if unit.key is not None:
+                keep(unit.key, unit.symbol, obj, store)
         objects.append(obj)
     return objects, found
+
+
+def lookup(key: str, symbol: str, store=None) -> bytes | None:
+    """The kernel `key`'s object code from this process's memory or, verified, from `store`; one
+    found in memory is written to `store` too when it is not there (compiled while the disk cache
+    was off)."""
+    with _memory_lock:
+        obj = _memory.get(key)
+    if obj is None:
+        obj = store.load_unit(key, symbol) if store is not None else None
+        if obj is not None:
+            keep(key, symbol, obj)
+    elif store is not None and not store.has_unit(key):
+        store.store_unit(key, symbol, obj)
+    return obj
+
+
+def keep(key: str, symbol: str, obj: bytes, store=None) -> None:
+    """Keep a kernel's object code for this process, and in `store`."""
+    with _memory_lock:
+        _memory[key] = obj
+    if store is not None:
+        store.store_unit(key, symbol, obj)
 
 
 def remembered(key: str) -> bytes | None:
     """A kernel's object code if this process compiled or loaded it."""
     with _memory_lock:
         return _memory.get(key)
-
-
-def remember(key: str, obj: bytes) -> None:
-    with _memory_lock:
-        _memory[key] = obj
 
 
 def forget() -> None:

@@ -55,17 +55,16 @@ class KernelLibrary:
         rkey = self.key(recipe)
         with _lock:
             hit = _recipes.get(rkey)
-        if hit is None and self.store is not None:
+        on_disk = hit is None
+        if on_disk and self.store is not None:
             hit = self.store.load_recipe(rkey)
         if hit is None:
             return None
         unit, symbol = hit
-        obj = codegen_units.remembered(unit)
-        if obj is None and self.store is not None:
-            obj = self.store.load_unit(unit, symbol)
-        if obj is None:
+        if codegen_units.lookup(unit, symbol, self.store) is None:  # (and onto the disk, if only in memory)
             return None
-        codegen_units.remember(unit, obj)
+        if not on_disk and self.store is not None and not self.store.has_recipe(rkey):
+            self.store.store_recipe(rkey, unit, symbol)  # found while the disk cache was off
         with _lock:
             _recipes[rkey] = hit
         self.found[symbol] = unit
@@ -76,10 +75,9 @@ class KernelLibrary:
         self.built[name] = self.key(recipe)
 
     def record(self, units: list[codegen_units.Unit]) -> None:
-        """Remember the units of the kernels built this time under their recipes (and, with the
-        disk cache, the unit too when it came from this process's memory). A kernel that can return
-        a failure status is not remembered: its status numbers are its program's numbering of
-        run-time checks (none of today's kernels has a check)."""
+        """Remember the units of the kernels built this time under their recipes. A kernel that can
+        return a failure status is not remembered: its status numbers are its program's numbering
+        of run-time checks (none of today's kernels has a check)."""
         for u in units:
             rkeys = [self.built[root] for root in u.roots if root in self.built]
             if not rkeys or _FAILING_RETURN.search(u.text):
@@ -87,9 +85,6 @@ class KernelLibrary:
             with _lock:
                 _recipes.update((rkey, (u.key, u.symbol)) for rkey in rkeys)
             if self.store is not None:
-                obj = codegen_units.remembered(u.key)
-                if obj is not None and not self.store.has_unit(u.key):
-                    self.store.store_unit(u.key, u.symbol, obj)
                 for rkey in rkeys:
                     self.store.store_recipe(rkey, u.key, u.symbol)
 

@@ -111,6 +111,9 @@ class ObjectCache:
             return None
         return meta["unit"], meta["symbol"]
 
+    def has_recipe(self, key: str) -> bool:
+        return self.dir is not None and os.path.exists(self._path("r" + key))
+
     def store_recipe(self, key: str, unit: str, symbol: str) -> None:
         if self.dir is not None:
             meta = {"recipe": key, "compiler": list(compiler_identity()), "unit": unit, "symbol": symbol}

@@ -171,10 +171,28 @@ def test_a_kernel_that_can_fail_is_not_remembered(compiled):
     a unit is never found by recipe (today's kernels have no checks)."""
     for status, remembered in (('%".2"', False), ("7", False), ("0", True)):
         kernel_library.forget()
-        codegen_units.remember("k0", b"object code")
+        codegen_units.keep("k0", "matmul_x.0123456789abcdef", b"object code")
         library = kernel_library.KernelLibrary("salt")
         library.built_as("matmul_x", "recipe")
         text = f'define i32 @"matmul_x.0123456789abcdef"() {{\n.1:\n  ret i32 {status}\n}}\n'
         library.record([codegen_units.Unit(text, "k0", "matmul_x.0123456789abcdef", ["matmul_x"])])
         found = kernel_library.KernelLibrary("salt").find("recipe")
         assert (found == "matmul_x.0123456789abcdef") == remembered, status
+
+
+def test_kernels_compiled_without_the_disk_cache_reach_it_later(compiled, tmp_path, monkeypatch):
+    """Kernels compiled while the disk cache was off, then declared by a compilation that uses it,
+    are written to it with their recipes: a later process finds them."""
+    run(32)
+    compiled.clear()
+    monkeypatch.setenv("LOOM_CACHE_DIR", str(tmp_path))
+    run(20, cache_on=True)
+    assert len(compiled) == 1 and not KERNEL_DEFINED.search(compiled.irs[1])  # its program only
+    units = glob.glob(str(tmp_path / "k*.entry"))
+    assert len(units) >= 4 and len(units) == len(glob.glob(str(tmp_path / "r*.entry")))
+    codegen_units.forget()  # as a new process: only the disk
+    kernel_library.forget()
+    compiled.clear()
+    run(47, cache_on=True)
+    declared = set(KERNEL_DECLARED.findall(compiled.irs[-1]))
+    assert len(compiled) == 1 and len(declared) == len(units)
