@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 import time
@@ -427,5 +428,27 @@ def _main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def console() -> None:
+    """The `loom` command: `main()`, then leave the process without tearing the interpreter down.
+
+    Python's shutdown frees every module's objects and runs the cycle collector over them
+    several times: after a compilation that is ~0.2 s, a fifth of a small `loom run`, spent on
+    memory the operating system takes back anyway (mypy leaves the same way). Exit handlers
+    still run and the output is flushed first; a rank of an MPI job and a failed flush leave
+    the ordinary way."""
+    from runtime import launch
+
+    code = main()
+    if launch.is_rank():
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # e.g. a closed pipe: let the interpreter deal with it as usual
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

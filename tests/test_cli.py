@@ -125,3 +125,32 @@ def test_bad_file_arguments(tmp_path, capsys):
     for path, frag in ((tmp_path, "is a directory"), (tmp_path / "nope.loom", "no such file")):
         code, _, err = run(capsys, "check", str(path))
         assert code == 1 and frag in err
+
+
+def test_the_command_flushes_its_output_and_keeps_its_exit_status(prog, tmp_path):
+    """`loom` (compiler.cli.console) leaves with os._exit, skipping the interpreter's teardown:
+    what was printed must still arrive through a pipe, and every exit status must survive."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "LOOM_CACHE_DIR": str(tmp_path / "cache")}
+
+    def loom(*args):
+        return subprocess.run([sys.executable, "-m", "compiler.cli", *args], check=False, cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    many = tmp_path / "many.loom"  # more output than one pipe buffer holds
+    many.write_text("def main() -> i32:\n    for i in range(3000):\n        print(\"line\", i)\n    return 7\n")
+    r = loom("run", str(many))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3001 and lines[-2] == "line 2999" and lines[-1] == "7"
+
+    bad = tmp_path / "bad.loom"
+    bad.write_text("def main() -> f32:\n    return y\n")
+    r = loom("run", str(bad))
+    assert r.returncode == 1 and "bad.loom:2:" in r.stderr and r.stdout == ""
+    assert loom("run", prog).stdout == "6.0\n"
+    assert loom("run", str(tmp_path / "missing.loom")).returncode == 1
