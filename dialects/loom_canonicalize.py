@@ -2,15 +2,16 @@
 
 Only rewrites that are obviously right: constant folding of scalar ops (evaluated by the op's
 NumPy semantics, the table the reference executor runs, so folding cannot disagree with execution),
-algebraic identities that are exact in IEEE arithmetic (x*1, x/1, x-0, --x), and no-op shape
-ops. Every replacement op takes the location of the op it replaces.
+algebraic identities that are exact in IEEE arithmetic (x*1, x/1, x-0, --x), no-op shape ops,
+and transpose(A @ B) as a transpose of Bᵀ @ Aᵀ (the same sums of the same products). Every
+replacement op takes the location of the op it replaces.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from xdsl.dialects import arith
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr
+from xdsl.dialects.builtin import FloatAttr, IntegerAttr, TensorType
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
@@ -123,6 +124,44 @@ class ComposeShape(RewritePattern):
             replace(rewriter, op, [loom.TransposeOp(inner.operand, [q[i] for i in p], op.result.type)])
 
 
+def _swapped(t: Attribute) -> TensorType | None:
+    """A ranked tensor type (rank ≥ 2) with its last two dims exchanged; else None."""
+    shape = loom.shape_of(t)
+    if shape is None or len(shape) < 2:
+        return None
+    return TensorType(loom.element_type(t), [*shape[:-2], shape[-1], shape[-2]])
+
+
+class TransposeOfMatmul(RewritePattern):
+    """transpose(A @ B) whose innermost dim is the product's rows → a transpose of Bᵀ @ Aᵀ that keeps
+    the innermost dim in place (or none at all). Each entry is the same sum of the same products,
+    so the result is the same; what changes is the copy: reading the product down its columns
+    (a strided pass: the gradient of `k` in attention, `transpose(q' @ dS)`) becomes rows copied
+    whole, and the operands' transposes are folded into the matmul's maps when it is lowered. Only
+    for a product used by this transpose alone (else it would be computed twice)."""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
+        mm = op.operand.owner
+        if not isinstance(mm, loom.MatmulOp) or not op.operand.has_one_use():
+            return
+        p, r = op.perm(), len(op.perm())
+        if r < 2 or p[-1] != r - 2:
+            return
+        ta, tb, tc = _swapped(mm.lhs.type), _swapped(mm.rhs.type), _swapped(mm.result.type)
+        if None in (ta, tb, tc):
+            return
+        ra, rb = len(ta.get_shape()), len(tb.get_shape())
+        at = loom.TransposeOp(mm.lhs, [*range(ra - 2), ra - 1, ra - 2], ta)
+        bt = loom.TransposeOp(mm.rhs, [*range(rb - 2), rb - 1, rb - 2], tb)
+        product = loom.MatmulOp(bt.result, at.result, tc)
+        swap = {r - 2: r - 1, r - 1: r - 2}
+        rest = loom.TransposeOp(product.result, [swap.get(i, i) for i in p], op.result.type)
+        for new in (at, bt, product):
+            new.location = mm.location
+        rest.location = op.location
+        rewriter.replace(op, [at, bt, product, rest])
+
+
 class StaticDim(RewritePattern):
     """loom.dim of a static dimension is a constant."""
 
@@ -156,7 +195,7 @@ PATTERNS: dict[type, tuple[RewritePattern, ...]] = {
     loom.NotOp: (FoldScalarConstants(), Involution()),
     loom.ConvertOp: (FoldScalarConstants(), NoOpShape()),
     loom.ReshapeOp: (NoOpShape(), ComposeShape()),
-    loom.TransposeOp: (NoOpShape(), ComposeShape()),
+    loom.TransposeOp: (NoOpShape(), ComposeShape(), TransposeOfMatmul()),
     loom.BroadcastToOp: (NoOpShape(),),
     loom.DimOp: (StaticDim(),),
     loom.SelectOp: (SelectConstant(),),

@@ -80,6 +80,12 @@ dloss = grad(loss, wrt=(x, w))
 
 def chain(a: f32[M, K], b: f32[K, N], c: f32[N, P], d: f32[Q, P]) -> f32[M, Q]:
     return (a @ b) @ c @ transpose(d)
+
+def product_t(a: f32[M, K], b: f32[K, N]) -> f32[N, M]:
+    return transpose(a @ b)
+
+def attention_dk(q: f32[B, S, C, D], ds: f32[B, C, S, S]) -> f32[B, S, C, D]:
+    return transpose(transpose(q, (0, 2, 3, 1)) @ ds, (0, 3, 1, 2))
 """
 
 # (M, K, N): M*K*N >= 32768 (the kernel's default min-size), with 1s, primes and edges
@@ -250,6 +256,19 @@ def test_gradients_use_transposed_kernels(progs):
         np.testing.assert_allclose(got, eager, rtol=1e-4, atol=1e-4)
     if loom_matmul_kernel.host_isa() != "none":
         assert uses_kernel(progs[0].dloss, x, w)
+
+
+@pytest.mark.parametrize("m, k, n, s, d", [(37, 41, 43, 40, 24), (1, 257, 131, 67, 33), (129, 7, 65, 128, 64)])
+def test_transposed_products(progs, m, k, n, s, d):
+    """transpose(a @ b) is computed as bᵀ @ aᵀ (canonicalize's TransposeOfMatmul), and attention's
+    gradient of k, transpose(transpose(q) @ dS), as dSᵀ @ q with its heads moved: both against
+    NumPy and the reference executor."""
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    check(progs, "product_t", [a, b], (a.astype(np.float64) @ b).T, 1e-4)
+    q, ds = rng.standard_normal((2, s, 3, d), np.float32), rng.standard_normal((2, 3, s, s), np.float32)
+    expected = np.einsum("bscd,bcst->btcd", q.astype(np.float64), ds)
+    check(progs, "attention_dk", [q, ds], expected, 1e-4)
 
 
 def test_avx512_tile_runs(monkeypatch):
