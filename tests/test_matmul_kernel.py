@@ -86,6 +86,12 @@ def product_t(a: f32[M, K], b: f32[K, N]) -> f32[N, M]:
 
 def attention_dk(q: f32[B, S, C, D], ds: f32[B, C, S, S]) -> f32[B, S, C, D]:
     return transpose(transpose(q, (0, 2, 3, 1)) @ ds, (0, 3, 1, 2))
+
+def heads_merged(p: f32[B, C, S, S], v: f32[B, C, S, D]) -> f32[B, S, C, D]:
+    return transpose(p @ v, (0, 2, 1, 3))
+
+def heads_merged_bias(p: f32[B, C, S, S], v: f32[B, C, S, D], b: f32[D]) -> f32[B, S, C, D]:
+    return relu(transpose(p @ v, (0, 2, 1, 3)) + b)
 """
 
 # (M, K, N): M*K*N >= 32768 (the kernel's default min-size), with 1s, primes and edges
@@ -269,6 +275,20 @@ def test_transposed_products(progs, m, k, n, s, d):
     q, ds = rng.standard_normal((2, s, 3, d), np.float32), rng.standard_normal((2, 3, s, s), np.float32)
     expected = np.einsum("bscd,bcst->btcd", q.astype(np.float64), ds)
     check(progs, "attention_dk", [q, ds], expected, 1e-4)
+
+
+@pytest.mark.parametrize("s, d", [(40, 24), (67, 33), (128, 64)])
+def test_product_written_transposed(progs, s, d):
+    """transpose(p @ v, (0, 2, 1, 3)) — attention's heads merged back — is one kernel writing C's
+    rows where the transpose puts them (linalg-fuse-elementwise's FuseTransposeWithProducer; the
+    kernel's C rows are then not next to its columns), with and without an epilogue."""
+    rng = np.random.default_rng(13)
+    p, v = rng.standard_normal((2, 3, s, s), np.float32), rng.standard_normal((2, 3, s, d), np.float32)
+    b = rng.standard_normal(d, np.float32)
+    pv = np.einsum("bcst,bctd->bscd", p.astype(np.float64), v)
+    check(progs, "heads_merged", [p, v], pv, 1e-4)
+    check(progs, "heads_merged_bias", [p, v, b], np.maximum(pv + b, 0), 1e-4)
+    assert progs[0].heads_merged.lower(p, v).as_text("linalg").count("linalg.generic") == 1  # no copy
 
 
 def test_avx512_tile_runs(monkeypatch):

@@ -14,6 +14,11 @@ consumer then reads the producer's inputs directly, through the composed indexin
 the elementwise expression it reduces (`sum(x*x)` in one pass). Dead tensor-level linalg ops and
 `tensor.empty` are removed afterwards (they have no side effects on tensors).
 
+Then a transpose left on its own (a copy reading a reduction's result through a permutation that
+keeps the innermost dim innermost, the reduction's only use) is folded into the reduction, which
+writes the transposed tensor itself (`FuseTransposeWithProducer`): `transpose(p @ v, (0, 2, 1, 3))`
+in attention becomes one matmul whose C rows land where the copy would have put them.
+
 Example (`exp(x) * 2.0 + x`, after `convert-loom-to-linalg`, `canonicalize`, `cse`):
 
     %0 = tensor.empty() : tensor<4xf32>
@@ -268,6 +273,42 @@ class FuseProducerIntoConsumer(RewritePattern):
         return new_op
 
 
+def _permutation(m: AffineMap) -> bool:
+    dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
+    return len(dims) == len(m.results) == m.num_dims and sorted(dims) == list(range(m.num_dims))
+
+
+class FuseTransposeWithProducer(RewritePattern):
+    """A transpose (a copy reading its one input through a permutation) of a reduction's result
+    used by nothing else: the reduction writes the transposed tensor itself, its output map
+    composed with the permutation's inverse (IREE's `FuseTransposeWithProducerLinalgOp`). For a
+    matmul whose result moves heads back into place (`transpose(p @ v, (0, 2, 1, 3))`), the
+    kernel then writes C's rows where the copy would have put them. Only when the innermost dim
+    stays innermost (C's rows stay contiguous) and the reduction starts from a `linalg.fill`
+    (made again in the new shape)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: linalg.GenericOp, rewriter: PatternRewriter, /):
+        if not op.res or len(op.inputs) != 1 or len(op.outputs) != 1 or not _is_copy(op):
+            return
+        read, write = (m.data for m in op.indexing_maps.data)
+        n = read.num_dims
+        if write != AffineMap.identity(n) or not _permutation(read) or read.results[-1] != AffineDimExpr(n - 1):
+            return
+        p, fill = op.inputs[0].owner, None
+        if isinstance(p, linalg.GenericOp) and len(p.outputs) == 1 and len(p.res) == 1 and p.res[0].has_one_use():
+            fill = p.outputs[0].owner
+        if not isinstance(fill, linalg.FillOp) or \
+                all(it.data == linalg_attrs.IteratorType.PARALLEL for it in p.iterator_types):
+            return  # (an elementwise producer is fused into the copy instead)
+        init = linalg.FillOp(fill.inputs, op.outputs, [r.type for r in op.res])
+        maps = [*p.indexing_maps.data[:-1], AffineMapAttr(read.inverse_permutation().compose(p.indexing_maps.data[-1].data))]
+        new = linalg.GenericOp(p.inputs, init.res, p.detach_region(p.body), maps, p.iterator_types, [r.type for r in op.res])
+        init.location, new.location = fill.location, p.location
+        rewriter.replace(op, [init, new])
+        rewriter.erase(p)
+
+
 class EraseDeadTensorOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         dead = isinstance(op, (linalg.GenericOp, linalg.FillOp, tensor.EmptyOp)) and op.results \
@@ -286,4 +327,5 @@ class LinalgFuseElementwise(ModulePass):
         # whole chain fused so far into the next consumer: quadratic in the chain's length)
         fuse = FuseProducerIntoConsumer(fused_costs(op))
         PatternRewriteWalker(fuse, apply_recursively=True, walk_reverse=True).rewrite_module(op)
+        PatternRewriteWalker(FuseTransposeWithProducer(), apply_recursively=False).rewrite_module(op)
         PatternRewriteWalker(EraseDeadTensorOp(), apply_recursively=True, walk_reverse=True).rewrite_module(op)

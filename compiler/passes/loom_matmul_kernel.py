@@ -213,12 +213,16 @@ def match_contraction(op: linalg.GenericOp) -> Contraction | None:
     da, db, dc = (_dims(m) for m in maps)
     if len(reds) != 1 or None in (da, db, dc) or len(dc) != len(maps[2].results) or len(set(dc)) != len(dc):
         return None
-    k, batch = reds[0], dc[:-2]
-    m, n = dc[-2:] if len(dc) >= 2 else (None, None)
-    if m is not None and m in db and n in da:  # the inputs in the other order (B·A): swap them
+    k = reds[0]
+    n = dc[-1] if len(dc) >= 2 else None  # C's columns: its innermost dim
+    if n is not None and n in da and n not in db:  # the inputs in the other order (B·A): swap them
         a, b, da, db = b, a, db, da
         maps, types = (maps[1], maps[0], maps[2]), [types[1], types[0], types[2]]
-    if m is None or len(dc) != maps[2].num_dims - 1 or m not in da or m in db or n not in db or n in da:
+    # C's rows: the last of its other dims that only A has (next to n, or further out when C was
+    # written transposed: `linalg-fuse-elementwise` folds `transpose(p @ v, (0, 2, 1, 3))` into C)
+    m = next((d for d in reversed(dc[:-1]) if d in da and d not in db), None)
+    batch = [d for d in dc if d not in (m, n)]
+    if m is None or len(dc) != maps[2].num_dims - 1 or n not in db or n in da:
         return None
     if len(da) != len(set(da)) or len(db) != len(set(db)) or k not in da or k not in db or \
             any(d not in batch for d in da + db if d not in (m, n, k)) or \

@@ -6,6 +6,7 @@
 // nothing to redo; otherwise all of its uses must be in the consumer and the consumer must read each
 // element exactly once (a permutation map over all loop dims). The inputs are what
 // `convert-loom-to-linalg,canonicalize,cse` makes of small Loom functions (named after them).
+// Last, a transpose of a matmul's result that keeps the innermost dim is folded into the matmul.
 // RUN: loom opt %s -p linalg-fuse-elementwise | filecheck %s
 
 // tanh(x*a + b)*c + x: five elementwise generics become ONE, reading x once (the two reads of x,
@@ -328,4 +329,70 @@ func.func @reversed_scale(%y: tensor<8xf32>) -> tensor<8xf32> {
     linalg.yield %8 : f32
   } -> tensor<8xf32>
   func.return %5 : tensor<8xf32>
+}
+
+// transpose(p @ v, (0, 2, 1, 3)) -- attention's heads merged back: the copy of the matmul's result
+// is folded into the matmul, which writes the transposed tensor itself (its output map composed
+// with the permutation's inverse, its fill made again in the new shape). The innermost dim stays
+// innermost, so the kernel's C rows stay contiguous.
+// CHECK-LABEL: func.func @heads_merged(%p: tensor<2x3x4x4xf32>, %v: tensor<2x3x4x5xf32>) -> tensor<2x4x3x5xf32>
+// CHECK-NEXT:    [[Z:%.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    [[E:%.*]] = tensor.empty() : tensor<2x4x3x5xf32>
+// CHECK-NEXT:    [[F:%.*]] = linalg.fill ins([[Z]] : f32) outs([[E]] : tensor<2x4x3x5xf32>) -> tensor<2x4x3x5xf32>
+// CHECK-NEXT:    [[R:%.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d3)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d1, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME:      ins(%p, %v : tensor<2x3x4x4xf32>, tensor<2x3x4x5xf32>) outs([[F]] : tensor<2x4x3x5xf32>)
+// CHECK:         } -> tensor<2x4x3x5xf32>
+// CHECK-NEXT:    func.return [[R]] : tensor<2x4x3x5xf32>
+func.func @heads_merged(%p: tensor<2x3x4x4xf32>, %v: tensor<2x3x4x5xf32>) -> tensor<2x4x3x5xf32> {
+  %0 = arith.constant 0.000000e+00 : f32
+  %1 = tensor.empty() : tensor<2x3x4x5xf32>
+  %2 = linalg.fill ins(%0 : f32) outs(%1 : tensor<2x3x4x5xf32>) -> tensor<2x3x4x5xf32>
+  %3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4, d3)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<2x3x4x4xf32>, tensor<2x3x4x5xf32>) outs(%2 : tensor<2x3x4x5xf32>) {
+  ^bb0(%4: f32, %5: f32, %6: f32):
+    %7 = arith.mulf %4, %5 fastmath<reassoc,contract> : f32
+    %8 = arith.addf %6, %7 fastmath<reassoc,contract> : f32
+    linalg.yield %8 : f32
+  } -> tensor<2x3x4x5xf32>
+  %9 = tensor.empty() : tensor<2x4x3x5xf32>
+  %10 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%3 : tensor<2x3x4x5xf32>) outs(%9 : tensor<2x4x3x5xf32>) {
+  ^bb0(%11: f32, %12: f32):
+    linalg.yield %11 : f32
+  } -> tensor<2x4x3x5xf32>
+  func.return %10 : tensor<2x4x3x5xf32>
+}
+
+// Kept: a transpose that moves the matmul's rows innermost (C would be written down its columns),
+// and one of a product that is also returned (the product is needed as it is).
+// CHECK-LABEL: func.func @transpose_kept
+// CHECK-COUNT-2: linalg.generic
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+// CHECK:         linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d0, d2)>
+// CHECK:         func.return
+func.func @transpose_kept(%a: tensor<2x4x3xf32>, %b: tensor<2x3x5xf32>) -> (tensor<2x5x4xf32>, tensor<4x2x5xf32>, tensor<2x4x5xf32>) {
+  %0 = arith.constant 0.000000e+00 : f32
+  %1 = tensor.empty() : tensor<2x4x5xf32>
+  %2 = linalg.fill ins(%0 : f32) outs(%1 : tensor<2x4x5xf32>) -> tensor<2x4x5xf32>
+  %3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : tensor<2x4x3xf32>, tensor<2x3x5xf32>) outs(%2 : tensor<2x4x5xf32>) {
+  ^bb0(%4: f32, %5: f32, %6: f32):
+    %7 = arith.mulf %4, %5 fastmath<reassoc,contract> : f32
+    %8 = arith.addf %6, %7 fastmath<reassoc,contract> : f32
+    linalg.yield %8 : f32
+  } -> tensor<2x4x5xf32>
+  %9 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : tensor<2x4x3xf32>, tensor<2x3x5xf32>) outs(%2 : tensor<2x4x5xf32>) {
+  ^bb0(%10: f32, %11: f32, %12: f32):
+    %13 = arith.mulf %10, %11 fastmath<reassoc,contract> : f32
+    %14 = arith.addf %12, %13 fastmath<reassoc,contract> : f32
+    linalg.yield %14 : f32
+  } -> tensor<2x4x5xf32>
+  %15 = tensor.empty() : tensor<2x5x4xf32>
+  %16 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%3 : tensor<2x4x5xf32>) outs(%15 : tensor<2x5x4xf32>) {
+  ^bb0(%17: f32, %18: f32):
+    linalg.yield %17 : f32
+  } -> tensor<2x5x4xf32>
+  %19 = tensor.empty() : tensor<4x2x5xf32>
+  %20 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d1, d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%9 : tensor<2x4x5xf32>) outs(%19 : tensor<4x2x5xf32>) {
+  ^bb0(%21: f32, %22: f32):
+    linalg.yield %21 : f32
+  } -> tensor<4x2x5xf32>
+  func.return %16, %20, %9 : tensor<2x5x4xf32>, tensor<4x2x5xf32>, tensor<2x4x5xf32>
 }
