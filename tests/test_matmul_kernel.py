@@ -92,6 +92,9 @@ def heads_merged(p: f32[B, C, S, S], v: f32[B, C, S, D]) -> f32[B, S, C, D]:
 
 def heads_merged_bias(p: f32[B, C, S, S], v: f32[B, C, S, D], b: f32[D]) -> f32[B, S, C, D]:
     return relu(transpose(p @ v, (0, 2, 1, 3)) + b)
+
+def max_moved(x: f32[A, B, C, D]) -> f32[B, A, C]:
+    return transpose(max(x, axis=-1), (1, 0, 2))
 """
 
 # (M, K, N): M*K*N >= 32768 (the kernel's default min-size), with 1s, primes and edges
@@ -289,6 +292,15 @@ def test_product_written_transposed(progs, s, d):
     check(progs, "heads_merged", [p, v], pv, 1e-4)
     check(progs, "heads_merged_bias", [p, v, b], np.maximum(pv + b, 0), 1e-4)
     assert progs[0].heads_merged.lower(p, v).as_text("linalg").count("linalg.generic") == 1  # no copy
+
+
+def test_reduction_written_transposed(progs):
+    """The fold applies to any reduction whose result is moved with its innermost dim in place."""
+    x = np.random.default_rng(17).standard_normal((2, 3, 4, 5), np.float32)
+    jit, eager = progs[0].max_moved, progs[1].max_moved
+    np.testing.assert_array_equal(jit(x), x.max(-1).transpose(1, 0, 2))
+    np.testing.assert_array_equal(eager(x), x.max(-1).transpose(1, 0, 2))
+    assert jit.lower(x).as_text("linalg").count("linalg.generic") == 1
 
 
 def test_avx512_tile_runs(monkeypatch):
