@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import compiler
+from compiler.passes.loom_matmul_kernel import host_isa
 from tests.conftest import EXECUTIONS, how
 
 PIPELINES = list(EXECUTIONS)
@@ -305,6 +306,35 @@ def test_transpose_random_permutation(pipeline, shape, data, seed):
     check(got[0], want, "f32")
     check(got[1], want_default, "f32")
     check(got[2], x, "f32")
+
+
+@st.composite
+def moved_products(draw):
+    """A product big enough for the matmul kernel (M·N·K ≥ 32768), with 0–2 batch dims (B shared
+    or batched like A), and a random permutation of its result."""
+    batch = draw(st.lists(st.integers(1, 3), max_size=2))
+    m, n, k = (draw(st.integers(32, 64), label=d) for d in "mnk")
+    b_batched = draw(st.booleans())
+    perm = draw(st.permutations(range(len(batch) + 2)), label="perm")
+    return tuple(batch) + (m, k), (tuple(batch) if b_batched else ()) + (k, n), perm
+
+
+@prop(case=moved_products(), seed=seeds)
+def test_matmul_result_random_permutation(pipeline, case, seed):
+    """transpose(a @ b, perm): canonicalize may turn it into a transpose of bᵀ @ aᵀ, and
+    linalg-fuse-elementwise may fold the transpose into the product, whose kernel then writes C's
+    rows away from its columns — every permutation must still give NumPy's result."""
+    sa, sb, perm = case
+    rng = np.random.default_rng(seed)
+    a, b = values(rng, "f32", sa, -1, 1), values(rng, "f32", sb, -1, 1)
+    want = np.transpose(np.matmul(a.astype(np.float64), b), perm)
+    src = (f"def f(a: {ty('f32', sa)}, b: {ty('f32', sb)}) -> {ty('f32', want.shape)}:\n"
+           f"    return transpose(a @ b, {tup(perm)})\n")
+    got = call(src, pipeline, a, b)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * sa[-1])
+    if pipeline == "jit" and host_isa() != "none":  # and the product ran in the kernel, however C lies
+        assert "vector.fma" in compiler.loads(src, name="prop.loom").f.lower(a, b).as_text("loops")
 
 
 def _divisors(m: int) -> list[int]:
