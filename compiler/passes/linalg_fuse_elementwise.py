@@ -77,6 +77,12 @@ def _is_copy(p: linalg.GenericOp) -> bool:
     return y is block.last_op and len(y.operands) == 1 and y.operands[0] in block.args[:len(p.inputs)]
 
 
+def _permutation(m: AffineMap) -> bool:
+    """Every result a distinct loop dim, every loop dim a result."""
+    dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
+    return len(dims) == len(m.results) == m.num_dims and sorted(dims) == list(range(m.num_dims))
+
+
 CHEAP = 2  # a producer used elsewhere is recomputed in a consumer when it costs at most this many ops
 
 
@@ -105,13 +111,8 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operat
     if not _is_copy(p):
         # fusing computes the producer once per consumer iteration: only when that is once per
         # element (read through one map, a permutation of all the consumer's loop dims)
-        n_dims = len(consumer.iterator_types)
         maps = reads[p.res[0]]
-        if len(maps) != 1:
-            return False
-        m = next(iter(maps))
-        dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
-        if len(dims) != len(m.results) or sorted(dims) != list(range(n_dims)):
+        if len(maps) != 1 or not _permutation(next(iter(maps))):
             return False
         # recomputed in each consumer only when cheap *with what it fuses itself*: judging the
         # producer's own body alone recomputes whole chains of cheap ops (a residual stream
@@ -271,11 +272,6 @@ class FuseProducerIntoConsumer(RewritePattern):
         if not p.res[0].uses:
             rewriter.erase(p)
         return new_op
-
-
-def _permutation(m: AffineMap) -> bool:
-    dims = [r.position for r in m.results if isinstance(r, AffineDimExpr)]
-    return len(dims) == len(m.results) == m.num_dims and sorted(dims) == list(range(m.num_dims))
 
 
 class FuseTransposeWithProducer(RewritePattern):
