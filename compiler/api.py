@@ -266,9 +266,9 @@ def _to_array(value, t: A.TypeExpr, where: str, span):
                 raise LoomInputError(f"{where}: value out of range for {t.dtype}", span)
         finite = a[np.isfinite(a)] if kind == "f" and want is np.float32 else np.zeros(0)
         if finite.size:
-            big = np.abs(finite).max()
-            if big > np.finfo(np.float32).max:
-                raise LoomInputError(f"{where}: {big!r:.30} is out of range for f32", span)
+            big = finite.flat[np.abs(finite).argmax()]  # the value itself, sign and all
+            if abs(big) > np.finfo(np.float32).max:
+                raise LoomInputError(f"{where}: {float(big)!r} is out of range for f32", span)
         a = a.astype(want)
     expected_rank = None if t.dims is None else len(t.dims)
     if t.dims is None and a.ndim != 0:

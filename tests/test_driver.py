@@ -122,8 +122,10 @@ def test_argument_count_errors_have_a_location():
 
 def test_python_float_too_large_for_f32():
     p = compiler.loads("def sc(a: f32) -> f32:\n    return a * 1.0\n", name="b.loom")
-    with pytest.raises(compiler.LoomInputError, match="out of range for f32"):
+    with pytest.raises(compiler.LoomInputError, match=r"'sc'.*: 1e\+300 is out of range for f32"):
         p.sc(1e300)
+    with pytest.raises(compiler.LoomInputError, match=r": -3e\+39 is out of range for f32"):
+        p.sc([-3e39, 1.0][0])
     assert p.sc(float("inf")) == np.inf  # an infinity is representable
 
 
