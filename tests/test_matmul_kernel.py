@@ -95,6 +95,9 @@ def heads_merged_bias(p: f32[B, C, S, S], v: f32[B, C, S, D], b: f32[D]) -> f32[
 
 def max_moved(x: f32[A, B, C, D]) -> f32[B, A, C]:
     return transpose(max(x, axis=-1), (1, 0, 2))
+
+def batch_inside(a: f32[B, M, K], b: f32[K, N]) -> f32[M, B, N]:
+    return transpose(a @ b, (1, 0, 2))
 """
 
 # (M, K, N): M*K*N >= 32768 (the kernel's default min-size), with 1s, primes and edges
@@ -292,6 +295,22 @@ def test_product_written_transposed(progs, s, d):
     check(progs, "heads_merged", [p, v], pv, 1e-4)
     check(progs, "heads_merged_bias", [p, v, b], np.maximum(pv + b, 0), 1e-4)
     assert progs[0].heads_merged.lower(p, v).as_text("linalg").count("linalg.generic") == 1  # no copy
+
+
+@pytest.mark.parametrize("bsz, m", [(1, 32), (2, 45), (8, 1), (5, 3)])
+def test_rows_are_the_longest_dim_only_a_has(progs, bsz, m):
+    """C's row dim is, of the dims that only A has, the longest: with B shared, A's batch dim is
+    such a dim too, and `transpose(a @ b, (1, 0, 2))` (folded into C) puts it next to C's columns;
+    taking it as the rows made a 1-row product that fell below the kernel's min-size (found by the
+    property test). And `x[8, 1, k] @ w` has 8 rows, not 1 (`bcast` with M = 1)."""
+    rng = np.random.default_rng(19)
+    a, b = rng.standard_normal((bsz, m, 64), np.float32), rng.standard_normal((64, 64), np.float32)
+    ab = np.einsum("bmk,kn->bmn", a.astype(np.float64), b)
+    if max(bsz, m) >= 8:  # rows · N · K ≥ the kernel's min-size (32768)
+        check(progs, "batch_inside", [a, b], ab.transpose(1, 0, 2), 1e-4)
+        check(progs, "bcast", [a, b], ab, 1e-4)
+    else:
+        np.testing.assert_allclose(progs[0].batch_inside(a, b), ab.transpose(1, 0, 2), rtol=1e-4, atol=1e-4)
 
 
 def test_reduction_written_transposed(progs):

@@ -218,9 +218,12 @@ def match_contraction(op: linalg.GenericOp) -> Contraction | None:
     if n is not None and n in da and n not in db:  # the inputs in the other order (B·A): swap them
         a, b, da, db = b, a, db, da
         maps, types = (maps[1], maps[0], maps[2]), [types[1], types[0], types[2]]
-    # C's rows: the last of its other dims that only A has (next to n, or further out when C was
-    # written transposed: `linalg-fuse-elementwise` folds `transpose(p @ v, (0, 2, 1, 3))` into C)
-    m = next((d for d in reversed(dc[:-1]) if d in da and d not in db), None)
+    # C's rows: of its other dims that only A has (next to n, or further out when C was written
+    # transposed: `linalg-fuse-elementwise` folds `transpose(p @ v, (0, 2, 1, 3))` into C), the
+    # longest, the last of equals; the others are batch dims (`transpose(x @ w, (1, 0, 2))` with a
+    # batch of 1 has rows m, not the batch dim next to n)
+    size = dict(zip(dc, types[2].get_shape()))
+    m = max(reversed([d for d in dc[:-1] if d in da and d not in db]), key=size.__getitem__, default=None)
     batch = [d for d in dc if d not in (m, n)]
     if m is None or len(dc) != maps[2].num_dims - 1 or n not in db or n in da:
         return None
