@@ -9,8 +9,11 @@ axpy over a row of B and C), a row reduction runs along the row, and a column re
 vectorizes across columns. Large contractions are also blocked for the cache (k and j in tiles).
 The outer loop of a large nest is an `scf.parallel` when it is a parallel dimension (the rows of an
 elementwise op or of a reduction over rows: never a loop that reduces, so a sum is never split
-across threads); `loom-parallel-to-threads` runs it on the thread pool (docs/performance.md). Indexing maps are evaluated with `arith` on `index` values; a
-reduction's accumulator is loaded and stored in the loop (LLVM keeps it in a register).
+across threads); `loom-parallel-to-threads` runs it on the thread pool (docs/performance.md).
+Indexing maps are evaluated with `arith` on `index` values. When the innermost loop reduces, an
+output it does not index (a row's sum) is loaded once before that loop, carried in its `iter_args`
+and stored once after (`carried_outputs`); other accumulators (a column sum's, a matmul's) are
+loaded and stored per iteration.
 
 Example (`exp(x) * 2.0 + x`, bufferized):
 
@@ -59,6 +62,8 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler.passes.emitter import Emitter
+from compiler.passes.loom_buffer_dealloc import root
+from compiler.passes.matmul_microkernel import loop
 
 
 def eval_expr(e: Emitter, x: AffineExpr, ivs: list[SSAValue]) -> SSAValue:
@@ -162,6 +167,30 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
     level(e, 0)
 
 
+def buffer_of(v: SSAValue) -> SSAValue:
+    """The buffer `v` views: through reshapes (`root`) and the row views of `loom-fuse-rows`."""
+    v = root(v)
+    while isinstance(v.owner, memref.SubviewOp):
+        v = root(v.owner.source)
+    return v
+
+
+def carried_outputs(op: linalg.GenericOp, out_maps: list[AffineMap], order: list[int],
+                    reduction: list[bool]) -> list[int]:
+    """The outputs the innermost loop reduces into (positions): when that loop is a reduction dim,
+    each output whose map does not mention it is the same element throughout the loop, so it is
+    loaded once before it, carried as an `iter_arg` and stored once after — not loaded and stored
+    every iteration (which left LLVM to prove that no other store aliases it: run-time checks and a
+    scalar copy of the loop). Not when an input reads the same buffer (the loop would read a stale
+    value)."""
+    if not order or not reduction[order[-1]]:
+        return []
+    inner = order[-1]
+    inputs = {buffer_of(v) for v in op.inputs if isinstance(v.type, MemRefType)}
+    return [k for k, (out, m) in enumerate(zip(op.outputs, out_maps))
+            if isinstance(out.type, MemRefType) and inner not in m.used_dims() and buffer_of(out) not in inputs]
+
+
 def loop_bounds(op: linalg.GenericOp) -> list[int]:
     """The trip count of each loop dim of a generic on memrefs (from the operands it indexes)."""
     maps = [m.data for m in op.indexing_maps.data]
@@ -188,21 +217,36 @@ class LowerGeneric(RewritePattern):
         block = op.body.block
         e = Emitter(op.location)
 
-        def body(be: Emitter, ivs):
+        order = loop_order(maps, n_in, n_dims)
+        reduction = [it.data == linalg_attrs.IteratorType.REDUCTION for it in op.iterator_types]
+        tiles = tiles_for(reduction, bounds, order)
+        parallel = not tiles and parallel_outer(bounds, order, reduction)
+        carried = carried_outputs(op, maps[n_in:], order, reduction) if not tiles else []
+
+        def body(be: Emitter, ivs, acc: dict[int, SSAValue] | None = None) -> list[SSAValue]:
+            """The op's body at `ivs`; the outputs in `acc` (position → value) are the innermost
+            loop's iter_args: read from there, and their new values returned, not stored."""
+            acc = acc or {}
             vals: dict[SSAValue, SSAValue] = {}
-            for arg, v, m in zip(block.args, operands, maps):
-                if arg.uses:
+            for k, (arg, v, m) in enumerate(zip(block.args, operands, maps)):
+                if k - n_in in acc:
+                    vals[arg] = acc[k - n_in]
+                elif arg.uses:
                     if isinstance(v.type, MemRefType):
                         idx = [eval_expr(be, r, ivs) for r in m.results]
                         vals[arg] = be.add(memref.LoadOp.get(v, idx))
                     else:
                         vals[arg] = v
+            carry_out = []
             for o in block.ops:
                 if isinstance(o, linalg.IndexOp):
                     vals[o.result] = ivs[o.dim.value.data]
                     continue
                 if isinstance(o, linalg.YieldOp):
-                    for y, out, m in zip(o.operands, op.outputs, maps[n_in:]):
+                    for k, (y, out, m) in enumerate(zip(o.operands, op.outputs, maps[n_in:])):
+                        if k in acc:
+                            carry_out.append(vals.get(y, y))
+                            continue
                         idx = [eval_expr(be, r, ivs) for r in m.results]
                         be.add(memref.StoreOp.get(vals.get(y, y), out, idx))
                     continue
@@ -210,11 +254,24 @@ class LowerGeneric(RewritePattern):
                 be.ops.append(c)
                 for old, new in zip(o.results, c.results):
                     vals[old] = new
+            return carry_out
 
-        order = loop_order(maps, n_in, n_dims)
-        reduction = [it.data == linalg_attrs.IteratorType.REDUCTION for it in op.iterator_types]
-        tiles = tiles_for(reduction, bounds, order)
-        loop_nest(e, bounds, order, body, tiles, parallel=not tiles and parallel_outer(bounds, order, reduction))
+        if not carried:
+            loop_nest(e, bounds, order, body, tiles, parallel=parallel)
+        else:  # the innermost loop reduces into these outputs: their values ride in registers
+            inner = order[-1]
+
+            def outer_body(be: Emitter, ivs):
+                idx = {k: [eval_expr(be, r, ivs) for r in maps[n_in + k].results] for k in carried}
+                inits = [be.add(memref.LoadOp.get(op.outputs[k], idx[k])) for k in carried]
+
+                def inner_body(ie: Emitter, iv, args):
+                    ivs[inner] = iv
+                    return body(ie, ivs, dict(zip(carried, args)))
+                finals = loop(be, be.index(0), be.index(bounds[inner]), be.index(1), inner_body, inits)
+                for k, v in zip(carried, finals):
+                    be.add(memref.StoreOp.get(v, op.outputs[k], idx[k]))
+            loop_nest(e, bounds, order[:-1], outer_body, parallel=parallel)
         rewriter.replace(op, e.ops, [])
 
 

@@ -4,8 +4,10 @@
 // iterations touch consecutive addresses and LLVM can vectorize it. A matmul (m, n, k) therefore
 // runs i-k-j: its inner loop is an axpy along a row of B and a row of C, not a dot product striding
 // down a column of B. Indexing maps are evaluated per access (a pinned `0` becomes a constant index,
-// a transposed map swaps the store's indices). A reduction loads and stores its accumulator in the
-// loop (LLVM keeps it in a register). Inputs are loom-bufferize's output (`--emit=bufferized`).
+// a transposed map swaps the store's indices). When the innermost loop reduces, an accumulator it
+// does not index is loaded once before it, carried in `iter_args` and stored once after (@rowsum);
+// otherwise it is loaded and stored per iteration (@mm, @colsum, whose inner loop is parallel).
+// Inputs are loom-bufferize's output (`--emit=bufferized`).
 // RUN: loom opt %s -p loom-linalg-to-loops | filecheck %s
 
 // Matmul C[i, j] += A[i, k] * B[k, j] after a fill of C with 0.
@@ -51,20 +53,22 @@ func.func @mm(%a: memref<2x3xf32>, %b: memref<3x5xf32>, %0: memref<2x5xf32>) {
 }
 
 // Row sum out[i] += x[i, j]: x's last index is the reduction dim j, so j is innermost (the loop
-// walks along a row; the accumulator out[i] is loop-invariant in it).
+// walks along a row; the accumulator out[i] is loop-invariant in it, so it rides in the loop's
+// iter_args: one load before the row, one store after, nothing for LLVM to prove about aliasing).
 // CHECK-LABEL: func.func @rowsum(%x: memref<4x6xf32>, %0: memref<4xf32>) {
 // The fill of the accumulators with 0 comes first, a loop of its own:
 // CHECK:         scf.for [[F:%.*]] = {{%.*}} to {{%.*}} step {{%.*}} {
 // CHECK-NEXT:      memref.store {{%.*}}, %0{{\[}}[[F]]{{\]}} : memref<4xf32>
 // CHECK-NEXT:    }
 // CHECK:         scf.for [[I:%.*]] = {{%.*}} to {{%.*}} step {{%.*}} {
-// CHECK-NEXT:      [[SIX:%.*]] = arith.constant 6 : index
-// CHECK-NEXT:      scf.for [[J:%.*]] = {{%.*}} to [[SIX]] step {{%.*}} {
+// CHECK-NEXT:      [[INIT:%.*]] = memref.load %0{{\[}}[[I]]{{\]}} : memref<4xf32>
+// CHECK:           [[SIX:%.*]] = arith.constant 6 : index
+// CHECK:           [[OUT:%.*]] = scf.for [[J:%.*]] = {{%.*}} to [[SIX]] step {{%.*}} iter_args([[ACC:%.*]] = [[INIT]]) -> (f32) {
 // CHECK-NEXT:        [[XV:%.*]] = memref.load %x{{\[}}[[I]], [[J]]{{\]}} : memref<4x6xf32>
-// CHECK-NEXT:        [[ACC:%.*]] = memref.load %0{{\[}}[[I]]{{\]}} : memref<4xf32>
 // CHECK-NEXT:        [[S:%.*]] = arith.addf [[ACC]], [[XV]] fastmath<reassoc,contract> : f32
-// CHECK-NEXT:        memref.store [[S]], %0{{\[}}[[I]]{{\]}} : memref<4xf32>
+// CHECK-NEXT:        scf.yield [[S]] : f32
 // CHECK-NEXT:      }
+// CHECK-NEXT:      memref.store [[OUT]], %0{{\[}}[[I]]{{\]}} : memref<4xf32>
 // CHECK-NEXT:    }
 func.func @rowsum(%x: memref<4x6xf32>, %0: memref<4xf32>) {
   %1 = arith.constant 0.000000e+00 : f32
@@ -159,6 +163,27 @@ func.func @big(%a: memref<2x256xf32>, %b: memref<256x512xf32>, %0: memref<2x512x
     %5 = arith.mulf %2, %3 fastmath<reassoc,contract> : f32
     %6 = arith.addf %4, %5 fastmath<reassoc,contract> : f32
     linalg.yield %6 : f32
+  }
+  func.return
+}
+
+// A reduction whose input reads the buffer it accumulates into (here row i of %b summed into %b[i, 0],
+// through a view): the accumulator is not carried in a register, since the loop reads the buffer
+// as it goes (iteration j = 1 reads the %b[i, 0] that iteration 0 wrote).
+// CHECK-LABEL: func.func @selfsum(%b: memref<4x6xf32>) {
+// CHECK:           [[SIX:%.*]] = arith.constant 6 : index
+// CHECK-NEXT:      scf.for [[J:%.*]] = {{%.*}} to [[SIX]] step {{%.*}} {
+// CHECK-NEXT:        [[XV:%.*]] = memref.load %b{{\[}}{{%.*}}, [[J]]{{\]}} : memref<4x6xf32>
+// CHECK:             [[ACC:%.*]] = memref.load %v{{\[.*\]}} : memref<4x1xf32, strided<[6, 1]>>
+// CHECK-NEXT:        [[S:%.*]] = arith.addf [[ACC]], [[XV]] fastmath<reassoc,contract> : f32
+// CHECK:             memref.store [[S]], %v{{\[.*\]}} : memref<4x1xf32, strided<[6, 1]>>
+// CHECK-NOT:     iter_args
+func.func @selfsum(%b: memref<4x6xf32>) {
+  %v = memref.subview %b[0, 0] [4, 1] [1, 1] : memref<4x6xf32> to memref<4x1xf32, strided<[6, 1]>>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]} ins(%b : memref<4x6xf32>) outs(%v : memref<4x1xf32, strided<[6, 1]>>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %acc, %x fastmath<reassoc,contract> : f32
+    linalg.yield %s : f32
   }
   func.return
 }
