@@ -130,7 +130,8 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
               parallel: bool = False) -> None:
     """scf.for nest over `bounds` in `order`; `body(emitter, ivs_by_dim)` fills the innermost.
     `tiles` (dim → size) adds outer loops over blocks of those dims, in the same order.
-    `parallel`: the outermost loop is an `scf.parallel` (its iterations are independent)."""
+    `parallel`: the outermost loop is an `scf.parallel` (its iterations are independent). A dim of
+    one iteration gets no loop (its index is 0): the row ops of `loom-fuse-rows` are 1 × n."""
     tiles = tiles or {}
     zero, one = e.index(0), e.index(1)
     ivs: list[SSAValue | None] = [None] * len(bounds)
@@ -142,6 +143,10 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
             body(outer, ivs)
             return
         kind, d = levels[k]
+        if kind == "point" and bounds[d] == 1 and d not in tiles and not (parallel and k == 0):
+            ivs[d] = zero  # a loop of one iteration is its body at index 0 (scf.for's canonical form)
+            level(outer, k + 1)
+            return
         blk = Block(arg_types=[IndexType()])
         inner = Emitter(outer.loc)
         if kind == "tile":

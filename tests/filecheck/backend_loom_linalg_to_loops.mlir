@@ -187,3 +187,24 @@ func.func @selfsum(%b: memref<4x6xf32>) {
   }
   func.return
 }
+
+// A dim of one iteration gets no loop (its index is the constant 0, as scf.for's canonicalization
+// folds a single-iteration loop): one row (what loom-fuse-rows gives each op) is one loop.
+// CHECK-LABEL: func.func @onerow(%x: memref<1x6xf32>, %0: memref<1xf32>) {
+// CHECK-NEXT:    [[Z:%.*]] = arith.constant 0 : index
+// CHECK-NEXT:    arith.constant 1 : index
+// CHECK-NEXT:    [[INIT:%.*]] = memref.load %0{{\[}}[[Z]]{{\]}} : memref<1xf32>
+// CHECK:         [[SIX:%.*]] = arith.constant 6 : index
+// CHECK-NEXT:    arith.constant 1 : index
+// CHECK-NEXT:    [[S:%.*]] = scf.for [[J:%.*]] = {{%.*}} to [[SIX]] step {{%.*}} iter_args({{%.*}} = [[INIT]]) -> (f32) {
+// CHECK-NEXT:      memref.load %x{{\[}}[[Z]], [[J]]{{\]}} : memref<1x6xf32>
+// CHECK:         memref.store [[S]], %0{{\[}}[[Z]]{{\]}} : memref<1xf32>
+// CHECK-NEXT:    func.return
+func.func @onerow(%x: memref<1x6xf32>, %0: memref<1xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]} ins(%x : memref<1x6xf32>) outs(%0 : memref<1xf32>) {
+  ^bb0(%2: f32, %3: f32):
+    %4 = arith.addf %3, %2 fastmath<reassoc,contract> : f32
+    linalg.yield %4 : f32
+  }
+  func.return
+}
