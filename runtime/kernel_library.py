@@ -33,6 +33,7 @@ from runtime import codegen_units
 
 _recipes: dict[str, tuple[str, str]] = {}  # recipe key -> (unit key, symbol), this process
 _RETURN = re.compile(r"^\s*ret i32 (.+?)\s*$", re.MULTILINE)
+_FUNCTION = re.compile(r"^define .*?^}$", re.MULTILINE | re.DOTALL)
 _lock = threading.Lock()
 _active: ContextVar[KernelLibrary | None] = ContextVar("loom_kernel_library", default=None)
 
@@ -104,13 +105,18 @@ class KernelLibrary:
 
 
 def can_fail(text: str) -> bool:
-    """Whether a unit's LLVM IR can return a status other than 0: a function returns a literal
-    other than 0, or a value that is not the thread pool's status (`loom_parallel_status` passes on
-    the status of the unit's own loop bodies, which this same test covers: a packing routine whose
-    panel loop runs on the pool)."""
-    for value in _RETURN.findall(text):
-        if value != "0" and f'{value} = call ccc i32 @"loom_parallel_status"' not in text:
-            return True
+    """Whether a unit's LLVM IR can return a status other than 0: a function of it returns a
+    literal other than 0, or a value that is not the thread pool's status passed on
+    (`loom_parallel_status` of what `loom_parallel_for` returned, in the same function: the status
+    of the unit's own loop bodies, which this same test covers — a packing routine whose panel loop
+    runs on the pool). Value names are per function, so each `define` is read on its own."""
+    for body in _FUNCTION.findall(text):
+        for value in _RETURN.findall(body):
+            if value == "0":
+                continue
+            passed = re.search(re.escape(value) + r' = call ccc i32 @"loom_parallel_status"\(i32 (%\S+),', body)
+            if passed is None or f'{passed.group(1)} = call ccc i32 @"loom_parallel_for"' not in body:
+                return True
     return False
 
 

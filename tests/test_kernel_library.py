@@ -171,14 +171,19 @@ def test_a_kernel_that_can_fail_is_not_remembered(compiled):
     a unit is never found by recipe (today's kernels have no checks). Passing on the thread pool's
     status (a packing routine whose panel loop runs on the pool) is not failing: the pool's status
     is its loop bodies', in the same unit and held to the same test."""
-    pool = '  %".2" = call ccc i32 @"loom_parallel_status"(i32 %".1", i64* %".3", ptr %".4")\n'
+    pool = ('  %".1" = call ccc i32 @"loom_parallel_for"(ptr %".5", ptr %".6", i64 8, i64* %".3")\n'
+            '  %".2" = call ccc i32 @"loom_parallel_status"(i32 %".1", i64* %".3", ptr %".4")\n')
+    literal = '  %".2" = call ccc i32 @"loom_parallel_status"(i32 7, i64* %".3", ptr %".4")\n'
+    elsewhere = 'define i32 @"g"() {\n.1:\n' + pool + '  ret i32 0\n}\n'  # the same name, another function
     for status, body, remembered in (('%".2"', "", False), ("7", "", False), ("0", "", True),
-                                     ('%".2"', pool, True), ('%".5"', pool, False)):
+                                     ('%".2"', pool, True), ('%".5"', pool, False), ('%".2"', literal, False)):
         kernel_library.forget()
         codegen_units.keep("k0", "matmul_x.0123456789abcdef", b"object code")
         library = kernel_library.KernelLibrary("salt")
         library.built_as("matmul_x", "recipe")
         text = f'define i32 @"matmul_x.0123456789abcdef"() {{\n.1:\n{body}  ret i32 {status}\n}}\n'
+        assert kernel_library.can_fail(text) != remembered
+        assert kernel_library.can_fail(elsewhere + text.replace(body, "")) == (status != "0"), status
         library.record([codegen_units.Unit(text, "k0", "matmul_x.0123456789abcdef", ["matmul_x"])])
         found = kernel_library.KernelLibrary("salt").find("recipe")
         assert (found == "matmul_x.0123456789abcdef") == remembered, (status, body)

@@ -172,11 +172,15 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
     level(e, 0)
 
 
+VIEWS = (memref.SubviewOp, memref.CastOp, memref.ReinterpretCastOp)  # besides `root`'s reshapes
+
+
 def buffer_of(v: SSAValue) -> SSAValue:
-    """The buffer `v` views: through reshapes (`root`) and the row views of `loom-fuse-rows`."""
+    """The buffer `v` views: through reshapes (`root`), casts and subviews (the row views of
+    `loom-fuse-rows`)."""
     v = root(v)
-    while isinstance(v.owner, memref.SubviewOp):
-        v = root(v.owner.source)
+    while isinstance(v.owner, VIEWS):
+        v = root(v.owner.operands[0])
     return v
 
 
@@ -186,14 +190,16 @@ def carried_outputs(op: linalg.GenericOp, out_maps: list[AffineMap], order: list
     each output whose map does not mention it is the same element throughout the loop, so it is
     loaded once before it, carried as an `iter_arg` and stored once after — not loaded and stored
     every iteration (which left LLVM to prove that no other store aliases it: run-time checks and a
-    scalar copy of the loop). Not when an input reads the same buffer (the loop would read a stale
-    value)."""
+    scalar copy of the loop). Not when another operand of the op lives in the same buffer (an input
+    would read, another output would overwrite, a stale value)."""
     if not order or not reduction[order[-1]]:
         return []
     inner = order[-1]
-    inputs = {buffer_of(v) for v in op.inputs if isinstance(v.type, MemRefType)}
+    bases = [buffer_of(v) for v in list(op.inputs) + list(op.outputs)]
+    n_in = len(op.inputs)
     return [k for k, (out, m) in enumerate(zip(op.outputs, out_maps))
-            if isinstance(out.type, MemRefType) and inner not in m.used_dims() and buffer_of(out) not in inputs]
+            if isinstance(out.type, MemRefType) and inner not in m.used_dims() and
+            bases.count(bases[n_in + k]) == 1]
 
 
 def loop_bounds(op: linalg.GenericOp) -> list[int]:

@@ -208,3 +208,32 @@ func.func @onerow(%x: memref<1x6xf32>, %0: memref<1xf32>) {
   }
   func.return
 }
+
+// The same through a cast (views are followed through casts, subviews and reshapes), and two
+// outputs in one buffer: nothing is carried (a register copy of one would miss the other's stores).
+// CHECK-LABEL: func.func @selfsum_cast(%b: memref<4x6xf32>) {
+// CHECK-NOT:     iter_args
+// CHECK:         func.return
+func.func @selfsum_cast(%b: memref<4x6xf32>) {
+  %c = "memref.cast"(%b) : (memref<4x6xf32>) -> memref<4x6xf32, strided<[6, 1]>>
+  %v = memref.subview %c[0, 0] [4, 1] [1, 1] : memref<4x6xf32, strided<[6, 1]>> to memref<4x1xf32, strided<[6, 1]>>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]} ins(%b : memref<4x6xf32>) outs(%v : memref<4x1xf32, strided<[6, 1]>>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %acc, %x : f32
+    linalg.yield %s : f32
+  }
+  func.return
+}
+
+// CHECK-LABEL: func.func @two_outs(%x: memref<4x6xf32>, %o: memref<4x1xf32>) {
+// CHECK-NOT:     iter_args
+// CHECK:         func.return
+func.func @two_outs(%x: memref<4x6xf32>, %o: memref<4x1xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, 0)>, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]} ins(%x : memref<4x6xf32>) outs(%o, %o : memref<4x1xf32>, memref<4x1xf32>) {
+  ^bb0(%a: f32, %p: f32, %q: f32):
+    %s = arith.addf %p, %a : f32
+    %t = arith.addf %q, %a : f32
+    linalg.yield %s, %t : f32, f32
+  }
+  func.return
+}
