@@ -7,7 +7,8 @@ that checks runs on random inputs in the reference executor (`mode="eager"`) and
 NaN-aware within a tolerance), a `LoomRuntimeError` must occur in both modes with the same message
 and location, and the inputs must not be written. One exception is the language's: an error of the
 unoptimized reference whose value is unused may vanish under `loom-opt` (docs/language.md §11), so
-an error only in eager mode is checked against eager after `loom-opt` before it counts.
+an error only in eager mode, or an eager error that differs from the compiled one (a later check
+then fails first), is checked against eager after `loom-opt` before it counts.
 
 Each function returns an `Outcome`: `status` is "ok", "rejected" (a located LoomError at check
 time), "runtime-error" (the same located error in both modes) or "finding", with `kind` and `detail`.
