@@ -172,14 +172,14 @@ def loop_nest(e: Emitter, bounds: list[int], order: list[int], body, tiles: dict
     level(e, 0)
 
 
-VIEWS = (memref.SubviewOp, memref.CastOp, memref.ReinterpretCastOp)  # besides `root`'s reshapes
+_MORE_VIEWS = (memref.SubviewOp, memref.CastOp, memref.ReinterpretCastOp)  # beyond `root`'s reshapes (loom_buffer_dealloc.VIEWS)
 
 
 def buffer_of(v: SSAValue) -> SSAValue:
     """The buffer `v` views: through reshapes (`root`), casts and subviews (the row views of
     `loom-fuse-rows`)."""
     v = root(v)
-    while isinstance(v.owner, VIEWS):
+    while isinstance(v.owner, _MORE_VIEWS):
         v = root(v.owner.operands[0])
     return v
 
