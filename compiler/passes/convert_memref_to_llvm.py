@@ -4,6 +4,7 @@
   `llvm.store` (GEP, not ptrtoint arithmetic, so LLVM's vectorizer sees the access pattern);
 - `memref.alloc` → `aligned_alloc(64, size rounded up to 64)` and a `cf.assert` that it succeeded
   (running out of memory is a run-time error, not a crash), `memref.dealloc` → `free`;
+- `memref.global` (a constant table) → `llvm.mlir.global`, `memref.get_global` → `llvm.mlir.addressof`;
 - `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch`;
 - `memref.subview` of a contiguous block (a row: `loom-fuse-rows`) → the address of its first
   element;
@@ -44,7 +45,7 @@ from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, memref
-from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -191,6 +192,28 @@ class LowerSubview(RewritePattern):
         rewriter.replace(op, with_location(ops, op), [ops[-1].results[0]])
 
 
+class LowerGlobal(RewritePattern):
+    """`memref.global` (a constant table: `math_payne_hanek`'s bits of 2/π) → `llvm.mlir.global` of
+    an array with the same initializer; private → internal."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.GlobalOp, rewriter: PatternRewriter, /):
+        t = op.type
+        if not isinstance(op.initial_value, DenseIntOrFPElementsAttr):
+            raise AssertionError(f"memref.global without a dense initializer is not lowered: @{op.sym_name.data}")  # noqa: TRY004
+        private = op.sym_visibility is not None and op.sym_visibility.data == "private"
+        g = llvm.GlobalOp(llvm.LLVMArrayType(math.prod(t.get_shape()), convert_type(t.element_type)),
+                          op.sym_name, "internal" if private else "external", constant=op.constant is not None,
+                          value=op.initial_value, alignment=64)
+        rewriter.replace(op, with_location([g], op), [])
+
+
+class LowerGetGlobal(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: memref.GetGlobalOp, rewriter: PatternRewriter, /):
+        rewriter.replace(op, with_location([llvm.AddressOfOp(op.name_, PTR)], op))
+
+
 class LowerView(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         if isinstance(op, (memref.CollapseShapeOp, memref.ExpandShapeOp, memref.CastOp)) or \
@@ -219,4 +242,4 @@ def access_patterns() -> list[RewritePattern]:
 
 def definition_patterns() -> list[RewritePattern]:
     """The ops that define buffers (after them, buffers are pointers)."""
-    return [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerSubview(), LowerView()]
+    return [LowerAlloc(), LowerAlloca(), LowerDealloc(), LowerSubview(), LowerView(), LowerGlobal(), LowerGetGlobal()]

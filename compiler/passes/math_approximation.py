@@ -2,8 +2,8 @@
 
 The point is vectorization: LLVM has no vector form of libm's `tanhf`/`expf`/`logf` (without a
 vector math library), so a loop that calls them stays scalar. These expansions are branch-free
-straight-line code (compares and selects instead of branches, no calls, no tables), which LLVM's
-loop vectorizer turns into `<16 x float>` code.
+straight-line code (compares and selects instead of branches, no calls, one table: f64 sin/cos's
+bits of 2/π), which LLVM's loop vectorizer turns into `<16 x float>` code.
 
 Methods (Cephes/FreeBSD-msun style; coefficients are the published minimax ones):
 - exp: n = rint(x·log2 e) by the 1.5·2^p "magic number" trick (which also yields n's bits), a
@@ -17,10 +17,13 @@ Methods (Cephes/FreeBSD-msun style; coefficients are the published minimax ones)
   whole float range: the 24-bit chunks of 2/π that matter for x's exponent are chosen with
   selects, products x·chunk are exact in f64, and the quadrant is taken mod 4 with the magic
   trick; then FreeBSD's `__kernel_sindf`/`__kernel_cosdf` polynomials.
-- sin/cos f64: four-part Cody–Waite reduction (27-bit parts of π/2, exact products), accurate for
-  |x| < 2^26·π/2 ≈ 1e8; beyond, the error grows (≈6e-8 absolute at 1e9, 1e-6 at 1e10, 6e-5 at
-  1e12), and |x| ≥ 2^50 gives NaN rather than noise (full Payne–Hanek for f64 is not done).
-  fdlibm kernels.
+- sin/cos f64: four-part Cody–Waite reduction (27-bit parts of π/2, exact products) for
+  |x| < 2^26, and from there on an exact Payne–Hanek reduction in integers that reads the bits of
+  2/π x's exponent needs from a table (`math_payne_hanek`: the one table, a module-level
+  `memref.global`; r comes back as head + tail, and the kernels add the tail's first-order term);
+  fdlibm kernels. ≈ 2–3e-16 relative over the whole range (tests/test_llvm_scalar.py), also for
+  the double closest to a multiple of π/2. Every lane computes both reductions (no branches), so
+  an f64 sin costs about five times the Cody–Waite-only expansion it replaced (docs/backend.md).
 - expm1/log1p: Kahan's tricks on top of exp/log ((u−1)·x/log u and log(u)·x/(u−1)).
 
 The op's `fastmath` flags are put on every new float op, except `reassoc` (it would let LLVM
@@ -53,7 +56,7 @@ import struct
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import arith, math
+from xdsl.dialects import arith, math, memref
 from xdsl.dialects.builtin import (
     Float32Type,
     Float64Type,
@@ -68,12 +71,12 @@ from xdsl.dialects.utils.fast_math import FastMathFlag
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
     PatternRewriter,
     PatternRewriteWalker,
     RewritePattern,
 )
 
+from compiler.passes import math_payne_hanek as payne_hanek
 from compiler.passes.emitter import Emitter
 
 # ----------------------------------------------------------------------------------------------
@@ -139,6 +142,8 @@ class KernelBuilder:
     def flt(self, a): return self._emit(arith.BitcastOp(a, self.ft))
     def iadd(self, a, b): return self._emit(arith.AddiOp(self.i(a), self.i(b)))
     def isub(self, a, b): return self._emit(arith.SubiOp(self.i(a), self.i(b)))
+    def imul(self, a, b): return self._emit(arith.MuliOp(self.i(a), self.i(b)))
+    def udiv(self, a, b): return self._emit(arith.DivUIOp(self.i(a), self.i(b)))
     def iand(self, a, b): return self._emit(arith.AndIOp(self.i(a), self.i(b)))
     def ior(self, a, b): return self._emit(arith.OrIOp(self.i(a), self.i(b)))
     def ixor(self, a, b): return self._emit(arith.XOrIOp(self.i(a), self.i(b)))
@@ -357,20 +362,28 @@ def _reduce_f32(E: KernelBuilder, x):
 
 
 def _reduce_f64(E: KernelBuilder, x):
+    """|x| → (r = head + tail, |head| ≤ ~π/4, quadrant bits): Cody–Waite below 2^26 (exact products
+    n·part for n < 2^26), Payne–Hanek from there on (math_payne_hanek); inf and NaN give NaN."""
     xa = E.abs(x)
     n, qi = rint(E, E.mul(xa, 0.6366197723675814))
     r = xa
     for p in _PIO2_PARTS:
         r = E.sub(r, E.mul(n, p))
-    # exact for |x| < 2^26·π/2; the error then grows (~1e-6 at 1e10); from 2^50 on: NaN, not noise
-    return E, E.sel(E.cmp("olt", xa, 2.0 ** 50), r, float("nan")), qi
+    large = E._emit(arith.AndIOp(E.cmp("oge", xa, payne_hanek.LARGE), E.cmp("olt", xa, float("inf"))))
+    qb, rb, tail = payne_hanek.reduce(E, xa)
+    return E, E.sel(large, rb, r), E.sel(large, tail, 0.0), E.sel(large, qb, qi)
 
 
 def _sincos(E: KernelBuilder, x, want_cos: bool):
-    D, r, q = (_reduce_f64 if E.is64 else _reduce_f32)(E, x)
+    if E.is64:
+        D, r, tail, q = _reduce_f64(E, x)
+    else:
+        D, r, q = _reduce_f32(E, x)
     z = D.mul(r, r)
     s = (_sin_kernel_d if E.is64 else _sin_kernel_f)(D, r, z)
     c = (_cos_kernel_d if E.is64 else _cos_kernel_f)(D, z)
+    if E.is64:                                   # sin(r + t) ≈ sin r + t·cos r, cos(r + t) ≈ cos r − t·sin r
+        s, c = D.add(s, D.mul(tail, c)), D.sub(c, D.mul(tail, s))
     if want_cos:
         q = D.iadd(q, 1)                         # cos x = sin(x + π/2)
     odd = D.icmp("ne", D.iand(q, 1), 0)
@@ -411,6 +424,9 @@ APPROXIMATIONS = {math.ExpOp: exp, math.LogOp: log, math.TanhOp: tanh, math.SinO
 class Approximate(RewritePattern):
     """A `math` op on a scalar f32/f64 → its polynomial/rational expansion."""
 
+    def __init__(self):
+        self.uses_table = False  # an expansion read 2/π's bits (math_payne_hanek.TABLE)
+
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         expand = APPROXIMATIONS.get(type(op))
         ft = op.results[0].type if op.results else None
@@ -418,11 +434,8 @@ class Approximate(RewritePattern):
             return
         E = KernelBuilder(ft, _flags(op), Emitter(op.location))
         y = expand(E, op.operands[0])
+        self.uses_table |= any(isinstance(o, memref.GetGlobalOp) for o in E.emitter.ops)
         rewriter.replace(op, E.emitter.ops, [y])
-
-
-def patterns() -> list[RewritePattern]:
-    return [Approximate()]
 
 
 @dataclass(frozen=True)
@@ -430,4 +443,7 @@ class MathApproximation(ModulePass):
     name = "math-approximation"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(GreedyRewritePatternApplier(patterns()), apply_recursively=False).rewrite_module(op)
+        pattern = Approximate()
+        PatternRewriteWalker(pattern, apply_recursively=False).rewrite_module(op)
+        if pattern.uses_table:
+            payne_hanek.add_table(op)

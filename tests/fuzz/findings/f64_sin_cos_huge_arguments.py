@@ -19,3 +19,4 @@ def f(x: f64[2]) -> f64[2]:
     return sin(x) + 2.0 * cos(x)
 """
 ARGS = [np.array([1e20, 1.45e28])]
+FIXED = "math-approximation reduces |x| >= 2^26 by Payne-Hanek (compiler/passes/math_payne_hanek.py)"
