@@ -15,6 +15,7 @@ import pytest
 
 import compiler
 from compiler.passes import loom_matmul_kernel
+from tests.kernel_helpers import uses_kernel
 
 SRC = """
 def nn(a: f32[M, K], b: f32[K, N]) -> f32[M, N]:
@@ -108,21 +109,6 @@ SIZES = [(1, 257, 131), (37, 41, 43), (6, 512, 16), (13, 300, 17), (129, 7, 65),
 @pytest.fixture(scope="module")
 def progs():
     return compiler.loads(SRC, name="mm.loom"), compiler.loads(SRC, name="mm.loom", mode="eager")
-
-
-# the row `--timing` shows for the JIT's LLVM work (compiler/artifact.py: `Artifact.objects`)
-_UNITS = re.compile(r"LLVM O3 \+ codegen \((\d+) kernel units, \d+ compiled before, (\d+) declared\)")
-
-
-def uses_kernel(fn, *args) -> bool:
-    """Whether the compiled code of this call (compiled before) calls the matmul kernels: read from
-    its compilation's record — kernel units compiled, or found in the kernel library and declared
-    (runtime/codegen_units.py: the `matmul_` functions) — or, when it was not compiled in this process
-    (a disk-cache hit), from the loops stage (which builds the kernels' IR again: 0.3–0.5 s)."""
-    for phase, _ in fn.lower(*args).times:
-        if m := _UNITS.match(phase):
-            return int(m[1]) + int(m[2]) > 0
-    return "vector.fma" in fn.lower(*args).as_text("loops")
 
 
 def check(progs, name, args, expected, rtol):

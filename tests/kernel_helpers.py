@@ -1,0 +1,20 @@
+"""Whether a compiled call ran its products in the matmul kernels (tests/test_matmul_kernel.py,
+test_properties.py)."""
+
+from __future__ import annotations
+
+import re
+
+# the row `--timing` shows for the JIT's LLVM work (compiler/artifact.py: `Artifact.objects`)
+_UNITS = re.compile(r"LLVM O3 \+ codegen \((\d+) kernel units, \d+ compiled before, (\d+) declared\)")
+
+
+def uses_kernel(fn, *args) -> bool:
+    """Whether the compiled code of this call (compiled before) calls the matmul kernels: read from
+    its compilation's record — kernel units compiled, or found in the kernel library and declared
+    (runtime/codegen_units.py: the `matmul_` functions) — or, when it was not compiled in this process
+    (a disk-cache hit), from the loops stage (which builds the kernels' IR again: 0.3–0.5 s)."""
+    for phase, _ in fn.lower(*args).times:
+        if m := _UNITS.match(phase):
+            return int(m[1]) + int(m[2]) > 0
+    return "vector.fma" in fn.lower(*args).as_text("loops")
