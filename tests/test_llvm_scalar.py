@@ -151,9 +151,13 @@ SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -2.0, 1e-30, -1e-
            20.0, 1e8, 12345.678]
 
 # f64 sin/cos: the double closest to a multiple of π/2 (x mod π/2 ≈ 2^-60.9; Muller, "Elementary
-# Functions", table 11.1), another hard case, sin(1e22), and doubles next to k·π/2
+# Functions", table 11.1), another hard case, sin(1e22), doubles next to k·π/2, and doubles just
+# below a multiple of π/2 (found by lattice reduction: the reduced fraction is 1 − ε, which a
+# double-double formed before the fold to [-½, ½) got 11–23 ulp wrong)
 HARD_TRIG = np.array([6381956970095103 * 2.0**797, 5261692873635770 * 2.0**499, 1e22,
-                      *[k * (np.pi / 2) for k in (3, 7, 1e5, 123456789, 2**40 + 1, 3**30, 2**52 - 1)]])
+                      *[k * (np.pi / 2) for k in (3, 7, 1e5, 123456789, 2**40 + 1, 3**30, 2**52 - 1)],
+                      *map(float.fromhex, ["0x1.db41f3cb71d7bp+681", "0x1.cfe482285f8edp+860", "0x1.782b7a20df6d4p+67",
+                                           "0x1.b951f1572eba5p+26"])])
 
 @pytest.fixture(scope="module")
 def approx_engine():

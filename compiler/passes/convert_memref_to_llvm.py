@@ -204,11 +204,13 @@ class LowerGlobal(RewritePattern):
         private = op.sym_visibility is not None and op.sym_visibility.data == "private"
         g = llvm.GlobalOp(llvm.LLVMArrayType(math.prod(t.get_shape()), convert_type(t.element_type)),
                           op.sym_name, "internal" if private else "external", constant=op.constant is not None,
-                          value=op.initial_value, alignment=64)
+                          value=op.initial_value)
         rewriter.replace(op, with_location([g], op), [])
 
 
 class LowerGetGlobal(RewritePattern):
+    """`memref.get_global @g` → `llvm.mlir.addressof @g` (the table's address: a bare pointer)."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: memref.GetGlobalOp, rewriter: PatternRewriter, /):
         rewriter.replace(op, with_location([llvm.AddressOfOp(op.name_, PTR)], op))

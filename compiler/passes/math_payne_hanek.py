@@ -11,21 +11,26 @@ needs — one table of 2/π's bits, read at run time (the only memory a `math` e
   limb;
 - M (two 27-bit limbs) times the window is summed in 27-bit columns (products < 2^54: exact in
   i64) with the carries propagated; column 7 and above are multiples of 4 and dropped. The top
-  two bits are the quadrant, the rest the fraction, to 2^-187 — more than the 2^-61·2^-53 that
-  the double closest to a multiple of π/2 needs (6381956970095103·2^797: x mod π/2 ≈ 2^-60.9);
-- the fraction f, folded to [-½, ½) (with the quadrant moved on), becomes a double-double, and
-  r = f·π/2 is returned as (head, tail) with an FMA: the kernels add tail·cos(head) or
-  −tail·sin(head).
+  two bits are the quadrant, the next 132 the fraction f (the two lowest columns only carry):
+  more than the 2^-61·2^-53 that the double closest to a multiple of π/2 needs
+  (6381956970095103·2^797: x mod π/2 ≈ 2^-60.9);
+- f ≥ ½ is folded to −(1 − f) in the integers (the digits' bits flipped, the quadrant moved on):
+  folded in doubles, 1 − f would cancel what was rounded away when f is within 2^-53 of 1 (found
+  in review: 11–23 ulp just below a multiple of π/2); then f becomes an exact-enough
+  double-double and r = f·π/2 is returned as (head, tail) with an FMA: the kernels add
+  tail·cos(head) or −tail·sin(head).
 
-Branch-free like the rest of `math-approximation` (the loads are gathers when LLVM vectorizes);
-tests/test_math_approximation.py checks the quadrant and r against exact rational arithmetic.
+Branch-free like the rest of `math-approximation` (the loads are gathers when LLVM vectorizes).
+tests/test_llvm_scalar.py checks sin and cos over the whole range (random bit patterns, and the
+doubles closest to multiples of π/2 on both sides) against NumPy's `longdouble`; the table against
+fdlibm's.
 """
 
 from __future__ import annotations
 
 import functools
 
-from xdsl.dialects import arith, math, memref
+from xdsl.dialects import arith, memref
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     IndexType,
@@ -37,6 +42,8 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.ir import SSAValue
+
+from compiler.diagnostics import LoomError, span_of
 
 LIMB = 27                    # bits per limb (products of two limbs fit in 53 bits)
 PAD = 2                      # limbs of zeros before 2/π's first bit (for 2^26 ≤ |x| < 2^55)
@@ -74,10 +81,14 @@ def two_over_pi_limbs() -> tuple[int, ...]:
 def add_table(module: ModuleOp) -> None:
     """The table as a private constant global at the top of `module` (once)."""
     block = module.body.block
-    if any(isinstance(o, memref.GlobalOp) and o.sym_name.data == TABLE for o in block.ops):
-        return
     value = DenseIntOrFPElementsAttr.from_list(TensorType(i64, TABLE_TYPE.get_shape()), list(two_over_pi_limbs()))
     table = memref.GlobalOp.get(StringAttr(TABLE), TABLE_TYPE, value, constant=UnitAttr())
+    for o in block.ops:
+        if getattr(o, "sym_name", None) == StringAttr(TABLE):
+            if isinstance(o, memref.GlobalOp) and o.type == TABLE_TYPE and o.initial_value == value:
+                return  # (the pass ran on this module before)
+            raise LoomError(f"math-approximation: the module already defines @{TABLE}, the name of the table "
+                            "f64 sin/cos read, as something else", span_of(o))
     if block.first_op is None:
         block.add_op(table)
     else:
@@ -94,33 +105,41 @@ def reduce(E, xa: SSAValue) -> tuple[SSAValue, SSAValue, SSAValue]:
     # the window's first bit, counted in the padded table: p + 52 (2/π's bit p−1 is worth 2^1)
     pos = E.isub(e, 1023)
     pos = E.sel(E.icmp("sgt", pos, 0), pos, E.i(0))                # (small or zero x: no UB)
-    q = E.udiv(pos, LIMB)
-    r = E.isub(pos, E.imul(q, LIMB))
-    table = E._emit(memref.GetGlobalOp(TABLE, TABLE_TYPE))
-    words = []
-    for k in range(8):                                             # the limbs q … q+7
-        idx = E._emit(arith.IndexCastOp(E.iadd(q, k) if k else q, IndexType()))
-        words.append(E._emit(memref.LoadOp.get(table, [idx])))
-    w = [E.iand(E.ior(E.shl(words[k], r), E.lshr(words[k + 1], E.isub(LIMB, r))), mask) for k in range(7)]
+    first = E.udiv(pos, LIMB)                                      # limb and bit of the window's start
+    shift = E.isub(pos, E.imul(first, LIMB))
+    table = E.emit(memref.GetGlobalOp(TABLE, TABLE_TYPE))
+    limbs = []
+    for k in range(8):                                             # the limbs first … first+7
+        idx = E.emit(arith.IndexCastOp(E.iadd(first, k) if k else first, IndexType()))
+        limbs.append(E.emit(memref.LoadOp.get(table, [idx])))
+    w = [E.iand(E.ior(E.shl(limbs[k], shift), E.lshr(limbs[k + 1], E.isub(LIMB, shift))), mask) for k in range(7)]
     m0, m1 = E.iand(m, mask), E.lshr(m, LIMB)
     digits, carry = [], None
     for c in range(7):                                             # column c is worth 2^(27c − 187)
         col = E.imul(m0, w[6 - c]) if c == 0 else E.iadd(E.imul(m0, w[6 - c]), E.imul(m1, w[7 - c]))
-        s = col if carry is None else E.iadd(col, carry)
-        digits.append(E.iand(s, mask))
-        carry = E.lshr(s, LIMB)
+        total = col if carry is None else E.iadd(col, carry)
+        digits.append(E.iand(total, mask))
+        carry = E.lshr(total, LIMB)
+    # digits[6]'s top 2 bits are the quadrant, the rest the fraction f (digits 0 and 1 only carry). Fold
+    # f ≥ ½ to f − 1 = −(1 − f) in the integers — each digit's bits flipped, the next quadrant — so
+    # that the double-double below never cancels (1 − f, taken from doubles, would lose what was
+    # rounded away when f is within 2^-53 of 1)
+    up = E.icmp("ne", E.iand(digits[6], 1 << (LIMB - 3)), 0)
     quad = E.lshr(digits[6], LIMB - 2)
-    top = E.ior(E.shl(E.iand(digits[6], (1 << (LIMB - 2)) - 1), LIMB), digits[5])   # 52 bits
-    hi = E.mul(E.sitofp(top), 2.0 ** -52)
-    lo = E.add(E.add(E.mul(E.sitofp(digits[2]), 2.0 ** -133), E.mul(E.sitofp(digits[3]), 2.0 ** -106)),
-               E.mul(E.sitofp(digits[4]), 2.0 ** -79))
-    up = E.cmp("oge", hi, 0.5)                                     # fold to [-½, ½)
-    hi = E.sel(up, E.sub(hi, 1.0), hi)
     quad = E.sel(up, E.iadd(quad, 1), quad)
-    s = E.add(hi, lo)                                              # |hi| ≥ lo unless hi = 0
-    lo = E.sub(lo, E.sub(s, hi))
-    head = E.mul(s, PIO2_HI)
-    err = E._emit(math.FmaOp(s, E.c(PIO2_HI), E.neg(head), E.flags))
-    tail = E.add(err, E.add(E.mul(s, PIO2_LO), E.mul(lo, PIO2_HI)))
-    rr = E.add(head, tail)
-    return quad, rr, E.sub(tail, E.sub(rr, head))
+    flip = E.sel(up, E.i(mask), E.i(0))
+    d = [E.ixor(digits[c], flip) for c in range(2, 6)] + [E.iand(E.ixor(digits[6], flip), (1 << (LIMB - 3)) - 1)]
+    # f (< ½) as a double-double from its first 51 bits (exact), the next 27 (exact) and the 54 after
+    hi = E.mul(E.sitofp(E.ior(E.shl(d[4], LIMB), d[3])), 2.0 ** -52)
+    mid = E.mul(E.sitofp(d[2]), 2.0 ** -79)
+    s1 = E.add(hi, mid)                                            # two-sum: s1 + err = hi + mid
+    bb = E.sub(s1, hi)
+    err = E.add(E.sub(hi, E.sub(s1, bb)), E.sub(mid, bb))
+    s2 = E.add(err, E.add(E.mul(E.sitofp(d[1]), 2.0 ** -106), E.mul(E.sitofp(d[0]), 2.0 ** -133)))
+    f = E.add(s1, s2)                                              # |s1| ≥ |s2|: fast two-sum
+    lo = E.sub(s2, E.sub(f, s1))
+    f, lo = E.sel(up, E.neg(f), f), E.sel(up, E.neg(lo), lo)
+    head = E.mul(f, PIO2_HI)                                       # r = (f + lo)·π/2
+    tail = E.add(E.fma(f, PIO2_HI, E.neg(head)), E.add(E.mul(f, PIO2_LO), E.mul(lo, PIO2_HI)))
+    r = E.add(head, tail)
+    return quad, r, E.sub(tail, E.sub(r, head))

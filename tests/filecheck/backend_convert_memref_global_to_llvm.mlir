@@ -1,12 +1,12 @@
 // convert-to-llvm on a constant table (what math-approximation's f64 sin/cos read: the bits of
 // 2/pi): a private `memref.global` becomes an internal constant `llvm.mlir.global` of an array
-// with the same initializer, 64-byte aligned; `memref.get_global` becomes its address, and a load
+// with the same initializer; `memref.get_global` becomes its address, and a load
 // from it is a `getelementptr inbounds` + `llvm.load` like any other buffer's.
 // RUN: loom opt %s -p convert-to-llvm | filecheck %s
 // RUN: loom opt %s -p convert-to-llvm | filecheck %s --check-prefix=GONE
 // GONE-NOT: memref.
 
-// CHECK:       llvm.mlir.global internal constant @table(dense<[7, 11, 13]> : tensor<3xi64>) {addr_space = 0 : i32, alignment = 64 : i64} : !llvm.array<3 x i64>
+// CHECK:       llvm.mlir.global internal constant @table(dense<[7, 11, 13]> : tensor<3xi64>) {addr_space = 0 : i32} : !llvm.array<3 x i64>
 // CHECK-LABEL: llvm.func @get(%i: i64, %out: !llvm.ptr {llvm.noalias}, {{%.*}}: !llvm.ptr {llvm.noalias}) -> i32 {
 // CHECK-NEXT:    [[T:%.*]] = llvm.mlir.addressof @table : !llvm.ptr
 // CHECK-NEXT:    [[P:%.*]] = llvm.getelementptr inbounds [[T]][%i] : (!llvm.ptr, i64) -> !llvm.ptr, i64
