@@ -223,6 +223,25 @@ def test_approximation_f64(approx_engine, name):
 
 
 
+# the doubles closest to multiples of π/2 for many exponents (2-D lattice reduction; the hardest
+# ones for the Payne–Hanek path as it is, found in review)
+LATTICE_HARD = ["0x1.0aa3ff2b41abdp+675", "0x1.15c212999a0cap+89", "0x1.db38a45a9cd4ep+980", "0x1.b01ba31b74d0bp+396",
+                "0x1.6931fae82dafbp+277", "0x1.cb7469954bac4p+472", "0x1.e491ef2bcc6d4p+222", "0x1.824ffd0fba2e4p+251",
+                "0x1.06ef5c2d17524p+425", "0x1.a71df2723e34cp+749", "0x1.e06a67cd86969p+218", "0x1.fa5033f7d68d9p+592",
+                "0x1.0d09901565674p+611", "0x1.47623428452f0p+120", "0x1.29460d8eb8d38p+696", "0x1.9578238d36543p+448"]
+
+
+def test_sin_cos_f64_near_multiples_of_half_pi(approx_engine):
+    """Where the reduced argument is tiny (x within ~2^-50 relative of k·π/2, on either side), sin
+    and cos f64 are within 1 ulp of the correctly rounded value (NumPy's `longdouble` as reference)."""
+    x = np.array([*HARD_TRIG, *map(float.fromhex, LATTICE_HARD)])
+    x = np.concatenate([x, -x])
+    for name in ("sin", "cos"):
+        got = run_map(approx_engine, f"{name}_f64", x)
+        ref = getattr(np, name)(x.astype(np.longdouble))
+        ulps = (np.abs(got - ref) / np.spacing(np.abs(ref).astype(np.float64))).astype(np.float64)
+        assert ulps.max() <= 1.0, (name, x[np.argmax(ulps)].hex(), ulps.max())
+
 # fdlibm's table of 2/π (e_rem_pio2.c, `ipio2`: 66 24-bit integers), an independent source
 IPIO2 = [0xA2F983, 0x6E4E44, 0x1529FC, 0x2757D1, 0xF534DD, 0xC0DB62, 0x95993C, 0x439041, 0xFE5163, 0xABDEBB,
          0xC561B7, 0x246E3A, 0x424DD2, 0xE00649, 0x2EEA09, 0xD1921C, 0xFE1DEB, 0x1CB129, 0xA73EE8, 0x8235F5,
