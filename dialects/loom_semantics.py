@@ -72,16 +72,22 @@ def _is_int(a) -> bool:
     return np.issubdtype(np.asarray(a).dtype, np.integer)
 
 
+def _computes(a, b) -> bool:
+    """Whether an elementwise op on a and b computes any element: its checks are per element, so an
+    empty result has none (compiled code checks in the element loop; docs/language.md §11)."""
+    return np.broadcast(a, b).size > 0
+
+
 def _int_div(f: Callable) -> Callable:
     def run(op, a, b):
-        if _is_int(a) and np.any(np.asarray(b) == 0):
+        if _is_int(a) and _computes(a, b) and np.any(np.asarray(b) == 0):
             raise EvalError("integer division by zero")
         return f(a, b)
     return run
 
 
 def _pow(op, a, b):
-    if _is_int(b) and np.any(np.asarray(b) < 0):
+    if _is_int(b) and _computes(a, b) and np.any(np.asarray(b) < 0):
         raise EvalError("integers cannot be raised to negative integer powers")
     return np.power(a, b)
 

@@ -275,6 +275,20 @@ def test_constant_integer_division_by_zero_is_a_run_time_error(expr, pipeline):
         prog.f()
 
 
+
+@pytest.mark.parametrize("expr,message", [("x // d", "division by zero"), ("x % d", "division by zero"),
+                                          ("x ** d", "negative integer powers")])
+def test_integer_checks_of_an_empty_result_do_not_fire(expr, message, pipeline):
+    """An elementwise op that computes no element has no run-time error (its checks are per
+    element, as NumPy computes nothing): `//`, `%` by a zero and `**` of a negative exponent that
+    broadcast against an empty tensor. A fuzz finding: the reference executor checked the divisor
+    whatever the result's size, compiled code checks in the element loop."""
+    prog = load(f"def f(x: i64[N, 2], d: i64[2]) -> i64[N, 2]:\n    return {expr}\n", pipeline)
+    d = np.array([0, -1])
+    assert prog.f(np.zeros((0, 2), np.int64), d).shape == (0, 2)
+    with pytest.raises(compiler.LoomRuntimeError, match=message):
+        prog.f(np.ones((1, 2), np.int64), d)
+
 # ---------------------------------------------------------------------- comparisons and logic
 CMPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal}
 
