@@ -145,3 +145,15 @@ def test_emitted_ir_reparses_with_loom_opt(tmp_path, capsys):
     code, again, err = run_cli(capsys, "opt", str(tmp_path / "gv.mlir"))
     assert code == 0, err
     assert again == ir and "spmd.res_shardings" in ir
+
+
+@pytest.mark.parametrize("returns", ["f16", "(f32, Q)"])
+def test_an_unknown_result_type_is_a_diagnostic(returns):
+    """A global-view function's result types are read for their shardings before the function is
+    checked: an unknown one is the usual "unknown type" error at its place, not a KeyError (a fuzz
+    finding: `-> f16` in a mesh file)."""
+    src = f"mesh M = (dp=4)\n\ndef f(x: f32[4@dp, 8]) -> {returns}:\n    return mean(x)\n"
+    with pytest.raises(compiler.LoomTypeError, match="unknown type") as ei:
+        compiler.loads(src, name="gv.loom")
+    name = returns.strip("()").split(", ")[-1]
+    assert (ei.value.span.line, ei.value.span.col) == (3, 27 + returns.index(name))  # (columns from 1)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from compiler.diagnostics import Note, Span
 from compiler.frontend import ast as A
 from compiler.frontend.check_common import Instance, err
+from compiler.frontend.structs import unknown_type
 from compiler.frontend.types import Dim, RankVar, StructT, TensorT
 
 Sharding = tuple[tuple[str, ...], ...]  # per dimension, the mesh axes it is split over
@@ -143,6 +144,8 @@ def check_divides(mesh: Mesh, size: int, axes, span: Span) -> None:
 def shardings(checker, t: A.TypeExpr) -> list[Sharding | None]:
     """The sharding of each leaf of a declared type (a struct's fields depth-first)."""
     if t.struct is not None:
+        if t.struct not in checker.structs:  # (a result type: checked after the global view)
+            raise unknown_type(checker, t)
         out: list[Sharding | None] = []
         for fl in checker.structs[t.struct].fields:
             out.extend(shardings(checker, fl.type))
