@@ -11,7 +11,7 @@ needs — one table of 2/π's bits, read at run time (the only memory a `math` e
   limb;
 - M (two 27-bit limbs) times the window is summed in 27-bit columns (products < 2^54: exact in
   i64) with the carries propagated; column 7 and above are multiples of 4 and dropped. The top
-  two bits are the quadrant, the next 132 the fraction f (the two lowest columns only carry):
+  two bits are the quadrant, the next 133 the fraction f, to 2^-133 (the two lowest columns only carry):
   more than the 2^-61·2^-53 that the double closest to a multiple of π/2 needs
   (6381956970095103·2^797: x mod π/2 ≈ 2^-60.9);
 - f ≥ ½ is folded to −(1 − f) in the integers (the digits' bits flipped, the quadrant moved on):
@@ -45,7 +45,7 @@ from xdsl.ir import SSAValue
 
 from compiler.diagnostics import LoomError, span_of
 
-LIMB = 27                    # bits per limb (products of two limbs fit in 53 bits)
+LIMB = 27                    # bits per limb (a product of two limbs is < 2^54: exact in i64)
 PAD = 2                      # limbs of zeros before 2/π's first bit (for 2^26 ≤ |x| < 2^55)
 LIMBS = 43                   # 43·27 = 1161 bits of 2/π: the largest finite x needs bit 1158
 TABLE = "__loom_two_over_pi"  # the module-level `memref.global` holding them
