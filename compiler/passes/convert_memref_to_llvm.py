@@ -45,7 +45,15 @@ from typing import ClassVar
 
 from xdsl.context import Context
 from xdsl.dialects import llvm, memref
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, IntegerAttr, MemRefType, ModuleOp, UnrealizedConversionCastOp, i32, i64
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    UnrealizedConversionCastOp,
+    i32,
+    i64,
+)
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -199,8 +207,9 @@ class LowerGlobal(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: memref.GlobalOp, rewriter: PatternRewriter, /):
         t = op.type
-        if not isinstance(op.initial_value, DenseIntOrFPElementsAttr):
-            raise AssertionError(f"memref.global without a dense initializer is not lowered: @{op.sym_name.data}")  # noqa: TRY004
+        if not isinstance(op.initial_value, DenseIntOrFPElementsAttr):  # (Loom makes none: a compiler bug)
+            raise AssertionError(  # noqa: TRY004
+                f"memref.global without a dense initializer is not lowered: @{op.sym_name.data}")
         private = op.sym_visibility is not None and op.sym_visibility.data == "private"
         g = llvm.GlobalOp(llvm.LLVMArrayType(math.prod(t.get_shape()), convert_type(t.element_type)),
                           op.sym_name, "internal" if private else "external", constant=op.constant is not None,
