@@ -172,15 +172,27 @@ class StaticDim(RewritePattern):
 
 
 class SelectConstant(RewritePattern):
-    """select(true, a, b) → a and select(false, a, b) → b, when the type is unchanged."""
+    """select(true, a, b) → a, select(false, a, b) → b, and select(c, a, a) → a (one value, or two
+    integer or bool constants that are equal), when the type is unchanged."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
         c = const_value(op.cond)
-        if c is None:
+        if c is not None:
+            pick = op.true_value if c else op.false_value
+        elif _same(op.true_value, op.false_value):
+            pick = op.true_value
+        else:
             return
-        pick = op.true_value if c else op.false_value
         if pick.type == op.result.type:
             replace(rewriter, op, [], [pick])
+
+
+def _same(a: SSAValue, b: SSAValue) -> bool:
+    """One value, or equal integer/bool constants of one type (floats: only one value, -0.0 ≠ 0.0)."""
+    if a == b:
+        return True
+    return (a.type == b.type and isinstance(a.owner, arith.ConstantOp) and isinstance(b.owner, arith.ConstantOp)
+            and isinstance(a.owner.value, IntegerAttr) and a.owner.value == b.owner.value)
 
 
 _FOLD = (FoldScalarConstants(),)

@@ -65,14 +65,22 @@ func.func @ints() -> (i64, i64, i64, i64, i32, i1, i1, i64) {
   func.return %q, %r, %p, %ov, %ov32, %o, %an, %dz : i64, i64, i64, i64, i32, i1, i1, i64
 }
 
-// select(true, a, b) -> a; select(false, v, y) is kept when y would need a broadcast.
-// CHECK-LABEL: func.func @select(%v: tensor<3xf32>) -> (f32, tensor<3xf32>, f32)
+// select(true, a, b) -> a; select(false, v, y) is kept when y would need a broadcast;
+// select(c, a, a) -> a for one value or two equal integer/bool constants (where(c, true, true):
+// otherwise only the backend folded it, and a check that the fold made dead was gone in compiled
+// code but not in the reference run of the loom-opt IR — a fuzz finding); two float constants
+// are kept (-0.0 and 0.0 compare equal).
+// CHECK-LABEL: func.func @select(%v: tensor<3xf32>, %c: i1, %z: f32) -> (f32, tensor<3xf32>, f32, i1, f32, f32)
+// CHECK-NEXT:    [[T:%.*]] = arith.constant true
 // CHECK-NEXT:    [[F:%.*]] = arith.constant false
 // CHECK-NEXT:    [[X:%.*]] = arith.constant 1.500000e+00 : f32
 // CHECK-NEXT:    [[Y:%.*]] = arith.constant 2.500000e+00 : f32
 // CHECK-NEXT:    [[S2:%.*]] = loom.select [[F]], %v, [[Y]] : (i1, tensor<3xf32>, f32) -> tensor<3xf32>
-// CHECK-NEXT:    func.return [[X]], [[S2]], [[Y]] : f32, tensor<3xf32>, f32
-func.func @select(%v: tensor<3xf32>) -> (f32, tensor<3xf32>, f32) {
+// CHECK-NEXT:    [[P:%.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT:    [[M:%.*]] = arith.constant -0.000000e+00 : f32
+// CHECK-NEXT:    [[S6:%.*]] = loom.select %c, [[P]], [[M]] : (i1, f32, f32) -> f32
+// CHECK-NEXT:    func.return [[X]], [[S2]], [[Y]], [[T]], %z, [[S6]] : f32, tensor<3xf32>, f32, i1, f32, f32
+func.func @select(%v: tensor<3xf32>, %c: i1, %z: f32) -> (f32, tensor<3xf32>, f32, i1, f32, f32) {
   %t = arith.constant true
   %f = arith.constant false
   %x = arith.constant 1.500000e+00 : f32
@@ -80,7 +88,13 @@ func.func @select(%v: tensor<3xf32>) -> (f32, tensor<3xf32>, f32) {
   %s = loom.select %t, %x, %y : (i1, f32, f32) -> f32
   %s2 = loom.select %f, %v, %y : (i1, tensor<3xf32>, f32) -> tensor<3xf32>
   %s3 = loom.select %f, %x, %y : (i1, f32, f32) -> f32
-  func.return %s, %s2, %s3 : f32, tensor<3xf32>, f32
+  %t2 = arith.constant true
+  %s4 = loom.select %c, %t, %t2 : (i1, i1, i1) -> i1
+  %s5 = loom.select %c, %z, %z : (i1, f32, f32) -> f32
+  %p = arith.constant 0.000000e+00 : f32
+  %m = arith.constant -0.000000e+00 : f32
+  %s6 = loom.select %c, %p, %m : (i1, f32, f32) -> f32
+  func.return %s, %s2, %s3, %s4, %s5, %s6 : f32, tensor<3xf32>, f32, i1, f32, f32
 }
 
 // Tensor ops on constants are not folded (only scalars are).
