@@ -22,7 +22,7 @@ import compiler
 from tests.fuzz.gen import generate
 from tests.fuzz.mutate import corpus, mutate, tokens
 from tests.fuzz.oracle import check, compare, differential, noisy_references
-from tests.fuzz.runner import Campaign, Worker, cli_outcome
+from tests.fuzz.runner import Campaign, Worker, cli_outcome, may_hang
 
 # Seeds of the bounded campaign: programs that run today without a finding (see docs/testing.md).
 GENERATED_SEEDS = range(7)
@@ -158,6 +158,15 @@ def test_worker_reports_a_crash_and_a_hang():
     assert out.status == "finding" and out.kind == "hang", out
     out = hang.run({"op": "check", "source": "def f():\n    while true:\n        x = 1\n"}, limit=1.0)
     assert out.status == "timeout-unbounded", out
+
+
+@pytest.mark.parametrize("loop,may", [("while x < n:", True), ("while x < n bound 9:", False),
+                                      ("for i in range(n):", True), ("for i in range(i64(2) % 4):", True),
+                                      ("for i in range(3):", False), ("for i in range(1, -2, -1):", False)])
+def test_a_loop_over_the_inputs_may_legitimately_hang(loop, may):
+    """A `for` over a range of values the program is given may run for ever (an i64 input of
+    2^63 − 1, a special value: a fuzz false alarm on casts.loom), like a `while` without `bound`."""
+    assert may_hang(f"def f(n: i64) -> i64:\n    x = 0\n    {loop}\n        x += 1\n    return x\n") == may
 
 
 def test_cli_outcome_accepts_diagnostics():
