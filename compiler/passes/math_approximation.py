@@ -132,6 +132,12 @@ class KernelBuilder:
     def cmp(self, pred: str, a, b): return self.emit(arith.CmpfOp(self.c(a), self.c(b), pred, self.flags))
     def sel(self, cond, a, b): return self.emit(arith.SelectOp(cond, self.c(a), self.c(b)))
 
+    def two_sum(self, a, b):
+        """(s, err) with s = fl(a + b) and s + err = a + b exactly (Knuth's two-sum, any order)."""
+        s = self.add(a, b)
+        bb = self.sub(s, a)
+        return s, self.add(self.sub(a, self.sub(s, bb)), self.sub(b, bb))
+
     def poly(self, x, coeffs):
         """Horner: coeffs[0]·x^(n-1) + … + coeffs[-1]."""
         acc = self.c(coeffs[0])
@@ -354,9 +360,7 @@ def _reduce_f32(E: KernelBuilder, x):
     a = D.add(t0, t1)                            # exact
     q1, _ = rint(D, a)
     a = D.sub(a, q1)
-    s = D.add(a, t[2])                           # two-sum: s + err = a + t2 exactly
-    bb = D.sub(s, a)
-    err = D.add(D.sub(a, D.sub(s, bb)), D.sub(t[2], bb))
+    s, err = D.two_sum(a, t[2])
     q2, _ = rint(D, s)
     f = D.add(D.sub(s, q2), D.add(err, t[3]))
     _, qi = rint(D, D.add(q1, q2))

@@ -132,9 +132,7 @@ def reduce(E, xa: SSAValue) -> tuple[SSAValue, SSAValue, SSAValue]:
     # f (< ½) as a double-double from its first 51 bits (exact), the next 27 (exact) and the 54 after
     hi = E.mul(E.sitofp(E.ior(E.shl(d[4], LIMB), d[3])), 2.0 ** -52)
     mid = E.mul(E.sitofp(d[2]), 2.0 ** -79)
-    s1 = E.add(hi, mid)                                            # two-sum: s1 + err = hi + mid
-    bb = E.sub(s1, hi)
-    err = E.add(E.sub(hi, E.sub(s1, bb)), E.sub(mid, bb))
+    s1, err = E.two_sum(hi, mid)
     s2 = E.add(err, E.add(E.mul(E.sitofp(d[1]), 2.0 ** -106), E.mul(E.sitofp(d[0]), 2.0 ** -133)))
     f = E.add(s1, s2)                                              # |s1| ≥ |s2|: fast two-sum
     lo = E.sub(s2, E.sub(f, s1))
