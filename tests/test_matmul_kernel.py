@@ -332,6 +332,35 @@ def test_avx512_tile_runs(monkeypatch):
     np.testing.assert_allclose(prog.nt64(a64, b64.T.copy()), a64 @ b64, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_avx512_tiles_across_blocks(monkeypatch, threads):
+    """The AVX-512 tiles (A's micro-panel in L1, Bp's lines prefetched ahead) over several blocks
+    in every dim: M > MC, N > NC, K > KC, none a multiple of its block or tile (f32: 240, 512, 512;
+    f64: 96, 336, 384), A packed and read directly, B row-major and transposed."""
+    from runtime import parallel
+    if loom_matmul_kernel.host_isa() == "none":
+        pytest.skip("this CPU has no FMA")
+    monkeypatch.setattr(loom_matmul_kernel, "host_isa", lambda: "avx512")
+    prog = compiler.loads(SRC, name="blocks512.loom")
+    rng = np.random.default_rng(12)
+    m, k, n = 251, 1031, 547
+    a64, b64 = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    expected = a64 @ b64
+    before = parallel.num_threads()
+    try:
+        parallel.set_num_threads(threads)
+        for direct in (True, False):
+            monkeypatch.setattr(loom_matmul_kernel, "direct_a_pays", lambda n, t, most, d=direct: d)
+            for name, dtype, rtol in (("nn", np.float32, 1e-4), ("nt", np.float32, 1e-4), ("nn64", np.float64, 1e-12)):
+                a, b = a64.astype(dtype), b64.astype(dtype)
+                args = [a, b.T.copy() if name == "nt" else b]
+                fn = getattr(prog, name)
+                np.testing.assert_allclose(fn(*args), expected, rtol=rtol, atol=rtol * 10)
+                assert uses_kernel(fn, *args)
+    finally:
+        parallel.set_num_threads(before)
+
+
 @pytest.mark.parametrize("isa", ["avx2", "avx512"])
 def test_every_layout_on_each_tile(monkeypatch, isa):
     """Each operand layout on each tile, f32 and f64, A always packed (read directly, it is tested

@@ -5,7 +5,8 @@
 - `memref.alloc` → `aligned_alloc(64, size rounded up to 64)` and a `cf.assert` that it succeeded
   (running out of memory is a run-time error, not a crash), `memref.dealloc` → `free`;
 - `memref.global` (a constant table) → `llvm.mlir.global`, `memref.get_global` → `llvm.mlir.addressof`;
-- `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch`;
+- `memref.alloca` → `llvm.alloca`; `memref.copy` → `memcpy`; `memref.prefetch` → `llvm.prefetch` (its address a
+  `getelementptr` without `inbounds`: a prefetch may point past its buffer);
 - `memref.subview` of a contiguous block (a row: `loom-fuse-rows`) → the address of its first
   element;
 - `memref.collapse_shape`/`expand_shape`/`cast` → the same pointer (contiguous views; a cast to a
@@ -90,7 +91,8 @@ def row_major(shape: list[int]) -> list[int]:
     return [math.prod(shape[i + 1:]) for i in range(len(shape))]
 
 
-def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices, strides=None) -> SSAValue:
+def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices, strides=None,
+                    inbounds: bool = True) -> SSAValue:
     shape = list(t.get_shape())
     if not shape:
         return ptr
@@ -106,7 +108,7 @@ def element_address(ops: list[Operation], ptr: SSAValue, t: MemRefType, indices,
         else:
             ops.append(int_arith(llvm.AddOp, lin, term))
             lin = ops[-1].results[0]
-    ops.append(address(ptr, lin, convert_type(t.element_type)))
+    ops.append(address(ptr, lin, convert_type(t.element_type), inbounds))
     return ops[-1].results[0]
 
 
@@ -132,7 +134,9 @@ class LowerPrefetch(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: memref_ext.PrefetchOp, rewriter: PatternRewriter, /):
         ops: list[Operation] = []
-        addr = element_address(ops, op.memref, op.memref.type, op.indices)
+        # a hint that never faults, so it may point past the buffer (the matmul kernel prefetches
+        # the next panel's lines): a plain getelementptr, whose address outside is still defined
+        addr = element_address(ops, op.memref, op.memref.type, op.indices, inbounds=False)
         flags = [IntegerAttr(1 if b.value.data else 0, i32) for b in (op.isWrite, op.isDataCache)]
         flags.insert(1, IntegerAttr(op.localityHint.value.data, i32))
         consts = [llvm.ConstantOp(f, i32) for f in flags]

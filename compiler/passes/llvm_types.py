@@ -128,11 +128,12 @@ def icmp(lhs: SSAValue, rhs: SSAValue, predicate: str) -> llvm.ICmpOp:
     return llvm.ICmpOp.create(operands=[lhs, rhs], result_types=[i1], properties={"predicate": p})
 
 
-def address(ptr: SSAValue, index: SSAValue, element_type: Attribute) -> llvm.GEPOp:
-    """`llvm.getelementptr inbounds ptr[index]` over elements of `element_type`."""
+def address(ptr: SSAValue, index: SSAValue, element_type: Attribute, inbounds: bool = True) -> llvm.GEPOp:
+    """`llvm.getelementptr inbounds ptr[index]` over elements of `element_type` (without `inbounds`:
+    an address that may lie outside the buffer, e.g. a prefetch's)."""
+    props = {"rawConstantIndices": ONE_SSA_INDEX, "elem_type": element_type, "noWrapFlags": NO_FLAGS}
     return llvm.GEPOp.create(operands=[ptr, index], result_types=[llvm.LLVMPointerType()],
-                             properties={"rawConstantIndices": ONE_SSA_INDEX, "elem_type": element_type,
-                                         "noWrapFlags": NO_FLAGS, "inbounds": UnitAttr()})
+                             properties=props | ({"inbounds": UnitAttr()} if inbounds else {}))
 
 
 def load(ptr: SSAValue, t: Attribute, alignment: int | None = None) -> llvm.LoadOp:

@@ -12,7 +12,9 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
                                         disjoint, each iteration packs its own Ap)
             pack A[ic:+mc, pc:+kc] → Ap: panels of MR rows, Ap[q, p, 0:MR] contiguous (L2)
             for jr (panels of Bp)           a kc × NR micro-panel of Bp stays in L1
-              for ir (panels of Ap)
+              for ir (panels of Ap)           (on AVX-512 the other way round: for ir, for jr —
+                                              A's MR × kc micro-panel stays in L1, B's stream
+                                              past it, prefetched ahead: `Tile.a_in_l1`)
                 micro-kernel: the MR × NR tile of C in MR·NR/VL vector registers (scf.for
                 iter_args from zero), per k step NR/VL vector loads of Bp, MR broadcasts of Ap
                 and MR·NR/VL `vector.fma`s; C's rows prefetched before the loop, the tile added
@@ -151,14 +153,17 @@ from compiler.passes.matmul_microkernel import (
     parallel_loop,
 )
 
-# BLIS's blockings (haswell for AVX2, skx for AVX-512), for row-major C: A is broadcast, B loaded;
-# f32 on AVX-512 twice as deep (KC 768, MC 240: Ap ≤ 720 KiB, the B micro-panel 96 KiB, both from a
-# 2 MiB L2), so a large K reads and writes C half as often: 2048³ 5-12 % faster (docs/performance.md)
+# BLIS's blockings (haswell for AVX2, skx for AVX-512), for row-major C: A is broadcast, B loaded.
+# On AVX-512 the B micro-panel (KC × NR: 128 bytes a depth step for 12 × 32 f32) is too large for a
+# 48 KiB L1 at a useful depth, so the macro-kernel keeps A's micro-panel there instead (12 × 512 f32:
+# 24 KiB) and streams B's panels past it from L2 (Bp, KC × NC, about 1 MiB of a 2 MiB L2),
+# prefetched 16 depth steps ahead: 3-8 % faster than BLIS's order at 512-2048 and on the MLP, its
+# training step and the Transformer block (docs/performance.md, "A's micro-panel in L1")
 TILES = {
     ("avx2", 32): Tile(vl=8, mr=6, nr=16, mc=168, kc=256, nc=4080),
     ("avx2", 64): Tile(vl=4, mr=6, nr=8, mc=72, kc=256, nc=4080),
-    ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=240, kc=768, nc=3072),
-    ("avx512", 64): Tile(vl=8, mr=12, nr=16, mc=96, kc=384, nc=3072),
+    ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=240, kc=512, nc=512, a_in_l1=True, prefetch=16),
+    ("avx512", 64): Tile(vl=8, mr=12, nr=16, mc=96, kc=384, nc=336, a_in_l1=True, prefetch=16),
 }
 ISAS = ("host", "avx512", "avx2", "none")
 

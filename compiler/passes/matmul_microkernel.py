@@ -57,9 +57,16 @@ class Tile:
     vl: int  # lanes of a vector register
     mr: int  # rows of the register tile: MR broadcasts of A per k step
     nr: int  # columns of the register tile: NR/VL vector loads of B per k step
-    mc: int  # rows of A packed at a time (Ap: MC × KC, for L2)
-    kc: int  # depth of a block (a KC × NR micro-panel of B stays in L1)
+    mc: int  # rows of A packed at a time (Ap: MC × KC)
+    kc: int  # depth of a block (the micro-panel that stays in L1 is KC deep)
     nc: int  # columns of B packed at a time (Bp: KC × NC, for L3)
+    # the macro-kernel's loop order: False, BLIS's (for each micro-panel of B, every panel of A: the
+    # KC × NR micro-panel of B stays in L1, A's stream through it); True, the other way round (for
+    # each MR × KC micro-panel of A, every panel of B: A's stays in L1, B's stream from L2) — for a
+    # tile whose B micro-panel is too large for L1 at a useful depth (12 × 32 f32 on AVX-512:
+    # 128 bytes a depth step against A's 48)
+    a_in_l1: bool = False
+    prefetch: int = 0  # with `a_in_l1`: prefetch the streaming Bp this many depth steps ahead
 
 
 @dataclass(frozen=True)
@@ -172,18 +179,27 @@ class MacroKernel:
         jq_n = e.add(arith.CeilDivSIOp(nc, e.index(t.nr)))
         iq_n = e.add(arith.CeilDivSIOp(mc, e.index(t.mr)))
 
-        def jr_body(e1, jq, _):
+        def columns(e1, jq):  # panel jq of Bp: (jq, its first column in C, its columns)
             jr = arith_op(e1, arith.MuliOp, jq, e1.index(t.nr))
-            cols = arith_op(e1, arith.MinSIOp, e1.index(t.nr), arith_op(e1, arith.SubiOp, nc, jr))
-            col0 = arith_op(e1, arith.AddiOp, jc, jr)
+            return jq, arith_op(e1, arith.AddiOp, jc, jr), arith_op(e1, arith.MinSIOp, e1.index(t.nr), arith_op(e1, arith.SubiOp, nc, jr))
 
-            def ir_body(e2, iq, _):
-                ir = arith_op(e2, arith.MuliOp, iq, e2.index(t.mr))
-                rows = arith_op(e2, arith.MinSIOp, e2.index(t.mr), arith_op(e2, arith.SubiOp, mc, ir))
-                row0 = arith_op(e2, arith.AddiOp, ic, ir)
-                self.micro_kernel(e2, ct, iq, jq, row0, rows, col0, cols)
-            loop(e1, e1.index(0), iq_n, e1.index(1), ir_body)
-        loop(e, e.index(0), jq_n, e.index(1), jr_body)
+        def rows(e1, iq):  # panel iq of Ap: (iq, its first row in C, its rows)
+            ir = arith_op(e1, arith.MuliOp, iq, e1.index(t.mr))
+            return iq, arith_op(e1, arith.AddiOp, ic, ir), arith_op(e1, arith.MinSIOp, e1.index(t.mr), arith_op(e1, arith.SubiOp, mc, ir))
+
+        # the outer loop's panel stays in L1 while the inner loop's panels stream past it
+        outer, inner = (rows, columns) if t.a_in_l1 else (columns, rows)
+        outer_n, inner_n = (iq_n, jq_n) if t.a_in_l1 else (jq_n, iq_n)
+
+        def outer_body(e1, q1, _):
+            p1 = outer(e1, q1)
+
+            def inner_body(e2, q2, _):
+                p2 = inner(e2, q2)
+                (iq, row0, n_rows), (jq, col0, n_cols) = (p1, p2) if t.a_in_l1 else (p2, p1)
+                self.micro_kernel(e2, ct, iq, jq, row0, n_rows, col0, n_cols)
+            loop(e1, e1.index(0), inner_n, e1.index(1), inner_body)
+        loop(e, e.index(0), outer_n, e.index(1), outer_body)
 
     def c_at(self, e: Emitter, row: SSAValue, col: SSAValue) -> SSAValue:
         return arith_op(e, arith.AddiOp, arith_op(e, arith.AddiOp, self.c_base, arith_op(e, arith.MuliOp, row, self.ldc)), col)
@@ -210,6 +226,10 @@ class MacroKernel:
                 ap = arith_op(be, arith.AddiOp, a0, arith_op(be, arith.MuliOp, p, be.index(t.mr)))
             bs = [be.add(vector.LoadOp(self.bp, [plus(be, bp, v * t.vl)], vt))
                   for v in range(nv)]
+            if t.prefetch:  # Bp's cache lines `prefetch` steps ahead (past the panel: the next one)
+                step = 64 // (self.elem.bitwidth // 8)
+                for off in range(0, t.nr, step):
+                    be.add(memref_ext.PrefetchOp(self.bp, [plus(be, bp, t.prefetch * t.nr + off)]))
             out = []
             for r in range(t.mr):
                 at = arith_op(be, arith.AddiOp, a_rows[r], p) if self.direct_a else plus(be, ap, r)

@@ -282,7 +282,21 @@
 // AVX512-NEXT:    memref.alloc() {alignment = 64 : i64} : memref<1x5x12xf64>
 // AVX512:         func.call @matmul_macro_f64_12x16(
 // AVX512-LABEL: func.func private @matmul_macro_f32_12x32(
+// On AVX-512 the panels of A are the outer loop (A's 12-row micro-panel stays in L1) and B's stream
+// past it, each depth step prefetching Bp's two cache lines 16 steps (16 x 32 floats) ahead.
+// AVX512:         %[[NQ:.*]] = arith.ceildivsi %nc, %{{.*}} : index
+// AVX512:         %[[MQ:.*]] = arith.ceildivsi %mc, %{{.*}} : index
+// AVX512:         scf.for %{{.*}} = %{{.*}} to %[[MQ]] step
+// AVX512:           scf.for %{{.*}} = %{{.*}} to %[[NQ]] step
 // AVX512:         scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>) {
+// AVX512:           %[[B0:.*]] = vector.load %bp[%[[AT:.*]]] : memref<?xf32>, vector<16xf32>
+// AVX512:           vector.load %bp[{{.*}}] : memref<?xf32>, vector<16xf32>
+// AVX512-NEXT:      %[[D0:.*]] = arith.constant 512 : index
+// AVX512-NEXT:      %[[P0:.*]] = arith.addi %[[AT]], %[[D0]] : index
+// AVX512-NEXT:      "memref.prefetch"(%bp, %[[P0]]) <{isWrite = false, localityHint = 3 : i32, isDataCache = true}>
+// AVX512-NEXT:      %[[D1:.*]] = arith.constant 528 : index
+// AVX512-NEXT:      %[[P1:.*]] = arith.addi %[[AT]], %[[D1]] : index
+// AVX512-NEXT:      "memref.prefetch"(%bp, %[[P1]]) <{isWrite = false, localityHint = 3 : i32, isDataCache = true}>
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<16xf32>
 // AVX512-LABEL: func.func private @matmul_macro_f64_12x16(
 // AVX512-COUNT-24: vector.fma {{.*}} : vector<8xf64>
