@@ -336,7 +336,8 @@ def test_avx512_tile_runs(monkeypatch):
 def test_avx512_tiles_across_blocks(monkeypatch, threads):
     """The AVX-512 tiles (A's micro-panel in L1, Bp's lines prefetched ahead) over several blocks
     in every dim: M > MC, N > NC, K > KC, none a multiple of its block or tile (f32: 240, 512, 512;
-    f64: 96, 336, 384), A packed and read directly, B row-major and transposed."""
+    f64: 96, 336, 384), A packed (once per depth block for all its rows: N > NC) and read
+    directly, A or B transposed, batched (A and B, or B shared), with a bias + ReLU epilogue."""
     from runtime import parallel
     if loom_matmul_kernel.host_isa() == "none":
         pytest.skip("this CPU has no FMA")
@@ -351,12 +352,20 @@ def test_avx512_tiles_across_blocks(monkeypatch, threads):
         parallel.set_num_threads(threads)
         for direct in (True, False):
             monkeypatch.setattr(loom_matmul_kernel, "direct_a_pays", lambda n, t, most, d=direct: d)
-            for name, dtype, rtol in (("nn", np.float32, 1e-4), ("nt", np.float32, 1e-4), ("nn64", np.float64, 1e-12)):
+            for name, dtype, rtol in (("nn", np.float32, 1e-4), ("nt", np.float32, 1e-4), ("tn", np.float32, 1e-4),
+                                      ("nn64", np.float64, 1e-12)):
                 a, b = a64.astype(dtype), b64.astype(dtype)
-                args = [a, b.T.copy() if name == "nt" else b]
+                args = [a.T.copy() if name == "tn" else a, b.T.copy() if name == "nt" else b]
                 fn = getattr(prog, name)
                 np.testing.assert_allclose(fn(*args), expected, rtol=rtol, atol=rtol * 10)
                 assert uses_kernel(fn, *args)
+        x, w3 = rng.standard_normal((2, 37, 600), np.float32), rng.standard_normal((2, 600, 531), np.float32)
+        wide = w3.astype(np.float64)
+        np.testing.assert_allclose(prog.bmm(x, w3), x.astype(np.float64) @ wide, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(prog.bcast(x, w3[0]), x.astype(np.float64) @ wide[0], rtol=1e-4, atol=1e-3)
+        bias = rng.standard_normal(531, np.float32)
+        np.testing.assert_allclose(prog.bias_relu(x[0], w3[0], bias),
+                                   np.maximum(x[0].astype(np.float64) @ wide[0] + bias, 0), rtol=1e-4, atol=1e-3)
     finally:
         parallel.set_num_threads(before)
 

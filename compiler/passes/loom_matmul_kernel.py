@@ -21,6 +21,11 @@ The loops (Goto/van de Geijn, "Anatomy of High-Performance Matrix Multiplication
                 to C after it: all loads, then all stores; rows past C's bottom edge guarded,
                 a tile past C's right edge through a small buffer, Ct (matmul_microkernel.py)
 
+With A's micro-panels in L1 and more columns than one block of B, A would be packed again for
+every column block; instead the depth loop goes outside: `for pc: pack A[:, pc:+kc] → Ap (all of
+A's rows, by all threads); for jc: pack B → Bp; for ic (parallel): macro-kernel` (`whole_a`; the
+macro-kernel's `a_base` says where its block's panels start in Ap).
+
 Packing zero-pads the last panels, so the micro-kernel always runs a full tile. A transposed
 operand costs nothing extra: packing reads A and B through their strides, in the order that is
 contiguous for their layout. A panel whose lanes are contiguous (B row-major, A transposed) is
@@ -165,6 +170,8 @@ TILES = {
     ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=240, kc=512, nc=512, a_in_l1=True, prefetch=16),
     ("avx512", 64): Tile(vl=8, mr=12, nr=16, mc=96, kc=384, nc=336, a_in_l1=True, prefetch=16),
 }
+# the most an Ap of all of A's rows may take (`whole_a`; above it, A is packed per block of rows)
+WHOLE_A_BYTES = 64 * 2 ** 20
 ISAS = ("host", "avx512", "avx2", "none")
 
 
@@ -298,13 +305,24 @@ class KernelBuilder:
         across_b = parallel and min(self.N, t.nc) * self.kc >= PARALLEL_MIN_WORK
         # A read where it is, not packed: its rows contiguous along k, few panels of B
         self.direct_a = self.coeff[0].get(c.k) == 1 and direct_a_pays(self.N, t, direct_a)
+        # B does not depend on the batch (`x @ W` with x batched): the batch loops go inside B's
+        # blocks, so B is packed once per block instead of once per batch element
+        self.shared_b = not any(isinstance(r, AffineDimExpr) and r.position in c.batch for r in c.maps[1].results)
+        # with A's micro-panels in L1 and several column blocks of B, A is packed once per depth
+        # block for all of its rows, not again for every column block (`blocks_whole_a`)
+        a_bytes = math.ceil(self.M / t.mr) * t.mr * min(self.K, self.kc) * self.elem.bitwidth // 8
+        self.whole_a = (t.a_in_l1 and not self.direct_a and self.N > t.nc and a_bytes <= WHOLE_A_BYTES
+                        and not (self.shared_b and c.batch))
+        if self.whole_a:
+            self.ap_t = MemRefType(self.elem, [math.ceil(self.M / t.mr), kce, t.mr])
+        across_a = self.whole_a and parallel and self.M * self.kc >= PARALLEL_MIN_WORK
         self.packs = [None] if self.direct_a else []
         for operand, (width, dim) in enumerate(((t.mr, c.m), (t.nr, c.n))):
             if operand == 0 and self.direct_a:
                 continue
             # unit strides (the operand's rows along k; its lanes along m or n) are constants in the routine
             along_k, lanes = self.coeff[operand].get(c.k) == 1, self.coeff[operand].get(dim) == 1
-            across = across_b and operand == 1
+            across = across_b if operand == 1 else across_a
             self.packs.append(shared.get(
                 ("pack", operand, name, t, along_k, lanes, across), f"matmul_pack_{'ab'[operand]}_{name}_{size}",
                 pack_args(self.elem),
@@ -316,7 +334,7 @@ class KernelBuilder:
         a_noalias = not self.direct_a or distinct([c.a, c.c])  # (Ap is a fresh buffer)
         args = [("a" if self.direct_a else "ap", flat_t, a_noalias), ("bp", flat_t, True), ("c", flat_t, noalias),
                 ("ct", self.ct_t, True), *[(n, IndexType(), False) for n in MACRO_ARGS]]
-        args += [("a_base", IndexType(), False), ("lda", IndexType(), False)] if self.direct_a else []
+        args += [("a_base", IndexType(), False)] + ([("lda", IndexType(), False)] if self.direct_a else [])
         args += [("first", i1, False)] if overwrite else []
         args += [("last", i1, False)] if epilogue else []
         for i in range(len(self.ep_coeff)):
@@ -325,15 +343,14 @@ class KernelBuilder:
         key = ("macro", name, t, overwrite, epilogue.key() if epilogue else None, noalias, self.direct_a, a_noalias)
         self.macro = shared.get(key, f"matmul_macro_{name}_{size}", args,
                                 MacroKernel(t, self.elem, overwrite, epilogue, self.direct_a).build, e.loc)
-        # B does not depend on the batch (`x @ W` with x batched): the batch loops go inside B's
-        # blocks, so B is packed once per block instead of once per batch element
-        self.shared_b = not any(isinstance(r, AffineDimExpr) and r.position in c.batch for r in c.maps[1].results)
 
     def emit(self) -> None:
         e, c = self.e, self.c
         bp = e.alloc(self.bp_t)
-        # Ap (unless A is read directly) and Ct, per thread when parallel
-        shared = [] if self.parallel else [None if self.direct_a else e.alloc(self.ap_t), e.alloc(self.ct_t)]
+        # Ap (unless A is read directly) and Ct, per thread when parallel; Ap of all of A's rows
+        # (`whole_a`) one for all threads
+        ap = None if self.direct_a or (self.parallel and not self.whole_a) else e.alloc(self.ap_t)
+        shared = [] if self.parallel else [ap, e.alloc(self.ct_t)]
         ivs: list[SSAValue | None] = [None] * len(c.bounds)
 
         def batch(be: Emitter, level: int, inner: Callable[[Emitter], None]) -> None:
@@ -346,11 +363,13 @@ class KernelBuilder:
                 batch(le, level + 1, inner)
             loop(be, be.index(0), be.index(c.bounds[c.batch[level]]), be.index(1), body)
 
-        if self.shared_b:  # B packed once per block, then every batch element's rows run on it
+        if self.whole_a:
+            batch(e, 0, lambda be: self.blocks_whole_a(be, ivs, ap, bp, shared))
+        elif self.shared_b:  # B packed once per block, then every batch element's rows run on it
             self.blocks(e, ivs, bp, shared, lambda be, rows: batch(be, 0, rows))
         else:
             batch(e, 0, lambda be: self.blocks(be, ivs, bp, shared, lambda be2, rows: rows(be2)))
-        for buf in [bp, *shared]:
+        for buf in dict.fromkeys([bp, ap, *shared]):  # (Ap is in `shared` too when not parallel)
             if buf is not None:
                 e.add(memref.DeallocOp.get(buf))
 
@@ -385,6 +404,34 @@ class KernelBuilder:
             loop(e1, e1.index(0), e1.index(self.K), e1.index(self.kc), pc_body)
         loop(e, e.index(0), e.index(self.N), e.index(t.nc), jc_body)
 
+    def blocks_whole_a(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, shared: list[SSAValue]) -> None:
+        """The depth blocks, A packed for all of its rows in each (by all threads when parallel), then
+        B's column blocks, each packed and run by A's row blocks: A is packed once per depth block,
+        not once per column block (BLIS's loops with the operands' roles mirrored, as its
+        column-major skx kernel has them: the operand kept in L1 is packed outside B's blocks)."""
+        t = self.t
+
+        def pc_body(e1, pc, _):
+            kc = arith_op(e1, arith.MinSIOp, e1.index(self.kc), arith_op(e1, arith.SubiOp, e1.index(self.K), pc))
+            flags = [e1.cmp("eq", pc, e1.index(0))] if self.overwrite else []
+            if self.epilogue:
+                flags.append(e1.cmp("eq", arith_op(e1, arith.AddiOp, pc, kc), e1.index(self.K)))
+            self.pack(e1, 0, ivs, ap, e1.index(0), e1.index(self.M), pc, kc)
+
+            def jc_body(e2, jc, _):
+                nc = arith_op(e2, arith.MinSIOp, e2.index(t.nc), arith_op(e2, arith.SubiOp, e2.index(self.N), jc))
+                self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
+
+                def ic_body(e3, ic, _):
+                    mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
+                    ct = shared[1] if shared else e3.alloc(self.ct_t)
+                    self.macro_kernel(e3, ivs, ap, bp, ct, [ic, mc, jc, nc, kc], flags, pc)
+                    if not shared:
+                        e3.add(memref.DeallocOp.get(ct))
+                (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(self.mc), ic_body)
+            loop(e1, e1.index(0), e1.index(self.N), e1.index(t.nc), jc_body)
+        loop(e, e.index(0), e.index(self.K), e.index(self.kc), pc_body)
+
     def pack(self, e: Emitter, operand: int, ivs: list, buf: SSAValue, start: SSAValue, size: SSAValue,
              pc: SSAValue, kc: SSAValue) -> None:
         """A call of the packing routine of A (operand 0) or B (1): see `build_pack`."""
@@ -402,6 +449,8 @@ class KernelBuilder:
                 linear(e, self.coeff[2], ivs, c.batch), e.index(self.coeff[2][c.m]), e.index(self.M), *blocks]
         if self.direct_a:  # A's batch offset plus the depth block's first column, A's row stride
             args += [arith_op(e, arith.AddiOp, linear(e, self.coeff[0], ivs, c.batch), pc), e.index(self.coeff[0][c.m])]
+        else:  # the block's first panel in Ap: ic / MR panels of kc × MR in an Ap of all of A's rows
+            args += [arith_op(e, arith.MuliOp, blocks[0], blocks[4]) if self.whole_a else e.index(0)]
         args += flags
         for (buf, _), coeff in zip(self.epilogue.buffers() if self.epilogue else [], self.ep_coeff):
             args += [flat(e, buf), linear(e, coeff, ivs, c.batch), e.index(coeff.get(c.m, 0))]

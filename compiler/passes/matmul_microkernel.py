@@ -151,8 +151,10 @@ class MacroKernel:
     Ap and Bp by the micro-kernel and written to C. C is flat: element (i, j) of the current matrix
     is `c[c_base + i·ldc + j]`, `m` its rows. Arguments: `ap, bp, c`, `ct` (an MR × NR buffer for
     tiles past C's right edge, allocated by the caller: the kernel itself cannot fail, so its code
-    does not depend on the program's numbering of run-time checks), `MACRO_ARGS`; with `direct_a`,
-    `ap` is A itself (flat), read at `a_base + i·lda + p` (`a_base`, `lda` follow), then `first`
+    does not depend on the program's numbering of run-time checks), `MACRO_ARGS`, `a_base`: where
+    the block's first panel of A starts in `ap` (a packed Ap of the whole of A's rows holds the
+    other blocks' panels too); with `direct_a`, `ap` is A itself (flat), read at
+    `a_base + i·lda + p` (`lda` follows), then `first`
     (overwriting: `pc == 0`), `last` (with an epilogue: `pc + kc == K`), then per buffer of the
     epilogue (flat, base, row stride), then its scalars."""
 
@@ -168,8 +170,9 @@ class MacroKernel:
         self.ap, self.bp, self.c, ct = args[:4]
         self.c_base, self.ldc, self.m, ic, mc, jc, nc, kc = args[4:12]
         rest = args[12:]
+        self.a_base = rest.pop(0)
         if self.direct_a:  # A itself (`ap` is A flat): row i, depth step p at a_base + i·lda + p
-            self.a_base, self.lda = rest.pop(0), rest.pop(0)
+            self.lda = rest.pop(0)
         self.first = rest.pop(0) if self.overwrite else None
         self.last = rest.pop(0) if self.epilogue else None
         n_buf = len(self.epilogue.buffers()) if self.epilogue else 0
@@ -217,7 +220,8 @@ class MacroKernel:
         if self.direct_a:  # each row of A where it is
             a_rows = [arith_op(e, arith.AddiOp, self.a_base, arith_op(e, arith.MuliOp, row, self.lda)) for row in clamped]
         else:  # panel iq of Ap
-            a0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, iq, self.kc), e.index(t.mr))
+            a0 = arith_op(e, arith.AddiOp, self.a_base,
+                          arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, iq, self.kc), e.index(t.mr)))
         b0 = arith_op(e, arith.MuliOp, arith_op(e, arith.MuliOp, jq, self.kc), e.index(t.nr))
 
         def k_step(be, p, acc):

@@ -49,7 +49,7 @@
 // C flat: base 0, row stride 20, 13 rows.
 // CHECK:               [[CF1:%[0-9a-z_]+]] = memref.collapse_shape %c {{\[}}[0 : i64, 1 : i64]] : memref<13x20xf32> into memref<260xf32>
 // CHECK-NEXT:          [[CF:%[0-9a-z_]+]] = "memref.cast"([[CF1]]) : (memref<260xf32>) -> memref<?xf32>
-// CHECK-NEXT:          func.call @matmul_macro_f32_6x16({{%.*}}, [[BPF]], [[CF]], [[CT0]], [[C0]], [[C20]], {{%.*}}, [[IC]], {{%.*}}, [[JC]], {{%.*}}, {{%.*}}) : (memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<6x16xf32>, index, index, index, index, index, index, index, index) -> ()
+// CHECK-NEXT:          func.call @matmul_macro_f32_6x16({{%.*}}, [[BPF]], [[CF]], [[CT0]], [[C0]], [[C20]], {{%.*}}, [[IC]], {{%.*}}, [[JC]], {{%.*}}, {{%.*}}, [[C0]]) : (memref<?xf32>, memref<?xf32>, memref<?xf32>, memref<6x16xf32>, index, index, index, index, index, index, index, index, index) -> ()
 // CHECK:         memref.dealloc [[BP]] : memref<2x7x16xf32>
 // CHECK-NEXT:    memref.dealloc [[AP]] : memref<3x7x6xf32>
 // CHECK-NEXT:    memref.dealloc [[CT0]] : memref<6x16xf32>
@@ -94,7 +94,7 @@
 // CHECK-LABEL: func.func @mmwhole(
 // CHECK:         func.call @matmul_pack_b_f32_6x16_1(
 // CHECK:         func.call @matmul_pack_a_f32_6x16(
-// CHECK:         func.call @matmul_macro_f32_6x16({{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}) :
+// CHECK:         func.call @matmul_macro_f32_6x16({{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}, {{%.*}}) :
 
 // A fill of C with 0 right before: the fill goes; the first depth block (pc == 0) stores the tile
 // instead of adding it to C: another variant, told `pc == 0`.
@@ -179,15 +179,16 @@
 // CHECK:         func.return
 
 // One macro-kernel for @mm and @mmwhole: C's rows, row stride and offset are arguments.
-// CHECK-LABEL: func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32> {llvm.noalias}, %ct: memref<6x16xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index, %jc: index, %nc: index, %kc: index) attributes {no_inline} {
+// CHECK-LABEL: func.func private @matmul_macro_f32_6x16(%ap: memref<?xf32> {llvm.noalias}, %bp: memref<?xf32> {llvm.noalias}, %c: memref<?xf32> {llvm.noalias}, %ct: memref<6x16xf32> {llvm.noalias}, %c_base: index, %ldc: index, %m: index, %ic: index, %mc: index, %jc: index, %nc: index, %kc: index, %a_base: index) attributes {no_inline} {
 // CHECK-NOT:     memref.alloc
 // The micro-kernel: C's 6 rows prefetched (clamped to row m - 1), 12 accumulators from zero.
 // CHECK:         [[Z:%[0-9a-z_]+]] = vector.broadcast {{%.*}} : f32 to vector<8xf32>
 // CHECK-NEXT:    [[LASTROW:%[0-9a-z_]+]] = arith.subi %m, {{%.*}} : index
 // CHECK-COUNT-6: "memref.prefetch"(%c, {{%.*}}) <{isWrite = true, localityHint = 3 : i32, isDataCache = true}>
-// Panel iq of Ap at iq*kc*6, depth step p at +p*6 (Bp likewise with 16).
+// Panel iq of Ap at a_base + iq*kc*6, depth step p at +p*6 (Bp likewise with 16, from 0).
 // CHECK:         [[A0:%[0-9a-z_]+]] = arith.muli {{%.*}}, %kc : index
-// CHECK-NEXT:    [[APANEL:%[0-9a-z_]+]] = arith.muli [[A0]], {{%.*}} : index
+// CHECK-NEXT:    [[A1:%[0-9a-z_]+]] = arith.muli [[A0]], {{%.*}} : index
+// CHECK-NEXT:    [[APANEL:%[0-9a-z_]+]] = arith.addi %a_base, [[A1]] : index
 // CHECK:         scf.for [[P:%[0-9a-z_]+]] = {{%.*}} to %kc step {{%.*}} iter_args([[ACC0:%[0-9a-z_]+]] = [[Z]], [[ACC1:%[0-9a-z_]+]] = [[Z]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
 // CHECK-NEXT:      {{%.*}} = arith.muli [[P]], {{%.*}} : index
 // CHECK-NEXT:      [[BAT:%[0-9a-z_]+]] = arith.addi {{%.*}}, {{%.*}} : index
