@@ -16,7 +16,11 @@ Legality (an op joins the group of the ops before it when):
 - any two accesses of the group to buffers that may alias, one of them a write, are both row
   accesses: then row `i` of every op depends only on row `i` of earlier ops, and running the ops
   row by row is the same computation (a sum over axis 0 never joins: its output is not indexed by a
-  parallel dim first).
+  parallel dim first);
+- at most one op of the group has run-time checks (a cast to an integer, integer division, …):
+  row by row, a later op's check on row 0 would run before an earlier op's on row 1, and the
+  error reported must be the first failing check in program order (docs/language.md §11), as in
+  `linalg-fuse-elementwise`.
 Between the ops, constants and allocations (with their `loom.on_failure` cleanups, which then also
 free the buffers whose deallocations moved below the group) move above the loop, deallocations
 below it; any other op ends the group. The loop is an `scf.parallel` (run on the thread pool by
@@ -56,6 +60,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.emitter import Emitter
+from compiler.passes.linalg_fuse_elementwise import CAN_FAIL
 from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK, loop_bounds
 from dialects import loom
 
@@ -150,8 +155,14 @@ def row_op(op: Operation) -> RowOp | None:
     return None
 
 
+def can_fail(op: Operation) -> bool:
+    return any(isinstance(o, CAN_FAIL) for o in op.walk())
+
+
 def compatible(group: list[RowOp], new: RowOp) -> bool:
     if new.rows != group[0].rows:
+        return False
+    if can_fail(new.op) and any(can_fail(g.op) for g in group):
         return False
     return all(p.row and q.row for g in group for p in g.accesses for q in new.accesses
                if (p.write or q.write) and may_alias(p.root, q.root))

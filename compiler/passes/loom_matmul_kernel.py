@@ -170,8 +170,9 @@ TILES = {
     ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=240, kc=512, nc=512, a_in_l1=True, prefetch=16),
     ("avx512", 64): Tile(vl=8, mr=12, nr=16, mc=96, kc=384, nc=336, a_in_l1=True, prefetch=16),
 }
-# the most an Ap of all of A's rows may take (`whole_a`; above it, A is packed per block of rows)
-WHOLE_A_BYTES = 64 * 2 ** 20
+# the most an Ap of all of A's rows may take (`whole_a`; above it, A is packed per block of rows):
+# well below the 32 MiB up to which runtime/malloc.py keeps buffers in the heap from call to call
+WHOLE_A_BYTES = 16 * 2 ** 20
 ISAS = ("host", "avx512", "avx2", "none")
 
 
@@ -467,8 +468,8 @@ class LowerContraction(RewritePattern):
         c = match_contraction(op)
         if c is None or self.isa == "none":
             return
-        if c.bounds[c.m] * c.bounds[c.n] * c.bounds[c.k] < self.min_size:
-            return
+        if c.bounds[c.m] * c.bounds[c.n] * c.bounds[c.k] < self.min_size or c.bounds[c.m] == 0:
+            return  # (an empty C has nothing to compute: the loops do nothing, the kernel's blocks cannot)
         tile = TILES[(self.isa, c.c.type.element_type.bitwidth)]
         fill = zero_fill_of(op, c)
         epilogue = match_epilogue(op, c.c) if c.bounds[c.k] > 0 else None

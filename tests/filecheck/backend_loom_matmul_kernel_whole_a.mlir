@@ -3,7 +3,8 @@
 // ceil(M/12) panels shared by all threads, before the loop over B's column blocks; each column block
 // packs B and runs the macro-kernel on A's row blocks, telling it where its block's first panel
 // starts in Ap (a_base = ic * kc). With parallel=true and enough work, A is packed by all threads
-// (a packing routine whose panels are an scf.parallel), like B.
+// (a packing routine whose panels are an scf.parallel), like B. A contraction with no rows (an empty
+// C) is left to the loops, even with min_size=0.
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0 direct_a=0 parallel=false},cse' | filecheck %s
 // RUN: loom opt %s -p 'loom-matmul-kernel{isa=avx512 min_size=0 direct_a=0 parallel=true},cse' | filecheck %s --check-prefix=PAR
 
@@ -27,6 +28,9 @@
 // CHECK-NEXT:    memref.dealloc [[AP]] : memref<3x20x12xf32>
 // CHECK-NEXT:    memref.dealloc [[CT]] : memref<12x32xf32>
 // CHECK-NEXT:    func.return
+
+// CHECK-LABEL: func.func @empty(
+// CHECK-NEXT:    linalg.generic
 
 // PAR-LABEL: func.func @widepar(
 // One Ap for all threads, outside the loops; Ct per thread:
@@ -55,6 +59,15 @@ builtin.module {
   }
   func.func @widepar(%a: memref<300x256xf32>, %b: memref<256x600xf32>, %c: memref<300x600xf32>) {
     linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<300x256xf32>, memref<256x600xf32>) outs(%c : memref<300x600xf32>) {
+    ^bb0(%x: f32, %y: f32, %acc: f32):
+      %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
+      %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
+      linalg.yield %s : f32
+    }
+    func.return
+  }
+  func.func @empty(%a: memref<0x20xf32>, %b: memref<20x600xf32>, %c: memref<0x600xf32>) {
+    linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<0x20xf32>, memref<20x600xf32>) outs(%c : memref<0x600xf32>) {
     ^bb0(%x: f32, %y: f32, %acc: f32):
       %p = arith.mulf %x, %y fastmath<reassoc,contract> : f32
       %s = arith.addf %acc, %p fastmath<reassoc,contract> : f32
