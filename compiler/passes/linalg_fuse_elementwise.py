@@ -129,15 +129,20 @@ def fusable_producer(p: Operation, consumer: linalg.GenericOp, cost: dict[Operat
 CAN_FAIL = (cf.AssertOp, loom.AssertOp, func.CallOp)  # run-time checks (a callee's too)
 
 
+def can_fail(op: Operation) -> bool:
+    """Whether `op` or an op inside it has a run-time check."""
+    return any(isinstance(o, CAN_FAIL) for o in op.walk())
+
+
 def checks_stay_in_order(p: linalg.GenericOp, consumer: linalg.GenericOp) -> bool:
     """A producer with run-time checks moves into the consumer, where its checks run element by
     element with the consumer's and after every op between the two: it is fused only when none of
     those can fail, so the first failing check in program order is still the one reported."""
-    if p.parent_block() is not consumer.parent_block() or any(isinstance(o, CAN_FAIL) for o in consumer.walk()):
+    if p.parent_block() is not consumer.parent_block() or can_fail(consumer):
         return False
     o = p.next_op
     while o is not None and o is not consumer:
-        if any(isinstance(inner, CAN_FAIL) for inner in o.walk()):
+        if can_fail(o):
             return False
         o = o.next_op
     return o is consumer

@@ -60,7 +60,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from xdsl.rewriter import InsertPoint
 
 from compiler.passes.emitter import Emitter
-from compiler.passes.linalg_fuse_elementwise import CAN_FAIL
+from compiler.passes.linalg_fuse_elementwise import can_fail
 from compiler.passes.loom_linalg_to_loops import PARALLEL_MIN_WORK, loop_bounds
 from dialects import loom
 
@@ -153,10 +153,6 @@ def row_op(op: Operation) -> RowOp | None:
     if isinstance(op, linalg.GenericOp):
         return generic_rows(op)
     return None
-
-
-def can_fail(op: Operation) -> bool:
-    return any(isinstance(o, CAN_FAIL) for o in op.walk())
 
 
 def compatible(group: list[RowOp], new: RowOp) -> bool:

@@ -384,10 +384,7 @@ class KernelBuilder:
             nc = arith_op(e1, arith.MinSIOp, e1.index(t.nc), arith_op(e1, arith.SubiOp, e1.index(self.N), jc))
 
             def pc_body(e2, pc, _):
-                kc = arith_op(e2, arith.MinSIOp, e2.index(self.kc), arith_op(e2, arith.SubiOp, e2.index(self.K), pc))
-                flags = [e2.cmp("eq", pc, e2.index(0))] if self.overwrite else []
-                if self.epilogue:
-                    flags.append(e2.cmp("eq", arith_op(e2, arith.AddiOp, pc, kc), e2.index(self.K)))
+                kc, flags = self.depth_block(e2, pc)
                 self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
 
                 def ic_body(e3, ic, _):
@@ -405,6 +402,15 @@ class KernelBuilder:
             loop(e1, e1.index(0), e1.index(self.K), e1.index(self.kc), pc_body)
         loop(e, e.index(0), e.index(self.N), e.index(t.nc), jc_body)
 
+    def depth_block(self, e: Emitter, pc: SSAValue) -> tuple[SSAValue, list[SSAValue]]:
+        """The depth of the block from `pc`, and the macro-kernel's flags: `first` (overwriting:
+        pc == 0), `last` (with an epilogue: pc + kc == K)."""
+        kc = arith_op(e, arith.MinSIOp, e.index(self.kc), arith_op(e, arith.SubiOp, e.index(self.K), pc))
+        flags = [e.cmp("eq", pc, e.index(0))] if self.overwrite else []
+        if self.epilogue:
+            flags.append(e.cmp("eq", arith_op(e, arith.AddiOp, pc, kc), e.index(self.K)))
+        return kc, flags
+
     def blocks_whole_a(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, shared: list[SSAValue]) -> None:
         """The depth blocks, A packed for all of its rows in each (by all threads when parallel), then
         B's column blocks, each packed and run by A's row blocks: A is packed once per depth block,
@@ -413,10 +419,7 @@ class KernelBuilder:
         t = self.t
 
         def pc_body(e1, pc, _):
-            kc = arith_op(e1, arith.MinSIOp, e1.index(self.kc), arith_op(e1, arith.SubiOp, e1.index(self.K), pc))
-            flags = [e1.cmp("eq", pc, e1.index(0))] if self.overwrite else []
-            if self.epilogue:
-                flags.append(e1.cmp("eq", arith_op(e1, arith.AddiOp, pc, kc), e1.index(self.K)))
+            kc, flags = self.depth_block(e1, pc)
             self.pack(e1, 0, ivs, ap, e1.index(0), e1.index(self.M), pc, kc)
 
             def jc_body(e2, jc, _):
