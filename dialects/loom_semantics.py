@@ -93,8 +93,10 @@ def _pow(op, a, b):
 
 
 def _gelu(op, x):
+    # 0.5·x·(1 + tanh(u)) written as x·σ(2u) = x / (1 + exp(-2u)): the same function, without the
+    # cancellation of 1 + tanh(u) for x < 0 (docs/language.md §7)
     c = np.sqrt(2.0 / np.pi).astype(x.dtype) if hasattr(x, "dtype") else np.sqrt(2.0 / np.pi)
-    return 0.5 * x * (1.0 + np.tanh(c * (x + 0.044715 * x * x * x)))
+    return x / (1.0 + np.exp(-2.0 * (c * (x + 0.044715 * x * x * x))))
 
 
 def _unary(f: Callable) -> Callable:

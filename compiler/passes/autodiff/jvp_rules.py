@@ -98,14 +98,13 @@ def _c(b: B, v, x):
 
 
 def _gelu_prime(b: B, x, r):
+    # gelu = x·s with s = σ(2u) (= (1 + tanh u)/2): gelu' = s + 2x·s(1 - s)·u', no cancellation for x < 0
     k = math.sqrt(2.0 / math.pi)
     x2 = b.mul(x, x)
-    inner = b.mul(_c(b, k, x), b.add_(x, b.mul(_c(b, 0.044715, x), b.mul(x2, x))))
-    th = b.un(loom.TanhOp, inner)
-    sech2 = b.sub(_c(b, 1.0, x), b.mul(th, th))
-    dinner = b.mul(_c(b, k, x), b.add_(_c(b, 1.0, x), b.mul(_c(b, 3 * 0.044715, x), x2)))
-    half = _c(b, 0.5, x)
-    return b.add_(b.mul(half, b.add_(_c(b, 1.0, x), th)), b.mul(b.mul(half, x), b.mul(sech2, dinner)))
+    inner = b.mul(_c(b, 2 * k, x), b.add_(x, b.mul(_c(b, 0.044715, x), b.mul(x2, x))))
+    s = b.un(loom.SigmoidOp, inner)
+    dinner = b.mul(_c(b, 2 * k, x), b.add_(_c(b, 1.0, x), b.mul(_c(b, 3 * 0.044715, x), x2)))
+    return b.add_(s, b.mul(b.mul(x, dinner), b.mul(s, b.sub(_c(b, 1.0, x), s))))
 
 
 def _relu(b: B, op, t):
