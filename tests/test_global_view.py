@@ -157,3 +157,16 @@ def test_an_unknown_result_type_is_a_diagnostic(returns):
         compiler.loads(src, name="gv.loom")
     name = returns.strip("()").split(", ")[-1]
     assert (ei.value.span.line, ei.value.span.col) == (3, 27 + returns.index(name))  # (columns from 1)
+
+
+@pytest.mark.parametrize("mode", ["eager", "jit"])
+def test_a_result_size_bound_at_the_call_must_split(mode):
+    """A result's size bound only at the call (`-> P`, field `f32[D, H@tp]`, H = 3 over 4 devices)
+    is checked against its split after the body: the user's error at the result type, naming the
+    size and the axis (docs/language.md §9.1), not the verifier's "invalid IR" (a fuzz finding)."""
+    src = "mesh M = (tp=4)\n\nstruct P:\n    w: f32[D, H@tp]\n\ndef init(d: f32[D], h: f32[H]) -> P:\n    return P(w=zeros((D, H)))\n"
+    prog = compiler.loads(src, name="gv.loom", mode=mode)
+    with pytest.raises(compiler.LoomError, match=r"size 3 does not split evenly over mesh axis 'tp' of size 4") as ei:
+        prog.init(np.zeros(2, np.float32), np.zeros(3, np.float32))
+    assert "invalid IR" not in str(ei.value) and (ei.value.span.line, ei.value.span.col) == (6, 35)
+    assert prog.init(np.zeros(2, np.float32), np.zeros(8, np.float32)).w.shape == (2, 8)

@@ -78,6 +78,17 @@ def prepare_global_view(checker, inst: Instance, span: Span) -> None:
     inst.global_view = GlobalView(mesh, params, p_spans, results, r_spans, annotated)
 
 
+def check_result_sizes(inst: Instance) -> None:
+    """After the body is checked: a result's size, known only now (`init(…, h: f32[H]) -> MLP` with
+    a field `f32[D, H@tp]`), that its declared type splits must divide (the error is at the type)."""
+    gv = getattr(inst, "global_view", None)
+    if gv is None or gv.result_shardings is None or inst.result_types is None:
+        return
+    leaves = [leaf for t in inst.result_types for leaf in _leaves(t)]
+    for leaf, sh, span in zip(leaves, gv.result_shardings, gv.result_spans):
+        _check_sizes(gv.mesh, leaf, sh, span)
+
+
 def _check_sizes(mesh: Mesh, t: TensorT, sh: Sharding | None, span: Span) -> None:
     if sh is None or isinstance(t.shape, RankVar):
         return

@@ -16,7 +16,7 @@ from compiler.frontend.check_common import Instance, check_size, deep_recursion,
 from compiler.frontend.check_function import FunctionChecker
 from compiler.frontend.derivatives import DERIVATIVES, is_derivative, lift_derived_functions
 from compiler.frontend.gates import UNSUPPORTED_CALLS, UNSUPPORTED_SYNTAX, not_yet
-from compiler.frontend.global_view import RESHARD, prepare_global_view
+from compiler.frontend.global_view import RESHARD, check_result_sizes, prepare_global_view
 from compiler.frontend.spmd import declare_mesh, prepare_instance, spmd_decorator, validate_annotations
 from compiler.frontend.spmd_collectives import COLLECTIVES
 from compiler.frontend.structs import bind_struct, resolve_struct, validate_structs
@@ -192,6 +192,7 @@ class Checker:
         self.instances[key] = inst
         with deep_recursion(inst.fdef.name_span):
             FunctionChecker(self, inst).run()
+        check_result_sizes(inst)
         return inst
 
     # -- declared types
