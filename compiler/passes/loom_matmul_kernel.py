@@ -310,7 +310,7 @@ class KernelBuilder:
         # blocks, so B is packed once per block instead of once per batch element
         self.shared_b = not any(isinstance(r, AffineDimExpr) and r.position in c.batch for r in c.maps[1].results)
         # with A's micro-panels in L1 and several column blocks of B, A is packed once per depth
-        # block for all of its rows, not again for every column block (`blocks_whole_a`)
+        # block for all of its rows, not again for every column block (`blocks`)
         a_bytes = math.ceil(self.M / t.mr) * t.mr * min(self.K, self.kc) * self.elem.bitwidth // 8
         self.whole_a = (t.a_in_l1 and not self.direct_a and self.N > t.nc and a_bytes <= WHOLE_A_BYTES
                         and not (self.shared_b and c.batch))
@@ -365,7 +365,7 @@ class KernelBuilder:
             loop(be, be.index(0), be.index(c.bounds[c.batch[level]]), be.index(1), body)
 
         if self.whole_a:
-            batch(e, 0, lambda be: self.blocks_whole_a(be, ivs, ap, bp, shared))
+            batch(e, 0, lambda be: self.blocks(be, ivs, bp, shared, lambda be2, rows: rows(be2), ap))
         elif self.shared_b:  # B packed once per block, then every batch element's rows run on it
             self.blocks(e, ivs, bp, shared, lambda be, rows: batch(be, 0, rows))
         else:
@@ -375,31 +375,52 @@ class KernelBuilder:
                 e.add(memref.DeallocOp.get(buf))
 
     def blocks(self, e: Emitter, ivs: list, bp: SSAValue, shared: list[SSAValue],
-               around_rows: Callable[[Emitter, Callable[[Emitter], None]], None]) -> None:
+               around_rows: Callable[[Emitter, Callable[[Emitter], None]], None], ap: SSAValue | None = None) -> None:
         """The loops over B's column blocks, depth blocks and A's row blocks; `around_rows` emits
-        the row blocks' loop (with the batch loops around it, when B is the same for all)."""
+        the row blocks' loop (with the batch loops around it, when B is the same for all). With
+        `whole_a` (`ap`: an Ap of all of A's rows) the depth loop goes outside and A is packed in it,
+        once per depth block, not once per column block (BLIS's loops with the operands' roles
+        mirrored, as its column-major skx kernel has them: the operand kept in L1 is packed
+        outside B's blocks)."""
         t = self.t
 
+        def columns(e1, jc):
+            return arith_op(e1, arith.MinSIOp, e1.index(t.nc), arith_op(e1, arith.SubiOp, e1.index(self.N), jc))
+
+        def column_block(e2, jc, nc, pc, kc, flags):  # B's block packed, then A's row blocks on it
+            self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
+
+            def ic_body(e3, ic, _):
+                mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
+                if shared:
+                    a_buf, ct = shared
+                    own = []
+                else:  # per thread
+                    a_buf = ap if self.whole_a else None if self.direct_a else e3.alloc(self.ap_t)
+                    ct = e3.alloc(self.ct_t)
+                    own = [ct] if self.whole_a or self.direct_a else [a_buf, ct]
+                if not (self.direct_a or self.whole_a):
+                    self.pack(e3, 0, ivs, a_buf, ic, mc, pc, kc)
+                self.macro_kernel(e3, ivs, a_buf, bp, ct, [ic, mc, jc, nc, kc], flags, pc)
+                for buf in own:
+                    e3.add(memref.DeallocOp.get(buf))
+
+            around_rows(e2, lambda e3: (parallel_loop if self.parallel else loop)(
+                e3, e3.index(0), e3.index(self.M), e3.index(self.mc), ic_body))
+
+        if self.whole_a:
+            def pc_outer(e1, pc, _):
+                kc, flags = self.depth_block(e1, pc)
+                self.pack(e1, 0, ivs, ap, e1.index(0), e1.index(self.M), pc, kc)
+                loop(e1, e1.index(0), e1.index(self.N), e1.index(t.nc),
+                     lambda e2, jc, _: column_block(e2, jc, columns(e2, jc), pc, kc, flags))
+            loop(e, e.index(0), e.index(self.K), e.index(self.kc), pc_outer)
+            return
+
         def jc_body(e1, jc, _):
-            nc = arith_op(e1, arith.MinSIOp, e1.index(t.nc), arith_op(e1, arith.SubiOp, e1.index(self.N), jc))
-
-            def pc_body(e2, pc, _):
-                kc, flags = self.depth_block(e2, pc)
-                self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
-
-                def ic_body(e3, ic, _):
-                    mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
-                    ap, ct = shared if shared else (None if self.direct_a else e3.alloc(self.ap_t), e3.alloc(self.ct_t))
-                    if not self.direct_a:
-                        self.pack(e3, 0, ivs, ap, ic, mc, pc, kc)
-                    self.macro_kernel(e3, ivs, ap, bp, ct, [ic, mc, jc, nc, kc], flags, pc)
-                    for buf in [] if shared else [ap, ct]:
-                        if buf is not None:
-                            e3.add(memref.DeallocOp.get(buf))
-
-                around_rows(e2, lambda e3: (parallel_loop if self.parallel else loop)(
-                    e3, e3.index(0), e3.index(self.M), e3.index(self.mc), ic_body))
-            loop(e1, e1.index(0), e1.index(self.K), e1.index(self.kc), pc_body)
+            nc = columns(e1, jc)
+            loop(e1, e1.index(0), e1.index(self.K), e1.index(self.kc),
+                 lambda e2, pc, _: column_block(e2, jc, nc, pc, *self.depth_block(e2, pc)))
         loop(e, e.index(0), e.index(self.N), e.index(t.nc), jc_body)
 
     def depth_block(self, e: Emitter, pc: SSAValue) -> tuple[SSAValue, list[SSAValue]]:
@@ -410,31 +431,6 @@ class KernelBuilder:
         if self.epilogue:
             flags.append(e.cmp("eq", arith_op(e, arith.AddiOp, pc, kc), e.index(self.K)))
         return kc, flags
-
-    def blocks_whole_a(self, e: Emitter, ivs: list, ap: SSAValue, bp: SSAValue, shared: list[SSAValue]) -> None:
-        """The depth blocks, A packed for all of its rows in each (by all threads when parallel), then
-        B's column blocks, each packed and run by A's row blocks: A is packed once per depth block,
-        not once per column block (BLIS's loops with the operands' roles mirrored, as its
-        column-major skx kernel has them: the operand kept in L1 is packed outside B's blocks)."""
-        t = self.t
-
-        def pc_body(e1, pc, _):
-            kc, flags = self.depth_block(e1, pc)
-            self.pack(e1, 0, ivs, ap, e1.index(0), e1.index(self.M), pc, kc)
-
-            def jc_body(e2, jc, _):
-                nc = arith_op(e2, arith.MinSIOp, e2.index(t.nc), arith_op(e2, arith.SubiOp, e2.index(self.N), jc))
-                self.pack(e2, 1, ivs, bp, jc, nc, pc, kc)
-
-                def ic_body(e3, ic, _):
-                    mc = arith_op(e3, arith.MinSIOp, e3.index(self.mc), arith_op(e3, arith.SubiOp, e3.index(self.M), ic))
-                    ct = shared[1] if shared else e3.alloc(self.ct_t)
-                    self.macro_kernel(e3, ivs, ap, bp, ct, [ic, mc, jc, nc, kc], flags, pc)
-                    if not shared:
-                        e3.add(memref.DeallocOp.get(ct))
-                (parallel_loop if self.parallel else loop)(e2, e2.index(0), e2.index(self.M), e2.index(self.mc), ic_body)
-            loop(e1, e1.index(0), e1.index(self.N), e1.index(t.nc), jc_body)
-        loop(e, e.index(0), e.index(self.K), e.index(self.kc), pc_body)
 
     def pack(self, e: Emitter, operand: int, ivs: list, buf: SSAValue, start: SSAValue, size: SSAValue,
              pc: SSAValue, kc: SSAValue) -> None:
