@@ -27,6 +27,7 @@ from tests.fuzz.runner import Campaign, Worker, cli_outcome, may_hang
 # Seeds of the bounded campaign: programs that run today without a finding (see docs/testing.md).
 GENERATED_SEEDS = range(7)
 DERIVATIVE_SEEDS = range(2)  # grad / value_and_grad of a generated function
+DERIVATIVE_CHECK_SEEDS = range(3)  # jvp against grad, the Hessian's symmetry, finite differences
 STRUCT_SEEDS = range(1)  # a struct parameter and struct results
 MUTANT_SEEDS = range(300)
 FINDINGS = Path(__file__).parent / "fuzz" / "findings"
@@ -38,6 +39,7 @@ def test_bounded_fuzz():
         ran = [camp.generated(s).status for s in GENERATED_SEEDS]
         ran += [camp.generated(s, derivative=True).status for s in DERIVATIVE_SEEDS]
         ran += [camp.generated(s, struct=True).status for s in STRUCT_SEEDS]
+        derived = [camp.derivatives(s, jit=s == 0) for s in DERIVATIVE_CHECK_SEEDS]
         checked = [camp.mutated(s).status for s in MUTANT_SEEDS]
         origin, text = camp.programs[0]
         camp.cli(mutate(random.Random(1), text), "check", f"mutant of {origin}")
@@ -48,6 +50,7 @@ def test_bounded_fuzz():
     # not vacuous: most generated programs run in both modes, mutants both fail and pass the checker
     assert ran.count("ok") + ran.count("runtime-error") >= 7, ran
     assert checked.count("rejected") >= 200 and checked.count("ok") >= 5, camp.report.summary()
+    assert sum(out.info.get("ran", 0) for out in derived) >= 2, derived
 
 
 @pytest.mark.fuzz
@@ -82,6 +85,42 @@ def test_finding(path):
 
 
 # ------------------------------------------------------------------ the fuzzer's own parts
+DERIVED = """def f(x: f64[3, 4], y: f64[4]) -> f64:
+    h = sin(x) @ y
+    for i in range(2):
+        h = h * x[i, 0] + h
+    return sum(tanh(h) * h)
+
+jf = jvp(f, wrt=x)
+gf = grad(f, wrt=x)
+hf = jvp(gf, wrt=x)
+"""
+
+
+def test_derivative_checks_hold_and_catch_a_wrong_rule(monkeypatch):
+    """The derivative checks (tests/fuzz/derivatives.py) pass on a program through a loop, and find a
+    wrong JVP rule (the same in both modes and in reverse mode: only finite differences see it) and
+    a wrong transpose rule (forward and reverse then disagree)."""
+    from compiler.passes.autodiff import jvp_rules, transpose_rules
+    from dialects import loom
+    from tests.fuzz.derivatives import check_derivatives
+
+    def derivatives(source):
+        return check_derivatives(source, check(source)[0], seed=0, jit=False)
+
+    out = derivatives(DERIVED)
+    assert out.status == "ok" and out.info == {"ran": 1, "nonzero": True, "second": True, "fd": 2}, out
+    monkeypatch.setitem(jvp_rules.JVP, loom.SinOp, jvp_rules._scale(lambda b, x, r: b.un(loom.SinOp, x)))
+    out = derivatives(DERIVED)
+    assert (out.status, out.signature) == ("finding", "derivative: grad vs finite differences"), out
+    monkeypatch.undo()
+    matmul = transpose_rules.TRANSPOSE[loom.MatmulOp]
+    monkeypatch.setitem(transpose_rules.TRANSPOSE, loom.MatmulOp,
+                        lambda b, op, ct, lin: [r and b.add_(r, r) for r in matmul(b, op, ct, lin)])
+    out = derivatives(DERIVED)
+    assert (out.status, out.signature) == ("finding", "derivative: jvp tangent vs <grad, u>"), out
+
+
 def test_generated_programs_check_and_differ_by_seed():
     a, b = generate(1).source, generate(2).source
     assert a != b and generate(1).source == a

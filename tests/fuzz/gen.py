@@ -210,7 +210,9 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
              struct: bool = False) -> Generated:
     """A random well-typed program with helpers and an entry `f`, reproducibly from `seed`. With
     `derivative`, `f` returns a float scalar that depends on a float parameter `xk`, and the entry
-    is `df = grad(f, wrt=xk)` or `value_and_grad`. With `struct` (and not `derivative`), `f` also
+    is `df = grad(f, wrt=xk)` or `value_and_grad`; `jf = jvp(f, wrt=xk)`, `gf = grad(f, wrt=xk)` and
+    `hf = jvp(gf, wrt=xk)` (forward over reverse) are bound too, for the derivative checks of
+    `derivatives.py`. With `struct` (and not `derivative`), `f` also
     takes a struct `p: S` and returns structs built by leafwise arithmetic, update and literal."""
     r = random.Random(seed)
     helpers: list[Helper] = []
@@ -251,6 +253,7 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
         transform = r.choice(["grad", "value_and_grad"])
         chunks.append(f"def f({sig}) -> {t.dtype}:\n" + "\n".join(fg.lines) + "\n")
         chunks.append(f"df = {transform}(f, wrt={x})\n")
+        chunks.append(f"jf = jvp(f, wrt={x})\ngf = grad(f, wrt={x})\nhf = jvp(gf, wrt={x})\n")
         return Generated("\n".join(chunks), seed, "df")
     live = sorted(fg.env)
     outs = r.sample(live, min(len(live), r.randint(1, 3)))

@@ -5,7 +5,8 @@ a "crash" finding, one that uses more than its limit of CPU time a "hang" (unles
 an unbounded `while` or a `for` over a range of values: a mutant may legitimately loop forever,
 and an i64 input may be 2^63 − 1). `cli_outcome` runs `python -m compiler.cli`
 on a program: exit status 0 or 1 only, and never a "Traceback". `Campaign` draws the jobs
-(generated programs, mutants of the corpus, the corpus itself, CLI runs) and collects a `Report`.
+(generated programs, their derivatives checked (`derivatives.py`), mutants of the corpus, the
+corpus itself, CLI runs) and collects a `Report`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ UNBOUNDED_WHILE = re.compile(r"^\s*while\b(?!.*\bbound\b)", re.M)
 RANGE_OF_A_VALUE = re.compile(r"^\s*for\b.*\brange\((?![-\d\s,]*\))", re.MULTILINE)
 # Limits are CPU seconds of the child, so that a starved process on a loaded machine is not taken
 # for a hang; WALL_FACTOR times the limit in wall time is the backstop.
-LIMITS = {"check": 30.0, "run": 120.0}
+LIMITS = {"check": 30.0, "run": 120.0, "derivatives": 240.0}  # derivatives: 16 runs and a compiled one
 WALL_FACTOR = 10
 
 
@@ -227,6 +228,15 @@ class Campaign:
             self.report.review(out, job, how, self.out_dir)
         return out
 
+    def derivatives(self, seed: int, max_depth: int = 3, statements: int = 6, jit: bool = True) -> Outcome:
+        """The derivative checks of `derivatives.py` on a generated `derivative` program."""
+        g = generate(seed, max_depth=max_depth, statements=statements, derivative=True)
+        job = {"op": "derivatives", "source": g.source, "seed": seed, "jit": jit}
+        out = self.worker.run(job)
+        self.report.add("derivatives", out, job, f"generate(seed={seed}, max_depth={max_depth}, statements={statements}, "
+                        f"derivative=True); derivative checks, inputs seed={seed}, jit={jit}", self.out_dir)
+        return out
+
     def mutated(self, seed: int, run: bool = False) -> Outcome:
         origin, source = mutant(seed, self.programs)
         job = {"op": "run" if run else "check", "source": source, "seed": seed}
@@ -261,6 +271,9 @@ class Campaign:
                     self.generated(s, special=0.1 if r.random() < 0.3 else 0.0, max_depth=r.choice([2, 3, 4]),
                                    statements=r.choice([4, 6, 10]), derivative=r.random() < 0.3,
                                    struct=r.random() < 0.2, min_size=0 if r.random() < 0.05 else 1)
+                elif k < 0.45:
+                    self.derivatives(s, max_depth=r.choice([2, 3, 4]), statements=r.choice([4, 6, 10]),
+                                     jit=r.random() < 0.3)
                 elif k < 0.9:
                     out = self.mutated(s)
                     if out.status == "ok" and r.random() < 0.3:

@@ -2,9 +2,10 @@
 descriptor named by `LOOM_FUZZ_FD`, so that a program it runs may print, crash the process or hang
 without confusing the parent (`runner.Worker`), which restarts it and reports the job.
 
-A job: `{"op": "check", "source": …}` or `{"op": "run", "source": …, "seed": s, "special": p,
+A job: `{"op": "check", "source": …}`, `{"op": "run", "source": …, "seed": s, "special": p,
 "min_size": m, "max_size": n, "entry": name or null, "functions": k}` (symbolic dims are drawn
-from m..n); the answer is an `Outcome` as JSON.
+from m..n) or `{"op": "derivatives", "source": …, "seed": s, "jit": bool}` (`derivatives.py`);
+the answer is an `Outcome` as JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def run_job(job: dict) -> Outcome:
     program, out = check(source)
     if job["op"] == "check" or program is None:
         return out
+    if job["op"] == "derivatives":
+        from tests.fuzz.derivatives import check_derivatives
+
+        return check_derivatives(source, program, job.get("seed", 0), job.get("jit", True))
     rng = np.random.default_rng(job.get("seed", 0))
     names = [job["entry"]] if job.get("entry") else sorted(program.checker.funcs)
     if not job.get("entry"):

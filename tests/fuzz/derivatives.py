@@ -1,0 +1,189 @@
+"""Derivative checks of generated programs: are the derivatives *right*, not only the same in both
+modes? (`oracle.differential` runs a `grad` compiled and in the reference executor, but both run
+the same `ad-differentiate` output, so a wrong rule is wrong in both.)
+
+A program from `gen.generate(derivative=True)` has a float-scalar `f` of a float parameter `x`,
+`jf = jvp(f, wrt=x)`, `gf = grad(f, wrt=x)` and `hf = jvp(gf, wrt=x)`. On random inputs, with random
+directions u and w of x's type, run by the reference executor:
+
+- forward against reverse (the dot-product test; f is scalar, so J·u = ⟨∇f, u⟩): jf's tangent
+  equals ⟨gf, u⟩. Reverse mode is the transpose of the linearization (`ad-transpose`), so this
+  checks every transpose rule the program reaches;
+- second order: the Hessian is symmetric, ⟨w, H·u⟩ = ⟨u, H·w⟩ with H·u from `hf` (forward over
+  reverse), and hf's primal result is gf's gradient;
+- against finite differences, where they mean something (x and f in f64, and f smooth along u at
+  x: central differences at h, h/2 and h/4 converge as h²): ⟨∇f, u⟩ and ⟨w, H·u⟩ (the latter from
+  differences of ⟨w, ∇f⟩). This is what checks the
+  JVP rules themselves (reverse mode inherits them);
+- compiled against the reference: `hf` (second-order code) through `oracle.differential`.
+
+Every identity is exact in real arithmetic; the two sides are computed differently, so they differ
+by rounding. Where they differ by more than `RTOL` of the terms' magnitudes (f32's where the
+program has any f32 value, else x's type's), the rounding is
+measured as the oracle measures it (`noisy_references`: every op's result perturbed by an ulp) and
+the difference must lie within SPREAD times how far that moves the two sides. A program that fails
+at run time on these inputs, or whose values are not finite, is not checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import compiler
+from compiler.diagnostics import LoomError, LoomRuntimeError
+from tests.fuzz.oracle import (NP, SPREAD, Outcome, differential, finding, inputs_for, noisy_references,
+                               unexpected)
+
+RTOL = {"f32": 1e-3, "f64": 1e-9}
+FD_STEP = 1e-4  # finite differences: h = FD_STEP · max(1, |x|) / max|u|, then h/2 and h/4
+FD_RTOL = 1e-6  # Richardson's extrapolation of them against the derivative (beyond its own error)
+
+
+def _f64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def dot(a, b) -> float:
+    return float(np.sum(_f64(a) * _f64(b)))
+
+
+def scale(a, b) -> float:
+    """Σ|a·b|: the magnitude of ⟨a, b⟩'s terms (what its rounding is relative to)."""
+    return float(np.sum(np.abs(_f64(a) * _f64(b))))
+
+
+def finite(*xs) -> bool:
+    return all(np.all(np.isfinite(_f64(x))) for x in xs)
+
+
+def direction(rng: np.random.Generator, like) -> np.ndarray:
+    a = np.asarray(like)
+    d = rng.standard_normal(a.shape).astype(a.dtype)
+    return d if a.shape else a.dtype.type(d)
+
+
+class Skip(Exception):
+    """This program, on these inputs, is not checked (with the Outcome to report)."""
+
+    def __init__(self, outcome: Outcome):
+        self.outcome = outcome
+
+
+class Runner:
+    """The program's functions in the reference executor; a run-time error skips the program."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.prog = compiler.loads(source, name="fuzz.loom", mode="eager", pipeline="none")
+
+    def __call__(self, fname: str, *args):
+        try:
+            return getattr(self.prog, fname)(*args)
+        except LoomRuntimeError as e:
+            raise Skip(Outcome("runtime-error", type(e).__name__, e.message)) from e
+        except LoomError as e:  # a generated program's derivative the checker or AD rejects
+            raise Skip(Outcome("rejected", type(e).__name__, e.message)) from e
+        except Exception as e:  # a crash is the finding
+            raise Skip(unexpected(f"eager {fname}", e)) from e
+
+    def spread(self, fname: str, args: list, pick) -> float:
+        """How far rounding moves `pick(results)`: its range over the noisy reference runs."""
+        values = [pick(r) for r in noisy_references(self.source, fname, args) if r]
+        values = [v for v in values if np.isfinite(v)]
+        return max(values) - min(values) if len(values) > 1 else 0.0
+
+
+def agree(name: str, lhs: float, rhs: float, magnitude: float, dtype: str, spread) -> Outcome | None:
+    """None if lhs = rhs within rounding (see the module docstring), else the finding."""
+    diff = abs(lhs - rhs)
+    eps = float(np.finfo(NP[dtype]).eps)
+    if diff <= RTOL[dtype] * magnitude + 4 * eps * (abs(lhs) + abs(rhs)) + 1e-300:
+        return None
+    moved = spread()
+    if diff <= SPREAD * moved + 4 * eps * magnitude:
+        return None
+    return finding("derivative", f"{name}: {lhs!r} vs {rhs!r} (difference {diff:.3g}; the terms' magnitude "
+                   f"{magnitude:.3g}, rounding moves the two sides by {moved:.3g})", name)
+
+
+def central(run: Runner, fname: str, args: list, k: int, u, h: float, pick) -> float:
+    x = _f64(args[k])
+    hi, lo = list(args), list(args)
+    hi[k] = np.asarray(x + h * _f64(u), dtype=np.asarray(args[k]).dtype)
+    lo[k] = np.asarray(x - h * _f64(u), dtype=np.asarray(args[k]).dtype)
+    if not np.asarray(args[k]).shape:
+        hi[k], lo[k] = hi[k][()], lo[k][()]
+    return (pick(run(fname, *hi)) - pick(run(fname, *lo))) / (2 * h)
+
+
+def finite_difference(run: Runner, fname: str, args: list, k: int, u, pick) -> tuple[float, float] | None:
+    """Richardson's extrapolation of central differences along u at h, h/2, h/4, and a bound on its
+    error; None where f is not smooth near x (a branch, a cast to an integer, a kink within the
+    step, rounding larger than the step's effect): there the differences do not shrink as h²."""
+    h = FD_STEP * max(1.0, float(np.max(np.abs(_f64(args[k]))))) / max(float(np.max(np.abs(_f64(u)))), 1e-300)
+    d = [central(run, fname, args, k, u, h / m, pick) for m in (1, 2, 4)]
+    if not finite(*d):
+        return None
+    size = max(abs(x) for x in d) + 1e-300
+    near, far = abs(d[1] - d[2]), abs(d[0] - d[1])
+    converged = near <= 1e-9 * size and far <= 1e-9 * size
+    if not converged and not (near <= 0.35 * far and far <= 1e-2 * size):
+        return None
+    return (4 * d[2] - d[1]) / 3, near
+
+
+def check_derivatives(source: str, program, seed: int, jit: bool = True, min_size: int = 1,
+                      max_size: int = 4) -> Outcome:
+    """The checks of the module docstring on one draw of inputs (`seed`)."""
+    try:
+        return _check(source, program, seed, jit, min_size, max_size)
+    except Skip as s:
+        return s.outcome
+
+
+def _check(source, program, seed, jit, min_size, max_size) -> Outcome:
+    rng = np.random.default_rng(seed)
+    funcs = program.checker.funcs
+    x = funcs["jf"].params[-1].name.removeprefix("t_")
+    k = [p.name for p in funcs["f"].params].index(x)
+    dtype = funcs["f"].params[k].type.dtype
+    # the rounding the checks allow for: f32's if any value of the program may be f32
+    precision = "f32" if "f32" in source else dtype
+    args = inputs_for(program, "f", rng, 0.0, min_size, max_size)
+    if args is None:
+        return Outcome("ok", info={"ran": 0})
+    u, w = direction(rng, args[k]), direction(rng, args[k])
+    run = Runner(source)
+    g = run("gf", *args)
+    value, dv = run("jf", *args, u)
+    g2, hu = run("hf", *args, u)
+    _, hw = run("hf", *args, w)
+    if not finite(g, value, dv, g2, hu, hw):
+        return Outcome("ok", info={"ran": 0, "why": "not finite"})
+    checks = [
+        ("jvp tangent vs <grad, u>", float(dv), dot(g, u), abs(float(dv)) + scale(g, u),
+         lambda: run.spread("jf", args + [u], lambda r: float(r[1])) + run.spread("gf", args, lambda r: dot(r[0], u))),
+        ("<w, H u> vs <u, H w>", dot(w, hu), dot(u, hw), scale(w, hu) + scale(u, hw),
+         lambda: run.spread("hf", args + [u], lambda r: dot(w, r[1])) + run.spread("hf", args + [w], lambda r: dot(u, r[1]))),
+        ("hf's gradient vs gf", dot(g2, w), dot(g, w), scale(g2, w) + scale(g, w),
+         lambda: run.spread("hf", args + [u], lambda r: dot(r[0], w)) + run.spread("gf", args, lambda r: dot(r[0], w))),
+    ]
+    for name, lhs, rhs, magnitude, spread in checks:
+        bad = agree(name, lhs, rhs, magnitude, precision, spread)
+        if bad:
+            return bad
+    info = {"ran": 1, "nonzero": dot(g, u) != 0.0, "second": dot(w, hu) != 0.0, "fd": 0}
+    if dtype == "f64" and funcs["f"].returns[0].dtype == "f64":
+        for name, fname, pick, exact, magnitude in (
+                ("grad vs finite differences", "f", float, dot(g, u), scale(g, u)),
+                ("hvp vs finite differences of <w, grad>", "gf", lambda r: dot(w, r), dot(w, hu), scale(w, hu))):
+            fd = finite_difference(run, fname, args, k, u, pick)
+            info["fd"] += fd is not None
+            if fd is not None and abs(fd[0] - exact) > fd[1] + FD_RTOL * (abs(fd[0]) + magnitude) + 1e-12:
+                return finding("derivative", f"{name}: {exact!r} vs {fd[0]!r} (that within {fd[1]:.3g})", name)
+    if jit:
+        out = differential(source, "hf", args + [u])
+        if out.status == "finding":
+            out.info["function"] = "hf"
+            return out
+    return Outcome("ok", info=info)
