@@ -91,13 +91,21 @@ class LoomFunctions(InterpreterFunctions):
         return ()
 
 
+# The ops whose float results round (the others — max, min, abs, neg, select, shape ops, constants,
+# comparisons — give exactly one of their operands' values or a constant): what `noise` perturbs.
+ROUNDING = frozenset({loom.AddOp, loom.SubOp, loom.MulOp, loom.DivOp, loom.FloorDivOp, loom.RemOp, loom.PowOp,
+                      loom.ExpOp, loom.LogOp, loom.SqrtOp, loom.RsqrtOp, loom.TanhOp, loom.SigmoidOp, loom.GeluOp,
+                      loom.SinOp, loom.CosOp, loom.ConvertOp, loom.MatmulOp, loom.SumOp, loom.MeanOp, loom.ProdOp})
+
+
 def _located(run):
     """Run an op's semantics; its errors (and an allocation that does not fit) at its location.
-    With `noise` set on the functions, each result goes through it (see `run_function`)."""
+    With `noise` set on the functions, each result of an op that rounds goes through it (see
+    `run_function`)."""
     def located(self, interp, op, args):
         try:
             out = run(op, args)
-            return out if self.noise is None else tuple(self.noise(v) for v in out)
+            return out if self.noise is None or type(op) not in ROUNDING else tuple(self.noise(v) for v in out)
         except EvalError as e:
             raise fail(op, str(e)) from None
         except MemoryError:
@@ -155,9 +163,11 @@ class LoomInterpreter(Interpreter):
 def run_function(module: ModuleOp, name: str, args: list[Any], noise: Callable[[Any], Any] | None = None) -> tuple:
     """Run `@name` of `module` on NumPy arguments; returns its results as a tuple.
 
-    `noise` (Monte Carlo arithmetic, for tests): every result of a loom op is replaced by
-    `noise(result)` — e.g. a random relative perturbation of one rounding error, so that the
-    spread of a few such runs measures how much rounding can move each result of this program."""
+    `noise` (Monte Carlo arithmetic, for tests): every result of a loom op that rounds (`ROUNDING`)
+    is replaced by `noise(result)` — e.g. a random relative perturbation of one rounding error, so
+    that the spread of a few such runs measures how much rounding can move each result of this
+    program. Exact ops are left alone: a perturbed `max` would equal none of its operands, and the
+    derivative of `max` (the gradient shared among the elements equal to it) would divide by zero."""
     interp = LoomInterpreter(module)
     fns = LoomFunctions()
     fns.noise = noise
