@@ -246,6 +246,38 @@ def main(x: f64[4], w: f64[4]) -> f64[4]:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_checkpoint_recomputes_ops_of_constants(mode):
+    """A `@checkpoint`ed function whose recomputed ops read constants (`sum(full(…))`, a product of
+    two constant tensors): the constants are rematerialized in the backward pass with the ops that
+    read them, first and second order (fuzz finding checkpoint_constant_operand: invalid IR after
+    ad-differentiate)."""
+    src = """
+@checkpoint
+def g(a: f64, v: f64[3]) -> f64:
+    return a * sum(exp(full((3,), 0.25, f64))) + a ** (full((3,), 0.5, f64) @ ones((3,), f64)) + sum(v * full((3,), 2.0, f64))
+
+def f(x: f64, v: f64[3]) -> f64:
+    return x * g(x, v) + g(2.0 * x, v * x)
+
+gf = grad(f, wrt=(x, v))
+hf = jvp(gf, wrt=x)
+"""
+    p = load(src, mode)
+    c, x, v = 3 * np.exp(0.25), 1.3, np.array([0.5, -1.0, 2.0])
+
+    def f(x, v):
+        def g(a, v):
+            return a * c + a ** 1.5 + 2 * np.sum(v)
+        return x * g(x, v) + g(2 * x, v * x)
+    gx, gv = p.gf(x, v)
+    np.testing.assert_allclose(gx, fd_grad(lambda t: f(float(t), v), x), rtol=1e-7)
+    np.testing.assert_allclose(gv, 2 * x + 2 * x, rtol=1e-12)  # d/dv of 2x·sum(v) + 2·sum(v·x)
+    eps = 1e-5
+    second = (p.gf(x + eps, v)[0] - p.gf(x - eps, v)[0]) / (2 * eps)
+    np.testing.assert_allclose(p.hf(x, v, 1.0)[2], second, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_stop_gradient_and_where_conventions(mode):
     src = """
 def f(x: f64[4]) -> f64:

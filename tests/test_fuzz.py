@@ -91,16 +91,16 @@ DERIVED = """def f(x: f64[3, 4], y: f64[4]) -> f64:
         h = h * x[i, 0] + h
     return sum(tanh(h) * h)
 
-jf = jvp(f, wrt=x)
-gf = grad(f, wrt=x)
-hf = jvp(gf, wrt=x)
+jf = jvp(f, wrt=(x, y))
+gf = grad(f, wrt=(x, y))
+hf = jvp(gf, wrt=(x, y))
 """
 
 
 def test_derivative_checks_hold_and_catch_a_wrong_rule(monkeypatch):
-    """The derivative checks (tests/fuzz/derivatives.py) pass on a program through a loop, and find a
-    wrong JVP rule (the same in both modes and in reverse mode: only finite differences see it) and
-    a wrong transpose rule (forward and reverse then disagree)."""
+    """The derivative checks (tests/fuzz/derivatives.py) pass on a program through a loop (two `wrt`
+    parameters), and find a wrong JVP rule (the same in both modes and in reverse mode: only finite
+    differences see it) and a wrong transpose rule (forward and reverse then disagree)."""
     from compiler.passes.autodiff import jvp_rules, transpose_rules
     from dialects import loom
     from tests.fuzz.derivatives import check_derivatives
@@ -109,7 +109,7 @@ def test_derivative_checks_hold_and_catch_a_wrong_rule(monkeypatch):
         return check_derivatives(source, check(source)[0], seed=0, jit=False)
 
     out = derivatives(DERIVED)
-    assert out.status == "ok" and out.info == {"ran": 1, "nonzero": True, "second": True, "fd": 2}, out
+    assert out.status == "ok" and out.info == {"ran": 1, "wrt": 2, "nonzero": True, "second": True, "fd": 2}, out
     monkeypatch.setitem(jvp_rules.JVP, loom.SinOp, jvp_rules._scale(lambda b, x, r: b.un(loom.SinOp, x)))
     out = derivatives(DERIVED)
     assert (out.status, out.signature) == ("finding", "derivative: grad vs finite differences"), out

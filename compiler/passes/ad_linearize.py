@@ -165,35 +165,37 @@ class Splitter:
         for a, b in zip(op.results, new.results):
             vmap[a] = b
 
-    def recompute(self, res: list[SSAValue], src: Block) -> tuple[list[SSAValue], list[Operation]]:
+    def recompute(self, res: list[SSAValue], src: Block) -> tuple[list[SSAValue], list[Operation], list[SSAValue]]:
         """`@checkpoint`: a residual made by an op from a checkpointed function (tagged by the
         inliner) is recomputed in the linear program from that op's own inputs instead of being
-        taped. Returns the residuals still taped and the ops to recompute, in order."""
+        taped. Returns the residuals still taped, the ops to recompute, in order, and the constants
+        to rematerialize (the residuals' and the recomputed ops' operands': `sum(full(…))`)."""
         taped: dict[SSAValue, None] = {}
         again: dict[Operation, None] = {}
+        remats: dict[SSAValue, None] = {}
 
         def need(v: SSAValue) -> None:
             o = v.owner
-            if isinstance(o, Operation) and CHECKPOINT in o.attributes and not o.regions \
-                    and o.parent_block() is src and not remat(v):
+            if remat(v):
+                remats[v] = None
+            elif isinstance(o, Operation) and CHECKPOINT in o.attributes and not o.regions \
+                    and o.parent_block() is src:
                 for x in o.operands:
                     if x not in self.linear:
                         need(x)
                 again[o] = None
-            elif not remat(v):
+            else:
                 taped[v] = None
 
         for v in res:
             need(v)
         order = {o: i for i, o in enumerate(src.ops)}
-        return list(taped), sorted(again, key=lambda o: order[o])
+        return list(taped), sorted(again, key=lambda o: order[o]), list(remats)
 
     def split(self, src: Block, fdst: Block, ldst: Block, ftape: SSAValue, ltape: SSAValue, lin_k: list[int]):
         """Split `src` (without its terminator, whose operands at `lin_k` are linear results)
         into `fdst`/`ldst`; returns the tapes after it."""
-        res = self.residuals(src, lin_k)
-        remats = [v for v in res if remat(v)]
-        res, again = self.recompute(res, src)
+        res, again, remats = self.recompute(self.residuals(src, lin_k), src)
         order = {v: i for i, v in enumerate(list(src.args) + [r for o in src.ops for r in o.results])}
         res = sorted(set(res), key=lambda v: order.get(v, -1))  # values from outside the block first
         for v in remats:

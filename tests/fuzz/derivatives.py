@@ -2,7 +2,8 @@
 modes? (`oracle.differential` runs a `grad` compiled and in the reference executor, but both run
 the same `ad-differentiate` output, so a wrong rule is wrong in both.)
 
-A program from `gen.generate(derivative=True)` has a float-scalar `f` of a float parameter `x`,
+A program from `gen.generate(derivative=True)` has a float-scalar `f` of a float parameter `x` (or
+of two: `wrt=(x, y)`, then x below stands for the pair and ⟨·,·⟩ sums over both),
 `jf = jvp(f, wrt=x)`, `gf = grad(f, wrt=x)` and `hf = jvp(gf, wrt=x)`. On random inputs, with random
 directions u and w of x's type, run by the reference executor:
 
@@ -31,8 +32,8 @@ import numpy as np
 
 import compiler
 from compiler.diagnostics import LoomError, LoomRuntimeError
-from tests.fuzz.oracle import (NP, SPREAD, Outcome, differential, finding, inputs_for, noisy_references,
-                               unexpected)
+from tests.fuzz.oracle import (NP, SPREAD, Outcome, differential, finding, inputs_for, located,
+                               noisy_references, unexpected)
 
 RTOL = {"f32": 1e-3, "f64": 1e-9}
 FD_STEP = 1e-4  # finite differences: h = FD_STEP · max(1, |x|) / max|u|, then h/2 and h/4
@@ -43,13 +44,14 @@ def _f64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def dot(a, b) -> float:
-    return float(np.sum(_f64(a) * _f64(b)))
+def dot(a: list, b: list) -> float:
+    """⟨a, b⟩ of two lists of arrays (one per `wrt` parameter)."""
+    return sum(float(np.sum(_f64(x) * _f64(y))) for x, y in zip(a, b, strict=True))
 
 
-def scale(a, b) -> float:
+def scale(a: list, b: list) -> float:
     """Σ|a·b|: the magnitude of ⟨a, b⟩'s terms (what its rounding is relative to)."""
-    return float(np.sum(np.abs(_f64(a) * _f64(b))))
+    return sum(float(np.sum(np.abs(_f64(x) * _f64(y)))) for x, y in zip(a, b, strict=True))
 
 
 def finite(*xs) -> bool:
@@ -63,10 +65,19 @@ def direction(rng: np.random.Generator, like) -> np.ndarray:
 
 
 class Skip(Exception):
-    """This program, on these inputs, is not checked (with the Outcome to report)."""
+    """This program, on these inputs, is not checked further (with the Outcome to report)."""
 
     def __init__(self, outcome: Outcome):
         self.outcome = outcome
+
+
+def error_outcome(e: LoomError, source: str, stage: str) -> Outcome:
+    """A run-time error skips the program; an error the checker or AD reports about it, too; an
+    internal error (invalid IR after a pass, …) or one not located in the text is a finding."""
+    bad = located(e, source, stage)
+    if bad:
+        return bad
+    return Outcome("runtime-error" if isinstance(e, LoomRuntimeError) else "rejected", type(e).__name__, e.message)
 
 
 class Runner:
@@ -79,10 +90,8 @@ class Runner:
     def __call__(self, fname: str, *args):
         try:
             return getattr(self.prog, fname)(*args)
-        except LoomRuntimeError as e:
-            raise Skip(Outcome("runtime-error", type(e).__name__, e.message)) from e
-        except LoomError as e:  # a generated program's derivative the checker or AD rejects
-            raise Skip(Outcome("rejected", type(e).__name__, e.message)) from e
+        except LoomError as e:  # an internal error, or one without its place, is a finding
+            raise Skip(error_outcome(e, self.source, f"eager {fname}")) from e
         except Exception as e:  # a crash is the finding
             raise Skip(unexpected(f"eager {fname}", e)) from e
 
@@ -106,22 +115,26 @@ def agree(name: str, lhs: float, rhs: float, magnitude: float, dtype: str, sprea
                    f"{magnitude:.3g}, rounding moves the two sides by {moved:.3g})", name)
 
 
-def central(run: Runner, fname: str, args: list, k: int, u, h: float, pick) -> float:
-    x = _f64(args[k])
-    hi, lo = list(args), list(args)
-    hi[k] = np.asarray(x + h * _f64(u), dtype=np.asarray(args[k]).dtype)
-    lo[k] = np.asarray(x - h * _f64(u), dtype=np.asarray(args[k]).dtype)
-    if not np.asarray(args[k]).shape:
-        hi[k], lo[k] = hi[k][()], lo[k][()]
-    return (pick(run(fname, *hi)) - pick(run(fname, *lo))) / (2 * h)
+def central(run: Runner, fname: str, args: list, ks: list, u: list, h: float, pick) -> float:
+    """The central difference of `pick(fname(…))` along u (the parameters at `ks` moved) at step h."""
+    def moved(sign):
+        out = list(args)
+        for k, d in zip(ks, u, strict=True):
+            x = np.asarray(args[k])
+            out[k] = np.asarray(_f64(x) + sign * h * _f64(d), dtype=x.dtype)
+            out[k] = out[k] if x.shape else out[k][()]
+        return out
+    return (pick(run(fname, *moved(1))) - pick(run(fname, *moved(-1)))) / (2 * h)
 
 
-def finite_difference(run: Runner, fname: str, args: list, k: int, u, pick) -> tuple[float, float] | None:
+def finite_difference(run: Runner, fname: str, args: list, ks: list, u: list, pick) -> tuple[float, float] | None:
     """Richardson's extrapolation of central differences along u at h, h/2, h/4, and a bound on its
     error; None where f is not smooth near x (a branch, a cast to an integer, a kink within the
     step, rounding larger than the step's effect): there the differences do not shrink as h²."""
-    h = FD_STEP * max(1.0, float(np.max(np.abs(_f64(args[k]))))) / max(float(np.max(np.abs(_f64(u)))), 1e-300)
-    d = [central(run, fname, args, k, u, h / m, pick) for m in (1, 2, 4)]
+    big = max(float(np.max(np.abs(_f64(args[k])), initial=0.0)) for k in ks)
+    step = max(float(np.max(np.abs(_f64(d)), initial=0.0)) for d in u)
+    h = FD_STEP * max(1.0, big) / max(step, 1e-300)
+    d = [central(run, fname, args, ks, u, h / m, pick) for m in (1, 2, 4)]
     if not finite(*d):
         return None
     size = max(abs(x) for x in d) + 1e-300
@@ -144,50 +157,55 @@ def check_derivatives(source: str, program, seed: int, jit: bool = True, min_siz
 def _check(source, program, seed, jit, min_size, max_size) -> Outcome:
     rng = np.random.default_rng(seed)
     funcs = program.checker.funcs
-    x = funcs["jf"].params[-1].name.removeprefix("t_")
-    k = [p.name for p in funcs["f"].params].index(x)
-    dtype = funcs["f"].params[k].type.dtype
+    n = len(funcs["jf"].params) - len(funcs["f"].params)  # the wrt parameters: jf's tangents
+    names = [p.name.removeprefix("t_") for p in funcs["jf"].params[-n:]]
+    ks = [[p.name for p in funcs["f"].params].index(x) for x in names]
+    dtype = funcs["f"].returns[0].dtype
     args = inputs_for(program, "f", rng, 0.0, min_size, max_size)
     if args is None:
         return Outcome("ok", info={"ran": 0})
-    u, w = direction(rng, args[k]), direction(rng, args[k])
+    u = [direction(rng, args[k]) for k in ks]
+    w = [direction(rng, args[k]) for k in ks]
     run = Runner(source)
     # the rounding the checks allow for: f32's if the second-order code has any f32 value
-    # (a cast, or a builtin's default element type), else x's type's
+    # (a cast, or a builtin's default element type), else f's type's
     try:
-        ir = str(run.prog.hf.lower(*args, u).module("none"))
+        ir = str(run.prog.hf.lower(*args, *u).module("none"))
     except LoomError as e:
-        return Outcome("rejected", type(e).__name__, e.message)
+        return error_outcome(e, source, "lower hf")
     precision = "f32" if "f32" in ir else dtype
-    g = run("gf", *args)
-    value, dv = run("jf", *args, u)
-    g2, hu = run("hf", *args, u)
-    _, hw = run("hf", *args, w)
-    if not finite(g, value, dv, g2, hu, hw):
+
+    def grads(r):  # gf's results as a list
+        return list(r) if n > 1 else [r]
+    g = grads(run("gf", *args))
+    value, dv = run("jf", *args, *u)
+    hfu, hfw = run("hf", *args, *u), run("hf", *args, *w)
+    g2, hu, hw = list(hfu[:n]), list(hfu[n:]), list(hfw[n:])
+    if not finite(*g, value, dv, *g2, *hu, *hw):
         return Outcome("ok", info={"ran": 0, "why": "not finite"})
     checks = [
         ("jvp tangent vs <grad, u>", float(dv), dot(g, u), abs(float(dv)) + scale(g, u),
-         lambda: run.spread("jf", args + [u], lambda r: float(r[1])) + run.spread("gf", args, lambda r: dot(r[0], u))),
+         lambda: run.spread("jf", args + u, lambda r: float(r[1])) + run.spread("gf", args, lambda r: dot(r, u))),
         ("<w, H u> vs <u, H w>", dot(w, hu), dot(u, hw), scale(w, hu) + scale(u, hw),
-         lambda: run.spread("hf", args + [u], lambda r: dot(w, r[1])) + run.spread("hf", args + [w], lambda r: dot(u, r[1]))),
+         lambda: run.spread("hf", args + u, lambda r: dot(w, r[n:])) + run.spread("hf", args + w, lambda r: dot(u, r[n:]))),
         ("hf's gradient vs gf", dot(g2, w), dot(g, w), scale(g2, w) + scale(g, w),
-         lambda: run.spread("hf", args + [u], lambda r: dot(r[0], w)) + run.spread("gf", args, lambda r: dot(r[0], w))),
+         lambda: run.spread("hf", args + u, lambda r: dot(r[:n], w)) + run.spread("gf", args, lambda r: dot(r, w))),
     ]
     for name, lhs, rhs, magnitude, spread in checks:
         bad = agree(name, lhs, rhs, magnitude, precision, spread)
         if bad:
             return bad
-    info = {"ran": 1, "nonzero": dot(g, u) != 0.0, "second": dot(w, hu) != 0.0, "fd": 0}
+    info = {"ran": 1, "wrt": n, "nonzero": dot(g, u) != 0.0, "second": dot(w, hu) != 0.0, "fd": 0}
     if precision == "f64":  # (an f32 value inside, `cos(f64(f32(x)))`, makes f a staircase at 1e-7)
         for name, fname, pick, exact, magnitude in (
                 ("grad vs finite differences", "f", float, dot(g, u), scale(g, u)),
-                ("hvp vs finite differences of <w, grad>", "gf", lambda r: dot(w, r), dot(w, hu), scale(w, hu))):
-            fd = finite_difference(run, fname, args, k, u, pick)
+                ("hvp vs finite differences of <w, grad>", "gf", lambda r: dot(w, grads(r)), dot(w, hu), scale(w, hu))):
+            fd = finite_difference(run, fname, args, ks, u, pick)
             info["fd"] += fd is not None
             if fd is not None and abs(fd[0] - exact) > fd[1] + FD_RTOL * (abs(fd[0]) + magnitude) + 1e-12:
                 return finding("derivative", f"{name}: {exact!r} vs {fd[0]!r} (that within {fd[1]:.3g})", name)
     if jit:
-        out = differential(source, "hf", args + [u])
+        out = differential(source, "hf", args + u)
         if out.status == "finding":
             out.info["function"] = "hf"
             return out

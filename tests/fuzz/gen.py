@@ -209,9 +209,10 @@ def random_param_type(r: random.Random, symbols: tuple) -> Ty:
 def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: bool = False,
              struct: bool = False) -> Generated:
     """A random well-typed program with helpers and an entry `f`, reproducibly from `seed`. With
-    `derivative`, `f` returns a float scalar that depends on a float parameter `xk`, and the entry
-    is `df = grad(f, wrt=xk)` or `value_and_grad`; `jf = jvp(f, wrt=xk)`, `gf = grad(f, wrt=xk)` and
-    `hf = jvp(gf, wrt=xk)` (forward over reverse) are bound too, for the derivative checks of
+    `derivative`, `f` returns a float scalar that depends on a float parameter `xk` (sometimes on
+    two, `wrt=(xk, xj)`), and the entry is `df = grad(f, wrt=xk)` or `value_and_grad`;
+    `jf = jvp(f, wrt=xk)`, `gf = grad(f, wrt=xk)` and `hf = jvp(gf, wrt=xk)` (forward over reverse)
+    are bound too, for the derivative checks of
     `derivatives.py`. With `struct` (and not `derivative`), `f` also
     takes a struct `p: S` and returns structs built by leafwise arithmetic, update and literal."""
     r = random.Random(seed)
@@ -227,12 +228,17 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
         ret = fg.expr(result)
         sig = ", ".join(f"{n}: {t}" for n, t in params)
         name = f"g{h}"
-        chunks.append(f"def {name}({sig}) -> {result}:\n" + "\n".join(fg.lines + [f"    return {ret}"]) + "\n")
+        # in a derivative program a helper is sometimes `@checkpoint`ed (recomputed in the backward pass)
+        deco = "@checkpoint\n" if derivative and r.random() < 0.3 else ""
+        chunks.append(f"{deco}def {name}({sig}) -> {result}:\n" + "\n".join(fg.lines + [f"    return {ret}"]) + "\n")
         helpers.append(Helper(name, params, result))
     params = [(f"x{j}", random_param_type(r, SYMBOLS)) for j in range(r.randint(1, 4))]
-    if derivative:
+    if derivative:  # one float parameter to differentiate with respect to, sometimes two
         k = r.randrange(len(params))
         params[k] = (params[k][0], Ty(r.choice(FLOATS), params[k][1].shape))
+        second = [j for j in range(len(params)) if j != k and r.random() < 0.4][:1]
+        for j in second:
+            params[j] = (params[j][0], Ty(r.choice(FLOATS), params[j][1].shape))
     fg = FunctionGen(r, helpers, dict(params), SYMBOLS, max_depth=max_depth)
     sig = ", ".join(f"{n}: {t}" for n, t in params)
     fields = []
@@ -249,11 +255,13 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
     fg.block(r.randint(1, statements), 1, 0)
     if derivative:
         x, t = params[k]
-        fg.emit(f"return sum({x} * {fg.expr(t)}) + {t.dtype}(sum({fg.expr(Ty(t.dtype, ()))}))", 1)
+        more = "".join(f" + {t.dtype}(sum({params[j][0]} * {fg.expr(params[j][1])}))" for j in second)
+        fg.emit(f"return sum({x} * {fg.expr(t)}){more} + {t.dtype}(sum({fg.expr(Ty(t.dtype, ()))}))", 1)
         transform = r.choice(["grad", "value_and_grad"])
+        wrt = x if not second else f"({x}, {', '.join(params[j][0] for j in second)})"
         chunks.append(f"def f({sig}) -> {t.dtype}:\n" + "\n".join(fg.lines) + "\n")
-        chunks.append(f"df = {transform}(f, wrt={x})\n")
-        chunks.append(f"jf = jvp(f, wrt={x})\ngf = grad(f, wrt={x})\nhf = jvp(gf, wrt={x})\n")
+        chunks.append(f"df = {transform}(f, wrt={wrt})\n")
+        chunks.append(f"jf = jvp(f, wrt={wrt})\ngf = grad(f, wrt={wrt})\nhf = jvp(gf, wrt={wrt})\n")
         return Generated("\n".join(chunks), seed, "df")
     live = sorted(fg.env)
     outs = r.sample(live, min(len(live), r.randint(1, 3)))
