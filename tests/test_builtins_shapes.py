@@ -312,6 +312,29 @@ def test_softmax_sums_to_one_positional_axis(pipeline):
     check(got, np.ones(6), "f64")
 
 
+def test_the_softmax_shift_is_exact_in_every_mode(pipeline):
+    """The shift by the maximum is never contracted with the multiply that made its operand: the
+    largest element of a row shifts to exactly 0, so log_softmax <= 0 with 0 at a dominant element,
+    softmax <= 1, logsumexp >= max. (Here `y * y - max` in the fused row loop — with `sum(y)` beside
+    it — became an FMA, which subtracts from the exact square: log_softmax was +0.0053 where the
+    square was 131104, a probability above 1; fuzz finding softmax_shift_contracted.)"""
+    x = np.random.default_rng(0).uniform(-3, 3, (8, 4)).astype(np.float32)
+    p = load("""
+def f(x: f32[8, 4]) -> (f32[8, 4], f32[8, 4], f32[8], f32[8, 1]):
+    y = 1.5 ** 0.25 + (-x / layer_norm(x, axis=-2))
+    yy = y * y
+    return log_softmax(yy, axis=1), softmax(yy, axis=1), logsumexp(yy, axis=1), f32(sum(y, axis=1, keepdims=true))
+def squares(x: f32[8, 4]) -> f32[8, 4]:
+    y = 1.5 ** 0.25 + (-x / layer_norm(x, axis=-2))
+    return y * y
+""", pipeline)
+    ls, sm, lse, _ = p.f(x)
+    yy = p.squares(x)
+    assert np.all(ls <= 0) and np.all(sm <= 1) and np.all(lse >= yy.max(axis=1)), (ls.max(), sm.max())
+    dominant = np.sort(yy, axis=1)[:, -1] - np.sort(yy, axis=1)[:, -2] > 20  # the others underflow
+    assert dominant.sum() >= 3 and np.all(ls.max(axis=1)[dominant] == 0), ls.max(axis=1)
+
+
 def _ref_cross_entropy(z, y):
     lp = _ref_log_softmax(z.astype(np.float64), -1)
     picked = np.take_along_axis(lp, np.asarray(y)[..., None].astype(np.int64), axis=-1)[..., 0]

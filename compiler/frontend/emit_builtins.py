@@ -6,7 +6,7 @@ emitted as compositions of loom ops.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import i64
+from xdsl.dialects.builtin import UnitAttr, i64
 
 from compiler.frontend import ast as A
 from compiler.frontend.builtins import BUILTINS, bind_args
@@ -136,6 +136,14 @@ def _bin(g, cls, x, y, span):
     return g.add(cls(x, y, loom.make_type(loom.element_type(x.type), shape)), span).results[0]
 
 
+def _shift(g, x, m, span):
+    """x - max(x), never contracted with the multiply that made x (`loom.NO_CONTRACT`): the largest
+    element's shifted value is exactly 0 in compiled code too."""
+    shifted = _bin(g, loom.SubOp, x, m, span)
+    shifted.owner.attributes[loom.NO_CONTRACT] = UnitAttr()
+    return shifted
+
+
 def emit_nn(g, e, info, a):
     name, ax, sp = e.func.id, info.extra["axis"], e.span
     x = g.expr_as(a["x"], info.extra["dtype"])
@@ -146,7 +154,7 @@ def emit_nn(g, e, info, a):
         eps = g.const(1e-5, info.extra["dtype"], sp)
         return _bin(g, loom.MulOp, d, g.add(loom.RsqrtOp(_bin(g, loom.AddOp, var, eps, sp)), sp).results[0], sp)
     m = _red(g, loom.MaxOp, x, ax, sp)
-    shifted = _bin(g, loom.SubOp, x, m, sp)
+    shifted = _shift(g, x, m, sp)
     ex = g.add(loom.ExpOp(shifted), sp).results[0]
     s = _red(g, loom.SumOp, ex, ax, sp)
     if name == "softmax":  # one division per row, a multiply per element
@@ -165,7 +173,7 @@ def emit_cross_entropy(g, e, info, a):
     shape = list(loom.shape_of(z.type))
     ax = len(shape) - 1
     m = _red(g, loom.MaxOp, z, ax, sp)
-    shifted = _bin(g, loom.SubOp, z, m, sp)
+    shifted = _shift(g, z, m, sp)
     lse = g.add(loom.LogOp(_red(g, loom.SumOp, g.add(loom.ExpOp(shifted), sp).results[0], ax, sp)), sp).results[0]
     logp = _bin(g, loom.SubOp, shifted, lse, sp)
     oh = one_hot(g, g.expr_as(a["labels"], info.extra["ydt"]), shape[-1], TensorT(dt, tuple(shape)), sp)

@@ -67,7 +67,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from compiler.passes.llvm_types import constant, convert_type, icmp, int_attr, with_location
-from dialects import arith_ext, llvm_ext
+from dialects import arith_ext, llvm_ext, loom
 
 
 def _scalar(t: Attribute) -> bool:
@@ -87,9 +87,11 @@ def _make(cls: type[Operation], operands: list[SSAValue], result: Attribute, **p
 
 
 def fastmath_of(op: Operation) -> llvm.FastMathAttr:
-    """`contract` + the op's own fast-math flags."""
+    """`contract` + the op's own fast-math flags (no `contract` on an op marked `loom.NO_CONTRACT`)."""
     fm = getattr(op, "fastmath", None)
     flags = {FastMathFlag(f) for f in fm.data} if fm is not None else set()
+    if loom.NO_CONTRACT in op.attributes:
+        return llvm.FastMathAttr(flags - {FastMathFlag.ALLOW_CONTRACT})
     return llvm.FastMathAttr(flags | {FastMathFlag.ALLOW_CONTRACT})
 
 

@@ -455,6 +455,8 @@ def _assert(e: Emitter, op: loom.AssertOp) -> list[SSAValue]:
 # `loom.print` is not here: it stays until `convert-print-to-llvm`.
 LOWERINGS: dict[type, Callable[[Emitter, Operation], list[SSAValue]]] = {
     **{cls: _elementwise(fn) for cls, fn in S.BINARY.items()},
+    loom.SubOp: lambda e, op: [elementwise(e, op, S.sub_not_contracted if loom.NO_CONTRACT in op.attributes
+                                           else S.BINARY[loom.SubOp], op.operands)],
     **{cls: _elementwise(fn) for cls, fn in S.UNARY.items()},
     loom.CmpOp: lambda e, op: [elementwise(e, op, lambda be, a, b: be.cmp(op.predicate.data, a, b), op.operands)],
     loom.SelectOp: _elementwise(lambda be, c, a, b: be.select(c, a, b)),

@@ -15,6 +15,7 @@ from xdsl.dialects import arith, math, scf
 from xdsl.dialects.builtin import (
     Float64Type,
     IndexType,
+    UnitAttr,
     i1,
     i64,
 )
@@ -25,6 +26,13 @@ from dialects.arith_ext import RemFOp
 from compiler.passes.emitter import CONTRACT, Emitter, is_bool_t, is_float_t
 
 # ---------------------------------------------------------------- binary ops
+def sub_not_contracted(e: Emitter, a, b):
+    """`a - b` for a `loom.sub` marked `loom.NO_CONTRACT` (a float subtraction: the softmax shift)."""
+    op = arith.SubfOp(a, b)
+    op.attributes[loom.NO_CONTRACT] = UnitAttr()
+    return e.add(op)
+
+
 def _add(e: Emitter, a, b):
     return e.add(arith.AddfOp(a, b, CONTRACT) if is_float_t(a.type) else arith.AddiOp(a, b))
 

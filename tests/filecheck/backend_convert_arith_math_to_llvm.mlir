@@ -53,3 +53,16 @@ func.func @s(%a: f32, %b: f32, %i: i64, %j: i64) -> f32 {
   %e = math.sqrt %t : f32
   func.return %e : f32
 }
+
+// The softmax family's shift by the maximum (`loom.no_contract`, dialects/loom.py: NO_CONTRACT) gets
+// no `contract`, so LLVM cannot fuse it with the multiply that made its operand: the product is
+// rounded before the maximum is subtracted, and the largest element shifts to exactly 0.
+// ARITH-LABEL: func.func @shift(%y: f32, %m: f32) -> f32 {
+// ARITH-NEXT:    [[SQ:%.*]] = llvm.fmul %y, %y {fastmathFlags = #llvm.fastmath<contract>} : f32
+// ARITH-NEXT:    [[D:%.*]] = llvm.fsub [[SQ]], %m : f32
+// ARITH-NEXT:    func.return [[D]] : f32
+func.func @shift(%y: f32, %m: f32) -> f32 {
+  %sq = arith.mulf %y, %y fastmath<contract> : f32
+  %d = arith.subf %sq, %m {loom.no_contract} : f32
+  func.return %d : f32
+}
