@@ -3,7 +3,8 @@ modes? (`oracle.differential` runs a `grad` compiled and in the reference execut
 the same `ad-differentiate` output, so a wrong rule is wrong in both.)
 
 A program from `gen.generate(derivative=True)` has a float-scalar `f` of a float parameter `x` (or
-of two: `wrt=(x, y)`, then x below stands for the pair and ⟨·,·⟩ sums over both),
+of two, or of one and a struct of floats: `wrt=(x, p)`, then x below stands for all of them and
+⟨·,·⟩ sums over every array),
 `jf = jvp(f, wrt=x)`, `gf = grad(f, wrt=x)` and `hf = jvp(gf, wrt=x)`. On random inputs, with random
 directions u and w of x's type, run by the reference executor:
 
@@ -44,6 +45,20 @@ def _f64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def leaves(xs) -> list:
+    """The arrays of a list of values, a struct's (a dict argument, a result with `_asdict`) in
+    field order: the order of `noisy_references`' flat results."""
+    out = []
+    for x in xs:
+        if isinstance(x, dict):
+            out += leaves(x.values())
+        elif hasattr(x, "_asdict"):
+            out += leaves(x._asdict().values())
+        else:
+            out.append(x)
+    return out
+
+
 def dot(a: list, b: list) -> float:
     """⟨a, b⟩ of two lists of arrays (one per `wrt` parameter)."""
     return sum(float(np.sum(_f64(x) * _f64(y))) for x, y in zip(a, b, strict=True))
@@ -58,10 +73,22 @@ def finite(*xs) -> bool:
     return all(np.all(np.isfinite(_f64(x))) for x in xs)
 
 
-def direction(rng: np.random.Generator, like) -> np.ndarray:
+def direction(rng: np.random.Generator, like):
+    """A random direction of `like`'s type (a dict of them for a struct)."""
+    if isinstance(like, dict):
+        return {k: direction(rng, v) for k, v in like.items()}
     a = np.asarray(like)
     d = rng.standard_normal(a.shape).astype(a.dtype)
     return d if a.shape else a.dtype.type(d)
+
+
+def moved(x, d, step: float):
+    """x + step·d, of x's type (a struct: field by field)."""
+    if isinstance(x, dict):
+        return {k: moved(x[k], d[k], step) for k in x}
+    a = np.asarray(x)
+    out = np.asarray(_f64(a) + step * _f64(d), dtype=a.dtype)
+    return out if a.shape else out[()]
 
 
 class Skip(Exception):
@@ -117,22 +144,20 @@ def agree(name: str, lhs: float, rhs: float, magnitude: float, dtype: str, sprea
 
 def central(run: Runner, fname: str, args: list, ks: list, u: list, h: float, pick) -> float:
     """The central difference of `pick(fname(…))` along u (the parameters at `ks` moved) at step h."""
-    def moved(sign):
+    def at(sign):
         out = list(args)
         for k, d in zip(ks, u, strict=True):
-            x = np.asarray(args[k])
-            out[k] = np.asarray(_f64(x) + sign * h * _f64(d), dtype=x.dtype)
-            out[k] = out[k] if x.shape else out[k][()]
+            out[k] = moved(args[k], d, sign * h)
         return out
-    return (pick(run(fname, *moved(1))) - pick(run(fname, *moved(-1)))) / (2 * h)
+    return (pick(run(fname, *at(1))) - pick(run(fname, *at(-1)))) / (2 * h)
 
 
 def finite_difference(run: Runner, fname: str, args: list, ks: list, u: list, pick) -> tuple[float, float] | None:
     """Richardson's extrapolation of central differences along u at h, h/2, h/4, and a bound on its
     error; None where f is not smooth near x (a branch, a cast to an integer, a kink within the
     step, rounding larger than the step's effect): there the differences do not shrink as h²."""
-    big = max(float(np.max(np.abs(_f64(args[k])), initial=0.0)) for k in ks)
-    step = max(float(np.max(np.abs(_f64(d)), initial=0.0)) for d in u)
+    big = max(float(np.max(np.abs(_f64(a)), initial=0.0)) for a in leaves([args[k] for k in ks]))
+    step = max(float(np.max(np.abs(_f64(d)), initial=0.0)) for d in leaves(u))
     h = FD_STEP * max(1.0, big) / max(step, 1e-300)
     d = [central(run, fname, args, ks, u, h / m, pick) for m in (1, 2, 4)]
     if not finite(*d):
@@ -175,21 +200,23 @@ def _check(source, program, seed, jit, min_size, max_size) -> Outcome:
         return error_outcome(e, source, "lower hf")
     precision = "f32" if "f32" in ir else dtype
 
-    def grads(r):  # gf's results as a list
-        return list(r) if n > 1 else [r]
+    def grads(r):  # gf's results: their arrays, a struct's field by field
+        return leaves(list(r) if n > 1 else [r])
     g = grads(run("gf", *args))
     value, dv = run("jf", *args, *u)
-    hfu, hfw = run("hf", *args, *u), run("hf", *args, *w)
-    g2, hu, hw = list(hfu[:n]), list(hfu[n:]), list(hfw[n:])
+    hfu, hfw = leaves(run("hf", *args, *u)), leaves(run("hf", *args, *w))
+    m = len(g)  # arrays of the wrt parameters
+    g2, hu, hw = hfu[:m], hfu[m:], hfw[m:]
+    u, w, du, dw = leaves(u), leaves(w), u, w  # (du, dw: as arguments)
     if not finite(*g, value, dv, *g2, *hu, *hw):
         return Outcome("ok", info={"ran": 0, "why": "not finite"})
     checks = [
         ("jvp tangent vs <grad, u>", float(dv), dot(g, u), abs(float(dv)) + scale(g, u),
-         lambda: run.spread("jf", args + u, lambda r: float(r[1])) + run.spread("gf", args, lambda r: dot(r, u))),
+         lambda: run.spread("jf", args + du, lambda r: float(r[1])) + run.spread("gf", args, lambda r: dot(r, u))),
         ("<w, H u> vs <u, H w>", dot(w, hu), dot(u, hw), scale(w, hu) + scale(u, hw),
-         lambda: run.spread("hf", args + u, lambda r: dot(w, r[n:])) + run.spread("hf", args + w, lambda r: dot(u, r[n:]))),
+         lambda: run.spread("hf", args + du, lambda r: dot(w, r[m:])) + run.spread("hf", args + dw, lambda r: dot(u, r[m:]))),
         ("hf's gradient vs gf", dot(g2, w), dot(g, w), scale(g2, w) + scale(g, w),
-         lambda: run.spread("hf", args + u, lambda r: dot(r[:n], w)) + run.spread("gf", args, lambda r: dot(r, w))),
+         lambda: run.spread("hf", args + du, lambda r: dot(r[:m], w)) + run.spread("gf", args, lambda r: dot(r, w))),
     ]
     for name, lhs, rhs, magnitude, spread in checks:
         bad = agree(name, lhs, rhs, magnitude, precision, spread)
@@ -200,12 +227,12 @@ def _check(source, program, seed, jit, min_size, max_size) -> Outcome:
         for name, fname, pick, exact, magnitude in (
                 ("grad vs finite differences", "f", float, dot(g, u), scale(g, u)),
                 ("hvp vs finite differences of <w, grad>", "gf", lambda r: dot(w, grads(r)), dot(w, hu), scale(w, hu))):
-            fd = finite_difference(run, fname, args, ks, u, pick)
+            fd = finite_difference(run, fname, args, ks, du, pick)
             info["fd"] += fd is not None
             if fd is not None and abs(fd[0] - exact) > fd[1] + FD_RTOL * (abs(fd[0]) + magnitude) + 1e-12:
                 return finding("derivative", f"{name}: {exact!r} vs {fd[0]!r} (that within {fd[1]:.3g})", name)
     if jit:
-        out = differential(source, "hf", args + u)
+        out = differential(source, "hf", args + du)
         if out.status == "finding":
             out.info["function"] = "hf"
             return out

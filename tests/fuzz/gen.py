@@ -210,11 +210,12 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
              struct: bool = False) -> Generated:
     """A random well-typed program with helpers and an entry `f`, reproducibly from `seed`. With
     `derivative`, `f` returns a float scalar that depends on a float parameter `xk` (sometimes on
-    two, `wrt=(xk, xj)`), and the entry is `df = grad(f, wrt=xk)` or `value_and_grad`;
+    two, `wrt=(xk, xj)`; with `struct`, also on a struct `p: S` of floats, `wrt=(xk, p)`), and the
+    entry is `df = grad(f, wrt=xk)` or `value_and_grad`;
     `jf = jvp(f, wrt=xk)`, `gf = grad(f, wrt=xk)` and `hf = jvp(gf, wrt=xk)` (forward over reverse)
-    are bound too, for the derivative checks of
-    `derivatives.py`. With `struct` (and not `derivative`), `f` also
-    takes a struct `p: S` and returns structs built by leafwise arithmetic, update and literal."""
+    are bound too, for the derivative checks of `derivatives.py`. With `struct`, `f` also takes a
+    struct `p: S`, its fields read into variables; without `derivative` it returns structs built
+    by leafwise arithmetic, update and literal."""
     r = random.Random(seed)
     helpers: list[Helper] = []
     chunks: list[str] = []
@@ -242,10 +243,10 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
     fg = FunctionGen(r, helpers, dict(params), SYMBOLS, max_depth=max_depth)
     sig = ", ".join(f"{n}: {t}" for n, t in params)
     fields = []
-    if struct and not derivative:  # a struct parameter `p: S`, its fields read into variables
+    if struct:  # a struct parameter `p: S`, its fields read into variables
         dt = r.choice(FLOATS)
         fields = [(n, Ty(dt, random_param_type(r, SYMBOLS).shape)) for n in ("a", "b")]
-        if r.random() < 0.5:
+        if r.random() < 0.5 and not derivative:  # (differentiated: a struct of floats)
             fields[1] = ("b", random_param_type(r, SYMBOLS))
         chunks.append("struct S:\n" + "".join(f"    {n}: {t}\n" for n, t in fields))
         sig += ", p: S"
@@ -255,10 +256,12 @@ def generate(seed: int, max_depth: int = 3, statements: int = 6, derivative: boo
     fg.block(r.randint(1, statements), 1, 0)
     if derivative:
         x, t = params[k]
-        more = "".join(f" + {t.dtype}(sum({params[j][0]} * {fg.expr(params[j][1])}))" for j in second)
+        terms = [(params[j][0], params[j][1]) for j in second] + [(f"p_{n}", ft) for n, ft in fields]
+        more = "".join(f" + {t.dtype}(sum({v} * {fg.expr(vt)}))" for v, vt in terms)
         fg.emit(f"return sum({x} * {fg.expr(t)}){more} + {t.dtype}(sum({fg.expr(Ty(t.dtype, ()))}))", 1)
         transform = r.choice(["grad", "value_and_grad"])
-        wrt = x if not second else f"({x}, {', '.join(params[j][0] for j in second)})"
+        names = [x] + [params[j][0] for j in second] + (["p"] if fields else [])
+        wrt = x if len(names) == 1 else f"({', '.join(names)})"
         chunks.append(f"def f({sig}) -> {t.dtype}:\n" + "\n".join(fg.lines) + "\n")
         chunks.append(f"df = {transform}(f, wrt={wrt})\n")
         chunks.append(f"jf = jvp(f, wrt={wrt})\ngf = grad(f, wrt={wrt})\nhf = jvp(gf, wrt={wrt})\n")

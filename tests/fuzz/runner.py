@@ -229,15 +229,16 @@ class Campaign:
         return out
 
     def derivatives(self, seed: int, max_depth: int = 3, statements: int = 6, jit: bool = True,
-                    f64: bool = False) -> Outcome:
-        """The derivative checks of `derivatives.py` on a generated `derivative` program; `f64`: every
-        f32 of it made f64 (a program without f32 values is checked against finite differences too)."""
-        g = generate(seed, max_depth=max_depth, statements=statements, derivative=True)
+                    f64: bool = False, struct: bool = False) -> Outcome:
+        """The derivative checks of `derivatives.py` on a generated `derivative` program (`struct`:
+        also with respect to a struct); `f64`: every f32 of it made f64 (a program without f32
+        values is checked against finite differences too)."""
+        g = generate(seed, max_depth=max_depth, statements=statements, derivative=True, struct=struct)
         source = g.source.replace("f32", "f64") if f64 else g.source
         job = {"op": "derivatives", "source": source, "seed": seed, "jit": jit}
         out = self.worker.run(job)
         self.report.add("derivatives", out, job, f"generate(seed={seed}, max_depth={max_depth}, statements={statements}, "
-                        f"derivative=True){'.source with f32 -> f64' if f64 else ''}; derivative checks, "
+                        f"derivative=True, struct={struct}){'.source with f32 -> f64' if f64 else ''}; derivative checks, "
                         f"inputs seed={seed}, jit={jit}", self.out_dir)
         return out
 
@@ -277,7 +278,7 @@ class Campaign:
                                    struct=r.random() < 0.2, min_size=0 if r.random() < 0.05 else 1)
                 elif k < 0.45:
                     self.derivatives(s, max_depth=r.choice([2, 3, 4]), statements=r.choice([4, 6, 10]),
-                                     jit=r.random() < 0.3, f64=r.random() < 0.6)
+                                     jit=r.random() < 0.3, f64=r.random() < 0.6, struct=r.random() < 0.25)
                 elif k < 0.9:
                     out = self.mutated(s)
                     if out.status == "ok" and r.random() < 0.3:
