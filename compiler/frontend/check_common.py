@@ -97,14 +97,17 @@ ITEMSIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
 
 
 def check_size(t: TensorT, span: Span | None) -> None:
-    """A tensor's static part must fit in memory that 64-bit sizes can describe."""
+    """A tensor's static part must fit in memory that 64-bit sizes can describe: its nonzero static
+    dims' product, in bytes (an empty tensor's too — f32[2**62, 0] has no elements, but no NumPy
+    array has that shape either, since NumPy checks the product of the nonzero dims)."""
     if not t.ranked:
         return
     n = 1
     for d in t.shape:
-        n *= d if isinstance(d, int) else 1
+        n *= d if isinstance(d, int) and d else 1
     if n * ITEMSIZE[t.dtype] > I64_MAX:
-        raise err(f"a tensor of type {t} is too large: {n} elements of {ITEMSIZE[t.dtype]} bytes "
+        empty = "although empty, its nonzero dims make " if 0 in t.shape else ""
+        raise err(f"a tensor of type {t} is too large: {empty}{n} elements of {ITEMSIZE[t.dtype]} bytes "
                   f"(at most 2**63 - 1 bytes)", span)
 
 

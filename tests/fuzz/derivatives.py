@@ -142,32 +142,37 @@ def agree(name: str, lhs: float, rhs: float, magnitude: float, dtype: str, sprea
                    f"{magnitude:.3g}, rounding moves the two sides by {moved:.3g})", name)
 
 
-def central(run: Runner, fname: str, args: list, ks: list, u: list, h: float, pick) -> float:
-    """The central difference of `pick(fname(…))` along u (the parameters at `ks` moved) at step h."""
+def central(run: Runner, fname: str, args: list, ks: list, u: list, h: float, pick) -> tuple[float, float]:
+    """The central difference of `pick(fname(…))` along u (the parameters at `ks` moved) at step h,
+    and the magnitude of the picked values (`pick` returns value and magnitude)."""
     def at(sign):
         out = list(args)
         for k, d in zip(ks, u, strict=True):
             out[k] = moved(args[k], d, sign * h)
         return out
-    return (pick(run(fname, *at(1))) - pick(run(fname, *at(-1)))) / (2 * h)
+    (hi, a), (lo, b) = pick(run(fname, *at(1))), pick(run(fname, *at(-1)))
+    return (hi - lo) / (2 * h), max(a, b)
 
 
 def finite_difference(run: Runner, fname: str, args: list, ks: list, u: list, pick) -> tuple[float, float] | None:
     """Richardson's extrapolation of central differences along u at h, h/2, h/4, and a bound on its
-    error; None where f is not smooth near x (a branch, a cast to an integer, a kink within the
+    error (their disagreement, and the rounding of the values differenced: f64's epsilon times
+    their magnitude, over the step — a large constant term leaves the differences only a few
+    bits); None where f is not smooth near x (a branch, a cast to an integer, a kink within the
     step, rounding larger than the step's effect): there the differences do not shrink as h²."""
     big = max(float(np.max(np.abs(_f64(a)), initial=0.0)) for a in leaves([args[k] for k in ks]))
     step = max(float(np.max(np.abs(_f64(d)), initial=0.0)) for d in leaves(u))
     h = FD_STEP * max(1.0, big) / max(step, 1e-300)
-    d = [central(run, fname, args, ks, u, h / m, pick) for m in (1, 2, 4)]
-    if not finite(*d):
+    d, mags = zip(*(central(run, fname, args, ks, u, h / m, pick) for m in (1, 2, 4)))
+    if not finite(*d, *mags):
         return None
+    rounding = 8 * float(np.finfo(np.float64).eps) * max(mags) / (h / 4)
     size = max(abs(x) for x in d) + 1e-300
     near, far = abs(d[1] - d[2]), abs(d[0] - d[1])
-    converged = near <= 1e-9 * size and far <= 1e-9 * size
+    converged = near <= 1e-9 * size + rounding and far <= 1e-9 * size + rounding
     if not converged and not (0.15 * far <= near <= 0.35 * far and far <= 1e-2 * size):
         return None
-    return (4 * d[2] - d[1]) / 3, near
+    return (4 * d[2] - d[1]) / 3, near + rounding
 
 
 def check_derivatives(source: str, program, seed: int, jit: bool = True, min_size: int = 1,
@@ -225,8 +230,9 @@ def _check(source, program, seed, jit, min_size, max_size) -> Outcome:
     info = {"ran": 1, "wrt": n, "nonzero": dot(g, u) != 0.0, "second": dot(w, hu) != 0.0, "fd": 0}
     if precision == "f64":  # (an f32 value inside, `cos(f64(f32(x)))`, makes f a staircase at 1e-7)
         for name, fname, pick, exact, magnitude in (
-                ("grad vs finite differences", "f", float, dot(g, u), scale(g, u)),
-                ("hvp vs finite differences of <w, grad>", "gf", lambda r: dot(w, grads(r)), dot(w, hu), scale(w, hu))):
+                ("grad vs finite differences", "f", lambda r: (float(r), abs(float(r))), dot(g, u), scale(g, u)),
+                ("hvp vs finite differences of <w, grad>", "gf", lambda r: (dot(w, grads(r)), scale(w, grads(r))),
+                 dot(w, hu), scale(w, hu))):
             fd = finite_difference(run, fname, args, ks, du, pick)
             info["fd"] += fd is not None
             if fd is not None and abs(fd[0] - exact) > fd[1] + FD_RTOL * (abs(fd[0]) + magnitude) + 1e-12:
