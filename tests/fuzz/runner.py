@@ -215,14 +215,14 @@ class Campaign:
         self.programs = corpus()
 
     def generated(self, seed: int, special: float = 0.0, max_depth: int = 3, statements: int = 6,
-                  derivative: bool = False, struct: bool = False, min_size: int = 1) -> Outcome:
+                  derivative: bool = False, struct: bool = False, min_size: int = 1, max_size: int = 4) -> Outcome:
         g = generate(seed, max_depth=max_depth, statements=statements, derivative=derivative, struct=struct)
         job = {"op": "run", "source": g.source, "entry": g.entry, "seed": seed, "special": special,
-               "min_size": min_size}
+               "min_size": min_size, "max_size": max_size}
         out = self.worker.run(job)
         how = (f"generate(seed={seed}, max_depth={max_depth}, statements={statements}, derivative={derivative}, "
                f"struct={struct}); "
-               f"inputs seed={seed}, special={special}, min_size={min_size}")
+               f"inputs seed={seed}, special={special}, min_size={min_size}, max_size={max_size}")
         self.report.add("generated", out, job, how, self.out_dir)
         if out.status == "rejected":  # a generated program should check: the generator's or the checker's bug
             self.report.review(out, job, how, self.out_dir)
@@ -273,9 +273,12 @@ class Campaign:
                 s = r.randrange(2**31)
                 k = r.random()
                 if k < 0.35:
+                    # sizes: 1..4 mostly, sometimes with zero-size dims, sometimes 16..64 (row fusion,
+                    # the matmul kernels and the thread pool only start at such sizes)
+                    sizes = r.choices([(1, 4), (0, 4), (16, 64)], weights=[0.85, 0.05, 0.1])[0]
                     self.generated(s, special=0.1 if r.random() < 0.3 else 0.0, max_depth=r.choice([2, 3, 4]),
                                    statements=r.choice([4, 6, 10]), derivative=r.random() < 0.3,
-                                   struct=r.random() < 0.2, min_size=0 if r.random() < 0.05 else 1)
+                                   struct=r.random() < 0.2, min_size=sizes[0], max_size=sizes[1])
                 elif k < 0.45:
                     self.derivatives(s, max_depth=r.choice([2, 3, 4]), statements=r.choice([4, 6, 10]),
                                      jit=r.random() < 0.3, f64=r.random() < 0.6, struct=r.random() < 0.25)
