@@ -30,7 +30,8 @@ from tests.fuzz.gen import generate
 from tests.fuzz.mutate import ROOT, corpus, mutant
 from tests.fuzz.oracle import Outcome, finding
 
-UNBOUNDED_WHILE = re.compile(r"^\s*while\b(?!.*\bbound\b)", re.M)
+# (`#[^\n]*` is a comment: `while y >= 0.0:  # no bound: …` is unbounded — examples/while_grad.loom)
+UNBOUNDED_WHILE = re.compile(r"^\s*while\b(?![^#\n]*\bbound\b)", re.M)
 # a `for` over a range whose bounds are not integer literals: an i64 input of 2^63 − 1 (one of the
 # special values) makes it run for ever, legitimately (a fuzz false alarm: casts.loom's
 # `for i in range(n)`)
