@@ -120,6 +120,21 @@ def last_uses(block: Block) -> tuple[list[Operation], dict[SSAValue, int]]:
     return ops, last
 
 
+def first_written_by(buf: SSAValue, op: Operation, block: Block) -> bool:
+    """No op of `block` before `op` uses `buf` (nested uses count at the op holding them): `op` is
+    where the buffer is first written, so it may take another buffer's place. Not so where
+    loom-bufferize gave one buffer to equal values — every zero-size tensor of a type, folded into
+    one `tensor.empty`, is read before a later op writes into it (fuzz finding
+    zero_size_update_in_branch)."""
+    for use in buf.uses:
+        holder = use.operation
+        while holder.parent_block() is not block:
+            holder = holder.parent_op()
+        if holder is not op and holder.is_before_in_block(op):
+            return False
+    return True
+
+
 def copy_before(op: Operation, v: SSAValue) -> SSAValue:
     e = Emitter(op.location)
     buf = e.alloc(v.type)
@@ -243,7 +258,8 @@ class Dealloc:
             elif isinstance(o, memref.CopyOp):
                 dst = o.destination
                 if isinstance(dst.owner, memref.AllocOp) and dst.owner.parent_block() is block \
-                        and o.source.type == dst.type and self.dies_at(o.source, o, block):
+                        and o.source.type == dst.type and self.dies_at(o.source, o, block) \
+                        and first_written_by(dst, o, block):
                     src = o.source
                     Rewriter.erase_op(o)
                     a = dst.owner
@@ -259,7 +275,8 @@ class Dealloc:
         ident = maps[0].identity(maps[0].num_dims)
         for k, out in enumerate(g.outputs):
             a = out.owner
-            if not (isinstance(a, memref.AllocOp) and a.parent_block() is block) or maps[n_in + k] != ident:
+            if not (isinstance(a, memref.AllocOp) and a.parent_block() is block) or maps[n_in + k] != ident \
+                    or not first_written_by(out, g, block):
                 continue
             for j, v in enumerate(g.inputs):
                 # each element is read only at the position written: every read of v identity-mapped

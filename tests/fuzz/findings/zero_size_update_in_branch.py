@@ -8,7 +8,9 @@ Observed: jit: RuntimeError from LLVM's verifier (a traceback): "Instruction doe
     `tensor.empty`, so loom-bufferize gives one buffer that is read by the update, copied into the
     relu's output, the branch's results and the tape; one of loom-buffer-dealloc's rewrites (the
     copy dropped when its source dies, or a buffer reused for a later allocation) leaves a
-    `memref.copy` whose source is defined after it. Not fixed yet (found at the end of a session).
+    `memref.copy` whose source is defined after it: the in-place rewrite of a generic writing that
+    buffer (its output) made it write the `scf.if`'s result instead, which it reads and which dies
+    there — replacing every use of the buffer, including the copies before the `if`.
 Expected: both modes agree: (0.5, an empty f64[3, 0] gradient).
 How found: python -m tests.fuzz --minutes 22 --seed 6161 (generated seed 839582648,
     derivative=True, min_size 0: finding 002-exception), minimised with python -m tests.fuzz.reduce.
@@ -26,3 +28,4 @@ df = value_and_grad(f, wrt=x0)
 """
 ENTRY = "df"
 ARGS = [np.zeros((3, 0)), np.bool_(True)]
+FIXED = "loom-buffer-dealloc takes another buffer's place only for a buffer first written by the op (first_written_by)"
