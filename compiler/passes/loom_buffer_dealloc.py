@@ -120,21 +120,6 @@ def last_uses(block: Block) -> tuple[list[Operation], dict[SSAValue, int]]:
     return ops, last
 
 
-def first_written_by(buf: SSAValue, op: Operation, block: Block) -> bool:
-    """No op of `block` before `op` uses `buf` (nested uses count at the op holding them): `op` is
-    where the buffer is first written, so it may take another buffer's place. Not so where
-    loom-bufferize gave one buffer to equal values — every zero-size tensor of a type, folded into
-    one `tensor.empty`, is read before a later op writes into it (fuzz finding
-    zero_size_update_in_branch)."""
-    for use in buf.uses:
-        holder = use.operation
-        while holder.parent_block() is not block:
-            holder = holder.parent_op()
-        if holder is not op and holder.is_before_in_block(op):
-            return False
-    return True
-
-
 def copy_before(op: Operation, v: SSAValue) -> SSAValue:
     e = Emitter(op.location)
     buf = e.alloc(v.type)
@@ -245,6 +230,21 @@ class Dealloc:
             self._viewed.discard(gone)
             self._viewed.add(kept)
 
+    def first_written_by(self, buf: SSAValue, op: Operation, block: Block) -> bool:
+        """No op of `block` before `op` uses `buf` (nested uses count at the op holding them): `op`
+        is where the buffer is first written, so it may take another buffer's place. Not so where
+        loom-bufferize gave one buffer to equal values — every zero-size tensor of a type, folded
+        into one `tensor.empty`, is read before a later op writes into it (fuzz finding
+        zero_size_update_in_branch)."""
+        pos = self.liveness(block)[0]
+        for use in buf.uses:
+            holder = use.operation
+            while holder.parent_block() is not block:
+                holder = holder.parent_op()
+            if pos[holder] < pos[op]:
+                return False
+        return True
+
     def dies_at(self, v: SSAValue, op: Operation, block: Block) -> bool:
         if not owned(v, block) or self.has_views(v):
             return False
@@ -259,7 +259,7 @@ class Dealloc:
                 dst = o.destination
                 if isinstance(dst.owner, memref.AllocOp) and dst.owner.parent_block() is block \
                         and o.source.type == dst.type and self.dies_at(o.source, o, block) \
-                        and first_written_by(dst, o, block):
+                        and self.first_written_by(dst, o, block):
                     src = o.source
                     Rewriter.erase_op(o)
                     a = dst.owner
@@ -276,7 +276,7 @@ class Dealloc:
         for k, out in enumerate(g.outputs):
             a = out.owner
             if not (isinstance(a, memref.AllocOp) and a.parent_block() is block) or maps[n_in + k] != ident \
-                    or not first_written_by(out, g, block):
+                    or not self.first_written_by(out, g, block):
                 continue
             for j, v in enumerate(g.inputs):
                 # each element is read only at the position written: every read of v identity-mapped
