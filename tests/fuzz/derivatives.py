@@ -33,8 +33,8 @@ import numpy as np
 
 import compiler
 from compiler.diagnostics import LoomError, LoomRuntimeError
-from tests.fuzz.oracle import (NP, SPREAD, Outcome, differential, finding, inputs_for, located,
-                               noisy_references, unexpected)
+from tests.fuzz.oracle import (NP, SPREAD, Outcome, _flat_args, _leaves, differential, finding, inputs_for,
+                               located, noisy_references, unexpected)
 
 RTOL = {"f32": 1e-3, "f64": 1e-9}
 FD_STEP = 1e-4  # finite differences: h = FD_STEP · max(1, |x|) / max|u|, then h/2 and h/4
@@ -47,16 +47,8 @@ def _f64(x) -> np.ndarray:
 
 def leaves(xs) -> list:
     """The arrays of a list of values, a struct's (a dict argument, a result with `_asdict`) in
-    field order: the order of `noisy_references`' flat results."""
-    out = []
-    for x in xs:
-        if isinstance(x, dict):
-            out += leaves(x.values())
-        elif hasattr(x, "_asdict"):
-            out += leaves(x._asdict().values())
-        else:
-            out.append(x)
-    return out
+    field order: the order of `noisy_references`' flat results (the oracle's own flattening)."""
+    return [leaf for x in _flat_args(list(xs)) for leaf in _leaves(x)]
 
 
 def dot(a: list, b: list) -> float:
