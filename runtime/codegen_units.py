@@ -14,7 +14,8 @@ parallel loop), a unit of its own, named by its content:
 
 The name's hash covers the unit's text with its own functions' names replaced by placeholders, the
 compiler's identity (Loom's version and sources, xDSL's and llvmlite's versions, the host CPU and
-its features) and how the unit is compiled. `compile_units` optimizes and compiles each unit (O3, code generation for the host) and
+its features) and how the unit is compiled. `compile_units` optimizes and compiles each unit (O3 —
+for a kernel without LLVM's loop unroller, `runtime.jit.compile_unit` — code generation for the host) and
 keeps a kernel unit's object code in memory for the rest of the process and, when the on-disk cache
 is in use, in it (`ObjectCache.load_unit`/`store_unit`): a later program that needs the same kernel
 loads its object instead of compiling it. The objects are loaded together into one MCJIT engine,
@@ -35,7 +36,7 @@ import threading
 from dataclasses import dataclass, field
 
 KERNEL_PREFIX = "matmul_"  # the shared functions of loom-matmul-kernel
-PIPELINE = "O3"  # how units are compiled (part of a kernel's key)
+PIPELINE = "O3 without loop unrolling"  # how kernel units are compiled (part of a kernel's key)
 _NAME = re.compile(r'@"((?:[^"\\]|\\.)*)"|@([-\w.$]+)')
 _LINKAGE = re.compile(r"^define\s+(?:(internal|private)\s+)?")
 
@@ -178,7 +179,7 @@ def split(ir: str, identity: tuple[str, ...]) -> list[Unit]:
 
 
 def compile_units(units: list[Unit], compile_one, store=None) -> tuple[list[bytes], int]:
-    """Object code for each unit (`compile_one(text) -> bytes`), the kernels from this process's
+    """Object code for each unit (`compile_one(text, kernel=…) -> bytes`), the kernels from this process's
     memory or `store` (a `runtime.object_cache.ObjectCache`) when they are there; (objects, how
     many kernels were found compiled)."""
     objects, found = [], 0
@@ -186,7 +187,7 @@ def compile_units(units: list[Unit], compile_one, store=None) -> tuple[list[byte
         obj = None if unit.key is None else lookup(unit.key, unit.symbol, store)
         found += obj is not None
         if obj is None:
-            obj = compile_one(unit.text)
+            obj = compile_one(unit.text, kernel=unit.key is not None)
             if unit.key is not None:
                 keep(unit.key, unit.symbol, obj, store)
         objects.append(obj)

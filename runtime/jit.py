@@ -234,7 +234,9 @@ def standalone_object(mod: llvm.ModuleRef) -> bytes:
     return object_code(out)
 
 
-def optimize(ir: str) -> llvm.ModuleRef:
+def optimize(ir: str, unroll: bool = True) -> llvm.ModuleRef:
+    """LLVM's O3 pipeline for the host; `unroll=False`: without its loop unroller (the matmul
+    kernels', `compile_unit`)."""
     tm = target_machine()
     mod = llvm.parse_assembly(ir)
     mod.triple = tm.triple
@@ -246,7 +248,7 @@ def optimize(ir: str) -> llvm.ModuleRef:
     pto = llvm.PipelineTuningOptions(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
-    pto.loop_unrolling = True
+    pto.loop_unrolling = unroll
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
@@ -260,9 +262,13 @@ def object_code(mod: llvm.ModuleRef) -> bytes:
     return target_machine().emit_object(mod)
 
 
-def compile_unit(ir: str) -> bytes:
-    """Object code of one codegen unit (`runtime/codegen_units.py`): O3, then code generation."""
-    return object_code(optimize(ir))
+def compile_unit(ir: str, kernel: bool = False) -> bytes:
+    """Object code of one codegen unit (`runtime/codegen_units.py`): O3, then code generation. A
+    matmul kernel's unit (`kernel`) goes through O3 without LLVM's loop unroller: loom-matmul-kernel
+    unrolled its loops already (the register tile's rows and columns, a packed panel's row are
+    vector ops), so the unroller only copied loop bodies — a quarter to two fifths of the kernels'
+    LLVM time for no run-time gain (docs/performance.md, "Kernels without LLVM's unroller")."""
+    return object_code(optimize(ir, unroll=not kernel))
 
 
 class NativeModule:

@@ -49,9 +49,9 @@ def fresh():
     compiled = []
     real = jit.compile_unit
 
-    def counting(text: str) -> bytes:
+    def counting(text: str, **kw) -> bytes:
         compiled.append(text)
-        return real(text)
+        return real(text, **kw)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(jit, "compile_unit", counting)
         yield compiled
@@ -212,7 +212,7 @@ import compiler
 from runtime import jit
 compiled = []
 real = jit.compile_unit
-jit.compile_unit = lambda text: compiled.append(text) or real(text)
+jit.compile_unit = lambda text, **kw: compiled.append(text) or real(text, **kw)
 m, k, n = map(int, sys.argv[1:])
 rng = np.random.default_rng(0)
 a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
@@ -261,3 +261,33 @@ def test_perf_map_names_every_function_at_its_address(tmp_path, monkeypatch):
         assert entries[name][0] == fn.native.engine.get_function_address(name)
         assert entries[name][1] > 0
     assert sum(len(perf_map.function_symbols(o)) for o in objects) == len(entries)
+
+
+def test_kernels_are_compiled_without_llvms_unroller():
+    """loom-matmul-kernel unrolls its kernels itself (vector ops of the register tile): their units
+    go through O3 without LLVM's loop unroller, the program's unit with it."""
+    jit.target_machine()
+    import llvmlite.binding as llvm
+
+    # a loop of four iterations, which O3's unroller unrolls completely
+    loop = ['br label %".4"', '.4:', '%".5" = phi i32 [0, %".3"], [%".7", %".4"]',
+            '%".6" = phi i32 [%".1", %".3"], [%".8", %".4"]', '%".7" = add i32 %".5", 1',
+            '%".8" = mul i32 %".6", %".6"', '%".9" = icmp slt i32 %".7", 4', 'br i1 %".9", label %".4", label %".10"',
+            '.10:', 'ret i32 %".8"']
+    ir = "\n".join(['; ModuleID = ""', f'target triple = "{llvm.get_default_triple()}"', 'target datalayout = ""',
+                    define("main", '%".4" = call i32 @"matmul_k"(i32 %".1")', '%".5" = call i32 @"helper"(i32 %".4")',
+                           'ret i32 %".5"', internal=False),
+                    define("helper", *loop), define("matmul_k", *loop), ""])
+    program, kernel = codegen_units.split(ir, IDENTITY)
+    assert kernel.symbol.startswith("matmul_k.")
+    seen = []
+    objects, _ = codegen_units.compile_units(
+        [program, kernel], lambda text, **kw: seen.append(kw) or jit.compile_unit(text, **kw))
+    assert seen == [{"kernel": False}, {"kernel": True}]
+    expected = ctypes.c_int32(pow(3, 16 * 16, 2 ** 32)).value  # x ** 16 twice, in 32 bits
+    assert run_main(objects, 3) == expected == run_main([jit.compile_unit(ir)], 3)
+
+    def has_loop(unroll: bool, name: str) -> bool:
+        mod = jit.optimize(ir, unroll=unroll)
+        return any("phi" in str(b) for b in mod.get_function(name).blocks)
+    assert not has_loop(True, "helper") and has_loop(False, "matmul_k")

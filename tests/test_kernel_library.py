@@ -50,7 +50,7 @@ def compiled():
     seen.irs = []
     compile_unit, split = jit.compile_unit, codegen_units.split
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(jit, "compile_unit", lambda text: seen.append(text) or compile_unit(text))
+        mp.setattr(jit, "compile_unit", lambda text, **kw: seen.append(text) or compile_unit(text, **kw))
         mp.setattr(codegen_units, "split", lambda ir, identity: seen.irs.append(ir) or split(ir, identity))
         yield seen
     codegen_units.forget()
@@ -127,7 +127,7 @@ from runtime import jit
 from runtime import codegen_units
 texts, irs = [], []
 real, split = jit.compile_unit, codegen_units.split
-jit.compile_unit = lambda text: texts.append(text) or real(text)
+jit.compile_unit = lambda text, **kw: texts.append(text) or real(text, **kw)
 codegen_units.split = lambda ir, identity: irs.append(ir) or split(ir, identity)
 MLP = {MLP!r}
 b = int(sys.argv[1])
