@@ -148,12 +148,12 @@ class LowerAlloc(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: memref.AllocOp, rewriter: PatternRewriter, /):
         t = op.memref.type
-        size = nbytes(t)
-        size = max(64, (size + 63) // 64 * 64)
+        size = max(64, (nbytes(t) + 63) // 64 * 64)  # aligned_alloc's size: a multiple of the alignment
         declare(op, "aligned_alloc", [i64, i64], PTR)
         ops: list[Operation] = []
         call = llvm.CallOp("aligned_alloc", const(ops, 64), const(ops, size), return_type=PTR)
-        ops += [call, *assert_not_null(call.returned, f"out of memory (allocating {size} bytes)")]
+        # the message names the buffer's size, as the reference executor's does
+        ops += [call, *assert_not_null(call.returned, f"out of memory (allocating {nbytes(t)} bytes)")]
         rewriter.replace(op, with_location(ops, op), [call.returned])
 
 

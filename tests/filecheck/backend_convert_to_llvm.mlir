@@ -19,7 +19,7 @@
 
 // The sites, numbered from 1 in order: the allocation, the bounds check, the helper's check.
 // CHECK:       builtin.module attributes {loom.error_sites = [
-// CHECK-SAME:    ["out of memory (allocating 64 bytes)", "", "0", "0"],
+// CHECK-SAME:    ["out of memory (allocating 48 bytes)", "", "0", "0"],
 // CHECK-SAME:    ["index {} is out of range for axis 0 of size 4", "", "0", "0"],
 // CHECK-SAME:    ["a[0, 0] must not be negative", "", "0", "0"]]}
 
