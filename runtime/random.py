@@ -31,20 +31,29 @@ def bits(seed: int, counters: np.ndarray) -> np.ndarray:
         return _mix(key + counters.astype(np.uint64) * GAMMA)
 
 
-def uniform(shape: tuple[int, ...], seed: int, dtype) -> np.ndarray:
+CHUNK = 1 << 16  # counters computed at a time: the temporaries stay small, whatever the shape
+
+
+def _generate(shape: tuple[int, ...], dtype, values) -> np.ndarray:
+    """A tensor of `shape` whose elements k are `values(k)` (uint64 counters, a chunk at a time):
+    the memory needed is the result's, not several uint64 and f64 temporaries of its size."""
     n = int(np.prod(shape, dtype=np.int64))
-    b = bits(seed, np.arange(n, dtype=np.uint64))
+    out = np.empty(n, dtype=dtype)
+    for lo in range(0, n, CHUNK):
+        out[lo:lo + CHUNK] = values(np.arange(lo, min(n, lo + CHUNK), dtype=np.uint64))
+    return out.reshape(shape)
+
+
+def uniform(shape: tuple[int, ...], seed: int, dtype) -> np.ndarray:
     if np.dtype(dtype) == np.float32:
-        u = (b >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
-    else:
-        u = (b >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return u.reshape(shape).astype(dtype)
+        return _generate(shape, dtype, lambda k: (bits(seed, k) >> np.uint64(40)).astype(np.float32)
+                         * np.float32(2.0**-24))
+    return _generate(shape, dtype, lambda k: (bits(seed, k) >> np.uint64(11)).astype(np.float64) * 2.0**-53)
 
 
 def normal(shape: tuple[int, ...], seed: int, dtype) -> np.ndarray:
-    n = int(np.prod(shape, dtype=np.int64))
-    k = np.arange(n, dtype=np.uint64)
-    u1 = ((bits(seed, 2 * k) >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
-    u2 = (bits(seed, 2 * k + np.uint64(1)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-    return z.reshape(shape).astype(dtype)
+    def values(k: np.ndarray) -> np.ndarray:
+        u1 = ((bits(seed, 2 * k) >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
+        u2 = (bits(seed, 2 * k + np.uint64(1)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return _generate(shape, dtype, values)

@@ -421,6 +421,25 @@ def test_normal(rprog):
     np.testing.assert_array_equal(z, loom_random.normal((100000,), 42, np.float32))
 
 
+@pytest.mark.parametrize("gen", ["uniform", "normal"])
+def test_reference_random_needs_the_results_memory_only(gen):
+    """The reference executor's generator works a chunk of counters at a time: a 16 MiB f32 result
+    needs little more than 16 MiB (its uint64 and f64 temporaries of the result's size made a
+    fuzzed eager `uniform((2**31,), dtype=f64)` need ~4× its 16 GiB, and the kernel killed it)."""
+    import tracemalloc
+
+    n = 1 << 22
+    tracemalloc.start()
+    try:
+        z = getattr(loom_random, gen)((n,), 5, np.float32)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert z.nbytes == 4 * n and peak < z.nbytes + 64 * loom_random.CHUNK, (peak, z.nbytes)
+    head = getattr(loom_random, gen)((loom_random.CHUNK + 3,), 5, np.float32)  # across a chunk's end
+    np.testing.assert_array_equal(z[:loom_random.CHUNK + 3], head)
+
+
 def test_normal_f64_and_negative_seed(rprog):
     z = rprog.n64(-3)
     assert z.dtype == np.float64 and z.shape == (2, 3)
