@@ -435,7 +435,7 @@ def test_reference_random_needs_the_results_memory_only(gen):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert z.nbytes == 4 * n and peak < z.nbytes + 64 * loom_random.CHUNK, (peak, z.nbytes)
+    assert z.nbytes == 4 * n and peak < 1.5 * z.nbytes, (peak, z.nbytes)  # it was 6× (uniform), 12× (normal)
     head = getattr(loom_random, gen)((loom_random.CHUNK + 3,), 5, np.float32)  # across a chunk's end
     np.testing.assert_array_equal(z[:loom_random.CHUNK + 3], head)
 
