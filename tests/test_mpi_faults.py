@@ -73,7 +73,12 @@ def test_a_failing_rank_ends_the_job(script, mode, message):
     assert message in p.stderr
     assert "error: the job on 2 processes was ended" in p.stderr
     assert "BAD TERMINATION" not in p.stdout + p.stderr and "Return code" not in p.stdout + p.stderr
-    assert "starting the job again" not in p.stderr  # the program ran: never retried
+    # the program's failure is never retried (it ran once); a transient MPICH start-up failure before
+    # any rank ran it may be, with a note (seen once under load in CI: "internal_Init … starting the
+    # job again (attempt 2 of 3)", then this failure)
+    assert p.stderr.count(message) == 1 and "starting the job again" not in p.stderr.split(message, 1)[1]
+    for note in re.findall(r"note: MPI start-up failed[^\n]*", p.stderr):
+        assert "before any rank ran the program" in note
 
 
 # A rank that marks `MPI_Init` begun (as `mpi.comm` does) and dies before the barrier after it: the
