@@ -335,6 +335,22 @@ def squares(x: f32[8, 4]) -> f32[8, 4]:
     assert dominant.sum() >= 3 and np.all(ls.max(axis=1)[dominant] == 0), ls.max(axis=1)
 
 
+def test_layer_norm_centers_a_constant_row_to_exactly_zero_in_every_mode(pipeline):
+    """x - mean(x) in layer_norm is never contracted with the multiply that made x: equal squares
+    center to exactly 0 (compiled code contracted `x * x - mean` into an FMA, which subtracts from
+    the exact square: 1.8e-5 for x = 1.3 — the rounding error of 1.69 times rsqrt(1e-5) — and a
+    later 0 / 0 was ±inf instead of NaN; fuzz finding layer_norm_centering_contracted)."""
+    p = load("""
+def f(x: f32[8]) -> f32[8]:
+    return layer_norm(x * x, axis=0)
+def g(x: f32[5, 8]) -> f32[5, 8]:
+    return layer_norm(x * x, axis=1)
+""", pipeline)
+    assert np.array_equal(p.f(np.full(8, 1.3, np.float32)), np.zeros(8, np.float32))
+    x = np.random.default_rng(1).uniform(0.1, 3, (5, 1)).astype(np.float32) * np.ones((5, 8), np.float32)
+    assert np.array_equal(p.g(x), np.zeros((5, 8), np.float32))
+
+
 def _ref_cross_entropy(z, y):
     lp = _ref_log_softmax(z.astype(np.float64), -1)
     picked = np.take_along_axis(lp, np.asarray(y)[..., None].astype(np.int64), axis=-1)[..., 0]

@@ -137,8 +137,9 @@ def _bin(g, cls, x, y, span):
 
 
 def _shift(g, x, m, span):
-    """x - max(x), never contracted with the multiply that made x (`loom.NO_CONTRACT`): the largest
-    element's shifted value is exactly 0 in compiled code too."""
+    """x - max(x) (the softmax family) or x - mean(x) (layer_norm), never contracted with the
+    multiply that made x (`loom.NO_CONTRACT`): the largest element shifts to exactly 0, and a
+    constant row centers to exactly 0, in compiled code too."""
     shifted = _bin(g, loom.SubOp, x, m, span)
     shifted.owner.attributes[loom.NO_CONTRACT] = UnitAttr()
     return shifted
@@ -149,7 +150,7 @@ def emit_nn(g, e, info, a):
     x = g.expr_as(a["x"], info.extra["dtype"])
     if name == "layer_norm":
         mu = _red(g, loom.MeanOp, x, ax, sp)
-        d = _bin(g, loom.SubOp, x, mu, sp)
+        d = _shift(g, x, mu, sp)
         var = _red(g, loom.MeanOp, _bin(g, loom.MulOp, d, d, sp), ax, sp)
         eps = g.const(1e-5, info.extra["dtype"], sp)
         return _bin(g, loom.MulOp, d, g.add(loom.RsqrtOp(_bin(g, loom.AddOp, var, eps, sp)), sp).results[0], sp)
