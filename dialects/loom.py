@@ -277,7 +277,8 @@ REDUCTION_OPS = (SumOp, MeanOp, MaxOp, MinOp, ProdOp, AnyOp, AllOp, ArgmaxOp, Ar
 # A float subtraction that must not be contracted with the multiply that made its operand (into an
 # FMA, which would subtract from the exact product instead of the rounded one): the shift by the
 # maximum in softmax, log_softmax, logsumexp and cross_entropy, so that the largest element's
-# shifted value is exactly 0 — as in the reference executor — and log_softmax <= 0 holds. A
+# shifted value is exactly 0 — as in the reference executor — and log_softmax <= 0 holds, and the
+# centering x - mean(x) in layer_norm, so that equal elements center to exactly 0. A
 # discardable attribute (a unit attribute) on a `loom.sub`; lowering copies it to the `arith.subf`,
 # and convert-arith-to-llvm then leaves `contract` off the `llvm.fsub`.
 NO_CONTRACT = "loom.no_contract"

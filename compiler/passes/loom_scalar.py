@@ -27,7 +27,8 @@ from compiler.passes.emitter import CONTRACT, Emitter, is_bool_t, is_float_t
 
 # ---------------------------------------------------------------- binary ops
 def sub_not_contracted(e: Emitter, a, b):
-    """`a - b` for a `loom.sub` marked `loom.NO_CONTRACT` (a float subtraction: the softmax shift)."""
+    """`a - b` for a `loom.sub` marked `loom.NO_CONTRACT` (a float subtraction: the softmax family's
+    shift, layer_norm's centering)."""
     op = arith.SubfOp(a, b)
     op.attributes[loom.NO_CONTRACT] = UnitAttr()
     return e.add(op)
