@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+
 def chains(lanes: int) -> int:
     """Independent accumulators: 16 of AVX-512's 32 registers, 12 of AVX2's (or SSE's) 16."""
     return 16 if lanes == 16 else 12

@@ -18,7 +18,7 @@ def test_targets_quick_table(tmp_path):
     out = tmp_path / "targets.json"
     proc = subprocess.run([sys.executable, "-m", "bench.targets", "--quick", "--only", "softmax,matmul", "--repeats", "1",
                            "--threads", "2", "--json", str(out)], check=False, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res = json.loads(out.read_text())
     assert [r["name"] for r in res["rows"]] == ["matmul64", "matmul128", "matmul256", "softmax"]
