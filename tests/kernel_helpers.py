@@ -1,9 +1,11 @@
-"""Whether a compiled call ran its products in the matmul kernels (tests/test_matmul_kernel.py,
-test_properties.py)."""
+"""Whether a compiled call ran its products in the matmul kernels, and how close a product must come
+to NumPy's (tests/test_matmul_kernel.py, test_codegen_units.py, test_properties.py)."""
 
 from __future__ import annotations
 
 import re
+
+import numpy as np
 
 # the row `--timing` shows for the JIT's LLVM work (compiler/artifact.py: `Artifact.objects`)
 _UNITS = re.compile(r"LLVM O3 \+ codegen \((\d+) kernel units, \d+ compiled before, (\d+) declared\)")
@@ -18,3 +20,10 @@ def uses_kernel(fn, *args) -> bool:
         if m := _UNITS.match(phase):
             return int(m[1]) + int(m[2]) > 0
     return "vector.fma" in fn.lower(*args).as_text("loops")
+
+
+def assert_product_close(got, want, rtol: float) -> None:
+    """A product against its reference: relative `rtol`, and an absolute tolerance scaled to the
+    result's largest element (an element near zero is a difference of terms that large, rounded in
+    an order that depends on the kernel: AVX-512's and AVX2's differ)."""
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1.0))

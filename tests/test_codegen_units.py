@@ -17,6 +17,7 @@ import pytest
 import compiler
 from runtime import cache, codegen_units, jit
 from runtime.object_cache import ObjectCache
+from tests.kernel_helpers import assert_product_close
 
 MM = "def f(a: f32[M, K], b: f32[K, N]) -> f32[M, N]:\n    return a @ b\n"
 MLP = """\
@@ -32,12 +33,6 @@ def rand(*shape, seed=0):
 
 def mlp_numpy(x, w1, b1, w2):
     return np.maximum(x @ w1 + b1, 0) @ w2
-
-
-def close(got, want, rtol=1e-5):
-    """f32 products against NumPy's: the absolute tolerance scaled to the result's largest element (an
-    element near zero is a difference of terms that large, rounded; compare tests/test_matmul_kernel.py)."""
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1.0))
 
 
 def llvm_ir(src: str, *args) -> str:
@@ -118,24 +113,24 @@ def test_the_same_split_twice_is_the_same_text():
 
 def test_kernels_compiled_once_per_process(fresh):
     a, b = rand(64, 48), rand(48, 40)
-    close(compiler.loads(MM, cache=False).f(a, b), a @ b)
+    assert_product_close(compiler.loads(MM, cache=False).f(a, b), a @ b, 1e-5)
     first = len(fresh)
     assert first >= 2
     c, d = rand(67, 53), rand(53, 41)  # another specialization: its own program unit, shared kernels
-    close(compiler.loads(MM, cache=False).f(c, d), c @ d)
+    assert_product_close(compiler.loads(MM, cache=False).f(c, d), c @ d, 1e-5)
     assert 1 <= len(fresh) - first < first
 
 
 def test_kernels_compiled_once_per_machine_with_the_disk_cache(fresh, tmp_path, monkeypatch):
     monkeypatch.setenv("LOOM_CACHE_DIR", str(tmp_path))
     args = (rand(32, 96), rand(96, 64), rand(64), rand(64, 32))
-    close(compiler.loads(MLP, cache=True).f(*args), mlp_numpy(*args))
+    assert_product_close(compiler.loads(MLP, cache=True).f(*args), mlp_numpy(*args), 1e-5)
     kernels = glob.glob(str(tmp_path / "k*.entry"))
     assert kernels and len(fresh) == len(kernels) + 1
     codegen_units.forget()  # as a new process: only the disk has them
     fresh.clear()
     args = (rand(20, 96), *args[1:])
-    close(compiler.loads(MLP, cache=True).f(*args), mlp_numpy(*args))
+    assert_product_close(compiler.loads(MLP, cache=True).f(*args), mlp_numpy(*args), 1e-5)
     assert len(fresh) == 1 and not re.search(r'^define .*@"matmul_', fresh[0], re.MULTILINE)
 
 
@@ -158,7 +153,7 @@ def test_a_bad_kernel_entry_is_recompiled(fresh, tmp_path, monkeypatch, damage):
     codegen_units.forget()
     fresh.clear()
     c, d = rand(67, 53), rand(53, 41)
-    close(compiler.loads(MM, cache=True).f(c, d), c @ d)
+    assert_product_close(compiler.loads(MM, cache=True).f(c, d), c @ d, 1e-5)
     assert len(fresh) == 1 + len(paths)  # every kernel compiled again, and its entry rewritten
     store = ObjectCache(str(tmp_path))
     units = {u.key: u for u in units_of(MM, c, d)[1:]}
