@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from xdsl.context import Context
-from xdsl.dialects import arith, bufferization, builtin, cf, func, linalg, llvm, math, memref, scf, tensor, vector
+from xdsl.dialects import arith, builtin, cf, func, linalg, llvm, math, memref, scf, tensor, vector
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 from xdsl.printer import Printer
@@ -28,16 +28,38 @@ from dialects.arith_ext import ArithExt
 from dialects.llvm_ext import LlvmExt
 from dialects.memref_ext import MemrefExt
 from dialects.loom import Loom
-from dialects.shard_ext import SHARD
-from dialects.spmd import SPMD
+
+
+def _bufferization():
+    from xdsl.dialects.bufferization import Bufferization
+
+    return Bufferization
+
+
+def _shard():
+    from dialects.shard_ext import SHARD
+
+    return SHARD
+
+
+def _spmd():
+    from dialects.spmd import SPMD
+
+    return SPMD
+
+
+# the dialects of distributed programs, loaded when IR that uses them is parsed (importing them costs
+# ~80 ms, which a program that does not distribute need not pay: docs/performance.md, "Compile time")
+LAZY_DIALECTS = {"bufferization": _bufferization, "shard": _shard, "spmd": _spmd}
 
 
 def make_context() -> Context:
     ctx = Context(allow_unregistered=False)
     for d in (builtin.Builtin, func.Func, arith.Arith, scf.Scf, cf.Cf, tensor.Tensor, linalg.Linalg,
-              memref.MemRef, math.Math, vector.Vector, llvm.LLVM, bufferization.Bufferization, LlvmExt, ArithExt, MemrefExt, Loom, AD,
-              SHARD, SPMD):
+              memref.MemRef, math.Math, vector.Vector, llvm.LLVM, LlvmExt, ArithExt, MemrefExt, Loom, AD):
         ctx.load_dialect(d)
+    for name, load in LAZY_DIALECTS.items():
+        ctx.register_dialect(name, load)
     return ctx
 
 

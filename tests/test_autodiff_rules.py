@@ -205,14 +205,32 @@ def test_conventions_relu_abs_at_zero_and_max_ties():
 
 
 def test_every_loom_op_has_rules():
-    missing = [op.name for op in (*loom.Loom.operations, *SPMD.operations) if op not in JVP and op not in ZERO]
+    from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, TRANSPOSE_COLLECTIVES, ZERO_COLLECTIVES
+
+    missing = [op.name for op in (*loom.Loom.operations, *SPMD.operations)
+               if op not in JVP and op not in ZERO and op not in JVP_COLLECTIVES and op not in ZERO_COLLECTIVES]
     assert not missing, f"loom ops without a JVP rule or a zero-derivative declaration: {missing}"
     linear_ops = {loom.AddOp, loom.SubOp, loom.MulOp, loom.DivOp, loom.NegOp, loom.MatmulOp, loom.ConvertOp,
                   loom.SumOp, loom.MeanOp, loom.ReshapeOp, loom.TransposeOp, loom.BroadcastToOp, loom.ConcatOp,
                   loom.SliceOp, loom.UpdateOp, loom.SelectOp, loom.FullOp}
     assert linear_ops <= set(TRANSPOSE), f"no transpose rule for {[o.name for o in linear_ops - set(TRANSPOSE)]}"
     # the spmd identities (boundaries of @spmd programs, sharding constraints) are linear
-    assert set(SPMD.operations) <= set(TRANSPOSE), "an spmd op without a transpose rule"
+    assert set(SPMD.operations) <= set(TRANSPOSE_COLLECTIVES), "an spmd op without a transpose rule"
+
+
+def test_the_collectives_rules_are_found_through_the_lookups():
+    """The rules of the shard and spmd ops live apart (imported only by programs that distribute);
+    the passes find them through the lookups."""
+    from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, TRANSPOSE_COLLECTIVES, ZERO_COLLECTIVES
+    from compiler.passes.autodiff.jvp_rules import jvp_rule, zero_derivative
+    from compiler.passes.autodiff.transpose_rules import transpose_rule
+
+    for cls, rule in JVP_COLLECTIVES.items():
+        assert jvp_rule(cls.create()) is rule and not zero_derivative(cls.create()), cls.name
+    for cls, rule in TRANSPOSE_COLLECTIVES.items():
+        assert transpose_rule(cls.create()) is rule, cls.name
+    assert all(zero_derivative(cls.create()) for cls in ZERO_COLLECTIVES)
+    assert jvp_rule(loom.ExpOp.create()) is JVP[loom.ExpOp] and transpose_rule(loom.ExpOp.create()) is None
 
 
 def test_inactive_values_get_no_derivative_code():

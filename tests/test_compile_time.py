@@ -1,10 +1,13 @@
 """What keeps a first call cheap (docs/performance.md, "Compile time"), checked structurally (no
 timings): `import compiler` and checking a program import neither xDSL nor LLVM, a call served from
-the compile cache — from Python or by `loom run` — imports no xDSL (so runs no pass), and
-verification after every pass is opt-in outside the tests."""
+the compile cache — from Python or by `loom run` — imports no xDSL (so runs no pass), compiling a
+program that does not distribute imports nothing of the distributed half (the shard, spmd, mpi and
+bufferization dialects, the MPI ABI table, the collectives' rules), and verification after every
+pass is opt-in outside the tests."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -74,6 +77,41 @@ def test_loom_run_served_from_the_cache_imports_no_xdsl(tmp_path):
                            capture_output=True, text=True, timeout=300, check=False) for _ in range(2)]
     assert [r.stdout.splitlines() for r in outs] == [["12.0", "0 ['llvmlite', 'xdsl']"], ["12.0", "0 ['llvmlite']"]], \
         [r.stderr for r in outs]
+
+
+# a compilation in a fresh process (a derivative, a matmul, a loop): which modules of the
+# distributed half it loaded
+DISTRIBUTED_CHILD = r"""
+import sys
+import numpy as np
+import compiler
+src = '''
+def loss(w: f32[16, 16], x: f32[8, 16]) -> f32:
+    h = relu(x @ w)
+    for i in range(2):
+        h = h * 0.5
+    return sum(h * h)
+
+def step(w: f32[16, 16], x: f32[8, 16]):
+    return value_and_grad(loss)(w, x)
+'''
+prog = compiler.loads(src, name="t.loom", cache=False)
+prog.step(np.ones((16, 16), np.float32), np.ones((8, 16), np.float32))
+print(sorted(m for m in sys.modules if m in sys.argv[1:]))
+"""
+DISTRIBUTED_MODULES = ("dialects.spmd", "dialects.shard_ext", "xdsl.dialects.shard", "xdsl.dialects.mpi",
+                       "xdsl.dialects.bufferization", "xdsl.transforms.lower_mpi", "runtime.mpi_abi",
+                       "compiler.passes.mpi_collectives", "compiler.passes.autodiff.collective_rules",
+                       "compiler.frontend.spmd_emit", "compiler.frontend.global_view_emit")
+
+
+def test_a_program_that_does_not_distribute_imports_nothing_of_the_distributed_half():
+    r = subprocess.run([sys.executable, "-c", DISTRIBUTED_CHILD, *DISTRIBUTED_MODULES], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+    for name in DISTRIBUTED_MODULES:  # and the names are not stale: each module exists
+        importlib.import_module(name)
 
 
 CHECK_NAMED = ("import sys; from compiler import driver; driver.check_pipeline('loom-opt'); "

@@ -185,7 +185,7 @@ def test_every_collective_has_an_mpi_lowering():
     from xdsl.dialects import arith
 
     from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, ZERO_COLLECTIVES
-    from compiler.passes.convert_shard_to_mpi import RULES
+    from compiler.passes.mpi_collectives import RULES
 
     from dialects.spmd import ShardingConstraintOp
 

@@ -29,8 +29,6 @@ from compiler.frontend.emit_structs import (
     emit_construct, emit_field, emit_field_update, emit_leafwise_binop, emit_leafwise_unary, flatten, regroup,
 )
 from compiler.frontend.global_view import is_global_view
-from compiler.frontend.global_view_emit import constrain_params, constrain_results, emit_reshard
-from compiler.frontend.spmd_emit import emit_collective, module_ops, wrapper
 from compiler.frontend.typecheck import Checker
 from compiler.frontend.types import RV, RankVar, StructV, TensorT, flat_types
 from dialects import loom
@@ -63,6 +61,10 @@ def generate(checker: Checker, roots: list[Instance]) -> ModuleOp:
     for inst, fn in zip(order, funcs):
         if inst not in roots:
             fn.sym_visibility = StringAttr("private")  # helpers: loom-inline may drop them
+    if getattr(checker, "mesh", None) is None:
+        return ModuleOp(funcs)
+    from compiler.frontend.spmd_emit import module_ops  # (distribution: imported by programs that distribute)
+
     return ModuleOp(module_ops(checker, order, funcs, FuncGen))
 
 
@@ -139,12 +141,16 @@ class FuncGen:
         inst = self.inst
         f = inst.fdef
         if inst.spmd is not None:  # the global-view wrapper; the body is built from inst.spmd.body
+            from compiler.frontend.spmd_emit import wrapper
+
             return wrapper(inst, location(f.span))
         arg_types = flat_ir_types(inst.param_types)
         res_types = flat_ir_types(inst.result_types or [])
         block = Block(arg_types=arg_types)
         self.builder = Builder(InsertPoint.at_end(block))
         global_view = is_global_view(inst)
+        if global_view:
+            from compiler.frontend.global_view_emit import constrain_params, constrain_results
         args = constrain_params(self, inst, block.args) if global_view else list(block.args)
         for p, v in zip(f.params, regroup(args, inst.param_types, [p.name for p in f.params])):
             self.env[p.name] = v
@@ -453,8 +459,12 @@ class FuncGen:
             out = regroup(op.results, callee.result_types)
             return out[0] if len(out) == 1 else out
         if "collective" in info.extra:
+            from compiler.frontend.spmd_emit import emit_collective
+
             return emit_collective(self, e, info, ir_type)
         if "reshard" in info.extra:
+            from compiler.frontend.global_view_emit import emit_reshard
+
             return emit_reshard(self, e, info)
         if "struct_ctor" in info.extra:
             return emit_construct(self, e, info)

@@ -42,10 +42,8 @@ def grid_op(mesh) -> sx.xshard.GridOp:
 
 def module_ops(checker, order, funcs, func_gen) -> list:
     """`funcs` (one per instance of `order`; an `@spmd` instance's is its wrapper), preceded by
-    the mesh's `shard.grid` (whenever the file has a mesh) and followed by the per-device bodies
-    (built with `func_gen`)."""
-    if getattr(checker, "mesh", None) is None:
-        return funcs
+    the mesh's `shard.grid` and followed by the per-device bodies (built with `func_gen`), for a
+    file that has a mesh (irgen imports this module only then)."""
     spmd = [inst for inst in order if inst.spmd is not None]
     bodies = []
     for inst in spmd:

@@ -65,7 +65,7 @@ from compiler.passes.ad_tape_forwarding import forward_tapes
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.functions import JVP_CALL, fresh_name, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.build import B, differentiable
-from compiler.passes.autodiff.jvp_rules import JVP, ZERO
+from compiler.passes.autodiff.jvp_rules import jvp_rule, zero_derivative
 from compiler.passes.loom_inline import CHECKPOINT, InlineCall, LoomInline, bottom_up, call_graph, kept_callees
 from compiler.passes.loom_merge_calls import merge_calls, pure_functions
 from dialects import ad
@@ -226,9 +226,9 @@ class JvpBuilder:
         tangents = [self.t(o) for o in op.operands]
         if all(t is None for t in tangents) or not any(r in self.active for r in op.results):
             return
-        rule = JVP.get(type(op))
+        rule = jvp_rule(op)
         if rule is None:
-            if isinstance(op, ZERO):
+            if zero_derivative(op):
                 return
             raise LoomError(f"ad-jvp: no JVP rule for {op.name} (a compiler bug)")
         b = B(op.location)

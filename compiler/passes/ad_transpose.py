@@ -65,7 +65,7 @@ from compiler.diagnostics import LoomError
 from compiler.passes.autodiff.functions import COUNT, LINEAR_CALL, lookup, new_function, replace_derivative
 from compiler.passes.autodiff.activity import active_values
 from compiler.passes.autodiff.build import B
-from compiler.passes.autodiff.transpose_rules import TRANSPOSE
+from compiler.passes.autodiff.transpose_rules import transpose_rule
 from dialects import ad
 
 
@@ -177,7 +177,7 @@ class Transposer:
         cts = [self.ct.get(r) for r in o.results]
         if all(c is None for c in cts):
             return
-        rule = TRANSPOSE.get(type(o))
+        rule = transpose_rule(o)
         if rule is None:
             raise LoomError(f"ad-transpose: no transpose rule for {o.name} (a compiler bug)")
         b = B(o.location)

@@ -77,7 +77,6 @@ from compiler.diagnostics import LoomError
 from compiler.passes import loom_scalar as S
 from compiler.passes.emitter import REASSOC, Emitter, is_bool_t, is_float_t
 from dialects import ad, loom
-from dialects.spmd import ShardingConstraintOp
 from compiler.passes.linalg_build import (
     PAR, RED, amap, broadcast_map, elementwise, empty, extract_scalar, fill, generic, static_shape,
 )
@@ -475,15 +474,16 @@ LOWERINGS: dict[type, Callable[[Emitter, Operation], list[SSAValue]]] = {
     loom.DimOp: lambda e, op: [e.const(static_shape(op, op.operand.type)[op.axis_value()], i64)],
     loom.FullOp: lambda e, op: [fill(e, op.value, static_shape(op, op.result.type))],
     loom.AssertOp: _assert,
-    # unpartitioned, a sharding request is its operand (the SPMD partitioner consumes it before)
-    ShardingConstraintOp: lambda e, op: [op.input],
 }
+# unpartitioned, a sharding request is its operand (the SPMD partitioner consumes it before); by
+# name: the spmd dialect is imported only by programs that distribute
+IDENTITIES = ("spmd.sharding_constraint",)
 
 
 class LowerLoomOp(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter, /):
-        if isinstance(op, ad.StopGradientOp):  # only differentiation cares: here it is x itself
-            rewriter.replace(op, [], [op.operand])
+        if isinstance(op, ad.StopGradientOp) or op.name in IDENTITIES:  # identities from here on
+            rewriter.replace(op, [], [op.operands[0]])
             return
         if isinstance(op, loom.PrintOp) or isinstance(op, loom.AssertOp) and op.values:
             return  # print, and checks showing run-time values, stay until the llvm conversion

@@ -15,7 +15,7 @@ from xdsl.ir import Operation, SSAValue
 
 from compiler.passes.autodiff.build import differentiable
 from compiler.passes.autodiff.functions import JVP_CALL, LINEAR_CALL
-from compiler.passes.autodiff.jvp_rules import ZERO
+from compiler.passes.autodiff.jvp_rules import zero_derivative
 from dialects import ad
 
 
@@ -69,7 +69,7 @@ def active_values(root: Operation, seeds: Iterable[SSAValue], mirror_tapes: bool
                 for k, c in enumerate(cond_args):
                     if c in active:
                         changed |= mark(after.args[k]) | mark(op.results[k])
-            elif isinstance(op, (scf.YieldOp, scf.ConditionOp, func.ReturnOp)) or isinstance(op, ZERO):
+            elif isinstance(op, (scf.YieldOp, scf.ConditionOp, func.ReturnOp)) or zero_derivative(op):
                 continue
             elif JVP_CALL in op.attributes:  # primal results depend on the primal operands only
                 n, half = op.attributes[JVP_CALL].value.data, len(op.results) // 2

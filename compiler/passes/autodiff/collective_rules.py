@@ -1,6 +1,7 @@
 """JVP and transpose rules of the collectives (`shard` ops), of the `spmd.enter`/`spmd.exit`
-boundary markers and of `spmd.sharding_constraint`; merged into the tables of jvp_rules.py and
-transpose_rules.py.
+boundary markers and of `spmd.sharding_constraint`; found by `jvp_rules.jvp_rule`,
+`jvp_rules.zero_derivative` and `transpose_rules.transpose_rule` for the ops of those dialects
+(this module, and with it the dialects, is imported only then).
 
 Inside an `@spmd` program each device's value is its own variable, and the rules are the exact
 derivatives of the collectives as functions of all the devices' values (LANGUAGE.md §9.3):
@@ -164,4 +165,4 @@ TRANSPOSE_COLLECTIVES = {
 }
 
 # positions and sizes on the mesh are integers: no derivative
-ZERO_COLLECTIVES = (sx.ProcessMultiIndexOp, sx.ProcessLinearIndexOp, sx.GridShapeOp, arith.IndexCastOp)
+ZERO_COLLECTIVES = (sx.ProcessMultiIndexOp, sx.ProcessLinearIndexOp, sx.GridShapeOp)  # (index casts: jvp_rules.ZERO)

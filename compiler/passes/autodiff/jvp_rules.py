@@ -16,7 +16,6 @@ from xdsl.dialects import arith
 from xdsl.ir import Operation
 
 from compiler.passes.autodiff.build import B
-from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES, ZERO_COLLECTIVES
 from dialects import ad, loom
 
 
@@ -232,11 +231,36 @@ JVP = {
     loom.SliceOp: _slice,
     loom.UpdateOp: _update,
     loom.FullOp: _full,
-    **JVP_COLLECTIVES,
 }
 
 # ops whose results have no derivative (piecewise constant, integer/bool valued, or effects)
 ZERO = (loom.FloorDivOp, loom.SignOp, loom.CmpOp, loom.AndOp, loom.OrOp, loom.NotOp, loom.AnyOp, loom.AllOp,
         loom.ArgmaxOp, loom.ArgminOp, loom.DimOp, loom.ArangeOp, loom.RandomOp, loom.PrintOp, loom.AssertOp,
         loom.OnFailureOp,  # (made after bufferization: no derivative code ever sees it)
-        ad.StopGradientOp, arith.ConstantOp, *ZERO_COLLECTIVES)
+        ad.StopGradientOp, arith.ConstantOp, arith.IndexCastOp)
+
+# The rules of the collectives and of the spmd ops (collective_rules.py) are imported with the first
+# op of these dialects that differentiation meets: a program that does not distribute never imports
+# them, nor the dialects (docs/performance.md, "Compile time").
+DISTRIBUTED = ("shard", "spmd")
+
+
+def jvp_rule(op: Operation):
+    """`op`'s JVP rule, or None (then it has no derivative if `zero_derivative(op)`)."""
+    rule = JVP.get(type(op))
+    if rule is None and op.dialect_name() in DISTRIBUTED:
+        from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES
+
+        rule = JVP_COLLECTIVES.get(type(op))
+    return rule
+
+
+def zero_derivative(op: Operation) -> bool:
+    """Whether `op`'s results have no derivative (ZERO, and the mesh's integer positions and sizes)."""
+    if isinstance(op, ZERO):
+        return True
+    if op.dialect_name() in DISTRIBUTED:
+        from compiler.passes.autodiff.collective_rules import ZERO_COLLECTIVES
+
+        return isinstance(op, ZERO_COLLECTIVES)
+    return False

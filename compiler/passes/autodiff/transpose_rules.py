@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from compiler.passes.autodiff.build import B
-from compiler.passes.autodiff.collective_rules import TRANSPOSE_COLLECTIVES
+from compiler.passes.autodiff.jvp_rules import DISTRIBUTED
 from dialects import loom
 
 
@@ -162,5 +162,15 @@ TRANSPOSE = {
     loom.MatmulOp: _matmul, loom.ConvertOp: _convert, loom.SumOp: _sum, loom.MeanOp: _sum,
     loom.ReshapeOp: _reshape, loom.TransposeOp: _transpose, loom.BroadcastToOp: _broadcast_to,
     loom.ConcatOp: _concat, loom.SliceOp: _slice, loom.UpdateOp: _update, loom.SelectOp: _select,
-    loom.FullOp: _full, **TRANSPOSE_COLLECTIVES,
+    loom.FullOp: _full,
 }
+
+
+def transpose_rule(op):
+    """`op`'s transpose rule, or None; the collectives' from collective_rules.py (see jvp_rules.DISTRIBUTED)."""
+    rule = TRANSPOSE.get(type(op))
+    if rule is None and op.dialect_name() in DISTRIBUTED:
+        from compiler.passes.autodiff.collective_rules import TRANSPOSE_COLLECTIVES
+
+        rule = TRANSPOSE_COLLECTIVES.get(type(op))
+    return rule
