@@ -271,9 +271,9 @@ def direct_a_pays(n: int, t: Tile, max_panels: int) -> bool:
 
 
 def block_depth(k: int, t: Tile) -> int:
-    """Depth of a block: at most KC, the blocks as equal as possible (K = 784 is 3 × 262, not
-    384 + 384 + 16: every depth block reads and writes all of C, so a thin last one costs a pass over
-    C for little work; OpenBLAS likewise halves the last two)."""
+    """Depth of a block: at most KC, the blocks as equal as possible (K = 784 with KC = 384 is
+    3 × 262, not 384 + 384 + 16: every depth block reads and writes all of C, so a thin last one costs
+    a pass over C for little work; OpenBLAS likewise halves the last two)."""
     return math.ceil(k / math.ceil(k / t.kc)) if k else t.kc
 
 
