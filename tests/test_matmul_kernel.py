@@ -484,3 +484,36 @@ def test_depth_blocks_are_as_few_and_as_equal_as_possible(tile):
         blocks = -(-k // kc)
         assert kc <= t.kc and blocks == -(-k // t.kc)
         assert 0 <= kc - (k - (blocks - 1) * kc) < blocks
+
+
+@pytest.mark.parametrize("tile", sorted(k for k, t in loom_matmul_kernel.TILES.items() if t.kc_large_c))
+def test_a_large_c_gets_deeper_depth_blocks(tile):
+    """A C larger than LARGE_C_BYTES (its passes go to memory) is computed in fewer, deeper depth
+    blocks (`kc_large_c`), as equal as possible; a smaller C keeps KC."""
+    t, big = loom_matmul_kernel.TILES[tile], loom_matmul_kernel.LARGE_C_BYTES
+    for k in (1, t.kc, t.kc + 1, 600, 2048, 3 * t.kc_large_c + 5):
+        assert loom_matmul_kernel.block_depth(k, t, big) == loom_matmul_kernel.block_depth(k, t)
+        kc = loom_matmul_kernel.block_depth(k, t, big + 1)
+        blocks = -(-k // kc)
+        assert kc <= t.kc_large_c and blocks == -(-k // t.kc_large_c)
+        assert 0 <= kc - (k - (blocks - 1) * kc) < blocks
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_c_product_against_numpy(monkeypatch, threads):
+    """2048 × 600 @ 600 × 2048 f32 on the AVX2 tile: C is 16 MiB, so K = 600 is 2 blocks of 300
+    (KC 512 for a large C) instead of 3 of 200; the result against NumPy, on 1 and 2 threads."""
+    from runtime import parallel
+    if loom_matmul_kernel.host_isa() == "none":
+        pytest.skip("this CPU has no FMA")
+    monkeypatch.setattr(loom_matmul_kernel, "host_isa", lambda: "avx2")
+    prog = compiler.loads(SRC, name="large_c.loom")
+    rng = np.random.default_rng(21)
+    a, b = rng.standard_normal((2048, 600), np.float32), rng.standard_normal((600, 2048), np.float32)
+    assert "arith.constant 300 : index" in prog.nn.lower(a, b).as_text("loops")
+    before = parallel.num_threads()
+    try:
+        parallel.set_num_threads(threads)
+        assert_product_close(prog.nn(a, b), a.astype(np.float64) @ b, 1e-4)
+    finally:
+        parallel.set_num_threads(before)

@@ -165,11 +165,18 @@ from compiler.passes.matmul_microkernel import (
 # prefetched 16 depth steps ahead: 3-8 % faster than BLIS's order at 512-2048 and on the MLP, its
 # training step and the Transformer block (docs/performance.md, "A's micro-panel in L1")
 TILES = {
-    ("avx2", 32): Tile(vl=8, mr=6, nr=16, mc=168, kc=256, nc=4080),
-    ("avx2", 64): Tile(vl=4, mr=6, nr=8, mc=72, kc=256, nc=4080),
+    ("avx2", 32): Tile(vl=8, mr=6, nr=16, mc=168, kc=256, nc=4080, kc_large_c=512),
+    ("avx2", 64): Tile(vl=4, mr=6, nr=8, mc=72, kc=256, nc=4080, kc_large_c=512),
     ("avx512", 32): Tile(vl=16, mr=12, nr=32, mc=240, kc=512, nc=512, a_in_l1=True, prefetch=16),
     ("avx512", 64): Tile(vl=8, mr=12, nr=16, mc=96, kc=384, nc=336, a_in_l1=True, prefetch=16),
 }
+# A C larger than this is not held by the caches between two depth blocks (with its operands, it
+# exceeds an L3 share): each block's pass over C goes to memory — reading and writing 16 MiB per
+# block at 2048² f32 — so tiles with `kc_large_c` use fewer, deeper blocks. AVX2, 2048³ f32 and
+# f64: KC 512 took 0.87–0.95 of KC 256's time (docs/performance.md, "Deeper depth blocks for a
+# large C"); at 1024² (C 4 MiB) and in the MLP it was no faster, and KC 512 for every product
+# made the MLP forward 1.2× slower
+LARGE_C_BYTES = 12 * 2 ** 20
 # the most an Ap of all of A's rows may take (`whole_a`; above it, A is packed per block of rows):
 # well below the 32 MiB up to which runtime/malloc.py keeps buffers in the heap from call to call
 WHOLE_A_BYTES = 16 * 2 ** 20
@@ -270,11 +277,13 @@ def direct_a_pays(n: int, t: Tile, max_panels: int) -> bool:
     return math.ceil(n / t.nr) <= max_panels
 
 
-def block_depth(k: int, t: Tile) -> int:
-    """Depth of a block: at most KC, the blocks as equal as possible (K = 784 with KC = 384 is
-    3 × 262, not 384 + 384 + 16: every depth block reads and writes all of C, so a thin last one costs
-    a pass over C for little work; OpenBLAS likewise halves the last two)."""
-    return math.ceil(k / math.ceil(k / t.kc)) if k else t.kc
+def block_depth(k: int, t: Tile, c_bytes: int = 0) -> int:
+    """Depth of a block: at most KC (`kc_large_c` for a C of more than LARGE_C_BYTES), the blocks
+    as equal as possible (K = 784 with KC = 384 is 3 × 262, not 384 + 384 + 16: every depth block
+    reads and writes all of C, so a thin last one costs a pass over C for little work; OpenBLAS
+    likewise halves the last two)."""
+    kc = t.kc_large_c if t.kc_large_c and c_bytes > LARGE_C_BYTES else t.kc
+    return math.ceil(k / math.ceil(k / kc)) if k else kc
 
 
 # ------------------------------------------------------------------------------- the kernel
@@ -292,7 +301,8 @@ class KernelBuilder:
         self.overwrite, self.epilogue = overwrite, epilogue
         self.elem = c.c.type.element_type
         self.M, self.N, self.K = (c.bounds[d] for d in (c.m, c.n, c.k))
-        self.mc, self.kc = block_rows(self.M, t, parallel), block_depth(self.K, t)
+        self.mc = block_rows(self.M, t, parallel)
+        self.kc = block_depth(self.K, t, self.M * self.N * self.elem.bitwidth // 8)
         kce = min(self.K, self.kc)
         self.ap_t = MemRefType(self.elem, [math.ceil(min(self.M, self.mc) / t.mr), kce, t.mr])
         self.bp_t = MemRefType(self.elem, [math.ceil(min(self.N, t.nc) / t.nr), kce, t.nr])

@@ -67,6 +67,9 @@ class Tile:
     # 128 bytes a depth step against A's 48)
     a_in_l1: bool = False
     prefetch: int = 0  # with `a_in_l1`: prefetch the streaming Bp this many depth steps ahead
+    # the depth of a block when C is larger than the caches hold (loom_matmul_kernel.LARGE_C_BYTES):
+    # every depth block then passes over C in memory, so fewer, deeper blocks (0: KC)
+    kc_large_c: int = 0
 
 
 @dataclass(frozen=True)
