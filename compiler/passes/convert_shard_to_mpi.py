@@ -55,7 +55,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-DIALECTS = ("shard", "spmd")  # the ops this pass lowers (`compiler/passes/mpi_collectives.py`: RULES)
+from dialects import DISTRIBUTED_DIALECTS  # the ops this pass lowers (`compiler/passes/mpi_collectives.py`)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ConvertShardToMpi(ModulePass):
     name = "convert-shard-to-mpi"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if not any(o.dialect_name() in DIALECTS for o in op.walk()):
+        if not any(o.dialect_name() in DISTRIBUTED_DIALECTS for o in op.walk()):
             return  # nothing distributed: the rules (and the MPI and shard dialects) are not imported
         from compiler.passes.mpi_collectives import lower
 

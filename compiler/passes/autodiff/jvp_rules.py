@@ -16,7 +16,7 @@ from xdsl.dialects import arith
 from xdsl.ir import Operation
 
 from compiler.passes.autodiff.build import B
-from dialects import ad, loom
+from dialects import DISTRIBUTED_DIALECTS, ad, loom
 
 
 def _bcast(b: B, t, op: Operation):
@@ -240,15 +240,14 @@ ZERO = (loom.FloorDivOp, loom.SignOp, loom.CmpOp, loom.AndOp, loom.OrOp, loom.No
         ad.StopGradientOp, arith.ConstantOp, arith.IndexCastOp)
 
 # The rules of the collectives and of the spmd ops (collective_rules.py) are imported with the first
-# op of these dialects that differentiation meets: a program that does not distribute never imports
-# them, nor the dialects (docs/performance.md, "Compile time").
-DISTRIBUTED = ("shard", "spmd")
+# op of DISTRIBUTED_DIALECTS that differentiation meets: a program that does not distribute never
+# imports them, nor the dialects (docs/performance.md, "Compile time").
 
 
 def jvp_rule(op: Operation):
     """`op`'s JVP rule, or None (then it has no derivative if `zero_derivative(op)`)."""
     rule = JVP.get(type(op))
-    if rule is None and op.dialect_name() in DISTRIBUTED:
+    if rule is None and op.dialect_name() in DISTRIBUTED_DIALECTS:
         from compiler.passes.autodiff.collective_rules import JVP_COLLECTIVES
 
         rule = JVP_COLLECTIVES.get(type(op))
@@ -259,7 +258,7 @@ def zero_derivative(op: Operation) -> bool:
     """Whether `op`'s results have no derivative (ZERO, and the mesh's integer positions and sizes)."""
     if isinstance(op, ZERO):
         return True
-    if op.dialect_name() in DISTRIBUTED:
+    if op.dialect_name() in DISTRIBUTED_DIALECTS:
         from compiler.passes.autodiff.collective_rules import ZERO_COLLECTIVES
 
         return isinstance(op, ZERO_COLLECTIVES)

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 
 from compiler.passes.autodiff.build import B
-from compiler.passes.autodiff.jvp_rules import DISTRIBUTED
-from dialects import loom
+from dialects import DISTRIBUTED_DIALECTS, loom
 
 
 def _add(b: B, op, ct, lin):
@@ -167,9 +166,9 @@ TRANSPOSE = {
 
 
 def transpose_rule(op):
-    """`op`'s transpose rule, or None; the collectives' from collective_rules.py (see jvp_rules.DISTRIBUTED)."""
+    """`op`'s transpose rule, or None; the collectives' from collective_rules.py (imported only then)."""
     rule = TRANSPOSE.get(type(op))
-    if rule is None and op.dialect_name() in DISTRIBUTED:
+    if rule is None and op.dialect_name() in DISTRIBUTED_DIALECTS:
         from compiler.passes.autodiff.collective_rules import TRANSPOSE_COLLECTIVES
 
         rule = TRANSPOSE_COLLECTIVES.get(type(op))
