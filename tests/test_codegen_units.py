@@ -237,33 +237,6 @@ def test_another_process_uses_the_kernels_on_disk(tmp_path):
     assert counts[0] >= 3 and counts[1] == 1, counts
 
 
-def test_perf_map_names_every_function_at_its_address(tmp_path, monkeypatch):
-    """LOOM_PERF_MAP=1: every function of the loaded objects (kernels, the entry, internal outlined
-    loops) in /tmp/perf-<pid>.map, a global one at the address MCJIT gives it."""
-    from runtime import perf_map
-
-    path = f"/tmp/perf-{os.getpid()}.map"
-    if os.path.exists(path):
-        os.remove(path)
-    monkeypatch.setenv(perf_map.ENV, "1")
-    codegen_units.forget()
-    a, b = rand(64, 256), rand(256, 256)
-    fn, objects = compiler.loads(MM, cache=False).f.lower(a, b).artifact().compiled()
-    try:
-        with open(path) as f:
-            entries = {name: (int(start, 16), int(size, 16)) for start, size, name in (ln.split() for ln in f)}
-    finally:
-        os.remove(path)
-    kernels = [n for n in entries if n.startswith("matmul_")]
-    assert "f" in entries and kernels and any(n.startswith("f_") for n in entries)  # f_parallel…: internal
-    for name in ["f", *kernels]:
-        if name.count(".") > 1:  # a kernel's internal parallel body
-            continue
-        assert entries[name][0] == fn.native.engine.get_function_address(name)
-        assert entries[name][1] > 0
-    assert sum(len(perf_map.function_symbols(o)) for o in objects) == len(entries)
-
-
 def test_kernels_are_compiled_without_llvms_unroller():
     """loom-matmul-kernel unrolls its kernels itself (vector ops of the register tile): their units
     go through O3 without LLVM's loop unroller, the program's unit with it."""
