@@ -274,16 +274,17 @@ def compile_unit(ir: str, kernel: bool = False) -> bytes:
 class NativeModule:
     """Machine code in memory (one MCJIT engine)."""
 
-    def __init__(self, mod: llvm.ModuleRef | None = None, objects: list[bytes] = ()):
+    def __init__(self, mod: llvm.ModuleRef | None = None, objects: list[bytes] = (), runtime_libraries: bool = True):
         """From an optimized module, or from object files (a program's codegen units: the engine
-        resolves the calls between them)."""
+        resolves the calls between them). `runtime_libraries=False`: the objects are a run-time
+        library's own code, which loads no other."""
         target_machine()  # initializes LLVM
         tm = new_target_machine()
         if mod is None:
             mod = llvm.parse_assembly("")
             mod.triple = tm.triple
         self.engine = llvm.create_mcjit_compiler(mod, tm)
-        for lib in RUNTIME_LIBRARIES:
+        for lib in RUNTIME_LIBRARIES if runtime_libraries else ():
             if any(lib.prefix.encode() in obj for obj in objects):  # an object's symbol table names it
                 lib.load()
         for obj in objects:

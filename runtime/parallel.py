@@ -49,7 +49,8 @@ def _pool() -> jit.NativeModule:
             mod = llvm.parse_assembly(jit.runtime_ll("parallel.ll", triple))
             mod.triple = triple
             mod.verify()
-            native = _state["native"] = jit.NativeModule(mod)
+            # loaded as an object file, so that profiles name its functions (runtime/perf_map.py)
+            native = _state["native"] = jit.NativeModule(objects=[jit.object_code(mod)], runtime_libraries=False)
             for name in ("loom_parallel_for", "loom_parallel_status"):
                 llvm.add_symbol(name, native.address(name))
             # a forked child has only the forking thread: it starts with no workers

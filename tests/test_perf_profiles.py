@@ -47,7 +47,30 @@ def test_perf_map_names_every_function_at_its_address(tmp_path, monkeypatch):
             continue
         assert entries[name][0] == fn.native.engine.get_function_address(name)
         assert entries[name][1] > 0
-    assert sum(len(perf_map.function_symbols(o)) for o in objects) == len(entries)
+    # (and the thread pool's functions, when this call started the pool)
+    program = [n for n in entries if not n.startswith(("loom_parallel_", "lp_"))]
+    assert sum(len(perf_map.function_symbols(o)) for o in objects) == len(program)
+
+
+def test_perf_map_names_the_thread_pools_functions(tmp_path):
+    """The thread pool (runtime/parallel.ll) is loaded as an object file too, so a profile of
+    parallel code names its spin-wait and loop functions instead of showing raw addresses."""
+    code = ("import os, numpy as np, compiler\n"
+            f"p = compiler.loads({MM!r})\n"
+            "a = np.ones((256, 256), np.float32)\n"
+            "assert p.f(a, a)[0, 0] == 256\n"
+            "print(os.getpid())\n")
+    env = dict(os.environ, LOOM_PERF_MAP="1", LOOM_NUM_THREADS="2",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    path = f"/tmp/perf-{int(r.stdout.split()[-1])}.map"
+    try:
+        names = {line.split()[2] for line in open(path)}
+    finally:
+        os.remove(path)
+    assert {"loom_parallel_for", "lp_run", "lp_spin_until", "lp_worker"} <= names, sorted(names)
 
 
 def read_jitdump(path: str) -> tuple[tuple, list[dict]]:
