@@ -1,5 +1,6 @@
-"""Whether a compiled call ran its products in the matmul kernels, and how close a product must come
-to NumPy's (tests/test_matmul_kernel.py, test_codegen_units.py, test_properties.py)."""
+"""Whether a compiled call ran its products in the matmul kernels, how close a product must come to
+NumPy's, and the matrices they are tried on (tests/test_matmul_kernel.py, test_codegen_units.py,
+test_properties.py, test_perf_profiles.py)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,8 @@ def assert_product_close(got, want, rtol: float) -> None:
     result's largest element (an element near zero is a difference of terms that large, rounded in
     an order that depends on the kernel: AVX-512's and AVX2's differ)."""
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * (np.abs(want).max() + 1.0))
+
+
+def rand(*shape, seed=0):
+    """A standard-normal f32 matrix, the same for the same shape and seed."""
+    return np.random.default_rng(seed + sum(shape)).standard_normal(shape, dtype=np.float32)

@@ -17,7 +17,7 @@ import pytest
 import compiler
 from runtime import cache, codegen_units, jit
 from runtime.object_cache import ObjectCache
-from tests.kernel_helpers import assert_product_close
+from tests.kernel_helpers import assert_product_close, rand
 
 MM = "def f(a: f32[M, K], b: f32[K, N]) -> f32[M, N]:\n    return a @ b\n"
 MLP = """\
@@ -25,10 +25,6 @@ def f(x: f32[B, 96], w1: f32[96, 64], b1: f32[64], w2: f32[64, 32]) -> f32[B, 32
     return relu(x @ w1 + b1) @ w2
 """
 IDENTITY = ("v", "llvmlite", "cpu")
-
-
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed + sum(shape)).standard_normal(shape, dtype=np.float32)
 
 
 def mlp_numpy(x, w1, b1, w2):

@@ -11,18 +11,14 @@ import struct
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import compiler
 from runtime import codegen_units, perf_map
+from tests.kernel_helpers import assert_product_close, rand
 
 MM = "def f(a: f32[M, K], b: f32[K, N]) -> f32[M, N]:\n    return a @ b\n"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed + sum(shape)).standard_normal(shape, dtype=np.float32)
 
 
 def test_perf_map_names_every_function_at_its_address(tmp_path, monkeypatch):
@@ -132,7 +128,7 @@ def test_jitdump_records_every_function_with_its_code(monkeypatch, tmp_path):
     if mapped is not None:
         line = next(ln for ln in mapped.splitlines() if ln.endswith(str(path)))
         assert line.split()[1][2] == "x", line  # r-xp: perf records executable mappings
-    np.testing.assert_allclose(fn([a, b])[0], a @ b, rtol=1e-4, atol=1e-3)
+    assert_product_close(fn([a, b])[0], a @ b, rtol=1e-4)
 
 
 def test_a_jitdump_that_cannot_be_written_is_a_warning(monkeypatch, tmp_path, capsys):
@@ -148,7 +144,7 @@ def test_a_jitdump_that_cannot_be_written_is_a_warning(monkeypatch, tmp_path, ca
     try:
         for _ in range(2):  # told once per process
             out = compiler.loads(MM, cache=False).f(a, b)
-            np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-3)
+            assert_product_close(out, a @ b, rtol=1e-4)
     finally:
         if os.path.exists(map_path):
             os.remove(map_path)
