@@ -89,9 +89,10 @@ def optional_libraries() -> dict:
 # conversion is not timed) and a `to_numpy` that turns its result into a NumPy value for the check.
 # ---------------------------------------------------------------------------------------------
 
-# After a parallel loop the pool's workers spin for a while (runtime/parallel.ll, "Spinning") before
-# they sleep: `interleaved` lets a call on several threads settle this long after it returns, so that
-# this CPU time is counted as that call's and never as the next library's (the clocks are per process).
+# After a parallel loop the pool's workers spin for a while (runtime/parallel.ll, "Spinning";
+# LOOM_SPIN_US, 2 ms by default) before they sleep: `interleaved` lets a call on several threads settle
+# longer than that after it returns, so that this CPU time is counted as that call's and never as the
+# next library's (the clocks are per process).
 SETTLE_S = 0.005
 
 
@@ -100,7 +101,7 @@ def on_threads(n: int, f):
     def call():
         parallel.set_num_threads(n)
         return f()
-    call.settle = SETTLE_S if n > 1 else 0.0
+    call.settle = max(SETTLE_S, parallel.spin_us() * 1e-6 + 0.001) if n > 1 else 0.0
     return call
 
 

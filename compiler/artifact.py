@@ -135,7 +135,10 @@ def c_header(source: str, entries: dict, pool: bool = False) -> str:
     if pool:
         lines += ["/* Parallel loops run on a thread pool linked into the object (link with -lpthread). Threads",
                   " * per loop, the calling thread included: 1 until the program calls this (1 to 256). */",
-                  "void loom_parallel_set_threads(int64_t threads);", ""]
+                  "void loom_parallel_set_threads(int64_t threads);",
+                  "/* How long a thread of the pool polls for the next loop before it sleeps, in nanoseconds",
+                  " * (2,000,000 until the program calls this; 0: it sleeps at once). */",
+                  "void loom_parallel_set_spin(int64_t nanoseconds);", ""]
     for name, (sig, params) in entries.items():
         lines.append(sig.c_declaration(name, params))
     return "\n".join(lines) + "\n"

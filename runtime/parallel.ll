@@ -9,6 +9,8 @@
 ;       copied to `error_values`. `fn` is a Loom function (`i32 (ptr, i64, i64, ptr)`).
 ;   i32 loom_parallel_status(status, values, error_values): copies the values, returns status.
 ;   void loom_parallel_set_threads(n): threads per loop, the caller included (1 to 256).
+;   void loom_parallel_set_spin(ns): how long a thread polls for work (or for the last chunks)
+;       before it sleeps, in nanoseconds (below, "Spinning").
 ;
 ; Workers start on first use, block every signal (Ctrl-C is the main thread's), and sleep on a
 ; condition variable between loops. One loop runs on the pool at a time: a loop that finds it busy
@@ -126,13 +128,37 @@ out:
 ; Spinning. Waking a thread asleep on a condition variable costs tens of microseconds (more on a
 ; virtual machine, whose idle virtual CPU the host has halted): as much as a whole small parallel
 ; loop. So a worker that finished a job, and the caller waiting for the workers' chunks, first poll
-; for up to @lp_spin iterations (a `pause` each, `yield` on ARM: runtime/jit.py's `runtime_ll`) before they sleep. Returns whether
-; the awaited value came (otherwise the caller sleeps, having re-checked under the lock).
-@lp_spin = internal global i64 10000    ; about 0.3 ms on this machine (30 ns each)
+; for up to @lp_spin_ns nanoseconds (a `pause` between polls, `yield` on ARM: runtime/jit.py's
+; `runtime_ll`; the clock read every 64 polls) before they sleep — OpenMP's KMP_BLOCKTIME or
+; GOMP_SPINCOUNT, set by `loom_parallel_set_spin` (LOOM_SPIN_US: runtime/parallel.py). Returns
+; whether the awaited value came (otherwise the caller sleeps, having re-checked under the lock).
+@lp_spin_ns = internal global i64 2000000   ; 2 ms, runtime/parallel.py's DEFAULT_SPIN_US
+
+define void @loom_parallel_set_spin(i64 %ns) {
+  %neg = icmp slt i64 %ns, 0
+  %a = select i1 %neg, i64 0, i64 %ns
+  store atomic i64 %a, ptr @lp_spin_ns monotonic, align 8
+  ret void
+}
+
+declare i32 @clock_gettime(i32, ptr)
+
+define internal i64 @lp_now() {          ; CLOCK_MONOTONIC (1 on Linux), in nanoseconds
+  %ts = alloca [2 x i64], align 8
+  call i32 @clock_gettime(i32 1, ptr %ts)
+  %s = load i64, ptr %ts
+  %nsp = getelementptr inbounds [2 x i64], ptr %ts, i64 0, i64 1
+  %ns = load i64, ptr %nsp
+  %sns = mul i64 %s, 1000000000
+  %t = add i64 %sns, %ns
+  ret i64 %t
+}
 
 define internal i1 @lp_spin_until(ptr %p, i64 %x, i1 %equal) {   ; until (*p == x) == equal
 entry:
-  %limit = load i64, ptr @lp_spin
+  %limit = load atomic i64, ptr @lp_spin_ns monotonic, align 8
+  %start = call i64 @lp_now()
+  %deadline = add i64 %start, %limit
   br label %loop
 loop:
   %i = phi i64 [ 0, %entry ], [ %i1, %again ]
@@ -142,7 +168,12 @@ loop:
   br i1 %came, label %yes, label %more
 more:
   %i1 = add i64 %i, 1
-  %out = icmp uge i64 %i1, %limit
+  %low = and i64 %i1, 63
+  %tick = icmp eq i64 %low, 0
+  br i1 %tick, label %clock, label %again
+clock:
+  %now = call i64 @lp_now()
+  %out = icmp sge i64 %now, %deadline
   br i1 %out, label %no, label %again
 again:
   call void asm sideeffect "pause", "~{memory}"()

@@ -201,7 +201,8 @@ def test_object_file_links_into_a_c_program(tmp_path):
 def test_object_file_with_parallel_loops_carries_the_thread_pool(tmp_path):
     """An object whose loops run on the thread pool has the pool linked in (weak, so two such
     objects, here softmax's and layer norm's, link into one program); the header declares its
-    thread setter. The results are the same for 1 and 2 threads, and NumPy's."""
+    thread and spin setters. The results are the same for 1 and 2 threads, with and without a spin,
+    and NumPy's."""
     src = tmp_path / "sm.loom"
     src.write_text("def sm(x: f32[R, C]) -> f32[R, C]:\n    return softmax(x, axis=-1)\n\n"
                    "def ln(x: f32[R, C]) -> f32[R, C]:\n    return layer_norm(x, axis=-1)\n")
@@ -210,6 +211,7 @@ def test_object_file_with_parallel_loops_carries_the_thread_pool(tmp_path):
         assert cli(args + ["-o", str(tmp_path / f"{name}.o")]) == 0
     header = (tmp_path / "a.h").read_text()
     assert "void loom_parallel_set_threads(int64_t threads);" in header
+    assert "void loom_parallel_set_spin(int64_t nanoseconds);" in header
     (tmp_path / "main.c").write_text(textwrap.dedent("""
         #include <stdio.h>
         #include <stdlib.h>
@@ -222,6 +224,7 @@ def test_object_file_with_parallel_loops_carries_the_thread_pool(tmp_path):
                 for (int j = 0; j < C; j++)
                     x[i][j] = (float)((i * 7 + j * 13) % 29) / 7.0f;
             loom_parallel_set_threads(atoi(argv[1]));
+            loom_parallel_set_spin(atoll(argv[2]));
             int32_t status = sm(&x[0][0], &y[0][0], error_values);
             fwrite(y, sizeof y, 1, stdout);
             return status;
@@ -232,9 +235,10 @@ def test_object_file_with_parallel_loops_carries_the_thread_pool(tmp_path):
     i, j = np.indices((300, 257))
     x = (((i * 7 + j * 13) % 29).astype(np.float32) / np.float32(7)).astype(np.float32)
     e = np.exp(x - x.max(-1, keepdims=True))
-    outs = [np.frombuffer(subprocess.run([str(exe), t], capture_output=True, check=True).stdout, np.float32)
-            for t in ("1", "2")]
-    np.testing.assert_array_equal(outs[0], outs[1])
+    outs = [np.frombuffer(subprocess.run([str(exe), t, spin], capture_output=True, check=True).stdout, np.float32)
+            for t, spin in (("1", "0"), ("2", "0"), ("2", "50000000"))]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
     np.testing.assert_allclose(outs[0].reshape(300, 257), e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
 
 

@@ -1,7 +1,8 @@
 """Parallel loops on the thread pool (`loom-parallel-to-threads`, runtime/parallel.ll): results are
 the same bits for any number of threads, over awkward sizes; a run-time check failing inside a
 parallel loop reports the first failing iteration in loop order and frees the call's buffers;
-`LOOM_NUM_THREADS`; Ctrl-C while parallel loops run."""
+`LOOM_NUM_THREADS`; the spin before a thread sleeps (`LOOM_SPIN_US`); Ctrl-C while parallel loops
+run."""
 
 from __future__ import annotations
 
@@ -123,7 +124,54 @@ def test_workers_asleep_and_spinning_take_the_next_loop(prog, threads):
     for rnd in range(3):
         for k in (0, 1, 2, 1, 0):  # back to back
             np.testing.assert_allclose(prog.ew(xs[k], a), want[k], rtol=1e-5, atol=1e-5, err_msg=f"round {rnd}")
-        time.sleep(0.02)  # ~60x the spin: the workers are asleep when the next loop comes
+        time.sleep(0.02)  # 10x the default spin: the workers are asleep when the next loop comes
+
+
+@pytest.mark.parametrize("spin_us", [0, 50_000])
+def test_any_spin_time_takes_every_loop(prog, threads, spin_us):
+    """With no spin (every worker and every waiting caller sleeps at once, so each loop wakes them)
+    and with a spin longer than the pauses between loops (the workers never sleep): the same
+    results, loops back to back and after pauses."""
+    before = parallel.spin_us()
+    threads(2)
+    parallel.set_spin_us(spin_us)
+    try:
+        assert parallel.spin_us() == spin_us
+        xs = [np.random.default_rng(k).standard_normal(200_003).astype(np.float32) for k in range(2)]
+        a = np.float32(0.5)
+        want = [np.tanh(x * a + np.float32(0.5)) * np.float32(1.5) + x for x in xs]
+        for rnd in range(20):
+            k = rnd % 2
+            np.testing.assert_allclose(prog.ew(xs[k], a), want[k], rtol=1e-5, atol=1e-5, err_msg=f"round {rnd}")
+            if rnd % 5 == 4:
+                time.sleep(0.002)
+    finally:
+        parallel.set_spin_us(before)
+
+
+SPIN_CPU = """
+import time, numpy as np, compiler
+from runtime import parallel
+parallel.set_num_threads(2)
+p = compiler.loads("def f(x: f32[N]) -> f32[N]:\\n    return tanh(x) * 2.0\\n")
+x = np.ones(400_000, np.float32)
+p.f(x)
+c = time.process_time()
+p.f(x)
+time.sleep(0.4)
+print(parallel.spin_us(), time.process_time() - c)
+"""
+
+
+def test_the_spin_time_is_how_long_a_worker_polls_after_a_loop():
+    """After a parallel loop and 0.4 s of the caller asleep, the process has used next to no CPU time
+    with LOOM_SPIN_US=0 (the worker sleeps at once) and a good part of a core with a 2-second spin
+    (the worker polls all that time; even on a loaded machine it gets some of a core)."""
+    quiet = run_python(SPIN_CPU, {"LOOM_SPIN_US": "0"})
+    busy = run_python(SPIN_CPU, {"LOOM_SPIN_US": "2000000"})
+    (us0, cpu0), (us1, cpu1) = (r.stdout.split() for r in (quiet, busy))
+    assert (us0, us1) == ("0", "2000000"), (quiet.stderr, busy.stderr)
+    assert float(cpu0) < 0.1 < float(cpu1), (cpu0, cpu1)
 
 
 def test_big_loops_run_on_threads_small_ones_do_not(prog):
@@ -173,6 +221,25 @@ def test_loom_num_threads_and_the_default():
     default = run_python(code, {"LOOM_NUM_THREADS": ""})
     assert default.stdout.strip() == str(len(os.sched_getaffinity(0)))
     assert run_python(code, {"LOOM_NUM_THREADS": "", "PMI_RANK": "0", "PMI_SIZE": "2"}).stdout.strip() == "1"
+
+
+def test_loom_spin_us_and_the_default():
+    code = "from runtime import parallel; print(parallel.spin_us())"
+    assert run_python(code, {"LOOM_SPIN_US": "2500"}).stdout.strip() == "2500"
+    assert run_python(code, {"LOOM_SPIN_US": ""}).stdout.strip() == str(parallel.DEFAULT_SPIN_US)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "10000001"])
+def test_bad_loom_spin_us_is_a_clean_error(tmp_path, value):
+    f = tmp_path / "p.loom"
+    f.write_text("def main() -> f32:\n    return sum(ones((512, 512)))\n")
+    r = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(f)], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "LOOM_SPIN_US": value}, check=False)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert f"LOOM_SPIN_US must be a whole number of microseconds from 0 to 10000000, not '{value}'" in r.stderr
+    for bad in (-1, 1.5, True, parallel.MAX_SPIN_US + 1):
+        with pytest.raises(LoomError, match="whole number of microseconds"):
+            parallel.set_spin_us(bad)
 
 
 def test_bad_loom_num_threads_is_a_clean_error(tmp_path):
