@@ -45,7 +45,7 @@ def default_threads() -> int:
     """`LOOM_NUM_THREADS`, else 1 in an MPI rank, else the cores available to this process."""
     value = os.environ.get(ENV, "").strip()
     if value:
-        if not value.isdigit() or not 1 <= int(value) <= MAX_THREADS:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_THREADS:
             raise LoomError(f"{ENV} must be a whole number from 1 to {MAX_THREADS}, not '{value}'")
         return int(value)
     if in_job():
@@ -58,7 +58,7 @@ def default_spin_us() -> int:
     value = os.environ.get(SPIN_ENV, "").strip()
     if not value:
         return DEFAULT_SPIN_US
-    if not value.isdigit() or int(value) > MAX_SPIN_US:
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_SPIN_US:
         raise LoomError(f"{SPIN_ENV} must be a whole number of microseconds from 0 to {MAX_SPIN_US}, not '{value}'")
     return int(value)
 

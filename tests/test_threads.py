@@ -229,7 +229,7 @@ def test_loom_spin_us_and_the_default():
     assert run_python(code, {"LOOM_SPIN_US": ""}).stdout.strip() == str(parallel.DEFAULT_SPIN_US)
 
 
-@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "10000001"])
+@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "10000001", "²"])
 def test_bad_loom_spin_us_is_a_clean_error(tmp_path, value):
     f = tmp_path / "p.loom"
     f.write_text("def main() -> f32:\n    return sum(ones((512, 512)))\n")
@@ -242,13 +242,14 @@ def test_bad_loom_spin_us_is_a_clean_error(tmp_path, value):
             parallel.set_spin_us(bad)
 
 
-def test_bad_loom_num_threads_is_a_clean_error(tmp_path):
+@pytest.mark.parametrize("value", ["many", "0", "²"])
+def test_bad_loom_num_threads_is_a_clean_error(tmp_path, value):
     f = tmp_path / "p.loom"
     f.write_text("def main() -> f32:\n    return sum(ones((512, 512)))\n")
     r = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(f)], capture_output=True, text=True,
-                       timeout=120, env={**os.environ, "LOOM_NUM_THREADS": "many"}, check=False)
+                       timeout=120, env={**os.environ, "LOOM_NUM_THREADS": value}, check=False)
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "LOOM_NUM_THREADS must be a whole number from 1 to 256, not 'many'" in r.stderr
+    assert f"LOOM_NUM_THREADS must be a whole number from 1 to 256, not '{value}'" in r.stderr
     with pytest.raises(LoomError, match="whole number"):
         parallel.set_num_threads(0)
 
