@@ -142,7 +142,7 @@ def _valid(meta, stamp: dict) -> bool:
 def _is_site(s) -> bool:
     """[message, file, line, column]"""
     return (isinstance(s, list) and len(s) == 4 and all(isinstance(v, str) for v in s[:2])
-            and all(isinstance(v, (str, int)) and str(v).isdigit() for v in s[2:]))
+            and all(isinstance(v, (str, int)) and str(v).isascii() and str(v).isdigit() for v in s[2:]))
 
 
 def _is_print(p) -> bool:
