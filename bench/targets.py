@@ -14,7 +14,10 @@ layernorm,cold`). For each row:
   available), interleaved, median and minimum; the speed-up of the medians and of the minima (on a
   loaded machine the minimum is the run that got the cores). And, robust to other load, Loom's CPU
   time on N threads over its CPU time on 1 (the work the threads add: start-up, waiting, imbalance):
-  N / that is the speed-up N free cores would allow at most.
+  N / that is the speed-up N free cores would allow at most. And, for information, the same two
+  back to back: a block of calls on 1 thread, then a block on N (the first of each block untimed),
+  so that the pool's workers are still spinning when the next call comes — the speed-up of the
+  parallel code itself, without the wake-up of a worker that slept between the interleaved calls.
 - **Roofline**: Loom's GFLOP/s of CPU time as a fraction of the FMA peak (measured by bench/machine.py, or `--peak`; per core), or
   its GB/s (inputs read once, outputs written once) as a fraction of a 64 MiB copy's, both CPU time.
 - **Check**: every implementation's result against NumPy's (bench/run.py's tolerance); a mismatch
@@ -32,6 +35,7 @@ from __future__ import annotations
 from bench import run as R  # first: it sets the single-thread environment before NumPy is imported
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
@@ -86,7 +90,25 @@ def measure(w: W.Workload, libs: dict, repeats: int, threads: int) -> dict:
     if len(multi) == 2:
         wall = R.interleaved(multi, repeats, time.perf_counter)
         res["wall_ms"] = {k: (statistics.median(v) * 1e3, min(v) * 1e3) for k, v in wall.items()}
+        res["back_to_back_ms"] = {k: statistics.median(back_to_back(call, repeats)) * 1e3 for k, call in multi.items()}
     return res
+
+
+def back_to_back(call, repeats: int) -> list[float]:
+    """Wall times of `repeats` calls one after the other (after one untimed call), the collector off."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        call()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t)
+        return times
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def verdict(name: str, res: dict) -> tuple[str, float | None, str]:
@@ -137,6 +159,10 @@ def print_row(name: str, res: dict, threads: int, peak: float, bandwidth: float)
               f"speed-up {m1 / mn:.2f} (of minima {n1 / nn:.2f}){target}")
         print(f"  CPU time on {threads} threads / on 1: {inflation:.2f}, so at most {threads / inflation:.2f}x "
               f"on {threads} free cores")
+        b1, bn = res["back_to_back_ms"]["loom"], res["back_to_back_ms"][f"loom x{threads}"]
+        row["back_to_back"] = b1 / bn
+        print(f"  back to back (information): 1 thread {b1:.3f}, {threads} threads {bn:.3f} wall ms: "
+              f"speed-up {b1 / bn:.2f}")
     print(f"  roofline: {row['roofline']}")
     for lib, (ok, text) in res["check"].items():
         print(f"  check {lib}: {'ok' if ok else '*** MISMATCH ***'} ({text})")
@@ -212,8 +238,8 @@ def main(argv=None) -> int:
     print(f"\n== targets (load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}) ==")
     for r in out["rows"]:
         sp, ratio = r.get("speedup"), "n/a" if r["ratio"] is None else f"{r['ratio']:.3f}"
-        multi = "-" if sp is None else f"{sp[0]:.2f} (min {sp[1]:.2f}, cpu {sp[2]:.2f})"
-        print(f"  {r['name']:<12} {r['target']:<34} {ratio:>7}  {r['verdict']:<8} x{args.threads}: {multi:<27} "
+        multi = "-" if sp is None else f"{sp[0]:.2f} (min {sp[1]:.2f}, cpu {sp[2]:.2f}, b2b {r['back_to_back']:.2f})"
+        print(f"  {r['name']:<12} {r['target']:<34} {ratio:>7}  {r['verdict']:<8} x{args.threads}: {multi:<37} "
               f"{r.get('roofline', '')}")
     if args.json:
         with open(args.json, "w") as f:

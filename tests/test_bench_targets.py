@@ -24,7 +24,7 @@ def test_targets_quick_table(tmp_path):
     assert [r["name"] for r in res["rows"]] == ["matmul64", "matmul128", "matmul256", "softmax"]
     for r in res["rows"]:
         assert r["verdict"] in ("PASS", "MISS", "-"), r
-        assert "speedup" in r and r["roofline"] != "-"
+        assert "speedup" in r and r["back_to_back"] > 0 and r["roofline"] != "-"
         checks = res["results"][r["name"]]["check"]
         assert "loom" in checks and "loom x2" in checks and all(ok for ok, _ in checks.values())
     assert "== targets" in proc.stdout
