@@ -35,7 +35,6 @@ from __future__ import annotations
 from bench import run as R  # first: it sets the single-thread environment before NumPy is imported
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
@@ -95,20 +94,10 @@ def measure(w: W.Workload, libs: dict, repeats: int, threads: int) -> dict:
 
 
 def back_to_back(call, repeats: int) -> list[float]:
-    """Wall times of `repeats` calls one after the other (after one untimed call), the collector off."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        call()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - t)
-        return times
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    """Wall times of `repeats` calls one after the other, after an untimed one (`interleaved` with the
+    call alone, without its settle: the workers are still spinning when the next call comes)."""
+    call()
+    return R.interleaved({"call": lambda: call()}, repeats)["call"]
 
 
 def verdict(name: str, res: dict) -> tuple[str, float | None, str]:

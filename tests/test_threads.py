@@ -229,14 +229,21 @@ def test_loom_spin_us_and_the_default():
     assert run_python(code, {"LOOM_SPIN_US": ""}).stdout.strip() == str(parallel.DEFAULT_SPIN_US)
 
 
-@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "10000001", "²"])
-def test_bad_loom_spin_us_is_a_clean_error(tmp_path, value):
+def loom_run_with(tmp_path, var: str, value: str) -> str:
+    """`loom run` of a program with a parallel loop, with `var` set to `value`: it must fail cleanly
+    (no traceback); its stderr."""
     f = tmp_path / "p.loom"
     f.write_text("def main() -> f32:\n    return sum(ones((512, 512)))\n")
     r = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(f)], capture_output=True, text=True,
-                       timeout=120, env={**os.environ, "LOOM_SPIN_US": value}, check=False)
+                       timeout=120, env={**os.environ, var: value}, check=False)
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert f"LOOM_SPIN_US must be a whole number of microseconds from 0 to 10000000, not '{value}'" in r.stderr
+    return r.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "10000001", "²"])
+def test_bad_loom_spin_us_is_a_clean_error(tmp_path, value):
+    stderr = loom_run_with(tmp_path, "LOOM_SPIN_US", value)
+    assert f"LOOM_SPIN_US must be a whole number of microseconds from 0 to 10000000, not '{value}'" in stderr
     for bad in (-1, 1.5, True, parallel.MAX_SPIN_US + 1):
         with pytest.raises(LoomError, match="whole number of microseconds"):
             parallel.set_spin_us(bad)
@@ -244,12 +251,8 @@ def test_bad_loom_spin_us_is_a_clean_error(tmp_path, value):
 
 @pytest.mark.parametrize("value", ["many", "0", "²"])
 def test_bad_loom_num_threads_is_a_clean_error(tmp_path, value):
-    f = tmp_path / "p.loom"
-    f.write_text("def main() -> f32:\n    return sum(ones((512, 512)))\n")
-    r = subprocess.run([sys.executable, "-m", "compiler.cli", "run", str(f)], capture_output=True, text=True,
-                       timeout=120, env={**os.environ, "LOOM_NUM_THREADS": value}, check=False)
-    assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert f"LOOM_NUM_THREADS must be a whole number from 1 to 256, not '{value}'" in r.stderr
+    stderr = loom_run_with(tmp_path, "LOOM_NUM_THREADS", value)
+    assert f"LOOM_NUM_THREADS must be a whole number from 1 to 256, not '{value}'" in stderr
     with pytest.raises(LoomError, match="whole number"):
         parallel.set_num_threads(0)
 
